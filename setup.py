@@ -1,0 +1,5 @@
+"""Build script: the C extension is declared here (metadata is in pyproject.toml)."""
+
+from setuptools import setup
+
+setup()
