@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 
 from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connections
 from django.test.runner import DiscoverRunner
 
 from .redis_server import RedisServer
@@ -34,6 +37,27 @@ class PartyhubTestRunner(DiscoverRunner):
         if PartyhubTestRunner.redis is not None:
             PartyhubTestRunner.redis.close()
         super().teardown_test_environment(**kwargs)
+
+    def setup_databases(self, **kwargs):
+        # The browser tests (tests/test_browser.py) drive a real server process
+        # that must see the test database. SQLite's default test database is
+        # in-memory, invisible to another process: use a file in a private
+        # temporary directory instead (removed after the run). Other engines
+        # (DATABASE_URL=postgres://...) already share their test database.
+        self.test_db_dir = None
+        for alias in connections:
+            connection = connections[alias]
+            test_settings = connection.settings_dict.setdefault("TEST", {})
+            if connection.vendor == "sqlite" and test_settings.get("NAME") in (None, "", ":memory:"):
+                if self.test_db_dir is None:
+                    self.test_db_dir = tempfile.mkdtemp(prefix="partyhub-testdb-")
+                test_settings["NAME"] = os.path.join(self.test_db_dir, f"{alias}.sqlite3")
+        return super().setup_databases(**kwargs)
+
+    def teardown_databases(self, old_config, **kwargs) -> None:
+        super().teardown_databases(old_config, **kwargs)
+        if self.test_db_dir is not None:
+            shutil.rmtree(self.test_db_dir, ignore_errors=True)
 
     def run_suite(self, suite, **kwargs):
         result = super().run_suite(suite, **kwargs)
