@@ -21,9 +21,9 @@ import subprocess
 import sys
 import time
 import unittest
-from concurrent.futures import ThreadPoolExecutor
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -148,7 +148,9 @@ class DaphneServer(ServerUnderTest):
         url = f"{self.http_url}/api/sessions/ZZZZ/"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {self.process.returncode}: see {self.log_path}")
+                raise RuntimeError(
+                    f"daphne exited with {self.process.returncode}: see {self.log_path}"
+                )
             try:
                 urllib.request.urlopen(url, timeout=1)
             except urllib.error.HTTPError:
@@ -234,6 +236,9 @@ class BrowserTestCase(TransactionTestCase):
         )
         self.addCleanup(self.browser.close)
         self.page_errors: list[str] = []
+        self.console: list[str] = []
+        self.pages: dict[str, object] = {}
+        self.addCleanup(self._save_evidence_on_failure)
         self.shot_number = 0
         self.shot_dir = ARTIFACTS / self.server.name / self._testMethodName
         shutil.rmtree(self.shot_dir, ignore_errors=True)
@@ -248,16 +253,33 @@ class BrowserTestCase(TransactionTestCase):
         context = self.browser.new_context(**(device or PHONE))
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
+        self.pages[label] = page
+        page.on("console", lambda msg: self.console.append(f"{label} {msg.type}: {msg.text}"))
         page.on("pageerror", lambda exc: self.page_errors.append(f"{label}: {exc}"))
         page.on(
             "console",
-            lambda msg: msg.type == "error"
-            # The browser's own network log: refused sockets, REST error statuses.
-            and "WebSocket" not in msg.text
-            and not msg.text.startswith("Failed to load resource")
-            and self.page_errors.append(f"{label} console: {msg.text}"),
+            lambda msg: (
+                msg.type == "error"
+                # The browser's own network log: refused sockets, REST error statuses.
+                and "WebSocket" not in msg.text
+                and not msg.text.startswith("Failed to load resource")
+                and self.page_errors.append(f"{label} console: {msg.text}")
+            ),
         )
         return page
+
+    def _save_evidence_on_failure(self) -> None:
+        """After a failure: a screenshot of every page and the browser console."""
+        result = getattr(self._outcome, "result", None)
+        problems = getattr(result, "errors", []) + getattr(result, "failures", [])
+        if not any(test is self for test, _ in problems):
+            return
+        for label, page in self.pages.items():
+            try:
+                self.shot(page, f"failure-{label}")
+            except Exception:  # noqa: BLE001 - evidence is best effort
+                pass
+        (self.shot_dir / "console.log").write_text("\n".join(self.console) + "\n")
 
     def url(self, path: str) -> str:
         return self.server.http_url + path
@@ -270,9 +292,7 @@ class BrowserTestCase(TransactionTestCase):
 
     def assert_fits(self, page, label: str) -> None:
         """Nothing sticks out sideways (no horizontal scrolling)."""
-        widths = page.evaluate(
-            "() => [document.documentElement.scrollWidth, window.innerWidth]"
-        )
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         self.assertLessEqual(widths[0], widths[1], f"{label} scrolls sideways: {widths}")
 
     def assert_no_page_errors(self) -> None:

@@ -48,7 +48,11 @@ class PartyhubTestRunner(DiscoverRunner):
         for alias in connections:
             connection = connections[alias]
             test_settings = connection.settings_dict.setdefault("TEST", {})
-            if connection.vendor == "sqlite" and test_settings.get("NAME") in (None, "", ":memory:"):
+            if connection.vendor == "sqlite" and test_settings.get("NAME") in (
+                None,
+                "",
+                ":memory:",
+            ):
                 if self.test_db_dir is None:
                     self.test_db_dir = tempfile.mkdtemp(prefix="partyhub-testdb-")
                 test_settings["NAME"] = os.path.join(self.test_db_dir, f"{alias}.sqlite3")

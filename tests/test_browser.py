@@ -91,7 +91,7 @@ class FullGame:
         expect(host.locator("#phase-title")).to_have_text("Write your lies!")
         expect(host.locator("#countdown")).to_have_text(re.compile(r"^[01]:\d\d$"))
         self.expect_buttons(host, "show-question")
-        for name, page in players.items():
+        for page in players.values():
             expect(page.locator("#phase-title")).to_have_text("Write a lie")
             expect(page.locator("#lie-prompt")).not_to_be_empty()
             expect(page.locator("#countdown")).to_be_visible()
@@ -155,9 +155,7 @@ class FullGame:
                 else f"You fell for {guesses[name]}'s lie “{lies[guesses[name]]}”."
             )
             expect(page.locator("#my-results li").first).to_have_text(line)
-            expect(page.locator("#my-delta")).to_contain_text(
-                f"{expected_scores[name]:,} in total"
-            )
+            expect(page.locator("#my-delta")).to_contain_text(f"{expected_scores[name]:,} in total")
             expect(page.locator("#me-score")).to_have_text(f"{expected_scores[name]:,}")
         self.shoot_all(host, players, f"r{number}-scores")
 
@@ -378,7 +376,8 @@ class PlayerPageTests(BrowserTestCase):
         expect(toast).to_have_count(0, timeout=8000)  # it goes away by itself
 
         # A server `error` message is shown the same way.
-        ana.evaluate("() => partyhub.send({type: 'no.such.type'})")
+        sent = ana.evaluate("() => partyhub.send({type: 'no.such.type'})")
+        self.assertTrue(sent, f"not sent at once: {ana.evaluate('() => partyhub.status')}")
         expect(ana.locator(".toast")).to_have_text("The server doesn't support that yet.")
 
         ana.fill("#lie", "a paper moon")
