@@ -60,7 +60,9 @@ class RedisDownTests(TestCase):
         api = Api()
         status, body = api.call("POST", "/api/sessions/", {})
         self.assertEqual(status, 201)
-        status, body = api.call("POST", f"/api/sessions/{body['code']}/join/", {"name": "Ana"})
+        with self.assertLogs("lobby.views", "ERROR") as logs:
+            status, body = api.call("POST", f"/api/sessions/{body['code']}/join/", {"name": "Ana"})
+        self.assertIn("player.joined", logs.output[0])
         self.assertEqual(status, 201)  # the join itself is saved
         self.assertFalse(body["broadcast"]["ok"])
         self.assertIn("not told", body["broadcast"]["error"])
