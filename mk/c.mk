@@ -1,6 +1,8 @@
 # mk/c.mk - the C extension and its tests. Included by the top Makefile
 # (include mk/*.mk); also usable alone: make -f mk/c.mk build
-PYTHON ?= .venv/bin/python
+# The venv's interpreter: the top Makefile's $(PY), else .venv/bin/python
+# (its $(CPY) is the bootstrap interpreter that creates the venv).
+CPY := $(if $(PY),$(PY),.venv/bin/python)
 CC ?= cc
 VALGRIND ?= valgrind
 
@@ -16,18 +18,18 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 
 # Build realtime/_sidecar*.so in place (warnings are errors).
 build:
-	PARTYHUB_STRICT=1 $(PYTHON) setup.py -q build_ext --inplace --force
+	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 
 # ASan + UBSan build, then the C-layer tests run under it. The interpreter
 # is not instrumented, so libasan is preloaded; leak detection is off
 # because CPython's own allocations at exit would drown ours.
 asan:
-	PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(PYTHON) setup.py -q build_ext --inplace --force
+	PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONMALLOC=malloc \
-	$(PYTHON) -m unittest -v tests.test_c_layer tests.test_msgpack
+	$(CPY) -m unittest -v tests.test_c_layer tests.test_msgpack
 	@echo "asan: passed; rebuilding the normal extension"
-	PARTYHUB_STRICT=1 $(PYTHON) setup.py -q build_ext --inplace --force
+	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 
 ctest-build: $(CTEST_BIN)
 
@@ -41,7 +43,7 @@ ctest: $(CTEST_BIN)
 	$(VALGRIND) -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect $(CTEST_BIN)
 
 bench-broadcast: build
-	$(PYTHON) bench/broadcast.py
+	$(CPY) bench/broadcast.py
 
 c-clean:
 	rm -rf build/ctest build/temp.* realtime/_sidecar*.so
