@@ -589,6 +589,7 @@ typedef struct gs_req {
     Py_ssize_t head_len, tail_len;
     double now;
     char nowstr[40], gcut[32], mcut[32], expstr[32], capstr[32];
+    char ttlstr[32];          /* counter TTL, "0" for none */
     unsigned char rnd[64];
 } gs_req;
 
@@ -647,6 +648,7 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
     ARG(self->prefix, (size_t)self->prefix_len);
     ARG((const char *)q->rnd, (size_t)self->rnd_len);
     ARGS(q->capstr);
+    ARGS(q->ttlstr);
     snprintf(ncapstr, sizeof(ncapstr), "%d", self->ncaps);
     ARGS(ncapstr);
     for (int i = 0; i < self->ncaps; i++) {
@@ -894,17 +896,21 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     if (key_off < 0) {
         return NULL;
     }
-    const char *argv[3] = {c->scratch.data + key_off, q->counter, q->gcut};
-    size_t lens[3] = {(size_t)(self->prefix_len + 7 + q->group_len),
-                      (size_t)q->counter_len, strlen(q->gcut)};
+    const char *argv[4] = {c->scratch.data + key_off, q->counter, q->gcut,
+                           q->ttlstr};
+    size_t lens[4] = {(size_t)(self->prefix_len + 7 + q->group_len),
+                      (size_t)q->counter_len, strlen(q->gcut),
+                      strlen(q->ttlstr)};
     if (q->counter == NULL) {
         argv[1] = q->gcut;
         lens[1] = lens[2];
+        argv[2] = q->ttlstr;
+        lens[2] = lens[3];
     }
     call.host = chash_index(q->group, (size_t)q->group_len, self->nhosts);
     call.script = RS_MEMBERS;
     call.nkeys = q->counter ? 2 : 1;
-    call.argc = q->counter ? 3 : 2;
+    call.argc = q->counter ? 4 : 3;
     call.argv = argv;
     call.lens = lens;
     if (exec_nogil(self, st, c, &call, 1, 0) < 0) {
@@ -963,13 +969,14 @@ utf8_arg(PyObject *o, const char *what, const char **s, Py_ssize_t *len)
 }
 
 PyDoc_STRVAR(layer_group_send_doc,
-"group_send(group, message[, counter_key, seq_key, text_key, text_head,\n"
-"           text_tail]) -> (seq, keys, over_capacity, members)\n\n"
+"group_send(group, message[, counter_key, counter_ttl, seq_key, text_key,\n"
+"           text_head, text_tail]) -> (seq, keys, over_capacity, members)\n\n"
 "Send `message` to every member of `group` as channels_redis does: one\n"
 "stored message per process key, whose __asgi_channel__ lists that key's\n"
 "members; keys at capacity are skipped and counted. With one host this is\n"
 "one EVALSHA (one round trip).\n\n"
-"With `counter_key`, the script first INCRs that key and the message's\n"
+"With `counter_key`, the script first INCRs that key (and EXPIREs it after\n"
+"`counter_ttl` seconds unless that is 0), and the message's\n"
 "`seq_key` value becomes the new number and its `text_key` value becomes\n"
 "text_head + str(seq) + text_tail (the message must hold both keys; their\n"
 "values are ignored). `seq` is then that number, else None.");
@@ -982,7 +989,7 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     gs_req q;
 
-    if (check_nargs("group_send", nargs, 2, 7) < 0) {
+    if (check_nargs("group_send", nargs, 2, 8) < 0) {
         return NULL;
     }
     memset(&q, 0, sizeof(q));
@@ -992,30 +999,41 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
         utf8_arg(group, "group", &q.group, &q.group_len) < 0) {
         return NULL;
     }
+    long long ttl = 0;
     if (counter != Py_None) {
-        if (nargs != 7) {
+        if (nargs != 8) {
             PyErr_SetString(PyExc_TypeError,
-                            "group_send() with a counter_key needs seq_key, "
-                            "text_key, text_head and text_tail");
+                            "group_send() with a counter_key needs "
+                            "counter_ttl, seq_key, text_key, text_head and "
+                            "text_tail");
+            return NULL;
+        }
+        ttl = PyLong_AsLongLong(args[3]);
+        if (ttl == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (ttl < 0) {
+            PyErr_SetString(PyExc_ValueError, "counter_ttl must be >= 0");
             return NULL;
         }
         if (utf8_arg(counter, "counter_key", &q.counter, &q.counter_len) < 0 ||
-            utf8_arg(args[3], "seq_key", &(const char *){NULL},
+            utf8_arg(args[4], "seq_key", &(const char *){NULL},
                      &(Py_ssize_t){0}) < 0 ||
-            utf8_arg(args[4], "text_key", &(const char *){NULL},
+            utf8_arg(args[5], "text_key", &(const char *){NULL},
                      &(Py_ssize_t){0}) < 0 ||
-            utf8_arg(args[5], "text_head", &q.head, &q.head_len) < 0 ||
-            utf8_arg(args[6], "text_tail", &q.tail, &q.tail_len) < 0) {
+            utf8_arg(args[6], "text_head", &q.head, &q.head_len) < 0 ||
+            utf8_arg(args[7], "text_tail", &q.tail, &q.tail_len) < 0) {
             return NULL;
         }
     }
+    snprintf(q.ttlstr, sizeof(q.ttlstr), "%lld", ttl);
     c = conn_acquire(self, st);
     if (c == NULL) {
         return NULL;
     }
     if (q.counter != NULL &&
-        (mpe_add_slot(c->enc, args[3], MPE_CUT_INT) < 0 ||
-         mpe_add_slot(c->enc, args[4], MPE_CUT_TEXT) < 0)) {
+        (mpe_add_slot(c->enc, args[4], MPE_CUT_INT) < 0 ||
+         mpe_add_slot(c->enc, args[5], MPE_CUT_TEXT) < 0)) {
         goto error;
     }
     if (mpe_encode_map_head(c->enc, message, 1) < 0) {

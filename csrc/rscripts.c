@@ -75,22 +75,27 @@ static const char rs_send[] =
 /* RS_GROUP_SEND. KEYS[1] group key, KEYS[2] (optional) sequence counter.
  * ARGV: 1 now, 2 group cutoff (int(now) - group_expiry), 3 message cutoff
  * (int(now) - expiry), 4 expiry, 5 key prefix, 6 random prefix bytes,
- * 7 default capacity, 8 number of capacity rules R, then R pairs (anchored
- * Lua pattern, capacity), then the number of body segments S and the
+ * 7 default capacity, 8 counter TTL in seconds (0: leave it), 9 number of
+ * capacity rules R, then R pairs (anchored Lua pattern, capacity), then the
+ * number of body segments S and the
  * segments: 'b' <bytes> (literal msgpack), 'i' (the seq as msgpack int),
  * 't' <head> <tail> (msgpack str head .. seq .. tail).
- * With KEYS[2] the counter is INCRed first, in the same atomic script, so
- * the order of sequence numbers is the order of delivery.
+ * With KEYS[2] the counter is INCRed (and its TTL refreshed) first, in the
+ * same atomic script, so the order of sequence numbers is the order of
+ * delivery.
  * Returns {seq or -1, keys written, keys over capacity, members}. */
 static const char rs_group_send[] =
     RS_LUA_HELPERS
     "local now, gcut, mcut, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
     "local kprefix, rnd = ARGV[5], ARGV[6]\n"
     "local defcap = tonumber(ARGV[7])\n"
-    "local ncap = tonumber(ARGV[8])\n"
-    "local pos = 9 + 2 * ncap\n"
+    "local ncap = tonumber(ARGV[9])\n"
+    "local pos = 10 + 2 * ncap\n"
     "local seq = -1\n"
-    "if #KEYS > 1 then seq = redis.call('INCR', KEYS[2]) end\n"
+    "if #KEYS > 1 then\n"
+    "  seq = redis.call('INCR', KEYS[2])\n"
+    "  if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[8]) end\n"
+    "end\n"
     "local seqstr = string.format('%d', seq)\n"
     "local parts = {rnd}\n"
     "local nseg = tonumber(ARGV[pos]); pos = pos + 1\n"
@@ -108,7 +113,7 @@ static const char rs_group_send[] =
     "local body = table.concat(parts) .. '\\176__asgi_channel__'\n"
     "local function capacity(ch)\n"
     "  for i = 1, ncap do\n"
-    "    if string.find(ch, ARGV[7 + 2 * i]) then return tonumber(ARGV[8 + 2 * i]) end\n"
+    "    if string.find(ch, ARGV[8 + 2 * i]) then return tonumber(ARGV[9 + 2 * i]) end\n"
     "  end\n"
     "  return defcap\n"
     "end\n"
@@ -139,11 +144,15 @@ static const char rs_group_send[] =
     "return {seq, #keys, over, #members}\n";
 
 /* RS_MEMBERS (several hosts, on the group's host). KEYS[1] group key,
- * KEYS[2] (optional) sequence counter. ARGV[1] group cutoff.
+ * KEYS[2] (optional) sequence counter. ARGV[1] group cutoff, ARGV[2]
+ * counter TTL (0: leave it).
  * Returns {seq or -1, member, member, ...}. */
 static const char rs_members[] =
     "local seq = -1\n"
-    "if #KEYS > 1 then seq = redis.call('INCR', KEYS[2]) end\n"
+    "if #KEYS > 1 then\n"
+    "  seq = redis.call('INCR', KEYS[2])\n"
+    "  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
+    "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])\n"
     "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
     "table.insert(m, 1, seq)\n"

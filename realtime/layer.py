@@ -29,6 +29,7 @@ Differences from channels_redis, on purpose:
   within the read timeout (``socket_timeout``, default 2 s).
 """
 
+import copy
 import fnmatch
 import logging
 import re
@@ -351,17 +352,19 @@ class FastRedisLayer:
         return over
 
     def group_send_seq(self, group, message, counter_key, seq_key, text_key,
-                       text_head, text_tail):
+                       text_head, text_tail, counter_ttl=0):
         """Group send that numbers the message in the same Redis script.
 
-        INCRs ``counter_key``, sets ``message[seq_key]`` to the new value and
+        INCRs ``counter_key`` (and EXPIREs it after ``counter_ttl`` seconds
+        unless 0), sets ``message[seq_key]`` to the new value and
         ``message[text_key]`` to ``text_head + str(seq) + text_tail`` (both
         keys must be present; their values are placeholders), then sends as
         ``group_send``. Atomic with one host, so sequence order is delivery
         order. Returns the sequence number.
         """
         seq, _, over, members = self._c.group_send(
-            group, message, counter_key, seq_key, text_key, text_head, text_tail
+            group, message, counter_key, counter_ttl, seq_key, text_key,
+            text_head, text_tail,
         )
         if over:
             logger.info(
@@ -398,11 +401,12 @@ class FastRedisLayer:
 
 # ---- the process-wide layer for helpers ------------------------------------
 
-_layers = {}
+_layers = {}  # alias -> (backend, CONFIG copy, FastRedisLayer)
 _layers_lock = threading.Lock()
 
 
-def _reset_layers(setting=None, **kwargs):
+def reset_layers(setting=None, **kwargs):
+    """Forget the cached layers (connected to Django's setting_changed)."""
     if setting in (None, "CHANNEL_LAYERS"):
         with _layers_lock:
             _layers.clear()
@@ -412,26 +416,29 @@ def get_layer(alias="default"):
     """The process's FastRedisLayer for ``CHANNEL_LAYERS[alias]``, or None.
 
     None when the C extension is missing (logged once) or the alias does not
-    use ``channels_redis.core.RedisChannelLayer`` (e.g. the in-memory layer
-    in some tests): callers then use the channels layer itself. Rebuilt when
-    the CHANNEL_LAYERS setting changes. Raises InvalidChannelLayerError for
-    settings the C layer refuses (encryption, other serializers).
+    use ``channels_redis.core.RedisChannelLayer`` (e.g. the in-memory layer):
+    callers then use the channels layer itself. The layer is rebuilt when the
+    alias's settings change (compared on every call, so code that assigns
+    ``settings.CHANNEL_LAYERS`` directly is followed too). Raises
+    InvalidChannelLayerError for settings the C layer refuses (encryption,
+    other serializers).
     """
-    layer = _layers.get(alias)
-    if layer is not None:
-        return layer
     if not C_AVAILABLE:
         warn_fallback_once()
         return None
     from django.conf import settings
 
-    conf = getattr(settings, "CHANNEL_LAYERS", {}).get(alias)
-    if not conf or conf.get("BACKEND") != REDIS_BACKEND:
+    conf = getattr(settings, "CHANNEL_LAYERS", {}).get(alias) or {}
+    backend = conf.get("BACKEND")
+    if backend != REDIS_BACKEND:
         return None
+    config = conf.get("CONFIG", {})
+    cached = _layers.get(alias)
+    if cached is not None and cached[0] == backend and cached[1] == config:
+        return cached[2]
     with _layers_lock:
-        layer = _layers.get(alias)
-        if layer is None:
-            layer = _layers[alias] = FastRedisLayer(**conf.get("CONFIG", {}))
+        layer = FastRedisLayer(**config)
+        _layers[alias] = (backend, copy.deepcopy(config), layer)
     return layer
 
 
@@ -440,7 +447,7 @@ def _connect_signals():
         from django.core.signals import setting_changed
     except ImportError:  # pragma: no cover
         return
-    setting_changed.connect(_reset_layers, dispatch_uid="realtime.layer.reset")
+    setting_changed.connect(reset_layers, dispatch_uid="realtime.layer.reset")
 
 
 _connect_signals()
