@@ -804,9 +804,12 @@ static long long
 deliver(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q,
         gs_key *keys, Py_ssize_t nkeys)
 {
+    /* Per host: its keys, their messages, their capacities, then now,
+     * expiry and the cutoff. */
+    size_t max_args = 3 * (size_t)nkeys + 3 * (size_t)self->nhosts;
     rl_call *calls = PyMem_Calloc((size_t)self->nhosts, sizeof(rl_call));
-    const char **argv = PyMem_Malloc(sizeof(char *) * (size_t)(2 * nkeys + 3 * self->nhosts + 1));
-    size_t *lens = PyMem_Malloc(sizeof(size_t) * (size_t)(2 * nkeys + 3 * self->nhosts + 1));
+    const char **argv = PyMem_Malloc(sizeof(char *) * max_args);
+    size_t *lens = PyMem_Malloc(sizeof(size_t) * max_args);
     long long over = -1;
     int ncalls = 0;
     size_t n = 0;
