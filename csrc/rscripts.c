@@ -60,41 +60,58 @@
     "  error('sequence number out of range')\n" \
     "end\n"
 
-/* RS_SEND. KEYS[1] channel key. ARGV: 1 cutoff (int(now) - expiry),
- * 2 capacity, 3 now, 4 expiry, 5 stored bytes. Returns 1 if stored, 0 if
- * the channel is full. Same steps as channels_redis's send(), atomically. */
+/* The send time, from the Redis server's clock: TIME as "sec.usec" (a
+ * string, since Lua's number-to-string keeps only 14 digits) and whole
+ * seconds. channels_redis scores with each sender's clock; we use the
+ * server's because scripts run one at a time, so the order in which our
+ * scripts run is then also the order of their scores, i.e. the order in
+ * which receivers pop the messages (BZPOPMIN). Two sends from two threads
+ * that race cannot swap places, and numbered broadcasts are delivered in
+ * seq order. Resolution is 1 us; a script takes longer than that. */
+#define RS_LUA_CLOCK \
+    "local function clock()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return t[1] .. '.' .. string.format('%06d', tonumber(t[2])), tonumber(t[1])\n" \
+    "end\n"
+
+/* RS_SEND. KEYS[1] channel key. ARGV: 1 expiry, 2 capacity, 3 stored
+ * bytes. Returns 1 if stored, 0 if the channel is full. Same steps as
+ * channels_redis's send() (drop expired, count, ZADD, EXPIRE), atomic. */
 static const char rs_send[] =
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])\n"
+    RS_LUA_CLOCK
+    "local now, sec = clock()\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, sec - tonumber(ARGV[1]))\n"
     "if redis.call('ZCOUNT', KEYS[1], '-inf', '+inf') >= tonumber(ARGV[2]) then\n"
     "  return 0\n"
     "end\n"
-    "redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "return 1\n";
 
 /* RS_GROUP_SEND. KEYS[1] group key, KEYS[2] (optional) sequence counter.
- * ARGV: 1 now, 2 group cutoff (int(now) - group_expiry), 3 message cutoff
- * (int(now) - expiry), 4 expiry, 5 key prefix, 6 random prefix bytes,
- * 7 default capacity, 8 counter TTL in seconds (0: leave it), 9 number of
+ * ARGV: 1 group_expiry, 2 expiry, 3 key prefix, 4 random prefix bytes,
+ * 5 default capacity, 6 counter TTL in seconds (0: leave it), 7 number of
  * capacity rules R, then R pairs (anchored Lua pattern, capacity), then the
- * number of body segments S and the
- * segments: 'b' <bytes> (literal msgpack), 'i' (the seq as msgpack int),
- * 't' <head> <tail> (msgpack str head .. seq .. tail).
+ * number of body segments S and the segments: 'b' <bytes> (literal
+ * msgpack), 'i' (the seq as msgpack int), 't' <head> <tail> (msgpack str
+ * head .. seq .. tail).
  * With KEYS[2] the counter is INCRed (and its TTL refreshed) first, in the
  * same atomic script, so the order of sequence numbers is the order of
  * delivery.
  * Returns {seq or -1, keys written, keys over capacity, members}. */
 static const char rs_group_send[] =
     RS_LUA_HELPERS
-    "local now, gcut, mcut, expiry = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local kprefix, rnd = ARGV[5], ARGV[6]\n"
-    "local defcap = tonumber(ARGV[7])\n"
-    "local ncap = tonumber(ARGV[9])\n"
-    "local pos = 10 + 2 * ncap\n"
+    RS_LUA_CLOCK
+    "local now, sec = clock()\n"
+    "local gcut, mcut = sec - tonumber(ARGV[1]), sec - tonumber(ARGV[2])\n"
+    "local expiry, kprefix, rnd = ARGV[2], ARGV[3], ARGV[4]\n"
+    "local defcap = tonumber(ARGV[5])\n"
+    "local ncap = tonumber(ARGV[7])\n"
+    "local pos = 8 + 2 * ncap\n"
     "local seq = -1\n"
     "if #KEYS > 1 then\n"
     "  seq = redis.call('INCR', KEYS[2])\n"
-    "  if tonumber(ARGV[8]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[8]) end\n"
+    "  if tonumber(ARGV[6]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end\n"
     "end\n"
     "local seqstr = string.format('%d', seq)\n"
     "local parts = {rnd}\n"
@@ -113,7 +130,7 @@ static const char rs_group_send[] =
     "local body = table.concat(parts) .. '\\176__asgi_channel__'\n"
     "local function capacity(ch)\n"
     "  for i = 1, ncap do\n"
-    "    if string.find(ch, ARGV[8 + 2 * i]) then return tonumber(ARGV[9 + 2 * i]) end\n"
+    "    if string.find(ch, ARGV[6 + 2 * i]) then return tonumber(ARGV[7 + 2 * i]) end\n"
     "  end\n"
     "  return defcap\n"
     "end\n"
@@ -144,26 +161,30 @@ static const char rs_group_send[] =
     "return {seq, #keys, over, #members}\n";
 
 /* RS_MEMBERS (several hosts, on the group's host). KEYS[1] group key,
- * KEYS[2] (optional) sequence counter. ARGV[1] group cutoff, ARGV[2]
- * counter TTL (0: leave it).
- * Returns {seq or -1, member, member, ...}. */
+ * KEYS[2] (optional) sequence counter. ARGV[1] group_expiry, ARGV[2]
+ * counter TTL (0: leave it). Returns {seq or -1, member, member, ...}. */
 static const char rs_members[] =
+    RS_LUA_CLOCK
+    "local now, sec = clock()\n"
     "local seq = -1\n"
     "if #KEYS > 1 then\n"
     "  seq = redis.call('INCR', KEYS[2])\n"
     "  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
     "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, sec - tonumber(ARGV[1]))\n"
     "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
     "table.insert(m, 1, seq)\n"
     "return m\n";
 
 /* RS_DELIVER (several hosts, one call per host holding member keys).
- * KEYS: n channel keys. ARGV: n stored messages, n capacities, now, expiry,
- * message cutoff. Returns the number of keys over capacity. */
+ * KEYS: n channel keys. ARGV: n stored messages, n capacities, expiry.
+ * Returns the number of keys over capacity. */
 static const char rs_deliver[] =
+    RS_LUA_CLOCK
+    "local now, sec = clock()\n"
     "local n = #KEYS\n"
-    "local now, expiry, mcut = ARGV[2 * n + 1], ARGV[2 * n + 2], ARGV[2 * n + 3]\n"
+    "local expiry = ARGV[2 * n + 1]\n"
+    "local mcut = sec - tonumber(expiry)\n"
     "local over = 0\n"
     "for i = 1, n do\n"
     "  redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, mcut)\n"
