@@ -19,6 +19,9 @@ Differences from channels_redis, on purpose:
   (channels_redis#221: channels_redis's own ``send`` hashes the full name, so
   with several hosts its messages can land on a host nobody reads). With one
   host there is no difference.
+* Message scores (the send time) come from the Redis server's clock
+  (``TIME`` inside the script), not the sender's, so that concurrent sends
+  are popped in the order they ran; numbered broadcasts arrive in seq order.
 * ``symmetric_encryption_keys`` and serializers other than msgpack are
   refused at construction (``InvalidChannelLayerError``).
 * Errors are exceptions, not assertions: ``TypeError`` for bad names (same
