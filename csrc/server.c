@@ -270,6 +270,13 @@ frame_release(void *arg, ph_frame *f)
     }
 }
 
+/* The server of a hiredis context (ac->data is its rlink). */
+static inline ph_server *
+link_srv(const redisAsyncContext *ac)
+{
+    return ((const rlink *)ac->data)->srv;
+}
+
 /* ------------------------------------------------------------------ */
 /* connection helpers                                                   */
 
@@ -432,7 +439,7 @@ conn_join(ph_server *srv, ph_conn *c, int slot, const char *group)
 static void
 state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = ac->data;
+    ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     char buf[512];
@@ -502,7 +509,7 @@ parse_player_id(const char *s, size_t len)
 static void
 auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = ac->data;
+    ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     redisReply *host, *player;
@@ -594,7 +601,7 @@ conn_start_auth(ph_server *srv, ph_conn *c)
 static void
 inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = ac->data;
+    ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     ph_conn *c;
 
@@ -857,7 +864,7 @@ rlink_command(ph_server *srv, redisCallbackFn *fn, void *priv, int argc,
             redisAsyncContext fake;
 
             memset(&fake, 0, sizeof(fake));
-            fake.data = srv;
+            fake.data = l;
             fn(&fake, NULL, priv);
         }
     }
@@ -875,7 +882,7 @@ update_redis_up(ph_server *srv)
 static void
 resync_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = ac->data;
+    ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     char *group = priv;
     ph_group *g;
@@ -934,8 +941,8 @@ redis_reregister(ph_server *srv, int resync)
 static void
 rlink_connect_cb(const redisAsyncContext *ac, int status)
 {
-    ph_server *srv = ac->data;
-    rlink *l = &srv->links[ac == srv->links[0].ac ? 0 : 1];
+    rlink *l = ac->data;
+    ph_server *srv = l->srv;
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after this callback. */
@@ -975,8 +982,8 @@ rlink_connect_cb(const redisAsyncContext *ac, int status)
 static void
 rlink_disconnect_cb(const redisAsyncContext *ac, int status)
 {
-    ph_server *srv = ac->data;
-    rlink *l = &srv->links[ac == srv->links[0].ac ? 0 : 1];
+    rlink *l = ac->data;
+    ph_server *srv = l->srv;
 
     l->ac = NULL;
     l->up = 0;
@@ -1013,7 +1020,7 @@ rlink_open(rlink *l)
         rlink_schedule(l);
         return;
     }
-    ac->data = srv;
+    ac->data = l;                      /* callbacks find their link, then srv */
     if (ph_uvredis_attach(ac, &srv->loop) < 0) {
         redisAsyncFree(ac);
         rlink_schedule(l);
@@ -1047,7 +1054,7 @@ rlink_schedule(rlink *l)
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = ac->data;
+    ph_server *srv = link_srv(ac);
     redisReply *reply = r;
 
     (void)priv;
