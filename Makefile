@@ -1,0 +1,60 @@
+# partyhub: two commands for a newcomer.
+#   make run   set up everything, then serve the game (Daphne + Redis)
+#   make test  set up everything, then run every test
+# Everything a fresh Debian machine needs is installed from here.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.partyhub-installed
+
+# Debian packages: Redis for the channel layer and the tests; the C
+# extension's libraries (libwebsockets, hiredis, libuv, msgpack-c, cJSON,
+# uthash) and the tools to build and check it.
+APT_PACKAGES := redis-server redis-tools gcc make pkg-config python3-dev \
+	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
+	libmsgpack-dev libcjson-dev uthash-dev
+
+.PHONY: all setup system-deps venv run test test-python lint clean
+
+all: setup
+
+setup: system-deps venv
+
+# Install missing Debian packages (root, or sudo when available).
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo ">> installing Debian packages:" $$missing; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo ">> installing partyhub into $(VENV)"
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: setup
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py loadquestions
+	@$(PY) manage.py runparty
+
+lint: venv
+	@$(PY) -m ruff check .
+
+test-python: setup
+	@$(PY) manage.py test
+
+test: setup lint test-python
+
+clean:
+	rm -rf build *.egg-info realtime/*.so
+
+-include mk/*.mk

@@ -1,0 +1,96 @@
+"""GameConsumer: the Python WebSocket endpoint at ws/game/<code>/.
+
+Accepts first and then closes with 4004/4003 so that browsers see the code.
+Bad input never closes the socket; it gets an `error` message.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from lobby import access
+
+from . import protocol
+from .broadcast import current_seq
+
+logger = logging.getLogger("realtime.consumers")
+
+
+class GameConsumer(AsyncWebsocketConsumer):
+    """One player's or the host's socket in one game."""
+
+    live_connections = 0  # per process, for the connect/disconnect log lines
+
+    async def connect(self) -> None:
+        self.code = self.scope["url_route"]["kwargs"]["code"].upper()
+        self.groups_joined: list[str] = []
+        self.counted = False
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        token = query.get("session_token", [""])[0]
+        role = query.get("role", [access.PLAYER])[0]
+        await self.accept()
+        identity = await database_sync_to_async(access.identify_socket)(self.code, role, token)
+        if identity is access.NOT_FOUND:
+            await self.close(code=protocol.CLOSE_NOT_FOUND)
+            return
+        if identity is access.FORBIDDEN:
+            await self.close(code=protocol.CLOSE_FORBIDDEN)
+            return
+        self.role, self.player_id = identity
+        self.groups_joined.append(protocol.group_name(self.code))
+        if self.player_id is not None:
+            self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Read the seq before the state: the state then reflects at least every
+        # event up to seq, so a client can drop events with seq <= it.
+        seq = await current_seq(self.code)
+        state = await database_sync_to_async(access.state_payload)(self.code)
+        self.connection_id = uuid.uuid4().hex
+        GameConsumer.live_connections += 1
+        self.counted = True
+        logger.info(
+            "connect %s session=%s role=%s player=%s (live connections: %d)",
+            self.connection_id,
+            self.code,
+            self.role,
+            self.player_id,
+            GameConsumer.live_connections,
+        )
+        await self.send_json(
+            protocol.welcome(self.connection_id, self.code, self.role, self.player_id)
+        )
+        await self.send_json(protocol.session_state(state, seq))
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.counted:
+            GameConsumer.live_connections -= 1
+            logger.info(
+                "disconnect %s session=%s code=%s (live connections: %d)",
+                self.connection_id,
+                self.code,
+                code,
+                GameConsumer.live_connections,
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        message, problem = protocol.parse_client_message(text_data)
+        if problem is not None:
+            await self.send_json(problem)
+            return
+        if message["type"] == protocol.PING:
+            await self.send_json(protocol.pong(message.get("ts")))
+
+    async def send_json(self, message: dict) -> None:
+        await self.send(text_data=protocol.dumps(message))
+
+    async def game_event(self, event: dict) -> None:
+        """A broadcast event: forward its pre-encoded text unchanged."""
+        await self.send(text_data=event["text"])

@@ -1,0 +1,89 @@
+"""manage.py runparty: serve the game for development (what `make run` calls).
+
+Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, then
+Daphne (HTTP + WebSockets), prints what to open, and stops everything on
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from partyhub.redisproc import RedisServer, free_port
+
+
+class Command(BaseCommand):
+    help = "Serve partyhub for development: Redis (if needed) and Daphne."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("PARTYHUB_HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("PARTYHUB_PORT", "8000"))
+        )
+
+    def handle(self, *args, host: str, port: int, **options):
+        env = dict(os.environ)
+        redis = None
+        if "CHANNEL_REDIS_HOST" in os.environ or "CHANNEL_REDIS_PORT" in os.environ:
+            self.stdout.write(
+                f"Using Redis at {settings.CHANNEL_REDIS_HOST}:{settings.CHANNEL_REDIS_PORT}"
+            )
+        else:
+            redis = RedisServer(port=free_port()).start()
+            env["CHANNEL_REDIS_HOST"] = "127.0.0.1"
+            env["CHANNEL_REDIS_PORT"] = str(redis.port)
+            self.stdout.write(f"Started a private redis-server on 127.0.0.1:{redis.port}")
+        children: list[subprocess.Popen] = []
+        try:
+            daphne = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "partyhub.asgi:application",
+            ]
+            children.append(subprocess.Popen(daphne, env=env, cwd=Path(settings.BASE_DIR)))
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\npartyhub is running: open http://{shown}:{port}/\n"
+                    f"  REST API   http://{shown}:{port}/api/sessions/\n"
+                    f"  WebSocket  ws://{shown}:{port}/ws/game/<code>/\n"
+                    "Press Ctrl-C to stop.\n"
+                )
+            )
+            self._wait(children)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=8)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            if redis is not None:
+                redis.close()
+
+    def _wait(self, children: list[subprocess.Popen]) -> None:
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        try:
+            while not stop:
+                for child in children:
+                    if child.poll() is not None:
+                        raise CommandError(f"{child.args[2:4]} exited with {child.returncode}")
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,153 @@
+"""The WebSocket protocol: every message type, both directions, defined once.
+
+The Python consumer, the broadcast helpers, the tests and `docs/protocol.md`
+follow this module; the C sidecar implements the same contract. Server
+messages are JSON objects with a string `type`; phase events add `seq` (one
+counter per session, +1 per broadcast) and a `payload` object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import partyhub
+
+SERVER_VERSION = partyhub.__version__
+
+# Server -> client.
+WELCOME = "welcome"
+SESSION_STATE = "session.state"
+PONG = "pong"
+ERROR = "error"
+
+# Phase events (server -> client, broadcast to group game_<code>) and the
+# payload fields each one carries at least.
+LIE_STARTED = "phase.lie_started"
+QUESTION_SHOWN = "phase.question_shown"
+GUESS_STARTED = "phase.guess_started"
+SCORES_CALCULATED = "phase.scores_calculated"
+SCOREBOARD = "phase.scoreboard"
+GAME_OVER = "phase.game_over"
+PLAYER_JOINED = "player.joined"
+
+EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    LIE_STARTED: ("round", "prompt", "time_limit"),
+    QUESTION_SHOWN: ("round", "question"),
+    GUESS_STARTED: ("round", "answers", "time_limit"),
+    SCORES_CALCULATED: ("round", "truth", "deltas", "fooled"),
+    SCOREBOARD: ("round", "ranking"),
+    GAME_OVER: ("ranking",),
+    PLAYER_JOINED: ("player_id", "name", "players"),
+}
+PHASE_EVENTS = tuple(EVENT_FIELDS)
+
+# Client -> server.
+PING = "ping"
+CLIENT_TYPES = (PING,)
+
+# Error codes sent in {"type": "error"}; the socket stays open.
+MESSAGE_PARSE_FAILED = "MESSAGE_PARSE_FAILED"
+INVALID_MESSAGE = "INVALID_MESSAGE"
+UNKNOWN_TYPE = "UNKNOWN_TYPE"
+ERROR_MESSAGES = {
+    MESSAGE_PARSE_FAILED: "The message is not valid JSON.",
+    INVALID_MESSAGE: "A message must be a JSON object with a string 'type'.",
+    UNKNOWN_TYPE: "This message type is not known.",
+}
+
+# WebSocket close codes.
+CLOSE_FORBIDDEN = 4003  # bad or missing token
+CLOSE_NOT_FOUND = 4004  # unknown session
+
+# The channel-layer message that carries a ready-to-send event to consumers:
+# {"type": "game.event", "seq": n, "text": "<exact JSON text>"}.
+GROUP_EVENT_TYPE = "game.event"
+
+
+def group_name(code: str) -> str:
+    """Channels group of every socket of one session."""
+    return f"game_{code}"
+
+
+def player_group_name(code: str, player_id: int) -> str:
+    """Channels group of every socket of one player."""
+    return f"player_{code}_{player_id}"
+
+
+def seq_key(code: str) -> str:
+    """Redis key of the session's event counter (on the group's host)."""
+    return f"partyhub:seq:{code}"
+
+
+def dumps(message: dict) -> str:
+    """The one JSON encoding used on the wire: compact, UTF-8, key order kept."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def check_event(event_type: str, payload: dict) -> None:
+    """Raise ValueError unless `payload` has the fields `event_type` requires."""
+    if event_type not in EVENT_FIELDS:
+        raise ValueError(f"unknown event type {event_type!r}")
+    if not isinstance(payload, dict):
+        raise ValueError("an event payload must be a dict")
+    missing = [name for name in EVENT_FIELDS[event_type] if name not in payload]
+    if missing:
+        raise ValueError(f"{event_type} payload lacks {', '.join(missing)}")
+
+
+def encode_event_parts(event_type: str, payload: dict) -> tuple[str, str]:
+    """The event's JSON text split around its seq: head + str(seq) + tail.
+
+    Lets the payload be encoded once, before the seq is known (the C layer
+    splices the seq in on the Redis server).
+    """
+    check_event(event_type, payload)
+    head = '{"type":' + dumps(event_type) + ',"seq":'
+    tail = ',"payload":' + dumps(payload) + "}"
+    return head, tail
+
+
+def encode_event(event_type: str, seq: int, payload: dict) -> str:
+    """The JSON text of a phase event as clients receive it."""
+    head, tail = encode_event_parts(event_type, payload)
+    return f"{head}{int(seq)}{tail}"
+
+
+def welcome(connection_id: str, code: str, role: str, player_id: int | None) -> dict[str, Any]:
+    return {
+        "type": WELCOME,
+        "connection_id": connection_id,
+        "server_version": SERVER_VERSION,
+        "session": code,
+        "role": role,
+        "player_id": player_id,
+    }
+
+
+def session_state(payload: dict, seq: int) -> dict[str, Any]:
+    """`session.state`: the whole public state; `seq` is the last event it reflects."""
+    return {"type": SESSION_STATE, "seq": seq, "payload": payload}
+
+
+def pong(ts: Any) -> dict[str, Any]:
+    return {"type": PONG, "ts": ts}
+
+
+def error(code: str, message: str | None = None) -> dict[str, Any]:
+    return {"type": ERROR, "code": code, "message": message or ERROR_MESSAGES[code]}
+
+
+def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
+    """Validate one client text frame: (message, None) or (None, error message)."""
+    if text is None:
+        return None, error(INVALID_MESSAGE, "Only text frames carry messages.")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        return None, error(MESSAGE_PARSE_FAILED)
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return None, error(INVALID_MESSAGE)
+    if message["type"] not in CLIENT_TYPES:
+        return None, error(UNKNOWN_TYPE, f"Unknown message type {message['type'][:40]!r}.")
+    return message, None
