@@ -56,3 +56,20 @@ sidecar-asan:
 
 sidecar-clean:
 	rm -rf build/sidecar build/sidecar-asan
+
+# The Python binding (csrc/server_py.c) in a stand-in module until
+# module.c's exec slot registers it in realtime._sidecar.
+SIDECAR_PY      ?= .venv/bin/python
+SIDECAR_PYINC    = $(shell $(SIDECAR_PY) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
+SIDECAR_PYMOD   := $(SIDECAR_OUT)/_sidecar_server_test.so
+
+$(SIDECAR_PYMOD): tests/c/sidecar_pymod.c csrc/server_py.c $(SIDECAR_SRCS) csrc/*.h
+	@mkdir -p $(@D)
+	$(SIDECAR_CC) $(SIDECAR_CFLAGS) -fPIC -shared $(SIDECAR_INC) -I$(SIDECAR_PYINC) -o $@ \
+	    tests/c/sidecar_pymod.c csrc/server_py.c $(SIDECAR_SRCS) $(SIDECAR_LIBS)
+
+.PHONY: sidecar-pytest
+sidecar-pytest: $(SIDECAR_PYMOD)
+	SIDECAR_PYMOD_DIR=$(SIDECAR_OUT) $(SIDECAR_PY) tests/sidecar/test_sidecar_binding.py -v
+
+sidecar-all: $(SIDECAR_PYMOD)
