@@ -24,6 +24,8 @@ import time
 import unittest
 import urllib.request
 
+import logging
+
 import websockets
 from channels_redis.core import RedisChannelLayer
 
@@ -31,6 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SIDECAR_BIN = os.environ.get("SIDECAR_BIN", os.path.join(ROOT, "build/sidecar/sidecar_run"))
 SIDECAR_WRAP = shlex.split(os.environ.get("SIDECAR_WRAP", ""))
 SLOW = float(os.environ.get("SIDECAR_SLOW", "1"))  # timeout multiplier (valgrind)
+
+# IsolatedAsyncioTestCase runs asyncio in debug mode; its slow-callback
+# warnings are noise here.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 CODE = "ABCD"
 PLAYER_TOKEN = "player-token-7"
@@ -123,6 +129,9 @@ class Sidecar:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout * SLOW)
+        if rc != 0:
+            # Under ASan/valgrind a non-zero status means the tool found errors.
+            raise AssertionError(f"sidecar exited with {rc}:\n{self.logtext()[-4000:]}")
         return rc
 
     def cleanup(self):
