@@ -404,6 +404,27 @@ class SlowConsumerTest(_ServerCase):
         await layer.flush()
 
 
+class HeartbeatTest(_ServerCase):
+    """PING after 1 s idle, hang up after 2 s without PONG."""
+
+    extra_args = ("--ping", "1", "--ping-timeout", "2")
+
+    async def test_silent_peer_is_hung_up_live_peer_kept(self):
+        live, _, _ = await join(self.sc)      # websockets answers PINGs
+        raw = socket.create_connection(("127.0.0.1", self.sc.port))
+        raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
+                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        await asyncio.sleep(0.5)
+        self.assertEqual(self.sc.health()["connections"], 2)
+        await asyncio.sleep(4 * SLOW)
+        self.assertEqual(self.sc.health()["connections"], 1)   # the raw one is gone
+        await live.send(json.dumps({"type": "ping", "ts": 1}))
+        self.assertEqual(json.loads(await live.recv())["type"], "pong")
+        raw.close()
+        await live.close()
+
+
 class LifecycleTest(unittest.IsolatedAsyncioTestCase):
     """Redis restart and graceful stop, each with a private server."""
 
