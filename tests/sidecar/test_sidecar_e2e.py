@@ -176,9 +176,11 @@ class _ServerCase(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.sc.stop()
-        cls.sc.cleanup()
-        cls.redis.cleanup()
+        try:
+            cls.sc.stop()
+        finally:
+            cls.sc.cleanup()
+            cls.redis.cleanup()
 
     def layer(self):
         return RedisChannelLayer(hosts=[("127.0.0.1", self.redis.port)])
