@@ -49,7 +49,10 @@ class BindingTest(unittest.TestCase):
         cls.redis.cleanup()
 
     def test_serve_stop_stats_logs(self):
-        srv = Server(host="127.0.0.1", port=0, redis_port=self.redis.port, stop_grace=1.0)
+        srv = Server(
+            host="127.0.0.1", port=0, redis_port=self.redis.port, stop_grace=1.0,
+            allowed_origins="*",
+        )
         port = srv.stats()["port"]
         self.assertGreater(port, 0)
         t = threading.Thread(target=srv.serve)

@@ -91,6 +91,8 @@ class Redis:
 
 class Sidecar:
     def __init__(self, redis_port, *extra):
+        if "--origins" not in extra:
+            extra = ("--origins", "good.example", *extra)
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="sidecar-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
@@ -148,6 +150,7 @@ def seed(redis, code=CODE):
 
 
 async def join(sc, query=f"session_token={PLAYER_TOKEN}", **kw):
+    kw.setdefault("origin", "http://good.example")
     ws = await websockets.connect(sc.url(query), max_size=None, **kw)
     welcome = json.loads(await asyncio.wait_for(ws.recv(), 5 * SLOW))
     state = json.loads(await asyncio.wait_for(ws.recv(), 5 * SLOW))
@@ -220,7 +223,7 @@ class SidecarTest(_ServerCase):
         ]
         for query, code, expect in cases:
             with self.subTest(query=query, code=code):
-                ws = await websockets.connect(self.sc.url(query, code))
+                ws = await websockets.connect(self.sc.url(query, code), origin="http://good.example")
                 self.assertEqual(await close_code(ws), expect)
 
     async def test_bad_path_refused(self):
@@ -376,7 +379,7 @@ class SlowConsumerTest(_ServerCase):
         raw = socket.create_connection(("127.0.0.1", self.sc.port))
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
-                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Host: x\r\nOrigin: http://good.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         await asyncio.sleep(0.3)
         before = self.sc.metric("partyhub_sidecar_slow_consumer_closes_total")
@@ -415,7 +418,7 @@ class HeartbeatTest(_ServerCase):
         live, _, _ = await join(self.sc)      # websockets answers PINGs
         raw = socket.create_connection(("127.0.0.1", self.sc.port))
         raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
-                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Host: x\r\nOrigin: http://good.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         await asyncio.sleep(0.5)
         self.assertEqual(self.sc.health()["connections"], 2)
