@@ -51,7 +51,7 @@ class Outcome:
 
 def parse_settings(data: dict) -> dict:
     """Validate the optional per-session settings of the create call."""
-    unknown = set(data) - set(rules.SETTINGS) - {"auto_advance"}
+    unknown = set(data) - set(rules.SETTINGS)
     if unknown:
         raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
     values = {}

@@ -9,6 +9,7 @@ import logging
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
+from realtime import snapshot
 from realtime.broadcast import BroadcastError, sync_broadcast_phase_event
 
 from . import services
@@ -16,6 +17,8 @@ from .errors import GameError, bad_request
 from .models import GameSession
 
 logger = logging.getLogger("lobby.views")
+
+UNTOLD = "The change is saved but live players were not told"
 
 
 def error_response(exc: GameError) -> JsonResponse:
@@ -42,20 +45,22 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
-def broadcast(code: str, events: list[tuple[str, dict]]) -> dict | None:
-    """Send events after commit; report the outcome in the response body."""
+def publish(session: GameSession, events: list[tuple[str, dict]]) -> dict | None:
+    """Broadcast events after commit, then store the new state snapshot.
+
+    Returns the report that goes into the response body, or None when there
+    was nothing to send.
+    """
     if not events:
         return None
     report: dict = {"ok": True, "seq": []}
     for event_type, payload in events:
         try:
-            report["seq"].append(sync_broadcast_phase_event(code, event_type, payload))
+            report["seq"].append(sync_broadcast_phase_event(session.code, event_type, payload))
         except BroadcastError as exc:
-            logger.error("broadcast of %s to %s failed: %s", event_type, code, exc)
-            return {
-                "ok": False,
-                "error": f"The change is saved but live players were not told: {exc}",
-            }
+            logger.error("broadcast of %s to %s failed: %s", event_type, session.code, exc)
+            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+    snapshot.store_state(session.code, report["seq"][-1], services.session_state(session))
     return report
 
 
@@ -85,7 +90,7 @@ def api(methods: tuple[str, ...], role: str | None = None):
             except GameError as exc:
                 return error_response(exc)
             response = dict(outcome.body)
-            report = broadcast(session.code, outcome.events)
+            report = publish(session, outcome.events)
             if report is not None:
                 response["broadcast"] = report
             return JsonResponse(response, status=status)
@@ -105,9 +110,11 @@ def create_session(request: HttpRequest) -> JsonResponse:
     except GameError as exc:
         return error_response(exc)
     logger.info("session %s created", session.code)
-    return JsonResponse(
-        {"code": session.code, "host_token": token, "settings": settings}, status=201
-    )
+    body = {"code": session.code, "host_token": token, "settings": settings}
+    stored = snapshot.register_session(session.code, session.host_token_digest)
+    if not (stored and snapshot.store_state(session.code, 0, services.session_state(session))):
+        body["broadcast"] = {"ok": False, "error": f"{UNTOLD}: Redis is unavailable"}
+    return JsonResponse(body, status=201)
 
 
 def session_detail(request: HttpRequest, code: str) -> JsonResponse:
@@ -133,6 +140,9 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
 @api(("POST",))
 def join_session(request, session, actor, body):
     player, token = services.join(session, body.get("name"))
+    transaction.on_commit(
+        lambda: snapshot.register_player(session.code, player.token_digest, player.id)
+    )
     event = services.joined_event(session, player)
     body = {"player_id": player.id, "name": player.name, "session_token": token}
     return 201, services.Outcome(body, [event])
