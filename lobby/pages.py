@@ -32,11 +32,16 @@ def _code_or_404(code: str) -> str:
 
 
 def page_config(request: HttpRequest, code: str | None = None, role: str | None = None) -> dict:
-    """What a page's script needs: code, role, WebSocket base URL, limits, emoji."""
+    """What a page's script needs: code, role, where sockets go, limits, emoji.
+
+    Sockets go to `ws_url` when set, else to the page's own host on `ws_port`
+    (the sidecar under `make run`), else on the page's own port.
+    """
     return {
         "code": code,
         "role": role,
         "ws_url": settings.PARTYHUB_WS_URL,
+        "ws_port": getattr(settings, "PARTYHUB_WS_PORT", None),
         "join_url": request.build_absolute_uri(f"/play/{code}/") if code else None,
         "name_max": rules.NAME_MAX,
         "lie_max": rules.LIE_MAX,

@@ -119,6 +119,7 @@ class DaphneServer(ServerUnderTest):
             PYTHONUNBUFFERED="1",
         )
         env.pop("PARTYHUB_WS_URL", None)
+        env.pop("PARTYHUB_WS_PORT", None)
         if self.ws_url:
             env["PARTYHUB_WS_URL"] = self.ws_url
         return env
@@ -184,9 +185,89 @@ class DaphneServer(ServerUnderTest):
         self.stop_ws()
 
 
+class SidecarServer(ServerUnderTest):
+    """Pages and REST from Daphne, WebSockets from the C sidecar (`manage.py runsidecar`)."""
+
+    name = "sidecar"
+
+    def __init__(self) -> None:
+        self.ws_port = free_port()
+        self.ws_url = f"ws://127.0.0.1:{self.ws_port}"
+        self.daphne = DaphneServer(ws_url=self.ws_url)
+        self.http_url = self.daphne.http_url
+        self.process: subprocess.Popen | None = None
+        self.log_path = ARTIFACTS / f"sidecar-{self.ws_port}.log"
+
+    def start(self) -> None:
+        self.daphne.start()
+        self.start_ws()
+
+    def start_ws(self) -> None:
+        command = [
+            sys.executable,
+            "manage.py",
+            "runsidecar",
+            "--bind",
+            f"127.0.0.1:{self.ws_port}",
+            "--log-level",
+            "warning",
+        ]
+        log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it
+        self.process = subprocess.Popen(
+            command, env=self.daphne.env(), cwd=settings.BASE_DIR, stdout=log, stderr=log
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the sidecar exited: see {self.log_path}")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.ws_port}/healthz", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the sidecar did not start: see {self.log_path}")
+
+    def stop_ws(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def pause_ws(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume_ws(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def close(self) -> None:
+        self.stop_ws()
+        self.daphne.close()
+
+
 def daphne_server() -> ServerUnderTest:
     """The Python stack: pages, REST and WebSockets all from one Daphne."""
     return DaphneServer()
+
+
+def sidecar_server() -> ServerUnderTest:
+    """Daphne for pages and REST, the C sidecar for WebSockets."""
+    return SidecarServer()
+
+
+def sidecar_unavailable() -> str | None:
+    """Why the sidecar cannot run here, or None when it can."""
+    try:
+        from realtime import _sidecar
+    except ImportError as exc:
+        return f"the C extension is not built ({exc}): `make test` builds it"
+    if not hasattr(_sidecar, "Server"):
+        return "realtime._sidecar has no Server"
+    return None
 
 
 class BrowserTestCase(TransactionTestCase):

@@ -12,7 +12,14 @@ import unittest
 
 from realtime import protocol
 
-from .browser_support import BIG_SCREEN, PHONE, BrowserTestCase, daphne_server
+from .browser_support import (
+    BIG_SCREEN,
+    PHONE,
+    BrowserTestCase,
+    daphne_server,
+    sidecar_server,
+    sidecar_unavailable,
+)
 from .helpers import Api, truth_of
 
 try:
@@ -38,6 +45,7 @@ class FullGame:
         expect(self.status(host)).to_have_attribute("data-status", "connected")
         expect(self.status(host)).to_contain_text("Connected")
         expect(host.locator("#game-code")).to_have_text(code)
+        self.assertEqual(host.evaluate("() => partyhub.wsUrl"), self.server.ws_url)
         expect(host.locator("#join-url")).to_have_text(self.url(f"/play/{code}/"))
         expect(host.locator("#phase-title")).to_have_text("Waiting for players")
         expect(host.locator("#btn-start-round")).to_be_disabled()
@@ -231,17 +239,12 @@ class FullGameDaphneTests(FullGame, BrowserTestCase):
     server_factory = staticmethod(daphne_server)
 
 
-# When the C sidecar lands, run the same game through it:
-#
-#     class FullGameSidecarTests(FullGame, BrowserTestCase):
-#         server_factory = staticmethod(sidecar_server)
-#
-# where sidecar_server() returns a ServerUnderTest (tests/browser_support.py)
-# whose http_url is a Daphne serving the pages and REST API with
-# PARTYHUB_WS_URL set to the sidecar, and whose ws_url is the sidecar's.
+@unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
+class FullGameSidecarTests(FullGame, BrowserTestCase):
+    server_factory = staticmethod(sidecar_server)
 
 
-class ResilienceTests(BrowserTestCase):
+class Resilience:
     """The WebSocket server goes away mid-round and comes back."""
 
     def setUp(self):
@@ -337,6 +340,15 @@ class ResilienceTests(BrowserTestCase):
     def expect_show_question_done(self, host):
         expect(host.locator("#btn-mix-answers")).to_be_enabled()
         expect(host.locator("#btn-show-question")).to_be_disabled()
+
+
+class ResilienceDaphneTests(Resilience, BrowserTestCase):
+    server_factory = staticmethod(daphne_server)
+
+
+@unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
+class ResilienceSidecarTests(Resilience, BrowserTestCase):
+    server_factory = staticmethod(sidecar_server)
 
 
 class PlayerPageTests(BrowserTestCase):

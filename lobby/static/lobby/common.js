@@ -1,6 +1,7 @@
 // Shared page helpers: config, status indicator, toasts, countdown, DOM bits.
 
-/** @returns {{code: string|null, role: string|null, ws_url: string|null, join_url: string|null,
+/** @returns {{code: string|null, role: string|null, ws_url: string|null, ws_port: number|null,
+ *   join_url: string|null,
  *   name_max: number, lie_max: number, min_players: number, reaction_emoji: string[]}} */
 export function pageConfig() {
   return JSON.parse(document.getElementById("partyhub-config").textContent);

@@ -41,7 +41,13 @@ if (!identity) {
   $("phase-title").textContent = "No host key in this tab";
   $("status-text").textContent = "Not connected";
 } else {
-  client = new PartyhubClient({ code, token: identity.token, role: "host", wsUrl: config.ws_url });
+  client = new PartyhubClient({
+    code,
+    token: identity.token,
+    role: "host",
+    wsUrl: config.ws_url,
+    wsPort: config.ws_port,
+  });
   // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
   window.partyhub = client;
   bindStatus(client);

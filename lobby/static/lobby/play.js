@@ -87,7 +87,13 @@ $("join-form").addEventListener("submit", async (event) => {
 // --- playing --------------------------------------------------------------------
 
 function start(me) {
-  client = new PartyhubClient({ code, token: me.token, role: "player", wsUrl: config.ws_url });
+  client = new PartyhubClient({
+    code,
+    token: me.token,
+    role: "player",
+    wsUrl: config.ws_url,
+    wsPort: config.ws_port,
+  });
   // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
   window.partyhub = client;
   bindStatus(client);

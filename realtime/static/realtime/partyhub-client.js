@@ -62,6 +62,7 @@
  * @property {string} token           `session_token` (player) or `host_token` (host)
  * @property {"player"|"host"} [role] default "player"
  * @property {string|null} [wsUrl]    WebSocket base, e.g. "ws://10.0.0.5:8001"; null = same host as the page
+ * @property {number|null} [wsPort]   without wsUrl: the page's host on this port (null = the page's port)
  * @property {string} [apiBase]       REST base URL; "" = same origin as the page
  * @property {number} [pingInterval]  ms between pings (30000)
  * @property {number} [pongTimeout]   ms to wait for a pong (5000)
@@ -167,14 +168,14 @@ export async function apiRequest(method, path, options = {}) {
 /**
  * The WebSocket URL of one game (docs/protocol.md, "Connecting").
  * @param {string} code
- * @param {{token: string, role?: string, wsUrl?: string|null, location?: Location|URL}} options
+ * @param {{token: string, role?: string, wsUrl?: string|null, wsPort?: number|null, location?: Location|URL}} options
  * @returns {string}
  */
-export function gameSocketUrl(code, { token, role = "player", wsUrl = null, location = globalThis.location }) {
+export function gameSocketUrl(code, { token, role = "player", wsUrl = null, wsPort = null, location = globalThis.location }) {
   let base = wsUrl;
   if (!base) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    base = `${scheme}//${location.host}`;
+    base = `${scheme}//${wsPort ? `${location.hostname}:${wsPort}` : location.host}`;
   }
   const query = new URLSearchParams();
   if (role === "host") query.set("role", "host");
@@ -295,12 +296,13 @@ export class Metrics {
 export class PartyhubClient {
   /** @param {ClientOptions} options */
   constructor(options) {
-    const { code, token, role = "player", wsUrl = null, apiBase = "", ...rest } = options;
+    const { code, token, role = "player", wsUrl = null, wsPort = null, apiBase = "", ...rest } = options;
     if (!code || !token) throw new Error("PartyhubClient needs a code and a token");
     this.code = code.toUpperCase();
     this.token = token;
     this.role = role;
     this.wsUrl = wsUrl;
+    this.wsPort = wsPort;
     this.apiBase = apiBase;
     this.options = { ...DEFAULTS, ...rest };
     /** @type {ConnectionStatus} */
@@ -378,7 +380,12 @@ export class PartyhubClient {
     clearTimeout(this._timers.reconnect);
     if (this.attempt > 0) this._setStatus("reconnecting", { attempt: this.attempt, trying: true });
     else this._setStatus("connecting");
-    const url = gameSocketUrl(this.code, { token: this.token, role: this.role, wsUrl: this.wsUrl });
+    const url = gameSocketUrl(this.code, {
+      token: this.token,
+      role: this.role,
+      wsUrl: this.wsUrl,
+      wsPort: this.wsPort,
+    });
     let ws;
     try {
       ws = new WebSocket(url);
