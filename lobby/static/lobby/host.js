@@ -67,7 +67,7 @@ if (!identity) {
     if (client.status === "connected" && ["lie", "question", "guess"].includes(phase)) {
       client.refresh().catch(() => {});
     }
-  }, 3000);
+  }, 2000);
 }
 
 /** Which host actions the state allows (the same rules as lobby/services.py). */
