@@ -70,6 +70,15 @@ class ServerUnderTest:
     http_url: str
     ws_url: str | None = None
 
+    def log_as(self, label: str) -> None:
+        """Write the server's output to test-artifacts/browser/logs/<label>-<name>.log."""
+        self.log_path = ARTIFACTS / "logs" / f"{label}-{self.name}.log"
+
+    @staticmethod
+    def open_log(path: Path, fresh: bool):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w" if fresh else "a")  # noqa: SIM115 - the child keeps it
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -106,8 +115,7 @@ class DaphneServer(ServerUnderTest):
         self.http_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = ws_url
         self.process: subprocess.Popen | None = None
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.log_path = ARTIFACTS / f"daphne-{self.port}.log"
+        self.log_path = ARTIFACTS / "logs" / "daphne.log"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -137,7 +145,7 @@ class DaphneServer(ServerUnderTest):
             str(self.port),
             "partyhub.asgi:application",
         ]
-        log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it
+        log = self.open_log(self.log_path, fresh=self.process is None)
         self.process = subprocess.Popen(
             command, env=self.env(), cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT
         )
@@ -196,7 +204,11 @@ class SidecarServer(ServerUnderTest):
         self.daphne = DaphneServer(ws_url=self.ws_url)
         self.http_url = self.daphne.http_url
         self.process: subprocess.Popen | None = None
-        self.log_path = ARTIFACTS / f"sidecar-{self.ws_port}.log"
+        self.log_path = ARTIFACTS / "logs" / "sidecar.log"
+
+    def log_as(self, label: str) -> None:
+        super().log_as(label)
+        self.daphne.log_as(f"{label}-http")
 
     def start(self) -> None:
         self.daphne.start()
@@ -212,7 +224,7 @@ class SidecarServer(ServerUnderTest):
             "--log-level",
             "warning",
         ]
-        log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it
+        log = self.open_log(self.log_path, fresh=self.process is None)
         self.process = subprocess.Popen(
             command, env=self.daphne.env(), cwd=settings.BASE_DIR, stdout=log, stderr=log
         )
@@ -288,6 +300,7 @@ class BrowserTestCase(TransactionTestCase):
             raise unittest.SkipTest(reason)
         super().setUpClass()
         cls.server = cls.server_factory()
+        cls.server.log_as(cls.__name__)
         try:
             cls.server.start()
         except Exception:
