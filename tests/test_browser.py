@@ -483,4 +483,28 @@ class ClientModuleTests(BrowserTestCase):
         self.assertEqual(result["url"], "ws://h:1/ws/game/ABCD/?role=host&session_token=a+b")
         self.assertEqual(result["applied"], ["lie", "P?", 60, "lobby"])
         self.assertTrue(result["unknown"])
+
+        # Nobody listens on port 1: one retry, then "offline" until retry().
+        statuses = page.evaluate(
+            """async () => {
+              const m = await import('/static/realtime/partyhub-client.js');
+              const c = new m.PartyhubClient({code: 'ABCD', token: 't', wsUrl: 'ws://127.0.0.1:1',
+                                              maxAttempts: 1, baseDelay: 50});
+              const seen = [];
+              c.on('status', (e) => seen.push(e.status));
+              c.connect();
+              for (let i = 0; i < 100 && c.status !== 'offline'; i++) {
+                await new Promise((r) => setTimeout(r, 50));
+              }
+              c.retry();
+              seen.push(c.metrics.reconnectAttempts);
+              c.close();
+              return seen;
+            }"""
+        )
+        # "reconnecting" twice: waiting out the delay, then trying (attempt 1).
+        self.assertEqual(
+            statuses,
+            ["connecting", "reconnecting", "reconnecting", "offline", "connecting", 1, "idle"],
+        )
         self.assert_no_page_errors()
