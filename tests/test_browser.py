@@ -469,8 +469,9 @@ class ClientModuleTests(BrowserTestCase):
               out.url = m.gameSocketUrl('ABCD', {token: 'a b', role: 'host', wsUrl: 'ws://h:1/'});
               const s0 = {phase: 'lobby', players: [], rounds: 2, round: 0};
               const s1 = m.applyEvent(s0, {type: 'phase.lie_started', seq: 3,
-                payload: {round: 1, rounds: 2, prompt: 'P?', category: 'c', time_limit: 60}});
-              out.applied = [s1.phase, s1.question.prompt, s1.time_limit, s0.phase];
+                payload: {round: 1, rounds: 2, prompt: 'P?', category: 'c', time_limit: 60,
+                          deadline: 5}});
+              out.applied = [s1.phase, s1.question.prompt, s1.time_limit, s1.deadline, s0.phase];
               out.unknown = m.applyEvent(s0, {type: 'phase.future', seq: 4, payload: {}}) === s0;
               return out;
             }"""
@@ -481,7 +482,7 @@ class ClientModuleTests(BrowserTestCase):
         self.assertEqual(result["queue"], [100, 5, 5, 5])  # the oldest 5 dropped, with warnings
         self.assertEqual(result["seen"], [1])  # a failing handler does not stop the next
         self.assertEqual(result["url"], "ws://h:1/ws/game/ABCD/?role=host&session_token=a+b")
-        self.assertEqual(result["applied"], ["lie", "P?", 60, "lobby"])
+        self.assertEqual(result["applied"], ["lie", "P?", 60, 5, "lobby"])
         self.assertTrue(result["unknown"])
 
         # Nobody listens on port 1: one retry, then "offline" until retry().

@@ -56,6 +56,7 @@ const FRIENDLY = {
   LIE_IS_TRUTH: "That's the true answer! Write a lie instead.",
   OWN_LIE: "That's your own lie: pick another answer.",
   ALREADY_GUESSED: "You already picked an answer this round.",
+  RATE_LIMITED: "Easy there! Wait a moment before reacting again.",
   INVALID_TOKEN: "Your player key is no longer valid.",
   WRONG_SESSION: "Your key belongs to another game.",
 };
@@ -151,15 +152,28 @@ export class Countdown {
     this.timer = 0;
   }
 
-  /** @param {string} key @param {number} seconds */
-  start(key, seconds) {
-    if (key === this.key) return;
+  /**
+   * @param {string} key
+   * @param {number} seconds     counted from now, the first time `key` is seen
+   * @param {number|null} [deadline]  local epoch ms when it ends, if known (wins)
+   */
+  start(key, seconds, deadline = null) {
+    if (key === this.key && (deadline === null || deadline === this.deadline)) return;
     this.key = key;
-    this.deadline = Date.now() + seconds * 1000;
+    this.deadline = deadline ?? Date.now() + seconds * 1000;
     clearInterval(this.timer);
     this.el.hidden = false;
     this.tick();
     this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  /** Show a fixed time left (a paused game). @param {number} ms */
+  hold(ms) {
+    clearInterval(this.timer);
+    this.key = null;
+    this.deadline = Date.now() + ms;
+    this.el.hidden = false;
+    this.tick();
   }
 
   tick() {
@@ -177,6 +191,26 @@ export class Countdown {
     clearInterval(this.timer);
     this.key = null;
     this.el.hidden = true;
+  }
+}
+
+/**
+ * Run `countdown` for the state's phase: the lie time in lie and question,
+ * the guess time in guess; to the server's deadline when it sends one.
+ * @param {Countdown} countdown
+ * @param {import("../realtime/partyhub-client.js").SessionState} state
+ * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
+ */
+export function runCountdown(countdown, state, client) {
+  const timed = ["lie", "question", "guess"].includes(state.phase) && state.time_limit;
+  if (timed && state.paused && typeof state.remaining_ms === "number") {
+    countdown.hold(state.remaining_ms);
+  } else if (timed) {
+    const key = `${state.round}:${state.phase === "guess" ? "guess" : "lie"}`;
+    const deadline = typeof state.deadline === "number" ? client.localTime(state.deadline) : null;
+    countdown.start(key, state.time_limit, deadline);
+  } else {
+    countdown.stop();
   }
 }
 

@@ -10,6 +10,7 @@ import {
   pageConfig,
   points,
   roundLabel,
+  runCountdown,
   showPhase,
   toastError,
 } from "./common.js";
@@ -124,7 +125,7 @@ function render(state) {
   $("phase-title").textContent = TITLES[state.phase] || state.phase;
   $("round-label").textContent = roundLabel(state);
   renderPlayers(state);
-  renderCountdown(state);
+  runCountdown(countdown, state, client);
   updateButtons(state);
   const renderers = { lobby, lie, question, guess, scores, scoreboard, finished };
   if (renderers[state.phase]) renderers[state.phase](state);
@@ -153,16 +154,6 @@ function renderPlayers(state) {
       ),
     ),
   );
-}
-
-function renderCountdown(state) {
-  if (["lie", "question"].includes(state.phase) && state.time_limit) {
-    countdown.start(`${state.round}:lie`, state.time_limit);
-  } else if (state.phase === "guess" && state.time_limit) {
-    countdown.start(`${state.round}:guess`, state.time_limit);
-  } else {
-    countdown.stop();
-  }
 }
 
 function progress(list, state, verb) {

@@ -17,6 +17,7 @@ import {
   pageConfig,
   points,
   roundLabel,
+  runCountdown,
   showPhase,
   toast,
   toastError,
@@ -143,13 +144,7 @@ function render() {
   const me = state.players.find((p) => p.player_id === myId());
   $("me-score").textContent = (me ? me.score : 0).toLocaleString("en");
   if (me) $("me-name").textContent = me.name;
-  if (["lie", "question"].includes(state.phase) && state.time_limit) {
-    countdown.start(`${state.round}:lie`, state.time_limit);
-  } else if (state.phase === "guess" && state.time_limit) {
-    countdown.start(`${state.round}:guess`, state.time_limit);
-  } else {
-    countdown.stop();
-  }
+  runCountdown(countdown, state, client);
   const renderers = { lobby, lie, question: lie, guess, scores, scoreboard, finished };
   if (renderers[state.phase]) renderers[state.phase](state, fresh);
 }

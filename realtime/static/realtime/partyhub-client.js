@@ -36,6 +36,9 @@
  * @property {PlayerInfo[]} players
  * @property {{prompt: string, category: string}|null} question
  * @property {number} [time_limit]  seconds, in lie, question and guess
+ * @property {number|null} [deadline]  server time (epoch ms) when the countdown ends, if the server sends it
+ * @property {boolean} [paused]       the host paused the game (servers with pause/resume)
+ * @property {number|null} [remaining_ms]  time left while paused
  * @property {PublicAnswer[]|null} answers
  * @property {number[]} lies_submitted
  * @property {number[]} guesses_submitted
@@ -203,6 +206,7 @@ export function applyEvent(state, event) {
         rounds: p.rounds ?? s.rounds,
         question: { prompt: p.prompt, category: p.category },
         time_limit: p.time_limit,
+        deadline: p.deadline ?? null,
         answers: null,
         lies_submitted: [],
         guesses_submitted: [],
@@ -218,10 +222,16 @@ export function applyEvent(state, event) {
       });
       break;
     case "phase.guess_started":
-      Object.assign(s, { phase: "guess", round: p.round, answers: p.answers, time_limit: p.time_limit });
+      Object.assign(s, {
+        phase: "guess",
+        round: p.round,
+        answers: p.answers,
+        time_limit: p.time_limit,
+        deadline: p.deadline ?? null,
+      });
       break;
     case "phase.scores_calculated": {
-      Object.assign(s, { phase: "scores", round: p.round, results: p });
+      Object.assign(s, { phase: "scores", round: p.round, results: p, deadline: p.deadline ?? null });
       delete s.time_limit;
       const scores = new Map((p.deltas || []).map((d) => [d.player_id, d.score]));
       s.players = (s.players || []).map((pl) =>
@@ -230,10 +240,23 @@ export function applyEvent(state, event) {
       break;
     }
     case "phase.scoreboard":
-      Object.assign(s, { phase: "scoreboard", round: p.round, rounds: p.rounds ?? s.rounds, ranking: p.ranking });
+      Object.assign(s, {
+        phase: "scoreboard",
+        round: p.round,
+        rounds: p.rounds ?? s.rounds,
+        ranking: p.ranking,
+        deadline: p.deadline ?? null,
+      });
       break;
     case "phase.game_over":
-      Object.assign(s, { phase: "finished", ranking: p.ranking, question: null, answers: null, results: null });
+      Object.assign(s, {
+        phase: "finished",
+        ranking: p.ranking,
+        question: null,
+        answers: null,
+        results: null,
+        deadline: null,
+      });
       delete s.time_limit;
       break;
     default:
@@ -326,6 +349,8 @@ export class PartyhubClient {
     this.everConnected = false;
     this.closedByUser = false;
     this.lastClose = null;
+    /** server clock − this clock, in ms (from `server_time`, when the server sends it) */
+    this.clockOffset = 0;
     this._timers = { reconnect: 0, ping: 0, pong: 0 };
     this._pendingPing = null;
     this._refreshing = null;
@@ -559,6 +584,7 @@ export class PartyhubClient {
     switch (message.type) {
       case "welcome":
         this.welcome = message;
+        this._syncClock(message.server_time);
         this.attempt = 0;
         if (this.everConnected) this.metrics.reconnects += 1;
         this.everConnected = true;
@@ -610,6 +636,22 @@ export class PartyhubClient {
     }
   }
 
+  // --- server clock ------------------------------------------------------------
+
+  /** @param {*} serverTime epoch ms, or anything else (ignored) */
+  _syncClock(serverTime) {
+    if (typeof serverTime === "number") this.clockOffset = serverTime - Date.now();
+  }
+
+  /**
+   * This browser's clock (epoch ms) at a server time such as `state.deadline`.
+   * @param {number} serverMs
+   * @returns {number}
+   */
+  localTime(serverMs) {
+    return serverMs - this.clockOffset;
+  }
+
   // --- REST ------------------------------------------------------------------
 
   /**
@@ -631,8 +673,9 @@ export class PartyhubClient {
     for (let tries = 0; ; tries += 1) {
       const seqAtStart = this.seq;
       const body = await this.request("GET", "");
-      const { you, role, ...state } = body;
+      const { you, role, server_time: serverTime, ...state } = body;
       if (you) this.you = you;
+      this._syncClock(serverTime);
       if (this.seq === seqAtStart || tries >= 3) {
         this.state = /** @type {SessionState} */ (state);
         this._emit("state", { state: this.state, you: this.you, cause: "refresh" });
