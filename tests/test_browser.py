@@ -38,6 +38,7 @@ class FullGame:
         host.goto(self.url("/"))
         expect(host.locator("h1")).to_have_text("Weirsøe Party Protocol")
         self.assert_fits(host, "home at 1920")
+        self.shot(host, "home")
         host.fill("#rounds", "2")
         host.click("#create-button")
         host.wait_for_url(re.compile(r"/host/[A-Z]{4}/$"))
@@ -56,6 +57,7 @@ class FullGame:
         if via_home:
             page.goto(self.url("/"))
             self.assert_fits(page, "home at 375")
+            self.shot(page, "home-375")
             page.fill("#join-code", code.lower())
             page.fill("#join-name", name)
             page.click("#join-button")
