@@ -9,11 +9,10 @@ import logging
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from realtime.broadcast import BroadcastError, sync_broadcast_phase_event
-
-from . import services
+from . import controls, flow, services
 from .errors import GameError, bad_request
 from .models import GameSession
+from .publish import publish
 
 logger = logging.getLogger("lobby.views")
 
@@ -42,28 +41,12 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
-def broadcast(code: str, events: list[tuple[str, dict]]) -> dict | None:
-    """Send events after commit; report the outcome in the response body."""
-    if not events:
-        return None
-    report: dict = {"ok": True, "seq": []}
-    for event_type, payload in events:
-        try:
-            report["seq"].append(sync_broadcast_phase_event(code, event_type, payload))
-        except BroadcastError as exc:
-            logger.error("broadcast of %s to %s failed: %s", event_type, code, exc)
-            return {
-                "ok": False,
-                "error": f"The change is saved but live players were not told: {exc}",
-            }
-    return report
-
-
-def api(methods: tuple[str, ...], role: str | None = None):
-    """Decorate a view: method check, JSON errors, locked session, auth.
+def api(methods: tuple[str, ...], role: str | None = None, while_paused: bool = False):
+    """Decorate a view: method check, JSON errors, locked session, auth, pause.
 
     The view gets (request, session, actor, body) inside one transaction and
-    returns (status, Outcome); events are broadcast after the commit.
+    returns (status, Outcome); events are broadcast after the commit. While
+    the game is paused only views marked `while_paused` run (409 otherwise).
     """
 
     def decorate(view):
@@ -80,12 +63,14 @@ def api(methods: tuple[str, ...], role: str | None = None):
                     if role is not None:
                         actor = services.authenticate(session, _bearer(request))
                         services.require(actor, role)
+                    if not while_paused:
+                        services.require_running(session)
                     body = _json_body(request) if request.method == "POST" else {}
                     status, outcome = view(request, session, actor, body)
             except GameError as exc:
                 return error_response(exc)
             response = dict(outcome.body)
-            report = broadcast(session.code, outcome.events)
+            report = publish(session.code, outcome.events, outcome.close_code, log=logger)
             if report is not None:
                 response["broadcast"] = report
             return JsonResponse(response, status=status)
@@ -118,6 +103,7 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
         session = GameSession.objects.filter(code=code.upper()).first()
         if session is None:
             raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.")
+        services.require_open(session)
         state = services.session_state(session)
         token = _bearer(request)
         if token is not None:
@@ -150,7 +136,9 @@ def show_question(request, session, actor, body):
 
 @api(("POST",), role=services.PLAYER)
 def submit_lie(request, session, actor, body):
-    return 201, services.submit_lie(session, actor.player, body.get("text"))
+    outcome = services.submit_lie(session, actor.player, body.get("text"))
+    outcome.events += flow.advance_if_all_in(session)
+    return 201, outcome
 
 
 @api(("POST",), role=services.HOST)
@@ -160,7 +148,9 @@ def mix_answers(request, session, actor, body):
 
 @api(("POST",), role=services.PLAYER)
 def submit_guess(request, session, actor, body):
-    return 201, services.submit_guess(session, actor.player, body.get("answer_id"))
+    outcome = services.submit_guess(session, actor.player, body.get("answer_id"))
+    outcome.events += flow.advance_if_all_in(session)
+    return 201, outcome
 
 
 @api(("POST",), role=services.HOST)
@@ -176,6 +166,21 @@ def reveal_scoreboard(request, session, actor, body):
 @api(("POST",), role=services.HOST)
 def finish_game(request, session, actor, body):
     return 200, services.finish(session)
+
+
+@api(("POST",), role=services.HOST)
+def pause_game(request, session, actor, body):
+    return 200, controls.pause(session)
+
+
+@api(("POST",), role=services.HOST, while_paused=True)
+def resume_game(request, session, actor, body):
+    return 200, controls.resume(session)
+
+
+@api(("POST",), role=services.HOST, while_paused=True)
+def exit_game(request, session, actor, body):
+    return 200, controls.exit_session(session)
 
 
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
