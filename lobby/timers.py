@@ -83,7 +83,8 @@ def resume(session: GameSession) -> None:
 def is_current(session: GameSession, round_number: int, stage: str, token: str) -> bool:
     """True when a task scheduled for (round, stage, token) may still act."""
     return (
-        not session.paused
+        session.auto_advance
+        and not session.paused
         and not session.closed
         and session.deadline_ms is not None
         and session.round_number == round_number
