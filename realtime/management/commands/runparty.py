@@ -1,16 +1,22 @@
 """manage.py runparty: serve the game for development (what `make run` calls).
 
 Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, then
-Daphne (HTTP + WebSockets), prints what to open, and stops everything on
-Ctrl-C.
+Daphne (HTTP + WebSockets), a Celery worker (phase deadlines) and Celery beat
+(the periodic purge of ended and abandoned sessions), prints what to open, and
+stops everything on Ctrl-C.
+
+Beat runs as its own process, as in production, where exactly one beat runs
+beside any number of workers (`worker -B` would start one per worker).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +27,7 @@ from partyhub.redisproc import RedisServer, free_port
 
 
 class Command(BaseCommand):
-    help = "Serve partyhub for development: Redis (if needed) and Daphne."
+    help = "Serve partyhub for development: Redis (if needed), Daphne, Celery worker and beat."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PARTYHUB_HOST", "127.0.0.1"))
@@ -42,6 +48,7 @@ class Command(BaseCommand):
             env["CHANNEL_REDIS_PORT"] = str(redis.port)
             self.stdout.write(f"Started a private redis-server on 127.0.0.1:{redis.port}")
         children: list[subprocess.Popen] = []
+        beat_dir = tempfile.mkdtemp(prefix="partyhub-beat-")
         try:
             daphne = [
                 sys.executable,
@@ -54,6 +61,11 @@ class Command(BaseCommand):
                 "partyhub.asgi:application",
             ]
             children.append(subprocess.Popen(daphne, env=env, cwd=Path(settings.BASE_DIR)))
+            celery = [sys.executable, "-m", "celery", "-A", "partyhub"]
+            worker = [*celery, "worker", "--loglevel=INFO", "--concurrency=2"]
+            beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={beat_dir}/schedule"]
+            for command in (worker, beat):
+                children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
             shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             self.stdout.write(
                 self.style.SUCCESS(
@@ -75,6 +87,7 @@ class Command(BaseCommand):
                     child.kill()
             if redis is not None:
                 redis.close()
+            shutil.rmtree(beat_dir, ignore_errors=True)
 
     def _wait(self, children: list[subprocess.Popen]) -> None:
         stop = []
@@ -83,7 +96,8 @@ class Command(BaseCommand):
             while not stop:
                 for child in children:
                     if child.poll() is not None:
-                        raise CommandError(f"{child.args[2:4]} exited with {child.returncode}")
+                        name = " ".join(child.args[2:5])
+                        raise CommandError(f"{name} exited with {child.returncode}")
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
