@@ -84,5 +84,5 @@ def on_deadline(code: str, round_number: int, stage: str, token: str) -> bool:
             timers.schedule(session)  # early: wait for the rest, same token
             return False
         outcome = advance(session)
-    publish(code, outcome.events)
+    publish(session, outcome.events)
     return True

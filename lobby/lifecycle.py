@@ -1,7 +1,7 @@
 """Ephemeral game state: a session ends, lingers for a grace period, then is purged.
 
-When a game finishes or its host exits, its Redis keys are set to expire and
-`ended_at` is stamped. `purge_sessions` (the `purgesessions` command, run
+When a game finishes or its host exits, `ended_at` is stamped and (see
+lobby.publish) its Redis keys are set to expire. `purge_sessions` (the `purgesessions` command, run
 periodically by Celery beat under `make run`) deletes every session that
 ended more than PARTYHUB_END_GRACE ago, and every session with no activity
 for PARTYHUB_ABANDONED_AFTER: the session row and, by cascade, its players
@@ -13,34 +13,25 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from asgiref.sync import async_to_sync
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from realtime.session_keys import delete_session_keys, expire_session_keys
+from realtime.session_keys import delete_session_keys
 
 from . import timers
 from .models import GameSession
 
 logger = logging.getLogger("lobby.lifecycle")
 
-# Redis keys outlive the grace period by this much (the purge deletes them anyway).
-KEY_MARGIN = 3600
-
 
 def end_session(session: GameSession, closed: bool = False) -> None:
-    """Stamp the end of the game (caller saves `ended_at`, `closed`, timer fields).
-
-    After commit, the session's Redis keys are set to expire.
-    """
+    """Stamp the end of the game (caller saves `ended_at`, `closed`, timer fields)."""
     timers.stop_countdown(session)
     session.ended_at = session.ended_at or timezone.now()
     session.closed = session.closed or closed
-    code = session.code
-    ttl = int(settings.PARTYHUB_END_GRACE) + KEY_MARGIN
-    transaction.on_commit(lambda: _redis_quietly(expire_session_keys, code, ttl))
 
 
 def purgeable(now=None):
@@ -60,16 +51,11 @@ def purge_sessions(now=None) -> list[str]:
             if not purgeable(now).select_for_update().filter(id=session.id).exists():
                 continue
             GameSession.objects.filter(id=session.id).delete()
-        _redis_quietly(delete_session_keys, session.code)
+        try:
+            delete_session_keys(session.code)
+        except redis.RedisError as exc:  # they expire by themselves
+            logger.warning("could not delete the Redis keys of %s: %s", session.code, exc)
         codes.append(session.code)
     if codes:
         logger.info("purged %d session(s): %s", len(codes), ", ".join(codes))
     return codes
-
-
-def _redis_quietly(func, *args) -> None:
-    """Run a Redis housekeeping call; a Redis outage only costs a log line."""
-    try:
-        async_to_sync(func)(*args)
-    except Exception as exc:  # redis-py's own errors, OSError
-        logger.warning("Redis housekeeping %s%s failed: %s", func.__name__, args, exc)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import F
 
 from realtime import protocol
-from realtime.broadcast import broadcast_text
+from realtime.broadcast import BroadcastError, broadcast_text
 from realtime.session_keys import over_rate_limit, reaction_rate_key
 
 from . import reveal, timers
@@ -46,22 +47,25 @@ async def handle_reaction(
         return problem
     if player_id is None:
         return protocol.error(protocol.WRONG_ROLE)
-    limit, window = settings.PARTYHUB_REACTION_LIMIT, settings.PARTYHUB_REACTION_WINDOW
     try:
-        if await over_rate_limit(code, reaction_rate_key(code, player_id), limit, window):
-            return protocol.error(protocol.RATE_LIMITED)
         targets = await database_sync_to_async(count_reaction)(code, player_id, target)
         if isinstance(targets, dict):
             return targets
         await broadcast_text(code, protocol.dumps(protocol.reaction(player_id, emoji, targets)))
-    except Exception as exc:  # Redis down (redis-py's errors, BroadcastError, OSError)
+    except (redis.RedisError, BroadcastError) as exc:
         logger.warning("reaction in %s by %s lost: %s", code, player_id, exc)
         return protocol.error(protocol.INVALID_MESSAGE, "The reaction could not be delivered.")
     return None
 
 
 def count_reaction(code: str, player_id: int, target: int | None) -> list[int] | dict:
-    """Count a reaction for its targets; return their ids, or an `error` message."""
+    """Rate-limit, then count a reaction for its targets.
+
+    Returns the target ids, or the `error` message for the sender.
+    """
+    limit, window = settings.PARTYHUB_REACTION_LIMIT, settings.PARTYHUB_REACTION_WINDOW
+    if over_rate_limit(code, reaction_rate_key(code, player_id), limit, window):
+        return protocol.error(protocol.RATE_LIMITED)
     session = GameSession.objects.filter(code=code, closed=False).first()
     if session is None or not session.players.filter(id=player_id).exists():
         return protocol.error(protocol.INVALID_MESSAGE, "This game is over.")

@@ -9,10 +9,12 @@ import logging
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
+from realtime import snapshot
+
 from . import controls, flow, services
 from .errors import GameError, bad_request
 from .models import GameSession
-from .publish import publish
+from .publish import UNTOLD, publish
 
 logger = logging.getLogger("lobby.views")
 
@@ -70,7 +72,7 @@ def api(methods: tuple[str, ...], role: str | None = None, while_paused: bool = 
             except GameError as exc:
                 return error_response(exc)
             response = dict(outcome.body)
-            report = publish(session.code, outcome.events, outcome.close_code, log=logger)
+            report = publish(session, outcome.events, outcome.close_code, log=logger)
             if report is not None:
                 response["broadcast"] = report
             return JsonResponse(response, status=status)
@@ -90,9 +92,11 @@ def create_session(request: HttpRequest) -> JsonResponse:
     except GameError as exc:
         return error_response(exc)
     logger.info("session %s created", session.code)
-    return JsonResponse(
-        {"code": session.code, "host_token": token, "settings": settings}, status=201
-    )
+    body = {"code": session.code, "host_token": token, "settings": settings}
+    stored = snapshot.register_session(session.code, session.host_token_digest)
+    if not (stored and snapshot.store_state(session.code, 0, services.session_state(session))):
+        body["broadcast"] = {"ok": False, "error": f"{UNTOLD}: Redis is unavailable"}
+    return JsonResponse(body, status=201)
 
 
 def session_detail(request: HttpRequest, code: str) -> JsonResponse:
@@ -119,6 +123,9 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
 @api(("POST",))
 def join_session(request, session, actor, body):
     player, token = services.join(session, body.get("name"))
+    transaction.on_commit(
+        lambda: snapshot.register_player(session.code, player.token_digest, player.id)
+    )
     event = services.joined_event(session, player)
     body = {"player_id": player.id, "name": player.name, "session_token": token}
     return 201, services.Outcome(body, [event])

@@ -1,62 +1,60 @@
-"""Redis keys a session creates besides the channel layer's own: lifetime and limits.
+"""A session's Redis keys after the game: shorter lifetimes, the closed flag, deletion.
 
-The keys live on the Redis host that holds the session's group (like the seq
-counter), so one connection serves them all. A channel layer without Redis
-(e.g. InMemoryChannelLayer) gets per-process stand-ins.
+Every key a session creates lives on the Redis host that holds its group:
+the seq counter (`realtime.broadcast`), the token digests and state text
+(`realtime.snapshot`) and the reaction rate counters (below). All carry TTLs
+from the start; when the game ends they are cut to the grace period, and the
+purge deletes them. Uses the snapshot module's sync client: callers are sync
+(views after commit, Celery tasks, the purge).
 """
 
 from __future__ import annotations
 
-import time
+from . import protocol, snapshot
 
-from channels.layers import get_channel_layer
 
-from . import protocol
-
-_local_hits: dict[str, list[float]] = {}
+def keys_of(code: str) -> list[str]:
+    """Every per-session key but the short-lived reaction counters."""
+    return [
+        protocol.seq_key(code),
+        snapshot.session_key(code),
+        snapshot.state_key(code),
+        snapshot.state_seq_key(code),
+    ]
 
 
 def reaction_rate_key(code: str, player_id: int) -> str:
-    """Redis key counting one player's recent reactions (expires with its window)."""
+    """Counts one player's recent reactions; expires with its window."""
     return f"partyhub:react:{code}:{player_id}"
 
 
-def _connection(code: str):
-    layer = get_channel_layer()
-    if not hasattr(layer, "connection"):
-        return None
-    return layer.connection(layer.consistent_hash(protocol.group_name(code)))
+def end_session(code: str, seconds: int, closed: bool) -> None:
+    """Let the session's keys expire in `seconds`; flag an exited session.
 
-
-async def expire_session_keys(code: str, seconds: int) -> None:
-    """Let the session's keys (its seq counter) expire in `seconds`."""
-    conn = _connection(code)
-    if conn is not None:
-        await conn.expire(protocol.seq_key(code), max(1, int(seconds)))
-
-
-async def delete_session_keys(code: str) -> None:
-    """Delete the session's keys now (the purge)."""
-    conn = _connection(code)
-    if conn is not None:
-        await conn.delete(protocol.seq_key(code))
-
-
-async def over_rate_limit(code: str, key: str, limit: int, window: float) -> bool:
-    """Count one hit on `key` of session `code`; True when beyond `limit` in the window.
-
-    A fixed window: the first hit starts it (the key's TTL), later hits count
-    until it expires.
+    The flag (`closed` -> "1" in `partyhub:session:<CODE>`) tells WebSocket
+    servers to close new sockets with 4000. Raises redis.RedisError.
     """
-    conn = _connection(code)
-    if conn is None:
-        now = time.monotonic()
-        hits = [t for t in _local_hits.get(key, []) if t > now - window] + [now]
-        _local_hits[key] = hits
-        return len(hits) > limit
-    async with conn.pipeline(transaction=True) as pipe:
-        # SET NX starts the window (INCR keeps the TTL); works on any Redis >= 2.6.12.
-        pipe.set(key, 0, px=max(1, int(window * 1000)), nx=True)
-        pipe.incr(key)
-        _, count = await pipe.execute()
+    pipe = snapshot.client_for(code).pipeline(transaction=True)
+    if closed:
+        pipe.hset(snapshot.session_key(code), "closed", "1")
+    for key in keys_of(code):
+        pipe.expire(key, max(1, int(seconds)))
+    pipe.execute()
+
+
+def delete_session_keys(code: str) -> None:
+    """Delete the session's keys now (the purge). Raises redis.RedisError."""
+    snapshot.client_for(code).delete(*keys_of(code))
+
+
+def over_rate_limit(code: str, key: str, limit: int, window: float) -> bool:
+    """Count one hit on `key`; True when it is beyond `limit` hits in the window.
+
+    A fixed window started by the first hit (SET NX with the TTL; INCR keeps
+    the TTL): works on any Redis >= 2.6.12. Raises redis.RedisError.
+    """
+    pipe = snapshot.client_for(code).pipeline(transaction=True)
+    pipe.set(key, 0, px=max(1, int(window * 1000)), nx=True)
+    pipe.incr(key)
+    _, count = pipe.execute()
     return int(count) > limit

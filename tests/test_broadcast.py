@@ -58,8 +58,12 @@ class RedisDownTests(TestCase):
 
     def test_rest_action_says_the_broadcast_failed(self):
         api = Api()
-        status, body = api.call("POST", "/api/sessions/", {})
+        started = time.monotonic()
+        with self.assertLogs("realtime.snapshot", "ERROR"):
+            status, body = api.call("POST", "/api/sessions/", {})
         self.assertEqual(status, 201)
+        self.assertFalse(body["broadcast"]["ok"])
+        self.assertLess(time.monotonic() - started, 5)
         with self.assertLogs("lobby.views", "ERROR") as logs:
             status, body = api.call("POST", f"/api/sessions/{body['code']}/join/", {"name": "Ana"})
         self.assertIn("player.joined", logs.output[0])

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from lobby import lifecycle
 from lobby.models import Answer, GameSession, Guess, Lie, Player, Round
+from lobby.publish import KEY_MARGIN
 from realtime import protocol
 from realtime.broadcast import current_seq
 
@@ -68,7 +69,7 @@ class PurgeTests(TestCase):
         )
         # Its Redis keys now expire (grace period + margin); the live game's do not.
         self.assertGreater(redis_ttl(protocol.seq_key(done)), 600)
-        self.assertLessEqual(redis_ttl(protocol.seq_key(done)), 600 + lifecycle.KEY_MARGIN)
+        self.assertLessEqual(redis_ttl(protocol.seq_key(done)), 600 + KEY_MARGIN)
         self.assertEqual(redis_ttl(protocol.seq_key(live)), 7 * 24 * 3600)
         # Within the grace period the final screen still loads.
         self.assertEqual(lifecycle.purge_sessions(), [])

@@ -1,0 +1,119 @@
+"""What the WebSocket servers read from Redis instead of calling Django.
+
+The C sidecar authenticates sockets and sends the first `session.state`
+without a Python call per connection, so Django keeps, per session, on the
+Redis host that holds the session's group:
+
+- `partyhub:session:<CODE>` — a hash: `host` -> SHA-256 hex of the host token,
+  `p:<SHA-256 hex of a player token>` -> player id;
+- `partyhub:state:<CODE>` — the exact text of the latest `session.state`
+  message, written only if its seq is newer than the stored one
+  (`partyhub:stateseq:<CODE>`), so a slow writer never replaces a newer state.
+
+Writes use a small sync Redis client (redis-py, a channels_redis dependency)
+with short timeouts; a failure is logged and reported, never raised into the
+game action that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from channels_redis.utils import _consistent_hash, decode_hosts
+from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from . import protocol
+
+logger = logging.getLogger("realtime.snapshot")
+
+KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
+TIMEOUT = 2.0
+
+_STORE_STATE = """
+local current = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_clients: dict[tuple, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def session_key(code: str) -> str:
+    return f"partyhub:session:{code}"
+
+
+def state_key(code: str) -> str:
+    return f"partyhub:state:{code}"
+
+
+def state_seq_key(code: str) -> str:
+    return f"partyhub:stateseq:{code}"
+
+
+def client_for(code: str) -> redis.Redis:
+    """A sync Redis client for the host that holds group `game_<code>`."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    hosts = decode_hosts(config.get("hosts"))
+    index = _consistent_hash(protocol.group_name(code), len(hosts))
+    host = dict(hosts[index])
+    key = (index, repr(sorted(host.items())))
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            # One quick retry: a view must not sit in redis-py's default backoff.
+            options = {
+                "socket_timeout": TIMEOUT,
+                "socket_connect_timeout": TIMEOUT,
+                "retry": Retry(NoBackoff(), 1),
+            }
+            if "address" in host:
+                client = redis.Redis.from_url(host.pop("address"), **options, **host)
+            else:
+                client = redis.Redis(**options, **host)
+            _clients[key] = client
+    return client
+
+
+def register_session(code: str, host_digest: str) -> bool:
+    """Store the host token's digest; False (logged) if Redis failed."""
+    return _run(code, "register session", _hset, code, "host", host_digest)
+
+
+def register_player(code: str, token_digest: str, player_id: int) -> bool:
+    """Store a player token's digest -> player id; False (logged) on failure."""
+    return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
+
+
+def store_state(code: str, seq: int, payload: dict) -> bool:
+    """Store the `session.state` text for `seq` unless a newer one is there."""
+    text = protocol.dumps(protocol.session_state(payload, seq))
+    return _run(code, "store state", _store, code, seq, text)
+
+
+def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
+    pipe = client.pipeline(transaction=True)
+    pipe.hset(session_key(code), field, value)
+    pipe.expire(session_key(code), KEY_TTL)
+    pipe.execute()
+
+
+def _store(client: redis.Redis, code: str, seq: int, text: str) -> None:
+    client.eval(_STORE_STATE, 2, state_key(code), state_seq_key(code), seq, text, KEY_TTL)
+
+
+def _run(code: str, what: str, func, *args) -> bool:
+    try:
+        func(client_for(code), *args)
+    except redis.RedisError as exc:
+        logger.error("%s for %s failed: %s", what, code, exc)
+        return False
+    return True
