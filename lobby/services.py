@@ -218,7 +218,6 @@ def session_state(session: GameSession) -> dict:
             "guess_time_limit": session.guess_time_limit,
             "auto_advance": session.auto_advance,
         },
-        "server_time": timers.now_ms(),
         "deadline": session.deadline_ms,
         "paused": session.paused,
         "remaining_ms": session.remaining_ms if session.paused else None,

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 
 from realtime import snapshot
 
-from . import controls, flow, services
+from . import controls, flow, services, timers
 from .errors import GameError, bad_request
 from .models import GameSession
 from .publish import UNTOLD, publish
@@ -109,6 +109,7 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
             raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.")
         services.require_open(session)
         state = services.session_state(session)
+        state["server_time"] = timers.now_ms()  # for clients to align their clocks
         token = _bearer(request)
         if token is not None:
             actor = services.authenticate(session, token)

@@ -9,6 +9,7 @@ counter per session, +1 per broadcast) and a `payload` object.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import partyhub
@@ -149,6 +150,9 @@ def welcome(connection_id: str, code: str, role: str, player_id: int | None) -> 
         "session": code,
         "role": role,
         "player_id": player_id,
+        # Server time (epoch ms) as the message is sent: clients align their
+        # clocks with it to count down to `deadline`s.
+        "server_time": time.time_ns() // 1_000_000,
     }
 
 

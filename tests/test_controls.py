@@ -15,7 +15,7 @@ from django.utils import timezone
 from lobby import flow, lifecycle, timers
 from lobby.models import GameSession
 from partyhub.asgi import application
-from realtime import protocol
+from realtime import protocol, snapshot
 
 from .helpers import Api
 from .test_flow import SCHEDULE, expire, timer_args
@@ -120,6 +120,9 @@ class ExitTests(TestCase):
             self.api.call("POST", f"/api/sessions/{self.code}/join/", {"name": "Cy"}),
         ):
             self.assertEqual((status, body["error"]["code"]), (410, "SESSION_CLOSED"), body)
+        # WebSocket servers reading Redis learn it too.
+        closed = snapshot.client_for(self.code).hget(snapshot.session_key(self.code), "closed")
+        self.assertEqual(closed, b"1")
         self.assertEqual(lifecycle.purge_sessions(), [])  # within the grace period
         later = timezone.now() + timedelta(seconds=601)
         self.assertEqual(lifecycle.purge_sessions(now=later), [self.code])

@@ -13,7 +13,7 @@ from django.utils import timezone
 from lobby import lifecycle
 from lobby.models import Answer, GameSession, Guess, Lie, Player, Round
 from lobby.publish import KEY_MARGIN
-from realtime import protocol
+from realtime import protocol, session_keys
 from realtime.broadcast import current_seq
 
 from .helpers import Api, answer_id, truth_of
@@ -68,8 +68,9 @@ class PurgeTests(TestCase):
             {"GameSession": 1, "Player": 2, "Round": 1, "Lie": 1, "Answer": 2, "Guess": 1},
         )
         # Its Redis keys now expire (grace period + margin); the live game's do not.
-        self.assertGreater(redis_ttl(protocol.seq_key(done)), 600)
-        self.assertLessEqual(redis_ttl(protocol.seq_key(done)), 600 + KEY_MARGIN)
+        for key in session_keys.keys_of(done):
+            self.assertGreater(redis_ttl(key), 600, key)
+            self.assertLessEqual(redis_ttl(key), 600 + KEY_MARGIN, key)
         self.assertEqual(redis_ttl(protocol.seq_key(live)), 7 * 24 * 3600)
         # Within the grace period the final screen still loads.
         self.assertEqual(lifecycle.purge_sessions(), [])
@@ -77,7 +78,8 @@ class PurgeTests(TestCase):
         later = GameSession.objects.get(code=done).ended_at + timedelta(seconds=601)
         self.assertEqual(lifecycle.purge_sessions(now=later), [done])
         self.assertEqual(set(rows(done).values()), {0})
-        self.assertEqual(redis_ttl(protocol.seq_key(done)), -2)
+        for key in session_keys.keys_of(done):
+            self.assertEqual(redis_ttl(key), -2, key)
         self.assertEqual(rows(live), live_rows)
         self.assertGreater(async_to_sync(current_seq)(live), 0)
         self.assertEqual(self.api.state(done)[0], 404)

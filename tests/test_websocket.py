@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -58,6 +59,7 @@ class WebsocketTests(TransactionTestCase):
         )
         self.assertTrue(welcome["connection_id"])
         self.assertEqual(welcome["server_version"], protocol.SERVER_VERSION)
+        self.assertLess(abs(welcome["server_time"] - time.time() * 1000), 5000)
         self.assertEqual(state["type"], "session.state")
         self.assertEqual(state["payload"]["phase"], "lobby")
         self.assertEqual([p["name"] for p in state["payload"]["players"]], ["Ana", "Bo"])
