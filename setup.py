@@ -1,5 +1,80 @@
-"""Build script: the C extension is declared here (metadata is in pyproject.toml)."""
+"""Build the partyhub C extension ``realtime._sidecar``.
 
-from setuptools import setup
+Metadata lives in pyproject.toml; this file only declares the Extension.
+Every ``csrc/*.c`` is compiled (a glob, so files added later build too).
 
-setup()
+Environment:
+  PARTYHUB_STRICT=1 or CI   add -Werror
+  PARTYHUB_SANITIZE=1       ASan + UBSan build (run Python with LD_PRELOAD=libasan)
+  PARTYHUB_DEBUG=1          -O0 -g3
+"""
+
+import glob
+import os
+import shlex
+import subprocess
+
+from setuptools import Extension, setup
+
+# pkg-config names; the first one of each tuple that exists wins (Debian ships
+# msgpack-c 4.0 as "msgpack", newer upstream releases as "msgpack-c").
+PKG_CONFIG = (
+    ("hiredis",),
+    ("msgpack-c", "msgpack"),
+    ("libwebsockets",),
+    ("libuv",),
+    ("libcjson",),
+    ("zlib",),
+)
+
+
+def _pkg_config(names):
+    for name in names:
+        try:
+            out = subprocess.run(
+                ["pkg-config", "--cflags", "--libs", name],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        return shlex.split(out)
+    raise SystemExit(
+        f"pkg-config found none of {names}; install the -dev packages "
+        "(see the top Makefile's deps target)"
+    )
+
+
+def _flags():
+    cflags = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+    ldflags = []
+    for names in PKG_CONFIG:
+        for flag in _pkg_config(names):
+            (cflags if flag.startswith(("-I", "-D")) else ldflags).append(flag)
+    # libwebsockets.pc does not add -luv; hiredis is linked explicitly too.
+    ldflags += ["-luv", "-lhiredis"]
+    if os.environ.get("PARTYHUB_STRICT") or os.environ.get("CI"):
+        cflags.append("-Werror")
+    if os.environ.get("PARTYHUB_DEBUG"):
+        cflags += ["-O0", "-g3"]
+    if os.environ.get("PARTYHUB_SANITIZE"):
+        san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+        cflags += san + ["-fno-sanitize-recover=undefined", "-g"]
+        ldflags += san
+    return cflags, ldflags
+
+
+_cflags, _ldflags = _flags()
+
+setup(
+    ext_modules=[
+        Extension(
+            "realtime._sidecar",
+            sources=sorted(glob.glob("csrc/*.c")),
+            depends=sorted(glob.glob("csrc/*.h")),
+            extra_compile_args=_cflags,
+            extra_link_args=_ldflags,
+        )
+    ],
+)

@@ -4,15 +4,26 @@
 for async code; both return the event's `seq`. The event's JSON text is
 encoded once here; the group message carries it so that each receiver
 forwards the same bytes.
+
+Two paths, same Redis data. With the C extension built and channels_redis
+configured, both helpers use `realtime.layer.FastRedisLayer`: one EVALSHA
+INCRs the session counter, splices the seq into the pre-encoded text and
+stores the group message for every member process, so one broadcast is one
+Redis round trip with no event loop, and seq order is delivery order. The
+async helper runs that blocking call in a worker thread. Otherwise (no C
+extension, which is logged once, or another channel layer) the channels
+layer does INCR then group_send.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from . import layer as fast_layer
 from . import protocol
 
 logger = logging.getLogger("realtime.broadcast")
@@ -53,12 +64,34 @@ async def current_seq(code: str) -> int:
     return int(value or 0)
 
 
+def _c_broadcast(fast, session_code: str, head: str, tail: str) -> int:
+    """One Redis round trip: INCR the counter and group-send the event."""
+    message = {"type": protocol.GROUP_EVENT_TYPE, "seq": 0, "text": ""}
+    try:
+        return fast.group_send_seq(
+            protocol.group_name(session_code),
+            message,
+            protocol.seq_key(session_code),
+            "seq",
+            "text",
+            head,
+            tail,
+            counter_ttl=SEQ_TTL,
+        )
+    except (fast_layer.RedisUnavailable, fast_layer.RedisReplyError) as exc:
+        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+
+
 async def broadcast_phase_event(session_code: str, event_type: str, payload: dict) -> int:
     """Send one event to group `game_<code>`; return its seq.
 
     Raises BroadcastError when the channel layer cannot take it.
     """
     head, tail = protocol.encode_event_parts(event_type, payload)
+    fast = fast_layer.get_layer()
+    if fast is not None:
+        # Blocking C call: keep it off the event loop.
+        return await asyncio.to_thread(_c_broadcast, fast, session_code, head, tail)
     layer = get_channel_layer()
     try:
         seq = await _next_seq(layer, session_code)
@@ -74,7 +107,15 @@ async def broadcast_phase_event(session_code: str, event_type: str, payload: dic
 
 
 def sync_broadcast_phase_event(session_code: str, event_type: str, payload: dict) -> int:
-    """Sync twin of `broadcast_phase_event` for Django views."""
+    """Sync twin of `broadcast_phase_event` for Django views.
+
+    With the C layer: one blocking Redis round trip, no event loop; raises
+    BroadcastError within the connect/read timeouts when Redis is down.
+    """
+    fast = fast_layer.get_layer()
+    if fast is not None:
+        head, tail = protocol.encode_event_parts(event_type, payload)
+        return _c_broadcast(fast, session_code, head, tail)
     return async_to_sync(broadcast_phase_event)(session_code, event_type, payload)
 
 

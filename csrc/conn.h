@@ -1,0 +1,73 @@
+/*
+ * conn: one player's or host's WebSocket connection.
+ *
+ * The struct is lws' per-session data (lws allocates and zeroes it), so it
+ * lives exactly as long as the wsi. Everything that may outlive the wsi
+ * (Redis replies in flight) refers to a connection by its serial number
+ * and looks it up again; see fanout.h.
+ */
+#ifndef PH_CONN_H
+#define PH_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "outq.h"
+#include "wsparse.h"
+
+struct lws;
+struct ph_group;
+
+typedef enum ph_conn_state {
+    PH_CONN_NEW = 0,       /* HTTP or handshake in progress */
+    PH_CONN_AUTHING,       /* WebSocket open, Redis lookups in flight */
+    PH_CONN_READY,         /* welcome sent (or queued); events flow */
+    PH_CONN_CLOSING        /* close requested; waiting for WRITEABLE */
+} ph_conn_state;
+
+typedef enum ph_conn_role {
+    PH_ROLE_PLAYER = 0,
+    PH_ROLE_HOST = 1
+} ph_conn_role;
+
+/* Group slots a connection can hold: its game and (players) its own. */
+#define PH_CONN_GROUPS 2
+#define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
+
+typedef struct ph_conn {
+    struct lws *wsi;
+    uint64_t serial;                   /* hash key; never reused */
+    char id[PH_CONN_ID_LEN + 1];       /* connection_id: serial hex + random hex */
+    ph_conn_state state;
+    int in_table;                      /* linked into the server's hash */
+    int is_ws;                         /* passed FILTER_PROTOCOL_CONNECTION */
+    ph_conn_role role;
+    int token_ok;
+    int64_t player_id;                 /* -1 for hosts */
+    char code[PH_CODE_LEN + 1];
+    char token[PH_TOKEN_MAX + 1];
+    int close_code;
+    ph_outq q;
+    struct ph_group *groups[PH_CONN_GROUPS];
+    size_t group_idx[PH_CONN_GROUPS];  /* position in groups[i]->members */
+    char *rx;                          /* fragment reassembly, NULL if none */
+    size_t rx_len;
+    /* HTTP endpoints (/healthz, /metrics) */
+    unsigned char *http_body;          /* PH_FRAME_HEADROOM + body */
+    size_t http_len;
+    UT_hash_handle hh;
+} ph_conn;
+
+/*
+ * Append in[0..len) to the reassembly buffer unless that would exceed max
+ * bytes. Returns 0, -1 when the message is too big (the buffer is kept;
+ * the caller closes 1009), or -2 when out of memory.
+ */
+int ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max);
+
+/* Free the reassembly buffer. */
+void ph_conn_rx_reset(ph_conn *c);
+
+#endif /* PH_CONN_H */

@@ -1,0 +1,31 @@
+/*
+ * conn_auth: token digests for the sidecar's session check.
+ *
+ * Django stores sha256(token) as lowercase hex in Redis; the sidecar hashes
+ * the presented token the same way and compares digests in constant time,
+ * so neither the raw token nor a timing side channel reaches Redis.
+ */
+#ifndef PH_CONN_AUTH_H
+#define PH_CONN_AUTH_H
+
+#include <stddef.h>
+
+#define PH_SHA256_LEN 32
+#define PH_SHA256_HEX_LEN 64
+
+/* SHA-256 of data[0..len) into out[32]. Never fails. */
+void ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN]);
+
+/*
+ * Lowercase hex SHA-256 of the NUL-terminated string s into hex[65]
+ * (NUL-terminated).
+ */
+void ph_sha256_hex(const char *s, char hex[PH_SHA256_HEX_LEN + 1]);
+
+/*
+ * Constant-time equality of a[0..alen) and b[0..blen): the time depends
+ * only on the lengths. Returns 1 when equal, 0 otherwise.
+ */
+int ph_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif /* PH_CONN_AUTH_H */

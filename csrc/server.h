@@ -1,0 +1,109 @@
+/*
+ * server: the partyhub WebSocket sidecar.
+ *
+ * One process-wide object owning a libuv loop, a libwebsockets context
+ * running on that loop, a SO_REUSEPORT listening socket, and two hiredis
+ * async connections (commands; BZPOPMIN receive loop) speaking the
+ * channels_redis wire format. Players connect to /ws/game/<CODE>/; group
+ * messages sent by Django through channels_redis are fanned out to every
+ * local socket of the group with the frame encoded once.
+ *
+ * Threads: ph_server_new, ph_server_run and ph_server_free are called by
+ * one owner thread (run blocks). ph_server_stop, ph_server_stats and the
+ * log functions may be called from any thread at any time between new and
+ * free.
+ */
+#ifndef PH_SERVER_H
+#define PH_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outq.h"
+#include "server_log.h"
+
+typedef struct ph_server ph_server;
+
+typedef struct ph_server_config {
+    const char *host;              /* bind address (numeric), "0.0.0.0" */
+    int port;                      /* 0 = any free port (see stats.port) */
+    int backlog;                   /* listen() backlog, 1024 */
+    const char *redis_host;        /* numeric IP: hiredis resolves blocking */
+    int redis_port;                /* 6379 */
+    int redis_db;                  /* SELECT after connect when non-zero */
+    const char *prefix;            /* channels_redis prefix, "asgi" */
+    int expiry;                    /* channels_redis expiry (s), 60 */
+    int group_expiry;              /* channels_redis group_expiry (s), 86400 */
+    int group_refresh;             /* re-ZADD local groups every N s, 3600 */
+    int capacity;                  /* channels_redis capacity, 100 */
+    int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
+    const char *session_key_prefix;  /* "partyhub:session:" */
+    const char *state_key_prefix;    /* "partyhub:state:" */
+    const char *inbound_channel;   /* "partyhub.inbound" */
+    const char *allowed_origins;   /* comma list or "*"; NULL = none */
+    const char *client_types;      /* forwarded types; NULL = all */
+    const char *server_version;    /* reported in welcome */
+    size_t max_message;            /* inbound message bytes, 4096 */
+    int ping_interval;             /* s without PONG before PING, 20 */
+    int ping_timeout;              /* s without PONG before hangup, 30 */
+    ph_outq_limits out_limits;     /* per-socket output queue limits */
+    int writes_per_turn;           /* frames per WRITEABLE, 16 */
+    int stop_grace_ms;             /* wait for close frames on stop, 2000 */
+    int log_level;                 /* PH_LOG_*, PH_LOG_INFO */
+    size_t log_lines;              /* ring size, 1024 */
+} ph_server_config;
+
+typedef struct ph_server_stats {
+    int port;                      /* bound port */
+    int redis_up;                  /* both Redis links connected */
+    uint64_t connections;          /* open WebSockets now */
+    uint64_t connections_total;
+    uint64_t messages_in, bytes_in;
+    uint64_t messages_out, bytes_out;
+    uint64_t broadcasts;           /* channel-layer messages received */
+    uint64_t slow_consumer_closes;
+    uint64_t redis_reconnects;
+    uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
+    uint64_t inbound_forwarded;
+    uint64_t log_dropped;
+} ph_server_stats;
+
+/* Fill cfg with the defaults listed above. */
+void ph_server_config_defaults(ph_server_config *cfg);
+
+/*
+ * Create the server: copies cfg (strings included), creates the loop, the
+ * lws context and vhost, and binds and listens on host:port. Redis
+ * connections are started when ph_server_run begins. Returns NULL with a
+ * message in err[0..errlen) on any failure (port busy, bad address,
+ * missing lws libuv plugin, out of memory); nothing is leaked.
+ */
+ph_server *ph_server_new(const ph_server_config *cfg, char *err,
+                         size_t errlen);
+
+/*
+ * Run the loop until ph_server_stop is called; then close every socket
+ * with 1001, withdraw group memberships, and tear the loop down. Returns
+ * 0, or -1 if called twice. Blocks; call without the GIL.
+ */
+int ph_server_run(ph_server *srv);
+
+/*
+ * Ask the server to stop. Safe from any thread (including signal-driven
+ * Python code) and idempotent; returns at once.
+ */
+void ph_server_stop(ph_server *srv);
+
+/* Snapshot the counters (any thread). */
+void ph_server_stats_get(ph_server *srv, ph_server_stats *out);
+
+/* The log ring lines can be drained from (any thread); owned by srv. */
+ph_log *ph_server_log(ph_server *srv);
+
+/*
+ * Free the server. If ph_server_run is running in another thread, the
+ * caller must stop it and wait for it to return first.
+ */
+void ph_server_free(ph_server *srv);
+
+#endif /* PH_SERVER_H */

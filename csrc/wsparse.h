@@ -1,0 +1,94 @@
+/*
+ * wsparse: the sidecar's side of the game WebSocket protocol, free of any
+ * socket or event-loop code so it can be unit-tested on its own.
+ *
+ * Mirrors the Python consumer: URL /ws/game/<CODE>/ (four uppercase
+ * letters), client messages are JSON objects with a string "type"; "ping"
+ * is answered with "pong" echoing "ts"; bad input is answered with an
+ * "error" message and never closes the socket.
+ */
+#ifndef PH_WSPARSE_H
+#define PH_WSPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PH_CODE_LEN 4
+#define PH_TOKEN_MAX 128   /* longest session token accepted */
+
+/*
+ * Parse a request path. Returns 0 and writes the NUL-terminated session
+ * code into code[5] when path is exactly "/ws/game/<A-Z x4>/"; -1 otherwise.
+ */
+int ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1]);
+
+/*
+ * Returns 1 when tok is a syntactically acceptable session token
+ * (1..PH_TOKEN_MAX characters of [A-Za-z0-9_-], i.e. hex or base64url),
+ * 0 otherwise. lws decodes '+' to space in query values, so anything
+ * outside that alphabet is refused rather than guessed at.
+ */
+int ph_ws_token_ok(const char *tok);
+
+/*
+ * Returns 1 when origin (the Origin header, NULL when absent) is allowed by
+ * allow, a comma-separated list of patterns with the semantics of Channels'
+ * OriginValidator, which AllowedHostsOriginValidator feeds with Django's
+ * ALLOWED_HOSTS:
+ *   "*"                     anything, even an absent Origin;
+ *   "example.com"           that host, any scheme and port;
+ *   ".example.com"          that host and every subdomain;
+ *   "https://example.com:8443"  scheme, host and port (default 80/443) all
+ *                           equal (a leading "." works here too).
+ * Matching ignores case. An absent or unparsable Origin, or a NULL allow
+ * list, is refused (unless "*"). Origins longer than 255 bytes are refused.
+ */
+int ph_ws_origin_ok(const char *origin, const char *allow);
+
+typedef enum ph_client_kind {
+    PH_CLIENT_PING = 1,    /* reply holds the pong */
+    PH_CLIENT_ERROR,       /* reply holds an error message */
+    PH_CLIENT_FORWARD      /* valid message for Django; reply unused */
+} ph_client_kind;
+
+/*
+ * Classify one client text message text[0..len) (need not be
+ * NUL-terminated) and, for PING and ERROR, write the JSON reply into
+ * reply[0..replylen) NUL-terminated. types is the comma-separated list of
+ * client message types forwarded to Django (NULL or "" = any type; Django
+ * then answers unknown ones); a type outside it gets UNKNOWN_TYPE.
+ * Returns the kind, or -1 when the reply does not fit or memory runs out
+ * (the caller answers with a generic error).
+ */
+int ph_ws_client_message(const char *text, size_t len, const char *types,
+                         char *reply, size_t replylen);
+
+/*
+ * Returns 1 when name is one entry of the comma-separated list, else 0.
+ */
+int ph_list_contains(const char *list, const char *name);
+
+/*
+ * Append the JSON string literal for s (quotes included) to buf at *pos,
+ * never writing past buflen and keeping buf NUL-terminated.
+ * Returns 0, or -1 when it does not fit (buf then holds a truncated
+ * prefix).
+ */
+int ph_json_append_str(char *buf, size_t buflen, size_t *pos, const char *s);
+
+/*
+ * Build the welcome message. player_id < 0 is written as null.
+ * Returns the length written (excluding NUL) or -1 when it does not fit.
+ */
+int ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
+                  const char *server_version, const char *code,
+                  const char *role, int64_t player_id);
+
+/*
+ * Build {"type":"error","code":code,"message":message}.
+ * Returns the length written or -1 when it does not fit.
+ */
+int ph_ws_error(char *buf, size_t buflen, const char *code,
+                const char *message);
+
+#endif /* PH_WSPARSE_H */

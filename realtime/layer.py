@@ -1,0 +1,456 @@
+"""FastRedisLayer: the C (hiredis) channel layer, byte-compatible with
+``channels_redis.core.RedisChannelLayer``.
+
+It is configured from the same ``CHANNEL_LAYERS[alias]["CONFIG"]`` as
+channels_redis and stores exactly what channels_redis stores (same keys,
+sorted sets, scores, 12-byte random prefix + msgpack body, capacity and
+expiry rules), so Daphne consumers on channels_redis and synchronous callers
+on this layer talk through one Redis.
+
+It is synchronous: every call is one blocking round trip (group sends
+included, with one Redis host) with the GIL released, on a hiredis
+connection owned by the calling thread. From async code, run it in a thread
+(``asyncio.to_thread``).
+
+Differences from channels_redis, on purpose:
+
+* Direct sends to process-local channels (``specific.<client>!<id>``) hash
+  the non-local name to pick the host, which is where every receiver reads
+  (channels_redis#221: channels_redis's own ``send`` hashes the full name, so
+  with several hosts its messages can land on a host nobody reads). With one
+  host there is no difference.
+* Message scores (the send time) come from the Redis server's clock
+  (``TIME`` inside the script), not the sender's, so that concurrent sends
+  are popped in the order they ran; numbered broadcasts arrive in seq order.
+* ``symmetric_encryption_keys`` and serializers other than msgpack are
+  refused at construction (``InvalidChannelLayerError``).
+* Errors are exceptions, not assertions: ``TypeError`` for bad names (same
+  messages as channels), ``TypeError``/``ValueError`` for bad messages,
+  ``ChannelFull`` on a full channel, ``RedisUnavailable`` (a
+  ``ConnectionError``) when Redis cannot be reached within the connect
+  timeout (``socket_connect_timeout``, default 1 s) or does not answer
+  within the read timeout (``socket_timeout``, default 2 s).
+"""
+
+import copy
+import fnmatch
+import logging
+import re
+import threading
+import urllib.parse
+import uuid
+
+from channels.exceptions import ChannelFull, InvalidChannelLayerError
+
+logger = logging.getLogger(__name__)
+
+try:
+    from realtime import _sidecar
+except ImportError as exc:  # pragma: no cover - exercised without a build
+    _sidecar = None
+    _IMPORT_ERROR = exc
+else:
+    _IMPORT_ERROR = None
+
+#: True when the C extension is importable; the helpers then use it.
+C_AVAILABLE = _sidecar is not None
+
+if C_AVAILABLE:
+    RedisUnavailable = _sidecar.RedisUnavailable
+    RedisReplyError = _sidecar.RedisReplyError
+else:  # pragma: no cover
+
+    class RedisUnavailable(ConnectionError):
+        """Redis could not be reached (refused, timed out, connection lost)."""
+
+    class RedisReplyError(RuntimeError):
+        """Redis answered a layer command with an error."""
+
+
+DEFAULT_CONNECT_TIMEOUT = 1.0
+DEFAULT_SOCKET_TIMEOUT = 2.0
+REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
+
+_FALLBACK_WARNED = False
+_WARN_LOCK = threading.Lock()
+
+
+def warn_fallback_once():
+    """Log (once per process) that the C extension is missing."""
+    global _FALLBACK_WARNED
+    with _WARN_LOCK:
+        if _FALLBACK_WARNED:
+            return
+        _FALLBACK_WARNED = True
+    logger.warning(
+        "realtime._sidecar is not built (%s); using channels_redis "
+        "(slower). Build it with `make build` or `pip install -e .`.",
+        _IMPORT_ERROR,
+    )
+
+
+# ---- configuration ----------------------------------------------------
+
+
+def _timeout(value, default):
+    if value is None:
+        return default
+    value = float(value)
+    if value <= 0:
+        raise InvalidChannelLayerError("Redis timeouts must be > 0 seconds")
+    return value
+
+
+def _parse_url(url):
+    """Split a redis:// or unix:// URL into connection settings."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    conf = {
+        "username": urllib.parse.unquote(parts.username) if parts.username else None,
+        "password": urllib.parse.unquote(parts.password) if parts.password else None,
+        "db": 0,
+    }
+    if parts.scheme == "redis":
+        conf["host"] = parts.hostname or "localhost"
+        conf["port"] = parts.port or 6379
+        path = parts.path.lstrip("/")
+        if path:
+            conf["db"] = int(path)
+    elif parts.scheme == "unix":
+        conf["path"] = parts.path
+    elif parts.scheme == "rediss":
+        raise InvalidChannelLayerError(
+            "rediss:// (TLS) is not supported by the C layer (hiredis 0.14 has no TLS)"
+        )
+    else:
+        raise InvalidChannelLayerError(f"Unsupported Redis URL: {url!r}")
+    if "db" in query:
+        conf["db"] = int(query.pop("db"))
+    if "password" in query:
+        conf["password"] = query.pop("password")
+    for key in ("socket_timeout", "socket_connect_timeout"):
+        if key in query:
+            conf[key] = float(query.pop(key))
+    return conf
+
+
+def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
+    """Turn channels_redis's ``hosts`` setting into the C layer's tuples.
+
+    Accepts what channels_redis accepts except Sentinel: ``redis://`` and
+    ``unix://`` URLs (``redis://:password@host:port/db``, with optional
+    username), ``(host, port)`` pairs and dicts with ``address`` (a URL) or
+    ``host``/``port``, plus ``db``, ``password``, ``username``,
+    ``socket_timeout``, ``socket_connect_timeout``. Returns a list of
+    ``(host, port, unix_path, db, username, password, connect_timeout,
+    timeout)``.
+    """
+    if not hosts:
+        hosts = ["redis://localhost:6379"]
+    if isinstance(hosts, (str, bytes)):
+        raise InvalidChannelLayerError(
+            "You must pass a list of Redis hosts, even if there is only one."
+        )
+    result = []
+    for entry in hosts:
+        if isinstance(entry, dict):
+            entry = dict(entry)
+            if "master_name" in entry or "sentinels" in entry:
+                raise InvalidChannelLayerError("Redis Sentinel is not supported by the C layer")
+            if "address" in entry:
+                conf = _parse_url(entry.pop("address"))
+            else:
+                conf = {
+                    "host": entry.pop("host", "localhost"),
+                    "port": int(entry.pop("port", 6379)),
+                    "db": 0,
+                }
+                if "unix_socket_path" in entry:
+                    conf["path"] = entry.pop("unix_socket_path")
+            for key in ("db", "password", "username", "socket_timeout", "socket_connect_timeout"):
+                if key in entry:
+                    conf[key] = entry[key]
+        elif isinstance(entry, (tuple, list)):
+            conf = {"host": entry[0], "port": int(entry[1]), "db": 0}
+        else:
+            conf = _parse_url(entry)
+        path = conf.get("path")
+        result.append(
+            (
+                None if path else str(conf["host"]),
+                int(conf.get("port") or 0),
+                path,
+                int(conf.get("db") or 0),
+                conf.get("username"),
+                conf.get("password"),
+                _timeout(
+                    conf.get("socket_connect_timeout", socket_connect_timeout),
+                    DEFAULT_CONNECT_TIMEOUT,
+                ),
+                _timeout(conf.get("socket_timeout", socket_timeout), DEFAULT_SOCKET_TIMEOUT),
+            )
+        )
+    return result
+
+
+def _glob_to_lua(pattern):
+    """An anchored Lua pattern equal to fnmatch's glob, or None.
+
+    Only ``*`` and literal characters translate exactly (``?`` matches a
+    character in Python but a byte in Lua; ``[...]`` has other rules), so
+    anything else makes the caller fall back to computing capacities in
+    Python (group_send then takes two round trips).
+    """
+    if not pattern.isascii() or "?" in pattern or "[" in pattern:
+        return None
+    out = ["^"]
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch.isalnum():
+            out.append(ch)
+        else:
+            out.append("%" + ch)
+    out.append("$")
+    return "".join(out)
+
+
+def compile_capacities(channel_capacity):
+    """channels' rules: ``[(regex, capacity)]`` plus the Lua version or None."""
+    compiled, lua = [], []
+    for pattern, value in (channel_capacity or {}).items():
+        if hasattr(pattern, "match"):
+            compiled.append((pattern, value))
+            lua = None
+        else:
+            compiled.append((re.compile(fnmatch.translate(pattern)), value))
+            if lua is not None:
+                lua_pattern = _glob_to_lua(pattern)
+                lua = None if lua_pattern is None else lua + [(lua_pattern, int(value))]
+    return compiled, lua
+
+
+# ---- the layer ----------------------------------------------------------
+
+
+class FastRedisLayer:
+    """Synchronous channels_redis-compatible layer backed by C.
+
+    Same constructor arguments as ``RedisChannelLayer`` (plus
+    ``socket_connect_timeout`` / ``socket_timeout``, which may also be given
+    per host). Methods are blocking and thread-safe (one connection per
+    thread per host).
+    """
+
+    extensions = ["groups", "flush"]
+
+    def __init__(
+        self,
+        hosts=None,
+        prefix="asgi",
+        expiry=60,
+        group_expiry=86400,
+        capacity=100,
+        channel_capacity=None,
+        symmetric_encryption_keys=None,
+        random_prefix_length=12,
+        serializer_format="msgpack",
+        socket_connect_timeout=None,
+        socket_timeout=None,
+    ):
+        if not C_AVAILABLE:
+            raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
+        if symmetric_encryption_keys:
+            raise InvalidChannelLayerError(
+                "symmetric_encryption_keys is not supported by the C layer "
+                "(realtime.layer.FastRedisLayer): remove it from "
+                "CHANNEL_LAYERS or do not use the C layer"
+            )
+        if serializer_format != "msgpack":
+            raise InvalidChannelLayerError(
+                f"serializer_format {serializer_format!r} is not supported by "
+                "the C layer (msgpack only)"
+            )
+        if not isinstance(prefix, str):
+            raise InvalidChannelLayerError("Prefix must be unicode")
+        self.prefix = prefix
+        self.expiry = int(expiry)
+        self.group_expiry = int(group_expiry)
+        self.capacity = int(capacity)
+        self.hosts = parse_hosts(hosts, socket_connect_timeout, socket_timeout)
+        self.ring_size = len(self.hosts)
+        self.channel_capacity, lua_caps = compile_capacities(channel_capacity)
+        self.client_prefix = uuid.uuid4().hex
+        self._c = _sidecar.RedisLayer(
+            self.hosts,
+            prefix,
+            expiry=self.expiry,
+            group_expiry=self.group_expiry,
+            capacity=self.capacity,
+            random_prefix_length=int(random_prefix_length),
+            capacity_for=self.get_capacity if self.channel_capacity else None,
+            lua_capacities=lua_caps,
+        )
+
+    @classmethod
+    def from_settings(cls, alias="default"):
+        """Build from ``settings.CHANNEL_LAYERS[alias]["CONFIG"]``."""
+        from django.conf import settings
+
+        config = settings.CHANNEL_LAYERS[alias].get("CONFIG", {})
+        return cls(**config)
+
+    def __repr__(self):
+        where = ", ".join(f"unix:{h[2]}" if h[2] else f"{h[0]}:{h[1]}/{h[3]}" for h in self.hosts)
+        return f"<FastRedisLayer {where} prefix={self.prefix!r}>"
+
+    # -- names and capacities (same rules as channels) --
+
+    def get_capacity(self, channel):
+        for pattern, capacity in self.channel_capacity:
+            if pattern.match(channel):
+                return capacity
+        return self.capacity
+
+    @staticmethod
+    def non_local_name(name):
+        if "!" in name:
+            return name[: name.find("!") + 1]
+        return name
+
+    def consistent_hash(self, name):
+        return self._c.consistent_hash(name)
+
+    def new_channel(self, prefix="specific"):
+        """A process-local channel name under this layer's client prefix."""
+        return f"{prefix}.{self.client_prefix}!{uuid.uuid4().hex}"
+
+    # -- channel layer API, synchronous --
+
+    def send(self, channel, message):
+        """Store ``message`` for ``channel``; ``ChannelFull`` at capacity."""
+        if not self._c.send(channel, message):
+            raise ChannelFull()
+
+    def group_add(self, group, channel):
+        self._c.group_add(group, channel)
+
+    def group_discard(self, group, channel):
+        self._c.group_discard(group, channel)
+
+    def group_send(self, group, message):
+        """Send to every member of ``group``. One round trip with one host.
+
+        Full member channels are skipped and logged, never raised (as in
+        channels_redis). Returns the number of process keys over capacity.
+        """
+        _, _, over, members = self._c.group_send(group, message)
+        if over:
+            logger.info("%s of %s channels over capacity in group %s", over, members, group)
+        return over
+
+    def group_send_seq(
+        self, group, message, counter_key, seq_key, text_key, text_head, text_tail, counter_ttl=0
+    ):
+        """Group send that numbers the message in the same Redis script.
+
+        INCRs ``counter_key`` (and EXPIREs it after ``counter_ttl`` seconds
+        unless 0), sets ``message[seq_key]`` to the new value and
+        ``message[text_key]`` to ``text_head + str(seq) + text_tail`` (both
+        keys must be present; their values are placeholders), then sends as
+        ``group_send``. Atomic with one host, so sequence order is delivery
+        order. Returns the sequence number.
+        """
+        seq, _, over, members = self._c.group_send(
+            group,
+            message,
+            counter_key,
+            counter_ttl,
+            seq_key,
+            text_key,
+            text_head,
+            text_tail,
+        )
+        if over:
+            logger.info("%s of %s channels over capacity in group %s", over, members, group)
+        return seq
+
+    # -- receive side (the sidecar and tests) --
+
+    def receive_raw(self, channel, timeout=5.0):
+        """Pop the oldest stored bytes of ``channel`` (a plain name or a
+        non-local ``...!`` name) or None after ``timeout`` seconds."""
+        return self._c.receive_raw(channel, timeout)
+
+    def decode_message(self, data):
+        """Stored bytes -> ``(target, message)``; target is the popped
+        ``__asgi_channel__`` (str for a send, list for a group send) or
+        None."""
+        return self._c.decode_message(data)
+
+    def receive(self, channel, timeout=5.0):
+        """``receive_raw`` + ``decode_message``: ``(target, message)`` or None."""
+        data = self._c.receive_raw(channel, timeout)
+        return None if data is None else self._c.decode_message(data)
+
+    def flush(self):
+        """Delete every key under the prefix on every host."""
+        self._c.flush()
+
+    def close(self):
+        """Close the calling thread's connections."""
+        self._c.close()
+
+
+# ---- the process-wide layer for helpers ------------------------------------
+
+_layers = {}  # alias -> (backend, CONFIG copy, FastRedisLayer)
+_layers_lock = threading.Lock()
+
+
+def reset_layers(setting=None, **kwargs):
+    """Forget the cached layers (connected to Django's setting_changed)."""
+    if setting in (None, "CHANNEL_LAYERS"):
+        with _layers_lock:
+            _layers.clear()
+
+
+def get_layer(alias="default"):
+    """The process's FastRedisLayer for ``CHANNEL_LAYERS[alias]``, or None.
+
+    None when the C extension is missing (logged once) or the alias does not
+    use ``channels_redis.core.RedisChannelLayer`` (e.g. the in-memory layer):
+    callers then use the channels layer itself. The layer is rebuilt when the
+    alias's settings change (compared on every call, so code that assigns
+    ``settings.CHANNEL_LAYERS`` directly is followed too). Raises
+    InvalidChannelLayerError for settings the C layer refuses (encryption,
+    other serializers).
+    """
+    if not C_AVAILABLE:
+        warn_fallback_once()
+        return None
+    from django.conf import settings
+
+    conf = getattr(settings, "CHANNEL_LAYERS", {}).get(alias) or {}
+    backend = conf.get("BACKEND")
+    if backend != REDIS_BACKEND:
+        return None
+    config = conf.get("CONFIG", {})
+    cached = _layers.get(alias)
+    if cached is not None and cached[0] == backend and cached[1] == config:
+        return cached[2]
+    with _layers_lock:
+        layer = FastRedisLayer(**config)
+        _layers[alias] = (backend, copy.deepcopy(config), layer)
+    return layer
+
+
+def _connect_signals():
+    try:
+        from django.core.signals import setting_changed
+    except ImportError:  # pragma: no cover
+        return
+    setting_changed.connect(reset_layers, dispatch_uid="realtime.layer.reset")
+
+
+_connect_signals()
