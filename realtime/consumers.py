@@ -14,10 +14,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from lobby import access
-from lobby.reactions import handle_reaction
 
 from . import protocol
 from .broadcast import current_seq
+from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
 
@@ -93,10 +93,8 @@ class GameConsumer(AsyncWebsocketConsumer):
             return
         if message["type"] == protocol.PING:
             await self.send_json(protocol.pong(message.get("ts")))
-        elif message["type"] == protocol.REACTION and self.role is not None:
-            problem = await handle_reaction(
-                self.code, self.player_id, message["emoji"], message.get("target_player_id")
-            )
+        elif self.role is not None:
+            problem = await handle_client_message(self.code, self.player_id, message)
             if problem is not None:
                 await self.send_json(problem)
 

@@ -169,10 +169,12 @@ class ExitSocketTests(TransactionTestCase):
             self.assertEqual(
                 await ws.receive_output(timeout=5), {"type": "websocket.close", "code": 4000}
             )
+            await ws.disconnect()  # let the consumer finish
         late = await self.connect(f"session_token={self.ana}")
         self.assertEqual(
             await late.receive_output(timeout=5), {"type": "websocket.close", "code": 4000}
         )
+        await late.disconnect()
 
     async def test_pause_and_resume_events(self):
         ws = await self.connect(f"role=host&session_token={self.host}")

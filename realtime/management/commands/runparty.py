@@ -1,8 +1,9 @@
 """manage.py runparty: serve the game for development (what `make run` calls).
 
 Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, the C
-sidecar for WebSockets (port + 1) when the extension is built, Daphne (HTTP,
-and WebSockets too as the Python fallback), a Celery worker (phase deadlines)
+sidecar for WebSockets (port + 1) when the extension is built (with a
+Channels worker for the client messages it forwards), Daphne (HTTP, and
+WebSockets too as the Python fallback), a Celery worker (phase deadlines)
 and Celery beat (the periodic purge of ended and abandoned sessions); prints
 what to open and stops everything on Ctrl-C.
 
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
+from realtime.sidecar import setting
 
 
 class Command(BaseCommand):
@@ -59,6 +61,9 @@ class Command(BaseCommand):
                 children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
                 ws_url = f"ws://{shown}:{port + 1}"
                 env.setdefault("PARTYHUB_WS_PORT", str(port + 1))
+                # Client messages the sidecar forwards (reactions) are handled here.
+                inbound = [sys.executable, "manage.py", "runworker", setting("inbound_channel")]
+                children.append(subprocess.Popen(inbound, env=env, cwd=Path(settings.BASE_DIR)))
             else:
                 self.stdout.write(
                     self.style.WARNING(
