@@ -35,3 +35,57 @@ ph_conn_rx_reset(ph_conn *c)
     c->rx = NULL;
     c->rx_len = 0;
 }
+
+int
+ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
+                    size_t max)
+{
+    ph_pending *p;
+
+    if (c->npend >= max) {
+        return -1;
+    }
+    p = malloc(sizeof(*p) + len + 1);
+    if (p == NULL) {
+        return -2;
+    }
+    p->next = NULL;
+    p->len = len;
+    p->binary = binary;
+    memcpy(p->text, text, len);
+    p->text[len] = '\0';
+    if (c->pend_tail != NULL) {
+        c->pend_tail->next = p;
+    }
+    else {
+        c->pend_head = p;
+    }
+    c->pend_tail = p;
+    c->npend++;
+    return 0;
+}
+
+ph_pending *
+ph_conn_pending_pop(ph_conn *c)
+{
+    ph_pending *p = c->pend_head;
+
+    if (p != NULL) {
+        c->pend_head = p->next;
+        if (c->pend_head == NULL) {
+            c->pend_tail = NULL;
+        }
+        c->npend--;
+    }
+    return p;
+}
+
+void
+ph_conn_pending_clear(ph_conn *c)
+{
+    ph_pending *p;
+
+    while ((p = ph_conn_pending_pop(c)) != NULL) {
+        free(p);
+    }
+}

@@ -48,6 +48,8 @@
 #define PH_TICK_MS 1000
 #define PH_STOP_POLL_MS 50
 #define PH_REPLY_MAX 1024              /* pong/error replies */
+#define PH_PENDING_MAX 16              /* messages held before the welcome */
+#define PH_MSG_BUSY "The server cannot take messages now; try again."
 #define PH_CLOSE_WAIT_S 3              /* max wait to send a close frame */
 
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
@@ -442,6 +444,8 @@ conn_join(ph_server *srv, ph_conn *c, int slot, const char *group)
 /* ------------------------------------------------------------------ */
 /* authentication: HMGET session hash, then GET state                  */
 
+static void conn_run_pending(ph_server *srv, ph_conn *c);
+
 static void
 state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -459,8 +463,15 @@ state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         conn_close_async(srv, c, 1013);
         return;
     }
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
+        /* Django writes the state with the session: without it there is
+         * no session.state to send, which the protocol requires. */
+        ph_logf(srv->log, PH_LOG_ERROR, "no session state for %s", c->code);
+        conn_close_async(srv, c, 1011);
+        return;
+    }
     /* Welcome first, then the state snapshot, then anything queued since. */
-    if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
+    {
         f = ph_frame_new(reply->str, reply->len);
         if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
             if (f != NULL) {
@@ -485,6 +496,7 @@ state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     frame_release(srv, f);
     c->state = PH_CONN_READY;
     lws_callback_on_writable(c->wsi);
+    conn_run_pending(srv, c);
 }
 
 static void
@@ -538,6 +550,10 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     player = reply->element[1];
     if (host->type != REDIS_REPLY_STRING) {
         conn_close_async(srv, c, 4004);      /* no such session */
+        return;
+    }
+    if (!c->role_ok || !c->token_ok) {
+        conn_close_async(srv, c, 4003);      /* after 4004, like the consumer */
         return;
     }
     if (c->role == PH_ROLE_HOST) {
@@ -604,6 +620,9 @@ conn_start_auth(ph_server *srv, ph_conn *c)
 /* ------------------------------------------------------------------ */
 /* inbound: client -> Django through channels_redis                     */
 
+static void conn_send_error(ph_server *srv, ph_conn *c, const char *code,
+                            const char *message);
+
 static void
 inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -619,14 +638,7 @@ inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     cnt_add(&srv->st.redis_undelivered, 1);
     c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     if (c != NULL && c->state == PH_CONN_READY) {
-        char buf[256];
-        int n = ph_ws_error(buf, sizeof(buf), "SERVER_BUSY",
-                            reply == NULL ? "Message could not be delivered"
-                                          : "Server is busy; try again");
-
-        if (n > 0) {
-            conn_send_text(srv, c, buf, (size_t)n);
-        }
+        conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
     }
 }
 
@@ -690,52 +702,104 @@ conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
     free(mem);
 }
 
-/* Handle one complete client text message. */
+/* Send {"type":"error",...} to c alone. */
 static void
-conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
+conn_send_error(ph_server *srv, ph_conn *c, const char *code,
+                const char *message)
 {
-    char reply[PH_REPLY_MAX];
+    char buf[512];
+    int n = ph_ws_error(buf, sizeof(buf), code, message);
+
+    if (n > 0) {
+        conn_send_text(srv, c, buf, (size_t)n);
+    }
+}
+
+/* Answer or forward one complete client message of a READY connection. */
+static void
+conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
+                    int binary)
+{
+    char small[PH_REPLY_MAX];
+    char *reply = small;
+    size_t cap = len + PH_REPLY_MAX;   /* a pong is ts's text + 21 bytes */
     int kind;
 
+    if (binary) {
+        conn_send_error(srv, c, "INVALID_MESSAGE", PH_MSG_BINARY);
+        return;
+    }
+    if (cap > sizeof(small)) {
+        reply = malloc(cap);
+        if (reply == NULL) {
+            conn_close_async(srv, c, 1011);
+            return;
+        }
+    }
+    else {
+        cap = sizeof(small);
+    }
+    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
+    if (kind == PH_CLIENT_FORWARD) {
+        if (!srv->links[RLINK_CMD].up) {
+            cnt_add(&srv->st.redis_undelivered, 1);
+            conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
+        }
+        else {
+            conn_forward(srv, c, text, len);
+        }
+    }
+    else if (kind < 0) {
+        conn_close_async(srv, c, 1011);    /* out of memory */
+    }
+    else {
+        conn_send_text(srv, c, reply, strlen(reply));
+    }
+    if (reply != small) {
+        free(reply);
+    }
+}
+
+/*
+ * One complete client message. Until the welcome is queued the socket has
+ * no identity to forward with, so messages wait (like a consumer's messages
+ * wait for connect() to return) and are answered, in order, right after
+ * the welcome and the state.
+ */
+static void
+conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
+                int binary)
+{
     cnt_add(&srv->st.messages_in, 1);
     cnt_add(&srv->st.bytes_in, len);
     lws_validity_confirmed(c->wsi);   /* data counts as liveness too */
-    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply,
-                                sizeof(reply));
-    if (kind == PH_CLIENT_FORWARD) {
-        if (c->state != PH_CONN_READY) {
-            int n = ph_ws_error(reply, sizeof(reply), "NOT_READY",
-                                "Wait for the welcome message");
+    if (c->state == PH_CONN_AUTHING) {
+        int rc = ph_conn_pending_add(c, binary ? "" : text, binary ? 0 : len,
+                                     binary, PH_PENDING_MAX);
 
-            if (n > 0) {
-                conn_send_text(srv, c, reply, (size_t)n);
-            }
-            return;
+        if (rc < 0) {
+            ph_logf(srv->log, PH_LOG_WARNING, "%s: %s before the welcome; "
+                    "closing", c->id, rc == -1 ? "too many messages"
+                                               : "out of memory");
+            conn_close_async(srv, c, rc == -1 ? 1008 : 1011);
         }
-        if (!srv->links[RLINK_CMD].up) {
-            int n = ph_ws_error(reply, sizeof(reply), "SERVER_BUSY",
-                                "Message could not be delivered");
-
-            cnt_add(&srv->st.redis_undelivered, 1);
-            if (n > 0) {
-                conn_send_text(srv, c, reply, (size_t)n);
-            }
-            return;
-        }
-        conn_forward(srv, c, text, len);
         return;
     }
-    if (kind < 0) {
-        int n = ph_ws_error(reply, sizeof(reply), "INVALID_MESSAGE",
-                            "Message could not be processed");
-
-        if (n < 0) {
-            return;
-        }
-        conn_send_text(srv, c, reply, (size_t)n);
-        return;
+    if (c->state == PH_CONN_READY) {
+        conn_handle_message(srv, c, text, len, binary);
     }
-    conn_send_text(srv, c, reply, strlen(reply));
+}
+
+/* Answer the messages that arrived before the welcome. */
+static void
+conn_run_pending(ph_server *srv, ph_conn *c)
+{
+    ph_pending *p;
+
+    while (c->state == PH_CONN_READY && (p = ph_conn_pending_pop(c)) != NULL) {
+        conn_handle_message(srv, c, p->text, p->len, p->binary);
+        free(p);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -793,7 +857,10 @@ dispatch_member(ph_server *srv, const unsigned char *p, size_t len)
         goto done;
     }
     cnt_add(&srv->st.broadcasts, 1);
-    if (!mp_str_eq(&msg->type, "websocket.close")) {
+    /* websocket.close (Channels' own) and game.close (the host exited the
+     * session: protocol.GROUP_CLOSE_TYPE) close with their code. */
+    if (!mp_str_eq(&msg->type, "websocket.close")
+        && !mp_str_eq(&msg->type, "game.close")) {
         if (msg->text.p == NULL) {
             cnt_add(&srv->st.unhandled, 1);
             ph_logf(srv->log, PH_LOG_DEBUG, "message without text ignored");
@@ -1273,37 +1340,67 @@ http_writeable(struct lws *wsi, ph_conn *c)
 /* ------------------------------------------------------------------ */
 /* the lws protocol callback                                            */
 
-/* FILTER: check path and Origin, remember code, role and token. */
+/*
+ * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
+ * when the path is not the game route or the Origin is not allowed
+ * (AllowedHostsOriginValidator). Returns 0 to go on, 1 when refused (the
+ * response is written), -1 to hang up.
+ */
 static int
-ws_filter(ph_server *srv, struct lws *wsi, ph_conn *c)
+ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
 {
-    char path[128], origin[256], val[PH_TOKEN_MAX + 32];
-    const char *orig = NULL, *v;
+    char path[256], origin[256], code[PH_CODE_LEN + 1];
+    const char *orig = NULL;
     int n;
 
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
-        || ph_ws_parse_path(path, c->code) < 0) {
-        return -1;                     /* unrouted: like Channels, no accept */
+        || ph_ws_parse_path(path, code) < 0) {
+        goto refuse;
     }
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
     if (n > 0) {
         if (n >= (int)sizeof(origin)
             || lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0) {
-            return -1;
+            goto refuse;
         }
         orig = origin;
     }
     if (!ph_ws_origin_ok(orig, srv->cfg.allowed_origins)) {
-        ph_logf(srv->log, PH_LOG_INFO, "origin %s refused", orig);
+        ph_logf(srv->log, PH_LOG_INFO, "origin %s refused",
+                orig != NULL ? orig : "(none)");
+        goto refuse;
+    }
+    return 0;
+
+refuse:
+    if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL)) {
+        return -1;
+    }
+    return 1;
+}
+
+/* FILTER: remember code, role and token (path and Origin are checked). */
+static int
+ws_filter(struct lws *wsi, ph_conn *c)
+{
+    char path[256], val[PH_TOKEN_MAX + 32];
+    const char *v;
+    int rc;
+
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
+        || (rc = ph_ws_parse_path(path, c->code)) < 0) {
         return -1;
     }
     c->is_ws = 1;
-    c->role = PH_ROLE_PLAYER;
+    c->code_ok = rc == 0;
+    if (!c->code_ok) {
+        c->code[0] = '\0';
+    }
     /* lws returns a pointer to the value inside val ("name=value"). */
     v = lws_get_urlarg_by_name(wsi, "role=", val, sizeof(val));
-    if (v != NULL && strcmp(v, "host") == 0) {
-        c->role = PH_ROLE_HOST;
-    }
+    rc = ph_ws_parse_role(v);
+    c->role_ok = rc >= 0;
+    c->role = rc == PH_ROLE_HOST ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->token_ok = 0;
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
     if (v != NULL && ph_ws_token_ok(v)) {
@@ -1328,15 +1425,15 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
     cnt_add(&srv->st.connections, 1);
     cnt_add(&srv->st.connections_total, 1);
     if (srv->phase != SRV_RUNNING) {
-        lws_close_reason(wsi, 1001, (unsigned char *)"stopping", 8);
+        lws_close_reason(wsi, 1001, NULL, 0);
         return -1;
     }
-    if (!c->token_ok) {
-        lws_close_reason(wsi, 4003, (unsigned char *)"forbidden", 9);
+    if (!c->code_ok) {
+        lws_close_reason(wsi, 4004, NULL, 0);
         return -1;
     }
     if (!srv->links[RLINK_CMD].up) {
-        lws_close_reason(wsi, 1013, (unsigned char *)"redis unavailable", 17);
+        lws_close_reason(wsi, 1013, NULL, 0);
         return -1;
     }
     conn_start_auth(srv, c);
@@ -1349,20 +1446,28 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
 {
     int rc;
 
-    if (lws_frame_is_binary(wsi)) {
-        lws_close_reason(wsi, 1003, (unsigned char *)"binary", 6);
-        return -1;
-    }
     if (c->state == PH_CONN_CLOSING) {
+        return 0;
+    }
+    if (lws_is_first_fragment(wsi)) {
+        c->binary = lws_frame_is_binary(wsi);
+    }
+    if (c->binary) {
+        /* The consumer answers a binary message with INVALID_MESSAGE,
+         * whatever its size: drop the bytes, answer at its end. */
+        if (lws_is_final_fragment(wsi)
+            && lws_remaining_packet_payload(wsi) == 0) {
+            conn_on_message(srv, c, NULL, 0, 1);
+        }
         return 0;
     }
     if (c->rx == NULL && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)
         && lws_remaining_packet_payload(wsi) == 0) {
         if (len > srv->cfg.max_message) {
-            lws_close_reason(wsi, 1009, (unsigned char *)"too big", 7);
+            lws_close_reason(wsi, 1009, NULL, 0);
             return -1;
         }
-        conn_on_message(srv, c, in, len);   /* common case: no copy */
+        conn_on_message(srv, c, in, len, 0);   /* common case: no copy */
         return 0;
     }
     rc = ph_conn_rx_append(c, in, len, srv->cfg.max_message);
@@ -1377,7 +1482,7 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
         return -1;
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-        conn_on_message(srv, c, c->rx, c->rx_len);
+        conn_on_message(srv, c, c->rx, c->rx_len, 0);
         ph_conn_rx_reset(c);
     }
     return 0;
@@ -1390,11 +1495,8 @@ ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
     ph_frame *f;
 
     if (c->state == PH_CONN_CLOSING) {
-        char reason[16];
-
-        snprintf(reason, sizeof(reason), "%d", c->close_code);
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)reason, strlen(reason));
+        /* No reason text: Daphne sends none either. */
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
                         LWS_TO_KILL_ASYNC);
         return 0;
@@ -1432,6 +1534,7 @@ ws_closed(ph_server *srv, ph_conn *c)
     ph_fanout_del_conn(&srv->fan, c);
     ph_outq_clear(&c->q, frame_release, srv);
     ph_conn_rx_reset(c);
+    ph_conn_pending_clear(c);
     atomic_fetch_sub_explicit(&srv->st.connections, 1, memory_order_relaxed);
 }
 
@@ -1444,7 +1547,9 @@ ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return ws_filter(srv, wsi, c);
+        return ws_filter(wsi, c);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_confirm_upgrade(srv, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         return ws_established(srv, wsi, c);
     case LWS_CALLBACK_RECEIVE:

@@ -219,10 +219,20 @@ test_wsparse(void)
     int k;
 
     CHECK(ph_ws_parse_path("/ws/game/ABCD/", code) == 0 && strcmp(code, "ABCD") == 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABcD/", code) < 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/abCd/", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
+    CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    CHECK(ph_ws_parse_path("/other/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
+    CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
+    CHECK(ph_ws_parse_path("/ws/game/AB1D/", code) == 1);
+    CHECK(ph_ws_parse_role(NULL) == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("") == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("player") == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("host") == PH_ROLE_HOST);
+    CHECK(ph_ws_parse_role("admin") < 0);
+    CHECK(ph_ws_parse_role("Host") < 0);
     CHECK(ph_ws_token_ok("abc-DEF_123"));
     CHECK(!ph_ws_token_ok(""));
     CHECK(!ph_ws_token_ok("a b"));
@@ -259,22 +269,62 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-    k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", 28, NULL,
-                             reply, sizeof(reply));
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+    k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
-    k = ph_ws_client_message("{\"type\":\"ping\"}", 15, NULL, reply, sizeof(reply));
-    CHECK(k == PH_CLIENT_PING && strstr(reply, "\"ts\":null") != NULL);
-    k = ph_ws_client_message("nope", 4, NULL, reply, sizeof(reply));
+    k = MSG("{\"type\":\"ping\"}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":null}") == 0);
+    /* ts is echoed as sent: big integers and float spellings survive */
+    k = MSG("{\"type\":\"ping\",\"ts\":123456789012345678901234567890}", NULL);
+    CHECK(k == PH_CLIENT_PING
+          && strcmp(reply, "{\"type\":\"pong\",\"ts\":123456789012345678901234567890}") == 0);
+    k = MSG(" { \"ts\" : 1.50e3 , \"type\" : \"ping\" } ", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":1.50e3}") == 0);
+    k = MSG("{\"type\":\"ping\",\"ts\":{\"a\":\"}]\\\"\"},\"ts\":\"last\"}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":\"last\"}") == 0);
+    k = MSG("{\"type\":\"ping\",\"t\\u0073\":7}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":7}") == 0);
+    k = MSG("nope", NULL);
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"MESSAGE_PARSE_FAILED\","
+                           "\"message\":\"The message is not valid JSON.\"}") == 0);
+    k = MSG("{\"type\":\"ping\"} x", NULL);              /* trailing data */
     CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
-    k = ph_ws_client_message("{\"type\":1}", 10, NULL, reply, sizeof(reply));
-    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "INVALID_MESSAGE"));
-    k = ph_ws_client_message("{\"type\":\"vote\"}", 15, "answer,vote", reply, sizeof(reply));
+    k = MSG("{\"type\":1}", NULL);
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"INVALID_MESSAGE\",\"message\":"
+                           "\"A message must be a JSON object with a string 'type'.\"}") == 0);
+    k = MSG("{\"type\":\"ping\",\"type\":\"dance\"}", NULL);  /* last key counts */
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"UNKNOWN_TYPE\",\"message\":"
+                           "\"Unknown message type 'dance'.\"}") == 0);
+    k = MSG("{\"type\":\"vote\"}", "answer,vote");
     CHECK(k == PH_CLIENT_FORWARD);
-    k = ph_ws_client_message("{\"type\":\"dance\"}", 16, "answer,vote", reply, sizeof(reply));
+    k = MSG("{\"type\":\"vote\"}", "*");
+    CHECK(k == PH_CLIENT_FORWARD);
+    k = MSG("{\"type\":\"vote\"}", "");
+    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "UNKNOWN_TYPE"));
+    k = MSG("{\"type\":\"dance\"}", "answer,vote");
     CHECK(k == PH_CLIENT_ERROR && strstr(reply, "UNKNOWN_TYPE") && strstr(reply, "dance"));
+    k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
+    CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
                              NULL, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
+#undef MSG
+    /* repr() of the type, cut at 40 code points */
+    {
+        char out[512];
+
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "dance", 40) > 0 && strcmp(out, "'dance'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "it's", 40) > 0 && strcmp(out, "\"it's\"") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "a'\"b", 40) > 0
+              && strcmp(out, "'a\\'\"b'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "t\tn\n\x01\\", 40) > 0
+              && strcmp(out, "'t\\tn\\n\\x01\\\\'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "\xc3\xa9\xc3\xa9\xc3\xa9", 2) > 0
+              && strcmp(out, "'\xc3\xa9\xc3\xa9'") == 0);
+    }
     CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1) > 0);
     CHECK(strcmp(reply, "{\"type\":\"welcome\",\"connection_id\":\"id\\\"1\","
                         "\"server_version\":\"v\",\"session\":\"ABCD\","
