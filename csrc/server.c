@@ -36,7 +36,7 @@
 #include "conn.h"
 #include "conn_auth.h"
 #include "fanout.h"
-#include "fanout_mp.h"
+#include "chanmsg.h"
 #include "uvredis.h"
 #include "wsparse.h"
 
@@ -646,43 +646,25 @@ inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 static void
 conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
-    unsigned char *mem;
-    size_t cap = PH_RANDOM_PREFIX_LEN + len + 512;
-    ph_mp_buf b;
+    unsigned char prefix[PH_RANDOM_PREFIX_LEN], *member;
     char chan[128], score[32], cap_s[16], cutoff[32], exp[16];
+    ph_chanmsg_inbound m;
     const char *argv[9];
-    size_t lens[9];
+    size_t lens[9], mlen = 0;
     int i;
 
-    mem = malloc(cap);
-    if (mem == NULL) {
-        cnt_add(&srv->st.redis_undelivered, 1);
-        return;
-    }
-    rng_bytes(srv, mem, PH_RANDOM_PREFIX_LEN);
-    ph_mp_buf_init(&b, mem + PH_RANDOM_PREFIX_LEN, cap - PH_RANDOM_PREFIX_LEN);
+    rng_bytes(srv, prefix, sizeof(prefix));
     snprintf(chan, sizeof(chan), "%sc.%s", srv->chan_prefix, c->id);
-    ph_mp_put_map(&b, 6);
-    ph_mp_put_cstr(&b, "type");
-    ph_mp_put_cstr(&b, "client.message");
-    ph_mp_put_cstr(&b, "session");
-    ph_mp_put_cstr(&b, c->code);
-    ph_mp_put_cstr(&b, "player_id");
-    if (c->player_id >= 0) {
-        ph_mp_put_int(&b, c->player_id);
-    }
-    else {
-        ph_mp_put_nil(&b);
-    }
-    ph_mp_put_cstr(&b, "role");
-    ph_mp_put_cstr(&b, c->role == PH_ROLE_HOST ? "host" : "player");
-    ph_mp_put_cstr(&b, "reply_channel");
-    ph_mp_put_cstr(&b, chan);
-    ph_mp_put_cstr(&b, "text");
-    ph_mp_put_str(&b, text, len);
-    if (b.overflow) {
-        free(mem);
+    m.session = c->code;
+    m.player_id = c->player_id;
+    m.role = c->role == PH_ROLE_HOST ? "host" : "player";
+    m.reply_channel = chan;
+    m.text = text;
+    m.text_len = len;
+    member = ph_chanmsg_pack_inbound(prefix, sizeof(prefix), &m, &mlen);
+    if (member == NULL) {
         cnt_add(&srv->st.redis_undelivered, 1);
+        conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
         return;
     }
     snprintf(score, sizeof(score), "%.6f", wall_time());
@@ -691,15 +673,15 @@ conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
              (long long)wall_time() - srv->cfg.expiry);
     snprintf(exp, sizeof(exp), "%d", srv->cfg.expiry);
     argv[0] = "EVAL"; argv[1] = ph_send_lua; argv[2] = "1";
-    argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)mem;
+    argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)member;
     argv[6] = cap_s; argv[7] = cutoff; argv[8] = exp;
     for (i = 0; i < 9; i++) {
         /* argv[5] is binary (random bytes + msgpack): never strlen it. */
-        lens[i] = i == 5 ? PH_RANDOM_PREFIX_LEN + b.len : strlen(argv[i]);
+        lens[i] = i == 5 ? mlen : strlen(argv[i]);
     }
     rlink_command(srv, inbound_reply_cb, (void *)(uintptr_t)c->serial, 9, argv,
                   lens);
-    free(mem);
+    free(member);
 }
 
 /* Send {"type":"error",...} to c alone. */
@@ -807,7 +789,7 @@ conn_run_pending(ph_server *srv, ph_conn *c)
 
 /* Deliver msg to one connection (frame shared, built lazily by caller). */
 static void
-deliver_to_conn(ph_server *srv, ph_conn *c, const ph_mp_msg *msg,
+deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
                 ph_frame *f)
 {
     if (c->state == PH_CONN_CLOSING || c->state == PH_CONN_NEW) {
@@ -826,7 +808,7 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_mp_msg *msg,
 }
 
 static int
-mp_str_eq(const ph_mp_str *s, const char *lit)
+mp_str_eq(const ph_chanmsg_str *s, const char *lit)
 {
     size_t n = strlen(lit);
 
@@ -837,7 +819,7 @@ mp_str_eq(const ph_mp_str *s, const char *lit)
 static void
 dispatch_member(ph_server *srv, const unsigned char *p, size_t len)
 {
-    ph_mp_msg *msg;
+    ph_chanmsg *msg;
     ph_frame *f = NULL;
     size_t plen = strlen(srv->chan_prefix), i;
 
@@ -849,7 +831,7 @@ dispatch_member(ph_server *srv, const unsigned char *p, size_t len)
     if (msg == NULL) {
         return;
     }
-    if (ph_mp_decode_msg(p + PH_RANDOM_PREFIX_LEN, len - PH_RANDOM_PREFIX_LEN,
+    if (ph_chanmsg_decode(p + PH_RANDOM_PREFIX_LEN, len - PH_RANDOM_PREFIX_LEN,
                          msg) < 0) {
         cnt_add(&srv->st.decode_errors, 1);
         ph_logf(srv->log, PH_LOG_WARNING,
@@ -875,7 +857,7 @@ dispatch_member(ph_server *srv, const unsigned char *p, size_t len)
         f->flags |= PH_FRAME_BROADCAST;
     }
     for (i = 0; i < msg->nchannels; i++) {
-        const ph_mp_str *ch = &msg->channels[i];
+        const ph_chanmsg_str *ch = &msg->channels[i];
         const char *suffix;
         size_t slen;
 

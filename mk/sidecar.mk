@@ -11,9 +11,9 @@ SIDECAR_PY      ?= .venv/bin/python
 SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 SIDECAR_INC     := -Icsrc -I/usr/include/cjson
-SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lpthread
+SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lpthread
 SIDECAR_SRCS    := csrc/server.c csrc/server_log.c csrc/conn.c csrc/conn_auth.c \
-                   csrc/outq.c csrc/fanout.c csrc/fanout_mp.c csrc/uvredis.c \
+                   csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
                    csrc/wsparse.c
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
