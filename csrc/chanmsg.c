@@ -84,6 +84,12 @@ read_channels(mpr_cursor *c, ph_chanmsg *out)
     return 0;
 }
 
+/*
+ * Decode one msgpack map from p[0..len) into out. Returns 0, or -1 when
+ * the input is malformed, truncated, not a map with str keys, nested
+ * deeper than MPR_MAX_DEPTH, lists more than PH_CHANMSG_MAX_CHANNELS
+ * channels or a channel that is not a str, or has bytes after the map.
+ */
 int
 ph_chanmsg_decode(const unsigned char *p, size_t len, ph_chanmsg *out)
 {
@@ -136,6 +142,12 @@ pack_cstr(msgpack_packer *pk, const char *s)
     return msgpack_pack_str(pk, n) | msgpack_pack_str_body(pk, s, n);
 }
 
+/*
+ * Pack prefix[0..prefix_len) (channels_redis' random member prefix)
+ * followed by the msgpack map of m into a new malloc'd buffer. Returns
+ * the buffer (the caller frees it) with its length in *out_len, or NULL
+ * when out of memory.
+ */
 unsigned char *
 ph_chanmsg_pack_inbound(const unsigned char *prefix, size_t prefix_len,
                         const ph_chanmsg_inbound *m, size_t *out_len)

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Append in[0..len) to the reassembly buffer unless that would exceed max
+ * bytes. Returns 0, -1 when the message is too big (the buffer is kept;
+ * the caller closes 1009), or -2 when out of memory.
+ */
 int
 ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max)
 {
@@ -28,6 +33,7 @@ ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max)
     return 0;
 }
 
+/* Free the reassembly buffer. */
 void
 ph_conn_rx_reset(ph_conn *c)
 {
@@ -36,6 +42,11 @@ ph_conn_rx_reset(ph_conn *c)
     c->rx_len = 0;
 }
 
+/*
+ * Keep a copy of text[0..len) (binary: a binary frame's placeholder) at
+ * the end of c's pending list, unless max messages are held already.
+ * Returns 0, -1 when the list is full, -2 when out of memory.
+ */
 int
 ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
                     size_t max)
@@ -65,6 +76,8 @@ ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
     return 0;
 }
 
+/* Unlink and return the oldest pending message (the caller frees it), or
+ * NULL when none is held. */
 ph_pending *
 ph_conn_pending_pop(ph_conn *c)
 {
@@ -80,6 +93,7 @@ ph_conn_pending_pop(ph_conn *c)
     return p;
 }
 
+/* Free every pending message. */
 void
 ph_conn_pending_clear(ph_conn *c)
 {

@@ -11,6 +11,13 @@
 
 #define PH_PATH_PREFIX "/ws/game/"
 
+/*
+ * Parse a request path against Channels' route ^ws/game/(?P<code>[^/]+)/$.
+ * Returns 0 and writes the upper-cased code into code[5] when the segment
+ * is four ASCII letters (either case); 1 when the route matches but the
+ * segment cannot be a session code (the caller accepts, then closes 4004,
+ * like the consumer); -1 when the route does not match (refuse).
+ */
 int
 ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1])
 {
@@ -46,6 +53,11 @@ ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1])
     return 0;
 }
 
+/*
+ * The role named by the query's role value (NULL when absent): absent,
+ * empty or "player" -> PH_ROLE_PLAYER, "host" -> PH_ROLE_HOST, anything
+ * else -> -1 (the caller closes 4003 once the session is known to exist).
+ */
 int
 ph_ws_parse_role(const char *role)
 {
@@ -59,6 +71,12 @@ ph_ws_parse_role(const char *role)
     return -1;
 }
 
+/*
+ * Returns 1 when tok is a syntactically acceptable session token
+ * (1..PH_TOKEN_MAX characters of [A-Za-z0-9_-], i.e. hex or base64url),
+ * 0 otherwise. lws decodes '+' to space in query values, so anything
+ * outside that alphabet is refused rather than guessed at.
+ */
 int
 ph_ws_token_ok(const char *tok)
 {
@@ -204,6 +222,19 @@ pattern_allows(const char *p, size_t n, const ph_origin_parts *origin)
            && same_domain(origin->host, pat.host);
 }
 
+/*
+ * Returns 1 when origin (the Origin header, NULL when absent) is allowed by
+ * allow, a comma-separated list of patterns with the semantics of Channels'
+ * OriginValidator, which AllowedHostsOriginValidator feeds with Django's
+ * ALLOWED_HOSTS:
+ *   "*"                     anything, even an absent Origin;
+ *   "example.com"           that host, any scheme and port;
+ *   ".example.com"          that host and every subdomain;
+ *   "https://example.com:8443"  scheme, host and port (default 80/443) all
+ *                           equal (a leading "." works here too).
+ * Matching ignores case. An absent or unparsable Origin, or a NULL allow
+ * list, is refused (unless "*"). Origins longer than 255 bytes are refused.
+ */
 int
 ph_ws_origin_ok(const char *origin, const char *allow)
 {
@@ -244,6 +275,12 @@ ph_ws_origin_ok(const char *origin, const char *allow)
     return 0;
 }
 
+/*
+ * Append the JSON string literal for s (quotes included) to buf at *pos,
+ * never writing past buflen and keeping buf NUL-terminated.
+ * Returns 0, or -1 when it does not fit (buf then holds a truncated
+ * prefix).
+ */
 int
 ph_json_append_str(char *buf, size_t buflen, size_t *pos, const char *s)
 {
@@ -312,6 +349,10 @@ json_appendf_raw(char *buf, size_t buflen, size_t *pos, const char *s)
     return 0;
 }
 
+/*
+ * Build {"type":"error","code":code,"message":message}.
+ * Returns the length written or -1 when it does not fit.
+ */
 int
 ph_ws_error(char *buf, size_t buflen, const char *code, const char *message)
 {
@@ -327,6 +368,10 @@ ph_ws_error(char *buf, size_t buflen, const char *code, const char *message)
     return (int)pos;
 }
 
+/*
+ * Build the welcome message. player_id < 0 is written as null.
+ * Returns the length written (excluding NUL) or -1 when it does not fit.
+ */
 int
 ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
               const char *server_version, const char *code, const char *role,
@@ -544,6 +589,12 @@ utf8_next(const unsigned char *s, size_t left, uint32_t *cp)
     return n;
 }
 
+/*
+ * Write Python's repr(s[:maxcp]) (maxcp code points of the UTF-8 string s)
+ * NUL-terminated into out[0..cap): quotes chosen as repr chooses them,
+ * backslash escapes for the quote, backslash, \t \n \r and control
+ * characters. Returns the length, or -1 when it does not fit.
+ */
 int
 ph_py_repr_prefix(char *out, size_t cap, const char *s, size_t maxcp)
 {
@@ -582,6 +633,9 @@ ph_py_repr_prefix(char *out, size_t cap, const char *s, size_t maxcp)
     return (int)pos;
 }
 
+/*
+ * Returns 1 when name is one entry of the comma-separated list, else 0.
+ */
 int
 ph_list_contains(const char *list, const char *name)
 {
@@ -615,6 +669,19 @@ parse_whole(const char *text, size_t len)
     return root;
 }
 
+/*
+ * Classify one client text message text[0..len) (need not be
+ * NUL-terminated) and, for PING and ERROR, write the JSON reply into
+ * reply[0..replylen) NUL-terminated. types is the comma-separated list of
+ * client message types forwarded to Django besides "ping" (NULL or "" =
+ * none, "*" = any); a type outside it gets UNKNOWN_TYPE, like the
+ * consumer's protocol.CLIENT_TYPES check. Parsing follows json.loads:
+ * one value and nothing after it but whitespace; of duplicate keys the last
+ * counts. The pong's ts is the exact JSON text the client sent for it
+ * (so integers beyond 2^53 survive); a reply buffer of len + 64 bytes
+ * always holds it. Returns the kind, or -1 when the reply does not fit or
+ * memory runs out (the caller answers with a generic error).
+ */
 int
 ph_ws_client_message(const char *text, size_t len, const char *types,
                      char *reply, size_t replylen)
