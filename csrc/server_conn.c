@@ -585,6 +585,33 @@ done:
 /* the lws protocol callback                                            */
 
 /*
+ * Answer 403 with no body, as Daphne does for a refused handshake. lws'
+ * status line names the version of the request it has parsed, which for
+ * an upgrade is not known yet at this point (it would say HTTP/1.0, which
+ * WebSocket clients reject): the request was HTTP/1.1, say so. Returns 1
+ * (answered) or -1 (hang up).
+ */
+static int
+http_forbidden(struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 256];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+
+    if (lws_add_http_header_status(wsi, HTTP_STATUS_FORBIDDEN, &p, end)
+        || lws_add_http_header_content_length(wsi, 0, &p, end)
+        || lws_finalize_http_header(wsi, &p, end)) {
+        return -1;
+    }
+    if (p - start > 8 && memcmp(start, "HTTP/1.0", 8) == 0) {
+        start[7] = '1';
+    }
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
  * (AllowedHostsOriginValidator). Returns 0 to go on, 1 when refused (the
@@ -617,10 +644,7 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
     return 0;
 
 refuse:
-    if (lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL)) {
-        return -1;
-    }
-    return 1;
+    return http_forbidden(wsi);
 }
 
 /* FILTER: remember code, role and token (path and Origin are checked). */
