@@ -27,7 +27,7 @@
  * Close c asynchronously with code: the queue is dropped and the close
  * frame goes out from the next WRITEABLE (closing from WRITEABLE by
  * returning -1 loses the close frame in this lws build; see
- * docs/architecture-sidecar-notes.md).
+ * docs/architecture.md).
  */
 void
 ph_srv_conn_close(ph_server *srv, ph_conn *c, int code)
