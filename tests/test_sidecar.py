@@ -68,6 +68,33 @@ async def wait_for(predicate, timeout: float = 10, step: float = 0.05):
     return False
 
 
+class expect_logs:  # noqa: N801 - a context manager used like assertLogs
+    """assertLogs on realtime.sidecar that also drains the C log ring first,
+    so the expected warnings are checked instead of printed."""
+
+    def __init__(self, case, sidecar, text: str) -> None:
+        self.case, self.sidecar, self.text = case, sidecar, text
+
+    def __enter__(self):
+        self.cm = self.case.assertLogs("realtime.sidecar", "WARNING")
+        self.logs = self.cm.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        runner = getattr(self.sidecar, "runner", None)
+        if runner is not None:
+            runner.flush_logs()
+        else:  # the driver writes its lines to its own log file
+            import logging
+
+            logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
+        result = self.cm.__exit__(*exc)
+        if exc[0] is None:
+            self.case.assertTrue(any(self.text in line for line in self.logs.output),
+                                 self.logs.output)
+        return result
+
+
 class _GameCase(TransactionTestCase):
     serialized_rollback = True
     sidecar_options: dict = {}
@@ -215,14 +242,19 @@ class LimitsTests(_GameCase):
         async def reader():
             return [json.loads(await asyncio.wait_for(fast.recv(), 10))["n"] for _ in range(n)]
 
-        task = asyncio.create_task(reader())
-        for i in range(n):
-            await layer.group_send(protocol.group_name(self.code),
-                                   {"type": "game.event", "text": json.dumps({"n": i, "b": blob})})
-        self.assertEqual(await task, list(range(n)))
-        if "slow_consumer_closes" in stats():
-            self.assertTrue(await wait_for(lambda: stats()["slow_consumer_closes"] == before + 1))
-        self.assertTrue(await wait_for(lambda: stats()["connections"] == 1))
+        with expect_logs(self, self.sidecar, "slow consumer"):
+            task = asyncio.create_task(reader())
+            for i in range(n):
+                await layer.group_send(
+                    protocol.group_name(self.code),
+                    {"type": "game.event", "text": json.dumps({"n": i, "b": blob})},
+                )
+            self.assertEqual(await task, list(range(n)))
+            if "slow_consumer_closes" in stats():
+                self.assertTrue(
+                    await wait_for(lambda: stats()["slow_consumer_closes"] == before + 1)
+                )
+            self.assertTrue(await wait_for(lambda: stats()["connections"] == 1))
         slow.close()
         await fast.close()
 
@@ -269,8 +301,9 @@ class RedisLossTests(_GameCase):
         await sync_to_async(api.host)(code, "start-round", self.host)
         self.assertEqual((await servers.recv_json(ws))["seq"], state["seq"] + 1)
         self.redis.command("SAVE")
-        self.redis.kill()
-        self.assertTrue(await wait_for(lambda: not self.sidecar.stats()["redis_up"]))
+        with expect_logs(self, self.sidecar, "link lost"):
+            self.redis.kill()
+            self.assertTrue(await wait_for(lambda: not self.sidecar.stats()["redis_up"]))
         await ws.send('{"type":"ping","ts":"down"}')  # the socket is still open
         self.assertEqual(await servers.recv_json(ws), {"type": "pong", "ts": "down"})
         await ws.send('{"type":"dance"}')  # cannot be forwarded now
