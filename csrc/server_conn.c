@@ -14,10 +14,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chanmsg.h"
 #include "conn_auth.h"
 #include "wsparse.h"
+
+
+/* The wall clock in epoch milliseconds (welcome's server_time). */
+static int64_t
+wall_clock_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ------------------------------------------------------------------ */
 /* connection helpers                                                   */
@@ -167,7 +181,7 @@ state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
     n = ph_ws_welcome(buf, sizeof(buf), c->id, srv->cfg.server_version,
                       c->code, c->role == PH_ROLE_HOST ? "host" : "player",
-                      c->player_id);
+                      c->player_id, wall_clock_ms());
     f = n < 0 ? NULL : ph_frame_new(buf, (size_t)n);
     if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
         if (f != NULL) {
@@ -215,7 +229,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
-    redisReply *host, *player;
+    redisReply *host, *player, *closed;
     char digest[PH_SHA256_HEX_LEN + 1], group[PH_GROUP_NAME_MAX];
     char key[PH_KEY_MAX];
     const char *argv[2];
@@ -225,7 +239,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 2) {
+        || reply->elements != 3) {
         ph_logf(srv->log, PH_LOG_WARNING, "session lookup failed for %s",
                 c->code);
         ph_srv_conn_close(srv, c, 1013);
@@ -233,8 +247,14 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
     host = reply->element[0];
     player = reply->element[1];
+    closed = reply->element[2];
     if (host->type != REDIS_REPLY_STRING) {
         ph_srv_conn_close(srv, c, 4004);      /* no such session */
+        return;
+    }
+    if (closed->type == REDIS_REPLY_STRING && closed->len == 1
+        && closed->str[0] == '1') {
+        ph_srv_conn_close(srv, c, 4000);      /* the host exited the game */
         return;
     }
     if (!c->role_ok || !c->token_ok) {
@@ -286,19 +306,21 @@ conn_start_auth(ph_server *srv, ph_conn *c)
 {
     char key[PH_KEY_MAX], field[2 + PH_SHA256_HEX_LEN + 1];
     char digest[PH_SHA256_HEX_LEN + 1];
-    const char *argv[4];
-    size_t lens[4];
+    const char *argv[5];
+    size_t lens[5];
     int i;
 
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
     ph_sha256_hex(c->token, digest);
     snprintf(field, sizeof(field), "p:%s", digest);
+    /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
-    for (i = 0; i < 4; i++) {
+    argv[4] = "closed";
+    for (i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, auth_reply_cb, (void *)(uintptr_t)c->serial, 4, argv,
+    ph_srv_redis_command(srv, auth_reply_cb, (void *)(uintptr_t)c->serial, 5, argv,
                   lens);
 }
 
@@ -721,13 +743,10 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
         c->binary = lws_frame_is_binary(wsi);
     }
     if (c->binary) {
-        /* The consumer answers a binary message with INVALID_MESSAGE,
-         * whatever its size: drop the bytes, answer at its end. */
-        if (lws_is_final_fragment(wsi)
-            && lws_remaining_packet_payload(wsi) == 0) {
-            conn_on_message(srv, c, NULL, 0, 1);
-        }
-        return 0;
+        /* Our protocol is JSON text only: 1003 (unsupported data), as the
+         * consumer does, without buffering a byte of it. */
+        lws_close_reason(wsi, 1003, NULL, 0);
+        return -1;
     }
     if (c->rx == NULL && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)
         && lws_remaining_packet_payload(wsi) == 0) {

@@ -375,10 +375,11 @@ ph_ws_error(char *buf, size_t buflen, const char *code, const char *message)
 int
 ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
               const char *server_version, const char *code, const char *role,
-              int64_t player_id)
+              int64_t player_id, int64_t server_time_ms)
 {
     size_t pos = 0;
     char num[32];
+    char now[32];
 
     if (player_id < 0) {
         snprintf(num, sizeof(num), "null");
@@ -386,6 +387,7 @@ ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
     else {
         snprintf(num, sizeof(num), "%lld", (long long)player_id);
     }
+    snprintf(now, sizeof(now), "%lld", (long long)server_time_ms);
     if (json_appendf_raw(buf, buflen, &pos,
                          "{\"type\":\"welcome\",\"connection_id\":") < 0
         || ph_json_append_str(buf, buflen, &pos, connection_id) < 0
@@ -397,6 +399,8 @@ ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
         || ph_json_append_str(buf, buflen, &pos, role) < 0
         || json_appendf_raw(buf, buflen, &pos, ",\"player_id\":") < 0
         || json_appendf_raw(buf, buflen, &pos, num) < 0
+        || json_appendf_raw(buf, buflen, &pos, ",\"server_time\":") < 0
+        || json_appendf_raw(buf, buflen, &pos, now) < 0
         || json_appendf_raw(buf, buflen, &pos, "}") < 0) {
         return -1;
     }

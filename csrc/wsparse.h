@@ -111,12 +111,14 @@ int ph_list_contains(const char *list, const char *name);
 int ph_json_append_str(char *buf, size_t buflen, size_t *pos, const char *s);
 
 /*
- * Build the welcome message. player_id < 0 is written as null.
+ * Build the welcome message. player_id < 0 is written as null;
+ * server_time_ms is the wall clock (epoch ms) clients align deadlines to.
  * Returns the length written (excluding NUL) or -1 when it does not fit.
  */
 int ph_ws_welcome(char *buf, size_t buflen, const char *connection_id,
                   const char *server_version, const char *code,
-                  const char *role, int64_t player_id);
+                  const char *role, int64_t player_id,
+                  int64_t server_time_ms);
 
 /*
  * Build {"type":"error","code":code,"message":message}.

@@ -87,6 +87,8 @@ class GameConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # A binary frame gets INVALID_MESSAGE here (parse_client_message):
+        # Daphne's Autobahn cannot send close code 1003, which the sidecar uses.
         message, problem = protocol.parse_client_message(text_data)
         if problem is not None:
             await self.send_json(problem)

@@ -80,6 +80,7 @@ ERROR_MESSAGES = {
 }
 
 # WebSocket close codes.
+CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
 CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
 CLOSE_FORBIDDEN = 4003  # bad or missing token
 CLOSE_NOT_FOUND = 4004  # unknown session

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import websockets
 from asgiref.sync import sync_to_async
@@ -20,7 +21,6 @@ from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from realtime import protocol
-from realtime.consumers import GameConsumer
 
 from . import servers
 from .helpers import Api, answer_id, truth_of
@@ -73,8 +73,17 @@ class ProtocolCases:
         ws, welcome, state = await self.join(f"session_token={self.ana}")
         self.assertEqual(
             list(welcome),
-            ["type", "connection_id", "server_version", "session", "role", "player_id"],
+            [
+                "type",
+                "connection_id",
+                "server_version",
+                "session",
+                "role",
+                "player_id",
+                "server_time",
+            ],
         )
+        self.assertLess(abs(welcome["server_time"] - time.time() * 1000), 5000)
         self.assertEqual(
             {k: welcome[k] for k in ("session", "role", "player_id", "server_version")},
             {
@@ -192,14 +201,22 @@ class ProtocolCases:
         for text, expected in cases:
             await ws.send(text)
             self.assertEqual(await ws.recv(), protocol.dumps(expected), text)
-        await ws.send(b"\x00\x01")  # a binary frame
-        self.assertEqual(
-            await servers.recv_json(ws),
-            protocol.error(protocol.INVALID_MESSAGE, "Only text frames carry messages."),
-        )
         await ws.send('{"type": "ping", "ts": 1}')
         self.assertEqual(await servers.recv_json(ws), {"type": "pong", "ts": 1})
         await ws.close()
+
+    async def test_binary_frame(self):
+        """Sidecar: close 1003. Daphne (Autobahn sends no 1003): an error, socket open."""
+        ws, _, _ = await self.join(f"session_token={self.ana}")
+        await ws.send(b"\x00\x01")
+        if self.server.name == "daphne":
+            self.assertEqual(
+                await servers.recv_json(ws),
+                protocol.error(protocol.INVALID_MESSAGE, "Only text frames carry messages."),
+            )
+            await ws.close()
+        else:
+            self.assertEqual(await servers.close_code(ws), protocol.CLOSE_UNSUPPORTED_DATA)
 
     async def test_messages_sent_before_the_welcome_are_answered_after_it(self):
         ws = await servers.connect(self.server.port, self.code, f"session_token={self.ana}")
@@ -238,6 +255,8 @@ class ProtocolCases:
             protocol.LIE_STARTED,
             protocol.QUESTION_SHOWN,
             protocol.GUESS_STARTED,
+            protocol.REVEAL_STEP,  # Ana's lie, then the truth
+            protocol.REVEAL_STEP,
             protocol.SCORES_CALCULATED,
             protocol.SCOREBOARD,
             protocol.GAME_OVER,
@@ -246,7 +265,9 @@ class ProtocolCases:
         for ws in (ana, host):
             events = [await servers.recv_json(ws) for _ in expected]
             self.assertEqual([e["type"] for e in events], expected)
-            self.assertEqual([e["seq"] for e in events], list(range(first + 1, first + 7)))
+            self.assertEqual(
+                [e["seq"] for e in events], list(range(first + 1, first + 1 + len(expected)))
+            )
             for event in events:
                 protocol.check_event(event["type"], event["payload"])
             self.assertNotIn("authors", json.dumps(events[2]["payload"]))
@@ -254,7 +275,9 @@ class ProtocolCases:
         self.assertEqual(texts[ana], texts[host])
         # A client that connects now gets the state of the last event.
         late, _, state = await self.join(f"session_token={self.bo}")
-        self.assertEqual((state["seq"], state["payload"]["phase"]), (first + 6, "finished"))
+        self.assertEqual(
+            (state["seq"], state["payload"]["phase"]), (first + len(expected), "finished")
+        )
         for ws in (ana, host, late):
             await ws.close()
 
@@ -288,8 +311,6 @@ class ProtocolCases:
         await bo.close()
 
     async def test_game_close_closes_every_socket_with_its_code(self):
-        if self.server.name == "daphne" and not hasattr(GameConsumer, "game_close"):
-            self.skipTest("GameConsumer has no game.close handler on this branch")
         sockets = [
             (await self.join(q))[0]
             for q in (f"session_token={self.ana}", f"role=host&session_token={self.host}")
@@ -299,6 +320,15 @@ class ProtocolCases:
         )
         for ws in sockets:
             self.assertEqual(await servers.close_code(ws), 4000)
+
+    async def test_exit_closes_sockets_and_refuses_new_ones_with_4000(self):
+        ws, _, _ = await self.join(f"session_token={self.ana}")
+        status, _ = await self.call(self.api.host, self.code, "exit", self.host)
+        self.assertEqual(status, 200)
+        self.assertEqual((await servers.recv_json(ws))["type"], protocol.SESSION_CLOSED)
+        self.assertEqual(await servers.close_code(ws), protocol.CLOSE_SESSION_CLOSED)
+        for query in (f"session_token={self.ana}", f"role=host&session_token={self.host}"):
+            self.assertEqual(await self.refused_with(query), protocol.CLOSE_SESSION_CLOSED)
 
 
 class DaphneProtocolTests(ProtocolCases, TransactionTestCase):

@@ -23,7 +23,9 @@ from .helpers import Api, answer_id, truth_of
 from .redis_server import RedisServer
 from .runner import PartyhubTestRunner, use_redis
 
-EVENTS_PER_ROUND = 5  # lie_started, question_shown, guess_started, scores, scoreboard
+# lie_started, question_shown, guess_started, 3 reveal steps (truth + two
+# lies, as play_game writes them), scores, scoreboard
+EVENTS_PER_ROUND = 8
 
 
 def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:

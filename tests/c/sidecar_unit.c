@@ -355,11 +355,12 @@ test_wsparse(void)
         CHECK(ph_py_repr_prefix(out, sizeof(out), "\xc3\xa9\xc3\xa9\xc3\xa9", 2) > 0
               && strcmp(out, "'\xc3\xa9\xc3\xa9'") == 0);
     }
-    CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1) > 0);
+    CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1, 1700000000123) > 0);
     CHECK(strcmp(reply, "{\"type\":\"welcome\",\"connection_id\":\"id\\\"1\","
                         "\"server_version\":\"v\",\"session\":\"ABCD\","
-                        "\"role\":\"host\",\"player_id\":null}") == 0);
-    CHECK(ph_ws_welcome(reply, 10, "id", "v", "ABCD", "host", 3) < 0);
+                        "\"role\":\"host\",\"player_id\":null,"
+                        "\"server_time\":1700000000123}") == 0);
+    CHECK(ph_ws_welcome(reply, 10, "id", "v", "ABCD", "host", 3, 1) < 0);
 }
 
 static void
