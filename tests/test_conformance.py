@@ -386,6 +386,14 @@ def _ping_cases() -> None:
     case("2.12", "ping message, 2000-byte ts (under the limit)",
          "protocol.md: pong echoes ts (any JSON value)",
          send(text(ping_msg(big_ts))), stays_open(pong_msg(big_ts)))
+    # 1e400 is valid JSON but no double: the pong must still be valid JSON
+    # (RFC 8259 has no Infinity); its ts cannot be echoed exactly.
+    case("2.13", "ping message, ts 1e400 (beyond a double)",
+         "protocol.md + RFC 8259: the pong is valid JSON",
+         send(text(b'{"type":"ping","ts":1e400}')),
+         Expect("pong-msg (valid JSON), open",
+                lambda o: o.end == "open" and len(o.replies) == 1
+                and o.replies[0][0] == "json" and o.replies[0][1].get("type") == "pong"))
 
 
 def _rsv_cases() -> None:
@@ -654,6 +662,10 @@ def run_case(connect: Callable[[], RawWebSocket], c: Case) -> Outcome:
     return o
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def _collect(ws: RawWebSocket, c: Case, o: Outcome, sent_close: bool) -> None:
     deadline = time.monotonic() + c.timeout
     message: list[bytes] = []
@@ -699,7 +711,7 @@ def _collect(ws: RawWebSocket, c: Case, o: Outcome, sent_close: bool) -> None:
             o.replies.append(("binary", data))
             continue
         try:
-            decoded = json.loads(data.decode("utf-8"))
+            decoded = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
         except UnicodeDecodeError:
             o.violations.append("server text not UTF-8")
             o.replies.append(("text", data))
@@ -816,7 +828,10 @@ SERVERS = ("sidecar", "sidecar 1MiB", "daphne")
 _verbose = False
 
 
-class _Conformance(TransactionTestCase):
+class _Conformance:
+    """The cases as test methods; a mixin (not a TestCase, so that it is not
+    run by itself) for a TransactionTestCase that sets `port`."""
+
     serialized_rollback = True  # keeps the question bank loaded by the migration
     label = ""
     strict = True  # failures fail (sidecar); else recorded only (Daphne)
@@ -903,13 +918,13 @@ class _SidecarBase(_Conformance):
         super().tearDownClass()
 
 
-class SidecarConformanceTests(_SidecarBase):
+class SidecarConformanceTests(_SidecarBase, TransactionTestCase):
     """The sidecar with its default 4096-byte message limit."""
 
     label = "sidecar"
 
 
-class SidecarRaisedLimitTests(_SidecarBase):
+class SidecarRaisedLimitTests(_SidecarBase, TransactionTestCase):
     """The length cases with max_message raised to 1 MiB."""
 
     label = "sidecar 1MiB"
@@ -917,7 +932,7 @@ class SidecarRaisedLimitTests(_SidecarBase):
     config = {"max_message": BIG_LIMIT}
 
 
-class DaphneConformanceTests(_Conformance):
+class DaphneConformanceTests(_Conformance, TransactionTestCase):
     """Daphne + GameConsumer: informational, differences are recorded."""
 
     label = "daphne"
