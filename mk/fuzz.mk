@@ -35,9 +35,10 @@ fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg :=
 fuzz_libs_client_msg  := -lcjson -lm
 fuzz_libs_url         := -lcjson
-# server.c is #included by the harness; lws is linked but the one lws call
-# the reply callbacks make is wrapped.
-fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable -lwebsockets -luv -lhiredis \
+# server.c is #included by the harness; lws is linked but the lws calls the
+# reply callbacks make are wrapped.
+fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
+                         -lwebsockets -luv -lhiredis \
                          -lcjson -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)

@@ -13,9 +13,11 @@
  * server.c is #included so its static callbacks are reachable; the server
  * object is built by hand with four connections (two authenticating, two
  * ready in groups) and no Redis link, so follow-up commands are refused
- * the way they are while Redis is down. lws is linked but
- * lws_callback_on_writable is wrapped (-Wl,--wrap) to a no-op: the
- * connections have no real wsi. Not covered: the socket I/O of hiredis'
+ * the way they are while Redis is down. lws is linked but the lws calls
+ * the reply paths make (lws_callback_on_writable, lws_set_timeout) are
+ * wrapped (-Wl,--wrap, see mk/fuzz.mk) to checks: the connections have no
+ * real wsi, so a new lws call on these paths crashes the smoke run until
+ * it is wrapped here too. Not covered: the socket I/O of hiredis'
  * async context and uvredis.c's libuv glue.
  *
  * Input: 4 selector bytes (which callback, which connection, per reply),
@@ -32,6 +34,15 @@
 #include "fuzz_util.h"
 
 int __wrap_lws_callback_on_writable(struct lws *wsi);
+void __wrap_lws_set_timeout(struct lws *wsi, enum pending_timeout reason,
+                            int secs);
+
+void
+__wrap_lws_set_timeout(struct lws *wsi, enum pending_timeout reason, int secs)
+{
+    CHECK(wsi != NULL && secs != 0);
+    (void)reason;
+}
 
 int
 __wrap_lws_callback_on_writable(struct lws *wsi)
