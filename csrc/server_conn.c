@@ -825,6 +825,28 @@ ws_closed(ph_server *srv, ph_conn *c)
     atomic_fetch_sub_explicit(&srv->st.connections, 1, memory_order_relaxed);
 }
 
+
+/*
+ * The client's close frame, before lws echoes it (RFC 6455 5.5.1, 7.4).
+ * lws 4.1 replaces codes below 3000 that must not be sent with 1002 in
+ * place but echoes a 1-byte body and codes above 4999 unchanged; do the
+ * same for those codes, and fail a 1-byte body with 1002.
+ */
+static int
+ws_peer_close(struct lws *wsi, unsigned char *body, size_t len)
+{
+    if (len == 1) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                         (unsigned char *)"bad close", 9);
+        return -1;
+    }
+    if (len >= 2 && (((unsigned)body[0] << 8) | body[1]) > 4999) {
+        body[0] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8);
+        body[1] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xff);
+    }
+    return 0;
+}
+
 /*
  * The lws protocol callback of the vhost (protocol 0 serves both the game
  * WebSocket and the HTTP endpoints). Returns what lws expects: 0 to go on,
@@ -848,6 +870,8 @@ ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return ws_receive(srv, wsi, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws_writeable(srv, wsi, c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return ws_peer_close(wsi, in, len);
     case LWS_CALLBACK_CLOSED:
         ws_closed(srv, c);
         return 0;

@@ -646,6 +646,9 @@ ph_list_contains(const char *list, const char *name)
     size_t nlen = strlen(name);
     const char *p = list;
 
+    if (nlen == 0) {
+        return 0;              /* an empty entry ("a,,b", ",a") lists nothing */
+    }
     while (p != NULL && *p != '\0') {
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
