@@ -842,6 +842,33 @@ cmd_connect(const char *file, int concurrency, double timeout_s)
                target - started, el, el > 0 ? (double)got / el : 0.0,
                (unsigned long long)n_ready, fd_limit);
         print_reasons(stdout);
+        /* Ready connections per game index (for expected deliveries). */
+        {
+            int32_t gmax = -1;
+            size_t i;
+
+            for (i = 0; i < nconns; i++) {
+                if (conns[i].game > gmax) {
+                    gmax = conns[i].game;
+                }
+            }
+            if (gmax >= 0 && gmax < 200000) {
+                uint32_t *per = xcalloc((size_t)gmax + 1, sizeof(*per));
+                int32_t g;
+
+                for (i = 0; i < nconns; i++) {
+                    if (conns[i].state == C_READY && conns[i].game >= 0) {
+                        per[conns[i].game]++;
+                    }
+                }
+                fputs(",\"game_ready\":[", stdout);
+                for (g = 0; g <= gmax; g++) {
+                    printf("%s%u", g ? "," : "", per[g]);
+                }
+                fputs("]", stdout);
+                free(per);
+            }
+        }
         printf("}\n");
         fflush(stdout);
     }

@@ -439,8 +439,8 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
         if (rate > 0) {
             uint64_t due = t0 + (uint64_t)((double)k * 1e9 / rate);
 
-            while (now_ns() < due) {
-                uint64_t left = due - now_ns();
+            for (uint64_t now = now_ns(); now < due; now = now_ns()) {
+                uint64_t left = due - now;   /* > 0: now < due */
 
                 pump(left > 2000000 ? (int)(left / 1000000) - 1 : 0);
             }
