@@ -522,7 +522,8 @@ def spread_line(games: list[dict[str, Any]], i: int) -> str:
     """Socket i of a load spread over every game's player tokens (round robin)."""
     g = i % len(games)
     tokens = games[g]["player_tokens"]
-    return f"{g} /ws/game/{games[g]['code']}/?session_token={tokens[(i // len(games)) % len(tokens)]}"
+    token = tokens[(i // len(games)) % len(tokens)]
+    return f"{g} /ws/game/{games[g]['code']}/?session_token={token}"
 
 
 def conn_ready(entry: dict[str, Any]) -> int:
