@@ -314,6 +314,8 @@ class Run:
             "loadgen_cpu_s": stats["cpu_s"],
             "sender": done,
             "stalls": done.get("stalls", 0),
+            "client_errors": stats["errors"],
+            "close_codes": stats["close_codes"],
         }
 
     def drain(self, lg: Child, expected: int) -> dict[str, Any]:
@@ -506,6 +508,8 @@ def scenario_idle(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                     cpu_pct=round(100 * cpu / wall, 3),
                     heartbeats_per_conn=round((st1["pings"] - st0["pings"]) / ready, 2),
                     closed_during_idle=st1["closed_after_ready"] - st0["closed_after_ready"],
+                    client_errors=st1["errors"],
+                    close_codes=st1["close_codes"],
                 )
                 log(f"  idle N={n} {peer}: {entry['rss_per_conn']:.0f} B/conn, "
                     f"cpu {entry['cpu_pct']:.2f}%, pings/conn {entry['heartbeats_per_conn']}, "
