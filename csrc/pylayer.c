@@ -17,7 +17,6 @@
  * group name; plain channels go round-robin, as in channels_redis. */
 #include "pylayer.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -293,8 +292,8 @@ exec_nogil(LayerObject *self, sc_state *st, ConnObject *c, rl_call *calls,
     return 0;
 }
 
-/* Time as channels_redis uses it: float seconds for scores, int(now) for
- * cut-offs. */
+/* Wall-clock seconds, for group membership scores (as channels_redis;
+ * message scores come from the server's clock, see rscripts.c). */
 static double
 now_seconds(void)
 {
@@ -442,23 +441,18 @@ layer_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (key_off < 0) {
         goto error;
     }
-    double now = now_seconds();
-    char cutoff[32], capstr[32], nowstr[40], expstr[32];
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             (long long)floor(now) - self->expiry);
+    char capstr[32], expstr[32];
     snprintf(capstr, sizeof(capstr), "%lld", cap);
-    snprintf(nowstr, sizeof(nowstr), "%.6f", now);
     snprintf(expstr, sizeof(expstr), "%lld", self->expiry);
-    const char *argv[6] = {c->scratch.data + key_off, cutoff, capstr, nowstr,
-                           expstr, e->buf.data};
-    size_t lens[6] = {(size_t)self->prefix_len + nl, strlen(cutoff),
-                      strlen(capstr), strlen(nowstr), strlen(expstr),
-                      e->buf.len};
+    const char *argv[4] = {c->scratch.data + key_off, expstr, capstr,
+                           e->buf.data};
+    size_t lens[4] = {(size_t)self->prefix_len + nl, strlen(expstr),
+                      strlen(capstr), e->buf.len};
     call.host = bang ? chash_index(cname, nl, self->nhosts)
                      : (int)(self->send_rr++ % (unsigned long)self->nhosts);
     call.script = RS_SEND;
     call.nkeys = 1;
-    call.argc = 6;
+    call.argc = 4;
     call.argv = argv;
     call.lens = lens;
     if (exec_nogil(self, st, c, &call, 1, 0) < 0) {
@@ -587,8 +581,7 @@ typedef struct gs_req {
     Py_ssize_t counter_len;
     const char *head, *tail;  /* text placeholder parts */
     Py_ssize_t head_len, tail_len;
-    double now;
-    char nowstr[40], gcut[32], mcut[32], expstr[32], capstr[32];
+    char gexpstr[32], expstr[32], capstr[32];
     char ttlstr[32];          /* counter TTL, "0" for none */
     unsigned char rnd[64];
 } gs_req;
@@ -641,9 +634,7 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
         ARG(q->counter, (size_t)q->counter_len);
     }
     int nkeys = n;
-    ARGS(q->nowstr);
-    ARGS(q->gcut);
-    ARGS(q->mcut);
+    ARGS(q->gexpstr);
     ARGS(q->expstr);
     ARG(self->prefix, (size_t)self->prefix_len);
     ARG((const char *)q->rnd, (size_t)self->rnd_len);
@@ -804,9 +795,8 @@ static long long
 deliver(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q,
         gs_key *keys, Py_ssize_t nkeys)
 {
-    /* Per host: its keys, their messages, their capacities, then now,
-     * expiry and the cutoff. */
-    size_t max_args = 3 * (size_t)nkeys + 3 * (size_t)self->nhosts;
+    /* Per host: its keys, their messages, their capacities, expiry. */
+    size_t max_args = 3 * (size_t)nkeys + (size_t)self->nhosts;
     rl_call *calls = PyMem_Calloc((size_t)self->nhosts, sizeof(rl_call));
     const char **argv = PyMem_Malloc(sizeof(char *) * max_args);
     size_t *lens = PyMem_Malloc(sizeof(size_t) * max_args);
@@ -843,11 +833,8 @@ deliver(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q,
                 lens[n++] = strlen(keys[i].cap);
             }
         }
-        const char *tail[3] = {q->nowstr, q->expstr, q->mcut};
-        for (int t = 0; t < 3; t++) {
-            argv[n] = tail[t];
-            lens[n++] = strlen(tail[t]);
-        }
+        argv[n] = q->expstr;
+        lens[n++] = strlen(q->expstr);
         rl_call *call = &calls[ncalls++];
         call->host = h;
         call->script = RS_DELIVER;
@@ -899,13 +886,13 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     if (key_off < 0) {
         return NULL;
     }
-    const char *argv[4] = {c->scratch.data + key_off, q->counter, q->gcut,
+    const char *argv[4] = {c->scratch.data + key_off, q->counter, q->gexpstr,
                            q->ttlstr};
     size_t lens[4] = {(size_t)(self->prefix_len + 7 + q->group_len),
-                      (size_t)q->counter_len, strlen(q->gcut),
+                      (size_t)q->counter_len, strlen(q->gexpstr),
                       strlen(q->ttlstr)};
     if (q->counter == NULL) {
-        argv[1] = q->gcut;
+        argv[1] = q->gexpstr;
         lens[1] = lens[2];
         argv[2] = q->ttlstr;
         lens[2] = lens[3];
@@ -1042,12 +1029,7 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (mpe_encode_map_head(c->enc, message, 1) < 0) {
         goto error;
     }
-    q.now = now_seconds();
-    snprintf(q.nowstr, sizeof(q.nowstr), "%.6f", q.now);
-    snprintf(q.gcut, sizeof(q.gcut), "%lld",
-             (long long)floor(q.now) - self->group_expiry);
-    snprintf(q.mcut, sizeof(q.mcut), "%lld",
-             (long long)floor(q.now) - self->expiry);
+    snprintf(q.gexpstr, sizeof(q.gexpstr), "%lld", self->group_expiry);
     snprintf(q.expstr, sizeof(q.expstr), "%lld", self->expiry);
     snprintf(q.capstr, sizeof(q.capstr), "%lld", self->capacity);
     /* One random prefix for every key of this send: it only has to keep

@@ -48,6 +48,7 @@
 #define PH_TICK_MS 1000
 #define PH_STOP_POLL_MS 50
 #define PH_REPLY_MAX 1024              /* pong/error replies */
+#define PH_CLOSE_WAIT_S 3              /* max wait to send a close frame */
 
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 static const double ph_lat_bounds_ms[] = {
@@ -298,6 +299,11 @@ conn_close_async(ph_server *srv, ph_conn *c, int code)
     c->state = PH_CONN_CLOSING;
     c->close_code = code;
     ph_outq_clear(&c->q, frame_release, srv);
+    /*
+     * A peer whose receive window is full never becomes writeable: if the
+     * close frame cannot go out within PH_CLOSE_WAIT_S, lws drops the link.
+     */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, PH_CLOSE_WAIT_S);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -676,9 +682,9 @@ conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
     argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)mem;
     argv[6] = cap_s; argv[7] = cutoff; argv[8] = exp;
     for (i = 0; i < 9; i++) {
-        lens[i] = strlen(argv[i]);
+        /* argv[5] is binary (random bytes + msgpack): never strlen it. */
+        lens[i] = i == 5 ? PH_RANDOM_PREFIX_LEN + b.len : strlen(argv[i]);
     }
-    lens[5] = PH_RANDOM_PREFIX_LEN + b.len;
     rlink_command(srv, inbound_reply_cb, (void *)(uintptr_t)c->serial, 9, argv,
                   lens);
     free(mem);

@@ -76,7 +76,7 @@ ph_log_enabled(const ph_log *lg, int level)
 void
 ph_logf(ph_log *lg, int level, const char *fmt, ...)
 {
-    char tmp[PH_LOG_LINE_MAX];
+    char tmp[PH_LOG_LINE_MAX + 1];     /* one spare byte to see the cut */
     va_list ap;
     int n;
 
@@ -89,9 +89,13 @@ ph_logf(ph_log *lg, int level, const char *fmt, ...)
     if (n < 0) {
         return;
     }
-    if ((size_t)n >= sizeof(tmp)) {
-        /* Truncated: do not leave half a UTF-8 sequence at the end. */
-        size_t k = sizeof(tmp) - 1;
+    if ((size_t)n >= PH_LOG_LINE_MAX) {
+        /*
+         * Truncate to PH_LOG_LINE_MAX-1 bytes without splitting a UTF-8
+         * sequence: while the first byte cut off is a continuation byte,
+         * move the cut back onto its lead byte.
+         */
+        size_t k = PH_LOG_LINE_MAX - 1;
 
         while (k > 0 && ((unsigned char)tmp[k] & 0xC0) == 0x80) {
             k--;
@@ -109,7 +113,7 @@ ph_logf(ph_log *lg, int level, const char *fmt, ...)
         log_line *l = &lg->lines[(lg->head + lg->count) % lg->cap];
 
         l->level = level;
-        memcpy(l->text, tmp, sizeof(tmp));
+        memcpy(l->text, tmp, strlen(tmp) + 1);   /* <= PH_LOG_LINE_MAX - 1 */
         lg->count++;
     }
     pthread_mutex_unlock(&lg->lock);

@@ -27,7 +27,7 @@ asan:
 	PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONMALLOC=malloc \
-	$(CPY) -m unittest -v tests.test_c_layer tests.test_msgpack
+	$(CPY) manage.py test tests.test_c_layer tests.test_c_layer_broadcast tests.test_msgpack
 	@echo "asan: passed; rebuilding the normal extension"
 	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 

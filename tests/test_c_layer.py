@@ -205,6 +205,22 @@ class GroupInteropTests(LayerTestCase):
         fast = self.fast()
         self.run_async(scenario)
 
+    def test_member_array_size_classes(self):
+        """fixarray/array16 and fixstr/str8 for __asgi_channel__, as msgpack."""
+        fast = self.fast()
+        for count in (1, 15, 16, 17, 300):
+            group = f"size{count}"
+            names = [f"specific.sz{count}!{'m' * (i % 40)}{i}" for i in range(count)]
+            for name in names:
+                fast.group_add(group, name)
+            fast.group_send(group, {"type": "s"})
+            key = f"{self.prefix}specific.sz{count}!"
+            [stored] = self.zrange(key)
+            members = [m.decode() for m in self.raw.zrange(f"{self.prefix}:group:{group}", 0, -1)]
+            self.assertEqual(sorted(members), sorted(names))
+            expected = msgpack.packb({"type": "s", "__asgi_channel__": members})
+            self.assertEqual(stored[12:], expected, count)
+
     def test_channels_redis_group_send_decoded_by_c(self):
         async def scenario():
             py = self.py()

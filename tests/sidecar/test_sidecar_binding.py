@@ -16,6 +16,7 @@ import unittest
 import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from test_sidecar_e2e import CODE, PLAYER_TOKEN, STATE, Redis, free_port, seed  # noqa: E402
 
 

@@ -24,6 +24,8 @@ import time
 import unittest
 import urllib.request
 
+import logging
+
 import websockets
 from channels_redis.core import RedisChannelLayer
 
@@ -31,6 +33,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SIDECAR_BIN = os.environ.get("SIDECAR_BIN", os.path.join(ROOT, "build/sidecar/sidecar_run"))
 SIDECAR_WRAP = shlex.split(os.environ.get("SIDECAR_WRAP", ""))
 SLOW = float(os.environ.get("SIDECAR_SLOW", "1"))  # timeout multiplier (valgrind)
+
+# IsolatedAsyncioTestCase runs asyncio in debug mode; its slow-callback
+# warnings are noise here.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 CODE = "ABCD"
 PLAYER_TOKEN = "player-token-7"
@@ -123,6 +129,9 @@ class Sidecar:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout * SLOW)
+        if rc != 0:
+            # Under ASan/valgrind a non-zero status means the tool found errors.
+            raise AssertionError(f"sidecar exited with {rc}:\n{self.logtext()[-4000:]}")
         return rc
 
     def cleanup(self):
@@ -167,9 +176,11 @@ class _ServerCase(unittest.IsolatedAsyncioTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.sc.stop()
-        cls.sc.cleanup()
-        cls.redis.cleanup()
+        try:
+            cls.sc.stop()
+        finally:
+            cls.sc.cleanup()
+            cls.redis.cleanup()
 
     def layer(self):
         return RedisChannelLayer(hosts=[("127.0.0.1", self.redis.port)])
@@ -393,6 +404,27 @@ class SlowConsumerTest(_ServerCase):
         raw.close()
         await fast.close()
         await layer.flush()
+
+
+class HeartbeatTest(_ServerCase):
+    """PING after 1 s idle, hang up after 2 s without PONG."""
+
+    extra_args = ("--ping", "1", "--ping-timeout", "2")
+
+    async def test_silent_peer_is_hung_up_live_peer_kept(self):
+        live, _, _ = await join(self.sc)      # websockets answers PINGs
+        raw = socket.create_connection(("127.0.0.1", self.sc.port))
+        raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
+                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        await asyncio.sleep(0.5)
+        self.assertEqual(self.sc.health()["connections"], 2)
+        await asyncio.sleep(4 * SLOW)
+        self.assertEqual(self.sc.health()["connections"], 1)   # the raw one is gone
+        await live.send(json.dumps({"type": "ping", "ts": 1}))
+        self.assertEqual(json.loads(await live.recv())["type"], "pong")
+        raw.close()
+        await live.close()
 
 
 class LifecycleTest(unittest.IsolatedAsyncioTestCase):

@@ -1,0 +1,356 @@
+/*
+ * sidecar_unit: unit tests for the sidecar's pure pieces (no sockets):
+ * outq limits and frame sharing, the bounded msgpack reader (vectors,
+ * channels_redis-shaped input, truncation and random-input fuzzing),
+ * the msgpack writer, wsparse, SHA-256, the log ring, local groups.
+ */
+#define _GNU_SOURCE 1
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "conn_auth.h"
+#include "fanout.h"
+#include "fanout_mp.h"
+#include "outq.h"
+#include "server_log.h"
+#include "wsparse.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        checks++;                                                          \
+        if (!(cond)) {                                                     \
+            failures++;                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                      \
+        }                                                                  \
+    } while (0)
+
+static void
+test_outq(void)
+{
+    ph_outq_limits lim = { 100, 5, 50, 0, 1000 };
+    ph_outq q;
+    ph_frame *a = ph_frame_new("0123456789", 10), *f;
+    int i;
+
+    ph_outq_init(&q);
+    for (i = 0; i < 5; i++) {
+        CHECK(ph_outq_push(&q, a, &lim, 1000) == PH_OUTQ_OK);
+    }
+    CHECK(a->refcnt == 6);                      /* shared, never copied */
+    CHECK(ph_outq_push(&q, a, &lim, 1000) == PH_OUTQ_HARD);   /* 6 msgs */
+    CHECK(q.count == 5 && q.bytes == 50);
+    f = ph_outq_pop(&q, &lim);
+    CHECK(f == a);
+    ph_frame_decref(f);
+    /* soft: 60 bytes > 50 since t=1000, dropped only after 1000 ms */
+    CHECK(ph_outq_push(&q, a, &lim, 1000) == PH_OUTQ_OK);      /* 50 -> over at push */
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    ph_outq_clear(&q, NULL, NULL);
+    CHECK(a->refcnt == 1);
+
+    lim.hard_msgs = 0;
+    lim.hard_bytes = 0;
+    ph_outq_init(&q);
+    for (i = 0; i < 5; i++) {
+        CHECK(ph_outq_push(&q, a, &lim, 5000) == PH_OUTQ_OK);
+    }
+    CHECK(ph_outq_push(&q, a, &lim, 5500) == PH_OUTQ_OK);     /* 60 > 50: soft since 5500 */
+    CHECK(ph_outq_push(&q, a, &lim, 6100) == PH_OUTQ_OK);     /* held 600 ms: fine */
+    CHECK(ph_outq_push(&q, a, &lim, 6600) == PH_OUTQ_SOFT);   /* held 1100 ms */
+    while ((f = ph_outq_pop(&q, &lim)) != NULL) {
+        ph_frame_decref(f);
+    }
+    CHECK(q.soft_since_ms == 0);
+    /* growth and push_front order */
+    for (i = 0; i < 100; i++) {
+        ph_frame *n = ph_frame_new(&i, sizeof(i));
+
+        CHECK(ph_outq_push(&q, n, &lim, 1) == PH_OUTQ_OK || lim.soft_bytes);
+        ph_frame_decref(n);
+    }
+    f = ph_frame_new("W", 1);
+    ph_outq_push_front(&q, f);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    CHECK(f->len == 1 && ph_frame_payload(f)[0] == 'W');
+    ph_frame_decref(f);
+    ph_outq_clear(&q, NULL, NULL);
+    ph_frame_decref(a);
+}
+
+/* channels_redis-style message built with our writer. */
+static size_t
+build_msg(unsigned char *buf, size_t cap, int list)
+{
+    ph_mp_buf b;
+
+    ph_mp_buf_init(&b, buf, cap);
+    ph_mp_put_map(&b, 5);
+    ph_mp_put_cstr(&b, "type");
+    ph_mp_put_cstr(&b, "game.event");
+    ph_mp_put_cstr(&b, "seq");
+    ph_mp_put_int(&b, 300);
+    ph_mp_put_cstr(&b, "text");
+    ph_mp_put_cstr(&b, "{\"type\":\"phase\"}");
+    ph_mp_put_cstr(&b, "extra");
+    ph_mp_put_map(&b, 1);
+    ph_mp_put_cstr(&b, "k");
+    ph_mp_put_int(&b, -70000);
+    ph_mp_put_cstr(&b, "__asgi_channel__");
+    if (list) {
+        unsigned char arr = 0x92;
+
+        ph_mp_put_raw(&b, &arr, 1);
+        ph_mp_put_cstr(&b, "specific.abc!g.game_ABCD");
+        ph_mp_put_cstr(&b, "specific.abc!c.1");
+    }
+    else {
+        ph_mp_put_cstr(&b, "specific.abc!c.1");
+    }
+    return b.overflow ? 0 : b.len;
+}
+
+static void
+test_msgpack(void)
+{
+    /* Vector from channels-redis-wire.md: {"a":True,"b":None,"c":{"d":[]}} */
+    static const unsigned char vec[] = {
+        0x83, 0xa1, 0x61, 0xc3, 0xa1, 0x62, 0xc0, 0xa1, 0x63, 0x81, 0xa1,
+        0x64, 0x90
+    };
+    unsigned char buf[512];
+    ph_mp_msg *m = malloc(sizeof(*m));
+    size_t len, cut;
+    ph_mp_buf b;
+    int i;
+
+    CHECK(ph_mp_decode_msg(vec, sizeof(vec), m) == 0);
+    CHECK(m->type.p == NULL && m->nchannels == 0);
+    len = build_msg(buf, sizeof(buf), 1);
+    CHECK(len > 0);
+    CHECK(ph_mp_decode_msg(buf, len, m) == 0);
+    CHECK(m->type.len == 10 && memcmp(m->type.p, "game.event", 10) == 0);
+    CHECK(m->has_seq && m->seq == 300);
+    CHECK(m->text.len == 16 && m->text.p[0] == '{');
+    CHECK(m->nchannels == 2 && m->channels[1].len == 16);
+    len = build_msg(buf, sizeof(buf), 0);
+    CHECK(ph_mp_decode_msg(buf, len, m) == 0 && m->nchannels == 1);
+    /* every truncation fails cleanly; trailing garbage fails */
+    for (cut = 0; cut < len; cut++) {
+        CHECK(ph_mp_decode_msg(buf, cut, m) < 0);
+    }
+    buf[len] = 0xc0;
+    CHECK(ph_mp_decode_msg(buf, len + 1, m) < 0);
+    /* lying counts: a map32 claiming 2^32-1 pairs in 5 bytes */
+    {
+        static const unsigned char liar[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
+        static const unsigned char deep_arr[] = { 0x81, 0xa1, 0x78, 0xdd, 0x7f, 0xff, 0xff, 0xff };
+
+        CHECK(ph_mp_decode_msg(liar, sizeof(liar), m) < 0);
+        CHECK(ph_mp_decode_msg(deep_arr, sizeof(deep_arr), m) < 0);
+    }
+    /* nesting deeper than the cap */
+    ph_mp_buf_init(&b, buf, sizeof(buf));
+    ph_mp_put_map(&b, 1);
+    ph_mp_put_cstr(&b, "x");
+    for (i = 0; i < 100; i++) {
+        unsigned char one = 0x91;
+
+        ph_mp_put_raw(&b, &one, 1);
+    }
+    ph_mp_put_nil(&b);
+    CHECK(ph_mp_decode_msg(buf, b.len, m) < 0);
+    /* writer: integer encodings match msgpack's smallest form */
+    ph_mp_buf_init(&b, buf, sizeof(buf));
+    ph_mp_put_int(&b, 127);
+    ph_mp_put_int(&b, 128);
+    ph_mp_put_int(&b, -33);
+    ph_mp_put_int(&b, 65536);
+    {
+        static const unsigned char want[] = {
+            0x7f, 0xcc, 0x80, 0xd0, 0xdf, 0xce, 0x00, 0x01, 0x00, 0x00
+        };
+
+        CHECK(b.len == sizeof(want) && memcmp(buf, want, sizeof(want)) == 0);
+    }
+    ph_mp_buf_init(&b, buf, 4);
+    ph_mp_put_cstr(&b, "too long for four");
+    CHECK(b.overflow);
+    /* fuzz: random bytes and random mutations of a valid message */
+    srand(12345);
+    for (i = 0; i < 200000; i++) {
+        size_t n = (size_t)(rand() % 64), k;
+        unsigned char r[64];
+
+        if (i % 2) {
+            len = build_msg(buf, sizeof(buf), 1);
+            memcpy(r, buf, len < 64 ? len : 64);
+            n = len < 64 ? len : 64;
+            r[rand() % (int)n] = (unsigned char)rand();
+        }
+        else {
+            for (k = 0; k < n; k++) {
+                r[k] = (unsigned char)rand();
+            }
+        }
+        /* must not crash or read out of bounds (run under ASan/valgrind) */
+        {
+            unsigned char *heap = malloc(n ? n : 1);
+
+            memcpy(heap, r, n);
+            (void)ph_mp_decode_msg(heap, n, m);
+            free(heap);
+        }
+    }
+    free(m);
+}
+
+static void
+test_wsparse(void)
+{
+    char code[5], reply[512];
+    int k;
+
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABcD/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    CHECK(ph_ws_token_ok("abc-DEF_123"));
+    CHECK(!ph_ws_token_ok(""));
+    CHECK(!ph_ws_token_ok("a b"));
+    CHECK(!ph_ws_token_ok("a+b"));
+    {
+        char longtok[200];
+
+        memset(longtok, 'a', sizeof(longtok) - 1);
+        longtok[sizeof(longtok) - 1] = '\0';
+        CHECK(!ph_ws_token_ok(longtok));
+        longtok[PH_TOKEN_MAX] = '\0';
+        CHECK(ph_ws_token_ok(longtok));
+    }
+    CHECK(ph_ws_origin_ok(NULL, NULL));
+    CHECK(!ph_ws_origin_ok("http://a", NULL));
+    CHECK(ph_ws_origin_ok("http://a", "http://b, http://a"));
+    CHECK(!ph_ws_origin_ok("http://a", "http://ab"));
+    CHECK(ph_ws_origin_ok("http://x", "*"));
+
+    k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", 28, NULL,
+                             reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
+    k = ph_ws_client_message("{\"type\":\"ping\"}", 15, NULL, reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_PING && strstr(reply, "\"ts\":null") != NULL);
+    k = ph_ws_client_message("nope", 4, NULL, reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
+    k = ph_ws_client_message("{\"type\":1}", 10, NULL, reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "INVALID_MESSAGE"));
+    k = ph_ws_client_message("{\"type\":\"vote\"}", 15, "answer,vote", reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_FORWARD);
+    k = ph_ws_client_message("{\"type\":\"dance\"}", 16, "answer,vote", reply, sizeof(reply));
+    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "UNKNOWN_TYPE") && strstr(reply, "dance"));
+    k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
+                             NULL, reply, 20);
+    CHECK(k == -1);                            /* reply does not fit */
+    CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1) > 0);
+    CHECK(strcmp(reply, "{\"type\":\"welcome\",\"connection_id\":\"id\\\"1\","
+                        "\"server_version\":\"v\",\"session\":\"ABCD\","
+                        "\"role\":\"host\",\"player_id\":null}") == 0);
+    CHECK(ph_ws_welcome(reply, 10, "id", "v", "ABCD", "host", 3) < 0);
+}
+
+static void
+test_sha(void)
+{
+    char hex[65];
+
+    ph_sha256_hex("abc", hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    ph_sha256_hex("", hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    CHECK(ph_ct_equal("abc", 3, "abc", 3));
+    CHECK(!ph_ct_equal("abc", 3, "abd", 3));
+    CHECK(!ph_ct_equal("abc", 3, "ab", 2));
+}
+
+static void
+test_log(void)
+{
+    ph_log *lg = ph_log_new(2, PH_LOG_INFO);
+    char line[PH_LOG_LINE_MAX];
+    int level;
+
+    ph_logf(lg, PH_LOG_DEBUG, "hidden");
+    ph_logf(lg, PH_LOG_INFO, "one %d", 1);
+    ph_logf(lg, PH_LOG_ERROR, "two");
+    ph_logf(lg, PH_LOG_ERROR, "three (dropped: ring full)");
+    CHECK(ph_log_dropped(lg) == 1);
+    CHECK(ph_log_pop(lg, &level, line, sizeof(line)) && level == PH_LOG_INFO
+          && strcmp(line, "one 1") == 0);
+    CHECK(ph_log_pop(lg, &level, line, sizeof(line)) && level == PH_LOG_ERROR);
+    CHECK(!ph_log_pop(lg, &level, line, sizeof(line)));
+    {
+        char big[600];
+
+        memset(big, 'x', sizeof(big));
+        memcpy(big + PH_LOG_LINE_MAX - 2, "\xc3\xa9", 2);   /* bytes 238..239 */
+        big[sizeof(big) - 1] = '\0';
+        ph_logf(lg, PH_LOG_ERROR, "%s", big);
+        CHECK(ph_log_pop(lg, &level, line, sizeof(line)));
+        CHECK(strlen(line) == PH_LOG_LINE_MAX - 2);   /* cut before the split é */
+    }
+    ph_log_free(lg);
+}
+
+static void
+test_fanout(void)
+{
+    ph_fanout f;
+    ph_conn *c = calloc(3, sizeof(*c));
+    char name[PH_GROUP_NAME_MAX];
+    int first, i;
+    ph_group *g;
+
+    ph_fanout_init(&f);
+    for (i = 0; i < 3; i++) {
+        c[i].serial = (uint64_t)i + 1;
+        ph_fanout_add_conn(&f, &c[i]);
+        CHECK(ph_fanout_join(&f, &c[i], 0, "game_ABCD", &first) == 0);
+        CHECK(first == (i == 0));
+    }
+    CHECK(ph_fanout_join(&f, &c[0], 1, "player_ABCD_1", &first) == 0 && first);
+    CHECK(ph_fanout_conn(&f, 2) == &c[1]);
+    g = ph_fanout_group(&f, "game_ABCD", 9);
+    CHECK(g != NULL && g->n == 3);
+    CHECK(ph_fanout_leave(&f, &c[0], 0, name) == 0);    /* swap-remove */
+    CHECK(g->n == 2 && g->members[c[2].group_idx[0]] == &c[2]);
+    CHECK(ph_fanout_leave(&f, &c[2], 0, name) == 0);
+    CHECK(ph_fanout_leave(&f, &c[1], 0, name) == 1 && strcmp(name, "game_ABCD") == 0);
+    CHECK(ph_fanout_group(&f, "game_ABCD", 9) == NULL);
+    CHECK(ph_fanout_leave(&f, &c[0], 1, name) == 1);
+    for (i = 0; i < 3; i++) {
+        ph_fanout_del_conn(&f, &c[i]);
+    }
+    CHECK(f.nconns == 0);
+    ph_fanout_clear(&f);
+    free(c);
+}
+
+int
+main(void)
+{
+    test_outq();
+    test_msgpack();
+    test_wsparse();
+    test_sha();
+    test_log();
+    test_fanout();
+    printf("sidecar_unit: %d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
