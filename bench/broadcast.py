@@ -114,8 +114,11 @@ def main() -> None:
             sys.exit("the C layer is not active: run `make build` first")
         raw = redis.Redis(port=server.port)
         channel_layer = get_channel_layer()
-        payload = {"ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i}
-                               for i in range(1, 9)]}
+        payload = {
+            "ranking": [
+                {"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)
+            ]
+        }
         rows = []
         for n_members, n_keys in ((10, 1), (10, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
@@ -154,21 +157,29 @@ def main() -> None:
                 file=sys.stderr,
             )
 
-        print(f"Machine: nproc={os.cpu_count()}, kernel {platform.release()}, "
-              f"Python {platform.python_version()}, "
-              f"{raw.info('server')['redis_version']} redis-server on 127.0.0.1\n")
+        print(
+            f"Machine: nproc={os.cpu_count()}, kernel {platform.release()}, "
+            f"Python {platform.python_version()}, "
+            f"{raw.info('server')['redis_version']} redis-server on 127.0.0.1\n"
+        )
         print("| members | process keys | path | calls/s | median µs | p99 µs | speed-up |")
         print("|---:|---:|---|---:|---:|---:|---:|")
         for r in rows:
             ratio = r["c"]["rate"] / r["py"]["rate"]
-            for label, name in (("c", "C `sync_broadcast_phase_event`"),
-                                ("py", "channels_redis `group_send`")):
+            for label, name in (
+                ("c", "C `sync_broadcast_phase_event`"),
+                ("py", "channels_redis `group_send`"),
+            ):
                 m = r[label]
-                print(f"| {r['members']} | {r['keys']} | {name} | {m['rate']:,.0f} | "
-                      f"{m['p50']:,.0f} | {m['p99']:,.0f} | "
-                      f"{f'{ratio:.1f}×' if label == 'c' else ''} |")
-        print("\nRedis commands per broadcast (INFO commandstats deltas / 100 broadcasts;"
-              " commands run inside a script are counted too):\n")
+                print(
+                    f"| {r['members']} | {r['keys']} | {name} | {m['rate']:,.0f} | "
+                    f"{m['p50']:,.0f} | {m['p99']:,.0f} | "
+                    f"{f'{ratio:.1f}×' if label == 'c' else ''} |"
+                )
+        print(
+            "\nRedis commands per broadcast (INFO commandstats deltas / 100 broadcasts;"
+            " commands run inside a script are counted too):\n"
+        )
         for r in rows:
             print(f"- {r['members']} members / {r['keys']} keys — C: {fmt_stats(r['c']['stats'])}")
             print(f"  — channels_redis: {fmt_stats(r['py']['stats'])}")

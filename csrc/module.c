@@ -10,6 +10,7 @@
 #include "mpack_dec.h"
 #include "mpack_enc.h"
 #include "pylayer.h"
+#include "server_py.h"
 
 /* The same patterns as channels.layers.BaseChannelLayer. Only used for
  * non-ASCII names (names.c handles ASCII), where Python's Unicode-aware
@@ -168,6 +169,9 @@ sc_exec(PyObject *module)
         goto error;
     }
     if (pylayer_add_types(module, st) < 0) {
+        goto error;
+    }
+    if (ph_server_py_add(module) < 0) {
         goto error;
     }
     if (PyModule_AddIntConstant(module, "MAX_DEPTH_ENCODE", MPE_MAX_DEPTH) < 0) {

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+/* Append `len` bytes to `b`. Returns 0, or -1 on out-of-memory (no Python
+ * exception is set: callable without the GIL). */
 int
 mpe_buf_append(mpe_buf *b, const void *data, size_t len)
 {
@@ -36,6 +38,7 @@ mpe_buf_append(mpe_buf *b, const void *data, size_t len)
     return 0;
 }
 
+/* Release the buffer's memory and reset it to empty. Never fails. */
 void
 mpe_buf_free(mpe_buf *b)
 {
@@ -52,6 +55,8 @@ packer_write(void *data, const char *buf, size_t len)
     return mpe_buf_append((mpe_buf *)data, buf, len);
 }
 
+/* Prepare `e` for use (empty buffer, no slots). Never fails. Pair with
+ * mpe_encoder_free(). */
 void
 mpe_encoder_init(mpe_encoder *e)
 {
@@ -59,12 +64,16 @@ mpe_encoder_init(mpe_encoder *e)
     msgpack_packer_init(&e->pk, &e->buf, packer_write);
 }
 
+/* Free the encoder's buffer. Never fails. */
 void
 mpe_encoder_free(mpe_encoder *e)
 {
     mpe_buf_free(&e->buf);
 }
 
+/* Declare that top-level `key` (borrowed, must stay alive while encoding)
+ * holds a placeholder of kind `kind`. Returns 0, or -1 if all slots are
+ * taken (ValueError set). */
 int
 mpe_add_slot(mpe_encoder *e, PyObject *key, mpe_cut_kind kind)
 {
@@ -364,6 +373,12 @@ encode_value(mpe_encoder *e, PyObject *obj)
     return rc;
 }
 
+/* Append the msgpack encoding of `obj` to e->buf, as msgpack.packb(obj)
+ * would (str -> str, bytes/bytearray -> bin, int in the smallest form within
+ * int64/uint64, float -> float64, bool, None, list/tuple -> array, dict with
+ * str keys -> map). Returns 0, or -1 with an exception set: TypeError naming
+ * the offending path for unsupported values or non-str keys, OverflowError
+ * for ints out of range, ValueError past MPE_MAX_DEPTH. */
 int
 mpe_encode(mpe_encoder *e, PyObject *obj)
 {
@@ -371,6 +386,10 @@ mpe_encode(mpe_encoder *e, PyObject *obj)
     return encode_value(e, obj);
 }
 
+/* Append a dict as a map header with len(dict) + `extra` entries followed by
+ * the dict's own pairs; the caller appends the `extra` pairs itself. Keys
+ * registered with mpe_add_slot() produce cuts instead of values. Same
+ * errors as mpe_encode(); TypeError if `dict` is not a dict. */
 int
 mpe_encode_map_head(mpe_encoder *e, PyObject *dict, size_t extra)
 {
@@ -386,6 +405,8 @@ mpe_encode_map_head(mpe_encoder *e, PyObject *dict, size_t extra)
     return rc;
 }
 
+/* Append a msgpack str header for `len` bytes (the packer's choice of
+ * fixstr/str8/16/32). Returns 0 or -1 (out of memory, no exception). */
 int
 mpe_pack_str_header(mpe_buf *b, size_t len)
 {
@@ -394,6 +415,7 @@ mpe_pack_str_header(mpe_buf *b, size_t len)
     return msgpack_pack_str(&pk, len);
 }
 
+/* Append a msgpack array header for `n` elements. 0 or -1 as above. */
 int
 mpe_pack_array_header(mpe_buf *b, size_t n)
 {
@@ -402,6 +424,7 @@ mpe_pack_array_header(mpe_buf *b, size_t n)
     return msgpack_pack_array(&pk, n);
 }
 
+/* Append the smallest msgpack encoding of a signed integer. 0 or -1. */
 int
 mpe_pack_int(mpe_buf *b, long long v)
 {
@@ -410,6 +433,10 @@ mpe_pack_int(mpe_buf *b, long long v)
     return msgpack_pack_int64(&pk, (int64_t)v);
 }
 
+/* Append the encoder's output to `out` with its cuts filled in for `seq`:
+ * MPE_CUT_INT -> msgpack int; MPE_CUT_TEXT -> msgpack str of
+ * head + "<seq>" + tail. Returns 0 or -1 (out of memory, no exception);
+ * needs no GIL. */
 int
 mpe_render(const mpe_encoder *e, long long seq, const char *head,
            size_t head_len, const char *tail, size_t tail_len, mpe_buf *out)

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+/* Point `c` at `len` bytes at `data`. The bytes must outlive the cursor and
+ * every item read from it (strings point into them). */
 void
 mpr_init(mpr_cursor *c, const void *data, size_t len)
 {
@@ -141,6 +143,14 @@ read_ext(const mpr_cursor *c, const uint8_t **pp, uint64_t len,
     return take_bytes(c, pp, len, out);
 }
 
+/* Read one item header (and the payload of scalars, strings, bins, exts) and
+ * advance. Container items only report their count; their elements follow.
+ *
+ * Every length is checked against the bytes left, and every container count
+ * too: an array of n needs at least n more bytes, a map of n at least 2n. So
+ * a 5-byte input cannot claim 4 billion elements. Returns MPR_OK or a
+ * negative mpr_status; on error the cursor is left unchanged. Never
+ * allocates. */
 mpr_status
 mpr_next(mpr_cursor *c, mpr_item *out)
 {
@@ -231,6 +241,10 @@ mpr_next(mpr_cursor *c, mpr_item *out)
     return st;
 }
 
+/* Validate one complete value (recursively, iteratively implemented) and
+ * advance past it. Returns MPR_OK, or a negative mpr_status if the value is
+ * truncated, malformed, over-counted or nested deeper than MPR_MAX_DEPTH.
+ * Never allocates; uses a fixed stack of MPR_MAX_DEPTH counters. */
 mpr_status
 mpr_skip(mpr_cursor *c)
 {
@@ -265,6 +279,7 @@ mpr_skip(mpr_cursor *c)
     return MPR_OK;
 }
 
+/* Validate that [data, data+len) holds exactly one well-formed value. */
 mpr_status
 mpr_validate(const void *data, size_t len)
 {
@@ -277,6 +292,7 @@ mpr_validate(const void *data, size_t len)
     return st;
 }
 
+/* Short English description of a status, for error messages. */
 const char *
 mpr_strerror(mpr_status status)
 {

@@ -29,6 +29,14 @@ regex_span(const char *s, size_t len)
     return len;
 }
 
+/* Check an ASCII channel name exactly like channels'
+ * require_valid_channel_name(): length < 100 and
+ * ^[a-zA-Z\d\-_.]+(\![\d\w\-_.]*)?$ with Python `re` semantics (so one
+ * trailing "\n" is accepted, as `$` matches before it). With `receive` set,
+ * a name containing "!" must end with it.
+ *
+ * Precondition: every byte of `s` is < 0x80. Non-ASCII names must be checked
+ * with the Python regex (\d and \w match Unicode there); the caller does so. */
 names_result
 names_check_channel(const char *s, size_t len, int receive)
 {
@@ -59,6 +67,9 @@ names_check_channel(const char *s, size_t len, int receive)
     return NAMES_OK;
 }
 
+/* Check an ASCII group name like require_valid_group_name():
+ * length < 100 and ^[a-zA-Z\d\-_.]+$ (Python `re` semantics). Same
+ * precondition as names_check_channel(). */
 names_result
 names_check_group(const char *s, size_t len)
 {
@@ -77,6 +88,8 @@ names_check_group(const char *s, size_t len)
     return NAMES_OK;
 }
 
+/* Length of the non-local part of a channel name: up to and including the
+ * first "!", or the whole name when there is none. */
 size_t
 names_nonlocal_len(const char *s, size_t len)
 {

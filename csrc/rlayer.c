@@ -214,6 +214,8 @@ error:
     return -1;
 }
 
+/* Initialise `c` for `nhosts` hosts (no connection is opened). Returns 0,
+ * or -1 if out of memory. Pair with rl_conn_free(). */
 int
 rl_conn_init(rl_conn *c, int nhosts)
 {
@@ -237,6 +239,9 @@ rl_conn_init(rl_conn *c, int nhosts)
     return 0;
 }
 
+/* Close every connection but keep the slots (they reconnect on next use).
+ * After fork() the inherited sockets belong to the parent: they are
+ * dropped without a word to the server. */
 void
 rl_conn_close(rl_conn *c)
 {
@@ -245,6 +250,7 @@ rl_conn_close(rl_conn *c)
     }
 }
 
+/* Close every connection and free the slots. Safe on a zeroed struct. */
 void
 rl_conn_free(rl_conn *c)
 {
@@ -256,6 +262,9 @@ rl_conn_free(rl_conn *c)
     c->nhosts = 0;
 }
 
+/* Fill `buf` with `n` pseudo-random bytes from the connection's generator
+ * (seeded from getrandom()). Only uniqueness matters: the bytes keep equal
+ * messages apart in a sorted set. Never fails. */
 void
 rl_random_bytes(rl_conn *c, unsigned char *buf, size_t n)
 {
@@ -412,6 +421,18 @@ retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
     return 0;
 }
 
+/* Run `ncalls` commands, pipelined: each host's commands are written before
+ * any reply is read, and several hosts are all written to before the first
+ * read, so one call costs one round trip per run however many hosts take
+ * part. Opens connections as needed (connect, AUTH, SELECT and SCRIPT LOAD
+ * in one round trip). `extra_timeout` seconds are added to the socket read
+ * timeout for this run (for blocking commands).
+ *
+ * Returns 0 with every calls[i].reply set (caller frees them with
+ * freeReplyObject), or -1 with `err` filled and no reply left: any Redis
+ * error reply makes the whole run fail with RL_REPLY; an I/O error or
+ * timeout closes that host's connection (the next run reconnects) and fails
+ * with RL_UNAVAILABLE. */
 int
 rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
         double extra_timeout, rl_err *err)

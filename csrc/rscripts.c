@@ -207,6 +207,9 @@ static const char rs_deliver[] =
     "end\n"
     "return over\n";
 
+/* The Lua source of script `id` (static storage, NUL-terminated). Returns
+ * NULL for an unknown id. The argument layout of each script is documented
+ * next to its source in rscripts.c. */
 const char *
 rs_source(rs_script id)
 {

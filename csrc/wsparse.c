@@ -3,6 +3,7 @@
  */
 #include "wsparse.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,19 +56,142 @@ ph_ws_token_ok(const char *tok)
     return n > 0;
 }
 
+/* An origin or pattern split into lower-case parts; port 0 = none given. */
+typedef struct {
+    char scheme[16];
+    char host[256];
+    int port;
+} ph_origin_parts;
+
+/* Default port of a scheme, as Channels' get_origin_port; 0 if unknown. */
+static int
+default_port(const char *scheme)
+{
+    if (strcmp(scheme, "http") == 0 || strcmp(scheme, "ws") == 0) {
+        return 80;
+    }
+    if (strcmp(scheme, "https") == 0 || strcmp(scheme, "wss") == 0) {
+        return 443;
+    }
+    return 0;
+}
+
+/*
+ * Parse s[0..n) as [scheme "://"] host [":" port] [path], lower-cased;
+ * "[v6]" hosts lose their brackets, like urllib's hostname. Returns 0, or
+ * -1 if a part does not fit or the port is not a number.
+ */
+static int
+split_origin(const char *s, size_t n, ph_origin_parts *out)
+{
+    const char *end = s + n;
+    const char *sep = NULL;
+    size_t i, hlen;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i + 2 < n; i++) {
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            sep = s + i;
+            break;
+        }
+    }
+    if (sep != NULL) {
+        if ((size_t)(sep - s) >= sizeof(out->scheme)) {
+            return -1;
+        }
+        for (i = 0; s + i < sep; i++) {
+            out->scheme[i] = (char)tolower((unsigned char)s[i]);
+        }
+        s = sep + 3;
+    }
+    if (s < end && *s == '[') {
+        const char *close = memchr(s, ']', (size_t)(end - s));
+
+        if (close == NULL) {
+            return -1;
+        }
+        hlen = (size_t)(close - s - 1);
+        s++;
+        sep = close + 1;
+    }
+    else {
+        sep = s;
+        while (sep < end && *sep != ':' && *sep != '/') {
+            sep++;
+        }
+        hlen = (size_t)(sep - s);
+    }
+    if (hlen >= sizeof(out->host)) {
+        return -1;
+    }
+    for (i = 0; i < hlen; i++) {
+        out->host[i] = (char)tolower((unsigned char)s[i]);
+    }
+    if (sep < end && *sep == ':') {
+        int port = 0;
+
+        for (sep++; sep < end && *sep != '/'; sep++) {
+            if (*sep < '0' || *sep > '9' || port > 65535) {
+                return -1;
+            }
+            port = port * 10 + (*sep - '0');
+        }
+        if (port > 65535) {
+            return -1;
+        }
+        out->port = port;
+    }
+    return 0;
+}
+
+/* Django's is_same_domain: exact, or pattern ".x" matching x and *.x. */
+static int
+same_domain(const char *host, const char *pattern)
+{
+    size_t hl = strlen(host), pl = strlen(pattern);
+
+    if (pl == 0) {
+        return 0;
+    }
+    if (pattern[0] == '.') {
+        return (hl == pl - 1 && memcmp(host, pattern + 1, hl) == 0)
+               || (hl >= pl && memcmp(host + hl - pl, pattern, pl) == 0);
+    }
+    return hl == pl && memcmp(host, pattern, hl) == 0;
+}
+
+/* Does one pattern p[0..n) allow the parsed origin? */
+static int
+pattern_allows(const char *p, size_t n, const ph_origin_parts *origin)
+{
+    ph_origin_parts pat;
+    int oport, pport;
+
+    if (split_origin(p, n, &pat) < 0) {
+        return 0;
+    }
+    if (pat.scheme[0] == '\0') {
+        return same_domain(origin->host, pat.host);
+    }
+    oport = origin->port ? origin->port : default_port(origin->scheme);
+    pport = pat.port ? pat.port : default_port(pat.scheme);
+    return strcmp(pat.scheme, origin->scheme) == 0 && oport == pport
+           && same_domain(origin->host, pat.host);
+}
+
 int
 ph_ws_origin_ok(const char *origin, const char *allow)
 {
-    size_t olen;
+    ph_origin_parts parsed;
+    int have_origin;
     const char *p;
 
-    if (origin == NULL) {
-        return 1;
-    }
     if (allow == NULL) {
         return 0;
     }
-    olen = strlen(origin);
+    have_origin = origin != NULL && strlen(origin) <= 255
+                  && split_origin(origin, strlen(origin), &parsed) == 0
+                  && parsed.scheme[0] != '\0' && parsed.host[0] != '\0';
     p = allow;
     while (*p != '\0') {
         const char *end = strchr(p, ',');
@@ -81,7 +205,10 @@ ph_ws_origin_ok(const char *origin, const char *allow)
         while (n > 0 && p[n - 1] == ' ') {
             n--;
         }
-        if ((n == 1 && *p == '*') || (n == olen && strncmp(p, origin, n) == 0)) {
+        if (n == 1 && *p == '*') {
+            return 1;
+        }
+        if (have_origin && n > 0 && pattern_allows(p, n, &parsed)) {
             return 1;
         }
         if (end == NULL) {

@@ -31,11 +31,17 @@ int ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1]);
 int ph_ws_token_ok(const char *tok);
 
 /*
- * Returns 1 when origin (the Origin header, NULL when absent) is allowed
- * by allow, a comma-separated list of "scheme://host[:port]" entries or
- * "*"; an absent Origin is allowed, like Channels'
- * AllowedHostsOriginValidator with non-browser clients. An empty or NULL
- * allow list allows only absent Origins.
+ * Returns 1 when origin (the Origin header, NULL when absent) is allowed by
+ * allow, a comma-separated list of patterns with the semantics of Channels'
+ * OriginValidator, which AllowedHostsOriginValidator feeds with Django's
+ * ALLOWED_HOSTS:
+ *   "*"                     anything, even an absent Origin;
+ *   "example.com"           that host, any scheme and port;
+ *   ".example.com"          that host and every subdomain;
+ *   "https://example.com:8443"  scheme, host and port (default 80/443) all
+ *                           equal (a leading "." works here too).
+ * Matching ignores case. An absent or unparsable Origin, or a NULL allow
+ * list, is refused (unless "*"). Origins longer than 255 bytes are refused.
  */
 int ph_ws_origin_ok(const char *origin, const char *allow);
 

@@ -109,8 +109,14 @@ CHANNEL_LAYERS = {
     }
 }
 
-# Where browsers open their WebSocket; None means "same host as the page".
+# Where browsers open their WebSocket: PARTYHUB_WS_URL (e.g.
+# wss://play.example.com) if set; else the page's own host, on
+# PARTYHUB_WS_PORT if set (`make run` serves the sidecar on port + 1), else
+# on the page's port.
 PARTYHUB_WS_URL = os.environ.get("PARTYHUB_WS_URL") or None
+PARTYHUB_WS_PORT = (
+    int(os.environ["PARTYHUB_WS_PORT"]) if os.environ.get("PARTYHUB_WS_PORT") else None
+)
 
 TEST_RUNNER = "tests.runner.PartyhubTestRunner"
 
@@ -120,10 +126,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "realtime": {
+        name: {
             "handlers": ["console"],
             "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO"),
-        },
-        "lobby": {"handlers": ["console"], "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO")},
+            "propagate": False,  # Daphne's root handler would print them twice
+        }
+        for name in ("lobby", "realtime")
     },
 }

@@ -19,6 +19,9 @@ Differences from channels_redis, on purpose:
   (channels_redis#221: channels_redis's own ``send`` hashes the full name, so
   with several hosts its messages can land on a host nobody reads). With one
   host there is no difference.
+* Message scores (the send time) come from the Redis server's clock
+  (``TIME`` inside the script), not the sender's, so that concurrent sends
+  are popped in the order they ran; numbered broadcasts arrive in seq order.
 * ``symmetric_encryption_keys`` and serializers other than msgpack are
   refused at construction (``InvalidChannelLayerError``).
 * Errors are exceptions, not assertions: ``TypeError`` for bad names (same
@@ -117,8 +120,7 @@ def _parse_url(url):
         conf["path"] = parts.path
     elif parts.scheme == "rediss":
         raise InvalidChannelLayerError(
-            "rediss:// (TLS) is not supported by the C layer (hiredis 0.14 "
-            "has no TLS)"
+            "rediss:// (TLS) is not supported by the C layer (hiredis 0.14 has no TLS)"
         )
     else:
         raise InvalidChannelLayerError(f"Unsupported Redis URL: {url!r}")
@@ -154,9 +156,7 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
         if isinstance(entry, dict):
             entry = dict(entry)
             if "master_name" in entry or "sentinels" in entry:
-                raise InvalidChannelLayerError(
-                    "Redis Sentinel is not supported by the C layer"
-                )
+                raise InvalidChannelLayerError("Redis Sentinel is not supported by the C layer")
             if "address" in entry:
                 conf = _parse_url(entry.pop("address"))
             else:
@@ -167,8 +167,7 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
                 }
                 if "unix_socket_path" in entry:
                     conf["path"] = entry.pop("unix_socket_path")
-            for key in ("db", "password", "username", "socket_timeout",
-                        "socket_connect_timeout"):
+            for key in ("db", "password", "username", "socket_timeout", "socket_connect_timeout"):
                 if key in entry:
                     conf[key] = entry[key]
         elif isinstance(entry, (tuple, list)):
@@ -176,18 +175,21 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
         else:
             conf = _parse_url(entry)
         path = conf.get("path")
-        result.append((
-            None if path else str(conf["host"]),
-            int(conf.get("port") or 0),
-            path,
-            int(conf.get("db") or 0),
-            conf.get("username"),
-            conf.get("password"),
-            _timeout(conf.get("socket_connect_timeout", socket_connect_timeout),
-                     DEFAULT_CONNECT_TIMEOUT),
-            _timeout(conf.get("socket_timeout", socket_timeout),
-                     DEFAULT_SOCKET_TIMEOUT),
-        ))
+        result.append(
+            (
+                None if path else str(conf["host"]),
+                int(conf.get("port") or 0),
+                path,
+                int(conf.get("db") or 0),
+                conf.get("username"),
+                conf.get("password"),
+                _timeout(
+                    conf.get("socket_connect_timeout", socket_connect_timeout),
+                    DEFAULT_CONNECT_TIMEOUT,
+                ),
+                _timeout(conf.get("socket_timeout", socket_timeout), DEFAULT_SOCKET_TIMEOUT),
+            )
+        )
     return result
 
 
@@ -299,9 +301,7 @@ class FastRedisLayer:
         return cls(**config)
 
     def __repr__(self):
-        where = ", ".join(
-            f"unix:{h[2]}" if h[2] else f"{h[0]}:{h[1]}/{h[3]}" for h in self.hosts
-        )
+        where = ", ".join(f"unix:{h[2]}" if h[2] else f"{h[0]}:{h[1]}/{h[3]}" for h in self.hosts)
         return f"<FastRedisLayer {where} prefix={self.prefix!r}>"
 
     # -- names and capacities (same rules as channels) --
@@ -346,13 +346,12 @@ class FastRedisLayer:
         """
         _, _, over, members = self._c.group_send(group, message)
         if over:
-            logger.info(
-                "%s of %s channels over capacity in group %s", over, members, group
-            )
+            logger.info("%s of %s channels over capacity in group %s", over, members, group)
         return over
 
-    def group_send_seq(self, group, message, counter_key, seq_key, text_key,
-                       text_head, text_tail, counter_ttl=0):
+    def group_send_seq(
+        self, group, message, counter_key, seq_key, text_key, text_head, text_tail, counter_ttl=0
+    ):
         """Group send that numbers the message in the same Redis script.
 
         INCRs ``counter_key`` (and EXPIREs it after ``counter_ttl`` seconds
@@ -363,13 +362,17 @@ class FastRedisLayer:
         order. Returns the sequence number.
         """
         seq, _, over, members = self._c.group_send(
-            group, message, counter_key, counter_ttl, seq_key, text_key,
-            text_head, text_tail,
+            group,
+            message,
+            counter_key,
+            counter_ttl,
+            seq_key,
+            text_key,
+            text_head,
+            text_tail,
         )
         if over:
-            logger.info(
-                "%s of %s channels over capacity in group %s", over, members, group
-            )
+            logger.info("%s of %s channels over capacity in group %s", over, members, group)
         return seq
 
     # -- receive side (the sidecar and tests) --

@@ -85,8 +85,15 @@ class SendInteropTests(LayerTestCase):
         async def scenario():
             py = self.py()
             channel = await py.new_channel()
-            message = {"type": "chat.message", "text": "hé", "n": 2**40, "b": b"\x00\xff",
-                       "f": 0.5, "l": [1, None, True], "d": {"k": "v"}}
+            message = {
+                "type": "chat.message",
+                "text": "hé",
+                "n": 2**40,
+                "b": b"\x00\xff",
+                "f": 0.5,
+                "l": [1, None, True],
+                "d": {"k": "v"},
+            }
             fast.send(channel, message)
             stored = self.zrange(self.prefix + py.non_local_name(channel))
             self.assertEqual(len(stored), 1)
@@ -406,8 +413,15 @@ class MultiHostTests(LayerTestCase):
                 fast.send(ch, {"type": "direct"})
                 self.assertEqual(await p.receive(ch), {"type": "direct"})
             # sequence numbers live on the group's host
-            seq = fast.group_send_seq(groups[2], {"type": "e", "seq": 0, "text": ""},
-                                      "ctr:" + groups[2], "seq", "text", "<", ">")
+            seq = fast.group_send_seq(
+                groups[2],
+                {"type": "e", "seq": 0, "text": ""},
+                "ctr:" + groups[2],
+                "seq",
+                "text",
+                "<",
+                ">",
+            )
             self.assertEqual(seq, 1)
             self.assertEqual(self.where("ctr:" + groups[2]), [fast.consistent_hash(groups[2])])
             for p, ch in zip(procs, chans, strict=True):
@@ -435,8 +449,9 @@ class MultiHostTests(LayerTestCase):
             r.config_resetstat()
         keys, over = fast._c.group_send("rt", {"type": "x"})[1:3]
         self.assertEqual((keys, over), (10, 0))
-        evalsha = [r.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-                   for r in self.raws]
+        evalsha = [
+            r.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0) for r in self.raws
+        ]
         group_host = fast.consistent_hash("rt")
         per_host = [0, 0]
         for name in names:
@@ -458,14 +473,17 @@ class ConfigTests(LayerTestCase):
                 "unix:///tmp/r.sock?db=5",
             ]
         )
-        self.assertEqual(parsed, [
-            ("example.org", 6380, None, 3, None, "pw", 1.0, 2.0),
-            ("h", 6379, None, 2, "user", "p@ss", 1.0, 0.5),
-            ("10.0.0.1", 7000, None, 0, None, None, 1.0, 2.0),
-            ("h2", 1, None, 0, None, "x", 3.0, 2.0),
-            ("h3", 9, None, 4, None, None, 1.0, 2.0),
-            (None, 0, "/tmp/r.sock", 5, None, None, 1.0, 2.0),
-        ])
+        self.assertEqual(
+            parsed,
+            [
+                ("example.org", 6380, None, 3, None, "pw", 1.0, 2.0),
+                ("h", 6379, None, 2, "user", "p@ss", 1.0, 0.5),
+                ("10.0.0.1", 7000, None, 0, None, None, 1.0, 2.0),
+                ("h2", 1, None, 0, None, "x", 3.0, 2.0),
+                ("h3", 9, None, 4, None, None, 1.0, 2.0),
+                (None, 0, "/tmp/r.sock", 5, None, None, 1.0, 2.0),
+            ],
+        )
         self.assertEqual(parse_hosts(None), [("localhost", 6379, None, 0, None, None, 1.0, 2.0)])
         with self.assertRaises(InvalidChannelLayerError):
             parse_hosts("redis://localhost")
@@ -510,9 +528,11 @@ class ConnectionTests(LayerTestCase):
     def test_redis_down_raises_quickly(self):
         fast = self.fast(hosts=[("127.0.0.1", free_port())])
         started = time.monotonic()
-        for call in (lambda: fast.send("c", {"type": "x"}),
-                     lambda: fast.group_send("g", {"type": "x"}),
-                     lambda: fast.group_add("g", "c")):
+        for call in (
+            lambda: fast.send("c", {"type": "x"}),
+            lambda: fast.group_send("g", {"type": "x"}),
+            lambda: fast.group_add("g", "c"),
+        ):
             with self.assertRaises(RedisUnavailable) as caught:
                 call()
             self.assertIsInstance(caught.exception, ConnectionError)
@@ -521,8 +541,9 @@ class ConnectionTests(LayerTestCase):
 
     def test_unroutable_host_times_out_at_connect_timeout(self):
         # 10.255.255.1 is normally unroutable: connect() hangs until our timeout.
-        fast = self.fast(hosts=[{"address": "redis://10.255.255.1:6379/0",
-                                 "socket_connect_timeout": 0.3}])
+        fast = self.fast(
+            hosts=[{"address": "redis://10.255.255.1:6379/0", "socket_connect_timeout": 0.3}]
+        )
         started = time.monotonic()
         with self.assertRaises(RedisUnavailable):
             fast.send("c", {"type": "x"})

@@ -90,8 +90,10 @@ class StoredBytesTests(SimpleTestCase):
                 text = protocol.encode_event(protocol.QUESTION_SHOWN, seq, payload)
                 python_path = {"type": "game.event", "seq": seq, "text": text}
                 expected = msgpack.packb(
-                    {**python_path,
-                     "__asgi_channel__": ["specific.bytesproc!c1", "specific.bytesproc!c2"]}
+                    {
+                        **python_path,
+                        "__asgi_channel__": ["specific.bytesproc!c1", "specific.bytesproc!c2"],
+                    }
                 )
                 self.assertEqual(self.stored(code, channel), expected, (start, text_len))
         ttl = self.raw.ttl(protocol.seq_key(code))
@@ -123,11 +125,14 @@ class StoredBytesTests(SimpleTestCase):
             await layer.group_add(protocol.group_name("RECV"), channel)
             seq = await broadcast_phase_event("RECV", protocol.GAME_OVER, {"ranking": [1]})
             message = await layer.receive(channel)
-            self.assertEqual(message, {
-                "type": "game.event",
-                "seq": seq,
-                "text": protocol.encode_event(protocol.GAME_OVER, seq, {"ranking": [1]}),
-            })
+            self.assertEqual(
+                message,
+                {
+                    "type": "game.event",
+                    "seq": seq,
+                    "text": protocol.encode_event(protocol.GAME_OVER, seq, {"ranking": [1]}),
+                },
+            )
             await layer.group_discard(protocol.group_name("RECV"), channel)
 
         async_to_sync(scenario)()
@@ -139,8 +144,10 @@ class StoredBytesTests(SimpleTestCase):
 
         async def scenario():
             return await asyncio.gather(
-                *[broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": [i]})
-                  for i in range(20)]
+                *[
+                    broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": [i]})
+                    for i in range(20)
+                ]
             )
 
         seqs = async_to_sync(scenario)()
@@ -199,8 +206,10 @@ class FallbackTests(SimpleTestCase):
     def test_without_the_extension_the_python_path_is_used_and_logged_once(self):
         from unittest import mock
 
-        with mock.patch.object(layer_mod, "C_AVAILABLE", False), \
-                mock.patch.object(layer_mod, "_FALLBACK_WARNED", False):
+        with (
+            mock.patch.object(layer_mod, "C_AVAILABLE", False),
+            mock.patch.object(layer_mod, "_FALLBACK_WARNED", False),
+        ):
             with self.assertLogs("realtime.layer", "WARNING") as logs:
                 seq = sync_broadcast_phase_event("FALLB", protocol.GAME_OVER, {"ranking": []})
                 sync_broadcast_phase_event("FALLB", protocol.GAME_OVER, {"ranking": []})

@@ -62,9 +62,7 @@ class EncodeTests(unittest.TestCase):
 
     def test_reference_vector(self):
         value = {"a": True, "b": None, "c": {"d": []}}
-        self.assertEqual(
-            _sidecar.packb(value).hex(" "), "83 a1 61 c3 a1 62 c0 a1 63 81 a1 64 90"
-        )
+        self.assertEqual(_sidecar.packb(value).hex(" "), "83 a1 61 c3 a1 62 c0 a1 63 81 a1 64 90")
 
     def test_int_boundaries(self):
         edges = [0, 1, 2**63 - 1, 2**64 - 1, -(2**63)]
@@ -83,15 +81,40 @@ class EncodeTests(unittest.TestCase):
 
     def test_every_type_and_size_class(self):
         values = [
-            None, True, False, 0.0, -1.25, 1e308, float("inf"),
-            "", "a" * 31, "a" * 32, "a" * 255, "a" * 256, "a" * 65535, "a" * 65536,
-            "é€😀", b"", b"x" * 255, b"x" * 256, b"x" * 65536, bytearray(b"ab"),
-            [], [1] * 15, [1] * 16, [1] * 65536, (), (1, "a"),
-            {}, {str(i): i for i in range(15)}, {str(i): i for i in range(16)},
+            None,
+            True,
+            False,
+            0.0,
+            -1.25,
+            1e308,
+            float("inf"),
+            "",
+            "a" * 31,
+            "a" * 32,
+            "a" * 255,
+            "a" * 256,
+            "a" * 65535,
+            "a" * 65536,
+            "é€😀",
+            b"",
+            b"x" * 255,
+            b"x" * 256,
+            b"x" * 65536,
+            bytearray(b"ab"),
+            [],
+            [1] * 15,
+            [1] * 16,
+            [1] * 65536,
+            (),
+            (1, "a"),
+            {},
+            {str(i): i for i in range(15)},
+            {str(i): i for i in range(16)},
             {str(i): i for i in range(65536)},
             OrderedDict([("b", 1), ("a", 2)]),
             {"nested": [{"x": [b"\x00", None, {"y": -1}]}]},
-            True + 0, 3.0,
+            True + 0,
+            3.0,
         ]
         for value in values:
             self.assertSameBytes(value)
@@ -205,8 +228,9 @@ class DecodeTests(unittest.TestCase):
             tracemalloc.stop()
 
     def test_deep_nesting_is_rejected(self):
-        self.assertEqual(_sidecar.unpackb(b"\x91" * 511 + b"\xc0"), msgpack.unpackb(
-            b"\x91" * 511 + b"\xc0"))
+        self.assertEqual(
+            _sidecar.unpackb(b"\x91" * 511 + b"\xc0"), msgpack.unpackb(b"\x91" * 511 + b"\xc0")
+        )
         with self.assertRaises(ValueError):
             _sidecar.unpackb(b"\x91" * 100000 + b"\xc0")
         with self.assertRaises(ValueError):
@@ -230,14 +254,48 @@ class NameTests(unittest.TestCase):
     """Same verdicts and messages as channels' validators."""
 
     channel_cases = [
-        "foo", "foo.bar-baz_1", "specific.abc!def", "specific.abc!", "a!", "abc\n",
-        "abc!\n", "abc\n\n", "\n", "", "!abc", "a!b!c", "a b", "a:b", "a\nb", "a" * 99,
-        "a" * 100, "x" * 98 + "!", "ü", "a!ü", "٣٤", "a!٣", "a!ß", "abc\t", "a$",
-        "a!-._Z9", "a" * 98 + "\n", "a" * 99 + "\n",
+        "foo",
+        "foo.bar-baz_1",
+        "specific.abc!def",
+        "specific.abc!",
+        "a!",
+        "abc\n",
+        "abc!\n",
+        "abc\n\n",
+        "\n",
+        "",
+        "!abc",
+        "a!b!c",
+        "a b",
+        "a:b",
+        "a\nb",
+        "a" * 99,
+        "a" * 100,
+        "x" * 98 + "!",
+        "ü",
+        "a!ü",
+        "٣٤",
+        "a!٣",
+        "a!ß",
+        "abc\t",
+        "a$",
+        "a!-._Z9",
+        "a" * 98 + "\n",
+        "a" * 99 + "\n",
     ]
     group_cases = [
-        "game_ABCD", "g-1.x_y", "g\n", "g!", "", "a/b", "a" * 99, "a" * 100, "٣",
-        "ü", "Åsa", "x\n\n",
+        "game_ABCD",
+        "g-1.x_y",
+        "g\n",
+        "g!",
+        "",
+        "a/b",
+        "a" * 99,
+        "a" * 100,
+        "٣",
+        "ü",
+        "Åsa",
+        "x\n\n",
     ]
     non_str = [None, b"abc", 5, ["a"]]
 

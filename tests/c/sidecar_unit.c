@@ -236,11 +236,28 @@ test_wsparse(void)
         longtok[PH_TOKEN_MAX] = '\0';
         CHECK(ph_ws_token_ok(longtok));
     }
-    CHECK(ph_ws_origin_ok(NULL, NULL));
+    /* Channels' OriginValidator semantics over ALLOWED_HOSTS patterns. */
+    CHECK(!ph_ws_origin_ok(NULL, NULL));
+    CHECK(!ph_ws_origin_ok(NULL, "localhost"));
+    CHECK(ph_ws_origin_ok(NULL, "*"));
     CHECK(!ph_ws_origin_ok("http://a", NULL));
     CHECK(ph_ws_origin_ok("http://a", "http://b, http://a"));
     CHECK(!ph_ws_origin_ok("http://a", "http://ab"));
     CHECK(ph_ws_origin_ok("http://x", "*"));
+    CHECK(ph_ws_origin_ok("http://localhost:8000", "localhost,127.0.0.1"));
+    CHECK(ph_ws_origin_ok("https://LOCALHOST", "localhost"));
+    CHECK(ph_ws_origin_ok("http://127.0.0.1:9", "localhost, 127.0.0.1"));
+    CHECK(ph_ws_origin_ok("http://[::1]:8000", "[::1]"));
+    CHECK(!ph_ws_origin_ok("http://evil.example", "localhost"));
+    CHECK(!ph_ws_origin_ok("http://localhost.evil.example", "localhost"));
+    CHECK(ph_ws_origin_ok("https://a.example.com", ".example.com"));
+    CHECK(ph_ws_origin_ok("https://example.com", ".example.com"));
+    CHECK(!ph_ws_origin_ok("https://badexample.com", ".example.com"));
+    CHECK(ph_ws_origin_ok("https://example.com", "https://example.com:443"));
+    CHECK(!ph_ws_origin_ok("http://example.com", "https://example.com"));
+    CHECK(!ph_ws_origin_ok("https://example.com:8443", "https://example.com"));
+    CHECK(!ph_ws_origin_ok("null", "localhost"));
+    CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", 28, NULL,
                              reply, sizeof(reply));

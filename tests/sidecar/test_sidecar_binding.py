@@ -49,7 +49,13 @@ class BindingTest(unittest.TestCase):
         cls.redis.cleanup()
 
     def test_serve_stop_stats_logs(self):
-        srv = Server(host="127.0.0.1", port=0, redis_port=self.redis.port, stop_grace=1.0)
+        srv = Server(
+            host="127.0.0.1",
+            port=0,
+            redis_port=self.redis.port,
+            stop_grace=1.0,
+            allowed_origins="*",
+        )
         port = srv.stats()["port"]
         self.assertGreater(port, 0)
         t = threading.Thread(target=srv.serve)
@@ -82,7 +88,7 @@ class BindingTest(unittest.TestCase):
         finally:
             t0 = time.monotonic()
             srv.stop()
-            srv.stop()                      # idempotent
+            srv.stop()  # idempotent
             t.join(10)
             self.assertFalse(t.is_alive())
             self.assertLess(time.monotonic() - t0, 5)
@@ -91,7 +97,7 @@ class BindingTest(unittest.TestCase):
         self.assertTrue(all(isinstance(lv, int) for lv, _ in logs))
         with self.assertRaises(RuntimeError):
             srv.serve()
-        srv.stop()                          # after the loop is gone: harmless
+        srv.stop()  # after the loop is gone: harmless
 
     def test_bind_failure_raises_oserror(self):
         srv = Server(host="127.0.0.1", port=0, redis_port=self.redis.port)
@@ -111,7 +117,7 @@ class BindingTest(unittest.TestCase):
         srv = Server(host="127.0.0.1", port=0, redis_port=self.redis.port)
         srv.stop()
         t0 = time.monotonic()
-        srv.serve()                         # returns at once
+        srv.serve()  # returns at once
         self.assertLess(time.monotonic() - t0, 3)
 
     def test_reuseport_two_servers_one_port(self):

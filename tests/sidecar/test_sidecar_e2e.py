@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -23,8 +24,6 @@ import tempfile
 import time
 import unittest
 import urllib.request
-
-import logging
 
 import websockets
 from channels_redis.core import RedisChannelLayer
@@ -64,9 +63,22 @@ class Redis:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.dir,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             if self.cli("PING") == "PONG":
                 return
@@ -74,8 +86,9 @@ class Redis:
         raise RuntimeError("redis-server did not start")
 
     def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-p", str(self.port), *args],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True
+        )
         return r.stdout.strip()
 
     def kill(self):
@@ -91,12 +104,16 @@ class Redis:
 
 class Sidecar:
     def __init__(self, redis_port, *extra):
+        if "--origins" not in extra:
+            extra = ("--origins", "good.example", *extra)
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="sidecar-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
-            SIDECAR_WRAP + [SIDECAR_BIN, "--port", str(self.port),
-                            "--redis-port", str(redis_port), *extra],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            SIDECAR_WRAP
+            + [SIDECAR_BIN, "--port", str(self.port), "--redis-port", str(redis_port), *extra],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 10 * SLOW
         while time.time() < deadline:
             with contextlib.suppress(Exception):
@@ -142,12 +159,21 @@ class Sidecar:
 
 
 def seed(redis, code=CODE):
-    redis.cli("HSET", f"partyhub:session:{code}", "host", sha(HOST_TOKEN),
-              f"p:{sha(PLAYER_TOKEN)}", "7", f"p:{sha('other-player')}", "8")
+    redis.cli(
+        "HSET",
+        f"partyhub:session:{code}",
+        "host",
+        sha(HOST_TOKEN),
+        f"p:{sha(PLAYER_TOKEN)}",
+        "7",
+        f"p:{sha('other-player')}",
+        "8",
+    )
     redis.cli("SET", f"partyhub:state:{code}", json.dumps(STATE))
 
 
 async def join(sc, query=f"session_token={PLAYER_TOKEN}", **kw):
+    kw.setdefault("origin", "http://good.example")
     ws = await websockets.connect(sc.url(query), max_size=None, **kw)
     welcome = json.loads(await asyncio.wait_for(ws.recv(), 5 * SLOW))
     state = json.loads(await asyncio.wait_for(ws.recv(), 5 * SLOW))
@@ -220,21 +246,24 @@ class SidecarTest(_ServerCase):
         ]
         for query, code, expect in cases:
             with self.subTest(query=query, code=code):
-                ws = await websockets.connect(self.sc.url(query, code))
+                ws = await websockets.connect(
+                    self.sc.url(query, code), origin="http://good.example"
+                )
                 self.assertEqual(await close_code(ws), expect)
 
     async def test_bad_path_refused(self):
         for path in ("/ws/game/abcd/", "/ws/game/ABCDE/", "/ws/game/ABCD", "/other/"):
             with self.subTest(path=path):
-                with self.assertRaises(Exception):
+                with self.assertRaises((OSError, websockets.InvalidHandshake)):
                     await websockets.connect(f"ws://127.0.0.1:{self.sc.port}{path}?session_token=x")
 
     async def test_origin(self):
         ws, _, _ = await join(self.sc, origin="http://good.example")
         await ws.close()
-        with self.assertRaises(Exception):
-            await websockets.connect(self.sc.url(f"session_token={PLAYER_TOKEN}"),
-                                     origin="http://evil.example")
+        with self.assertRaises((OSError, websockets.InvalidHandshake)):
+            await websockets.connect(
+                self.sc.url(f"session_token={PLAYER_TOKEN}"), origin="http://evil.example"
+            )
 
     # -- client messages ------------------------------------------------
 
@@ -243,9 +272,14 @@ class SidecarTest(_ServerCase):
         for ts in (123, 1.5, "abc", {"a": [1, None, True]}, None):
             await ws.send(json.dumps({"type": "ping", "ts": ts}))
             self.assertEqual(json.loads(await ws.recv()), {"type": "pong", "ts": ts})
-        for raw, code in [("not json", "MESSAGE_PARSE_FAILED"), ("{", "MESSAGE_PARSE_FAILED"),
-                          ("[1,2]", "INVALID_MESSAGE"), ('"x"', "INVALID_MESSAGE"),
-                          ('{"no":"type"}', "INVALID_MESSAGE"), ('{"type":5}', "INVALID_MESSAGE")]:
+        for raw, code in [
+            ("not json", "MESSAGE_PARSE_FAILED"),
+            ("{", "MESSAGE_PARSE_FAILED"),
+            ("[1,2]", "INVALID_MESSAGE"),
+            ('"x"', "INVALID_MESSAGE"),
+            ('{"no":"type"}', "INVALID_MESSAGE"),
+            ('{"type":5}', "INVALID_MESSAGE"),
+        ]:
             await ws.send(raw)
             msg = json.loads(await ws.recv())
             self.assertEqual((msg["type"], msg["code"]), ("error", code), raw)
@@ -294,7 +328,9 @@ class SidecarTest(_ServerCase):
         t_sent = time.monotonic()
 
         async def drain(ws):
-            return [json.loads(await asyncio.wait_for(ws.recv(), 10 * SLOW))["seq"] for _ in range(n)]
+            return [
+                json.loads(await asyncio.wait_for(ws.recv(), 10 * SLOW))["seq"] for _ in range(n)
+            ]
 
         got = await asyncio.gather(*(drain(ws) for ws in sockets))
         elapsed = time.monotonic() - t0
@@ -304,9 +340,11 @@ class SidecarTest(_ServerCase):
         lat_n = self.sc.metric("partyhub_sidecar_fanout_latency_seconds_count")
         # The client side is slow here: IsolatedAsyncioTestCase runs asyncio
         # in debug mode. The server-side figure is the fan-out histogram.
-        print(f"\n  {n} group_send x 500 clients: sent in {(t_sent - t0) * 1000:.0f} ms, "
-              f"all received in {elapsed * 1000:.0f} ms (asyncio debug mode); server "
-              f"fan-out mean {lat_sum / lat_n * 1000:.1f} ms over {lat_n:.0f} messages")
+        print(
+            f"\n  {n} group_send x 500 clients: sent in {(t_sent - t0) * 1000:.0f} ms, "
+            f"all received in {elapsed * 1000:.0f} ms (asyncio debug mode); server "
+            f"fan-out mean {lat_sum / lat_n * 1000:.1f} ms over {lat_n:.0f} messages"
+        )
         await asyncio.gather(*(ws.close() for ws in sockets))
         await layer.flush()
 
@@ -314,7 +352,9 @@ class SidecarTest(_ServerCase):
         a, _, _ = await join(self.sc)
         b, _, _ = await join(self.sc, "session_token=other-player")
         layer = self.layer()
-        await layer.group_send(f"player_{CODE}_8", {"type": "game.private", "text": '{"type":"secret"}'})
+        await layer.group_send(
+            f"player_{CODE}_8", {"type": "game.private", "text": '{"type":"secret"}'}
+        )
         self.assertEqual(json.loads(await b.recv()), {"type": "secret"})
         with self.assertRaises(asyncio.TimeoutError):
             await asyncio.wait_for(a.recv(), 0.3)
@@ -344,7 +384,9 @@ class SidecarTest(_ServerCase):
         sockets = [(await join(self.sc))[0] for _ in range(3)]
         members = self.redis.cli("ZRANGE", f"asgi:group:game_{CODE}", "0", "-1").split()
         self.assertEqual(len(members), 1)
-        self.assertTrue(members[0].startswith("specific.") and members[0].endswith(f"!g.game_{CODE}"))
+        self.assertTrue(
+            members[0].startswith("specific.") and members[0].endswith(f"!g.game_{CODE}")
+        )
         for ws in sockets:
             await ws.close()
         for _ in range(50):
@@ -358,10 +400,14 @@ class SidecarTest(_ServerCase):
         self.assertEqual(h["redis"], "up")
         self.assertIn("connections", h)
         text = self.sc.get("/metrics")
-        for name in ("partyhub_sidecar_connections", "partyhub_sidecar_messages_out_total",
-                     "partyhub_sidecar_broadcasts_total", "partyhub_sidecar_slow_consumer_closes_total",
-                     "partyhub_sidecar_redis_reconnects_total",
-                     "partyhub_sidecar_fanout_latency_seconds_bucket"):
+        for name in (
+            "partyhub_sidecar_connections",
+            "partyhub_sidecar_messages_out_total",
+            "partyhub_sidecar_broadcasts_total",
+            "partyhub_sidecar_slow_consumer_closes_total",
+            "partyhub_sidecar_redis_reconnects_total",
+            "partyhub_sidecar_fanout_latency_seconds_bucket",
+        ):
             self.assertIn(name, text)
 
 
@@ -375,9 +421,14 @@ class SlowConsumerTest(_ServerCase):
         # A raw client that completes the handshake and then never reads.
         raw = socket.create_connection(("127.0.0.1", self.sc.port))
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
-                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        raw.sendall(
+            (
+                f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
+                "Host: x\r\nOrigin: http://good.example\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         await asyncio.sleep(0.3)
         before = self.sc.metric("partyhub_sidecar_slow_consumer_closes_total")
         layer = self.layer()
@@ -391,8 +442,10 @@ class SlowConsumerTest(_ServerCase):
 
         task = asyncio.create_task(reader())
         for seq in range(n):
-            await layer.group_send(f"game_{CODE}", {"type": "game.event",
-                                                   "text": json.dumps({"seq": seq, "blob": blob})})
+            await layer.group_send(
+                f"game_{CODE}",
+                {"type": "game.event", "text": json.dumps({"seq": seq, "blob": blob})},
+            )
         await task
         self.assertEqual(received, list(range(n)))
         for _ in range(40):
@@ -412,15 +465,20 @@ class HeartbeatTest(_ServerCase):
     extra_args = ("--ping", "1", "--ping-timeout", "2")
 
     async def test_silent_peer_is_hung_up_live_peer_kept(self):
-        live, _, _ = await join(self.sc)      # websockets answers PINGs
+        live, _, _ = await join(self.sc)  # websockets answers PINGs
         raw = socket.create_connection(("127.0.0.1", self.sc.port))
-        raw.sendall((f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
-                     f"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        raw.sendall(
+            (
+                f"GET /ws/game/{CODE}/?session_token={PLAYER_TOKEN} HTTP/1.1\r\n"
+                "Host: x\r\nOrigin: http://good.example\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         await asyncio.sleep(0.5)
         self.assertEqual(self.sc.health()["connections"], 2)
         await asyncio.sleep(4 * SLOW)
-        self.assertEqual(self.sc.health()["connections"], 1)   # the raw one is gone
+        self.assertEqual(self.sc.health()["connections"], 1)  # the raw one is gone
         await live.send(json.dumps({"type": "ping", "ts": 1}))
         self.assertEqual(json.loads(await live.recv())["type"], "pong")
         raw.close()
@@ -447,19 +505,23 @@ class LifecycleTest(unittest.IsolatedAsyncioTestCase):
         await asyncio.sleep(0.5)
         self.assertEqual(self.sc.health()["redis"], "down")
         await ws.send(json.dumps({"type": "ping", "ts": 5}))
-        self.assertEqual(json.loads(await ws.recv())["type"], "pong")   # still open
+        self.assertEqual(json.loads(await ws.recv())["type"], "pong")  # still open
         await ws.send(json.dumps({"type": "submit_answer"}))
         self.assertEqual(json.loads(await ws.recv())["code"], "SERVER_BUSY")
-        self.redis.start()                      # reloads dump.rdb from the same dir
+        self.redis.start()  # reloads dump.rdb from the same dir
         state = json.loads(await asyncio.wait_for(ws.recv(), 10 * SLOW))
-        self.assertEqual(state, STATE)          # resent after reconnect
+        self.assertEqual(state, STATE)  # resent after reconnect
         members = self.redis.cli("ZRANGE", f"asgi:group:game_{CODE}", "0", "-1").split()
         self.assertTrue(any(m.endswith(f"!g.game_{CODE}") for m in members))
         self.assertGreaterEqual(self.sc.metric("partyhub_sidecar_redis_reconnects_total"), 1)
         self.assertGreaterEqual(self.sc.metric("partyhub_sidecar_redis_undelivered_total"), 1)
         layer = RedisChannelLayer(hosts=[("127.0.0.1", self.redis.port)])
-        await layer.group_send(f"game_{CODE}", {"type": "game.event", "text": '{"after":"restart"}'})
-        self.assertEqual(json.loads(await asyncio.wait_for(ws.recv(), 10 * SLOW)), {"after": "restart"})
+        await layer.group_send(
+            f"game_{CODE}", {"type": "game.event", "text": '{"after":"restart"}'}
+        )
+        self.assertEqual(
+            json.loads(await asyncio.wait_for(ws.recv(), 10 * SLOW)), {"after": "restart"}
+        )
         await ws.close()
         self.sc.stop()
 
@@ -477,9 +539,21 @@ class LifecycleTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(self.redis.cli("EXISTS", f"asgi:group:game_{CODE}"), "0")
 
     async def test_bind_failure_is_clear(self):
-        r = subprocess.run(SIDECAR_WRAP + [SIDECAR_BIN, "--port", str(self.sc.port),
-                                           "--host", "203.0.113.1", "--redis-port", str(self.redis.port)],
-                           capture_output=True, text=True, timeout=20 * SLOW)
+        r = subprocess.run(
+            SIDECAR_WRAP
+            + [
+                SIDECAR_BIN,
+                "--port",
+                str(self.sc.port),
+                "--host",
+                "203.0.113.1",
+                "--redis-port",
+                str(self.redis.port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20 * SLOW,
+        )
         self.assertEqual(r.returncode, 1)
         self.assertIn("cannot bind", r.stderr)
         self.sc.stop()

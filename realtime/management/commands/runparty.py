@@ -1,8 +1,9 @@
 """manage.py runparty: serve the game for development (what `make run` calls).
 
-Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, then
-Daphne (HTTP + WebSockets), prints what to open, and stops everything on
-Ctrl-C.
+Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, the C
+sidecar for WebSockets (port + 1) when the extension is built, and Daphne
+(HTTP, and WebSockets too as the Python fallback); prints what to open and
+stops everything on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -42,7 +43,21 @@ class Command(BaseCommand):
             env["CHANNEL_REDIS_PORT"] = str(redis.port)
             self.stdout.write(f"Started a private redis-server on 127.0.0.1:{redis.port}")
         children: list[subprocess.Popen] = []
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        ws_url = f"ws://{shown}:{port}"
         try:
+            if self._sidecar_available():
+                sidecar_bind = f"{host}:{port + 1}"
+                command = [sys.executable, "manage.py", "runsidecar", "--bind", sidecar_bind]
+                children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
+                ws_url = f"ws://{shown}:{port + 1}"
+                env.setdefault("PARTYHUB_WS_PORT", str(port + 1))
+            else:
+                self.stdout.write(
+                    self.style.WARNING(
+                        "The C extension is not built: WebSockets are served by Daphne."
+                    )
+                )
             daphne = [
                 sys.executable,
                 "-m",
@@ -54,12 +69,11 @@ class Command(BaseCommand):
                 "partyhub.asgi:application",
             ]
             children.append(subprocess.Popen(daphne, env=env, cwd=Path(settings.BASE_DIR)))
-            shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
             self.stdout.write(
                 self.style.SUCCESS(
                     f"\npartyhub is running: open http://{shown}:{port}/\n"
                     f"  REST API   http://{shown}:{port}/api/sessions/\n"
-                    f"  WebSocket  ws://{shown}:{port}/ws/game/<code>/\n"
+                    f"  WebSocket  {env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/\n"
                     "Press Ctrl-C to stop.\n"
                 )
             )
@@ -76,6 +90,13 @@ class Command(BaseCommand):
             if redis is not None:
                 redis.close()
 
+    def _sidecar_available(self) -> bool:
+        try:
+            from realtime import _sidecar
+        except ImportError:
+            return False
+        return hasattr(_sidecar, "Server")
+
     def _wait(self, children: list[subprocess.Popen]) -> None:
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -83,7 +104,8 @@ class Command(BaseCommand):
             while not stop:
                 for child in children:
                     if child.poll() is not None:
-                        raise CommandError(f"{child.args[2:4]} exited with {child.returncode}")
+                        name = " ".join(child.args[1:3])
+                        raise CommandError(f"{name} exited with {child.returncode}")
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass

@@ -1,0 +1,166 @@
+"""Run the C WebSocket sidecar from Django settings.
+
+`sidecar_kwargs()` turns settings into `realtime._sidecar.Server(**kwargs)`;
+`SidecarRunner` serves it in a thread (serve() holds no GIL and does not
+return to Python until stopped, so signals are handled by the caller's
+thread) and drains the C log ring into the `realtime.sidecar` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from . import protocol, snapshot
+
+logger = logging.getLogger("realtime.sidecar")
+
+# Defaults of every sidecar setting; PARTYHUB_SIDECAR in settings overrides.
+DEFAULTS = {
+    "bind": "127.0.0.1:8001",
+    "ping_interval": 20,  # s of silence before a protocol PING
+    "ping_timeout": 30,  # s without a PONG before hanging up
+    "max_message": 4096,  # bytes per client message; larger closes 1009
+    "hard_bytes": 1 << 20,  # per-socket output queue: over this, close now
+    "hard_msgs": 1024,
+    "soft_bytes": 256 << 10,  # over this for soft_seconds, close
+    "soft_msgs": 256,
+    "soft_seconds": 10.0,
+    "writes_per_turn": 16,  # frames per socket per loop turn (fairness)
+    "stop_grace": 2.0,  # s to let close frames out on stop
+    "inbound_channel": "partyhub.inbound",
+}
+
+
+def setting(name: str):
+    """One sidecar setting: PARTYHUB_SIDECAR[name] or its default."""
+    return getattr(settings, "PARTYHUB_SIDECAR", {}).get(name, DEFAULTS[name])
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """'host:port' -> (numeric host, port)."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ImproperlyConfigured(f"bind address {bind!r} is not host:port")
+    return socket.gethostbyname(host.strip("[]") or "0.0.0.0"), int(port)
+
+
+def redis_target() -> dict:
+    """Host, port and db of the channel layer's Redis (one host only)."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    hosts = config.get("hosts") or [("localhost", 6379)]
+    if len(hosts) != 1:
+        raise ImproperlyConfigured("the sidecar supports exactly one Redis host for now")
+    entry = hosts[0]
+    if isinstance(entry, dict):
+        entry = entry.get("address") or (entry.get("host", "localhost"), entry.get("port", 6379))
+    if isinstance(entry, (tuple, list)):
+        host, port, db, password = entry[0], int(entry[1]), 0, None
+    else:
+        url = urlparse(entry)
+        if url.scheme not in ("redis", ""):
+            raise ImproperlyConfigured(f"the sidecar cannot use {url.scheme}:// Redis URLs")
+        host, port = url.hostname or "localhost", url.port or 6379
+        db = int(url.path.lstrip("/") or 0)
+        password = unquote(url.password) if url.password else None
+    if password:
+        raise ImproperlyConfigured("the sidecar does not support Redis passwords yet")
+    # hiredis resolves names blocking: hand it a numeric address.
+    return {"redis_host": socket.gethostbyname(host), "redis_port": port, "redis_db": db}
+
+
+def allowed_origins() -> str:
+    """ALLOWED_HOSTS as the sidecar's Origin patterns (Channels' rules)."""
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not hosts:
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return ",".join(hosts)
+
+
+def log_level() -> int:
+    return logger.getEffectiveLevel()
+
+
+def sidecar_kwargs(**overrides) -> dict:
+    """Keyword arguments for realtime._sidecar.Server from Django settings."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    if config.get("symmetric_encryption_keys"):
+        raise ImproperlyConfigured("the sidecar does not support encrypted channel layers")
+    host, port = parse_bind(overrides.pop("bind", None) or setting("bind"))
+    kwargs = {
+        "host": host,
+        "port": port,
+        **redis_target(),
+        "prefix": config.get("prefix", "asgi"),
+        "expiry": int(config.get("expiry", 60)),
+        "group_expiry": int(config.get("group_expiry", 86400)),
+        "capacity": int(config.get("capacity", 100)),
+        "allowed_origins": allowed_origins(),
+        "server_version": protocol.SERVER_VERSION,
+        "session_key_prefix": snapshot.session_key(""),
+        "state_key_prefix": snapshot.state_key(""),
+        "log_level": log_level(),
+    }
+    for name in DEFAULTS:
+        if name != "bind":
+            kwargs[name] = setting(name)
+    kwargs.update(overrides)
+    return kwargs
+
+
+class SidecarRunner:
+    """A Server serving in a thread, with its C log lines sent to logging."""
+
+    def __init__(self, **overrides) -> None:
+        from ._sidecar import Server
+
+        self.server = Server(**sidecar_kwargs(**overrides))
+        self.port = self.server.stats()["port"]
+        self._serving = threading.Thread(target=self._serve, name="sidecar-serve", daemon=True)
+        self._draining = threading.Thread(target=self._drain, name="sidecar-logs", daemon=True)
+        self._stopped = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self) -> SidecarRunner:
+        self._serving.start()
+        self._draining.start()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            self.server.serve()
+        except BaseException as exc:  # reported by wait()
+            self.error = exc
+        finally:
+            self._stopped.set()
+
+    def _drain(self) -> None:
+        while not self._stopped.wait(0.2):
+            self.flush_logs()
+        self.flush_logs()
+
+    def flush_logs(self) -> None:
+        for level, message in self.server.drain_logs():
+            logger.log(level, "%s", message)
+
+    def stats(self) -> dict:
+        return self.server.stats()
+
+    def stop(self) -> None:
+        """Ask the loop to close every socket (1001) and return; any thread."""
+        self.server.stop()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for serve() to return; True if it did."""
+        self._serving.join(timeout)
+        if self._serving.is_alive():
+            return False
+        self._draining.join(1)
+        if self.error is not None:
+            raise self.error
+        return True
