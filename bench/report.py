@@ -249,7 +249,9 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
     bc = res["scenarios"].get("broadcast")
     out += ["### 5. Broadcast call cost", "",
             "`make bench` runs `bench/broadcast.py` (C layer vs `async_to_sync(group_send)`); "
-            "its table is the section *Broadcast call cost* of this file. This run: "
+            "its table is the section *Broadcast: C layer vs channels_redis* of this file "
+            "(kept as its author wrote it; this run's output is in the results JSON). "
+            "This run: "
             + (bc["status"] if bc else "not run") + ".", ""]
     if plots:
         out += ["### Plots", ""]

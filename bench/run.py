@@ -89,6 +89,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale_target": 100000,
         "scale_step": 5000,
         "broadcast_timeout": 300.0,
+        "broadcast_seconds": 2.0,
     },
     "quick": {
         "fanout_sizes": [1000],
@@ -105,7 +106,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "heartbeat": 3,
         "scale_target": 6000,
         "scale_step": 2000,
-        "broadcast_timeout": 0.0,  # skipped unless --scenarios names it
+        "broadcast_timeout": 60.0,
+        "broadcast_seconds": 0.3,
     },
     "smoke": {
         "fanout_sizes": [100, 1000],
@@ -122,7 +124,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "heartbeat": 3,
         "scale_target": 6000,
         "scale_step": 2000,
-        "broadcast_timeout": 0.0,
+        "broadcast_timeout": 60.0,
+        "broadcast_seconds": 0.3,
     },
 }
 
@@ -595,14 +598,15 @@ def scenario_scale(run: Run) -> dict[str, Any]:
     return result
 
 
-def scenario_broadcast(run: Run, timeout: float) -> dict[str, Any]:
+def scenario_broadcast(run: Run, timeout: float, seconds: float) -> dict[str, Any]:
     script = BENCH / "broadcast.py"
     if not script.exists():
         log("broadcast call cost: bench/broadcast.py is not on this branch yet; skipped")
         return {"status": "missing", "note": "bench/broadcast.py not present (another engineer's)"}
     log(f"broadcast call cost: running bench/broadcast.py (timeout {timeout:.0f} s)")
     out = run.tmp / "broadcast.out"
-    child = Child("broadcast.py", [PY, str(script)], env=run.env, log_path=out)
+    child = Child("broadcast.py", [PY, str(script), "--seconds", str(seconds)], env=run.env,
+                  log_path=out)
     try:
         child.proc.wait(timeout=timeout)
         status = "ok" if child.proc.returncode == 0 else f"exit {child.proc.returncode}"
@@ -711,7 +715,8 @@ def main() -> int:
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
         if "broadcast" in scenarios:
-            sc["broadcast"] = scenario_broadcast(run, prof["broadcast_timeout"] or 120.0)
+            sc["broadcast"] = scenario_broadcast(run, prof["broadcast_timeout"] or 120.0,
+                                                 prof["broadcast_seconds"])
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc}); stopping everything")
         results["interrupted"] = True

@@ -2,9 +2,12 @@
 
     python bench/serve_sidecar.py --port 0 --redis-port N [--ping 20]
 
-Uses `realtime._sidecar.Server` when the extension registers it, else the
-stand-in module `_sidecar_server_test` that mk/sidecar.mk builds into
-build/sidecar/ (same csrc/server_py.c binding). serve() runs in a worker
+Configured like `manage.py runsidecar` (`realtime.sidecar.sidecar_kwargs()`:
+the channel layer's Redis and prefix, ALLOWED_HOSTS as Origin allowlist, the
+PARTYHUB_SIDECAR defaults) with the bind address and heartbeat interval
+overridden. Uses `realtime._sidecar.Server`; on a branch where module.c does
+not register it yet, the stand-in module `_sidecar_server_test` that
+mk/sidecar.mk builds into build/sidecar/ (same csrc/server_py.c binding). serve() runs in a worker
 thread with the GIL released; SIGTERM/SIGINT call stop(). Prints one JSON
 line {"ev": "hello", "port": ..., "binding": ...} once listening and Redis
 is up; C log lines go to stderr.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -38,25 +42,37 @@ def server_type():
 
 
 def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partyhub.settings")
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--redis-port", type=int, required=True)
     parser.add_argument("--ping", type=int, default=20, help="heartbeat PING interval (s)")
-    parser.add_argument("--origins", default="http://127.0.0.1")
+    parser.add_argument("--origins", default="127.0.0.1", help="without realtime.sidecar only")
     args = parser.parse_args()
     server_cls, where = server_type()
-    srv = server_cls(
-        host=args.host,
-        port=args.port,
-        redis_host="127.0.0.1",
-        redis_port=args.redis_port,
-        allowed_origins=args.origins,
-        ping_interval=args.ping,
-        ping_timeout=max(args.ping + 5, args.ping * 3 // 2),
-        backlog=4096,
-        log_level=30,
-    )
+    kwargs = {
+        "host": args.host,
+        "port": args.port,
+        "redis_host": "127.0.0.1",
+        "redis_port": args.redis_port,
+        "allowed_origins": args.origins,
+        "backlog": 4096,
+        "log_level": 30,
+    }
+    try:
+        import django
+
+        django.setup()
+        from realtime.sidecar import sidecar_kwargs
+
+        kwargs = sidecar_kwargs(bind=f"{args.host}:{args.port}", log_level=30, backlog=4096)
+        where += " configured by realtime.sidecar.sidecar_kwargs()"
+    except ImportError:
+        pass
+    kwargs["ping_interval"] = args.ping
+    kwargs["ping_timeout"] = max(args.ping + 5, args.ping * 3 // 2)
+    srv = server_cls(**kwargs)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: srv.stop())
     signal.signal(signal.SIGINT, lambda *_: srv.stop())
