@@ -148,6 +148,7 @@ class Run:
         self.env = django_env(self.db, self.redis.port)
         self.games: list[dict[str, Any]] = []
         self.broadcaster: Child | None = None
+        self.sidecar_binding = ""
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -219,6 +220,11 @@ class Run:
         else:
             raise BenchError(f"unknown peer {peer}")
         self.wait_listening(child, port, peer == "sidecar")
+        if peer == "sidecar" and not self.sidecar_binding:
+            time.sleep(0.2)
+            for line in self.tail("sidecar", 100000).splitlines():
+                if line.startswith('{"ev": "hello"'):
+                    self.sidecar_binding = json.loads(line).get("binding", "")
         return child, port
 
     def wait_listening(self, child: Child, port: int, healthz: bool) -> None:
@@ -731,6 +737,7 @@ def main() -> int:
                 run.broadcaster.send(json.dumps({"cmd": "quit"}))
         Children.stop_all()
         if run is not None:
+            results["sidecar_binding"] = run.sidecar_binding
             run.close()
     results["elapsed_s"] = round(time.monotonic() - t_start, 1)
     args.out.mkdir(parents=True, exist_ok=True)
