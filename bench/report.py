@@ -52,6 +52,11 @@ def fanout_index(res: dict) -> dict[tuple[int, str], dict]:
     return {(e["n"], e["peer"]): e for e in res["scenarios"].get("fanout", [])}
 
 
+def lost_cell(run: dict[str, Any]) -> str:
+    drained = run.get("drained", "all delivered")
+    return str(run["lost"]) + ("" if drained == "all delivered" else f" ({drained})")
+
+
 def status_of(entry: dict[str, Any]) -> str:
     if entry.get("failure"):
         return "**did not reach size:** " + entry["failure"][:160].replace("|", "/")
@@ -196,7 +201,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | {label} | "
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
-                    f"{run['lost']} | {run['reordered']} | {run['server_cpu_pct']} | {ratio} | "
+                    f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | {ratio} | "
                     f"{status_of(e) if mode == 'max' else ''} |")
         out.append("")
     rooms = res["scenarios"].get("rooms")
@@ -219,7 +224,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"| {e.get('games')} × 10 | {PEER_NAMES[e['peer']]} | {label} | "
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
-                    f"{run['lost']} | {run['reordered']} | {run['server_cpu_pct']} | "
+                    f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | "
                     f"{status_of(e) if mode == 'fixed' else ''} |")
         out.append("")
     idle = res["scenarios"].get("idle")
@@ -294,7 +299,8 @@ def render_plots(res: dict, path: Path) -> list[Path]:
         return []
     stem = path.with_suffix("")
     made: list[Path] = []
-    title_tail = f" — {res['profile']}{' ' + res['label'] if res.get('label') else ''}"
+    label = res.get('label') if res.get('label') not in (None, '', res['profile']) else ''
+    title_tail = f" — {res['profile']}{' ' + label if label else ''}"
     fo = res["scenarios"].get("fanout")
     if fo:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))

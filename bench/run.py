@@ -37,6 +37,7 @@ import atexit
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -133,6 +134,8 @@ WINDOW = 4  # events in flight in the closed loop (channels_redis capacity is 10
 PAYLOAD = 200  # bytes of event text
 CONNECT_CONCURRENCY = 256
 SOURCES = 16  # 127.0.0.1 .. 127.0.0.16
+DRAIN_STILL_S = 10.0  # after the last send: give up when nothing arrives for this long
+DRAIN_MAX_S = 120.0
 
 
 class Run:
@@ -323,21 +326,30 @@ class Run:
             "loadgen_cpu_s": stats["cpu_s"],
             "sender": done,
             "stalls": done.get("stalls", 0),
+            "drained": stats["drained"],
+            "drain_s": stats["drain_s"],
             "client_errors": stats["errors"],
             "close_codes": stats["close_codes"],
         }
 
     def drain(self, lg: Child, expected: int) -> dict[str, Any]:
-        """Wait until every expected delivery arrived or nothing moved for 3 s."""
-        deadline = time.monotonic() + 60
-        last, still_since = -1, time.monotonic()
+        """Wait until every expected delivery arrived, or nothing arrived for
+        DRAIN_STILL_S, or DRAIN_MAX_S passed; stats["drained"] says which."""
+        start = time.monotonic()
+        last, still_since = -1, start
         while True:
             stats = lg.call("stats", "stats", 10)
+            stats["drain_s"] = round(time.monotonic() - start, 2)
             if stats["deliveries"] >= expected:
+                stats["drained"] = "all delivered"
                 return stats
             if stats["deliveries"] != last:
                 last, still_since = stats["deliveries"], time.monotonic()
-            elif time.monotonic() - still_since > 3 or time.monotonic() > deadline:
+            elif time.monotonic() - still_since > DRAIN_STILL_S:
+                stats["drained"] = f"nothing arrived for {DRAIN_STILL_S:.0f} s"
+                return stats
+            if time.monotonic() - start > DRAIN_MAX_S:
+                stats["drained"] = f"still arriving after {DRAIN_MAX_S:.0f} s"
                 return stats
             time.sleep(0.1)
 
@@ -350,7 +362,8 @@ def describe(r: dict[str, Any]) -> str:
     return (f"{r['deliveries']}/{r['expected_deliveries']} delivered, "
             f"{r['deliveries_per_s']:.0f}/s, p50 {lat['p50_us'] / 1e3:.2f} ms, "
             f"p99 {lat['p99_us'] / 1e3:.2f} ms, max {lat['max_us'] / 1e3:.1f} ms, "
-            f"lost {r['lost']}, reordered {r['reordered']}, server cpu {r['server_cpu_pct']}%")
+            f"lost {r['lost']}, reordered {r['reordered']}, server cpu {r['server_cpu_pct']}%"
+            + ("" if r["drained"] == "all delivered" else f" ({r['drained']})"))
 
 
 def with_peer(run: Run, peer: str, n: int, spec: Path, label: str, body) -> dict[str, Any]:
@@ -694,6 +707,13 @@ def main() -> int:
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # Children inherit this: every peer and the load generator may use all
+    # the descriptors the hard limit allows (Debian's default soft limit,
+    # 1024, would otherwise cap every server at ~1000 sockets).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results["machine"]["nofile_limit"] = proc_limit_nofile(os.getpid())
     signal.signal(signal.SIGTERM, on_signal)
     atexit.register(Children.stop_all)
     t_start = time.monotonic()
