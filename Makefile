@@ -52,7 +52,7 @@ lint: venv
 test-python: setup
 	@$(PY) manage.py test
 
-test: setup lint ctest sidecar-unit test-python asan
+test: setup lint ctest sidecar-unit test-python asan sidecar-valgrind
 
 clean:
 	rm -rf build *.egg-info realtime/*.so

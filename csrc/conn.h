@@ -27,11 +27,6 @@ typedef enum ph_conn_state {
     PH_CONN_CLOSING        /* close requested; waiting for WRITEABLE */
 } ph_conn_state;
 
-typedef enum ph_conn_role {
-    PH_ROLE_PLAYER = 0,
-    PH_ROLE_HOST = 1
-} ph_conn_role;
-
 /* Group slots a connection can hold: its game and (players) its own. */
 #define PH_CONN_GROUPS 2
 #define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
@@ -45,6 +40,9 @@ typedef struct ph_conn {
     int is_ws;                         /* passed FILTER_PROTOCOL_CONNECTION */
     ph_conn_role role;
     int token_ok;
+    int role_ok;                       /* role= was absent, player or host */
+    int code_ok;                       /* the path segment can be a code */
+    int binary;                        /* the message being received is binary */
     int64_t player_id;                 /* -1 for hosts */
     char code[PH_CODE_LEN + 1];
     char token[PH_TOKEN_MAX + 1];
@@ -54,6 +52,9 @@ typedef struct ph_conn {
     size_t group_idx[PH_CONN_GROUPS];  /* position in groups[i]->members */
     char *rx;                          /* fragment reassembly, NULL if none */
     size_t rx_len;
+    /* Messages received before the welcome, answered right after it. */
+    struct ph_pending *pend_head, *pend_tail;
+    size_t npend;
     /* HTTP endpoints (/healthz, /metrics) */
     unsigned char *http_body;          /* PH_FRAME_HEADROOM + body */
     size_t http_len;
@@ -69,5 +70,28 @@ int ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max);
 
 /* Free the reassembly buffer. */
 void ph_conn_rx_reset(ph_conn *c);
+
+/* One client message held while the connection is being authenticated. */
+typedef struct ph_pending {
+    struct ph_pending *next;
+    size_t len;
+    int binary;
+    char text[];                       /* len bytes + NUL */
+} ph_pending;
+
+/*
+ * Keep a copy of text[0..len) (binary: a binary frame's placeholder) at
+ * the end of c's pending list, unless max messages are held already.
+ * Returns 0, -1 when the list is full, -2 when out of memory.
+ */
+int ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
+                        size_t max);
+
+/* Unlink and return the oldest pending message (the caller frees it), or
+ * NULL when none is held. */
+ph_pending *ph_conn_pending_pop(ph_conn *c);
+
+/* Free every pending message. */
+void ph_conn_pending_clear(ph_conn *c);
 
 #endif /* PH_CONN_H */

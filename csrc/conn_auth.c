@@ -87,6 +87,7 @@ sha256_update(sha256_ctx *c, const unsigned char *p, size_t len)
     }
 }
 
+/* SHA-256 of data[0..len) into out[32]. Never fails. */
 void
 ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN])
 {
@@ -120,6 +121,10 @@ ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN])
     }
 }
 
+/*
+ * Lowercase hex SHA-256 of the NUL-terminated string s into hex[65]
+ * (NUL-terminated).
+ */
 void
 ph_sha256_hex(const char *s, char hex[PH_SHA256_HEX_LEN + 1])
 {
@@ -135,6 +140,10 @@ ph_sha256_hex(const char *s, char hex[PH_SHA256_HEX_LEN + 1])
     hex[PH_SHA256_HEX_LEN] = '\0';
 }
 
+/*
+ * Constant-time equality of a[0..alen) and b[0..blen): the time depends
+ * only on the lengths. Returns 1 when equal, 0 otherwise.
+ */
 int
 ph_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {

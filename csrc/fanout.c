@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Initialise an empty table. */
 void
 ph_fanout_init(ph_fanout *f)
 {
     memset(f, 0, sizeof(*f));
 }
 
+/* Group by name (name[0..len)), or NULL. */
 ph_group *
 ph_fanout_group(ph_fanout *f, const char *name, size_t len)
 {
@@ -21,6 +23,12 @@ ph_fanout_group(ph_fanout *f, const char *name, size_t len)
     return g;
 }
 
+/*
+ * Add c to the group named name in slot (0..PH_CONN_GROUPS-1, which must be
+ * free). *first is set to 1 when the group had no local member before
+ * (the caller then registers it in Redis). Returns 0, or -1 when the name
+ * is too long or memory runs out (nothing changed).
+ */
 int
 ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
                int *first)
@@ -84,6 +92,12 @@ conn_slot_of(const ph_conn *c, const ph_group *g)
     return -1;
 }
 
+/*
+ * Remove c from the group in slot (no-op when empty). When c was the last
+ * local member, the group is freed after its name is copied to
+ * last_name[PH_GROUP_NAME_MAX] and 1 is returned (the caller unregisters
+ * it in Redis); otherwise returns 0.
+ */
 int
 ph_fanout_leave(ph_fanout *f, ph_conn *c, int slot,
                 char last_name[PH_GROUP_NAME_MAX])
@@ -116,6 +130,7 @@ ph_fanout_leave(ph_fanout *f, ph_conn *c, int slot,
     return 1;
 }
 
+/* Link c into the connection table under c->serial. */
 void
 ph_fanout_add_conn(ph_fanout *f, ph_conn *c)
 {
@@ -126,6 +141,7 @@ ph_fanout_add_conn(ph_fanout *f, ph_conn *c)
     }
 }
 
+/* Unlink c from the connection table (no-op when not linked). */
 void
 ph_fanout_del_conn(ph_fanout *f, ph_conn *c)
 {
@@ -136,6 +152,7 @@ ph_fanout_del_conn(ph_fanout *f, ph_conn *c)
     }
 }
 
+/* Connection by serial, or NULL when it has gone. */
 ph_conn *
 ph_fanout_conn(ph_fanout *f, uint64_t serial)
 {
@@ -145,6 +162,7 @@ ph_fanout_conn(ph_fanout *f, uint64_t serial)
     return c;
 }
 
+/* Free every group (connections are owned by lws, not freed here). */
 void
 ph_fanout_clear(ph_fanout *f)
 {

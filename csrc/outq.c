@@ -13,6 +13,11 @@ _Static_assert(PH_FRAME_HEADROOM >= LWS_PRE, "frame headroom below LWS_PRE");
 /* Smallest ring we allocate; grows by doubling up to the message limit. */
 #define PH_OUTQ_MIN_CAP 8
 
+/*
+ * Allocate a frame holding a copy of data[0..len) with refcnt 1.
+ * Returns NULL when out of memory. The payload is NUL-terminated for
+ * convenience (the NUL is not part of len).
+ */
 ph_frame *
 ph_frame_new(const void *data, size_t len)
 {
@@ -36,6 +41,10 @@ ph_frame_new(const void *data, size_t len)
     return f;
 }
 
+/*
+ * Drop one reference; frees the frame when it was the last one.
+ * Returns the number of references left (0 = freed).
+ */
 uint32_t
 ph_frame_decref(ph_frame *f)
 {
@@ -46,12 +55,18 @@ ph_frame_decref(ph_frame *f)
     return f->refcnt;
 }
 
+/* Initialise an empty queue; allocates nothing. */
 void
 ph_outq_init(ph_outq *q)
 {
     memset(q, 0, sizeof(*q));
 }
 
+/*
+ * Drop every queued frame (one decref each, through release() when it
+ * is not NULL so the caller can observe frames reaching zero) and free
+ * the ring. The queue is left empty and reusable.
+ */
 void
 ph_outq_clear(ph_outq *q, void (*release)(void *arg, ph_frame *f), void *arg)
 {
@@ -114,6 +129,10 @@ outq_over_soft(const ph_outq *q, const ph_outq_limits *lim, size_t extra_bytes,
     return 0;
 }
 
+/*
+ * Append f (taking a new reference on success) subject to lim at time
+ * now_ms. On any failure the queue is unchanged and no reference is taken.
+ */
 ph_outq_status
 ph_outq_push(ph_outq *q, ph_frame *f, const ph_outq_limits *lim,
              uint64_t now_ms)
@@ -142,6 +161,11 @@ ph_outq_push(ph_outq *q, ph_frame *f, const ph_outq_limits *lim,
     return PH_OUTQ_OK;
 }
 
+/*
+ * Insert f in front of everything queued (taking a reference). Limits are
+ * not checked: used for the welcome and state messages that must precede
+ * any event queued while the connection was being authenticated.
+ */
 ph_outq_status
 ph_outq_push_front(ph_outq *q, ph_frame *f)
 {
@@ -155,12 +179,17 @@ ph_outq_push_front(ph_outq *q, ph_frame *f)
     return PH_OUTQ_OK;
 }
 
+/* Oldest frame or NULL; the queue keeps its reference. */
 ph_frame *
 ph_outq_peek(const ph_outq *q)
 {
     return q->count ? q->ring[q->head] : NULL;
 }
 
+/*
+ * Remove the oldest frame and return it; the caller now owns that
+ * reference. NULL when empty.
+ */
 ph_frame *
 ph_outq_pop(ph_outq *q, const ph_outq_limits *lim)
 {

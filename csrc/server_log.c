@@ -25,6 +25,10 @@ struct ph_log {
     log_line lines[];
 };
 
+/*
+ * New ring of nlines lines (at least 1) keeping lines at or above level.
+ * Returns NULL when out of memory.
+ */
 ph_log *
 ph_log_new(size_t nlines, int level)
 {
@@ -50,6 +54,7 @@ ph_log_new(size_t nlines, int level)
     return lg;
 }
 
+/* Free the ring; no thread may use it any more. NULL is ignored. */
 void
 ph_log_free(ph_log *lg)
 {
@@ -60,12 +65,14 @@ ph_log_free(ph_log *lg)
     free(lg);
 }
 
+/* Change the level filter (thread-safe, relaxed). */
 void
 ph_log_set_level(ph_log *lg, int level)
 {
     atomic_store_explicit(&lg->level, level, memory_order_relaxed);
 }
 
+/* True when a line at level would be kept (cheap pre-check). */
 int
 ph_log_enabled(const ph_log *lg, int level)
 {
@@ -73,6 +80,10 @@ ph_log_enabled(const ph_log *lg, int level)
            && level >= atomic_load_explicit(&lg->level, memory_order_relaxed);
 }
 
+/*
+ * Format and store a line (truncated to PH_LOG_LINE_MAX-1 bytes on a
+ * UTF-8 boundary). Never blocks. lg may be NULL (the line is discarded).
+ */
 void
 ph_logf(ph_log *lg, int level, const char *fmt, ...)
 {
@@ -119,6 +130,11 @@ ph_logf(ph_log *lg, int level, const char *fmt, ...)
     pthread_mutex_unlock(&lg->lock);
 }
 
+/*
+ * Pop the oldest line into buf[0..buflen) (NUL-terminated) and its level
+ * into *level. Returns 1 when a line was popped, 0 when the ring is empty.
+ * Called from any thread other than the loop.
+ */
 int
 ph_log_pop(ph_log *lg, int *level, char *buf, size_t buflen)
 {
@@ -140,6 +156,7 @@ ph_log_pop(ph_log *lg, int *level, char *buf, size_t buflen)
     return got;
 }
 
+/* Lines dropped so far (ring full or lock busy). */
 uint64_t
 ph_log_dropped(const ph_log *lg)
 {

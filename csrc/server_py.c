@@ -253,6 +253,11 @@ static PyType_Spec Server_spec = {
     .slots = Server_slots,
 };
 
+/*
+ * Create the Server heap type for module and add it as module.Server.
+ * Call once from the module's exec slot. Returns 0, or -1 with an
+ * exception set.
+ */
 int
 ph_server_py_add(PyObject *module)
 {

@@ -98,6 +98,12 @@ uvredis_cleanup(void *privdata)
     uv_close((uv_handle_t *)&p->handle, uvredis_on_close);
 }
 
+/*
+ * Attach ac to loop. Returns 0, or -1 when ac already has an adapter or
+ * memory runs out (ac is then untouched and the caller frees it). The
+ * adapter's memory is released by hiredis' cleanup hook, after libuv has
+ * closed the poll handle.
+ */
 int
 ph_uvredis_attach(redisAsyncContext *ac, uv_loop_t *loop)
 {

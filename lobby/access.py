@@ -8,14 +8,25 @@ from .services import HOST, PLAYER, authenticate, session_state
 
 NOT_FOUND = object()
 FORBIDDEN = object()
-__all__ = ["HOST", "PLAYER", "NOT_FOUND", "FORBIDDEN", "identify_socket", "state_payload"]
+CLOSED = object()
+__all__ = [
+    "HOST",
+    "PLAYER",
+    "NOT_FOUND",
+    "FORBIDDEN",
+    "CLOSED",
+    "identify_socket",
+    "state_payload",
+]
 
 
 def identify_socket(code: str, role: str, token: str):
-    """(role, player_id) for a socket's query, or NOT_FOUND / FORBIDDEN."""
+    """(role, player_id) for a socket's query, or NOT_FOUND / FORBIDDEN / CLOSED."""
     session = GameSession.objects.filter(code=code).first()
     if session is None:
         return NOT_FOUND
+    if session.closed:
+        return CLOSED
     if role not in (HOST, PLAYER):
         return FORBIDDEN
     try:

@@ -37,8 +37,22 @@ class GameSession(models.Model):
     rounds = models.PositiveSmallIntegerField(default=3)
     lie_time_limit = models.PositiveSmallIntegerField(default=60)
     guess_time_limit = models.PositiveSmallIntegerField(default=30)
+    # Timers advance the phases by themselves (lie -> guess -> scores -> scoreboard -> next).
+    auto_advance = models.BooleanField(default=False)
+    # When the running countdown ends (epoch ms); null when nothing counts down.
+    deadline_ms = models.BigIntegerField(null=True, blank=True)
+    # Paused by the host: the countdown is frozen with `remaining_ms` left.
+    paused = models.BooleanField(default=False)
+    remaining_ms = models.IntegerField(null=True, blank=True)
+    # The one timer task that may still advance this phase carries this token;
+    # it changes on every transition, pause and resume (see lobby.timers).
+    timer_token = models.CharField(max_length=16, blank=True, default="")
+    # Set when the game finishes or is exited; the purge deletes the session a
+    # grace period later. `closed`: exited by the host (REST answers 410).
+    ended_at = models.DateTimeField(null=True, blank=True)
+    closed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True)  # last activity, for the purge
 
     def __str__(self) -> str:
         return self.code
@@ -50,6 +64,7 @@ class Player(models.Model):
     name_key = models.CharField(max_length=20)
     token_digest = models.CharField(max_length=64, db_index=True)
     score = models.IntegerField(default=0)
+    reactions_received = models.PositiveIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -66,6 +81,9 @@ class Round(models.Model):
     session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="game_rounds")
     number = models.PositiveSmallIntegerField()
     question = models.ForeignKey(Question, on_delete=models.PROTECT)
+    # The step-by-step reveal sent when scores were calculated:
+    # {"steps": [phase.reveal_step payloads], "reveal_at": ms of the scores}.
+    reveal = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["number"]

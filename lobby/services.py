@@ -13,11 +13,12 @@ import hmac
 import random
 from dataclasses import dataclass, field
 
+from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 
 from realtime import protocol
 
-from . import rules
+from . import awards, lifecycle, reveal, rules, timers
 from .errors import GameError, bad_request, conflict
 from .models import Answer, GameSession, Guess, Lie, Phase, Player, Question, Round
 
@@ -44,6 +45,8 @@ class Outcome:
 
     body: dict
     events: list[tuple[str, dict]] = field(default_factory=list)
+    # After the events: close every socket of the session with this code.
+    close_code: int | None = None
 
 
 # --- sessions and players -------------------------------------------------
@@ -51,7 +54,7 @@ class Outcome:
 
 def parse_settings(data: dict) -> dict:
     """Validate the optional per-session settings of the create call."""
-    unknown = set(data) - set(rules.SETTINGS)
+    unknown = set(data) - set(rules.SETTINGS) - {"auto_advance"}
     if unknown:
         raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
     values = {}
@@ -62,6 +65,10 @@ def parse_settings(data: dict) -> dict:
         if not low <= value <= high:
             raise bad_request("OUT_OF_RANGE", f"'{name}' must be between {low} and {high}.")
         values[name] = value
+    auto_advance = data.get("auto_advance", False)
+    if not isinstance(auto_advance, bool):
+        raise bad_request("INVALID_FIELD", "'auto_advance' must be true or false.")
+    values["auto_advance"] = auto_advance
     return values
 
 
@@ -82,11 +89,25 @@ def create_session(settings: dict) -> tuple[GameSession, str]:
 
 
 def lock_session(code: str) -> GameSession:
-    """Fetch a session by code, locked for update; 404 if there is none."""
+    """Fetch a session by code, locked for update; 404 if none, 410 if exited."""
     try:
-        return GameSession.objects.select_for_update().get(code=code.upper())
+        session = GameSession.objects.select_for_update().get(code=code.upper())
     except GameSession.DoesNotExist:
         raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.") from None
+    require_open(session)
+    return session
+
+
+def require_open(session: GameSession) -> None:
+    """410 once the host has exited the session (until the purge: then 404)."""
+    if session.closed:
+        raise GameError(410, "SESSION_CLOSED", f"The game {session.code} was closed by its host.")
+
+
+def require_running(session: GameSession) -> None:
+    """409 while the host has paused the game."""
+    if session.paused:
+        raise conflict("PAUSED", "The game is paused: only resume (or exit) works now.")
 
 
 def authenticate(session: GameSession, token: str | None) -> Actor:
@@ -148,6 +169,7 @@ def join(session: GameSession, name) -> tuple[Player, str]:
             )
     except IntegrityError:
         raise conflict("NAME_TAKEN", f"The name {name!r} is taken in this game.") from None
+    session.save(update_fields=["updated_at"])  # activity, for the purge
     return player, token
 
 
@@ -194,13 +216,18 @@ def session_state(session: GameSession) -> dict:
             "rounds": session.rounds,
             "lie_time_limit": session.lie_time_limit,
             "guess_time_limit": session.guess_time_limit,
+            "auto_advance": session.auto_advance,
         },
+        "deadline": session.deadline_ms,
+        "paused": session.paused,
+        "remaining_ms": session.remaining_ms if session.paused else None,
         "players": players_payload(session),
         "question": None,
         "answers": None,
         "lies_submitted": [],
         "guesses_submitted": [],
         "results": None,
+        "reveal": None,
         "ranking": None,
     }
     game_round = current_round(session)
@@ -217,8 +244,12 @@ def session_state(session: GameSession) -> dict:
             state["answers"] = public_answers(game_round)
         if session.phase in (Phase.SCORES, Phase.SCOREBOARD):
             state["results"] = round_results(session, game_round, {})
+        if session.phase == Phase.SCORES:
+            state["reveal"] = game_round.reveal
     if session.phase in (Phase.SCOREBOARD, Phase.FINISHED):
         state["ranking"] = ranking(session)
+    if session.phase == Phase.FINISHED:
+        state["awards"] = awards.game_awards(session)
     return state
 
 
@@ -256,7 +287,8 @@ def start_round(session: GameSession) -> Outcome:
     question = Question.objects.get(id=random.SystemRandom().choice(candidates))
     session.round_number += 1
     session.phase = Phase.LIE
-    session.save(update_fields=["round_number", "phase", "updated_at"])
+    timers.start_countdown(session, session.lie_time_limit * 1000)
+    session.save(update_fields=["round_number", "phase", "updated_at", *timers.FIELDS])
     Round.objects.create(session=session, number=session.round_number, question=question)
     payload = {
         "round": session.round_number,
@@ -264,6 +296,7 @@ def start_round(session: GameSession) -> Outcome:
         "prompt": question.prompt,
         "category": question.category,
         "time_limit": session.lie_time_limit,
+        "deadline": session.deadline_ms,
     }
     return _phase_outcome(session, protocol.LIE_STARTED, payload)
 
@@ -299,6 +332,7 @@ def submit_lie(session: GameSession, player: Player, text) -> Outcome:
     Lie.objects.update_or_create(
         round=game_round, player=player, defaults={"text": text, "normalized": normalized}
     )
+    session.save(update_fields=["updated_at"])  # activity, for the purge
     return Outcome({"accepted": True, "round": session.round_number, "text": text})
 
 
@@ -319,11 +353,13 @@ def mix_answers(session: GameSession) -> Outcome:
         )
         answer.authors.set(authors)
     session.phase = Phase.GUESS
-    session.save(update_fields=["phase", "updated_at"])
+    timers.start_countdown(session, session.guess_time_limit * 1000)
+    session.save(update_fields=["phase", "updated_at", *timers.FIELDS])
     payload = {
         "round": session.round_number,
         "answers": public_answers(game_round),
         "time_limit": session.guess_time_limit,
+        "deadline": session.deadline_ms,
     }
     return _phase_outcome(session, protocol.GUESS_STARTED, payload)
 
@@ -346,11 +382,16 @@ def submit_guess(session: GameSession, player: Player, answer_id) -> Outcome:
             Guess.objects.create(round=game_round, player=player, answer=answer)
     except IntegrityError:
         raise conflict("ALREADY_GUESSED", "You already guessed this round.") from None
+    session.save(update_fields=["updated_at"])  # activity, for the purge
     return Outcome({"accepted": True, "round": session.round_number, "answer_id": answer_id})
 
 
 def calculate_scores(session: GameSession) -> Outcome:
-    """Guess -> scores: award truth finders and liars, escalating by round."""
+    """Guess -> scores: award truth finders and liars, escalating by round.
+
+    Broadcasts the step-by-step reveal (phase.reveal_step, one per answer)
+    and then phase.scores_calculated, all at once with their `reveal_at`.
+    """
     require_phase(session, Phase.GUESS)
     game_round = current_round(session)
     outcomes = [
@@ -367,10 +408,21 @@ def calculate_scores(session: GameSession) -> Outcome:
         if points.get(player.id):
             player.score += points[player.id]
             player.save(update_fields=["score"])
-    session.phase = Phase.SCORES
-    session.save(update_fields=["phase", "updated_at"])
     payload = round_results(session, game_round, points)
-    return _phase_outcome(session, protocol.SCORES_CALCULATED, payload)
+    step_ms = int(django_settings.PARTYHUB_REVEAL_STEP * 1000)
+    now = timers.now_ms()
+    game_round.reveal = reveal.build_reveal(payload, now + step_ms, step_ms)
+    game_round.save(update_fields=["reveal"])
+    payload["reveal_at"] = game_round.reveal["reveal_at"]
+    session.phase = Phase.SCORES
+    hold_ms = int(django_settings.PARTYHUB_RESULTS_HOLD * 1000)
+    timers.start_countdown(session, _auto(session, payload["reveal_at"] - now + hold_ms))
+    session.save(update_fields=["phase", "updated_at", *timers.FIELDS])
+    payload["deadline"] = session.deadline_ms
+    outcome = _phase_outcome(session, protocol.SCORES_CALCULATED, payload)
+    steps = [(protocol.REVEAL_STEP, step) for step in game_round.reveal["steps"]]
+    outcome.events[:0] = steps
+    return outcome
 
 
 def round_results(session: GameSession, game_round: Round, points: dict[int, int]) -> dict:
@@ -430,12 +482,15 @@ def reveal_scoreboard(session: GameSession) -> Outcome:
     """Scores -> scoreboard: the ranking after this round."""
     require_phase(session, Phase.SCORES)
     session.phase = Phase.SCOREBOARD
-    session.save(update_fields=["phase", "updated_at"])
+    pause_ms = int(django_settings.PARTYHUB_SCOREBOARD_PAUSE * 1000)
+    timers.start_countdown(session, _auto(session, pause_ms))
+    session.save(update_fields=["phase", "updated_at", *timers.FIELDS])
     payload = {
         "round": session.round_number,
         "rounds": session.rounds,
         "final_round": session.round_number >= session.rounds,
         "ranking": ranking(session),
+        "deadline": session.deadline_ms,
     }
     return _phase_outcome(session, protocol.SCOREBOARD, payload)
 
@@ -444,9 +499,19 @@ def finish(session: GameSession) -> Outcome:
     """Scoreboard -> finished: the final ranking."""
     require_phase(session, Phase.SCOREBOARD)
     session.phase = Phase.FINISHED
-    session.save(update_fields=["phase", "updated_at"])
-    payload = {"round": session.round_number, "ranking": ranking(session)}
+    lifecycle.end_session(session)
+    session.save(update_fields=["phase", "updated_at", "ended_at", *timers.FIELDS])
+    payload = {
+        "round": session.round_number,
+        "ranking": ranking(session),
+        "awards": awards.game_awards(session),
+    }
     return _phase_outcome(session, protocol.GAME_OVER, payload)
+
+
+def _auto(session: GameSession, duration_ms: int) -> int | None:
+    """A countdown that only auto_advance has (scores, scoreboard): None without it."""
+    return duration_ms if session.auto_advance else None
 
 
 def _who(player: Player) -> dict:

@@ -18,5 +18,8 @@ urlpatterns = [
         "sessions/<str:code>/reveal-scoreboard/", views.reveal_scoreboard, name="reveal_scoreboard"
     ),
     path("sessions/<str:code>/finish/", views.finish_game, name="finish_game"),
+    path("sessions/<str:code>/pause/", views.pause_game, name="pause_game"),
+    path("sessions/<str:code>/resume/", views.resume_game, name="resume_game"),
+    path("sessions/<str:code>/exit/", views.exit_game, name="exit_game"),
     re_path(r"^(?P<path>.*)$", views.not_found),
 ]

@@ -10,15 +10,13 @@ from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
 from realtime import snapshot
-from realtime.broadcast import BroadcastError, sync_broadcast_phase_event
 
-from . import services
+from . import controls, flow, services, timers
 from .errors import GameError, bad_request
 from .models import GameSession
+from .publish import UNTOLD, publish
 
 logger = logging.getLogger("lobby.views")
-
-UNTOLD = "The change is saved but live players were not told"
 
 
 def error_response(exc: GameError) -> JsonResponse:
@@ -45,30 +43,12 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
-def publish(session: GameSession, events: list[tuple[str, dict]]) -> dict | None:
-    """Broadcast events after commit, then store the new state snapshot.
-
-    Returns the report that goes into the response body, or None when there
-    was nothing to send.
-    """
-    if not events:
-        return None
-    report: dict = {"ok": True, "seq": []}
-    for event_type, payload in events:
-        try:
-            report["seq"].append(sync_broadcast_phase_event(session.code, event_type, payload))
-        except BroadcastError as exc:
-            logger.error("broadcast of %s to %s failed: %s", event_type, session.code, exc)
-            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
-    snapshot.store_state(session.code, report["seq"][-1], services.session_state(session))
-    return report
-
-
-def api(methods: tuple[str, ...], role: str | None = None):
-    """Decorate a view: method check, JSON errors, locked session, auth.
+def api(methods: tuple[str, ...], role: str | None = None, while_paused: bool = False):
+    """Decorate a view: method check, JSON errors, locked session, auth, pause.
 
     The view gets (request, session, actor, body) inside one transaction and
-    returns (status, Outcome); events are broadcast after the commit.
+    returns (status, Outcome); events are broadcast after the commit. While
+    the game is paused only views marked `while_paused` run (409 otherwise).
     """
 
     def decorate(view):
@@ -85,12 +65,14 @@ def api(methods: tuple[str, ...], role: str | None = None):
                     if role is not None:
                         actor = services.authenticate(session, _bearer(request))
                         services.require(actor, role)
+                    if not while_paused:
+                        services.require_running(session)
                     body = _json_body(request) if request.method == "POST" else {}
                     status, outcome = view(request, session, actor, body)
             except GameError as exc:
                 return error_response(exc)
             response = dict(outcome.body)
-            report = publish(session, outcome.events)
+            report = publish(session, outcome.events, outcome.close_code, log=logger)
             if report is not None:
                 response["broadcast"] = report
             return JsonResponse(response, status=status)
@@ -125,7 +107,9 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
         session = GameSession.objects.filter(code=code.upper()).first()
         if session is None:
             raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.")
+        services.require_open(session)
         state = services.session_state(session)
+        state["server_time"] = timers.now_ms()  # for clients to align their clocks
         token = _bearer(request)
         if token is not None:
             actor = services.authenticate(session, token)
@@ -160,7 +144,9 @@ def show_question(request, session, actor, body):
 
 @api(("POST",), role=services.PLAYER)
 def submit_lie(request, session, actor, body):
-    return 201, services.submit_lie(session, actor.player, body.get("text"))
+    outcome = services.submit_lie(session, actor.player, body.get("text"))
+    outcome.events += flow.advance_if_all_in(session)
+    return 201, outcome
 
 
 @api(("POST",), role=services.HOST)
@@ -170,7 +156,9 @@ def mix_answers(request, session, actor, body):
 
 @api(("POST",), role=services.PLAYER)
 def submit_guess(request, session, actor, body):
-    return 201, services.submit_guess(session, actor.player, body.get("answer_id"))
+    outcome = services.submit_guess(session, actor.player, body.get("answer_id"))
+    outcome.events += flow.advance_if_all_in(session)
+    return 201, outcome
 
 
 @api(("POST",), role=services.HOST)
@@ -186,6 +174,21 @@ def reveal_scoreboard(request, session, actor, body):
 @api(("POST",), role=services.HOST)
 def finish_game(request, session, actor, body):
     return 200, services.finish(session)
+
+
+@api(("POST",), role=services.HOST)
+def pause_game(request, session, actor, body):
+    return 200, controls.pause(session)
+
+
+@api(("POST",), role=services.HOST, while_paused=True)
+def resume_game(request, session, actor, body):
+    return 200, controls.resume(session)
+
+
+@api(("POST",), role=services.HOST, while_paused=True)
+def exit_game(request, session, actor, body):
+    return 200, controls.exit_session(session)
 
 
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:

@@ -2,18 +2,21 @@
 # (`include mk/*.mk`); usable alone: make -f mk/sidecar.mk sidecar-all
 #
 #   sidecar-all        build tests/c drivers into build/sidecar/
-#   sidecar-test       unit tests (no network) + Python end-to-end tests
-#   sidecar-asan       the driver built with ASan+UBSan (build/sidecar-asan/)
+#   sidecar-unit       C unit tests (no network), plain and under valgrind
+#   sidecar-valgrind   the protocol suite against the driver under valgrind
 #   SIDECAR_SAN=1      add sanitizers to sidecar-all
+# The Django tests of the sidecar (tests/test_protocol.py, test_sidecar*.py)
+# run in `make test-python`, and under ASan in `make asan` (mk/c.mk).
 
 SIDECAR_CC      ?= cc
 SIDECAR_PY      ?= .venv/bin/python
 SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 SIDECAR_INC     := -Icsrc -I/usr/include/cjson
-SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lpthread
-SIDECAR_SRCS    := csrc/server.c csrc/server_log.c csrc/conn.c csrc/conn_auth.c \
-                   csrc/outq.c csrc/fanout.c csrc/fanout_mp.c csrc/uvredis.c \
+SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lpthread
+SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/server_http.c \
+                   csrc/server_listen.c csrc/server_log.c csrc/conn.c csrc/conn_auth.c \
+                   csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
                    csrc/wsparse.c
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
@@ -23,7 +26,7 @@ endif
 SIDECAR_BINS := $(SIDECAR_OUT)/sidecar_run $(SIDECAR_OUT)/sidecar_unit \
                 $(SIDECAR_OUT)/sidecar_loopbench $(SIDECAR_OUT)/sidecar_loadgen
 
-.PHONY: sidecar-all sidecar-test sidecar-unit sidecar-e2e sidecar-asan sidecar-valgrind sidecar-clean
+.PHONY: sidecar-all sidecar-test sidecar-unit sidecar-valgrind sidecar-clean
 
 sidecar-all: $(SIDECAR_BINS)
 
@@ -43,46 +46,22 @@ $(SIDECAR_OUT)/sidecar_loadgen: tests/c/sidecar_loadgen.c
 	@mkdir -p $(@D)
 	$(SIDECAR_CC) $(SIDECAR_CFLAGS) $(SIDECAR_XFLAGS) -o $@ $<
 
+# C unit tests, plain and under valgrind (errors or leaks fail the run).
 sidecar-unit: $(SIDECAR_OUT)/sidecar_unit
 	$(SIDECAR_OUT)/sidecar_unit
+	valgrind -q --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect $(SIDECAR_OUT)/sidecar_unit
 
-sidecar-e2e: $(SIDECAR_OUT)/sidecar_run
-	SIDECAR_BIN=$(SIDECAR_OUT)/sidecar_run $(SIDECAR_PY) tests/sidecar/test_sidecar_e2e.py
-
-sidecar-test: sidecar-unit sidecar-e2e
-
-# ASan+UBSan: unit tests, then the end-to-end tests against the
-# instrumented driver (the server exits 0 only if ASan found nothing).
-sidecar-asan:
-	$(MAKE) -f mk/sidecar.mk SIDECAR_OUT=build/sidecar-asan SIDECAR_SAN=1 \
-	    build/sidecar-asan/sidecar_run build/sidecar-asan/sidecar_unit
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    build/sidecar-asan/sidecar_unit
-	ASAN_OPTIONS=detect_leaks=1:exitcode=23 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    SIDECAR_BIN=build/sidecar-asan/sidecar_run SIDECAR_SLOW=2 \
-	    $(SIDECAR_PY) tests/sidecar/test_sidecar_e2e.py
-
-# A short run of the end-to-end tests with the server under valgrind.
+# The WebSocket protocol suite (tests/test_protocol.py) against the
+# standalone driver under valgrind memcheck: any error, or a definite or
+# indirect leak, makes the driver exit 9, which fails the suite's teardown.
+SIDECAR_VG := valgrind -q --error-exitcode=9 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect
 sidecar-valgrind: $(SIDECAR_OUT)/sidecar_run
-	SIDECAR_WRAP="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite" \
-	    SIDECAR_BIN=$(SIDECAR_OUT)/sidecar_run SIDECAR_SLOW=8 \
-	    $(SIDECAR_PY) tests/sidecar/test_sidecar_e2e.py $(SIDECAR_VG_TESTS)
+	SIDECAR_BIN=$(SIDECAR_OUT)/sidecar_run SIDECAR_WRAP="$(SIDECAR_VG)" SIDECAR_SLOW=8 \
+	    $(SIDECAR_PY) manage.py test tests.test_protocol.SidecarProtocolTests
+
+sidecar-test: sidecar-unit sidecar-valgrind
 
 sidecar-clean:
-	rm -rf build/sidecar build/sidecar-asan
-
-# The Python binding (csrc/server_py.c) in a stand-in module until
-# module.c's exec slot registers it in realtime._sidecar.
-SIDECAR_PYINC    = $(shell $(SIDECAR_PY) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
-SIDECAR_PYMOD   := $(SIDECAR_OUT)/_sidecar_server_test.so
-
-$(SIDECAR_PYMOD): tests/c/sidecar_pymod.c csrc/server_py.c $(SIDECAR_SRCS) csrc/*.h
-	@mkdir -p $(@D)
-	$(SIDECAR_CC) $(SIDECAR_CFLAGS) $(SIDECAR_XFLAGS) -fPIC -shared $(SIDECAR_INC) -I$(SIDECAR_PYINC) -o $@ \
-	    tests/c/sidecar_pymod.c csrc/server_py.c $(SIDECAR_SRCS) $(SIDECAR_LIBS)
-
-.PHONY: sidecar-pytest
-sidecar-pytest: $(SIDECAR_PYMOD)
-	SIDECAR_PYMOD_DIR=$(SIDECAR_OUT) $(SIDECAR_PY) tests/sidecar/test_sidecar_binding.py -v
-
-sidecar-all: $(SIDECAR_PYMOD)
+	rm -rf build/sidecar

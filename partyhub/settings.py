@@ -18,6 +18,11 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
 def _env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if not value:
@@ -59,12 +64,21 @@ WSGI_APPLICATION = "partyhub.wsgi.application"
 ASGI_APPLICATION = "partyhub.asgi.application"
 
 
+# Several processes write (Daphne, Celery workers): wait for the lock, and take
+# it when a transaction starts so that a transaction never fails half-way.
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+
+
 def _database_from_url(url: str) -> dict:
     """Turn DATABASE_URL (sqlite:///path or postgres://user:pw@host:port/db) into a dict."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         name = unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name or BASE_DIR / "db.sqlite3"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name or BASE_DIR / "db.sqlite3",
+            "OPTIONS": SQLITE_OPTIONS,
+        }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",
@@ -83,7 +97,7 @@ DATABASES = {
     else {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": BASE_DIR / "db.sqlite3",
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": SQLITE_OPTIONS,
     }
 }
 
@@ -107,6 +121,49 @@ CHANNEL_LAYERS = {
             "hosts": [(CHANNEL_REDIS_HOST, CHANNEL_REDIS_PORT)],
         },
     }
+}
+
+# Celery (`celery -A partyhub worker`): phase deadlines and the periodic purge.
+# The broker is the channel layer's Redis unless CELERY_BROKER_URL is set.
+CELERY_BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL") or f"redis://{CHANNEL_REDIS_HOST}:{CHANNEL_REDIS_PORT}/0"
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# An unacknowledged task (its worker died) is redelivered after this long; it
+# must exceed the longest countdown (600 s) or timers would be delivered twice
+# (harmless, as every timer is guarded, but wasteful).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1800}
+# A web request that schedules a timer must not hang when Redis is down: give
+# up quickly, log it, and let the host advance by hand.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+
+# Game flow (issue 8). Durations in seconds (fractions allowed).
+# A finished or exited session's players, lies, guesses and tokens are deleted
+# this long after its end, so that the final screen can still load.
+PARTYHUB_END_GRACE = _env_float("PARTYHUB_END_GRACE", 600)
+# A session with no activity for this long is abandoned and purged.
+PARTYHUB_ABANDONED_AFTER = _env_float("PARTYHUB_ABANDONED_AFTER", 6 * 3600)
+# How often `make run` (Celery beat) runs the purge.
+PARTYHUB_PURGE_INTERVAL = _env_float("PARTYHUB_PURGE_INTERVAL", 60)
+# Time between two answers of the step-by-step reveal.
+PARTYHUB_REVEAL_STEP = _env_float("PARTYHUB_REVEAL_STEP", 3)
+# With auto_advance: scores stay up this long after the last reveal step, and
+# the scoreboard this long before the next round (or game over).
+PARTYHUB_RESULTS_HOLD = _env_float("PARTYHUB_RESULTS_HOLD", 4)
+PARTYHUB_SCOREBOARD_PAUSE = _env_float("PARTYHUB_SCOREBOARD_PAUSE", 10)
+# Reactions: at most LIMIT per player in any WINDOW seconds.
+PARTYHUB_REACTION_LIMIT = int(_env_float("PARTYHUB_REACTION_LIMIT", 5))
+PARTYHUB_REACTION_WINDOW = _env_float("PARTYHUB_REACTION_WINDOW", 5)
+
+CELERY_BEAT_SCHEDULE = {
+    "purge-sessions": {"task": "lobby.tasks.purge_sessions", "schedule": PARTYHUB_PURGE_INTERVAL},
 }
 
 # Where browsers open their WebSocket: PARTYHUB_WS_URL (e.g.

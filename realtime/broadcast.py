@@ -117,3 +117,39 @@ def sync_broadcast_phase_event(session_code: str, event_type: str, payload: dict
         head, tail = protocol.encode_event_parts(event_type, payload)
         return _c_broadcast(fast, session_code, head, tail)
     return async_to_sync(broadcast_phase_event)(session_code, event_type, payload)
+
+
+# --- messages without seq (additive; the phase-event path above is unchanged) ---
+
+
+async def _group_send(session_code: str, message: dict) -> None:
+    try:
+        await get_channel_layer().group_send(protocol.group_name(session_code), message)
+    except (OSError, ConnectionError) as exc:
+        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+    except Exception as exc:  # redis-py raises its own RedisError tree
+        if type(exc).__module__.startswith("redis"):
+            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+        raise
+
+
+async def broadcast_text(session_code: str, text: str) -> None:
+    """Send ready-encoded JSON that is not state (e.g. a reaction): no seq is taken.
+
+    Travels as {"type": "game.event", "text": text}; receivers forward `text`.
+    """
+    await _group_send(session_code, {"type": protocol.GROUP_EVENT_TYPE, "text": text})
+
+
+async def close_session_sockets(
+    session_code: str, code: int = protocol.CLOSE_SESSION_CLOSED
+) -> None:
+    """Close every socket of the session, on every server, with `code`."""
+    await _group_send(session_code, {"type": protocol.GROUP_CLOSE_TYPE, "code": code})
+
+
+def sync_close_session_sockets(
+    session_code: str, code: int = protocol.CLOSE_SESSION_CLOSED
+) -> None:
+    """Sync twin of `close_session_sockets`."""
+    async_to_sync(close_session_sockets)(session_code, code)

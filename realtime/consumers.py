@@ -1,7 +1,7 @@
 """GameConsumer: the Python WebSocket endpoint at ws/game/<code>/.
 
-Accepts first and then closes with 4004/4003 so that browsers see the code.
-Bad input never closes the socket; it gets an `error` message.
+Accepts first and then closes with 4004/4003/4000 so that browsers see the
+code. Bad input never closes the socket; it gets an `error` message.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from lobby import access
 
 from . import protocol
 from .broadcast import current_seq
+from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
 
@@ -30,6 +31,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
         self.groups_joined: list[str] = []
         self.counted = False
+        self.role: str | None = None
+        self.player_id: int | None = None
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token = query.get("session_token", [""])[0]
         role = query.get("role", [access.PLAYER])[0]
@@ -40,6 +43,9 @@ class GameConsumer(AsyncWebsocketConsumer):
             return
         if identity is access.FORBIDDEN:
             await self.close(code=protocol.CLOSE_FORBIDDEN)
+            return
+        if identity is access.CLOSED:
+            await self.close(code=protocol.CLOSE_SESSION_CLOSED)
             return
         self.role, self.player_id = identity
         self.groups_joined.append(protocol.group_name(self.code))
@@ -81,12 +87,18 @@ class GameConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # A binary frame gets INVALID_MESSAGE here (parse_client_message):
+        # Daphne's Autobahn cannot send close code 1003, which the sidecar uses.
         message, problem = protocol.parse_client_message(text_data)
         if problem is not None:
             await self.send_json(problem)
             return
         if message["type"] == protocol.PING:
             await self.send_json(protocol.pong(message.get("ts")))
+        elif self.role is not None:
+            problem = await handle_client_message(self.code, self.player_id, message)
+            if problem is not None:
+                await self.send_json(problem)
 
     async def send_json(self, message: dict) -> None:
         await self.send(text_data=protocol.dumps(message))
@@ -94,3 +106,7 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def game_event(self, event: dict) -> None:
         """A broadcast event: forward its pre-encoded text unchanged."""
         await self.send(text_data=event["text"])
+
+    async def game_close(self, event: dict) -> None:
+        """The session ended (the host exited): close with the code given (4000)."""
+        await self.close(code=event.get("code", protocol.CLOSE_SESSION_CLOSED))

@@ -9,6 +9,7 @@ counter per session, +1 per broadcast) and a `payload` object.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import partyhub
@@ -20,6 +21,7 @@ WELCOME = "welcome"
 SESSION_STATE = "session.state"
 PONG = "pong"
 ERROR = "error"
+REACTION = "reaction"  # also a client type; not a phase event: no seq
 
 # Phase events (server -> client, broadcast to group game_<code>) and the
 # payload fields each one carries at least.
@@ -30,39 +32,66 @@ SCORES_CALCULATED = "phase.scores_calculated"
 SCOREBOARD = "phase.scoreboard"
 GAME_OVER = "phase.game_over"
 PLAYER_JOINED = "player.joined"
+REVEAL_STEP = "phase.reveal_step"
+PAUSED = "phase.paused"
+RESUMED = "phase.resumed"
+SESSION_CLOSED = "session.closed"
 
+# `deadline` and `reveal_at` are server time in epoch milliseconds.
+# phase.scoreboard also carries `rounds`, `final_round` and `deadline` (null
+# unless auto_advance); phase.game_over carries `round` and `awards`.
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    LIE_STARTED: ("round", "prompt", "time_limit"),
+    LIE_STARTED: ("round", "prompt", "time_limit", "deadline"),
     QUESTION_SHOWN: ("round", "question"),
-    GUESS_STARTED: ("round", "answers", "time_limit"),
-    SCORES_CALCULATED: ("round", "truth", "deltas", "fooled"),
+    GUESS_STARTED: ("round", "answers", "time_limit", "deadline"),
+    SCORES_CALCULATED: ("round", "truth", "deltas", "fooled", "reveal_at"),
     SCOREBOARD: ("round", "ranking"),
     GAME_OVER: ("ranking",),
     PLAYER_JOINED: ("player_id", "name", "players"),
+    REVEAL_STEP: ("round", "index", "answer", "authors", "fooled", "points", "reveal_at"),
+    PAUSED: ("round", "phase", "remaining_ms"),
+    RESUMED: ("round", "phase", "remaining_ms", "deadline"),
+    SESSION_CLOSED: ("reason",),
 }
 PHASE_EVENTS = tuple(EVENT_FIELDS)
 
+# Award ids of phase.game_over, in the order they are listed.
+AWARDS = ("best_liar", "truth_seeker", "crowd_favourite", "most_gullible")
+
 # Client -> server.
 PING = "ping"
-CLIENT_TYPES = (PING,)
+CLIENT_TYPES = (PING, REACTION)
+
+# The emoji a player may react with (each a single code point).
+REACTION_EMOJI = ("😂", "👏", "😮", "🤔", "🔥", "😈", "🤥", "💯")
 
 # Error codes sent in {"type": "error"}; the socket stays open.
 MESSAGE_PARSE_FAILED = "MESSAGE_PARSE_FAILED"
 INVALID_MESSAGE = "INVALID_MESSAGE"
 UNKNOWN_TYPE = "UNKNOWN_TYPE"
+WRONG_ROLE = "WRONG_ROLE"
+RATE_LIMITED = "RATE_LIMITED"
 ERROR_MESSAGES = {
     MESSAGE_PARSE_FAILED: "The message is not valid JSON.",
     INVALID_MESSAGE: "A message must be a JSON object with a string 'type'.",
     UNKNOWN_TYPE: "This message type is not known.",
+    WRONG_ROLE: "Only players can react.",
+    RATE_LIMITED: "Too many reactions: wait a moment.",
 }
 
 # WebSocket close codes.
+CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
+CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
 CLOSE_FORBIDDEN = 4003  # bad or missing token
 CLOSE_NOT_FOUND = 4004  # unknown session
 
 # The channel-layer message that carries a ready-to-send event to consumers:
-# {"type": "game.event", "seq": n, "text": "<exact JSON text>"}.
+# {"type": "game.event", "seq": n, "text": "<exact JSON text>"}; reactions
+# travel the same way without "seq".
 GROUP_EVENT_TYPE = "game.event"
+# The channel-layer message that closes every socket of a session:
+# {"type": "game.close", "code": 4000}.
+GROUP_CLOSE_TYPE = "game.close"
 
 
 def group_name(code: str) -> str:
@@ -122,6 +151,9 @@ def welcome(connection_id: str, code: str, role: str, player_id: int | None) -> 
         "session": code,
         "role": role,
         "player_id": player_id,
+        # Server time (epoch ms) as the message is sent: clients align their
+        # clocks with it to count down to `deadline`s.
+        "server_time": time.time_ns() // 1_000_000,
     }
 
 
@@ -138,6 +170,22 @@ def error(code: str, message: str | None = None) -> dict[str, Any]:
     return {"type": ERROR, "code": code, "message": message or ERROR_MESSAGES[code]}
 
 
+def reaction(player_id: int, emoji: str, targets: list[int]) -> dict[str, Any]:
+    """A reaction as everyone in the session receives it (no seq: not state)."""
+    return {"type": REACTION, "player_id": player_id, "emoji": emoji, "targets": targets}
+
+
+def check_reaction(message: dict) -> dict | None:
+    """The error for a malformed `reaction` message, or None if it is well formed."""
+    emoji = message.get("emoji")
+    if not isinstance(emoji, str) or emoji not in REACTION_EMOJI:
+        return error(INVALID_MESSAGE, f"'emoji' must be one of {' '.join(REACTION_EMOJI)}.")
+    target = message.get("target_player_id")
+    if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
+        return error(INVALID_MESSAGE, "'target_player_id' must be a player id (a whole number).")
+    return None
+
+
 def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
     """Validate one client text frame: (message, None) or (None, error message)."""
     if text is None:
@@ -150,4 +198,8 @@ def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
         return None, error(INVALID_MESSAGE)
     if message["type"] not in CLIENT_TYPES:
         return None, error(UNKNOWN_TYPE, f"Unknown message type {message['type'][:40]!r}.")
+    if message["type"] == REACTION:
+        problem = check_reaction(message)
+        if problem is not None:
+            return None, problem
     return message, None

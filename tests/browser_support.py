@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connections
 from django.test import TransactionTestCase
 
 from partyhub.redisproc import free_port
@@ -104,8 +104,8 @@ class ServerUnderTest:
 class DaphneServer(ServerUnderTest):
     """Daphne serving partyhub.asgi:application in a subprocess.
 
-    It uses the test run's Redis (tests/runner.py put it in os.environ) and
-    the test database (see tests/browser_settings.py).
+    It uses the test run's Redis and test database: tests/runner.py puts
+    both in os.environ (CHANNEL_REDIS_*, DATABASE_URL), which it inherits.
     """
 
     name = "daphne"
@@ -121,7 +121,6 @@ class DaphneServer(ServerUnderTest):
         env = dict(os.environ)
         env.update(
             DJANGO_SETTINGS_MODULE="tests.browser_settings",
-            PARTYHUB_TEST_DATABASE_NAME=str(connection.settings_dict["NAME"]),
             PARTYHUB_LOG_LEVEL="WARNING",
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             PYTHONUNBUFFERED="1",

@@ -1,8 +1,13 @@
 """Test runner: Django's, plus a private redis-server for the whole run.
 
 It never touches a Redis the developer may be running on 6379: the channel
-layer (and any process the tests start, through the environment) points at a
-fresh server on a free port.
+layer, the Celery broker (and any process the tests start, through the
+environment) point at a fresh server on a free port.
+
+Processes the tests start (a Celery worker, Daphne) must see the test
+database, so SQLite tests use a file in a private temporary directory instead
+of the in-memory default, and `DATABASE_URL` names the test database in the
+environment children inherit.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import os
 import shutil
 import tempfile
 import unittest
+from urllib.parse import quote
 
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 from django.test.runner import DiscoverRunner
+
+from partyhub.celery import use_broker
 
 from .redis_server import RedisServer
 
@@ -40,29 +48,20 @@ class PartyhubTestRunner(DiscoverRunner):
         super().teardown_test_environment(**kwargs)
 
     def setup_databases(self, **kwargs):
-        # The browser tests (tests/test_browser.py) drive a real server process
-        # that must see the test database. SQLite's default test database is
-        # in-memory, invisible to another process: use a file in a private
-        # temporary directory instead (removed after the run). Other engines
-        # (DATABASE_URL=postgres://...) already share their test database.
-        self.test_db_dir = None
+        self.db_dir = tempfile.mkdtemp(prefix="partyhub-testdb-")
         for alias in connections:
             connection = connections[alias]
-            test_settings = connection.settings_dict.setdefault("TEST", {})
-            if connection.vendor == "sqlite" and test_settings.get("NAME") in (
-                None,
-                "",
-                ":memory:",
-            ):
-                if self.test_db_dir is None:
-                    self.test_db_dir = tempfile.mkdtemp(prefix="partyhub-testdb-")
-                test_settings["NAME"] = os.path.join(self.test_db_dir, f"{alias}.sqlite3")
-        return super().setup_databases(**kwargs)
+            if connection.vendor == "sqlite":
+                connection.settings_dict["TEST"]["NAME"] = os.path.join(
+                    self.db_dir, f"{alias}.sqlite3"
+                )
+        old_config = super().setup_databases(**kwargs)
+        os.environ["DATABASE_URL"] = database_url(connections["default"].settings_dict)
+        return old_config
 
     def teardown_databases(self, old_config, **kwargs) -> None:
         super().teardown_databases(old_config, **kwargs)
-        if self.test_db_dir is not None:
-            shutil.rmtree(self.test_db_dir, ignore_errors=True)
+        shutil.rmtree(self.db_dir, ignore_errors=True)
 
     def run_suite(self, suite, **kwargs):
         result = super().run_suite(suite, **kwargs)
@@ -76,8 +75,22 @@ class PartyhubTestRunner(DiscoverRunner):
         return result
 
 
+def database_url(db: dict) -> str:
+    """A DATABASE_URL (as partyhub.settings reads it) for a connection's settings."""
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = ""
+    if db.get("USER"):
+        auth = quote(db["USER"], safe="")
+        if db.get("PASSWORD"):
+            auth += ":" + quote(db["PASSWORD"], safe="")
+        auth += "@"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{db.get('HOST') or ''}{port}/{quote(db['NAME'], safe='')}"
+
+
 def use_redis(port: int, host: str = "127.0.0.1") -> None:
-    """Point the channel layer (here and in child processes) at host:port."""
+    """Point the channel layer and the Celery broker (here and in children) at host:port."""
     os.environ["CHANNEL_REDIS_HOST"] = host
     os.environ["CHANNEL_REDIS_PORT"] = str(port)
     settings.CHANNEL_REDIS_HOST = host
@@ -89,3 +102,7 @@ def use_redis(port: int, host: str = "127.0.0.1") -> None:
         }
     }
     channel_layers.backends.clear()
+    broker = f"redis://{host}:{port}/0"
+    os.environ["CELERY_BROKER_URL"] = broker
+    settings.CELERY_BROKER_URL = broker
+    use_broker(broker)

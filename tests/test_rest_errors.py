@@ -176,5 +176,8 @@ class ErrorTests(TestCase):
         status, body = self.api.call("POST", "/api/sessions/", {"rounds": 5, "lie_time_limit": 90})
         self.assertEqual(
             (status, body["settings"]),
-            (201, {"rounds": 5, "lie_time_limit": 90, "guess_time_limit": 30}),
+            (
+                201,
+                {"rounds": 5, "lie_time_limit": 90, "guess_time_limit": 30, "auto_advance": False},
+            ),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -58,6 +59,7 @@ class WebsocketTests(TransactionTestCase):
         )
         self.assertTrue(welcome["connection_id"])
         self.assertEqual(welcome["server_version"], protocol.SERVER_VERSION)
+        self.assertLess(abs(welcome["server_time"] - time.time() * 1000), 5000)
         self.assertEqual(state["type"], "session.state")
         self.assertEqual(state["payload"]["phase"], "lobby")
         self.assertEqual([p["name"] for p in state["payload"]["players"]], ["Ana", "Bo"])
@@ -140,16 +142,19 @@ class WebsocketTests(TransactionTestCase):
         await call(code, "calculate-scores", self.host)
         await call(code, "reveal-scoreboard", self.host)
         await call(code, "finish", self.host)
-        expected = list(protocol.PHASE_EVENTS[:6])
+        # The six phase events, with the two reveal steps (Tin foil, then the
+        # truth) just before the scores.
+        expected = list(protocol.PHASE_EVENTS[:3]) + [protocol.REVEAL_STEP] * 2
+        expected += list(protocol.PHASE_EVENTS[3:6])
         for ws in (ana, host):
             events = [await self.receive(ws) for _ in expected]
             self.assertEqual([e["type"] for e in events], expected)
-            self.assertEqual([e["seq"] for e in events], list(range(first_seq + 1, first_seq + 7)))
+            self.assertEqual([e["seq"] for e in events], list(range(first_seq + 1, first_seq + 9)))
             for event in events:
                 protocol.check_event(event["type"], event["payload"])
             guess = events[2]["payload"]
             self.assertNotIn("authors", json.dumps(guess))
-            self.assertEqual(events[3]["payload"]["truth"]["text"], truth)
+            self.assertEqual(events[5]["payload"]["truth"]["text"], truth)
         await ana.disconnect()
         await host.disconnect()
 

@@ -6,6 +6,7 @@
  *               [--max-message N] [--hard-msgs N] [--hard-bytes N]
  *               [--soft-msgs N] [--soft-bytes N] [--soft-ms N]
  *               [--ping N --ping-timeout N] [--types LIST] [--port-file F]
+ *               [--version TEXT]
  *
  * SIGINT/SIGTERM stop it gracefully (ph_server_stop from another thread);
  * a second thread drains the log ring to stderr.
@@ -80,6 +81,7 @@ main(int argc, char **argv)
         else if (!strcmp(k, "--redis-port")) cfg.redis_port = atoi(v);
         else if (!strcmp(k, "--origins")) cfg.allowed_origins = v;
         else if (!strcmp(k, "--types")) cfg.client_types = v;
+        else if (!strcmp(k, "--version")) cfg.server_version = v;
         else if (!strcmp(k, "--max-message")) cfg.max_message = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--hard-msgs")) cfg.out_limits.hard_msgs = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--hard-bytes")) cfg.out_limits.hard_bytes = strtoul(v, NULL, 10);

@@ -1,8 +1,9 @@
 /*
  * sidecar_unit: unit tests for the sidecar's pure pieces (no sockets):
- * outq limits and frame sharing, the bounded msgpack reader (vectors,
- * channels_redis-shaped input, truncation and random-input fuzzing),
- * the msgpack writer, wsparse, SHA-256, the log ring, local groups.
+ * outq limits and frame sharing, the channel-message view over the
+ * bounded msgpack reader (vectors, channels_redis-shaped input,
+ * truncation and random-input fuzzing), the inbound packer, wsparse,
+ * SHA-256, the log ring, local groups.
  */
 #define _GNU_SOURCE 1
 
@@ -13,7 +14,10 @@
 #include "conn.h"
 #include "conn_auth.h"
 #include "fanout.h"
-#include "fanout_mp.h"
+#include "chanmsg.h"
+#include "mpack_read.h"
+
+#include <msgpack.h>
 #include "outq.h"
 #include "server_log.h"
 #include "wsparse.h"
@@ -85,40 +89,54 @@ test_outq(void)
     ph_frame_decref(a);
 }
 
-/* channels_redis-style message built with our writer. */
+static void
+pk_cstr(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* channels_redis-style message, packed with msgpack-c like Python would. */
 static size_t
 build_msg(unsigned char *buf, size_t cap, int list)
 {
-    ph_mp_buf b;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t len;
 
-    ph_mp_buf_init(&b, buf, cap);
-    ph_mp_put_map(&b, 5);
-    ph_mp_put_cstr(&b, "type");
-    ph_mp_put_cstr(&b, "game.event");
-    ph_mp_put_cstr(&b, "seq");
-    ph_mp_put_int(&b, 300);
-    ph_mp_put_cstr(&b, "text");
-    ph_mp_put_cstr(&b, "{\"type\":\"phase\"}");
-    ph_mp_put_cstr(&b, "extra");
-    ph_mp_put_map(&b, 1);
-    ph_mp_put_cstr(&b, "k");
-    ph_mp_put_int(&b, -70000);
-    ph_mp_put_cstr(&b, "__asgi_channel__");
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 5);
+    pk_cstr(&pk, "type");
+    pk_cstr(&pk, "game.event");
+    pk_cstr(&pk, "seq");
+    msgpack_pack_int(&pk, 300);
+    pk_cstr(&pk, "text");
+    pk_cstr(&pk, "{\"type\":\"phase\"}");
+    pk_cstr(&pk, "extra");
+    msgpack_pack_map(&pk, 1);
+    pk_cstr(&pk, "k");
+    msgpack_pack_int(&pk, -70000);
+    pk_cstr(&pk, "__asgi_channel__");
     if (list) {
-        unsigned char arr = 0x92;
-
-        ph_mp_put_raw(&b, &arr, 1);
-        ph_mp_put_cstr(&b, "specific.abc!g.game_ABCD");
-        ph_mp_put_cstr(&b, "specific.abc!c.1");
+        msgpack_pack_array(&pk, 2);
+        pk_cstr(&pk, "specific.abc!g.game_ABCD");
+        pk_cstr(&pk, "specific.abc!c.1");
     }
     else {
-        ph_mp_put_cstr(&b, "specific.abc!c.1");
+        pk_cstr(&pk, "specific.abc!c.1");
     }
-    return b.overflow ? 0 : b.len;
+    len = sb.size <= cap ? sb.size : 0;
+    memcpy(buf, sb.data, len);
+    msgpack_sbuffer_destroy(&sb);
+    return len;
 }
 
+/* The channel-message view over the shared bounded reader (mpack_read.c,
+ * whose own vectors, lying counts and fuzzing live in tests/c/test_main.c
+ * and tests/test_msgpack.py), and the inbound packer. */
 static void
-test_msgpack(void)
+test_chanmsg(void)
 {
     /* Vector from channels-redis-wire.md: {"a":True,"b":None,"c":{"d":[]}} */
     static const unsigned char vec[] = {
@@ -126,63 +144,75 @@ test_msgpack(void)
         0x64, 0x90
     };
     unsigned char buf[512];
-    ph_mp_msg *m = malloc(sizeof(*m));
+    ph_chanmsg *m = malloc(sizeof(*m));
     size_t len, cut;
-    ph_mp_buf b;
     int i;
 
-    CHECK(ph_mp_decode_msg(vec, sizeof(vec), m) == 0);
+    CHECK(ph_chanmsg_decode(vec, sizeof(vec), m) == 0);
     CHECK(m->type.p == NULL && m->nchannels == 0);
     len = build_msg(buf, sizeof(buf), 1);
     CHECK(len > 0);
-    CHECK(ph_mp_decode_msg(buf, len, m) == 0);
+    CHECK(ph_chanmsg_decode(buf, len, m) == 0);
     CHECK(m->type.len == 10 && memcmp(m->type.p, "game.event", 10) == 0);
     CHECK(m->has_seq && m->seq == 300);
     CHECK(m->text.len == 16 && m->text.p[0] == '{');
     CHECK(m->nchannels == 2 && m->channels[1].len == 16);
     len = build_msg(buf, sizeof(buf), 0);
-    CHECK(ph_mp_decode_msg(buf, len, m) == 0 && m->nchannels == 1);
+    CHECK(ph_chanmsg_decode(buf, len, m) == 0 && m->nchannels == 1);
     /* every truncation fails cleanly; trailing garbage fails */
     for (cut = 0; cut < len; cut++) {
-        CHECK(ph_mp_decode_msg(buf, cut, m) < 0);
+        CHECK(ph_chanmsg_decode(buf, cut, m) < 0);
     }
     buf[len] = 0xc0;
-    CHECK(ph_mp_decode_msg(buf, len + 1, m) < 0);
+    CHECK(ph_chanmsg_decode(buf, len + 1, m) < 0);
     /* lying counts: a map32 claiming 2^32-1 pairs in 5 bytes */
     {
         static const unsigned char liar[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
         static const unsigned char deep_arr[] = { 0x81, 0xa1, 0x78, 0xdd, 0x7f, 0xff, 0xff, 0xff };
+        static const unsigned char int_chan[] = { 0x81, 0xb0, '_', '_', 'a', 's', 'g', 'i', '_',
+                                                 'c', 'h', 'a', 'n', 'n', 'e', 'l', '_', '_',
+                                                 0x91, 0x01 };
 
-        CHECK(ph_mp_decode_msg(liar, sizeof(liar), m) < 0);
-        CHECK(ph_mp_decode_msg(deep_arr, sizeof(deep_arr), m) < 0);
+        CHECK(ph_chanmsg_decode(liar, sizeof(liar), m) < 0);
+        CHECK(ph_chanmsg_decode(deep_arr, sizeof(deep_arr), m) < 0);
+        CHECK(ph_chanmsg_decode(int_chan, sizeof(int_chan), m) < 0);
     }
-    /* nesting deeper than the cap */
-    ph_mp_buf_init(&b, buf, sizeof(buf));
-    ph_mp_put_map(&b, 1);
-    ph_mp_put_cstr(&b, "x");
-    for (i = 0; i < 100; i++) {
-        unsigned char one = 0x91;
-
-        ph_mp_put_raw(&b, &one, 1);
-    }
-    ph_mp_put_nil(&b);
-    CHECK(ph_mp_decode_msg(buf, b.len, m) < 0);
-    /* writer: integer encodings match msgpack's smallest form */
-    ph_mp_buf_init(&b, buf, sizeof(buf));
-    ph_mp_put_int(&b, 127);
-    ph_mp_put_int(&b, 128);
-    ph_mp_put_int(&b, -33);
-    ph_mp_put_int(&b, 65536);
+    /* nesting deeper than the reader's cap */
     {
-        static const unsigned char want[] = {
-            0x7f, 0xcc, 0x80, 0xd0, 0xdf, 0xce, 0x00, 0x01, 0x00, 0x00
-        };
+        size_t n = 0, k;
+        unsigned char *deep = malloc(4 + MPR_MAX_DEPTH + 10);
 
-        CHECK(b.len == sizeof(want) && memcmp(buf, want, sizeof(want)) == 0);
+        deep[n++] = 0x81;
+        deep[n++] = 0xa1;
+        deep[n++] = 'x';
+        for (k = 0; k < MPR_MAX_DEPTH + 5; k++) {
+            deep[n++] = 0x91;
+        }
+        deep[n++] = 0xc0;
+        CHECK(ph_chanmsg_decode(deep, n, m) < 0);
+        free(deep);
     }
-    ph_mp_buf_init(&b, buf, 4);
-    ph_mp_put_cstr(&b, "too long for four");
-    CHECK(b.overflow);
+    /* the inbound packer: the reader gets back what was packed */
+    {
+        static const unsigned char prefix[12] = "0123456789ab";
+        ph_chanmsg_inbound in = { "ABCD", 7, "player", "specific.x!c.y",
+                                  "{\"type\":\"reaction\"}", 19 };
+        size_t plen = 0;
+        unsigned char *packed = ph_chanmsg_pack_inbound(prefix, 12, &in, &plen);
+
+        CHECK(packed != NULL && plen > 12 && memcmp(packed, prefix, 12) == 0);
+        CHECK(ph_chanmsg_decode(packed + 12, plen - 12, m) == 0);
+        CHECK(m->type.len == 14 && memcmp(m->type.p, "client.message", 14) == 0);
+        CHECK(m->text.len == 19 && memcmp(m->text.p, in.text, 19) == 0);
+        CHECK(mpr_validate(packed + 12, plen - 12) == MPR_OK);
+        /* the map: fixmap of 6; player_id 7 as a positive fixint */
+        CHECK(packed[12] == 0x86);
+        free(packed);
+        in.player_id = -1;
+        packed = ph_chanmsg_pack_inbound(prefix, 12, &in, &plen);
+        CHECK(packed != NULL && memmem(packed, plen, "\xa9player_id\xc0", 11) != NULL);
+        free(packed);
+    }
     /* fuzz: random bytes and random mutations of a valid message */
     srand(12345);
     for (i = 0; i < 200000; i++) {
@@ -205,7 +235,7 @@ test_msgpack(void)
             unsigned char *heap = malloc(n ? n : 1);
 
             memcpy(heap, r, n);
-            (void)ph_mp_decode_msg(heap, n, m);
+            (void)ph_chanmsg_decode(heap, n, m);
             free(heap);
         }
     }
@@ -219,10 +249,20 @@ test_wsparse(void)
     int k;
 
     CHECK(ph_ws_parse_path("/ws/game/ABCD/", code) == 0 && strcmp(code, "ABCD") == 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABcD/", code) < 0);
-    CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/abCd/", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
+    CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    CHECK(ph_ws_parse_path("/other/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
+    CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
+    CHECK(ph_ws_parse_path("/ws/game/AB1D/", code) == 1);
+    CHECK(ph_ws_parse_role(NULL) == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("") == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("player") == PH_ROLE_PLAYER);
+    CHECK(ph_ws_parse_role("host") == PH_ROLE_HOST);
+    CHECK(ph_ws_parse_role("admin") < 0);
+    CHECK(ph_ws_parse_role("Host") < 0);
     CHECK(ph_ws_token_ok("abc-DEF_123"));
     CHECK(!ph_ws_token_ok(""));
     CHECK(!ph_ws_token_ok("a b"));
@@ -259,27 +299,68 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-    k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", 28, NULL,
-                             reply, sizeof(reply));
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+    k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
-    k = ph_ws_client_message("{\"type\":\"ping\"}", 15, NULL, reply, sizeof(reply));
-    CHECK(k == PH_CLIENT_PING && strstr(reply, "\"ts\":null") != NULL);
-    k = ph_ws_client_message("nope", 4, NULL, reply, sizeof(reply));
+    k = MSG("{\"type\":\"ping\"}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":null}") == 0);
+    /* ts is echoed as sent: big integers and float spellings survive */
+    k = MSG("{\"type\":\"ping\",\"ts\":123456789012345678901234567890}", NULL);
+    CHECK(k == PH_CLIENT_PING
+          && strcmp(reply, "{\"type\":\"pong\",\"ts\":123456789012345678901234567890}") == 0);
+    k = MSG(" { \"ts\" : 1.50e3 , \"type\" : \"ping\" } ", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":1.50e3}") == 0);
+    k = MSG("{\"type\":\"ping\",\"ts\":{\"a\":\"}]\\\"\"},\"ts\":\"last\"}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":\"last\"}") == 0);
+    k = MSG("{\"type\":\"ping\",\"t\\u0073\":7}", NULL);
+    CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":7}") == 0);
+    k = MSG("nope", NULL);
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"MESSAGE_PARSE_FAILED\","
+                           "\"message\":\"The message is not valid JSON.\"}") == 0);
+    k = MSG("{\"type\":\"ping\"} x", NULL);              /* trailing data */
     CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
-    k = ph_ws_client_message("{\"type\":1}", 10, NULL, reply, sizeof(reply));
-    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "INVALID_MESSAGE"));
-    k = ph_ws_client_message("{\"type\":\"vote\"}", 15, "answer,vote", reply, sizeof(reply));
+    k = MSG("{\"type\":1}", NULL);
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"INVALID_MESSAGE\",\"message\":"
+                           "\"A message must be a JSON object with a string 'type'.\"}") == 0);
+    k = MSG("{\"type\":\"ping\",\"type\":\"dance\"}", NULL);  /* last key counts */
+    CHECK(k == PH_CLIENT_ERROR
+          && strcmp(reply, "{\"type\":\"error\",\"code\":\"UNKNOWN_TYPE\",\"message\":"
+                           "\"Unknown message type 'dance'.\"}") == 0);
+    k = MSG("{\"type\":\"vote\"}", "answer,vote");
     CHECK(k == PH_CLIENT_FORWARD);
-    k = ph_ws_client_message("{\"type\":\"dance\"}", 16, "answer,vote", reply, sizeof(reply));
+    k = MSG("{\"type\":\"vote\"}", "*");
+    CHECK(k == PH_CLIENT_FORWARD);
+    k = MSG("{\"type\":\"vote\"}", "");
+    CHECK(k == PH_CLIENT_ERROR && strstr(reply, "UNKNOWN_TYPE"));
+    k = MSG("{\"type\":\"dance\"}", "answer,vote");
     CHECK(k == PH_CLIENT_ERROR && strstr(reply, "UNKNOWN_TYPE") && strstr(reply, "dance"));
+    k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
+    CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
                              NULL, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
-    CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1) > 0);
+#undef MSG
+    /* repr() of the type, cut at 40 code points */
+    {
+        char out[512];
+
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "dance", 40) > 0 && strcmp(out, "'dance'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "it's", 40) > 0 && strcmp(out, "\"it's\"") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "a'\"b", 40) > 0
+              && strcmp(out, "'a\\'\"b'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "t\tn\n\x01\\", 40) > 0
+              && strcmp(out, "'t\\tn\\n\\x01\\\\'") == 0);
+        CHECK(ph_py_repr_prefix(out, sizeof(out), "\xc3\xa9\xc3\xa9\xc3\xa9", 2) > 0
+              && strcmp(out, "'\xc3\xa9\xc3\xa9'") == 0);
+    }
+    CHECK(ph_ws_welcome(reply, sizeof(reply), "id\"1", "v", "ABCD", "host", -1, 1700000000123) > 0);
     CHECK(strcmp(reply, "{\"type\":\"welcome\",\"connection_id\":\"id\\\"1\","
                         "\"server_version\":\"v\",\"session\":\"ABCD\","
-                        "\"role\":\"host\",\"player_id\":null}") == 0);
-    CHECK(ph_ws_welcome(reply, 10, "id", "v", "ABCD", "host", 3) < 0);
+                        "\"role\":\"host\",\"player_id\":null,"
+                        "\"server_time\":1700000000123}") == 0);
+    CHECK(ph_ws_welcome(reply, 10, "id", "v", "ABCD", "host", 3, 1) < 0);
 }
 
 static void
@@ -363,7 +444,7 @@ int
 main(void)
 {
     test_outq();
-    test_msgpack();
+    test_chanmsg();
     test_wsparse();
     test_sha();
     test_log();

@@ -1,19 +1,26 @@
 """manage.py runparty: serve the game for development (what `make run` calls).
 
 Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, the C
-sidecar for WebSockets (port + 1) when the extension is built, and Daphne
-(HTTP, and WebSockets too as the Python fallback); prints what to open and
-stops everything on Ctrl-C.
+sidecar for WebSockets (port + 1) when the extension is built (with a
+Channels worker for the client messages it forwards), Daphne (HTTP, and
+WebSockets too as the Python fallback), a Celery worker (phase deadlines)
+and Celery beat (the periodic purge of ended and abandoned sessions); prints
+what to open and stops everything on Ctrl-C.
+
+Beat runs as its own process, as in production, where exactly one beat runs
+beside any number of workers (`worker -B` would start one per worker).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +28,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
+from realtime.sidecar import setting
 
 WILDCARDS = ("0.0.0.0", "::", "")
 
@@ -59,7 +67,7 @@ def lan_allowed_hosts(addresses: list[str]) -> str:
 
 
 class Command(BaseCommand):
-    help = "Serve partyhub for development: Redis (if needed) and Daphne."
+    help = "Serve partyhub for development: Redis (if needed), Daphne, Celery worker and beat."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PARTYHUB_HOST", "127.0.0.1"))
@@ -85,6 +93,7 @@ class Command(BaseCommand):
             # that open http://<this machine's address>:<port>/ in.
             env["DJANGO_ALLOWED_HOSTS"] = lan_allowed_hosts(addresses)
         children: list[subprocess.Popen] = []
+        beat_dir = tempfile.mkdtemp(prefix="partyhub-beat-")
         shown = "127.0.0.1" if host in WILDCARDS else host
         ws_url = f"ws://{shown}:{port}"
         try:
@@ -94,6 +103,9 @@ class Command(BaseCommand):
                 children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
                 ws_url = f"ws://{shown}:{port + 1}"
                 env.setdefault("PARTYHUB_WS_PORT", str(port + 1))
+                # Client messages the sidecar forwards (reactions) are handled here.
+                inbound = [sys.executable, "manage.py", "runworker", setting("inbound_channel")]
+                children.append(subprocess.Popen(inbound, env=env, cwd=Path(settings.BASE_DIR)))
             else:
                 self.stdout.write(
                     self.style.WARNING(
@@ -111,6 +123,11 @@ class Command(BaseCommand):
                 "partyhub.asgi:application",
             ]
             children.append(subprocess.Popen(daphne, env=env, cwd=Path(settings.BASE_DIR)))
+            celery = [sys.executable, "-m", "celery", "-A", "partyhub"]
+            worker = [*celery, "worker", "--loglevel=INFO", "--concurrency=2"]
+            beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={beat_dir}/schedule"]
+            for command in (worker, beat):
+                children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
             lines = [f"\npartyhub is running: open http://{shown}:{port}/"]
             if addresses:
                 lines.append("  Phones and other computers on your network:")
@@ -138,6 +155,7 @@ class Command(BaseCommand):
                     child.kill()
             if redis is not None:
                 redis.close()
+            shutil.rmtree(beat_dir, ignore_errors=True)
 
     def _sidecar_available(self) -> bool:
         try:
@@ -153,7 +171,7 @@ class Command(BaseCommand):
             while not stop:
                 for child in children:
                     if child.poll() is not None:
-                        name = " ".join(child.args[1:3])
+                        name = " ".join(str(arg) for arg in child.args[1:5])
                         raise CommandError(f"{name} exited with {child.returncode}")
                 time.sleep(0.5)
         except KeyboardInterrupt:

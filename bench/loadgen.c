@@ -1,0 +1,1030 @@
+/*
+ * loadgen: the benchmark's WebSocket client swarm. One process, one epoll
+ * loop, no libraries; a real RFC 6455 client (random Sec-WebSocket-Key,
+ * Sec-WebSocket-Accept checked, masked client frames, PING answered with
+ * PONG, close frames answered).
+ *
+ *   loadgen --port P --max-conns N --shm FILE [--sources K]
+ *           [--origin http://127.0.0.1] [--host 127.0.0.1]
+ *
+ * Driven over stdin, one command a line; answers are JSON lines on stdout:
+ *
+ *   connect SPECFILE CONCURRENCY TIMEOUT_S
+ *       open one connection per SPECFILE line "<game-index> <path?query>",
+ *       at most CONCURRENCY handshakes in flight. A connection is *ready*
+ *       once `welcome` and `session.state` arrived (the server's token check
+ *       done). Prints {"ev":"progress",...} about once a second and then
+ *       {"ev":"connected",...} with counts, elapsed time and error reasons.
+ *   reset   zero the event counters and the latency histogram
+ *   stats   print {"ev":"stats",...}
+ *   quit    exit (the kernel closes the sockets)
+ *
+ * Each event frame (type "phase.*" / "player.*") carries "seq" and, in its
+ * payload, "t" = CLOCK_MONOTONIC ns at the broadcast call; the receive
+ * time minus t goes into the latency histogram and seq is checked per
+ * connection (gaps = missing seqs, reorder = seq not above the last one).
+ * Only the first PREFIX_MAX bytes of a message are kept (seq and t sit
+ * there); longer messages are skipped in place, so memory per connection
+ * is fixed (~sizeof(conn)).
+ *
+ * Sources are spread over 127.0.0.1 .. 127.0.0.K (bind with
+ * IP_BIND_ADDRESS_NO_PORT) so ephemeral ports do not run out. Only loopback
+ * addresses are ever used. RLIMIT_NOFILE is raised to what --max-conns
+ * needs when the hard limit allows; the limit in force is reported.
+ */
+#define _GNU_SOURCE 1
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wscommon.h"
+
+#define PREFIX_MAX 160         /* bytes of each message kept for parsing */
+#define HS_MAX 2048            /* handshake request/response buffer */
+#define PATH_MAX_LEN 400       /* one spec line's path */
+#define MAX_REASONS 32
+#define STDIN_TAG UINT32_MAX
+
+enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_READY, C_DEAD };
+
+typedef struct hsbuf {
+    char buf[HS_MAX];
+    size_t len;
+    char accept[29];           /* expected Sec-WebSocket-Accept */
+} hsbuf;
+
+typedef struct conn {
+    int fd;
+    uint8_t state;
+    uint8_t welcome;           /* welcome seen */
+    uint8_t hdr_len;           /* bytes of the current frame header held */
+    uint8_t opcode;            /* opcode of the current message */
+    uint8_t fin;               /* current frame ends its message */
+    uint8_t ctrl;              /* current frame is a control frame */
+    uint16_t pre_len;
+    uint64_t remaining;        /* payload bytes left in the current frame */
+    int64_t last_seq;          /* last event seq (or the state's seq) */
+    int32_t game;
+    uint8_t hdr[14];
+    char pre[PREFIX_MAX];      /* start of the current message */
+    hsbuf *hs;                 /* only during the handshake */
+    uint64_t t_start;          /* connect() time */
+} conn;
+
+typedef struct reason {
+    char text[64];
+    uint64_t count;
+} reason;
+
+static conn *conns;
+static size_t nconns, max_conns;
+static int epfd, port = 8000, nsources = 8;
+static const char *origin = "http://127.0.0.1";
+static const char *target_host = "127.0.0.1";
+static bench_progress *prog;
+static lathist hist;
+static reason reasons[MAX_REASONS];
+static size_t nreasons;
+static uint64_t close_codes[8][2];   /* (code, count) pairs */
+static size_t nclose_codes;
+static unsigned long fd_limit;
+
+/* Event counters (reset by "reset"). */
+static struct {
+    uint64_t deliveries, gaps, gap_events, reorder, other, pings, pongs;
+    uint64_t bytes_rx, first_t, last_rx, write_fail, bad_frames, too_big;
+} ctr;
+static uint64_t n_ready, n_failed, n_closed_ready, n_inflight;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static void
+add_reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+add_reason(const char *fmt, ...)
+{
+    char text[64];
+    va_list ap;
+    size_t i;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    for (i = 0; i < nreasons; i++) {
+        if (strcmp(reasons[i].text, text) == 0) {
+            reasons[i].count++;
+            return;
+        }
+    }
+    if (nreasons < MAX_REASONS) {
+        snprintf(reasons[nreasons].text, sizeof(reasons[nreasons].text), "%s", text);
+        reasons[nreasons++].count = 1;
+    }
+}
+
+static void
+add_close_code(unsigned code)
+{
+    size_t i;
+
+    for (i = 0; i < nclose_codes; i++) {
+        if (close_codes[i][0] == code) {
+            close_codes[i][1]++;
+            return;
+        }
+    }
+    if (nclose_codes < 8) {
+        close_codes[nclose_codes][0] = code;
+        close_codes[nclose_codes++][1] = 1;
+    }
+}
+
+static uint32_t rng_state = 0x9E3779B9u;
+
+static uint32_t
+rng(void)
+{
+    /* xorshift32: mask keys and handshake nonces need not be secret here. */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static void
+publish(void)
+{
+    if (prog != NULL) {
+        __atomic_store_n(&prog->deliveries, ctr.deliveries, __ATOMIC_RELEASE);
+        __atomic_store_n(&prog->open, n_ready, __ATOMIC_RELEASE);
+        __atomic_store_n(&prog->closed, n_closed_ready, __ATOMIC_RELEASE);
+    }
+}
+
+static double
+self_cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6
+           + (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Write a whole small client frame (masked). Returns 0 or -1. */
+static int
+send_frame(conn *c, int opcode, const void *payload, size_t n)
+{
+    unsigned char fr[2 + 4 + 125];
+    uint32_t key = rng();
+    size_t i;
+    ssize_t w;
+
+    if (n > 125) {
+        n = 125;
+    }
+    fr[0] = (unsigned char)(0x80 | opcode);
+    fr[1] = (unsigned char)(0x80 | n);
+    memcpy(fr + 2, &key, 4);
+    for (i = 0; i < n; i++) {
+        fr[6 + i] = ((const unsigned char *)payload)[i] ^ fr[2 + (i & 3)];
+    }
+    w = write(c->fd, fr, 6 + n);
+    if (w != (ssize_t)(6 + n)) {
+        ctr.write_fail++;
+        return -1;
+    }
+    return 0;
+}
+
+static void
+conn_kill(conn *c, const char *why)
+{
+    if (c->state == C_DEAD || c->state == C_FREE) {
+        return;
+    }
+    if (c->state == C_READY) {
+        n_closed_ready++;
+        if (why != NULL) {
+            add_reason("after ready: %s", why);
+        }
+    } else {
+        n_failed++;
+        n_inflight--;
+        if (why != NULL) {
+            add_reason("%s", why);
+        }
+    }
+    if (c->fd >= 0) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
+    }
+    free(c->hs);
+    c->hs = NULL;
+    c->state = C_DEAD;
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+/* Parse an unsigned decimal after needle in s[0..n); -1 when absent. */
+static int64_t
+find_num(const char *s, size_t n, const char *needle)
+{
+    const char *p = memmem(s, n, needle, strlen(needle));
+    const char *end = s + n;
+    int64_t v = 0;
+    int digits = 0;
+
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(needle);
+    while (p < end && *p >= '0' && *p <= '9' && digits < 19) {
+        v = v * 10 + (*p - '0');
+        p++;
+        digits++;
+    }
+    return digits ? v : -1;
+}
+
+/* A whole text message arrived (its first pre_len bytes are in c->pre). */
+static void
+on_text(conn *c, uint64_t rx)
+{
+    const char *p = c->pre;
+    size_t n = c->pre_len;
+    static const char head[] = "{\"type\":\"";
+
+    if (n < sizeof(head) || memcmp(p, head, sizeof(head) - 1) != 0) {
+        ctr.other++;
+        return;
+    }
+    p += sizeof(head) - 1;
+    n -= sizeof(head) - 1;
+    if ((n > 6 && memcmp(p, "phase.", 6) == 0) || (n > 7 && memcmp(p, "player.", 7) == 0)) {
+        int64_t seq = find_num(p, n, "\"seq\":");
+        int64_t t = find_num(p, n, "\"t\":");
+
+        if (seq < 0) {
+            ctr.bad_frames++;
+            return;
+        }
+        if (seq <= c->last_seq) {
+            ctr.reorder++;
+            return;
+        }
+        if (seq > c->last_seq + 1) {
+            ctr.gaps += (uint64_t)(seq - c->last_seq - 1);
+            ctr.gap_events++;
+        }
+        c->last_seq = seq;
+        ctr.deliveries++;
+        if (t > 0) {
+            if ((uint64_t)t <= rx) {
+                lathist_add(&hist, rx - (uint64_t)t);
+            }
+            if (ctr.first_t == 0 || (uint64_t)t < ctr.first_t) {
+                ctr.first_t = (uint64_t)t;
+            }
+        }
+        ctr.last_rx = rx;
+        return;
+    }
+    if (n > 8 && memcmp(p, "welcome\"", 8) == 0) {
+        c->welcome = 1;
+        return;
+    }
+    if (n > 14 && memcmp(p, "session.state\"", 14) == 0) {
+        int64_t seq = find_num(p, n, "\"seq\":");
+
+        c->last_seq = seq < 0 ? 0 : seq;
+        if (c->state == C_OPEN) {
+            c->state = C_READY;
+            n_ready++;
+            n_inflight--;
+        }
+        return;
+    }
+    ctr.other++;
+}
+
+/* A whole control frame arrived. Returns -1 when the connection is gone. */
+static int
+on_control(conn *c)
+{
+    switch (c->opcode) {
+    case 0x9:                                   /* PING -> PONG */
+        ctr.pings++;
+        if (send_frame(c, 0xA, c->pre, c->pre_len) == 0) {
+            ctr.pongs++;
+        }
+        return 0;
+    case 0xA:
+        return 0;
+    case 0x8: {
+        unsigned code = c->pre_len >= 2
+                            ? (unsigned)((unsigned char)c->pre[0] << 8 | (unsigned char)c->pre[1])
+                            : 1005;
+        char why[32];
+
+        add_close_code(code);
+        send_frame(c, 0x8, c->pre, c->pre_len >= 2 ? 2 : 0);
+        snprintf(why, sizeof(why), "close %u", code);
+        conn_kill(c, why);
+        return -1;
+    }
+    default:
+        ctr.bad_frames++;
+        conn_kill(c, "bad control opcode");
+        return -1;
+    }
+}
+
+/* Feed received WebSocket bytes. Returns -1 when the connection is gone. */
+static int
+feed(conn *c, const unsigned char *d, size_t n, uint64_t rx)
+{
+    while (n > 0) {
+        if (c->remaining == 0 && c->hdr_len < 14) {
+            size_t need, plen;
+            unsigned char b1;
+
+            c->hdr[c->hdr_len++] = *d++;
+            n--;
+            if (c->hdr_len < 2) {
+                continue;
+            }
+            b1 = c->hdr[1];
+            if (b1 & 0x80) {
+                ctr.bad_frames++;
+                conn_kill(c, "masked server frame");
+                return -1;
+            }
+            plen = b1 & 0x7f;
+            need = plen == 126 ? 4 : plen == 127 ? 10 : 2;
+            if (c->hdr_len < need) {
+                continue;
+            }
+            {
+                uint64_t len = plen;
+                int op = c->hdr[0] & 0x0f;
+                size_t i;
+
+                if (plen == 126) {
+                    len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
+                } else if (plen == 127) {
+                    len = 0;
+                    for (i = 2; i < 10; i++) {
+                        len = len << 8 | c->hdr[i];
+                    }
+                }
+                c->hdr_len = 0;
+                c->fin = (c->hdr[0] & 0x80) != 0;
+                c->ctrl = (op & 0x8) != 0;
+                if (c->ctrl) {
+                    if (len > 125) {
+                        conn_kill(c, "control frame too long");
+                        return -1;
+                    }
+                    c->opcode = (uint8_t)op;
+                    c->pre_len = 0;
+                } else if (op != 0) {
+                    c->opcode = (uint8_t)op;  /* first frame of a message */
+                    c->pre_len = 0;
+                }
+                c->remaining = len;
+                if (len == 0) {
+                    goto frame_done;
+                }
+                continue;
+            }
+        }
+        {
+            size_t take = n < c->remaining ? n : (size_t)c->remaining;
+            size_t room = PREFIX_MAX - c->pre_len;
+            size_t keep = take < room ? take : room;
+
+            memcpy(c->pre + c->pre_len, d, keep);
+            c->pre_len = (uint16_t)(c->pre_len + keep);
+            d += take;
+            n -= take;
+            c->remaining -= take;
+            if (c->remaining > 0) {
+                continue;
+            }
+        }
+frame_done:
+        if (c->ctrl) {
+            if (on_control(c) < 0) {
+                return -1;
+            }
+            c->ctrl = 0;
+            c->opcode = 0;
+        } else if (c->fin) {
+            if (c->opcode == 0x1) {
+                on_text(c, rx);
+            } else {
+                ctr.other++;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- handshake ------------------------------------------------------------ */
+
+static void
+start_handshake(conn *c, const char *path)
+{
+    unsigned char nonce[16];
+    char key[25];
+    int len, i;
+
+    for (i = 0; i < 16; i++) {
+        nonce[i] = (unsigned char)rng();
+    }
+    base64(nonce, 16, key);
+    ws_accept_key(key, strlen(key), c->hs->accept);
+    len = snprintf(c->hs->buf, HS_MAX,
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
+                   path, target_host, port, key, origin);
+    c->hs->len = (size_t)len;   /* sent on EPOLLOUT */
+}
+
+static int
+header_value(const char *resp, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = resp, *end = resp + n;
+
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+
+        if (eol == NULL) {
+            break;
+        }
+        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t vl;
+
+            while (v < eol && *v == ' ') {
+                v++;
+            }
+            vl = (size_t)(eol - v);
+            if (vl >= outlen) {
+                vl = outlen - 1;
+            }
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+        p = eol + 2;
+    }
+    return -1;
+}
+
+/* Read the upgrade response; on success pass the bytes after it to feed(). */
+static void
+on_handshake_read(conn *c, uint64_t rx)
+{
+    hsbuf *h = c->hs;
+    ssize_t r = read(c->fd, h->buf + h->len, HS_MAX - 1 - h->len);
+    char *end, accept[64];
+    size_t head, extra;
+    unsigned char rest[HS_MAX];
+
+    if (r <= 0) {
+        conn_kill(c, r == 0 ? "eof in handshake" : "read error in handshake");
+        return;
+    }
+    ctr.bytes_rx += (uint64_t)r;
+    h->len += (size_t)r;
+    h->buf[h->len] = '\0';
+    end = memmem(h->buf, h->len, "\r\n\r\n", 4);
+    if (end == NULL) {
+        if (h->len >= HS_MAX - 1) {
+            conn_kill(c, "handshake response too long");
+        }
+        return;
+    }
+    head = (size_t)(end + 4 - h->buf);
+    if (strncmp(h->buf, "HTTP/1.1 101", 12) != 0) {
+        char why[40];
+
+        snprintf(why, sizeof(why), "http %.3s", h->buf + 9);
+        conn_kill(c, why);
+        return;
+    }
+    if (header_value(h->buf, head, "Sec-WebSocket-Accept", accept, sizeof(accept)) < 0
+        || strcmp(accept, h->accept) != 0) {
+        conn_kill(c, "bad Sec-WebSocket-Accept");
+        return;
+    }
+    extra = h->len - head;
+    memcpy(rest, h->buf + head, extra);
+    free(c->hs);
+    c->hs = NULL;
+    c->state = C_OPEN;
+    if (extra > 0) {
+        feed(c, rest, extra, rx);
+    }
+}
+
+static int
+start_connect(conn *c, int idx)
+{
+    struct sockaddr_in sa, src;
+    struct epoll_event ev;
+    int one = 1;
+
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        add_reason("socket: %s", strerror(errno));
+        return -1;
+    }
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (nsources > 1) {
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(idx % nsources));
+        if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+            add_reason("bind: %s", strerror(errno));
+            close(c->fd);
+            c->fd = -1;
+            return -1;
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, target_host, &sa.sin_addr);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+        add_reason("connect: %s", strerror(errno));
+        close(c->fd);
+        c->fd = -1;
+        return -1;
+    }
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
+    ev.data.u32 = (uint32_t)idx;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    c->state = C_CONNECTING;
+    c->t_start = now_ns();
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static char stdin_buf[8192];
+static size_t stdin_len;
+static int stdin_eof;
+
+static void
+on_conn_event(uint32_t idx, uint32_t events, unsigned char *scratch, size_t scratch_len)
+{
+    conn *c = &conns[idx];
+    uint64_t rx;
+
+    if (c->state == C_DEAD || c->state == C_FREE) {
+        return;
+    }
+    if (c->state == C_CONNECTING) {
+        if (events & (EPOLLERR | EPOLLHUP)) {
+            int err = 0;
+            socklen_t el = sizeof(err);
+
+            getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            add_reason("connect: %s", strerror(err ? err : ECONNRESET));
+            c->state = C_HANDSHAKE;      /* counted as failed below */
+            conn_kill(c, NULL);
+            return;
+        }
+        if (events & EPOLLOUT) {
+            struct epoll_event ev;
+            ssize_t w = write(c->fd, c->hs->buf, c->hs->len);
+
+            if (w != (ssize_t)c->hs->len) {
+                conn_kill(c, "handshake write failed");
+                return;
+            }
+            c->hs->len = 0;
+            c->state = C_HANDSHAKE;
+            ev.events = EPOLLIN | EPOLLRDHUP;
+            ev.data.u32 = idx;
+            epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        }
+        return;
+    }
+    if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))) {
+        return;
+    }
+    rx = now_ns();
+    if (c->state == C_HANDSHAKE) {
+        on_handshake_read(c, rx);
+        return;
+    }
+    /* Bounded: at most 4 reads per wake-up, so one busy socket cannot starve
+     * the others; level-triggered epoll brings us back. */
+    for (int k = 0; k < 4; k++) {
+        ssize_t r = read(c->fd, scratch, scratch_len);
+
+        if (r > 0) {
+            ctr.bytes_rx += (uint64_t)r;
+            if (feed(c, scratch, (size_t)r, rx) < 0) {
+                return;
+            }
+            if ((size_t)r < scratch_len) {
+                return;
+            }
+            continue;
+        }
+        if (r == 0) {
+            conn_kill(c, "eof");
+        } else if (errno != EAGAIN && errno != EINTR) {
+            conn_kill(c, strerror(errno));
+        }
+        return;
+    }
+}
+
+/* One epoll_wait round (timeout in ms); returns 1 when stdin has a line. */
+static int
+pump(int timeout_ms)
+{
+    static unsigned char scratch[65536];
+    struct epoll_event evs[1024];
+    int n, k, line = 0;
+
+    n = epoll_wait(epfd, evs, 1024, timeout_ms);
+    for (k = 0; k < n; k++) {
+        if (evs[k].data.u32 == STDIN_TAG) {
+            ssize_t r = read(0, stdin_buf + stdin_len, sizeof(stdin_buf) - 1 - stdin_len);
+
+            if (r <= 0) {
+                stdin_eof = 1;
+                epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
+            } else {
+                stdin_len += (size_t)r;
+            }
+            line = 1;
+            continue;
+        }
+        on_conn_event(evs[k].data.u32, evs[k].events, scratch, sizeof(scratch));
+    }
+    publish();
+    return line;
+}
+
+static void
+print_reasons(FILE *f)
+{
+    size_t i;
+
+    fputs("\"errors\":{", f);
+    for (i = 0; i < nreasons; i++) {
+        fprintf(f, "%s\"%s\":%llu", i ? "," : "", reasons[i].text,
+                (unsigned long long)reasons[i].count);
+    }
+    fputs("},\"close_codes\":{", f);
+    for (i = 0; i < nclose_codes; i++) {
+        fprintf(f, "%s\"%llu\":%llu", i ? "," : "", (unsigned long long)close_codes[i][0],
+                (unsigned long long)close_codes[i][1]);
+    }
+    fputs("}", f);
+}
+
+static void
+cmd_connect(const char *file, int concurrency, double timeout_s)
+{
+    FILE *f = fopen(file, "r");
+    char line[PATH_MAX_LEN + 32];
+    uint64_t t0 = now_ns(), last_print = t0, deadline;
+    uint64_t ready0 = n_ready, failed0 = n_failed;
+    size_t first = nconns, target = 0, started = 0;
+    int stop_launch = 0;
+    char (*paths)[PATH_MAX_LEN] = NULL;
+    int32_t *games = NULL;
+    size_t cap = 0;
+
+    if (f == NULL) {
+        printf("{\"ev\":\"error\",\"msg\":\"cannot open %s\"}\n", file);
+        fflush(stdout);
+        return;
+    }
+    /* Read the specs (bounded by --max-conns). */
+    while (fgets(line, sizeof(line), f) != NULL && first + target < max_conns) {
+        char *sp = strchr(line, ' ');
+        size_t pl;
+
+        if (sp == NULL) {
+            continue;
+        }
+        if (target == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            void *np = realloc(paths, ncap * sizeof(*paths));
+            void *ng = realloc(games, ncap * sizeof(*games));
+
+            if (np == NULL || ng == NULL) {
+                fprintf(stderr, "out of memory reading specs\n");
+                exit(3);
+            }
+            paths = np;
+            games = ng;
+            cap = ncap;
+        }
+        games[target] = (int32_t)atoi(line);
+        pl = strcspn(sp + 1, "\r\n");
+        if (pl >= PATH_MAX_LEN) {
+            pl = PATH_MAX_LEN - 1;
+        }
+        memcpy(paths[target], sp + 1, pl);
+        paths[target][pl] = '\0';
+        target++;
+    }
+    fclose(f);
+    deadline = t0 + (uint64_t)(timeout_s * 1e9);
+    while (now_ns() < deadline) {
+        uint64_t now;
+
+        while (!stop_launch && started < target && n_inflight < (uint64_t)concurrency) {
+            conn *c = &conns[first + started];
+
+            memset(c, 0, sizeof(*c));
+            c->fd = -1;
+            c->game = games[started];
+            c->last_seq = 0;
+            c->hs = malloc(sizeof(hsbuf));
+            if (c->hs == NULL) {
+                add_reason("malloc");
+                stop_launch = 1;
+                break;
+            }
+            start_handshake(c, paths[started]);
+            nconns = first + started + 1;
+            started++;
+            n_inflight++;
+            if (start_connect(c, (int)(first + started - 1)) < 0) {
+                /* EMFILE and friends: no point in trying more. */
+                int err = errno;
+
+                c->state = C_HANDSHAKE;
+                conn_kill(c, NULL);
+                errno = err;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+                    || errno == ENOMEM || errno == EADDRNOTAVAIL) {
+                    stop_launch = 1;
+                }
+            }
+        }
+        if ((started == target || stop_launch) && n_inflight == 0) {
+            break;
+        }
+        pump(20);
+        now = now_ns();
+        /* Handshakes that take longer than 30 s count as failed. */
+        if (now - last_print >= 1000000000ull) {
+            size_t i;
+
+            for (i = first; i < nconns; i++) {
+                conn *c = &conns[i];
+
+                if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_OPEN)
+                    && now - c->t_start > 30000000000ull) {
+                    conn_kill(c, "handshake timeout (30 s)");
+                }
+            }
+            last_print = now;
+            printf("{\"ev\":\"progress\",\"ready\":%llu,\"failed\":%llu,\"target\":%zu,"
+                   "\"elapsed_s\":%.2f}\n",
+                   (unsigned long long)(n_ready - ready0),
+                   (unsigned long long)(n_failed - failed0), target, (double)(now - t0) / 1e9);
+            fflush(stdout);
+        }
+    }
+    {
+        size_t i;
+
+        for (i = first; i < nconns; i++) {
+            conn *c = &conns[i];
+
+            if (c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_OPEN) {
+                conn_kill(c, "connect phase timed out");
+            }
+        }
+    }
+    {
+        double el = (double)(now_ns() - t0) / 1e9;
+        uint64_t got = n_ready - ready0;
+
+        printf("{\"ev\":\"connected\",\"target\":%zu,\"ready\":%llu,\"failed\":%llu,"
+               "\"not_started\":%zu,\"elapsed_s\":%.3f,\"rate\":%.1f,\"total_ready\":%llu,"
+               "\"fd_limit\":%lu,",
+               target, (unsigned long long)got, (unsigned long long)(n_failed - failed0),
+               target - started, el, el > 0 ? (double)got / el : 0.0,
+               (unsigned long long)n_ready, fd_limit);
+        print_reasons(stdout);
+        /* Ready connections per game index (for expected deliveries). */
+        {
+            int32_t gmax = -1;
+            size_t i;
+
+            for (i = 0; i < nconns; i++) {
+                if (conns[i].game > gmax) {
+                    gmax = conns[i].game;
+                }
+            }
+            if (gmax >= 0 && gmax < 200000) {
+                uint32_t *per = xcalloc((size_t)gmax + 1, sizeof(*per));
+                int32_t g;
+
+                for (i = 0; i < nconns; i++) {
+                    if (conns[i].state == C_READY && conns[i].game >= 0) {
+                        per[conns[i].game]++;
+                    }
+                }
+                fputs(",\"game_ready\":[", stdout);
+                for (g = 0; g <= gmax; g++) {
+                    printf("%s%u", g ? "," : "", per[g]);
+                }
+                fputs("]", stdout);
+                free(per);
+            }
+        }
+        printf("}\n");
+        fflush(stdout);
+    }
+    free(paths);
+    free(games);
+}
+
+static void
+cmd_stats(void)
+{
+    uint64_t open = 0;
+    size_t i;
+
+    for (i = 0; i < nconns; i++) {
+        open += conns[i].state == C_READY;
+    }
+    printf("{\"ev\":\"stats\",\"ready\":%llu,\"open\":%llu,\"closed_after_ready\":%llu,"
+           "\"failed\":%llu,\"deliveries\":%llu,\"gaps\":%llu,\"gap_events\":%llu,"
+           "\"reorder\":%llu,\"other_msgs\":%llu,\"pings\":%llu,\"pongs_sent\":%llu,"
+           "\"bytes_rx\":%llu,\"first_t_ns\":%llu,\"last_rx_ns\":%llu,\"now_ns\":%llu,"
+           "\"write_fail\":%llu,\"bad_frames\":%llu,\"cpu_s\":%.3f,",
+           (unsigned long long)n_ready, (unsigned long long)open,
+           (unsigned long long)n_closed_ready, (unsigned long long)n_failed,
+           (unsigned long long)ctr.deliveries, (unsigned long long)ctr.gaps,
+           (unsigned long long)ctr.gap_events, (unsigned long long)ctr.reorder,
+           (unsigned long long)ctr.other, (unsigned long long)ctr.pings,
+           (unsigned long long)ctr.pongs, (unsigned long long)ctr.bytes_rx,
+           (unsigned long long)ctr.first_t, (unsigned long long)ctr.last_rx,
+           (unsigned long long)now_ns(), (unsigned long long)ctr.write_fail,
+           (unsigned long long)ctr.bad_frames, self_cpu_s());
+    lathist_json(stdout, "latency", &hist);
+    putchar(',');
+    print_reasons(stdout);
+    printf("}\n");
+    fflush(stdout);
+}
+
+/* Handle complete stdin lines; returns 1 on quit. */
+static int
+handle_commands(void)
+{
+    char *nl;
+
+    while ((nl = memchr(stdin_buf, '\n', stdin_len)) != NULL) {
+        char cmd[16] = "", a[512] = "";
+        int b = 0;
+        double t = 0;
+        size_t used = (size_t)(nl - stdin_buf) + 1;
+
+        *nl = '\0';
+        sscanf(stdin_buf, "%15s %511s %d %lf", cmd, a, &b, &t);
+        memmove(stdin_buf, nl + 1, stdin_len - used);
+        stdin_len -= used;
+        if (strcmp(cmd, "quit") == 0) {
+            return 1;
+        } else if (strcmp(cmd, "connect") == 0) {
+            cmd_connect(a, b > 0 ? b : 256, t > 0 ? t : 60);
+        } else if (strcmp(cmd, "reset") == 0) {
+            memset(&ctr, 0, sizeof(ctr));
+            lathist_reset(&hist);
+            publish();
+            printf("{\"ev\":\"reset\"}\n");
+            fflush(stdout);
+        } else if (strcmp(cmd, "stats") == 0) {
+            cmd_stats();
+        } else if (cmd[0] != '\0') {
+            printf("{\"ev\":\"error\",\"msg\":\"unknown command\"}\n");
+            fflush(stdout);
+        }
+    }
+    if (stdin_len >= sizeof(stdin_buf) - 1) {
+        stdin_len = 0;                       /* an absurd line: drop it */
+    }
+    return stdin_eof;
+}
+
+static void
+raise_nofile(size_t want)
+{
+    struct rlimit rl;
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        struct rlimit hi = {want, want};
+
+        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) {
+            rl = hi;
+        }
+    }
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    fd_limit = (unsigned long)rl.rlim_cur;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *shm = NULL;
+    struct epoll_event ev;
+    int i;
+
+    max_conns = 1000;
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-conns")) max_conns = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--shm")) shm = argv[i + 1];
+        else if (!strcmp(argv[i], "--sources")) nsources = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
+        else if (!strcmp(argv[i], "--host")) target_host = argv[i + 1];
+        else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (strncmp(target_host, "127.", 4) != 0) {
+        fprintf(stderr, "loadgen only targets loopback addresses (127.0.0.0/8)\n");
+        return 2;
+    }
+    if (nsources < 1 || nsources > 250 || max_conns < 1 || max_conns > 2000000
+        || port <= 0 || port > 65535) {
+        fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    rng_state ^= (uint32_t)now_ns() ^ (uint32_t)getpid();
+    raise_nofile(max_conns + 64);
+    conns = xcalloc(max_conns, sizeof(*conns));
+    lathist_reset(&hist);
+    if (shm != NULL) {
+        int fd = open(shm, O_RDWR | O_CREAT, 0600);
+
+        if (fd < 0 || ftruncate(fd, 4096) < 0) {
+            perror("shm");
+            return 1;
+        }
+        prog = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        close(fd);
+        if (prog == MAP_FAILED) {
+            perror("mmap");
+            return 1;
+        }
+        memset(prog, 0, sizeof(*prog));
+        __atomic_store_n(&prog->magic, BENCH_PROGRESS_MAGIC, __ATOMIC_RELEASE);
+    }
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    ev.events = EPOLLIN;
+    ev.data.u32 = STDIN_TAG;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &ev);
+    printf("{\"ev\":\"hello\",\"fd_limit\":%lu,\"max_conns\":%zu,\"conn_bytes\":%zu}\n",
+           fd_limit, max_conns, sizeof(conn));
+    fflush(stdout);
+    for (;;) {
+        if (pump(100) && handle_commands()) {
+            break;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,787 @@
+"""partyhub benchmarks (issue 5): the sidecar against Daphne, uvicorn and a
+raw C baseline, same machine, same run, same clients.
+
+    .venv/bin/python bench/run.py --profile quick|full|smoke [options]
+    (make bench / make bench-quick / make bench-smoke)
+
+Scenarios (each against every peer that applies, one fresh server process
+per measurement, the same C load generator, bench/loadgen.c):
+
+  fanout   one game, N sockets (all on the game's host token: the game rule
+           allows 12 players, so sockets share a token); the broadcaster
+           (`sync_broadcast_phase_event` in a Django process,
+           bench/broadcaster.py) sends ~200-byte events at the fastest
+           sustainable rate (closed loop, window W) and at a fixed rate
+  rooms    G games x 10 players (player tokens), events to random games
+  idle     N idle sockets with heartbeats for D seconds: server RSS delta / N
+           and CPU %
+  scale    the sidecar alone: ramp in steps until the target or failure;
+           where and why it stopped, RSS, connect rate (welcome + state =
+           token checked)
+  broadcast  bench/broadcast.py (C layer vs async_to_sync(group_send)),
+           run as is when present
+
+Peers: sidecar (realtime._sidecar Server, Python binding), daphne and uvicorn
+(partyhub.asgi + GameConsumer + channels_redis), raw (bench/rawserver.c: the
+same frames written with write() to the same open sockets, no Redis).
+Everything runs on loopback with a private redis-server and SQLite file; all
+children are stopped at the end, on failure and on Ctrl-C. Results:
+bench/results/<timestamp>.json, then bench/report.py renders the PNG plots
+and the table in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    BENCH,
+    BIN,
+    PY,
+    ROOT,
+    BenchError,
+    Child,
+    Children,
+    django_env,
+    log,
+    machine,
+    proc_cpu_s,
+    proc_limit_nofile,
+    proc_rss,
+)
+from partyhub.redisproc import RedisServer, free_port  # noqa: E402
+
+PEERS = ("sidecar", "daphne", "uvicorn", "raw")
+SCENARIOS = ("fanout", "rooms", "idle", "scale", "broadcast")
+
+# Sizes per profile. "full" is the recorded run (quiet machine, < 15 min),
+# "quick" < 2 min, "smoke" proves the scripts on a busy machine.
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {
+        "fanout_sizes": [100, 1000, 10000],
+        "fanout_max_events": {100: 400, 1000: 200, 10000: 40},
+        "fanout_rate": {100: 100.0, 1000: 20.0, 10000: 2.0},
+        "fixed_seconds": 5.0,
+        "run_timeout": 30.0,
+        "rooms_games": 1000,
+        "rooms_rate": 200.0,
+        "rooms_seconds": 10.0,
+        "rooms_max_events": 3000,
+        "idle_sizes": [1000, 10000],
+        "idle_seconds": 60.0,
+        "heartbeat": 20,
+        "scale_target": 100000,
+        "scale_step": 5000,
+        "broadcast_timeout": 300.0,
+        "broadcast_seconds": 2.0,
+    },
+    "quick": {
+        "fanout_sizes": [1000],
+        "fanout_max_events": {1000: 30},
+        "fanout_rate": {1000: 2.0},  # Daphne/uvicorn keep up (~2,000 deliveries/s)
+        "fixed_seconds": 3.0,
+        "run_timeout": 8.0,
+        "rooms_games": 50,
+        "rooms_rate": 100.0,
+        "rooms_seconds": 2.0,
+        "rooms_max_events": 300,
+        "idle_sizes": [500],
+        "idle_seconds": 8.0,
+        "heartbeat": 3,
+        "scale_target": 6000,
+        "scale_step": 2000,
+        "broadcast_timeout": 60.0,
+        "broadcast_seconds": 0.3,
+    },
+    "smoke": {
+        "fanout_sizes": [100, 1000],
+        "fanout_max_events": {100: 100, 1000: 40},
+        "fanout_rate": {100: 50.0, 1000: 10.0},
+        "fixed_seconds": 2.0,
+        "run_timeout": 10.0,
+        "rooms_games": 50,
+        "rooms_rate": 50.0,
+        "rooms_seconds": 2.0,
+        "rooms_max_events": 200,
+        "idle_sizes": [200, 1000],
+        "idle_seconds": 8.0,
+        "heartbeat": 3,
+        "scale_target": 6000,
+        "scale_step": 2000,
+        "broadcast_timeout": 60.0,
+        "broadcast_seconds": 0.3,
+    },
+}
+
+WINDOW = 4  # events in flight in the closed loop (channels_redis capacity is 100)
+PAYLOAD = 200  # bytes of event text
+CONNECT_CONCURRENCY = 256
+SOURCES = 16  # 127.0.0.1 .. 127.0.0.16
+DRAIN_STILL_S = 10.0  # after the last send: give up when nothing arrives for this long
+DRAIN_MAX_S = 120.0
+
+
+class Run:
+    """One benchmark run: Redis, DB, games, and the peers' lifecycles."""
+
+    def __init__(self, args: argparse.Namespace, prof: dict[str, Any]) -> None:
+        self.args = args
+        self.prof = prof
+        self.tmp = Path(tempfile.mkdtemp(prefix="partyhub-bench-"))
+        self.redis = RedisServer(extra_args=("--maxclients", "10000")).start()
+        Children.add_closer(self.redis)
+        self.db = self.tmp / "bench.sqlite3"
+        self.env = django_env(self.db, self.redis.port)
+        self.games: list[dict[str, Any]] = []
+        self.broadcaster: Child | None = None
+        self.sidecar_binding = ""
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- setup ------------------------------------------------------------
+
+    def setup_games(self, n_games: int) -> None:
+        out = self.tmp / "games.json"
+        log(f"setup: {n_games} games x 10 players through lobby.services (SQLite + Redis keys)")
+        child = Child(
+            "setup",
+            [PY, str(BENCH / "setup_games.py"), "--out", str(out), "--games", str(n_games),
+             "--players", "10"],
+            env=self.env,
+            log_path=self.tmp / "setup.log",
+        )
+        try:
+            child.proc.wait(timeout=600)
+        finally:
+            child.stop()
+        if child.proc.returncode != 0:
+            raise BenchError("setup failed: " + (self.tmp / "setup.log").read_text()[-2000:])
+        self.games = json.loads(out.read_text())
+
+    def start_broadcaster(self) -> None:
+        self.broadcaster = Child(
+            "broadcaster", [PY, str(BENCH / "broadcaster.py")], env=self.env, json_io=True,
+            log_path=self.tmp / "broadcaster.log",
+        )
+        hello = self.broadcaster.expect("hello", 60)
+        self.broadcast_path = hello["path"]
+        log(f"broadcaster ready: sync_broadcast_phase_event via {hello['path']}")
+
+    def spec_file(self, name: str, lines: list[str]) -> Path:
+        path = self.tmp / f"{name}.spec"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    # -- peers ------------------------------------------------------------
+
+    def start_peer(self, peer: str, shm: Path) -> tuple[Child, int]:
+        port = free_port()
+        hb = str(self.prof["heartbeat"])
+        logp = self.tmp / f"{peer}.log"
+        if peer == "sidecar":
+            child = Child("sidecar", [PY, str(BENCH / "serve_sidecar.py"), "--port", str(port),
+                                      "--redis-port", str(self.redis.port), "--ping", hb],
+                          env=self.env, log_path=logp)
+        elif peer == "daphne":
+            child = Child("daphne", [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1",
+                                     "-p", str(port), "--ping-interval", hb,
+                                     "--ping-timeout", str(int(hb) * 3),
+                                     "partyhub.asgi:application"],
+                          env=self.env, log_path=logp)
+        elif peer == "uvicorn":
+            child = Child("uvicorn", [str(Path(PY).parent / "uvicorn"),
+                                      "partyhub.asgi:application", "--host", "127.0.0.1",
+                                      "--port", str(port), "--ws", "websockets",
+                                      "--ws-ping-interval", hb,
+                                      "--ws-ping-timeout", str(int(hb) * 3),
+                                      "--lifespan", "off", "--log-level", "warning",
+                                      "--no-access-log", "--backlog", "4096"],
+                          env=self.env, log_path=logp)
+        elif peer == "raw":
+            child = Child("raw", [str(BIN / "rawserver"), "--port", str(port), "--shm", str(shm)],
+                          env=self.env, json_io=True, log_path=logp)
+            hello = child.expect("hello", 10)
+            return child, int(hello["port"])
+        else:
+            raise BenchError(f"unknown peer {peer}")
+        self.wait_listening(child, port, peer == "sidecar")
+        if peer == "sidecar" and not self.sidecar_binding:
+            time.sleep(0.2)
+            for line in self.tail("sidecar", 100000).splitlines():
+                if line.startswith('{"ev": "hello"'):
+                    self.sidecar_binding = json.loads(line).get("binding", "")
+        return child, port
+
+    def wait_listening(self, child: Child, port: int, healthz: bool) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise BenchError(f"{child.name} exited: " + self.tail(child.name))
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    pass
+                if not healthz:
+                    return
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if json.loads(r.read()).get("redis") == "up":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"{child.name} did not listen on {port} within 60 s")
+
+    def tail(self, name: str, n: int = 1500) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+    def start_loadgen(self, port: int, max_conns: int, shm: Path) -> Child:
+        lg = Child("loadgen", [str(BIN / "loadgen"), "--port", str(port), "--max-conns",
+                               str(max_conns + 64), "--shm", str(shm), "--sources",
+                               str(SOURCES)], json_io=True, log_path=self.tmp / "loadgen.log")
+        hello = lg.expect("hello", 10)
+        if hello["fd_limit"] < max_conns + 64:
+            log(f"  note: loadgen RLIMIT_NOFILE is {hello['fd_limit']} (< {max_conns + 64})")
+        return lg
+
+    def connect(self, lg: Child, spec: Path, n: int, label: str) -> dict[str, Any]:
+        timeout = max(30.0, n / 200.0)
+
+        def progress(msg: dict) -> None:
+            if msg.get("ev") == "progress":
+                log(f"  {label}: {msg['ready']}/{msg['target']} ready, {msg['failed']} failed, "
+                    f"{msg['elapsed_s']:.0f} s")
+
+        res = lg.call(f"connect {spec} {CONNECT_CONCURRENCY} {timeout:.0f}", "connected",
+                      timeout + 30, progress)
+        log(f"  {label}: {res['ready']}/{res['target']} ready in {res['elapsed_s']:.2f} s "
+            f"({res['rate']:.0f}/s)" + (f", errors {res['errors']}" if res["errors"] else ""))
+        return res
+
+    # -- one broadcast run ------------------------------------------------
+
+    def broadcast(
+        self,
+        peer: str,
+        server: Child,
+        lg: Child,
+        codes: list[str],
+        sizes: list[int],
+        count: int,
+        rate: float,
+        random_games: bool,
+        shm: Path,
+    ) -> dict[str, Any]:
+        lg.call("reset", "reset", 10)
+        cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
+        rcpu0 = proc_cpu_s(self.redis.process.pid)
+        timeout = self.prof["run_timeout"]
+        if peer == "raw":
+            which = "*" if random_games else codes[0]
+            done = server.call(f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done",
+                               timeout + 30)
+        else:
+            assert self.broadcaster is not None
+            cmd = {"cmd": "run", "codes": codes, "sizes": sizes, "count": count, "rate": rate,
+                   "window": WINDOW, "random": random_games, "payload": PAYLOAD, "seed": 1,
+                   "shm": str(shm), "timeout_s": timeout}
+            done = self.broadcaster.call(json.dumps(cmd), "done", timeout + 60)
+        expected = int(done["expected_deliveries"])
+        stats = self.drain(lg, expected)
+        wall = time.monotonic() - t0
+        cpu = proc_cpu_s(server.pid) - cpu0
+        span = (stats["last_rx_ns"] - stats["first_t_ns"]) / 1e9 if stats["first_t_ns"] else 0
+        lost = max(0, expected - stats["deliveries"])
+        return {
+            "events_sent": done["sent"],
+            "expected_deliveries": expected,
+            "deliveries": stats["deliveries"],
+            "lost": lost,
+            "gaps": stats["gaps"],
+            "reordered": stats["reorder"],
+            "closed_during_run": stats["closed_after_ready"],
+            "deliveries_per_s": round(stats["deliveries"] / span, 1) if span > 0 else 0,
+            "span_s": round(span, 4),
+            "latency_us": stats["latency"],
+            "server_cpu_s": round(cpu, 3),
+            "server_cpu_pct": round(100 * cpu / wall, 1),
+            "redis_cpu_s": round(proc_cpu_s(self.redis.process.pid) - rcpu0, 3),
+            "loadgen_cpu_s": stats["cpu_s"],
+            "sender": done,
+            "stalls": done.get("stalls", 0),
+            "drained": stats["drained"],
+            "drain_s": stats["drain_s"],
+            "client_errors": stats["errors"],
+            "close_codes": stats["close_codes"],
+        }
+
+    def drain(self, lg: Child, expected: int) -> dict[str, Any]:
+        """Wait until every expected delivery arrived, or nothing arrived for
+        DRAIN_STILL_S, or DRAIN_MAX_S passed; stats["drained"] says which."""
+        start = time.monotonic()
+        last, still_since = -1, start
+        while True:
+            stats = lg.call("stats", "stats", 10)
+            stats["drain_s"] = round(time.monotonic() - start, 2)
+            if stats["deliveries"] >= expected:
+                stats["drained"] = "all delivered"
+                return stats
+            if stats["deliveries"] != last:
+                last, still_since = stats["deliveries"], time.monotonic()
+            elif time.monotonic() - still_since > DRAIN_STILL_S:
+                stats["drained"] = f"nothing arrived for {DRAIN_STILL_S:.0f} s"
+                return stats
+            if time.monotonic() - start > DRAIN_MAX_S:
+                stats["drained"] = f"still arriving after {DRAIN_MAX_S:.0f} s"
+                return stats
+            time.sleep(0.1)
+
+
+# ---- scenarios ------------------------------------------------------------
+
+
+def describe(r: dict[str, Any]) -> str:
+    lat = r["latency_us"]
+    return (f"{r['deliveries']}/{r['expected_deliveries']} delivered, "
+            f"{r['deliveries_per_s']:.0f}/s, p50 {lat['p50_us'] / 1e3:.2f} ms, "
+            f"p99 {lat['p99_us'] / 1e3:.2f} ms, max {lat['max_us'] / 1e3:.1f} ms, "
+            f"lost {r['lost']}, reordered {r['reordered']}, server cpu {r['server_cpu_pct']}%"
+            + ("" if r["drained"] == "all delivered" else f" ({r['drained']})"))
+
+
+def with_peer(run: Run, peer: str, n: int, spec: Path, label: str, body) -> dict[str, Any]:
+    """Start peer + loadgen, connect n sockets, call body; always stop both."""
+    shm = run.tmp / f"progress-{peer}"
+    shm.write_bytes(b"\0" * 4096)
+    entry: dict[str, Any] = {"peer": peer, "n": n}
+    server = lg = None
+    try:
+        server, port = run.start_peer(peer, shm)
+        entry["server_rss_start"] = proc_rss(server.pid)
+        lg = run.start_loadgen(port, n, shm)
+        conn = run.connect(lg, spec, n, label)
+        entry["connect"] = {k: conn[k] for k in ("ready", "failed", "not_started", "elapsed_s",
+                                                  "rate", "errors", "close_codes", "fd_limit")}
+        entry["reached"] = conn["ready"] >= n
+        if conn["ready"] < n:
+            entry["failure"] = (f"{conn['ready']}/{n} connected; errors {conn['errors']}, "
+                                f"close codes {conn['close_codes']}")
+        if not server.alive():
+            entry["failure"] = f"server exited: {run.tail(peer, 500)}"
+            return entry
+        if conn["ready"] == 0:
+            return entry
+        body(entry, server, lg, conn, shm)
+    except BenchError as exc:
+        entry["reached"] = False
+        entry["failure"] = f"harness: {exc}"
+        log(f"  {label}: FAILED: {exc}")
+    finally:
+        if lg is not None:
+            lg.stop()
+        if server is not None:
+            if server.json_io and server.alive():
+                with contextlib.suppress(Exception):
+                    server.send("quit")
+            rc = server.stop()
+            if rc not in (0, None, -15) and "failure" not in entry:
+                entry["server_exit"] = rc
+    return entry
+
+
+def scenario_fanout(run: Run, peers: list[str]) -> list[dict[str, Any]]:
+    prof = run.prof
+    game = run.games[0]
+    out = []
+    for n in prof["fanout_sizes"]:
+        lines = [f"0 /ws/game/{game['code']}/?role=host&session_token={game['host_token']}"] * n
+        spec = run.spec_file(f"fanout-{n}", lines)
+        for peer in peers:
+            label = f"fanout N={n} {peer}"
+            log(f"{label}: start")
+
+            def body(entry, server, lg, conn, shm, n=n, peer=peer, label=label):
+                ready = conn["game_ready"][0]
+                count = prof["fanout_max_events"][n]
+                r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, 0.0, False,
+                                  shm)
+                entry["max"] = r
+                log(f"  {label} max rate: {describe(r)}")
+                rate = prof["fanout_rate"][n]
+                count = max(1, int(rate * prof["fixed_seconds"]))
+                r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, rate, False,
+                                  shm)
+                r["rate"] = rate
+                entry["fixed"] = r
+                log(f"  {label} fixed {rate:g}/s: {describe(r)}")
+
+            out.append(with_peer(run, peer, n, spec, label, body))
+    return out
+
+
+def scenario_rooms(run: Run, peers: list[str]) -> list[dict[str, Any]]:
+    prof = run.prof
+    games = run.games[: prof["rooms_games"]]
+    lines = [
+        f"{g} /ws/game/{game['code']}/?session_token={tok}"
+        for g, game in enumerate(games)
+        for tok in game["player_tokens"]
+    ]
+    n = len(lines)
+    spec = run.spec_file("rooms", lines)
+    codes = [game["code"] for game in games]
+    out = []
+    for peer in peers:
+        label = f"rooms {len(games)}x10 {peer}"
+        log(f"{label}: start")
+
+        def body(entry, server, lg, conn, shm, peer=peer, label=label):
+            sizes = conn["game_ready"][: len(codes)]
+            sizes += [0] * (len(codes) - len(sizes))
+            rate = prof["rooms_rate"]
+            count = max(1, int(rate * prof["rooms_seconds"]))
+            r = run.broadcast(peer, server, lg, codes, sizes, count, rate, True, shm)
+            r["rate"] = rate
+            if peer == "raw":
+                r["note"] = "raw picks its random games with its own generator"
+            entry["fixed"] = r
+            log(f"  {label} fixed {rate:g}/s: {describe(r)}")
+            r = run.broadcast(peer, server, lg, codes, sizes, prof["rooms_max_events"], 0.0,
+                              True, shm)
+            entry["max"] = r
+            log(f"  {label} max rate: {describe(r)}")
+
+        entry = with_peer(run, peer, n, spec, label, body)
+        entry["games"] = len(games)
+        out.append(entry)
+    return out
+
+
+def scenario_idle(run: Run, peers: list[str]) -> list[dict[str, Any]]:
+    """For each size, all peers side by side (separate processes, separate
+    load generators) idle for the same window; RSS delta / N and CPU %."""
+    prof = run.prof
+    out = []
+    for n in prof["idle_sizes"]:
+        lines = [spread_line(run.games, i) for i in range(n)]
+        spec = run.spec_file(f"idle-{n}", lines)
+        live: list[tuple[str, Child, Child, dict[str, Any]]] = []
+        try:
+            for peer in peers:
+                label = f"idle N={n} {peer}"
+                log(f"{label}: connecting")
+                shm = run.tmp / f"progress-idle-{peer}"
+                shm.write_bytes(b"\0" * 4096)
+                entry: dict[str, Any] = {"peer": peer, "n": n}
+                try:
+                    server, port = run.start_peer(peer, shm)
+                except BenchError as exc:
+                    entry.update(reached=False, failure=f"harness: {exc}")
+                    out.append(entry)
+                    continue
+                time.sleep(1.0)
+                entry["rss_before"] = proc_rss(server.pid)
+                lg = run.start_loadgen(port, n, shm)
+                conn = run.connect(lg, spec, n, label)
+                entry["connect"] = {k: conn[k] for k in ("ready", "failed", "elapsed_s", "rate",
+                                                          "errors", "close_codes")}
+                entry["reached"] = conn["ready"] >= n
+                if conn["ready"] < n:
+                    entry["failure"] = f"{conn['ready']}/{n} connected; errors {conn['errors']}"
+                live.append((peer, server, lg, entry))
+            seconds = prof["idle_seconds"]
+            log(f"idle N={n}: {len(live)} peers idle for {seconds:.0f} s "
+                f"(heartbeat every {prof['heartbeat']} s)")
+            start = {peer: (proc_cpu_s(s.pid), lg.call("stats", "stats", 10))
+                     for peer, s, lg, _ in live}
+            t0 = time.monotonic()
+            end = t0 + seconds
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(left, 10.0))
+                log(f"  idle N={n}: {min(seconds, time.monotonic() - t0):.0f}/{seconds:.0f} s")
+            wall = time.monotonic() - t0
+            for peer, server, lg, entry in live:
+                cpu0, st0 = start[peer]
+                st1 = lg.call("stats", "stats", 10)
+                cpu = proc_cpu_s(server.pid) - cpu0
+                rss = proc_rss(server.pid)
+                ready = max(1, conn_ready(entry))
+                entry.update(
+                    seconds=round(wall, 1),
+                    rss_after=rss,
+                    rss_per_conn=round((rss - entry["rss_before"]) / ready, 1),
+                    cpu_pct=round(100 * cpu / wall, 3),
+                    heartbeats_per_conn=round((st1["pings"] - st0["pings"]) / ready, 2),
+                    closed_during_idle=st1["closed_after_ready"] - st0["closed_after_ready"],
+                    client_errors=st1["errors"],
+                    close_codes=st1["close_codes"],
+                )
+                log(f"  idle N={n} {peer}: {entry['rss_per_conn']:.0f} B/conn, "
+                    f"cpu {entry['cpu_pct']:.2f}%, pings/conn {entry['heartbeats_per_conn']}, "
+                    f"closed {entry['closed_during_idle']}")
+                out.append(entry)
+        finally:
+            for _, server, lg, _ in live:
+                lg.stop()
+                server.stop()
+    return out
+
+
+def spread_line(games: list[dict[str, Any]], i: int) -> str:
+    """Socket i of a load spread over every game's player tokens (round robin)."""
+    g = i % len(games)
+    tokens = games[g]["player_tokens"]
+    token = tokens[(i // len(games)) % len(tokens)]
+    return f"{g} /ws/game/{games[g]['code']}/?session_token={token}"
+
+
+def conn_ready(entry: dict[str, Any]) -> int:
+    return int(entry.get("connect", {}).get("ready", 0))
+
+
+def scenario_scale(run: Run) -> dict[str, Any]:
+    prof = run.prof
+    target, step = prof["scale_target"], prof["scale_step"]
+    shm = run.tmp / "progress-scale"
+    shm.write_bytes(b"\0" * 4096)
+    result: dict[str, Any] = {"peer": "sidecar", "target": target, "steps": []}
+    server = lg = None
+    try:
+        server, port = run.start_peer("sidecar", shm)
+        time.sleep(1.0)
+        rss0 = proc_rss(server.pid)
+        result["rss_before"] = rss0
+        result["server_nofile"] = proc_limit_nofile(server.pid)
+        lg = run.start_loadgen(port, target, shm)
+        done = 0
+        while done < target:
+            n = min(step, target - done)
+            lines = [spread_line(run.games, i) for i in range(done, done + n)]
+            spec = run.spec_file("scale", lines)
+            res = run.connect(lg, spec, n, f"scale {done}+{n}")
+            done += res["ready"]
+            rss = proc_rss(server.pid) if server.alive() else 0
+            st = {
+                "connections": done,
+                "step_ready": res["ready"],
+                "step_failed": res["failed"] + res["not_started"],
+                "connect_rate": res["rate"],
+                "rss": rss,
+                "rss_per_conn": round((rss - rss0) / max(1, done), 1),
+                "errors": res["errors"],
+                "close_codes": res["close_codes"],
+            }
+            result["steps"].append(st)
+            if not server.alive():
+                result["stopped"] = f"sidecar exited: {run.tail('sidecar', 500)}"
+                break
+            if res["ready"] < n:
+                why = ", ".join(f"{k} x{v}" for k, v in res["errors"].items()) or "?"
+                result["stopped"] = (
+                    f"step {len(result['steps'])} connected {res['ready']}/{n}: {why}; "
+                    f"loadgen RLIMIT_NOFILE {res['fd_limit']}, sidecar {result['server_nofile']}"
+                )
+                break
+        result["max_connections"] = done
+        result["reached"] = done >= target
+        if result["reached"]:
+            result["stopped"] = "target reached"
+        stats = lg.call("stats", "stats", 10)
+        result["closed_after_ready"] = stats["closed_after_ready"]
+        log(f"scale: {done} connections; {result['stopped']}")
+    except BenchError as exc:
+        result["stopped"] = f"harness: {exc}"
+        log(f"scale: FAILED: {exc}")
+    finally:
+        if lg is not None:
+            lg.stop()
+        if server is not None:
+            server.stop()
+    return result
+
+
+def scenario_broadcast(run: Run, timeout: float, seconds: float) -> dict[str, Any]:
+    script = BENCH / "broadcast.py"
+    if not script.exists():
+        log("broadcast call cost: bench/broadcast.py is not on this branch yet; skipped")
+        return {"status": "missing", "note": "bench/broadcast.py not present (another engineer's)"}
+    log(f"broadcast call cost: running bench/broadcast.py (timeout {timeout:.0f} s)")
+    out = run.tmp / "broadcast.out"
+    child = Child("broadcast.py", [PY, str(script), "--seconds", str(seconds)], env=run.env,
+                  log_path=out)
+    try:
+        child.proc.wait(timeout=timeout)
+        status = "ok" if child.proc.returncode == 0 else f"exit {child.proc.returncode}"
+    except Exception:
+        status = f"timed out after {timeout:.0f} s"
+    finally:
+        child.stop()
+    text = out.read_text(errors="replace") if out.exists() else ""
+    return {"status": status, "output": text[-20000:]}
+
+
+# ---- main -------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="partyhub benchmarks (issue 5)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    p.add_argument("--peers", default=",".join(PEERS), help="comma list of " + ",".join(PEERS))
+    p.add_argument("--scenarios", default=None, help="comma list of " + ",".join(SCENARIOS))
+    p.add_argument("--fanout-sizes", default=None, help="e.g. 100,1000")
+    p.add_argument("--idle-sizes", default=None)
+    p.add_argument("--idle-seconds", type=float, default=None)
+    p.add_argument("--rooms-games", type=int, default=None)
+    p.add_argument("--scale-target", type=int, default=None)
+    p.add_argument("--label", default="", help="free text stored with the results (e.g. smoke)")
+    p.add_argument("--out", type=Path, default=BENCH / "results")
+    p.add_argument("--no-report", action="store_true", help="skip plots and BENCHMARKS.md")
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    prof = json.loads(json.dumps(PROFILES[args.profile]))
+    prof["fanout_max_events"] = {int(k): v for k, v in prof["fanout_max_events"].items()}
+    prof["fanout_rate"] = {int(k): v for k, v in prof["fanout_rate"].items()}
+    if args.fanout_sizes:
+        sizes = [int(x) for x in args.fanout_sizes.split(",")]
+        for n in sizes:
+            prof["fanout_max_events"].setdefault(n, max(10, min(400, 200000 // n)))
+            prof["fanout_rate"].setdefault(n, max(1.0, min(100.0, 20000.0 / n)))
+        prof["fanout_sizes"] = sizes
+    if args.idle_sizes:
+        prof["idle_sizes"] = [int(x) for x in args.idle_sizes.split(",")]
+    for key in ("idle_seconds", "rooms_games", "scale_target"):
+        if getattr(args, key) is not None:
+            prof[key] = getattr(args, key)
+    peers = [p for p in args.peers.split(",") if p]
+    for p in peers:
+        if p not in PEERS:
+            raise SystemExit(f"unknown peer {p}")
+    if args.scenarios:
+        scenarios = args.scenarios.split(",")
+    else:
+        scenarios = [s for s in SCENARIOS if s != "broadcast" or prof["broadcast_timeout"] > 0]
+    for s in scenarios:
+        if s not in SCENARIOS:
+            raise SystemExit(f"unknown scenario {s}")
+    for tool in ("loadgen", "rawserver"):
+        if not (BIN / tool).exists():
+            raise SystemExit(f"{BIN / tool} missing: run `make bench-build`")
+
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    command = "make bench" if args.profile == "full" else f"make bench-{args.profile}"
+    extra = " ".join(sys.argv[1:])
+    results: dict[str, Any] = {
+        "timestamp": stamp,
+        "profile": args.profile,
+        "label": args.label,
+        "command": f"{command}" + (f"  (bench/run.py {extra})" if extra else ""),
+        "machine": machine(),
+        "git": git_head(),
+        "params": {"window": WINDOW, "payload_bytes": PAYLOAD, "sources": SOURCES,
+                   "connect_concurrency": CONNECT_CONCURRENCY, **{k: v for k, v in prof.items()}},
+        "peers": peers,
+        "scenarios": {},
+    }
+    run: Run | None = None
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # Children inherit this: every peer and the load generator may use all
+    # the descriptors the hard limit allows (Debian's default soft limit,
+    # 1024, would otherwise cap every server at ~1000 sockets).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    results["machine"]["nofile_limit"] = proc_limit_nofile(os.getpid())
+    signal.signal(signal.SIGTERM, on_signal)
+    atexit.register(Children.stop_all)
+    t_start = time.monotonic()
+    status = 0
+    try:
+        run = Run(args, prof)
+        log(f"profile {args.profile}: scenarios {','.join(scenarios)}; peers {','.join(peers)}; "
+            f"redis on {run.redis.port}; tmp {run.tmp}")
+        need_games = max(
+            1,
+            prof["rooms_games"] if "rooms" in scenarios else 1,
+            100 if {"idle", "scale"} & set(scenarios) else 1,
+        )
+        run.setup_games(need_games)
+        if {"fanout", "rooms"} & set(scenarios) and set(peers) - {"raw"}:
+            run.start_broadcaster()
+            results["broadcast_path"] = run.broadcast_path
+        sc = results["scenarios"]
+        if "fanout" in scenarios:
+            sc["fanout"] = scenario_fanout(run, peers)
+        if "rooms" in scenarios:
+            sc["rooms"] = scenario_rooms(run, peers)
+        if "idle" in scenarios:
+            sc["idle"] = scenario_idle(run, [p for p in peers if p != "raw"])
+        if "scale" in scenarios and "sidecar" in peers:
+            sc["scale"] = scenario_scale(run)
+        if "broadcast" in scenarios:
+            sc["broadcast"] = scenario_broadcast(run, prof["broadcast_timeout"] or 120.0,
+                                                 prof["broadcast_seconds"])
+    except KeyboardInterrupt as exc:
+        log(f"interrupted ({exc}); stopping everything")
+        results["interrupted"] = True
+        status = 130
+    except BenchError as exc:
+        log(f"harness error: {exc}")
+        results["error"] = str(exc)
+        status = 1
+    finally:
+        if run is not None and run.broadcaster is not None:
+            with contextlib.suppress(Exception):
+                run.broadcaster.send(json.dumps({"cmd": "quit"}))
+        Children.stop_all()
+        if run is not None:
+            results["sidecar_binding"] = run.sidecar_binding
+            run.close()
+    results["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{stamp}.json"
+    path.write_text(json.dumps(results, indent=1))
+    log(f"results: {path} ({results['elapsed_s']:.0f} s)")
+    if not args.no_report and status == 0:
+        from bench import report
+
+        report.render(path)
+    return status
+
+
+def git_head() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        return rev + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    sys.exit(main())

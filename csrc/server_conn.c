@@ -1,0 +1,896 @@
+/*
+ * server_conn.c: one WebSocket connection's life, as the lws protocol
+ * callback sees it: handshake checks (route, Origin), authentication
+ * against the Redis snapshot Django writes, welcome and state, client
+ * messages (answered here or forwarded to Django), fan-out of
+ * channel-layer messages to local sockets, bounded output queues and
+ * asynchronous closes.
+ */
+#define _GNU_SOURCE 1
+
+#include "server_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chanmsg.h"
+#include "conn_auth.h"
+#include "wsparse.h"
+
+
+/* The wall clock in epoch milliseconds (welcome's server_time). */
+static int64_t
+wall_clock_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return 0;
+    }
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* connection helpers                                                   */
+
+
+/*
+ * Close c asynchronously with code: the queue is dropped and the close
+ * frame goes out from the next WRITEABLE (closing from WRITEABLE by
+ * returning -1 loses the close frame in this lws build; see
+ * docs/architecture.md).
+ */
+void
+ph_srv_conn_close(ph_server *srv, ph_conn *c, int code)
+{
+    if (c->state == PH_CONN_CLOSING) {
+        return;
+    }
+    c->state = PH_CONN_CLOSING;
+    c->close_code = code;
+    ph_outq_clear(&c->q, ph_srv_frame_release, srv);
+    /*
+     * A peer whose receive window is full never becomes writeable: if the
+     * close frame cannot go out within PH_CLOSE_WAIT_S, lws drops the link.
+     */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, PH_CLOSE_WAIT_S);
+    lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Queue f for c and ask for WRITEABLE. Breaching the queue limits closes
+ * c with 1008 (slow consumer) without touching anyone else.
+ */
+void
+ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
+{
+    ph_outq_status rc;
+
+    if (c->state == PH_CONN_CLOSING) {
+        return;
+    }
+    rc = ph_outq_push(&c->q, f, &srv->cfg.out_limits, now_ms());
+    if (rc == PH_OUTQ_OK) {
+        if (c->state == PH_CONN_READY) {
+            lws_callback_on_writable(c->wsi);
+        }
+        return;
+    }
+    if (rc == PH_OUTQ_NOMEM) {
+        ph_logf(srv->log, PH_LOG_ERROR, "out of memory queueing for %s", c->id);
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    cnt_add(&srv->st.slow_consumer_closes, 1);
+    ph_logf(srv->log, PH_LOG_WARNING,
+            "slow consumer %s (session %s): %zu messages, %zu bytes queued "
+            "(%s limit); closing 1008",
+            c->id, c->code, c->q.count, c->q.bytes,
+            rc == PH_OUTQ_HARD ? "hard" : "soft");
+    ph_srv_conn_close(srv, c, 1008);
+}
+
+/* Queue a copy of text[0..len) for c alone. */
+static void
+conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
+{
+    ph_frame *f = ph_frame_new(text, len);
+
+    if (f == NULL) {
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    ph_srv_conn_send(srv, c, f);
+    ph_srv_frame_release(srv, f);
+}
+
+
+/* Leave every group; withdraw from Redis the groups that became empty. */
+static void
+conn_leave_groups(ph_server *srv, ph_conn *c)
+{
+    char name[PH_GROUP_NAME_MAX];
+    int i;
+
+    for (i = 0; i < PH_CONN_GROUPS; i++) {
+        if (ph_fanout_leave(&srv->fan, c, i, name) == 1
+            && srv->phase == SRV_RUNNING) {
+            ph_srv_redis_group_del(srv, name);
+        }
+    }
+}
+
+/* Join group in slot; register in Redis when it is new locally. */
+static int
+conn_join(ph_server *srv, ph_conn *c, int slot, const char *group)
+{
+    int first = 0;
+
+    if (ph_fanout_join(&srv->fan, c, slot, group, &first) < 0) {
+        return -1;
+    }
+    if (first) {
+        ph_srv_redis_group_add(srv, group);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* authentication: HMGET session hash, then GET state                  */
+
+static void conn_run_pending(ph_server *srv, ph_conn *c);
+
+static void
+state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    ph_server *srv = link_srv(ac);
+    redisReply *reply = r;
+    ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
+    char buf[512];
+    ph_frame *f;
+    int n;
+
+    if (c == NULL || c->state != PH_CONN_AUTHING) {
+        return;
+    }
+    if (reply == NULL) {
+        ph_srv_conn_close(srv, c, 1013);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING || reply->len == 0) {
+        /* Django writes the state with the session: without it there is
+         * no session.state to send, which the protocol requires. */
+        ph_logf(srv->log, PH_LOG_ERROR, "no session state for %s", c->code);
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    /* Welcome first, then the state snapshot, then anything queued since. */
+    {
+        f = ph_frame_new(reply->str, reply->len);
+        if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
+            if (f != NULL) {
+                ph_srv_frame_release(srv, f);
+            }
+            ph_srv_conn_close(srv, c, 1011);
+            return;
+        }
+        ph_srv_frame_release(srv, f);
+    }
+    n = ph_ws_welcome(buf, sizeof(buf), c->id, srv->cfg.server_version,
+                      c->code, c->role == PH_ROLE_HOST ? "host" : "player",
+                      c->player_id, wall_clock_ms());
+    f = n < 0 ? NULL : ph_frame_new(buf, (size_t)n);
+    if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
+        if (f != NULL) {
+            ph_srv_frame_release(srv, f);
+        }
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    ph_srv_frame_release(srv, f);
+    c->state = PH_CONN_READY;
+    lws_callback_on_writable(c->wsi);
+    conn_run_pending(srv, c);
+}
+
+/* Write "<state_key_prefix><code>" (the Redis key of the session.state
+ * text Django stores) NUL-terminated into out[0..outlen), truncating. */
+void
+ph_srv_state_key(const ph_server *srv, const char *code, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s%s", srv->cfg.state_key_prefix, code);
+}
+
+/* Parse a decimal player id; -1 when it is not one. */
+static int64_t
+parse_player_id(const char *s, size_t len)
+{
+    int64_t v = 0;
+    size_t i;
+
+    if (len == 0 || len > 18) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static void
+auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    ph_server *srv = link_srv(ac);
+    redisReply *reply = r;
+    ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
+    redisReply *host, *player, *closed;
+    char digest[PH_SHA256_HEX_LEN + 1], group[PH_GROUP_NAME_MAX];
+    char key[PH_KEY_MAX];
+    const char *argv[2];
+    size_t lens[2];
+
+    if (c == NULL || c->state != PH_CONN_AUTHING) {
+        return;
+    }
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3) {
+        ph_logf(srv->log, PH_LOG_WARNING, "session lookup failed for %s",
+                c->code);
+        ph_srv_conn_close(srv, c, 1013);
+        return;
+    }
+    host = reply->element[0];
+    player = reply->element[1];
+    closed = reply->element[2];
+    if (host->type != REDIS_REPLY_STRING) {
+        ph_srv_conn_close(srv, c, 4004);      /* no such session */
+        return;
+    }
+    if (closed->type == REDIS_REPLY_STRING && closed->len == 1
+        && closed->str[0] == '1') {
+        ph_srv_conn_close(srv, c, 4000);      /* the host exited the game */
+        return;
+    }
+    if (!c->role_ok || !c->token_ok) {
+        ph_srv_conn_close(srv, c, 4003);      /* after 4004, like the consumer */
+        return;
+    }
+    if (c->role == PH_ROLE_HOST) {
+        ph_sha256_hex(c->token, digest);
+        if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
+                         (size_t)host->len)) {
+            ph_srv_conn_close(srv, c, 4003);
+            return;
+        }
+        c->player_id = -1;
+    }
+    else {
+        if (player->type != REDIS_REPLY_STRING
+            || (c->player_id = parse_player_id(player->str,
+                                               (size_t)player->len)) < 0) {
+            ph_srv_conn_close(srv, c, 4003);
+            return;
+        }
+    }
+    memset(c->token, 0, sizeof(c->token));
+    snprintf(group, sizeof(group), "game_%s", c->code);
+    if (conn_join(srv, c, 0, group) < 0) {
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    if (c->role == PH_ROLE_PLAYER) {
+        snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+                 (long long)c->player_id);
+        if (conn_join(srv, c, 1, group) < 0) {
+            ph_srv_conn_close(srv, c, 1011);
+            return;
+        }
+    }
+    /* Joined before reading the snapshot, so no event falls in between. */
+    ph_srv_state_key(srv, c->code, key, sizeof(key));
+    argv[0] = "GET"; argv[1] = key;
+    lens[0] = 3; lens[1] = strlen(key);
+    ph_srv_redis_command(srv, state_reply_cb, (void *)(uintptr_t)c->serial, 2, argv,
+                  lens);
+}
+
+/* Start the Redis lookups for a freshly opened socket. */
+static void
+conn_start_auth(ph_server *srv, ph_conn *c)
+{
+    char key[PH_KEY_MAX], field[2 + PH_SHA256_HEX_LEN + 1];
+    char digest[PH_SHA256_HEX_LEN + 1];
+    const char *argv[5];
+    size_t lens[5];
+    int i;
+
+    c->state = PH_CONN_AUTHING;
+    snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
+    ph_sha256_hex(c->token, digest);
+    snprintf(field, sizeof(field), "p:%s", digest);
+    /* One round trip: host digest, this token's player id, exited flag. */
+    argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
+    argv[4] = "closed";
+    for (i = 0; i < 5; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    ph_srv_redis_command(srv, auth_reply_cb, (void *)(uintptr_t)c->serial, 5, argv,
+                  lens);
+}
+
+/* ------------------------------------------------------------------ */
+/* inbound: client -> Django through channels_redis                     */
+
+static void conn_send_error(ph_server *srv, ph_conn *c, const char *code,
+                            const char *message);
+
+static void
+inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    ph_server *srv = link_srv(ac);
+    redisReply *reply = r;
+    ph_conn *c;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER
+        && reply->integer == 1) {
+        cnt_add(&srv->st.inbound_forwarded, 1);
+        return;
+    }
+    cnt_add(&srv->st.redis_undelivered, 1);
+    c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
+    if (c != NULL && c->state == PH_CONN_READY) {
+        conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
+    }
+}
+
+/* Send the client's raw text to the inbound channel. */
+static void
+conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
+{
+    unsigned char prefix[PH_RANDOM_PREFIX_LEN], *member;
+    char chan[128], score[32], cap_s[16], cutoff[32], exp[16];
+    ph_chanmsg_inbound m;
+    const char *argv[9];
+    size_t lens[9], mlen = 0;
+    int i;
+
+    ph_srv_rng_bytes(srv, prefix, sizeof(prefix));
+    snprintf(chan, sizeof(chan), "%sc.%s", srv->chan_prefix, c->id);
+    m.session = c->code;
+    m.player_id = c->player_id;
+    m.role = c->role == PH_ROLE_HOST ? "host" : "player";
+    m.reply_channel = chan;
+    m.text = text;
+    m.text_len = len;
+    member = ph_chanmsg_pack_inbound(prefix, sizeof(prefix), &m, &mlen);
+    if (member == NULL) {
+        cnt_add(&srv->st.redis_undelivered, 1);
+        conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
+        return;
+    }
+    snprintf(score, sizeof(score), "%.6f", wall_time());
+    snprintf(cap_s, sizeof(cap_s), "%d", srv->cfg.capacity);
+    snprintf(cutoff, sizeof(cutoff), "%lld",
+             (long long)wall_time() - srv->cfg.expiry);
+    snprintf(exp, sizeof(exp), "%d", srv->cfg.expiry);
+    argv[0] = "EVAL"; argv[1] = ph_send_lua; argv[2] = "1";
+    argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)member;
+    argv[6] = cap_s; argv[7] = cutoff; argv[8] = exp;
+    for (i = 0; i < 9; i++) {
+        /* argv[5] is binary (random bytes + msgpack): never strlen it. */
+        lens[i] = i == 5 ? mlen : strlen(argv[i]);
+    }
+    ph_srv_redis_command(srv, inbound_reply_cb, (void *)(uintptr_t)c->serial, 9, argv,
+                  lens);
+    free(member);
+}
+
+/* Send {"type":"error",...} to c alone. */
+static void
+conn_send_error(ph_server *srv, ph_conn *c, const char *code,
+                const char *message)
+{
+    char buf[512];
+    int n = ph_ws_error(buf, sizeof(buf), code, message);
+
+    if (n > 0) {
+        conn_send_text(srv, c, buf, (size_t)n);
+    }
+}
+
+/* Answer or forward one complete client message of a READY connection. */
+static void
+conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
+                    int binary)
+{
+    char small[PH_REPLY_MAX];
+    char *reply = small;
+    size_t cap = len + PH_REPLY_MAX;   /* a pong is ts's text + 21 bytes */
+    int kind;
+
+    if (binary) {
+        conn_send_error(srv, c, "INVALID_MESSAGE", PH_MSG_BINARY);
+        return;
+    }
+    if (cap > sizeof(small)) {
+        reply = malloc(cap);
+        if (reply == NULL) {
+            ph_srv_conn_close(srv, c, 1011);
+            return;
+        }
+    }
+    else {
+        cap = sizeof(small);
+    }
+    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
+    if (kind == PH_CLIENT_FORWARD) {
+        if (!srv->links[RLINK_CMD].up) {
+            cnt_add(&srv->st.redis_undelivered, 1);
+            conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
+        }
+        else {
+            conn_forward(srv, c, text, len);
+        }
+    }
+    else if (kind < 0) {
+        ph_srv_conn_close(srv, c, 1011);    /* out of memory */
+    }
+    else {
+        conn_send_text(srv, c, reply, strlen(reply));
+    }
+    if (reply != small) {
+        free(reply);
+    }
+}
+
+/*
+ * One complete client message. Until the welcome is queued the socket has
+ * no identity to forward with, so messages wait (like a consumer's messages
+ * wait for connect() to return) and are answered, in order, right after
+ * the welcome and the state.
+ */
+static void
+conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
+                int binary)
+{
+    cnt_add(&srv->st.messages_in, 1);
+    cnt_add(&srv->st.bytes_in, len);
+    lws_validity_confirmed(c->wsi);   /* data counts as liveness too */
+    if (c->state == PH_CONN_AUTHING) {
+        int rc = ph_conn_pending_add(c, binary ? "" : text, binary ? 0 : len,
+                                     binary, PH_PENDING_MAX);
+
+        if (rc < 0) {
+            ph_logf(srv->log, PH_LOG_WARNING, "%s: %s before the welcome; "
+                    "closing", c->id, rc == -1 ? "too many messages"
+                                               : "out of memory");
+            ph_srv_conn_close(srv, c, rc == -1 ? 1008 : 1011);
+        }
+        return;
+    }
+    if (c->state == PH_CONN_READY) {
+        conn_handle_message(srv, c, text, len, binary);
+    }
+}
+
+/* Answer the messages that arrived before the welcome. */
+static void
+conn_run_pending(ph_server *srv, ph_conn *c)
+{
+    ph_pending *p;
+
+    while (c->state == PH_CONN_READY && (p = ph_conn_pending_pop(c)) != NULL) {
+        conn_handle_message(srv, c, p->text, p->len, p->binary);
+        free(p);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* outbound: channels_redis -> sockets                                  */
+
+/* Deliver msg to one connection (frame shared, built lazily by caller). */
+static void
+deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
+                ph_frame *f)
+{
+    if (c->state == PH_CONN_CLOSING || c->state == PH_CONN_NEW) {
+        return;
+    }
+    if (f == NULL) {
+        int code = msg->has_code ? (int)msg->code : 1000;
+
+        if (code < 1000 || code > 4999) {
+            code = 1000;
+        }
+        ph_srv_conn_close(srv, c, code);
+        return;
+    }
+    ph_srv_conn_send(srv, c, f);
+}
+
+static int
+mp_str_eq(const ph_chanmsg_str *s, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    return s->p != NULL && s->len == n && memcmp(s->p, lit, n) == 0;
+}
+
+/* Dispatch one message popped from our channels_redis key. */
+void
+ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len)
+{
+    ph_chanmsg *msg;
+    ph_frame *f = NULL;
+    size_t plen = strlen(srv->chan_prefix), i;
+
+    if (len < PH_RANDOM_PREFIX_LEN) {
+        cnt_add(&srv->st.decode_errors, 1);
+        return;
+    }
+    msg = malloc(sizeof(*msg));
+    if (msg == NULL) {
+        return;
+    }
+    if (ph_chanmsg_decode(p + PH_RANDOM_PREFIX_LEN, len - PH_RANDOM_PREFIX_LEN,
+                         msg) < 0) {
+        cnt_add(&srv->st.decode_errors, 1);
+        ph_logf(srv->log, PH_LOG_WARNING,
+                "undecodable channel-layer message (%zu bytes)", len);
+        goto done;
+    }
+    cnt_add(&srv->st.broadcasts, 1);
+    /* websocket.close (Channels' own) and game.close (the host exited the
+     * session: protocol.GROUP_CLOSE_TYPE) close with their code. */
+    if (!mp_str_eq(&msg->type, "websocket.close")
+        && !mp_str_eq(&msg->type, "game.close")) {
+        if (msg->text.p == NULL) {
+            cnt_add(&srv->st.unhandled, 1);
+            ph_logf(srv->log, PH_LOG_DEBUG, "message without text ignored");
+            goto done;
+        }
+        /* Encoded once; every recipient's queue shares this frame. */
+        f = ph_frame_new(msg->text.p, msg->text.len);
+        if (f == NULL) {
+            goto done;
+        }
+        f->t0_ns = now_ns();
+        f->flags |= PH_FRAME_BROADCAST;
+    }
+    for (i = 0; i < msg->nchannels; i++) {
+        const ph_chanmsg_str *ch = &msg->channels[i];
+        const char *suffix;
+        size_t slen;
+
+        if (ch->len <= plen + 2 || memcmp(ch->p, srv->chan_prefix, plen) != 0) {
+            continue;                  /* not ours */
+        }
+        suffix = ch->p + plen + 2;
+        slen = ch->len - plen - 2;
+        if (ch->p[plen] == 'g' && ch->p[plen + 1] == '.') {
+            ph_group *g = ph_fanout_group(&srv->fan, suffix, slen);
+            size_t k;
+
+            for (k = 0; g != NULL && k < g->n; k++) {
+                deliver_to_conn(srv, g->members[k], msg, f);
+            }
+        }
+        else if (ch->p[plen] == 'c' && ch->p[plen + 1] == '.'
+                 && slen == PH_CONN_ID_LEN) {
+            char hex[17];
+            uint64_t serial;
+            ph_conn *c;
+
+            memcpy(hex, suffix, 16);
+            hex[16] = '\0';
+            serial = strtoull(hex, NULL, 16);
+            c = ph_fanout_conn(&srv->fan, serial);
+            if (c != NULL && memcmp(c->id, suffix, PH_CONN_ID_LEN) == 0) {
+                deliver_to_conn(srv, c, msg, f);
+            }
+        }
+    }
+done:
+    if (f != NULL) {
+        ph_srv_frame_release(srv, f);
+    }
+    free(msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* the lws protocol callback                                            */
+
+/*
+ * Answer 403 with no body, as Daphne does for a refused handshake. lws'
+ * status line names the version of the request it has parsed, which for
+ * an upgrade is not known yet at this point (it would say HTTP/1.0, which
+ * WebSocket clients reject): the request was HTTP/1.1, say so. Returns 1
+ * (answered) or -1 (hang up).
+ */
+static int
+http_forbidden(struct lws *wsi)
+{
+    unsigned char buf[LWS_PRE + 256];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+
+    if (lws_add_http_header_status(wsi, HTTP_STATUS_FORBIDDEN, &p, end)
+        || lws_add_http_header_content_length(wsi, 0, &p, end)
+        || lws_finalize_http_header(wsi, &p, end)) {
+        return -1;
+    }
+    if (p - start > 8 && memcmp(start, "HTTP/1.0", 8) == 0) {
+        start[7] = '1';
+    }
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+/*
+ * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
+ * when the path is not the game route or the Origin is not allowed
+ * (AllowedHostsOriginValidator). Returns 0 to go on, 1 when refused (the
+ * response is written), -1 to hang up.
+ */
+static int
+ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
+{
+    char path[256], origin[256], code[PH_CODE_LEN + 1];
+    const char *orig = NULL;
+    int n;
+
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
+        || ph_ws_parse_path(path, code) < 0) {
+        goto refuse;
+    }
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n > 0) {
+        if (n >= (int)sizeof(origin)
+            || lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0) {
+            goto refuse;
+        }
+        orig = origin;
+    }
+    if (!ph_ws_origin_ok(orig, srv->cfg.allowed_origins)) {
+        ph_logf(srv->log, PH_LOG_INFO, "origin %s refused",
+                orig != NULL ? orig : "(none)");
+        goto refuse;
+    }
+    return 0;
+
+refuse:
+    return http_forbidden(wsi);
+}
+
+/* FILTER: remember code, role and token (path and Origin are checked). */
+static int
+ws_filter(struct lws *wsi, ph_conn *c)
+{
+    char path[256], val[PH_TOKEN_MAX + 32];
+    const char *v;
+    int rc;
+
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
+        || (rc = ph_ws_parse_path(path, c->code)) < 0) {
+        return -1;
+    }
+    c->is_ws = 1;
+    c->code_ok = rc == 0;
+    if (!c->code_ok) {
+        c->code[0] = '\0';
+    }
+    /* lws returns a pointer to the value inside val ("name=value"). */
+    v = lws_get_urlarg_by_name(wsi, "role=", val, sizeof(val));
+    rc = ph_ws_parse_role(v);
+    c->role_ok = rc >= 0;
+    c->role = rc == PH_ROLE_HOST ? PH_ROLE_HOST : PH_ROLE_PLAYER;
+    c->token_ok = 0;
+    v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
+    if (v != NULL && ph_ws_token_ok(v)) {
+        memcpy(c->token, v, strlen(v) + 1);  /* token_ok: <= PH_TOKEN_MAX */
+        c->token_ok = 1;
+    }
+    return 0;
+}
+
+static int
+ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
+{
+    uint64_t r = ph_srv_rng_next(srv);
+
+    c->wsi = wsi;
+    c->serial = ++srv->next_serial;
+    snprintf(c->id, sizeof(c->id), "%016llx%016llx",
+             (unsigned long long)c->serial, (unsigned long long)r);
+    ph_outq_init(&c->q);
+    c->player_id = -1;
+    ph_fanout_add_conn(&srv->fan, c);
+    cnt_add(&srv->st.connections, 1);
+    cnt_add(&srv->st.connections_total, 1);
+    if (srv->phase != SRV_RUNNING) {
+        lws_close_reason(wsi, 1001, NULL, 0);
+        return -1;
+    }
+    if (!c->code_ok) {
+        lws_close_reason(wsi, 4004, NULL, 0);
+        return -1;
+    }
+    if (!srv->links[RLINK_CMD].up) {
+        lws_close_reason(wsi, 1013, NULL, 0);
+        return -1;
+    }
+    conn_start_auth(srv, c);
+    return 0;
+}
+
+static int
+ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
+           size_t len)
+{
+    int rc;
+
+    if (c->state == PH_CONN_CLOSING) {
+        return 0;
+    }
+    if (lws_is_first_fragment(wsi)) {
+        c->binary = lws_frame_is_binary(wsi);
+    }
+    if (c->binary) {
+        /* Our protocol is JSON text only: 1003 (unsupported data), as the
+         * consumer does, without buffering a byte of it. */
+        lws_close_reason(wsi, 1003, NULL, 0);
+        return -1;
+    }
+    if (c->rx == NULL && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi)
+        && lws_remaining_packet_payload(wsi) == 0) {
+        if (len > srv->cfg.max_message) {
+            lws_close_reason(wsi, 1009, NULL, 0);
+            return -1;
+        }
+        conn_on_message(srv, c, in, len, 0);   /* common case: no copy */
+        return 0;
+    }
+    rc = ph_conn_rx_append(c, in, len, srv->cfg.max_message);
+    if (rc == 0 && c->rx_len + lws_remaining_packet_payload(wsi)
+                       > srv->cfg.max_message) {
+        rc = -1;
+    }
+    if (rc < 0) {
+        ph_conn_rx_reset(c);
+        lws_close_reason(wsi, rc == -1 ? 1009 : 1011,
+                         (unsigned char *)"too big", 7);
+        return -1;
+    }
+    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+        conn_on_message(srv, c, c->rx, c->rx_len, 0);
+        ph_conn_rx_reset(c);
+    }
+    return 0;
+}
+
+static int
+ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
+{
+    int n = 0;
+    ph_frame *f;
+
+    if (c->state == PH_CONN_CLOSING) {
+        /* No reason text: Daphne sends none either. */
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
+                        LWS_TO_KILL_ASYNC);
+        return 0;
+    }
+    if (c->state != PH_CONN_READY) {
+        return 0;
+    }
+    /* Fairness: at most writes_per_turn frames, and stop when choked. */
+    while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
+        if (n > 0 && lws_send_pipe_choked(wsi)) {
+            break;
+        }
+        if (lws_write(wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
+            < (int)f->len) {
+            return -1;
+        }
+        cnt_add(&srv->st.messages_out, 1);
+        cnt_add(&srv->st.bytes_out, f->len);
+        ph_srv_frame_release(srv, ph_outq_pop(&c->q, &srv->cfg.out_limits));
+        n++;
+    }
+    if (ph_outq_peek(&c->q) != NULL) {
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+}
+
+static void
+ws_closed(ph_server *srv, ph_conn *c)
+{
+    if (!c->in_table) {
+        return;                        /* rejected before ESTABLISHED */
+    }
+    conn_leave_groups(srv, c);
+    ph_fanout_del_conn(&srv->fan, c);
+    ph_outq_clear(&c->q, ph_srv_frame_release, srv);
+    ph_conn_rx_reset(c);
+    ph_conn_pending_clear(c);
+    atomic_fetch_sub_explicit(&srv->st.connections, 1, memory_order_relaxed);
+}
+
+
+/*
+ * The client's close frame, before lws echoes it (RFC 6455 5.5.1, 7.4).
+ * lws 4.1 replaces codes below 3000 that must not be sent with 1002 in
+ * place but echoes a 1-byte body and codes above 4999 unchanged; do the
+ * same for those codes, and fail a 1-byte body with 1002.
+ */
+static int
+ws_peer_close(struct lws *wsi, unsigned char *body, size_t len)
+{
+    if (len == 1) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                         (unsigned char *)"bad close", 9);
+        return -1;
+    }
+    if (len >= 2 && (((unsigned)body[0] << 8) | body[1]) > 4999) {
+        body[0] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8);
+        body[1] = (unsigned char)(LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xff);
+    }
+    return 0;
+}
+
+/*
+ * The lws protocol callback of the vhost (protocol 0 serves both the game
+ * WebSocket and the HTTP endpoints). Returns what lws expects: 0 to go on,
+ * non-zero to refuse or close (see each case).
+ */
+int
+ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+            void *in, size_t len)
+{
+    ph_server *srv = lws_context_user(lws_get_context(wsi));
+    ph_conn *c = user;
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return ws_filter(wsi, c);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_confirm_upgrade(srv, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        return ws_established(srv, wsi, c);
+    case LWS_CALLBACK_RECEIVE:
+        return ws_receive(srv, wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ws_writeable(srv, wsi, c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return ws_peer_close(wsi, in, len);
+    case LWS_CALLBACK_CLOSED:
+        ws_closed(srv, c);
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        return ph_srv_http_request(srv, wsi, c, in ? (const char *)in : "");
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return ph_srv_http_writeable(wsi, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (c != NULL) {
+            free(c->http_body);
+            c->http_body = NULL;
+        }
+        break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+

@@ -1,0 +1,70 @@
+"""After an action's transaction commits: broadcast its events, keep Redis in step.
+
+Used by the REST views and by the timer tasks, so both leave the same trace:
+events in order, the `session.state` snapshot WebSocket servers read, the
+key lifetimes of an ended session, and (on exit) every socket closed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.conf import settings
+
+from realtime import session_keys, snapshot
+from realtime.broadcast import (
+    BroadcastError,
+    sync_broadcast_phase_event,
+    sync_close_session_sockets,
+)
+
+from . import services
+from .models import GameSession
+
+logger = logging.getLogger("lobby.publish")
+
+UNTOLD = "The change is saved but live players were not told"
+# Redis keys of an ended session outlive the grace period by this much (the
+# purge deletes them anyway).
+KEY_MARGIN = 3600
+
+
+def publish(
+    session: GameSession,
+    events: list[tuple[str, dict]],
+    close_code: int | None = None,
+    log: logging.Logger = logger,
+) -> dict | None:
+    """Broadcast events in order, store the new state, then close sockets if asked.
+
+    Returns the report for a response body: {"ok": true, "seq": [...]}, or
+    {"ok": false, "error": ...} (also logged to `log`) when the change was
+    saved but Redis could not take it; None when there was nothing to send.
+    """
+    if not events and close_code is None:
+        return None
+    code = session.code
+    report: dict = {"ok": True, "seq": []}
+    for event_type, payload in events:
+        try:
+            report["seq"].append(sync_broadcast_phase_event(code, event_type, payload))
+        except BroadcastError as exc:
+            log.error("broadcast of %s to %s failed: %s", event_type, code, exc)
+            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+    if report["seq"]:
+        snapshot.store_state(code, report["seq"][-1], services.session_state(session))
+    if session.ended_at is not None:
+        # After the snapshot write, which would set a full day's TTL again.
+        try:
+            ttl = int(settings.PARTYHUB_END_GRACE) + KEY_MARGIN
+            session_keys.end_session(code, ttl, session.closed)
+        except redis.RedisError as exc:
+            log.warning("could not shorten the Redis keys of %s: %s", code, exc)
+    if close_code is not None:
+        try:
+            sync_close_session_sockets(code, close_code)
+        except BroadcastError as exc:
+            log.error("closing the sockets of %s failed: %s", code, exc)
+            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+    return report

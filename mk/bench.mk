@@ -1,0 +1,54 @@
+# mk/bench.mk - issue 5 benchmarks. Included by the top Makefile
+# (-include mk/*.mk).
+#
+#   make bench         full run (< 15 min on a quiet 2-core box): every
+#                      scenario, every peer; writes bench/results/<ts>.json,
+#                      PNG plots and the table in BENCHMARKS.md
+#   make bench-quick   reduced set (< 2 min)
+#   make bench-smoke   tiny sizes, to prove the harness on a busy machine
+#   make bench-build   only the C tools (build/bench/loadgen, rawserver)
+#   BENCH_ARGS=...     extra options for bench/run.py (see --help)
+
+BENCH_CC      ?= cc
+BENCH_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
+BENCH_OUT     := build/bench
+BENCH_PY      := $(if $(PY),$(PY),.venv/bin/python)
+BENCH_ARGS    ?=
+
+.PHONY: bench bench-quick bench-smoke bench-build bench-deps bench-report bench-clean
+
+$(BENCH_OUT)/loadgen: bench/loadgen.c bench/wscommon.h
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c
+
+$(BENCH_OUT)/rawserver: bench/rawserver.c bench/wscommon.h
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/rawserver.c
+
+# Python side: uvicorn (a peer) and matplotlib (plots) on top of the project.
+bench-deps: setup
+	@$(BENCH_PY) -c "import uvicorn, matplotlib" 2>/dev/null || \
+		$(BENCH_PY) -m pip install -q 'uvicorn[standard]' matplotlib
+
+# The sidecar's Python binding: realtime._sidecar.Server once module.c
+# registers it, until then the stand-in module built by mk/sidecar.mk.
+bench-build: $(BENCH_OUT)/loadgen $(BENCH_OUT)/rawserver bench-deps
+	@$(BENCH_PY) -c "import realtime._sidecar as m; m.Server" 2>/dev/null || \
+		$(MAKE) --no-print-directory build/sidecar/_sidecar_server_test.so SIDECAR_PY=$(BENCH_PY)
+
+bench: bench-build
+	$(BENCH_PY) bench/run.py --profile full $(BENCH_ARGS)
+
+bench-quick: bench-build
+	$(BENCH_PY) bench/run.py --profile quick $(BENCH_ARGS)
+
+bench-smoke: bench-build
+	$(BENCH_PY) bench/run.py --profile smoke $(BENCH_ARGS)
+
+# Re-render plots and the BENCHMARKS.md table from a results file:
+#   make bench-report RESULTS=bench/results/<ts>.json
+bench-report:
+	$(BENCH_PY) bench/report.py $(RESULTS)
+
+bench-clean:
+	rm -rf $(BENCH_OUT)

@@ -1,0 +1,89 @@
+# mk/fuzz.mk - libFuzzer targets for every parser that reads outside input
+# (tests/fuzz/*.c). Included by the top Makefile (include mk/*.mk); usable
+# alone: make -f mk/fuzz.mk fuzz-smoke
+#
+#   make fuzz                 each target for FUZZ_SECONDS (60) on its corpus
+#   make fuzz-smoke           each target replays its corpus, then fuzzes for
+#                             FUZZ_SMOKE_SECONDS (3); skipped without clang
+#   make fuzz-merge           minimise new finds into tests/fuzz/corpus/
+#   make fuzz-build           build only (build/fuzz/fuzz_<target>)
+#   make fuzz-<target>        one target, e.g. make fuzz-client_msg
+#
+# New inputs go to build/fuzz/corpus/<target> (the committed corpus is only
+# read); crashes to build/fuzz/artifacts/. A crash input belongs in
+# tests/fuzz/corpus/<target>/ with the fix, as its regression test.
+
+FUZZ_CC            ?= clang
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_OUT           ?= build/fuzz
+FUZZ_CORPUS        := tests/fuzz/corpus
+FUZZ_CFLAGS        ?= -std=c11 -Wall -Wextra -Werror -g -O1 \
+                      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                      -Icsrc -I/usr/include/cjson
+FUZZ_RUN_FLAGS     ?= -rss_limit_mb=2048 -timeout=10
+FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
+FUZZ_HAVE_CC       := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo yes)
+
+fuzz_srcs_mpack_read  := csrc/mpack_read.c
+fuzz_srcs_channel_msg := csrc/fanout_mp.c
+fuzz_srcs_client_msg  := csrc/wsparse.c
+fuzz_srcs_url         := csrc/wsparse.c
+fuzz_srcs_redis_reply := csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
+                         csrc/fanout.c csrc/fanout_mp.c csrc/uvredis.c csrc/wsparse.c
+fuzz_libs_mpack_read  :=
+fuzz_libs_channel_msg :=
+fuzz_libs_client_msg  := -lcjson -lm
+fuzz_libs_url         := -lcjson
+# server.c is #included by the harness; lws is linked but the lws calls the
+# reply callbacks make are wrapped.
+fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
+                         -lwebsockets -luv -lhiredis \
+                         -lcjson -lpthread
+
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-merge fuzz-clean $(FUZZ_TARGETS:%=fuzz-%)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*.c csrc/*.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(fuzz_srcs_$*) $(fuzz_libs_$*)
+
+# One target for FUZZ_SECONDS: new inputs kept in build/, seeds from the repo.
+$(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ_OUT)/fuzz_%
+	@mkdir -p $(FUZZ_OUT)/corpus/$* $(FUZZ_OUT)/artifacts
+	$(FUZZ_OUT)/fuzz_$* $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_OUT)/artifacts/$*- $(FUZZ_OUT)/corpus/$* $(FUZZ_CORPUS)/$*
+
+fuzz: $(FUZZ_TARGETS:%=fuzz-%)
+
+# Replay every committed input (the regression tests), then a short run.
+ifeq ($(FUZZ_HAVE_CC),yes)
+fuzz-smoke: $(FUZZ_BINS)
+	@mkdir -p $(FUZZ_OUT)/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+	    log=$(FUZZ_OUT)/smoke-$$t.log; rm -rf $(FUZZ_OUT)/smoke/$$t; mkdir -p $(FUZZ_OUT)/smoke/$$t; \
+	    if ! $(FUZZ_OUT)/fuzz_$$t $(FUZZ_RUN_FLAGS) -runs=0 $(FUZZ_CORPUS)/$$t >$$log 2>&1 \
+	       || ! $(FUZZ_OUT)/fuzz_$$t $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	            -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- $(FUZZ_OUT)/smoke/$$t \
+	            $(FUZZ_CORPUS)/$$t >>$$log 2>&1; then \
+	        tail -40 $$log; echo "fuzz-smoke: $$t FAILED (log: $$log)"; exit 1; \
+	    fi; \
+	    echo "fuzz-smoke $$t: $$(tail -1 $$log)"; rm -rf $(FUZZ_OUT)/smoke/$$t; \
+	done
+else
+fuzz-smoke:
+	@echo "fuzz-smoke: $(FUZZ_CC) not found; skipped (apt-get install clang libclang-rt-14-dev)"
+endif
+
+# Fold what `make fuzz` found into the committed corpus, minimised.
+fuzz-merge: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_OUT)/corpus/$$t; \
+	    $(FUZZ_OUT)/fuzz_$$t -merge=1 $(FUZZ_CORPUS)/$$t $(FUZZ_OUT)/corpus/$$t 2>&1 | tail -1; \
+	done
+
+fuzz-clean:
+	rm -rf $(FUZZ_OUT)

@@ -1,0 +1,29 @@
+"""The Celery app `partyhub` (`celery -A partyhub worker`): deadlines and purges.
+
+Configuration comes from Django settings under the `CELERY_` prefix; the broker
+is the channel layer's Redis unless `CELERY_BROKER_URL` is set. Tasks live in
+`lobby/tasks.py` and are found by autodiscovery.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partyhub.settings")
+
+app = Celery("partyhub")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def use_broker(url: str) -> None:
+    """Point this process's producer at another broker (tests switch Redis).
+
+    Drops the cached connection pools so the next publish connects to `url`.
+    """
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._after_fork()  # forgets the connection and producer pools

@@ -1,0 +1,60 @@
+"""A session's Redis keys after the game: shorter lifetimes, the closed flag, deletion.
+
+Every key a session creates lives on the Redis host that holds its group:
+the seq counter (`realtime.broadcast`), the token digests and state text
+(`realtime.snapshot`) and the reaction rate counters (below). All carry TTLs
+from the start; when the game ends they are cut to the grace period, and the
+purge deletes them. Uses the snapshot module's sync client: callers are sync
+(views after commit, Celery tasks, the purge).
+"""
+
+from __future__ import annotations
+
+from . import protocol, snapshot
+
+
+def keys_of(code: str) -> list[str]:
+    """Every per-session key but the short-lived reaction counters."""
+    return [
+        protocol.seq_key(code),
+        snapshot.session_key(code),
+        snapshot.state_key(code),
+        snapshot.state_seq_key(code),
+    ]
+
+
+def reaction_rate_key(code: str, player_id: int) -> str:
+    """Counts one player's recent reactions; expires with its window."""
+    return f"partyhub:react:{code}:{player_id}"
+
+
+def end_session(code: str, seconds: int, closed: bool) -> None:
+    """Let the session's keys expire in `seconds`; flag an exited session.
+
+    The flag (`closed` -> "1" in `partyhub:session:<CODE>`) tells WebSocket
+    servers to close new sockets with 4000. Raises redis.RedisError.
+    """
+    pipe = snapshot.client_for(code).pipeline(transaction=True)
+    if closed:
+        pipe.hset(snapshot.session_key(code), "closed", "1")
+    for key in keys_of(code):
+        pipe.expire(key, max(1, int(seconds)))
+    pipe.execute()
+
+
+def delete_session_keys(code: str) -> None:
+    """Delete the session's keys now (the purge). Raises redis.RedisError."""
+    snapshot.client_for(code).delete(*keys_of(code))
+
+
+def over_rate_limit(code: str, key: str, limit: int, window: float) -> bool:
+    """Count one hit on `key`; True when it is beyond `limit` hits in the window.
+
+    A fixed window started by the first hit (SET NX with the TTL; INCR keeps
+    the TTL): works on any Redis >= 2.6.12. Raises redis.RedisError.
+    """
+    pipe = snapshot.client_for(code).pipeline(transaction=True)
+    pipe.set(key, 0, px=max(1, int(window * 1000)), nx=True)
+    pipe.incr(key)
+    _, count = pipe.execute()
+    return int(count) > limit

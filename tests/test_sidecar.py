@@ -1,0 +1,400 @@
+"""The C sidecar under Django's runner: the behaviours beyond the row-by-row
+protocol suite (tests/test_protocol.py) — whole games on both servers at
+once, 500 clients, direct sends, the inbound path through a Django worker,
+limits, heartbeat, Redis loss, and stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import time
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.test import TransactionTestCase
+
+from realtime import protocol
+
+from . import servers
+from .helpers import Api, answer_id, truth_of
+from .redis_server import RedisServer
+from .runner import PartyhubTestRunner, use_redis
+
+# lie_started, question_shown, guess_started, 3 reveal steps (truth + two
+# lies, as play_game writes them), scores, scoreboard
+EVENTS_PER_ROUND = 8
+
+
+def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:
+    """Drive a whole game through REST (every phase of every round, then finish)."""
+    for number in range(1, rounds + 1):
+        for action in ("start-round", "show-question"):
+            assert api.host(code, action, host)[0] == 200
+        for i, token in enumerate(players):
+            assert api.lie(code, token, f"lie {number} {i}")[0] == 201
+        assert api.host(code, "mix-answers", host)[0] == 200
+        answers = api.state(code)[1]["answers"]
+        truth = answer_id(answers, truth_of(code, number))
+        for token in players:
+            assert api.guess(code, token, truth)[0] == 201
+        for action in ("calculate-scores", "reveal-scoreboard"):
+            assert api.host(code, action, host)[0] == 200
+    assert api.host(code, "finish", host)[0] == 200
+
+
+def raw_handshake(port: int, code: str, token: str, rcvbuf: int | None = None) -> socket.socket:
+    """A client that completes the handshake and then never reads or answers PINGs."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        (
+            f"GET /ws/game/{code}/?session_token={token} HTTP/1.1\r\nHost: x\r\n"
+            f"Origin: {servers.ORIGIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+async def wait_for(predicate, timeout: float = 10, step: float = 0.05):
+    deadline = time.monotonic() + timeout * servers.SLOW
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+class expect_logs:  # noqa: N801 - a context manager used like assertLogs
+    """assertLogs on realtime.sidecar that also drains the C log ring first,
+    so the expected warnings are checked instead of printed."""
+
+    def __init__(self, case, sidecar, text: str) -> None:
+        self.case, self.sidecar, self.text = case, sidecar, text
+
+    def __enter__(self):
+        self.cm = self.case.assertLogs("realtime.sidecar", "WARNING")
+        self.logs = self.cm.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        runner = getattr(self.sidecar, "runner", None)
+        if runner is not None:
+            runner.flush_logs()
+        else:  # the driver writes its lines to its own log file
+            import logging
+
+            logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
+        result = self.cm.__exit__(*exc)
+        if exc[0] is None:
+            self.case.assertTrue(
+                any(self.text in line for line in self.logs.output), self.logs.output
+            )
+        return result
+
+
+class _GameCase(TransactionTestCase):
+    serialized_rollback = True
+    sidecar_options: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.sidecar.close()
+        finally:
+            super().tearDownClass()
+
+    def setUp(self):
+        self.api = Api()
+        self.code, self.host = self.api.create(rounds=2)
+        self.ana_id, self.ana = self.api.join(self.code, "Ana")
+        self.bo_id, self.bo = self.api.join(self.code, "Bo")
+
+    async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
+        return [await servers.recv_json(ws, timeout) for _ in range(n)]
+
+
+class BothServersGameTests(_GameCase):
+    """A full game with clients on the sidecar and on Daphne at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daphne = servers.Daphne()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daphne.close()
+        finally:
+            super().tearDownClass()
+
+    async def test_every_client_gets_every_event_in_order_with_the_same_seq(self):
+        queries = [
+            f"session_token={self.ana}",
+            f"session_token={self.bo}",
+            f"role=host&session_token={self.host}",
+        ]
+        clients = []
+        for server in (self.sidecar, self.daphne):
+            for query in queries:
+                clients.append(await servers.join(server.port, self.code, query))
+        states = {c[2]["seq"] for c in clients}
+        self.assertEqual(states, {2})
+        await sync_to_async(play_game)(self.api, self.code, self.host, [self.ana, self.bo], 2)
+        n = 2 * EVENTS_PER_ROUND + 1
+        received = await asyncio.gather(*(self.drain(ws, n) for ws, _, _ in clients))
+        texts = [[json.dumps(e) for e in events] for events in received]
+        for events in received:
+            self.assertEqual([e["seq"] for e in events], list(range(3, 3 + n)))
+            self.assertEqual(events[-1]["type"], protocol.GAME_OVER)
+        self.assertTrue(all(t == texts[0] for t in texts), "clients saw different events")
+        for ws, _, _ in clients:
+            await ws.close()
+
+
+class ManyClientsTests(_GameCase):
+    async def test_500_clients_receive_every_event_of_a_game(self):
+        tokens = [self.ana, self.bo]
+        clients = await asyncio.gather(
+            *(
+                servers.join(self.sidecar.port, self.code, f"session_token={tokens[i % 2]}")
+                for i in range(500)
+            )
+        )
+        self.assertEqual(self.sidecar.stats()["connections"], 500)
+        await sync_to_async(play_game)(self.api, self.code, self.host, tokens, 2)
+        n = 2 * EVENTS_PER_ROUND + 1
+        received = await asyncio.gather(*(self.drain(ws, n, 60) for ws, _, _ in clients))
+        for events in received:
+            self.assertEqual([e["seq"] for e in events], list(range(3, 3 + n)))
+        await asyncio.gather(*(ws.close() for ws, _, _ in clients))
+
+
+class DirectAndInboundTests(_GameCase):
+    # Forward every type but ping to partyhub.inbound (a deployment lists its
+    # socket actions; protocol.CLIENT_TYPES has none beyond ping yet).
+    sidecar_options = {"client_types": "*"}
+
+    async def test_direct_send_to_one_socket_and_to_a_player_group(self):
+        ana1, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.ana}")
+        ana2, welcome2, _ = await servers.join(
+            self.sidecar.port, self.code, f"session_token={self.ana}"
+        )
+        bo, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.bo}")
+        layer = get_channel_layer()
+        await ana2.send('{"type":"hello","x":1}')
+        inbound = await asyncio.wait_for(layer.receive("partyhub.inbound"), 5)
+        self.assertEqual(
+            {k: inbound[k] for k in ("type", "session", "player_id", "role", "text")},
+            {
+                "type": "client.message",
+                "session": self.code,
+                "player_id": self.ana_id,
+                "role": "player",
+                "text": '{"type":"hello","x":1}',
+            },
+        )
+        self.assertTrue(inbound["reply_channel"].endswith("!c." + welcome2["connection_id"]))
+        # to that one socket
+        await layer.send(inbound["reply_channel"], {"type": "game.event", "text": '{"to":"ana2"}'})
+        self.assertEqual(await asyncio.wait_for(ana2.recv(), 5), '{"to":"ana2"}')
+        # to both of Ana's sockets, not Bo's
+        await layer.group_send(
+            protocol.player_group_name(self.code, self.ana_id),
+            {"type": "game.event", "text": '{"to":"ana"}'},
+        )
+        self.assertEqual(await asyncio.wait_for(ana1.recv(), 5), '{"to":"ana"}')
+        self.assertEqual(await asyncio.wait_for(ana2.recv(), 5), '{"to":"ana"}')
+        with self.assertRaises(asyncio.TimeoutError):
+            await asyncio.wait_for(bo.recv(), 0.3)
+        for ws in (ana1, ana2, bo):
+            await ws.close()
+
+    async def test_client_message_through_a_django_worker_and_back(self):
+        worker = await sync_to_async(servers.Worker)()
+        try:
+            ws, _, _ = await servers.join(
+                self.sidecar.port, self.code, f"role=host&session_token={self.host}"
+            )
+            before = self.sidecar.stats()
+            await ws.send('{"type":"dance"}')
+            # Forwarded, answered by InboundConsumer in `runworker`, sent back.
+            self.assertEqual(
+                await ws.recv(),
+                protocol.dumps(protocol.parse_client_message('{"type":"dance"}')[1]),
+            )
+            after = self.sidecar.stats() if hasattr(self.sidecar, "runner") else None
+            if after is not None:
+                self.assertEqual(after["inbound_forwarded"], before["inbound_forwarded"] + 1)
+            await ws.close()
+        finally:
+            await sync_to_async(worker.close)()
+
+    async def test_a_reaction_goes_through_the_worker_to_everyone(self):
+        worker = await sync_to_async(servers.Worker)()
+        try:
+            ana, _, _ = await servers.join(
+                self.sidecar.port, self.code, f"session_token={self.ana}"
+            )
+            host, _, _ = await servers.join(
+                self.sidecar.port, self.code, f"role=host&session_token={self.host}"
+            )
+            emoji = protocol.REACTION_EMOJI[0]
+            await ana.send(json.dumps({"type": "reaction", "emoji": emoji}))
+            for ws in (ana, host):
+                message = await servers.recv_json(ws, 10)
+                self.assertEqual(
+                    (message["type"], message["player_id"], message["emoji"]),
+                    (protocol.REACTION, self.ana_id, emoji),
+                )
+            # The host is not a player: its reaction is refused, to it alone.
+            await host.send(json.dumps({"type": "reaction", "emoji": emoji}))
+            self.assertEqual((await servers.recv_json(host, 10))["type"], protocol.ERROR)
+            for ws in (ana, host):
+                await ws.close()
+        finally:
+            await sync_to_async(worker.close)()
+
+
+class LimitsTests(_GameCase):
+    sidecar_options = {
+        "hard_bytes": 200_000,
+        "soft_bytes": 100_000,
+        "soft_seconds": 0.5,
+        "ping_interval": 1,
+        "ping_timeout": 2,
+    }
+
+    async def test_slow_consumer_is_cut_while_others_keep_receiving(self):
+        fast, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.ana}")
+        slow = raw_handshake(self.sidecar.port, self.code, self.bo, rcvbuf=4096)
+        await asyncio.sleep(0.3)
+        stats = self.sidecar.stats
+        before = stats().get("slow_consumer_closes", 0)
+        layer = get_channel_layer()
+        blob = "z" * 30000
+        n = 150
+
+        async def reader():
+            return [json.loads(await asyncio.wait_for(fast.recv(), 10))["n"] for _ in range(n)]
+
+        with expect_logs(self, self.sidecar, "slow consumer"):
+            task = asyncio.create_task(reader())
+            for i in range(n):
+                await layer.group_send(
+                    protocol.group_name(self.code),
+                    {"type": "game.event", "text": json.dumps({"n": i, "b": blob})},
+                )
+            self.assertEqual(await task, list(range(n)))
+            if "slow_consumer_closes" in stats():
+                self.assertTrue(
+                    await wait_for(lambda: stats()["slow_consumer_closes"] == before + 1)
+                )
+            self.assertTrue(await wait_for(lambda: stats()["connections"] == 1))
+        slow.close()
+        await fast.close()
+
+    async def test_a_client_that_stops_answering_pings_is_hung_up(self):
+        live, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.ana}")
+        silent = raw_handshake(self.sidecar.port, self.code, self.bo)
+        self.assertTrue(await wait_for(lambda: self.sidecar.stats()["connections"] == 2))
+        await asyncio.sleep(4)
+        self.assertEqual(self.sidecar.stats()["connections"], 1)  # the silent one is gone
+        await live.send('{"type":"ping","ts":1}')
+        self.assertEqual(await servers.recv_json(live), {"type": "pong", "ts": 1})
+        silent.close()
+        await live.close()
+
+    async def test_oversize_message_closes_1009(self):
+        for frames in ('{"type":"ping","ts":"' + "x" * 5000 + '"}', ["x" * 3000, "y" * 3000]):
+            ws, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.ana}")
+            await ws.send(frames)
+            self.assertEqual(await servers.close_code(ws), 1009)
+
+
+class RedisLossTests(_GameCase):
+    """Redis SIGKILLed and restarted mid-game (its data saved just before)."""
+
+    sidecar_options = {"client_types": "*"}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer().start()
+        use_redis(cls.redis.port)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+            use_redis(PartyhubTestRunner.redis.port)
+
+    async def test_sockets_stay_open_events_resume_memberships_return(self):
+        api, code = self.api, self.code
+        ws, _, state = await servers.join(self.sidecar.port, code, f"session_token={self.ana}")
+        await sync_to_async(api.host)(code, "start-round", self.host)
+        self.assertEqual((await servers.recv_json(ws))["seq"], state["seq"] + 1)
+        self.redis.command("SAVE")
+        with expect_logs(self, self.sidecar, "link lost"):
+            self.redis.kill()
+            self.assertTrue(await wait_for(lambda: not self.sidecar.stats()["redis_up"]))
+        await ws.send('{"type":"ping","ts":"down"}')  # the socket is still open
+        self.assertEqual(await servers.recv_json(ws), {"type": "pong", "ts": "down"})
+        await ws.send('{"type":"dance"}')  # cannot be forwarded now
+        self.assertEqual((await servers.recv_json(ws))["code"], "SERVER_BUSY")
+        self.redis.start()
+        self.assertTrue(await wait_for(lambda: self.sidecar.stats()["redis_up"], 15))
+        resent = await servers.recv_json(ws, 10)  # the state is resent after a reconnect
+        self.assertEqual((resent["type"], resent["seq"]), ("session.state", state["seq"] + 1))
+        members = self.redis.command("ZRANGE", f"asgi:group:game_{code}", "0", "-1")
+        self.assertIn(f"!g.game_{code}".encode(), members)
+        await sync_to_async(api.host)(code, "show-question", self.host)
+        event = await servers.recv_json(ws, 10)
+        self.assertEqual((event["type"], event["seq"]), (protocol.QUESTION_SHOWN, state["seq"] + 2))
+        await ws.close()
+
+
+class StopTests(_GameCase):
+    """SIGTERM to `manage.py runsidecar`: every client sees 1001."""
+
+    @classmethod
+    def setUpClass(cls):
+        TransactionTestCase.setUpClass.__func__(cls)
+        cls.sidecar = None
+
+    @classmethod
+    def tearDownClass(cls):
+        TransactionTestCase.tearDownClass.__func__(cls)
+
+    async def test_sigterm_closes_every_socket_with_1001(self):
+        server = await sync_to_async(servers.RunSidecar)()
+        try:
+            sockets = [
+                (await servers.join(server.port, self.code, f"session_token={self.ana}"))[0]
+                for _ in range(20)
+            ]
+            redis = PartyhubTestRunner.redis
+            self.assertEqual(redis.command("EXISTS", f"asgi:group:game_{self.code}"), b":1\r\n")
+            t0 = time.monotonic()
+            server.process.proc.send_signal(signal.SIGTERM)
+            codes = await asyncio.gather(*(servers.close_code(ws) for ws in sockets))
+            self.assertEqual(set(codes), {1001})
+            status = await sync_to_async(server.process.proc.wait)(10)
+            self.assertEqual(status, 0, server.process.logtext())
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertEqual(redis.command("EXISTS", f"asgi:group:game_{self.code}"), b":0\r\n")
+        finally:
+            await sync_to_async(server.close)()
