@@ -339,6 +339,20 @@ class Resilience:
         host.click("#btn-mix-answers")
         expect(host.locator("#phase-title")).to_have_text("Find the truth")
         host.wait_for_function("() => partyhub.metrics.snapshot().gaps === 1")
+
+        # Pause and resume reach every screen; ending the game closes them all.
+        host.click("#btn-pause")
+        expect(host.locator("#phase-title")).to_have_text("Paused")
+        expect(bo.locator("#phase-title")).to_have_text("Paused")
+        expect(host.locator("#btn-calculate-scores")).to_be_disabled()
+        host.click("#btn-pause")  # now labelled Resume
+        expect(host.locator("#phase-title")).to_have_text("Find the truth")
+        expect(bo.locator("#phase-title")).to_have_text("Pick the truth")
+        host.once("dialog", lambda dialog: dialog.accept())
+        host.click("#btn-exit")
+        expect(ana.locator("#gone-text")).to_have_text("The host has ended this game.")
+        expect(self.status(ana)).to_have_attribute("data-status", "offline")
+        self.shot(ana, "ana-game-ended")
         self.assert_no_page_errors()
 
     def expect_show_question_done(self, host):

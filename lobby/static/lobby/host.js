@@ -76,13 +76,19 @@ function allowed(state) {
   const phase = state ? state.phase : null;
   const players = state ? state.players.length : 0;
   const moreRounds = state ? state.round < state.rounds : false;
+  const paused = Boolean(state && state.paused);
+  const live = state && !state.closed && phase !== "finished";
   return {
-    "start-round": (phase === "lobby" || phase === "scoreboard") && players >= config.min_players && moreRounds,
-    "show-question": phase === "lie",
-    "mix-answers": phase === "question",
-    "calculate-scores": phase === "guess",
-    "reveal-scoreboard": phase === "scores",
-    finish: phase === "scoreboard",
+    "start-round":
+      !paused && (phase === "lobby" || phase === "scoreboard") && players >= config.min_players && moreRounds,
+    "show-question": !paused && phase === "lie",
+    "mix-answers": !paused && phase === "question",
+    "calculate-scores": !paused && phase === "guess",
+    "reveal-scoreboard": !paused && phase === "scores",
+    finish: !paused && phase === "scoreboard",
+    // Pause and resume exist on servers with game flow controls (pause/, resume/, exit/).
+    pause: Boolean(live && phase !== "lobby"),
+    exit: Boolean(live),
   };
 }
 
@@ -92,18 +98,25 @@ function updateButtons(state) {
   for (const button of buttons) {
     button.disabled = Boolean(waiting) || !ok[button.dataset.action];
   }
+  $("btn-pause").textContent = state && state.paused ? "Resume" : "Pause";
   const start = $("btn-start-round");
   start.textContent = state && state.round > 0 ? "Next round" : "Start the game";
-  for (const button of buttons) button.classList.toggle("primary", !button.disabled);
+  for (const button of buttons) {
+    button.classList.toggle("primary", !button.disabled && !button.classList.contains("secondary"));
+  }
 }
 
 async function act(action) {
   if (inFlight) return;
+  if (action === "pause" && client.state && client.state.paused) action = "resume";
+  if (action === "exit" && !window.confirm("End this game for everyone?")) return;
   inFlight = true;
   updateButtons(client.state);
   try {
     const body = await client.request("POST", action, {});
-    if (body.phase) expected = { phase: body.phase, until: Date.now() + 3000 };
+    if (body.phase && !["pause", "resume", "exit"].includes(action)) {
+      expected = { phase: body.phase, until: Date.now() + 3000 };
+    }
     // Without a live socket the event will not come: fetch the state instead.
     if (client.status !== "connected" || (body.broadcast && !body.broadcast.ok)) await client.refresh();
     setTimeout(() => {
@@ -122,7 +135,7 @@ function render(state) {
   if (!state) return;
   if (expected && state.phase === expected.phase) expected = null;
   showPhase(state.phase);
-  $("phase-title").textContent = TITLES[state.phase] || state.phase;
+  $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
   $("round-label").textContent = roundLabel(state);
   renderPlayers(state);
   runCountdown(countdown, state, client);
@@ -265,6 +278,12 @@ function finished(state) {
     ? `🏆 ${names(winners)} win${winners.length > 1 ? "" : "s"} with ${winners[0].score.toLocaleString("en")} points!`
     : "";
   rankingRows($("final-table").querySelector("tbody"), state.ranking, null);
+  fill(
+    $("awards"),
+    (state.awards || [])
+      .filter((a) => a.winners.length)
+      .map((a) => h("li", {}, h("strong", {}, a.title), ` ${names(a.winners)} (${a.count})`)),
+  );
 }
 
 // --- reactions ------------------------------------------------------------

@@ -139,7 +139,7 @@ function render() {
   const you = client.you;
   const fresh = youKey === stateKey(state) ? you : null;
   showPhase(state.phase === "question" ? "lie" : state.phase);
-  $("phase-title").textContent = TITLES[state.phase] || state.phase;
+  $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
   $("round-label").textContent = roundLabel(state);
   const me = state.players.find((p) => p.player_id === myId());
   $("me-score").textContent = (me ? me.score : 0).toLocaleString("en");

@@ -39,6 +39,9 @@
  * @property {number|null} [deadline]  server time (epoch ms) when the countdown ends, if the server sends it
  * @property {boolean} [paused]       the host paused the game (servers with pause/resume)
  * @property {number|null} [remaining_ms]  time left while paused
+ * @property {{steps: Object[], reveal_at?: number}|null} [reveal]  phase.reveal_step payloads so far
+ * @property {{award: string, title: string, count: number, winners: Who[]}[]} [awards]  in finished
+ * @property {boolean} [closed]  the host ended the game (session.closed)
  * @property {PublicAnswer[]|null} answers
  * @property {number[]} lies_submitted
  * @property {number[]} guesses_submitted
@@ -89,6 +92,7 @@ export const DEFAULTS = Object.freeze({
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
+  4000: "The host has ended this game.",
   4003: "This game does not accept your key (it may belong to another game).",
   4004: "There is no game with this code.",
 });
@@ -248,9 +252,24 @@ export function applyEvent(state, event) {
         deadline: p.deadline ?? null,
       });
       break;
+    case "phase.reveal_step": {
+      const steps = (s.reveal && s.reveal.steps) || [];
+      s.reveal = { ...(s.reveal || {}), steps: [...steps.filter((x) => x.index !== p.index), p] };
+      break;
+    }
+    case "phase.paused":
+      Object.assign(s, { paused: true, remaining_ms: p.remaining_ms ?? null, deadline: null });
+      break;
+    case "phase.resumed":
+      Object.assign(s, { paused: false, remaining_ms: null, deadline: p.deadline ?? null });
+      break;
+    case "session.closed":
+      s.closed = true;
+      break;
     case "phase.game_over":
       Object.assign(s, {
         phase: "finished",
+        awards: p.awards ?? null,
         ranking: p.ranking,
         question: null,
         answers: null,
