@@ -42,7 +42,6 @@ typedef struct ph_conn {
     int token_ok;
     int role_ok;                       /* role= was absent, player or host */
     int code_ok;                       /* the path segment can be a code */
-    int binary;                        /* the message being received is binary */
     int64_t player_id;                 /* -1 for hosts */
     char code[PH_CODE_LEN + 1];
     char token[PH_TOKEN_MAX + 1];
@@ -75,17 +74,15 @@ void ph_conn_rx_reset(ph_conn *c);
 typedef struct ph_pending {
     struct ph_pending *next;
     size_t len;
-    int binary;
     char text[];                       /* len bytes + NUL */
 } ph_pending;
 
 /*
- * Keep a copy of text[0..len) (binary: a binary frame's placeholder) at
- * the end of c's pending list, unless max messages are held already.
- * Returns 0, -1 when the list is full, -2 when out of memory.
+ * Keep a copy of text[0..len) at the end of c's pending list, unless max
+ * messages are held already. Returns 0, -1 when the list is full, -2 when
+ * out of memory.
  */
-int ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
-                        size_t max);
+int ph_conn_pending_add(ph_conn *c, const char *text, size_t len, size_t max);
 
 /* Unlink and return the oldest pending message (the caller frees it), or
  * NULL when none is held. */

@@ -406,18 +406,13 @@ conn_send_error(ph_server *srv, ph_conn *c, const char *code,
 
 /* Answer or forward one complete client message of a READY connection. */
 static void
-conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
-                    int binary)
+conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     char small[PH_REPLY_MAX];
     char *reply = small;
     size_t cap = len + PH_REPLY_MAX;   /* a pong is ts's text + 21 bytes */
     int kind;
 
-    if (binary) {
-        conn_send_error(srv, c, "INVALID_MESSAGE", PH_MSG_BINARY);
-        return;
-    }
     if (cap > sizeof(small)) {
         reply = malloc(cap);
         if (reply == NULL) {
@@ -456,15 +451,13 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
  * the welcome and the state.
  */
 static void
-conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
-                int binary)
+conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     cnt_add(&srv->st.messages_in, 1);
     cnt_add(&srv->st.bytes_in, len);
     lws_validity_confirmed(c->wsi);   /* data counts as liveness too */
     if (c->state == PH_CONN_AUTHING) {
-        int rc = ph_conn_pending_add(c, binary ? "" : text, binary ? 0 : len,
-                                     binary, PH_PENDING_MAX);
+        int rc = ph_conn_pending_add(c, text, len, PH_PENDING_MAX);
 
         if (rc < 0) {
             ph_logf(srv->log, PH_LOG_WARNING, "%s: %s before the welcome; "
@@ -475,7 +468,7 @@ conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
         return;
     }
     if (c->state == PH_CONN_READY) {
-        conn_handle_message(srv, c, text, len, binary);
+        conn_handle_message(srv, c, text, len);
     }
 }
 
@@ -486,7 +479,7 @@ conn_run_pending(ph_server *srv, ph_conn *c)
     ph_pending *p;
 
     while (c->state == PH_CONN_READY && (p = ph_conn_pending_pop(c)) != NULL) {
-        conn_handle_message(srv, c, p->text, p->len, p->binary);
+        conn_handle_message(srv, c, p->text, p->len);
         free(p);
     }
 }
@@ -739,12 +732,10 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
     if (c->state == PH_CONN_CLOSING) {
         return 0;
     }
-    if (lws_is_first_fragment(wsi)) {
-        c->binary = lws_frame_is_binary(wsi);
-    }
-    if (c->binary) {
+    if (lws_frame_is_binary(wsi)) {
         /* Our protocol is JSON text only: 1003 (unsupported data), as the
-         * consumer does, without buffering a byte of it. */
+         * consumer does, without buffering a byte of it. lws keeps the
+         * message's opcode across its continuation frames. */
         lws_close_reason(wsi, 1003, NULL, 0);
         return -1;
     }
@@ -754,7 +745,7 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
             lws_close_reason(wsi, 1009, NULL, 0);
             return -1;
         }
-        conn_on_message(srv, c, in, len, 0);   /* common case: no copy */
+        conn_on_message(srv, c, in, len);   /* common case: no copy */
         return 0;
     }
     rc = ph_conn_rx_append(c, in, len, srv->cfg.max_message);
@@ -769,7 +760,7 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
         return -1;
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-        conn_on_message(srv, c, c->rx, c->rx_len, 0);
+        conn_on_message(srv, c, c->rx, c->rx_len);
         ph_conn_rx_reset(c);
     }
     return 0;
