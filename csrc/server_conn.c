@@ -93,6 +93,41 @@ ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
     ph_srv_conn_close(srv, c, 1008);
 }
 
+/*
+ * Fan-out fast path: write f to c at once when nothing is ahead of it
+ * (our queue is empty and lws holds no unsent remainder of an earlier
+ * write), saving the two epoll_ctl calls that arming and disarming POLLOUT
+ * cost per recipient. lws_write frames it (FIN + text, unmasked) in the
+ * frame's headroom, identically for every recipient; a short send is kept
+ * by lws (at most one frame per socket) and flushed before anything else,
+ * so later frames see lws_partial_buffered() and take the queue. lws_write
+ * never closes the wsi itself, so the caller's member array stays intact.
+ * Only plain h1 WebSocket links without extensions exist here (see
+ * "Performance notes" in docs/architecture.md). Returns 1 when f was
+ * handed to lws (or c was closed on a send error), 0 when the caller must
+ * queue it.
+ */
+static int
+conn_write_now(ph_server *srv, ph_conn *c, ph_frame *f)
+{
+    int n;
+
+    if (c->state != PH_CONN_READY || c->q.count != 0
+        || lws_partial_buffered(c->wsi)) {
+        return 0;
+    }
+    n = lws_write(c->wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT);
+    if (n < (int)f->len) {
+        /* The socket is unusable (lws has marked it so): the close frame
+         * will not get out either; lws drops the link on its timeout. */
+        ph_srv_conn_close(srv, c, 1011);
+        return 1;
+    }
+    cnt_add(&srv->st.messages_out, 1);
+    cnt_add(&srv->st.bytes_out, f->len);
+    return 1;
+}
+
 /* Queue a copy of text[0..len) for c alone. */
 static void
 conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
@@ -504,7 +539,9 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
         ph_srv_conn_close(srv, c, code);
         return;
     }
-    ph_srv_conn_send(srv, c, f);
+    if (!conn_write_now(srv, c, f)) {
+        ph_srv_conn_send(srv, c, f);
+    }
 }
 
 static int
