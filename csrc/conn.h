@@ -14,6 +14,7 @@
 
 #include <uthash.h>
 
+#include "conn_auth.h"
 #include "outq.h"
 #include "wsparse.h"
 
@@ -31,24 +32,30 @@ typedef enum ph_conn_state {
 #define PH_CONN_GROUPS 2
 #define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
 
+/*
+ * Kept small: one exists per open socket (see "Performance notes" in
+ * docs/architecture.md); flags are bytes and the token is kept only as
+ * the digest the session check compares.
+ */
 typedef struct ph_conn {
     struct lws *wsi;
     uint64_t serial;                   /* hash key; never reused */
     char id[PH_CONN_ID_LEN + 1];       /* connection_id: serial hex + random hex */
-    ph_conn_state state;
-    int in_table;                      /* linked into the server's hash */
-    int is_ws;                         /* passed FILTER_PROTOCOL_CONNECTION */
-    ph_conn_role role;
-    int token_ok;
-    int role_ok;                       /* role= was absent, player or host */
-    int code_ok;                       /* the path segment can be a code */
-    int64_t player_id;                 /* -1 for hosts */
     char code[PH_CODE_LEN + 1];
-    char token[PH_TOKEN_MAX + 1];
+    uint8_t in_table;                  /* linked into the server's hash */
+    uint8_t is_ws;                     /* passed FILTER_PROTOCOL_CONNECTION */
+    uint8_t token_ok;                  /* token_digest holds a valid token's */
+    uint8_t role_ok;                   /* role= was absent, player or host */
+    uint8_t code_ok;                   /* the path segment can be a code */
+    ph_conn_state state;
+    ph_conn_role role;
     int close_code;
+    int64_t player_id;                 /* -1 for hosts */
+    /* sha256 hex of the presented token, wiped once the check is done */
+    char token_digest[PH_SHA256_HEX_LEN + 1];
     ph_outq q;
     struct ph_group *groups[PH_CONN_GROUPS];
-    size_t group_idx[PH_CONN_GROUPS];  /* position in groups[i]->members */
+    uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */
     char *rx;                          /* fragment reassembly, NULL if none */
     size_t rx_len;
     /* Messages received before the welcome, answered right after it. */

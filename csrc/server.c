@@ -343,7 +343,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
     cfg->max_message = 4096;
-    cfg->rx_buffer = 512;
+    cfg->rx_buffer = 128;
     cfg->ping_interval = 20;
     cfg->ping_timeout = 30;
     /* Roughly Redis' pubsub class: 1 MiB hard, 256 KiB for 10 s soft. */

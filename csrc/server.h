@@ -48,7 +48,7 @@ typedef struct ph_server_config {
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
     size_t max_message;            /* inbound message bytes, 4096 */
-    size_t rx_buffer;              /* lws per-connection receive buffer, 512
+    size_t rx_buffer;              /* lws per-connection receive buffer, 128
                                     * (larger messages arrive in pieces and
                                     * are reassembled up to max_message) */
     int ping_interval;             /* s without PONG before PING, 20 */

@@ -265,7 +265,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     redisReply *host, *player, *closed;
-    char digest[PH_SHA256_HEX_LEN + 1], group[PH_GROUP_NAME_MAX];
+    char group[PH_GROUP_NAME_MAX];
     char key[PH_KEY_MAX];
     const char *argv[2];
     size_t lens[2];
@@ -297,8 +297,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (c->role == PH_ROLE_HOST) {
-        ph_sha256_hex(c->token, digest);
-        if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
+        if (!ph_ct_equal(c->token_digest, PH_SHA256_HEX_LEN, host->str,
                          (size_t)host->len)) {
             ph_srv_conn_close(srv, c, 4003);
             return;
@@ -313,7 +312,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
             return;
         }
     }
-    memset(c->token, 0, sizeof(c->token));
+    memset(c->token_digest, 0, sizeof(c->token_digest));
     snprintf(group, sizeof(group), "game_%s", c->code);
     if (conn_join(srv, c, 0, group) < 0) {
         ph_srv_conn_close(srv, c, 1011);
@@ -340,15 +339,13 @@ static void
 conn_start_auth(ph_server *srv, ph_conn *c)
 {
     char key[PH_KEY_MAX], field[2 + PH_SHA256_HEX_LEN + 1];
-    char digest[PH_SHA256_HEX_LEN + 1];
     const char *argv[5];
     size_t lens[5];
     int i;
 
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
-    ph_sha256_hex(c->token, digest);
-    snprintf(field, sizeof(field), "p:%s", digest);
+    snprintf(field, sizeof(field), "p:%s", c->token_digest);
     /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
     argv[4] = "closed";
@@ -724,7 +721,8 @@ ws_filter(struct lws *wsi, ph_conn *c)
     c->token_ok = 0;
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
     if (v != NULL && ph_ws_token_ok(v)) {
-        memcpy(c->token, v, strlen(v) + 1);  /* token_ok: <= PH_TOKEN_MAX */
+        /* Only the digest is kept: Django stores sha256(token) too. */
+        ph_sha256_hex(v, c->token_digest);
         c->token_ok = 1;
     }
     return 0;
@@ -819,9 +817,13 @@ ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
     if (c->state != PH_CONN_READY) {
         return 0;
     }
-    /* Fairness: at most writes_per_turn frames, and stop when choked. */
+    /*
+     * Fairness: at most writes_per_turn frames, and stop when the socket
+     * is full: lws then keeps the unsent part (lws_partial_buffered), which
+     * tells us without the poll() lws_send_pipe_choked() costs per frame.
+     */
     while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
-        if (n > 0 && lws_send_pipe_choked(wsi)) {
+        if (n > 0 && lws_partial_buffered(wsi)) {
             break;
         }
         if (lws_write(wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
