@@ -35,7 +35,7 @@ typedef enum ph_conn_state {
 /*
  * Kept small: one exists per open socket (see "Performance notes" in
  * docs/architecture.md); flags are bytes and the token is kept only as
- * the digest the session check compares.
+ * its raw sha256, which is all the session check needs.
  */
 typedef struct ph_conn {
     struct lws *wsi;
@@ -51,8 +51,8 @@ typedef struct ph_conn {
     ph_conn_role role;
     int close_code;
     int64_t player_id;                 /* -1 for hosts */
-    /* sha256 hex of the presented token, wiped once the check is done */
-    char token_digest[PH_SHA256_HEX_LEN + 1];
+    /* sha256 of the presented token, wiped once the check is done */
+    unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
     struct ph_group *groups[PH_CONN_GROUPS];
     uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */

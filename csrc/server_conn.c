@@ -239,6 +239,20 @@ ph_srv_state_key(const ph_server *srv, const char *code, char *out, size_t outle
     snprintf(out, outlen, "%s%s", srv->cfg.state_key_prefix, code);
 }
 
+/* Lowercase hex of a raw sha256 (Django stores the digest that way). */
+static void
+digest_hex(const unsigned char d[PH_SHA256_LEN], char hex[PH_SHA256_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    int i;
+
+    for (i = 0; i < PH_SHA256_LEN; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[PH_SHA256_HEX_LEN] = '\0';
+}
+
 /* Parse a decimal player id; -1 when it is not one. */
 static int64_t
 parse_player_id(const char *s, size_t len)
@@ -265,7 +279,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     redisReply *host, *player, *closed;
-    char group[PH_GROUP_NAME_MAX];
+    char digest[PH_SHA256_HEX_LEN + 1], group[PH_GROUP_NAME_MAX];
     char key[PH_KEY_MAX];
     const char *argv[2];
     size_t lens[2];
@@ -297,7 +311,8 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (c->role == PH_ROLE_HOST) {
-        if (!ph_ct_equal(c->token_digest, PH_SHA256_HEX_LEN, host->str,
+        digest_hex(c->token_digest, digest);
+        if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
                          (size_t)host->len)) {
             ph_srv_conn_close(srv, c, 4003);
             return;
@@ -339,13 +354,15 @@ static void
 conn_start_auth(ph_server *srv, ph_conn *c)
 {
     char key[PH_KEY_MAX], field[2 + PH_SHA256_HEX_LEN + 1];
+    char digest[PH_SHA256_HEX_LEN + 1];
     const char *argv[5];
     size_t lens[5];
     int i;
 
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
-    snprintf(field, sizeof(field), "p:%s", c->token_digest);
+    digest_hex(c->token_digest, digest);
+    snprintf(field, sizeof(field), "p:%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
     argv[4] = "closed";
@@ -722,7 +739,7 @@ ws_filter(struct lws *wsi, ph_conn *c)
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
     if (v != NULL && ph_ws_token_ok(v)) {
         /* Only the digest is kept: Django stores sha256(token) too. */
-        ph_sha256_hex(v, c->token_digest);
+        ph_sha256(v, strlen(v), c->token_digest);
         c->token_ok = 1;
     }
     return 0;
