@@ -9,3 +9,5 @@ from partyhub.settings import *  # noqa: F403
 from partyhub.settings import CHANNEL_LAYERS
 
 CHANNEL_LAYERS["default"]["BACKEND"] = "tests.browser_layer.BrowserTestLayer"
+# A short step-by-step reveal, so the tests see every step without waiting long.
+PARTYHUB_REVEAL_STEP = 0.6

@@ -40,9 +40,12 @@ class FullGame:
         self.assert_fits(host, "home at 1920")
         self.shot(host, "home")
         host.fill("#rounds", "2")
+        expect(host.locator("#auto_advance")).to_be_checked()
+        host.uncheck("#auto_advance")  # this test presses every step itself
         host.click("#create-button")
         host.wait_for_url(re.compile(r"/host/[A-Z]{4}/$"))
         code = host.url.rstrip("/").rsplit("/", 1)[1]
+        self.assertFalse(game_settings(host, code)["auto_advance"])
         expect(self.status(host)).to_have_attribute("data-status", "connected")
         expect(self.status(host)).to_contain_text("Connected")
         expect(host.locator("#game-code")).to_have_text(code)
@@ -146,10 +149,71 @@ class FullGame:
             expect(host.locator("#guess-progress")).to_have_text("3 of 3 guesses in")
         self.shot(players["Ana"], f"ana-r{number}-guessed")
 
+        # Note the order in which the big screen reveals the answers.
+        host.evaluate(
+            """() => {
+              window.revealOrder = [];
+              window.revealCounts = [];
+              clearInterval(window.revealWatch);
+              window.revealWatch = setInterval(() => {
+                if (document.querySelector('[data-phase=scores]').hidden) return;
+                const shown = [...document.querySelectorAll('#scores-answers li.revealed')];
+                const count = shown.length;
+                if (window.revealCounts.at(-1) !== count) window.revealCounts.push(count);
+                for (const li of shown) {
+                  const text = li.querySelector('.result-text').textContent;
+                  if (!window.revealOrder.some((r) => r.text === text)) {
+                    const truthLine = document.getElementById('scores-truth').textContent;
+                    const truth = li.classList.contains('truth');
+                    window.revealOrder.push({text, truth, truthLine});
+                  }
+                }
+              }, 25);
+            }"""
+        )
         host.click("#btn-calculate-scores")
         expect(host.locator("#phase-title")).to_have_text("Results")
+        if number == 1:
+            expect(host.locator("#scores-answers li.revealed")).to_have_count(1)
+            self.shot(host, "r1-reveal-step-1")
+            expect(host.locator("#scores-answers li.revealed")).to_have_count(2)
+            self.shot(host, "r1-reveal-step-2")
         expect(host.locator("#scores-truth")).to_have_text(truth)
         expect(host.locator("#scores-answers li.truth")).to_contain_text(truth)
+        expect(host.locator("#scores-answers li.pending")).to_have_count(0)
+        expect(host.locator("#scores-summary")).not_to_have_class(re.compile("concealed"))
+        order = host.evaluate("() => (clearInterval(window.revealWatch), window.revealOrder)")
+        counts = host.evaluate("() => window.revealCounts")
+        # One at a time: lies first, fewest fooled first, the truth last.
+        self.assertEqual([item["text"] for item in order][-1], truth)
+        self.assertEqual(sorted(item["text"] for item in order), sorted([truth, *lies.values()]))
+        self.assertEqual([item["truth"] for item in order], [False, False, False, True])
+        self.assertTrue(all(item["truthLine"] == "…" for item in order[:-1]), order)
+        self.assertEqual([c for c in counts if c], [1, 2, 3, 4], counts)
+        liar = {text: name for name, text in lies.items()}
+        targets = list(guesses.values())
+        fooled_counts = [targets.count(liar[item["text"]]) for item in order[:-1]]
+        self.assertEqual(fooled_counts, sorted(fooled_counts))
+        if number == 1:
+            # A page (re)loaded mid-reveal has only session.state.reveal: the same steps.
+            mid = host.evaluate(
+                """async () => {
+                  const {revealProgress} = await import('/static/lobby/common.js');
+                  const now = Date.now() + partyhub.clockOffset;
+                  const step = (index, at, points) => ({round: 1, index, reveal_at: at, points,
+                    answer: {id: index, text: 't' + index, is_truth: index === 2}});
+                  const state = {phase: 'scores', results: {round: 1, reveal_at: now + 9000,
+                      deltas: [{player_id: 1, delta: 1500, score: 1500}]},
+                    reveal: {reveal_at: now + 9000, steps: [
+                      step(0, now - 2000, [{player_id: 1, points: 500, score: 500}]),
+                      step(1, now + 3000, []),
+                      step(2, now + 6000, [{player_id: 1, points: 1000, score: 1500}])]}};
+                  const r = revealProgress(state, partyhub);
+                  return [r.reached.length, r.done, r.truthShown, r.scoreOf(1, 1500),
+                          r.gainedOf(1)];
+                }"""
+            )
+            self.assertEqual(mid, [1, False, False, 500, 500])
         fooled = {}
         for name, target in guesses.items():
             if target != "TRUTH":
@@ -452,6 +516,26 @@ class PlayerPageTests(BrowserTestCase):
         expect(floating.first).to_contain_text("Ana")
         self.shot(host, "reaction")
         self.assert_no_page_errors()
+
+
+class HomeFormTests(BrowserTestCase):
+    def test_create_form_turns_timers_on_by_default(self):
+        host = self.new_page("host", BIG_SCREEN)
+        host.goto(self.url("/"))
+        expect(host.locator("#auto_advance")).to_be_checked()
+        expect(host.locator("label[for=auto_advance]")).to_have_text("Automatic timers")
+        host.click("#create-button")
+        host.wait_for_url(re.compile(r"/host/[A-Z]{4}/$"))
+        code = host.url.rstrip("/").rsplit("/", 1)[1]
+        self.assertIs(game_settings(host, code)["auto_advance"], True)
+        self.assert_no_page_errors()
+
+
+def game_settings(page, code: str) -> dict:
+    """settings of GET /api/sessions/<code>/, fetched by the page."""
+    return page.evaluate(
+        "async (code) => (await (await fetch(`/api/sessions/${code}/`)).json()).settings", code
+    )
 
 
 class ClientModuleTests(BrowserTestCase):

@@ -29,6 +29,7 @@ createForm.addEventListener("submit", (event) => {
     for (const name of ["rounds", "lie_time_limit", "guess_time_limit"]) {
       body[name] = Number(createForm.elements[name].value);
     }
+    body.auto_advance = createForm.elements["auto_advance"].checked;
     const game = await apiRequest("POST", "/api/sessions/", { body });
     saveIdentity(game.code, "host", { token: game.host_token });
     window.location.assign(`/host/${game.code}/`);

@@ -9,6 +9,8 @@ import {
   h,
   pageConfig,
   points,
+  rerenderAt,
+  revealProgress,
   roundLabel,
   runCountdown,
   showPhase,
@@ -137,20 +139,23 @@ function render(state) {
   showPhase(state.phase);
   $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
   $("round-label").textContent = roundLabel(state);
-  renderPlayers(state);
+  const reveal = revealProgress(state, client);
+  rerenderAt(reveal.nextAt, () => render(client.state));
+  renderPlayers(state, reveal);
   runCountdown(countdown, state, client);
   updateButtons(state);
   const renderers = { lobby, lie, question, guess, scores, scoreboard, finished };
-  if (renderers[state.phase]) renderers[state.phase](state);
+  if (renderers[state.phase]) renderers[state.phase](state, reveal);
 }
 
-function renderPlayers(state) {
+function renderPlayers(state, reveal) {
   const done = new Set(
     state.phase === "guess" ? state.guesses_submitted : ["lie", "question"].includes(state.phase) ? state.lies_submitted : [],
   );
+  // During the reveal: only what the steps reached so far have given.
   const deltas = new Map(
     state.results && ["scores", "scoreboard"].includes(state.phase)
-      ? state.results.deltas.map((d) => [d.player_id, d.delta])
+      ? state.results.deltas.map((d) => [d.player_id, reveal.done ? d.delta : reveal.gainedOf(d.player_id)])
       : [],
   );
   $("player-count").textContent = String(state.players.length);
@@ -163,7 +168,7 @@ function renderPlayers(state) {
         h("span", { className: "player-name" }, p.name),
         done.has(p.player_id) ? h("span", { className: "check", "aria-label": "ready" }, "✓") : null,
         deltas.get(p.player_id) ? h("span", { className: "delta-chip" }, points(deltas.get(p.player_id))) : null,
-        h("span", { className: "player-score" }, p.score.toLocaleString("en")),
+        h("span", { className: "player-score" }, reveal.scoreOf(p.player_id, p.score).toLocaleString("en")),
       ),
     ),
   );
@@ -209,31 +214,66 @@ function names(list) {
   return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
 }
 
-function scores(state) {
+function scores(state, reveal) {
   const results = state.results;
   if (!results) return;
   $("scores-prompt").textContent = state.question ? state.question.prompt : "";
-  $("scores-truth").textContent = results.truth ? results.truth.text : "";
-  // The truth first, then the lies that fooled the most people.
-  const answers = [...results.answers].sort(
-    (a, b) => Number(b.is_truth) - Number(a.is_truth) || b.guessed_by.length - a.guessed_by.length,
-  );
-  fill(
-    $("scores-answers"),
-    answers.map((a) =>
-      h(
-        "li",
-        { className: a.is_truth ? "result truth" : "result" },
-        h("span", { className: "result-text" }, a.text),
-        h("span", { className: "result-tag" }, a.is_truth ? "TRUTH" : `lie by ${names(a.authors)}`),
+  $("scores-truth").textContent = reveal.truthShown || reveal.done ? (results.truth ? results.truth.text : "") : "…";
+  if (reveal.steps.length) {
+    // Step by step (lies first, the truth last); every answer keeps its place, so nothing jumps.
+    const current = reveal.done ? null : reveal.reached[reveal.reached.length - 1];
+    fill(
+      $("scores-answers"),
+      reveal.steps.map((step) => {
+        const shown = reveal.reached.includes(step);
+        const truth = step.answer.is_truth;
+        const who = truth ? step.guessed_by : step.fooled;
+        let className = truth ? "result truth" : "result";
+        className += shown ? " revealed" : " pending";
+        if (step === current) className += " current";
+        return h(
+          "li",
+          { className, dataset: { index: step.index }, "aria-hidden": shown ? "false" : "true" },
+          h("span", { className: "result-text" }, step.answer.text),
+          h("span", { className: "result-tag" }, truth ? "TRUTH" : `lie by ${names(step.authors)}`),
+          h(
+            "span",
+            { className: "result-picked" },
+            truth
+              ? who.length ? `found by ${names(who)}` : "found by nobody"
+              : who.length ? `fooled ${names(who)}` : "fooled nobody",
+          ),
+          h(
+            "span",
+            { className: "result-points" },
+            step.points.length ? step.points.map((p) => `${p.name} ${points(p.points)}`).join(" · ") : "no points",
+          ),
+        );
+      }),
+    );
+  } else {
+    // No steps (an older server): the truth first, then the lies that fooled the most people.
+    const answers = [...results.answers].sort(
+      (a, b) => Number(b.is_truth) - Number(a.is_truth) || b.guessed_by.length - a.guessed_by.length,
+    );
+    fill(
+      $("scores-answers"),
+      answers.map((a) =>
         h(
-          "span",
-          { className: "result-picked" },
-          a.guessed_by.length ? `picked by ${names(a.guessed_by)}` : "picked by nobody",
+          "li",
+          { className: a.is_truth ? "result truth" : "result" },
+          h("span", { className: "result-text" }, a.text),
+          h("span", { className: "result-tag" }, a.is_truth ? "TRUTH" : `lie by ${names(a.authors)}`),
+          h(
+            "span",
+            { className: "result-picked" },
+            a.guessed_by.length ? `picked by ${names(a.guessed_by)}` : "picked by nobody",
+          ),
         ),
       ),
-    ),
-  );
+    );
+  }
+  $("scores-summary").classList.toggle("concealed", !reveal.done);
   const byLiar = new Map();
   for (const f of results.fooled) {
     if (!byLiar.has(f.liar_id)) byLiar.set(f.liar_id, { name: f.liar_name, victims: [] });

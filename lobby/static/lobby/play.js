@@ -16,6 +16,8 @@ import {
   h,
   pageConfig,
   points,
+  rerenderAt,
+  revealProgress,
   roundLabel,
   runCountdown,
   showPhase,
@@ -142,11 +144,13 @@ function render() {
   $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
   $("round-label").textContent = roundLabel(state);
   const me = state.players.find((p) => p.player_id === myId());
-  $("me-score").textContent = (me ? me.score : 0).toLocaleString("en");
+  const reveal = revealProgress(state, client);
+  rerenderAt(reveal.nextAt, render);
+  $("me-score").textContent = (me ? reveal.scoreOf(me.player_id, me.score) : 0).toLocaleString("en");
   if (me) $("me-name").textContent = me.name;
   runCountdown(countdown, state, client);
   const renderers = { lobby, lie, question: lie, guess, scores, scoreboard, finished };
-  if (renderers[state.phase]) renderers[state.phase](state, fresh);
+  if (renderers[state.phase]) renderers[state.phase](state, fresh, reveal);
 }
 
 function myId() {
@@ -251,18 +255,22 @@ function names(list) {
   return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
 }
 
-function scores(state) {
+function scores(state, _fresh, reveal) {
   const results = state.results;
   if (!results) return;
   const id = myId();
-  $("result-truth").textContent = results.truth ? results.truth.text : "";
+  // During the reveal a line appears once the step of its answer is reached.
+  const shown = (answer) => reveal.done || reveal.reached.some((s) => s.answer.id === answer.id);
+  $("result-truth").textContent = reveal.done || reveal.truthShown ? (results.truth ? results.truth.text : "") : "…";
   const lines = [];
   const picked = results.answers.find((a) => a.guessed_by.some((w) => w.player_id === id));
   if (!picked) lines.push(h("li", {}, "You didn't pick an answer."));
+  else if (!shown(picked)) lines.push(h("li", { className: "waiting" }, "Your pick: wait for it…"));
   else if (picked.is_truth) lines.push(h("li", { className: "good" }, "You found the truth!"));
   else lines.push(h("li", { className: "bad" }, `You fell for ${names(picked.authors)}'s lie “${picked.text}”.`));
   const mine = results.answers.find((a) => a.authors.some((w) => w.player_id === id));
   if (!mine) lines.push(h("li", {}, "You didn't write a lie."));
+  else if (!shown(mine)) lines.push(h("li", { className: "waiting" }, `Your lie “${mine.text}”: wait for it…`));
   else {
     const victims = mine.guessed_by.filter((w) => w.player_id !== id);
     lines.push(
@@ -273,7 +281,9 @@ function scores(state) {
   }
   fill($("my-results"), lines);
   const delta = results.deltas.find((d) => d.player_id === id);
-  $("my-delta").textContent = delta ? `${points(delta.delta)} this round · ${delta.score.toLocaleString("en")} in total` : "";
+  const gained = reveal.done ? (delta ? delta.delta : 0) : reveal.gainedOf(id);
+  const total = delta ? reveal.scoreOf(id, delta.score) : 0;
+  $("my-delta").textContent = delta ? `${points(gained)} this round · ${total.toLocaleString("en")} in total` : "";
 }
 
 function rankingList(el, ranking) {
