@@ -661,13 +661,56 @@ ph_list_contains(const char *list, const char *name)
     return 0;
 }
 
+/*
+ * Returns 1 when text[0..len) has no control byte json.loads refuses:
+ * outside strings only space, \t, \n and \r are whitespace, inside
+ * strings no byte below 0x20 may appear raw. cJSON skips every byte
+ * <= 0x20 as whitespace (NUL included) and takes raw control bytes in
+ * strings, so without this check a pong echoed ts text with a raw NUL or
+ * \x03 in it: not JSON (found by fuzz_client_msg).
+ */
+static int
+json_controls_ok(const char *text, size_t len)
+{
+    int in_str = 0;
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (in_str) {
+            if (c == '\\') {
+                i++;                   /* cJSON validates the escape */
+            }
+            else if (c == '"') {
+                in_str = 0;
+            }
+            else if (c < 0x20) {
+                return 0;
+            }
+        }
+        else if (c == '"') {
+            in_str = 1;
+        }
+        else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Parse text[0..len) as exactly one JSON value (json.loads refuses
- * anything after it but whitespace). */
+ * anything after it but whitespace, and raw control bytes). */
 static cJSON *
 parse_whole(const char *text, size_t len)
 {
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *root;
+
+    if (!json_controls_ok(text, len)) {
+        return NULL;
+    }
+    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 
     if (root != NULL && skip_ws(end, text + len) != text + len) {
         cJSON_Delete(root);

@@ -26,20 +26,23 @@ FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
 FUZZ_HAVE_CC       := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo yes)
 
 fuzz_srcs_mpack_read  := csrc/mpack_read.c
-fuzz_srcs_channel_msg := csrc/fanout_mp.c
+fuzz_srcs_channel_msg := csrc/chanmsg.c csrc/mpack_read.c
 fuzz_srcs_client_msg  := csrc/wsparse.c
 fuzz_srcs_url         := csrc/wsparse.c
-fuzz_srcs_redis_reply := csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
-                         csrc/fanout.c csrc/fanout_mp.c csrc/uvredis.c csrc/wsparse.c
+fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c \
+                         csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
+                         csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
+                         csrc/wsparse.c
 fuzz_libs_mpack_read  :=
-fuzz_libs_channel_msg :=
+fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
 fuzz_libs_url         := -lcjson
-# server.c is #included by the harness; lws is linked but the lws calls the
-# reply callbacks make are wrapped.
+# server_conn.c and server_redis.c (the static reply callbacks) are
+# #included by the harness, the rest linked; lws is linked but the two lws
+# calls the reply paths make are wrapped (see the harness).
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
                          -lwebsockets -luv -lhiredis \
-                         -lcjson -lpthread
+                         -lcjson -lmsgpackc -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 

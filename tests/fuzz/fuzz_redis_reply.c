@@ -3,33 +3,45 @@
  * bytes to what it does with each connection.
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
- * sidecar's async links use), and every reply it produces is handed to one
- * of server.c's reply callbacks, exactly as the event loop would:
- *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest>
- *   state_reply_cb    GET partyhub:state:<CODE>
- *   rx_reply_cb       BZPOPMIN on our channel (msgpack channel-layer message)
- *   inbound_reply_cb  EVAL of the inbound send script
- *   resync_reply_cb   GET of the state after a reconnect
- * server.c is #included so its static callbacks are reachable; the server
- * object is built by hand with four connections (two authenticating, two
- * ready in groups) and no Redis link, so follow-up commands are refused
- * the way they are while Redis is down. lws is linked but the lws calls
- * the reply paths make (lws_callback_on_writable, lws_set_timeout) are
- * wrapped (-Wl,--wrap, see mk/fuzz.mk) to checks: the connections have no
- * real wsi, so a new lws call on these paths crashes the smoke run until
- * it is wrapped here too. Not covered: the socket I/O of hiredis'
- * async context and uvredis.c's libuv glue.
+ * sidecar's async links use), bounded exactly as the sidecar bounds its
+ * links (ph_redis_reader_bound, csrc/uvredis.c), and every reply it
+ * produces is handed to one of the reply callbacks, exactly as the event
+ * loop would:
+ *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
+ *   state_reply_cb    GET partyhub:state:<CODE>            (server_conn.c)
+ *   inbound_reply_cb  EVAL of the inbound send script      (server_conn.c)
+ *   rx_reply_cb       BZPOPMIN on our channel (msgpack)    (server_redis.c)
+ *   resync_reply_cb   GET of the state after a reconnect   (server_redis.c)
+ *
+ * The callbacks are static, so the two files that hold them are
+ * #included here (nothing else is: server.c, server_http.c, ... are linked
+ * as they are built, see mk/fuzz.mk). A non-static seam would mean editing
+ * server_conn.c, which is being reworked in parallel; server_redis.c's two
+ * callbacks could get one, but a harness that reaches half its callbacks
+ * one way and half another is not cleaner.
+ *
+ * The server object is built by hand with four connections (two
+ * authenticating, two ready in groups) and no Redis link, so follow-up
+ * commands are refused the way they are while Redis is down. lws is
+ * linked but the only lws calls the reply paths make
+ * (lws_callback_on_writable, lws_set_timeout, both in server_conn.c's
+ * ph_srv_conn_close / ph_srv_conn_send) are wrapped (-Wl,--wrap, see
+ * mk/fuzz.mk) to checks: the connections have no real wsi (0x1000), so a
+ * new lws call on these paths crashes the smoke run until it is wrapped
+ * here too. Not covered: the socket I/O of hiredis' async context and
+ * uvredis.c's libuv glue.
  *
  * Input: 4 selector bytes (which callback, which connection, per reply),
  * then the RESP stream.
  *
- * Known, not ours: hiredis 0.14.1's reader callocs count * 8 bytes for an
- * array header before any element arrives ("*1234567883\r\n" asks for
- * 9.8 GB; 1.0.1 added maxelements). The harness refuses arrays of more
- * than GUARD_ELEMENTS through the reader's object functions so that the
- * fuzzer can go past it; see docs/testing.md (Fuzzing, findings).
+ * hiredis 0.14.1's reader callocs count * 8 bytes for an array header
+ * before any element arrives ("*1234567883\r\n" asks for 9.8 GB). The
+ * sidecar's bound refuses it; LLVMFuzzerInitialize checks that on every
+ * start, under libFuzzer's -malloc_limit_mb (= -rss_limit_mb, 2048), and
+ * the corpus holds the input as a regression test (docs/testing.md).
  */
-#include "../../csrc/server.c"
+#include "../../csrc/server_conn.c"
+#include "../../csrc/server_redis.c"
 
 #include "fuzz_util.h"
 
@@ -51,18 +63,43 @@ __wrap_lws_callback_on_writable(struct lws *wsi)
     return 0;
 }
 
-#define GUARD_ELEMENTS 65536
+/*
+ * The hostile header, and the largest array the bound allows (8 MiB of
+ * element pointers): refused, accepted. Aborts on failure; an allocation
+ * over -malloc_limit_mb aborts by itself.
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static redisReplyObjectFunctions *default_fn;
-static redisReplyObjectFunctions guarded_fn;
-
-static void *
-guarded_array(const redisReadTask *task, int elements)
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    if (elements > GUARD_ELEMENTS) {
-        return NULL;                   /* the reader reports out of memory */
-    }
-    return default_fn->createArray(task, elements);
+    static const char hostile[] = "*1234567883\r\n";
+    char ok[32];
+    redisReader *rd = redisReaderCreate();
+    void *reply = NULL;
+
+    (void)argc;
+    (void)argv;
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    CHECK(redisReaderFeed(rd, hostile, sizeof(hostile) - 1) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_ERR && reply == NULL);
+    CHECK(rd->err != 0);
+    redisReaderFree(rd);
+
+    rd = redisReaderCreate();
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    snprintf(ok, sizeof(ok), "*%d\r\n", PH_REDIS_MAX_ELEMENTS + 1);
+    CHECK(redisReaderFeed(rd, ok, strlen(ok)) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_ERR && reply == NULL);
+    redisReaderFree(rd);
+
+    rd = redisReaderCreate();
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    snprintf(ok, sizeof(ok), "*%d\r\n", PH_REDIS_MAX_ELEMENTS);
+    CHECK(redisReaderFeed(rd, ok, strlen(ok)) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_OK && reply == NULL);
+    redisReaderFree(rd);                /* frees the partial 8 MiB array */
+    return 0;
 }
 
 #define NCONN 4
@@ -190,10 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     srv = server_make(conns);
     rd = redisReaderCreate();
-    default_fn = rd->fn;
-    guarded_fn = *default_fn;
-    guarded_fn.createArray = guarded_array;
-    rd->fn = &guarded_fn;
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
     redisReaderFeed(rd, (const char *)data + 4, size - 4);
     while (n < MAX_REPLIES && redisReaderGetReply(rd, &reply) == REDIS_OK
            && reply != NULL) {
