@@ -662,52 +662,68 @@ ph_list_contains(const char *list, const char *name)
 }
 
 /*
- * Returns 1 when text[0..len) has no control byte json.loads refuses:
- * outside strings only space, \t, \n and \r are whitespace, inside
- * strings no byte below 0x20 may appear raw. cJSON skips every byte
- * <= 0x20 as whitespace (NUL included) and takes raw control bytes in
- * strings, so without this check a pong echoed ts text with a raw NUL or
- * \x03 in it: not JSON (found by fuzz_client_msg).
+ * Returns 1 when text[0..len) has none of the lexical errors json.loads
+ * refuses but cJSON 1.7 takes: outside strings only space, \t, \n and \r
+ * are whitespace (cJSON skips every byte <= 0x20, NUL included); inside
+ * strings no byte below 0x20 may appear raw, and an escape is one of
+ * \" \\ \/ \b \f \n \r \t or \u and four hex digits (cJSON reads "\uZZZZ"
+ * as U+0000). Otherwise a pong echoed ts text that is not JSON (found by
+ * fuzz_client_msg).
  */
 static int
-json_controls_ok(const char *text, size_t len)
+json_lexical_ok(const char *text, size_t len)
 {
     int in_str = 0;
-    size_t i;
+    size_t i, k;
 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
 
-        if (in_str) {
-            if (c == '\\') {
-                i++;                   /* cJSON validates the escape */
+        if (!in_str) {
+            if (c == '"') {
+                in_str = 1;
             }
-            else if (c == '"') {
-                in_str = 0;
-            }
-            else if (c < 0x20) {
+            else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
                 return 0;
             }
+            continue;
         }
-        else if (c == '"') {
-            in_str = 1;
+        if (c == '"') {
+            in_str = 0;
         }
-        else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+        else if (c < 0x20) {
             return 0;
+        }
+        else if (c == '\\') {
+            if (++i >= len) {
+                return 0;
+            }
+            c = (unsigned char)text[i];
+            if (c == 'u') {
+                for (k = 1; k <= 4; k++) {
+                    if (i + k >= len || !isxdigit((unsigned char)text[i + k])) {
+                        return 0;
+                    }
+                }
+                i += 4;
+            }
+            else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+                return 0;
+            }
         }
     }
     return 1;
 }
 
 /* Parse text[0..len) as exactly one JSON value (json.loads refuses
- * anything after it but whitespace, and raw control bytes). */
+ * anything after it but whitespace, and lexical errors cJSON takes). */
 static cJSON *
 parse_whole(const char *text, size_t len)
 {
     const char *end = NULL;
     cJSON *root;
 
-    if (!json_controls_ok(text, len)) {
+    if (!json_lexical_ok(text, len)) {
         return NULL;
     }
     root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
