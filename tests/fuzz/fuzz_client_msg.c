@@ -4,7 +4,9 @@
  * frame a client sends once lws has reassembled it and checked its UTF-8.
  *
  * Input: byte 0 picks the forwarded-types list, the rest is the message.
- * Checks: the reply is NUL-terminated inside the buffer, is a JSON object
+ * Checks: the reply is NUL-terminated inside the buffer, is strict JSON
+ * (fuzz_json_strict, fuzz_util.h; only strict JSON is answered with a
+ * pong), a JSON object
  * of type "pong" or "error", is valid UTF-8 when the message was (it goes
  * out as a text frame), echoes ts (cJSON_Compare; numbers beyond a double
  * come back as null, see has_nonfinite) for a ping; no error
@@ -74,6 +76,12 @@ check_reply(const char *msg, size_t len, int kind, const char *reply,
     rlen = strlen(reply);
     if (fuzz_utf8_ok((const uint8_t *)msg, len)) {
         CHECK(fuzz_utf8_ok((const uint8_t *)reply, rlen));
+    }
+    /* Strict JSON (cJSON below is lax): a pong echoes ts as sent, so a
+     * message that is not strict JSON must not be a ping. */
+    CHECK(fuzz_json_strict(reply, rlen));
+    if (kind == PH_CLIENT_PING) {
+        CHECK(fuzz_json_strict(msg, len));
     }
     out = cJSON_ParseWithLength(reply, rlen);
     CHECK(out != NULL && cJSON_IsObject(out));

@@ -198,6 +198,7 @@ json_writers(const char *a, const char *b, size_t limit, int64_t stime)
     buf = malloc(cap);
     n = ph_ws_error(buf, cap, a, b);
     CHECK(n > 0 && (size_t)n < cap && strlen(buf) == (size_t)n);
+    CHECK(fuzz_json_strict(buf, (size_t)n));
     j = cJSON_Parse(buf);
     CHECK(j != NULL);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "code")->valuestring, a) == 0);
@@ -210,7 +211,7 @@ json_writers(const char *a, const char *b, size_t limit, int64_t stime)
 
     /* server_time_ms: any int64, from the input (epoch ms in production). */
     n = ph_ws_welcome(buf, cap, a, b, a, b, (int64_t)limit - 128, stime);
-    CHECK(n > 0);
+    CHECK(n > 0 && fuzz_json_strict(buf, (size_t)n));
     j = cJSON_Parse(buf);
     CHECK(j != NULL);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "connection_id")->valuestring, a) == 0);
