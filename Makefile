@@ -12,10 +12,10 @@ STAMP := $(VENV)/.partyhub-installed
 # Debian packages: Redis for the channel layer and the tests; the C
 # extension's libraries (libwebsockets, hiredis, libuv, msgpack-c, cJSON,
 # uthash) and the tools to build and check it (clang and its runtime for
-# the libFuzzer targets, mk/fuzz.mk).
+# the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests.
 APT_PACKAGES := redis-server redis-tools gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
-	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev
+	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium
 
 .PHONY: all setup system-deps venv run test test-python lint clean
 

@@ -43,13 +43,12 @@ ph_conn_rx_reset(ph_conn *c)
 }
 
 /*
- * Keep a copy of text[0..len) (binary: a binary frame's placeholder) at
- * the end of c's pending list, unless max messages are held already.
- * Returns 0, -1 when the list is full, -2 when out of memory.
+ * Keep a copy of text[0..len) at the end of c's pending list, unless max
+ * messages are held already. Returns 0, -1 when the list is full, -2 when
+ * out of memory.
  */
 int
-ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
-                    size_t max)
+ph_conn_pending_add(ph_conn *c, const char *text, size_t len, size_t max)
 {
     ph_pending *p;
 
@@ -62,7 +61,6 @@ ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
     }
     p->next = NULL;
     p->len = len;
-    p->binary = binary;
     memcpy(p->text, text, len);
     p->text[len] = '\0';
     if (c->pend_tail != NULL) {

@@ -14,6 +14,7 @@
 
 #include <uthash.h>
 
+#include "conn_auth.h"
 #include "outq.h"
 #include "wsparse.h"
 
@@ -31,25 +32,30 @@ typedef enum ph_conn_state {
 #define PH_CONN_GROUPS 2
 #define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
 
+/*
+ * Kept small: one exists per open socket (see "Performance notes" in
+ * docs/architecture.md); flags are bytes and the token is kept only as
+ * its raw sha256, which is all the session check needs.
+ */
 typedef struct ph_conn {
     struct lws *wsi;
     uint64_t serial;                   /* hash key; never reused */
     char id[PH_CONN_ID_LEN + 1];       /* connection_id: serial hex + random hex */
-    ph_conn_state state;
-    int in_table;                      /* linked into the server's hash */
-    int is_ws;                         /* passed FILTER_PROTOCOL_CONNECTION */
-    ph_conn_role role;
-    int token_ok;
-    int role_ok;                       /* role= was absent, player or host */
-    int code_ok;                       /* the path segment can be a code */
-    int binary;                        /* the message being received is binary */
-    int64_t player_id;                 /* -1 for hosts */
     char code[PH_CODE_LEN + 1];
-    char token[PH_TOKEN_MAX + 1];
+    uint8_t in_table;                  /* linked into the server's hash */
+    uint8_t is_ws;                     /* passed FILTER_PROTOCOL_CONNECTION */
+    uint8_t token_ok;                  /* token_digest holds a valid token's */
+    uint8_t role_ok;                   /* role= was absent, player or host */
+    uint8_t code_ok;                   /* the path segment can be a code */
+    ph_conn_state state;
+    ph_conn_role role;
     int close_code;
+    int64_t player_id;                 /* -1 for hosts */
+    /* sha256 of the presented token, wiped once the check is done */
+    unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
     struct ph_group *groups[PH_CONN_GROUPS];
-    size_t group_idx[PH_CONN_GROUPS];  /* position in groups[i]->members */
+    uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */
     char *rx;                          /* fragment reassembly, NULL if none */
     size_t rx_len;
     /* Messages received before the welcome, answered right after it. */
@@ -75,17 +81,15 @@ void ph_conn_rx_reset(ph_conn *c);
 typedef struct ph_pending {
     struct ph_pending *next;
     size_t len;
-    int binary;
     char text[];                       /* len bytes + NUL */
 } ph_pending;
 
 /*
- * Keep a copy of text[0..len) (binary: a binary frame's placeholder) at
- * the end of c's pending list, unless max messages are held already.
- * Returns 0, -1 when the list is full, -2 when out of memory.
+ * Keep a copy of text[0..len) at the end of c's pending list, unless max
+ * messages are held already. Returns 0, -1 when the list is full, -2 when
+ * out of memory.
  */
-int ph_conn_pending_add(ph_conn *c, const char *text, size_t len, int binary,
-                        size_t max);
+int ph_conn_pending_add(ph_conn *c, const char *text, size_t len, size_t max);
 
 /* Unlink and return the oldest pending message (the caller frees it), or
  * NULL when none is held. */

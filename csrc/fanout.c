@@ -50,6 +50,9 @@ ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
         memcpy(g->name, name, len + 1);
         created = 1;
     }
+    if (g->n >= UINT32_MAX) {          /* group_idx is 32-bit */
+        goto error;
+    }
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 4;
         ph_conn **m = realloc(g->members, ncap * sizeof(*m));

@@ -188,7 +188,8 @@ ph_outq_peek(const ph_outq *q)
 
 /*
  * Remove the oldest frame and return it; the caller now owns that
- * reference. NULL when empty.
+ * reference. NULL when empty. The ring is freed when the queue becomes
+ * empty (the next push allocates it again).
  */
 ph_frame *
 ph_outq_pop(ph_outq *q, const ph_outq_limits *lim)
@@ -205,8 +206,10 @@ ph_outq_pop(ph_outq *q, const ph_outq_limits *lim)
     if (!outq_over_soft(q, lim, 0, 0)) {
         q->soft_since_ms = 0;
     }
-    if (q->count == 0 && q->cap > PH_OUTQ_MIN_CAP * 4) {
-        /* Give back a ring that grew during a burst. */
+    if (q->count == 0) {
+        /* Give the ring back whenever the queue empties: most sockets are
+         * idle or written to directly (server_conn.c), and a kept ring
+         * would cost every connection 80 bytes for good. */
         free(q->ring);
         q->ring = NULL;
         q->cap = 0;

@@ -112,7 +112,8 @@ ph_frame *ph_outq_peek(const ph_outq *q);
 
 /*
  * Remove the oldest frame and return it; the caller now owns that
- * reference. NULL when empty.
+ * reference. NULL when empty. The ring is freed when the queue becomes
+ * empty (the next push allocates it again).
  */
 ph_frame *ph_outq_pop(ph_outq *q, const ph_outq_limits *lim);
 

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "uvredis.h"
@@ -342,6 +343,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
     cfg->max_message = 4096;
+    cfg->rx_buffer = 128;
     cfg->ping_interval = 20;
     cfg->ping_timeout = 30;
     /* Roughly Redis' pubsub class: 1 MiB hard, 256 KiB for 10 s soft. */
@@ -376,6 +378,7 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
         return -1;
     }
     if (cfg->max_message == 0 || cfg->max_message > 16 * 1024 * 1024
+        || cfg->rx_buffer < 128 || cfg->rx_buffer > 65536
         || cfg->writes_per_turn <= 0 || cfg->receive_timeout <= 0
         || cfg->capacity <= 0 || cfg->expiry <= 0 || cfg->group_expiry <= 0
         || cfg->group_refresh <= 0 || cfg->group_refresh >= cfg->group_expiry
@@ -418,6 +421,45 @@ server_make_ids(ph_server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * Raise the RLIMIT_NOFILE soft limit to the hard limit (at most
+ * PH_NOFILE_MAX): the Debian default of 1024 would cap the sidecar near
+ * 1,000 sockets. Must run before lws_create_context, which sizes its fd
+ * tables from the limit. Failure is logged, not fatal.
+ */
+static void
+server_raise_nofile(ph_server *srv)
+{
+    struct rlimit rl;
+    rlim_t want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        ph_logf(srv->log, PH_LOG_WARNING, "getrlimit(RLIMIT_NOFILE): %s",
+                strerror(errno));
+        return;
+    }
+    want = rl.rlim_max;
+    if (want == RLIM_INFINITY || want > (rlim_t)PH_NOFILE_MAX) {
+        want = (rlim_t)PH_NOFILE_MAX;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        struct rlimit nrl = { .rlim_cur = want, .rlim_max = rl.rlim_max };
+
+        if (setrlimit(RLIMIT_NOFILE, &nrl) == 0) {
+            rl.rlim_cur = want;
+        }
+        else {
+            ph_logf(srv->log, PH_LOG_WARNING, "setrlimit(RLIMIT_NOFILE, %llu): %s",
+                    (unsigned long long)want, strerror(errno));
+        }
+    }
+    srv->nofile_limit = rl.rlim_cur == RLIM_INFINITY ? (uint64_t)PH_NOFILE_MAX
+                                                     : (uint64_t)rl.rlim_cur;
+    ph_logf(srv->log, PH_LOG_INFO, "RLIMIT_NOFILE soft limit %llu (hard %llu)",
+            (unsigned long long)srv->nofile_limit,
+            (unsigned long long)rl.rlim_max);
+}
+
 static int
 server_make_lws(ph_server *srv, char *err, size_t errlen)
 {
@@ -427,7 +469,9 @@ server_make_lws(ph_server *srv, char *err, size_t errlen)
     srv->protocols[0].name = "partyhub";
     srv->protocols[0].callback = ph_srv_ws_callback;
     srv->protocols[0].per_session_data_size = sizeof(ph_conn);
-    srv->protocols[0].rx_buffer_size = 4096;
+    /* lws allocates rx_buffer_size + LWS_PRE per connection for its whole
+     * life: keep it small (see "Performance notes" in docs/architecture.md). */
+    srv->protocols[0].rx_buffer_size = srv->cfg.rx_buffer;
     srv->protocols[0].tx_packet_size = 4096;
     srv->retry_policy.secs_since_valid_ping = (uint16_t)srv->cfg.ping_interval;
     srv->retry_policy.secs_since_valid_hangup = (uint16_t)srv->cfg.ping_timeout;
@@ -533,6 +577,7 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         ph_srv_set_err(err, errlen, "out of memory");
         goto error;
     }
+    server_raise_nofile(srv);
     if (server_make_ids(srv, err, errlen) < 0
         || ph_srv_listen_open(srv, err, errlen) < 0) {
         goto error;
@@ -577,6 +622,7 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->redis_undelivered = cnt_get(&s->redis_undelivered);
     out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
     out->log_dropped = srv->log ? ph_log_dropped(srv->log) : 0;
+    out->nofile_limit = srv->nofile_limit;
 }
 
 /* The log ring lines can be drained from (any thread); owned by srv. */

@@ -24,6 +24,10 @@
 
 typedef struct ph_server ph_server;
 
+/* Highest RLIMIT_NOFILE soft limit the server sets: lws allocates its fd
+ * lookup tables from it and falls back to 2560 fds above 10^7. */
+#define PH_NOFILE_MAX (1024u * 1024u)
+
 typedef struct ph_server_config {
     const char *host;              /* bind address (numeric), "0.0.0.0" */
     int port;                      /* 0 = any free port (see stats.port) */
@@ -44,6 +48,9 @@ typedef struct ph_server_config {
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
     size_t max_message;            /* inbound message bytes, 4096 */
+    size_t rx_buffer;              /* lws per-connection receive buffer, 128
+                                    * (larger messages arrive in pieces and
+                                    * are reassembled up to max_message) */
     int ping_interval;             /* s without PONG before PING, 20 */
     int ping_timeout;              /* s without PONG before hangup, 30 */
     ph_outq_limits out_limits;     /* per-socket output queue limits */
@@ -66,14 +73,17 @@ typedef struct ph_server_stats {
     uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
     uint64_t inbound_forwarded;
     uint64_t log_dropped;
+    uint64_t nofile_limit;         /* RLIMIT_NOFILE soft limit in force */
 } ph_server_stats;
 
 /* Fill cfg with the defaults listed above. */
 void ph_server_config_defaults(ph_server_config *cfg);
 
 /*
- * Create the server: copies cfg (strings included), creates the loop, the
- * lws context and vhost, and binds and listens on host:port. Redis
+ * Create the server: copies cfg (strings included), raises the process'
+ * RLIMIT_NOFILE soft limit to its hard limit (capped at PH_NOFILE_MAX;
+ * lws sizes its fd tables from it), creates the loop, the lws context and
+ * vhost, and binds and listens on host:port. Redis
  * connections are started when ph_server_run begins. Returns NULL with a
  * message in err[0..errlen) on any failure (port busy, bad address,
  * missing lws libuv plugin, out of memory); nothing is leaked.

@@ -93,6 +93,41 @@ ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
     ph_srv_conn_close(srv, c, 1008);
 }
 
+/*
+ * Fan-out fast path: write f to c at once when nothing is ahead of it
+ * (our queue is empty and lws holds no unsent remainder of an earlier
+ * write), saving the two epoll_ctl calls that arming and disarming POLLOUT
+ * cost per recipient. lws_write frames it (FIN + text, unmasked) in the
+ * frame's headroom, identically for every recipient; a short send is kept
+ * by lws (at most one frame per socket) and flushed before anything else,
+ * so later frames see lws_partial_buffered() and take the queue. lws_write
+ * never closes the wsi itself, so the caller's member array stays intact.
+ * Only plain h1 WebSocket links without extensions exist here (see
+ * "Performance notes" in docs/architecture.md). Returns 1 when f was
+ * handed to lws (or c was closed on a send error), 0 when the caller must
+ * queue it.
+ */
+static int
+conn_write_now(ph_server *srv, ph_conn *c, ph_frame *f)
+{
+    int n;
+
+    if (c->state != PH_CONN_READY || c->q.count != 0
+        || lws_partial_buffered(c->wsi)) {
+        return 0;
+    }
+    n = lws_write(c->wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT);
+    if (n < (int)f->len) {
+        /* The socket is unusable (lws has marked it so): the close frame
+         * will not get out either; lws drops the link on its timeout. */
+        ph_srv_conn_close(srv, c, 1011);
+        return 1;
+    }
+    cnt_add(&srv->st.messages_out, 1);
+    cnt_add(&srv->st.bytes_out, f->len);
+    return 1;
+}
+
 /* Queue a copy of text[0..len) for c alone. */
 static void
 conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
@@ -204,6 +239,20 @@ ph_srv_state_key(const ph_server *srv, const char *code, char *out, size_t outle
     snprintf(out, outlen, "%s%s", srv->cfg.state_key_prefix, code);
 }
 
+/* Lowercase hex of a raw sha256 (Django stores the digest that way). */
+static void
+digest_hex(const unsigned char d[PH_SHA256_LEN], char hex[PH_SHA256_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    int i;
+
+    for (i = 0; i < PH_SHA256_LEN; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[PH_SHA256_HEX_LEN] = '\0';
+}
+
 /* Parse a decimal player id; -1 when it is not one. */
 static int64_t
 parse_player_id(const char *s, size_t len)
@@ -262,7 +311,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (c->role == PH_ROLE_HOST) {
-        ph_sha256_hex(c->token, digest);
+        digest_hex(c->token_digest, digest);
         if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
                          (size_t)host->len)) {
             ph_srv_conn_close(srv, c, 4003);
@@ -278,7 +327,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
             return;
         }
     }
-    memset(c->token, 0, sizeof(c->token));
+    memset(c->token_digest, 0, sizeof(c->token_digest));
     snprintf(group, sizeof(group), "game_%s", c->code);
     if (conn_join(srv, c, 0, group) < 0) {
         ph_srv_conn_close(srv, c, 1011);
@@ -312,7 +361,7 @@ conn_start_auth(ph_server *srv, ph_conn *c)
 
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
-    ph_sha256_hex(c->token, digest);
+    digest_hex(c->token_digest, digest);
     snprintf(field, sizeof(field), "p:%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
@@ -406,18 +455,13 @@ conn_send_error(ph_server *srv, ph_conn *c, const char *code,
 
 /* Answer or forward one complete client message of a READY connection. */
 static void
-conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
-                    int binary)
+conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     char small[PH_REPLY_MAX];
     char *reply = small;
     size_t cap = len + PH_REPLY_MAX;   /* a pong is ts's text + 21 bytes */
     int kind;
 
-    if (binary) {
-        conn_send_error(srv, c, "INVALID_MESSAGE", PH_MSG_BINARY);
-        return;
-    }
     if (cap > sizeof(small)) {
         reply = malloc(cap);
         if (reply == NULL) {
@@ -456,15 +500,13 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
  * the welcome and the state.
  */
 static void
-conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
-                int binary)
+conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     cnt_add(&srv->st.messages_in, 1);
     cnt_add(&srv->st.bytes_in, len);
     lws_validity_confirmed(c->wsi);   /* data counts as liveness too */
     if (c->state == PH_CONN_AUTHING) {
-        int rc = ph_conn_pending_add(c, binary ? "" : text, binary ? 0 : len,
-                                     binary, PH_PENDING_MAX);
+        int rc = ph_conn_pending_add(c, text, len, PH_PENDING_MAX);
 
         if (rc < 0) {
             ph_logf(srv->log, PH_LOG_WARNING, "%s: %s before the welcome; "
@@ -475,7 +517,7 @@ conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len,
         return;
     }
     if (c->state == PH_CONN_READY) {
-        conn_handle_message(srv, c, text, len, binary);
+        conn_handle_message(srv, c, text, len);
     }
 }
 
@@ -486,7 +528,7 @@ conn_run_pending(ph_server *srv, ph_conn *c)
     ph_pending *p;
 
     while (c->state == PH_CONN_READY && (p = ph_conn_pending_pop(c)) != NULL) {
-        conn_handle_message(srv, c, p->text, p->len, p->binary);
+        conn_handle_message(srv, c, p->text, p->len);
         free(p);
     }
 }
@@ -511,7 +553,9 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
         ph_srv_conn_close(srv, c, code);
         return;
     }
-    ph_srv_conn_send(srv, c, f);
+    if (!conn_write_now(srv, c, f)) {
+        ph_srv_conn_send(srv, c, f);
+    }
 }
 
 static int
@@ -694,7 +738,8 @@ ws_filter(struct lws *wsi, ph_conn *c)
     c->token_ok = 0;
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
     if (v != NULL && ph_ws_token_ok(v)) {
-        memcpy(c->token, v, strlen(v) + 1);  /* token_ok: <= PH_TOKEN_MAX */
+        /* Only the digest is kept: Django stores sha256(token) too. */
+        ph_sha256(v, strlen(v), c->token_digest);
         c->token_ok = 1;
     }
     return 0;
@@ -739,12 +784,10 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
     if (c->state == PH_CONN_CLOSING) {
         return 0;
     }
-    if (lws_is_first_fragment(wsi)) {
-        c->binary = lws_frame_is_binary(wsi);
-    }
-    if (c->binary) {
+    if (lws_frame_is_binary(wsi)) {
         /* Our protocol is JSON text only: 1003 (unsupported data), as the
-         * consumer does, without buffering a byte of it. */
+         * consumer does, without buffering a byte of it. lws keeps the
+         * message's opcode across its continuation frames. */
         lws_close_reason(wsi, 1003, NULL, 0);
         return -1;
     }
@@ -754,7 +797,7 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
             lws_close_reason(wsi, 1009, NULL, 0);
             return -1;
         }
-        conn_on_message(srv, c, in, len, 0);   /* common case: no copy */
+        conn_on_message(srv, c, in, len);   /* common case: no copy */
         return 0;
     }
     rc = ph_conn_rx_append(c, in, len, srv->cfg.max_message);
@@ -769,7 +812,7 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
         return -1;
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
-        conn_on_message(srv, c, c->rx, c->rx_len, 0);
+        conn_on_message(srv, c, c->rx, c->rx_len);
         ph_conn_rx_reset(c);
     }
     return 0;
@@ -791,9 +834,13 @@ ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
     if (c->state != PH_CONN_READY) {
         return 0;
     }
-    /* Fairness: at most writes_per_turn frames, and stop when choked. */
+    /*
+     * Fairness: at most writes_per_turn frames, and stop when the socket
+     * is full: lws then keeps the unsent part (lws_partial_buffered), which
+     * tells us without the poll() lws_send_pipe_choked() costs per frame.
+     */
     while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
-        if (n > 0 && lws_send_pipe_choked(wsi)) {
+        if (n > 0 && lws_partial_buffered(wsi)) {
             break;
         }
         if (lws_write(wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)

@@ -139,6 +139,7 @@ struct ph_server {
 
     srv_counters st;
     ph_log *log;
+    uint64_t nofile_limit;       /* RLIMIT_NOFILE soft limit after raising */
 };
 
 /* ---- small inline helpers ------------------------------------------ */

@@ -58,12 +58,13 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "max_message", "ping_interval", "ping_timeout", "hard_bytes",
         "hard_msgs", "soft_bytes", "soft_msgs", "soft_seconds",
         "writes_per_turn", "stop_grace", "log_level", "capacity", "expiry",
-        "group_expiry", "group_refresh", "backlog", NULL
+        "group_expiry", "group_refresh", "backlog", "rx_buffer", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
     PyObject *skey = NULL, *stkey = NULL, *inbound = NULL;
     Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
+    Py_ssize_t rx_buffer;
     double soft_seconds, stop_grace;
     ph_server_config cfg;
     ServerObject *self;
@@ -71,6 +72,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 
     ph_server_config_defaults(&cfg);
     max_message = (Py_ssize_t)cfg.max_message;
+    rx_buffer = (Py_ssize_t)cfg.rx_buffer;
     hard_bytes = (Py_ssize_t)cfg.out_limits.hard_bytes;
     hard_msgs = (Py_ssize_t)cfg.out_limits.hard_msgs;
     soft_bytes = (Py_ssize_t)cfg.out_limits.soft_bytes;
@@ -78,14 +80,14 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii", kwlist,
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "n", kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
             &max_message, &cfg.ping_interval, &cfg.ping_timeout,
             &hard_bytes, &hard_msgs, &soft_bytes, &soft_msgs, &soft_seconds,
             &cfg.writes_per_turn, &stop_grace, &cfg.log_level, &cfg.capacity,
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
-            &cfg.backlog)) {
+            &cfg.backlog, &rx_buffer)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -98,13 +100,14 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(inbound, &cfg.inbound_channel) < 0) {
         return NULL;
     }
-    if (max_message < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
+    if (max_message < 0 || rx_buffer < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
         || soft_msgs < 0 || soft_seconds < 0 || stop_grace < 0
         || soft_seconds > 86400 || stop_grace > 60) {
         PyErr_SetString(PyExc_ValueError, "limits must be non-negative");
         return NULL;
     }
     cfg.max_message = (size_t)max_message;
+    cfg.rx_buffer = (size_t)rx_buffer;
     cfg.out_limits.hard_bytes = (size_t)hard_bytes;
     cfg.out_limits.hard_msgs = (size_t)hard_msgs;
     cfg.out_limits.soft_bytes = (size_t)soft_bytes;
@@ -173,7 +176,7 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 
     ph_server_stats_get(self->srv, &s);
     return Py_BuildValue(
-        "{s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "{s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "connections", (unsigned long long)s.connections,
         "connections_total", (unsigned long long)s.connections_total,
@@ -186,7 +189,8 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
         "redis_reconnects", (unsigned long long)s.redis_reconnects,
         "redis_undelivered", (unsigned long long)s.redis_undelivered,
         "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
-        "log_dropped", (unsigned long long)s.log_dropped);
+        "log_dropped", (unsigned long long)s.log_dropped,
+        "nofile_limit", (unsigned long long)s.nofile_limit);
 }
 
 PyDoc_STRVAR(drain_doc,

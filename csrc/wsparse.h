@@ -21,7 +21,6 @@
 /* protocol.ERROR_MESSAGES, word for word. */
 #define PH_MSG_PARSE_FAILED "The message is not valid JSON."
 #define PH_MSG_INVALID "A message must be a JSON object with a string 'type'."
-#define PH_MSG_BINARY "Only text frames carry messages."
 
 typedef enum ph_conn_role {
     PH_ROLE_PLAYER = 0,

@@ -37,9 +37,10 @@ fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
 fuzz_libs_url         := -lcjson
 # server_conn.c and server_redis.c (the static reply callbacks) are
-# #included by the harness, the rest linked; lws is linked but the two lws
+# #included by the harness, the rest linked; lws is linked but the four lws
 # calls the reply paths make are wrapped (see the harness).
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
+                         -Wl,--wrap=lws_partial_buffered,--wrap=lws_write \
                          -lwebsockets -luv -lhiredis \
                          -lcjson -lmsgpackc -lpthread
 

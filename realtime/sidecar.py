@@ -26,6 +26,8 @@ DEFAULTS = {
     "ping_interval": 20,  # s of silence before a protocol PING
     "ping_timeout": 30,  # s without a PONG before hanging up
     "max_message": 4096,  # bytes per client message; larger closes 1009
+    "rx_buffer": 128,  # lws receive buffer per connection (bytes, 128..65536);
+    # larger messages arrive in pieces and are reassembled up to max_message
     "hard_bytes": 1 << 20,  # per-socket output queue: over this, close now
     "hard_msgs": 1024,
     "soft_bytes": 256 << 10,  # over this for soft_seconds, close

@@ -588,8 +588,8 @@ class ConnectionTests(LayerTestCase):
                     fast.send("specific.t!x", {"type": "t", "n": n, "i": i})
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
-            sent.wait()
-            done.wait()
+            sent.wait(timeout=30)
+            done.wait(timeout=60)
 
         def client_ids():
             # Other processes of the test run share this Redis and come and
@@ -600,12 +600,14 @@ class ConnectionTests(LayerTestCase):
         threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
         for t in threads:
             t.start()
-        sent.wait()
-        ours = client_ids() - before
-        self.assertEqual(len(ours), 8)  # one connection per thread
-        done.set()
-        for t in threads:
-            t.join()
+        try:
+            sent.wait(timeout=30)
+            ours = client_ids() - before
+            self.assertEqual(len(ours), 8)  # one connection per thread
+        finally:
+            done.set()  # never leave the workers (and the test run) hanging
+            for t in threads:
+                t.join()
         self.assertEqual(errors, [])
         self.assertEqual(self.raw.zcard(self.prefix + "specific.t!"), 1600)
         deadline = time.monotonic() + 2

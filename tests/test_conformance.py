@@ -300,9 +300,7 @@ LWS_PING = (
     "lws keeps one pending ping and drops pings that arrive before its pong "
     "is written, so it answers the oldest, not the most recent (5.5.3)"
 )
-LWS_UNMASKED = (
-    "lws accepts unmasked client frames (5.1); the callback cannot see the mask bit"
-)
+LWS_UNMASKED = "lws accepts unmasked client frames (5.1); the callback cannot see the mask bit"
 
 
 def case(*args, **kw) -> None:
@@ -311,13 +309,20 @@ def case(*args, **kw) -> None:
 
 def _length_cases() -> None:
     case(
-        "1.1.1", "text, 0 bytes", "5.6: an empty text frame is valid",
-        send(text(b"")), stays_open(error(protocol.MESSAGE_PARSE_FAILED)),
+        "1.1.1",
+        "text, 0 bytes",
+        "5.6: an empty text frame is valid",
+        send(text(b"")),
+        stays_open(error(protocol.MESSAGE_PARSE_FAILED)),
     )
     for cid, n in (("1.1.2", 125), ("1.1.3", 126), ("1.1.4", 127), ("1.1.5", 128)):
         case(
-            cid, f"text, {n} bytes", "5.2: 7-bit length up to 125, 16-bit from 126",
-            send(text(padded_ping(n))), stays_open(pong_msg()), stays_open(pong_msg()),
+            cid,
+            f"text, {n} bytes",
+            "5.2: 7-bit length up to 125, 16-bit from 126",
+            send(text(padded_ping(n))),
+            stays_open(pong_msg()),
+            stays_open(pong_msg()),
         )
     for cid, n, chunk in (
         ("1.1.6", 65535, None),
@@ -326,27 +331,40 @@ def _length_cases() -> None:
     ):
         how = f", written {chunk} bytes at a time" if chunk else ""
         case(
-            cid, f"text, {n} bytes{how}", "5.2 (16/64-bit length); 7.4.1: 1009 past our limit",
-            send(text(padded_ping(n)), chunk=chunk), fails(1009), stays_open(pong_msg()),
+            cid,
+            f"text, {n} bytes{how}",
+            "5.2 (16/64-bit length); 7.4.1: 1009 past our limit",
+            send(text(padded_ping(n)), chunk=chunk),
+            fails(1009),
+            stays_open(pong_msg()),
         )
     for cid, n in (("1.2.1", 0), ("1.2.2", 125), ("1.2.3", 65536)):
         case(
-            cid, f"binary, {n} bytes", "7.4.1: 1003 for a data type it cannot accept",
-            send(frame(OP_BINARY, b"\xfe" * n)), fails(1003), fails(1003),
+            cid,
+            f"binary, {n} bytes",
+            "7.4.1: 1003 for a data type it cannot accept",
+            send(frame(OP_BINARY, b"\xfe" * n)),
+            fails(1003),
+            fails(1003),
         )
     case(
-        "1.3.1", "unmasked client text frame",
+        "1.3.1",
+        "unmasked client text frame",
         "5.1: the server MUST close on an unmasked client frame",
-        send(text(ping_msg(), mask=False)), fails(1002), known=LWS_UNMASKED,
+        send(text(ping_msg(), mask=False)),
+        fails(1002),
+        known=LWS_UNMASKED,
     )
     case(
-        "1.3.2", "5-byte text with a 16-bit length (not minimal)",
+        "1.3.2",
+        "5-byte text with a 16-bit length (not minimal)",
         "5.2: senders MUST use the minimal length; receivers unspecified (either)",
         send(text(b"[1,2]", length_form=16)),
         stays_open(error(protocol.INVALID_MESSAGE)) | fails(1002),
     )
     case(
-        "1.3.3", "64-bit length with the top bit set",
+        "1.3.3",
+        "64-bit length with the top bit set",
         "5.2: the most significant bit MUST be 0",
         send(b"\x81\xff" + struct.pack("!Q", (1 << 63) | 5) + b"\0\0\0\0" + b"hello"),
         fails(1002, 1009),
@@ -354,63 +372,159 @@ def _length_cases() -> None:
 
 
 def _ping_cases() -> None:
-    case("2.1", "ping, no payload", "5.5.2/5.5.3: pong with the same payload",
-         send(frame(OP_PING)), stays_open(pong(b"")))
-    case("2.2", "ping, 13-byte text payload", "5.5.3: pong echoes the application data",
-         send(frame(OP_PING, b"Hello, world!")), stays_open(pong(b"Hello, world!")))
+    case(
+        "2.1",
+        "ping, no payload",
+        "5.5.2/5.5.3: pong with the same payload",
+        send(frame(OP_PING)),
+        stays_open(pong(b"")),
+    )
+    case(
+        "2.2",
+        "ping, 13-byte text payload",
+        "5.5.3: pong echoes the application data",
+        send(frame(OP_PING, b"Hello, world!")),
+        stays_open(pong(b"Hello, world!")),
+    )
     binary = bytes([0x00, 0xFF, 0xFE, 0xFD, 0xFC, 0xFB, 0x00, 0xFF])
-    case("2.3", "ping, binary payload", "5.5.3: pong echoes the application data",
-         send(frame(OP_PING, binary)), stays_open(pong(binary)))
-    case("2.4", "ping, 125 bytes", "5.5: control payload up to 125 bytes",
-         send(frame(OP_PING, b"\xfe" * 125)), stays_open(pong(b"\xfe" * 125)))
-    case("2.5", "ping, 126 bytes", "5.5: control frames MUST have payload <= 125",
-         send(frame(OP_PING, b"\xfe" * 126)), fails(1002))
-    case("2.6", "unsolicited pong, no payload", "5.5.3: an unsolicited pong is ignored",
-         send(frame(OP_PONG)), stays_open())
-    case("2.7", "unsolicited pong with payload", "5.5.3: an unsolicited pong is ignored",
-         send(frame(OP_PONG, b"unsolicited")), stays_open())
-    case("2.8", "unsolicited pong, then ping", "5.5.3: pong only for the ping",
-         send(frame(OP_PONG, b"x"), frame(OP_PING, b"ping")), stays_open(pong(b"ping")))
+    case(
+        "2.3",
+        "ping, binary payload",
+        "5.5.3: pong echoes the application data",
+        send(frame(OP_PING, binary)),
+        stays_open(pong(binary)),
+    )
+    case(
+        "2.4",
+        "ping, 125 bytes",
+        "5.5: control payload up to 125 bytes",
+        send(frame(OP_PING, b"\xfe" * 125)),
+        stays_open(pong(b"\xfe" * 125)),
+    )
+    case(
+        "2.5",
+        "ping, 126 bytes",
+        "5.5: control frames MUST have payload <= 125",
+        send(frame(OP_PING, b"\xfe" * 126)),
+        fails(1002),
+    )
+    case(
+        "2.6",
+        "unsolicited pong, no payload",
+        "5.5.3: an unsolicited pong is ignored",
+        send(frame(OP_PONG)),
+        stays_open(),
+    )
+    case(
+        "2.7",
+        "unsolicited pong with payload",
+        "5.5.3: an unsolicited pong is ignored",
+        send(frame(OP_PONG, b"unsolicited")),
+        stays_open(),
+    )
+    case(
+        "2.8",
+        "unsolicited pong, then ping",
+        "5.5.3: pong only for the ping",
+        send(frame(OP_PONG, b"x"), frame(OP_PING, b"ping")),
+        stays_open(pong(b"ping")),
+    )
 
-    case("2.9", "10 pings at once", "5.5.2/5.5.3: a pong per ping (MAY answer only the last)",
-         send(*(frame(OP_PING, b"p%d" % i) for i in range(10))),
-         pongs_for([b"p%d" % i for i in range(10)]), known=LWS_PING)
-    case("2.10", "ping, 125 bytes written 1 byte at a time", "5.5.3",
-         send(frame(OP_PING, b"*" * 125), chunk=1), stays_open(pong(b"*" * 125)))
+    case(
+        "2.9",
+        "10 pings at once",
+        "5.5.2/5.5.3: a pong per ping (MAY answer only the last)",
+        send(*(frame(OP_PING, b"p%d" % i) for i in range(10))),
+        pongs_for([b"p%d" % i for i in range(10)]),
+        known=LWS_PING,
+    )
+    case(
+        "2.10",
+        "ping, 125 bytes written 1 byte at a time",
+        "5.5.3",
+        send(frame(OP_PING, b"*" * 125), chunk=1),
+        stays_open(pong(b"*" * 125)),
+    )
     # docs/protocol.md: {"type":"ping","ts":X} -> {"type":"pong","ts":X}, any JSON X.
     values: list[Any] = [0, -1.5, "κόσμε 𝄞", {"a": [1, None, True]}, [], None]
-    case("2.11", "ping messages, ts of every JSON type", "protocol.md: pong echoes ts",
-         send(*(text(ping_msg(v)) for v in values), text(b'{"type":"ping"}')),
-         stays_open(*(pong_msg(v) for v in values), pong_msg(None)))
+    case(
+        "2.11",
+        "ping messages, ts of every JSON type",
+        "protocol.md: pong echoes ts",
+        send(*(text(ping_msg(v)) for v in values), text(b'{"type":"ping"}')),
+        stays_open(*(pong_msg(v) for v in values), pong_msg(None)),
+    )
     big_ts = "t" * 2000
-    case("2.12", "ping message, 2000-byte ts (under the limit)",
-         "protocol.md: pong echoes ts (any JSON value)",
-         send(text(ping_msg(big_ts))), stays_open(pong_msg(big_ts)))
+    case(
+        "2.12",
+        "ping message, 2000-byte ts (under the limit)",
+        "protocol.md: pong echoes ts (any JSON value)",
+        send(text(ping_msg(big_ts))),
+        stays_open(pong_msg(big_ts)),
+    )
     # 1e400 is valid JSON but no double: the pong must still be valid JSON
     # (RFC 8259 has no Infinity); its ts cannot be echoed exactly.
-    case("2.13", "ping message, ts 1e400 (beyond a double)",
-         "protocol.md + RFC 8259: the pong is valid JSON",
-         send(text(b'{"type":"ping","ts":1e400}')),
-         Expect("pong-msg (valid JSON), open",
-                lambda o: o.end == "open" and len(o.replies) == 1
-                and o.replies[0][0] == "json" and o.replies[0][1].get("type") == "pong"))
+    case(
+        "2.13",
+        "ping message, ts 1e400 (beyond a double)",
+        "protocol.md + RFC 8259: the pong is valid JSON",
+        send(text(b'{"type":"ping","ts":1e400}')),
+        Expect(
+            "pong-msg (valid JSON), open",
+            lambda o: (
+                o.end == "open"
+                and len(o.replies) == 1
+                and o.replies[0][0] == "json"
+                and o.replies[0][1].get("type") == "pong"
+            ),
+        ),
+    )
 
 
 def _rsv_cases() -> None:
     good = text(ping_msg())
-    case("3.1", "text with RSV1 (no extension)", "5.2: non-zero RSV without extension: fail",
-         send(text(ping_msg(), rsv=RSV1)), fails(1002))
-    case("3.2", "text, then text with RSV2", "5.2",
-         send(good, text(ping_msg(), rsv=RSV2)), fails(1002, before=(pong_msg(),)))
-    case("3.3", "text, text with RSV3, ping", "5.2: nothing after the bad frame",
-         send(good, text(ping_msg(), rsv=RSV3), frame(OP_PING, b"x")),
-         fails(1002, before=(pong_msg(),)))
-    case("3.4", "binary with RSV1|RSV3", "5.2",
-         send(frame(OP_BINARY, b"\x00\xff", rsv=RSV1 | RSV3)), fails(1002, 1003))
-    case("3.5", "ping with RSV1|RSV2", "5.2",
-         send(frame(OP_PING, b"x", rsv=RSV1 | RSV2)), fails(1002))
-    case("3.6", "close with all RSV bits", "5.2",
-         send(close_frame(1000, rsv=RSV1 | RSV2 | RSV3)), fails(1002))
+    case(
+        "3.1",
+        "text with RSV1 (no extension)",
+        "5.2: non-zero RSV without extension: fail",
+        send(text(ping_msg(), rsv=RSV1)),
+        fails(1002),
+    )
+    case(
+        "3.2",
+        "text, then text with RSV2",
+        "5.2",
+        send(good, text(ping_msg(), rsv=RSV2)),
+        fails(1002, before=(pong_msg(),)),
+    )
+    case(
+        "3.3",
+        "text, text with RSV3, ping",
+        "5.2: nothing after the bad frame",
+        send(good, text(ping_msg(), rsv=RSV3), frame(OP_PING, b"x")),
+        fails(1002, before=(pong_msg(),)),
+    )
+    case(
+        "3.4",
+        "binary with RSV1|RSV3",
+        "5.2",
+        send(frame(OP_BINARY, b"\x00\xff", rsv=RSV1 | RSV3)),
+        fails(1002, 1003),
+    )
+    case(
+        "3.5",
+        "ping with RSV1|RSV2",
+        "5.2",
+        send(frame(OP_PING, b"x", rsv=RSV1 | RSV2)),
+        fails(1002),
+    )
+    case(
+        "3.6",
+        "close with all RSV bits",
+        "5.2",
+        send(close_frame(1000, rsv=RSV1 | RSV2 | RSV3)),
+        fails(1002),
+    )
 
 
 def _opcode_cases() -> None:
@@ -430,69 +544,155 @@ def _opcode_cases() -> None:
         kind = "non-control" if op < 8 else "control"
         bad = frame(op, payload)
         if sandwich:
-            case(cid, f"text, reserved {kind} opcode {op}, ping",
-                 "5.2: an unknown opcode MUST fail the connection",
-                 send(good, bad, frame(OP_PING, b"x")), fails(1002, before=(pong_msg(),)))
+            case(
+                cid,
+                f"text, reserved {kind} opcode {op}, ping",
+                "5.2: an unknown opcode MUST fail the connection",
+                send(good, bad, frame(OP_PING, b"x")),
+                fails(1002, before=(pong_msg(),)),
+            )
         else:
-            case(cid, f"reserved {kind} opcode {op}" + (" with payload" if payload else ""),
-                 "5.2: an unknown opcode MUST fail the connection", send(bad), fails(1002))
+            case(
+                cid,
+                f"reserved {kind} opcode {op}" + (" with payload" if payload else ""),
+                "5.2: an unknown opcode MUST fail the connection",
+                send(bad),
+                fails(1002),
+            )
 
 
 def _fragment_cases() -> None:
     msg = ping_msg("fragmented")
     a, b = msg[:10], msg[10:]
-    case("5.1", "ping in two fragments", "5.4/5.5: control frames MUST NOT be fragmented",
-         send(frame(OP_PING, b"ab", fin=False), frame(OP_CONT, b"cd")), fails(1002))
-    case("5.2", "pong in two fragments", "5.4/5.5",
-         send(frame(OP_PONG, b"ab", fin=False), frame(OP_CONT, b"cd")), fails(1002))
-    case("5.3", "text in two fragments", "5.4: the message is the concatenation",
-         send(text(a, fin=False), frame(OP_CONT, b)), stays_open(pong_msg("fragmented")))
-    case("5.4", "text in two fragments, 1 byte per write", "5.4",
-         send(text(a, fin=False), frame(OP_CONT, b), chunk=1),
-         stays_open(pong_msg("fragmented")))
-    case("5.5", "text fragments with a ping between", "5.4: control frames MAY be injected",
-         send(text(a, fin=False), frame(OP_PING, b"mid"), frame(OP_CONT, b)),
-         stays_open(pong(b"mid"), pong_msg("fragmented")))
+    case(
+        "5.1",
+        "ping in two fragments",
+        "5.4/5.5: control frames MUST NOT be fragmented",
+        send(frame(OP_PING, b"ab", fin=False), frame(OP_CONT, b"cd")),
+        fails(1002),
+    )
+    case(
+        "5.2",
+        "pong in two fragments",
+        "5.4/5.5",
+        send(frame(OP_PONG, b"ab", fin=False), frame(OP_CONT, b"cd")),
+        fails(1002),
+    )
+    case(
+        "5.3",
+        "text in two fragments",
+        "5.4: the message is the concatenation",
+        send(text(a, fin=False), frame(OP_CONT, b)),
+        stays_open(pong_msg("fragmented")),
+    )
+    case(
+        "5.4",
+        "text in two fragments, 1 byte per write",
+        "5.4",
+        send(text(a, fin=False), frame(OP_CONT, b), chunk=1),
+        stays_open(pong_msg("fragmented")),
+    )
+    case(
+        "5.5",
+        "text fragments with a ping between",
+        "5.4: control frames MAY be injected",
+        send(text(a, fin=False), frame(OP_PING, b"mid"), frame(OP_CONT, b)),
+        stays_open(pong(b"mid"), pong_msg("fragmented")),
+    )
     frames = [text(msg[:1], fin=False)]
     for i in range(1, len(msg)):
         frames.append(frame(OP_PING, b"%d" % i))
         frames.append(frame(OP_CONT, msg[i : i + 1], fin=i == len(msg) - 1))
-    case("5.6", f"text in {len(msg)} one-byte fragments, a ping before each continuation",
-         "5.4/5.5.3", send(*frames),
-         pongs_for([b"%d" % i for i in range(1, len(msg))], pong_msg("fragmented")),
-         known=LWS_PING)
-    case("5.7", "continuation (FIN) with nothing to continue", "5.4: fail",
-         send(frame(OP_CONT, b"x")), fails(1002))
-    case("5.8", "continuation (no FIN) then continuation (FIN), nothing to continue", "5.4",
-         send(frame(OP_CONT, b"x", fin=False), frame(OP_CONT, b"y")), fails(1002))
-    case("5.9", "text (no FIN) then a new text instead of a continuation",
-         "5.4: fragments of one message only", send(text(a, fin=False), text(b)), fails(1002))
-    case("5.10", "text (no FIN) then binary", "5.4",
-         send(text(a, fin=False), frame(OP_BINARY, b"x")), fails(1002, 1003))
-    case("5.11", "text as empty first, data, empty last fragments", "5.4: empty fragments valid",
-         send(text(b"", fin=False), frame(OP_CONT, msg, fin=False), frame(OP_CONT, b"")),
-         stays_open(pong_msg("fragmented")))
-    case("5.12", "good text, continuation with nothing to continue, ping", "5.4",
-         send(text(ping_msg()), frame(OP_CONT, b"x"), frame(OP_PING, b"x")),
-         fails(1002, before=(pong_msg(),)))
+    case(
+        "5.6",
+        f"text in {len(msg)} one-byte fragments, a ping before each continuation",
+        "5.4/5.5.3",
+        send(*frames),
+        pongs_for([b"%d" % i for i in range(1, len(msg))], pong_msg("fragmented")),
+        known=LWS_PING,
+    )
+    case(
+        "5.7",
+        "continuation (FIN) with nothing to continue",
+        "5.4: fail",
+        send(frame(OP_CONT, b"x")),
+        fails(1002),
+    )
+    case(
+        "5.8",
+        "continuation (no FIN) then continuation (FIN), nothing to continue",
+        "5.4",
+        send(frame(OP_CONT, b"x", fin=False), frame(OP_CONT, b"y")),
+        fails(1002),
+    )
+    case(
+        "5.9",
+        "text (no FIN) then a new text instead of a continuation",
+        "5.4: fragments of one message only",
+        send(text(a, fin=False), text(b)),
+        fails(1002),
+    )
+    case(
+        "5.10",
+        "text (no FIN) then binary",
+        "5.4",
+        send(text(a, fin=False), frame(OP_BINARY, b"x")),
+        fails(1002, 1003),
+    )
+    case(
+        "5.11",
+        "text as empty first, data, empty last fragments",
+        "5.4: empty fragments valid",
+        send(text(b"", fin=False), frame(OP_CONT, msg, fin=False), frame(OP_CONT, b"")),
+        stays_open(pong_msg("fragmented")),
+    )
+    case(
+        "5.12",
+        "good text, continuation with nothing to continue, ping",
+        "5.4",
+        send(text(ping_msg()), frame(OP_CONT, b"x"), frame(OP_PING, b"x")),
+        fails(1002, before=(pong_msg(),)),
+    )
 
 
 def _utf8_cases() -> None:
     hello = "κόσμε 𝄞 ✓"
     msg = ping_msg(hello)
     i4 = msg.index("𝄞".encode())
-    case("6.1", "valid multi-byte UTF-8", "5.6/8.1: valid UTF-8 accepted",
-         send(text(msg)), stays_open(pong_msg(hello)))
-    case("6.2", "valid text split inside a 4-byte character", "5.6: validity is per message",
-         send(text(msg[: i4 + 2], fin=False), frame(OP_CONT, msg[i4 + 2 :])),
-         stays_open(pong_msg(hello)))
-    case("6.3", "valid text, one byte per fragment", "5.6",
-         send(*(frame(OP_TEXT if i == 0 else OP_CONT, msg[i : i + 1], fin=i == len(msg) - 1)
-                for i in range(len(msg)))),
-         stays_open(pong_msg(hello)))
+    case(
+        "6.1",
+        "valid multi-byte UTF-8",
+        "5.6/8.1: valid UTF-8 accepted",
+        send(text(msg)),
+        stays_open(pong_msg(hello)),
+    )
+    case(
+        "6.2",
+        "valid text split inside a 4-byte character",
+        "5.6: validity is per message",
+        send(text(msg[: i4 + 2], fin=False), frame(OP_CONT, msg[i4 + 2 :])),
+        stays_open(pong_msg(hello)),
+    )
+    case(
+        "6.3",
+        "valid text, one byte per fragment",
+        "5.6",
+        send(
+            *(
+                frame(OP_TEXT if i == 0 else OP_CONT, msg[i : i + 1], fin=i == len(msg) - 1)
+                for i in range(len(msg))
+            )
+        ),
+        stays_open(pong_msg(hello)),
+    )
     nonchar = "\uffff\U0010ffff"
-    case("6.4", "noncharacters U+FFFF and U+10FFFF", "8.1: valid UTF-8 (Autobahn 6.23)",
-         send(text(ping_msg(nonchar))), stays_open(pong_msg(nonchar)))
+    case(
+        "6.4",
+        "noncharacters U+FFFF and U+10FFFF",
+        "8.1: valid UTF-8 (Autobahn 6.23)",
+        send(text(ping_msg(nonchar))),
+        stays_open(pong_msg(nonchar)),
+    )
 
     def bad(ts_bytes: bytes) -> bytes:
         return b'{"type":"ping","ts":"' + ts_bytes + b'"}'
@@ -504,66 +704,166 @@ def _utf8_cases() -> None:
         ("6.8", "above U+10FFFF (F4 90 80 80)", b"\xf4\x90\x80\x80"),
         ("6.9", "lone continuation byte 0x80", b"\x80"),
     ):
-        case(cid, f"invalid UTF-8: {title}", "8.1: invalid UTF-8 MUST fail; 7.4.1: 1007",
-             send(text(bad(raw))), fails(1007))
+        case(
+            cid,
+            f"invalid UTF-8: {title}",
+            "8.1: invalid UTF-8 MUST fail; 7.4.1: 1007",
+            send(text(bad(raw))),
+            fails(1007),
+        )
     cut = bad("𝄞".encode())
-    case("6.10", "message ends inside a 4-byte character", "8.1: 1007",
-         send(text(cut[: cut.index(b"\xf0") + 3])), fails(1007))
-    case("6.11", "fragment ends with E2 82, next starts with 'x'", "8.1: 1007",
-         send(text(b'{"type":"ping","ts":"\xe2\x82', fin=False), frame(OP_CONT, b'x"}')),
-         fails(1007))
-    case("6.12", "invalid first fragment, message left open",
-         "8.1: fail (Autobahn: fail-fast is non-strict)",
-         send(text(b'{"type":"\xff', fin=False)),
-         fails(1007) | Expect("no answer yet", lambda o: o.end == "timeout" and not o.replies),
-         sentinel=False, timeout=1.5)
-    case("6.13", "close reason with invalid UTF-8", "5.5.1/8.1: 1007 (or 1002)",
-         send(close_frame(1000, b"ok\xff\xfe")), fails(1007, 1002))
-    case("6.14", "close reason with valid multi-byte UTF-8", "5.5.1: echo a close",
-         send(close_frame(1000, hello.encode())), closes(1000))
+    case(
+        "6.10",
+        "message ends inside a 4-byte character",
+        "8.1: 1007",
+        send(text(cut[: cut.index(b"\xf0") + 3])),
+        fails(1007),
+    )
+    case(
+        "6.11",
+        "fragment ends with E2 82, next starts with 'x'",
+        "8.1: 1007",
+        send(text(b'{"type":"ping","ts":"\xe2\x82', fin=False), frame(OP_CONT, b'x"}')),
+        fails(1007),
+    )
+    case(
+        "6.12",
+        "invalid first fragment, message left open",
+        "8.1: fail (Autobahn: fail-fast is non-strict)",
+        send(text(b'{"type":"\xff', fin=False)),
+        fails(1007) | Expect("no answer yet", lambda o: o.end == "timeout" and not o.replies),
+        sentinel=False,
+        timeout=1.5,
+    )
+    case(
+        "6.13",
+        "close reason with invalid UTF-8",
+        "5.5.1/8.1: 1007 (or 1002)",
+        send(close_frame(1000, b"ok\xff\xfe")),
+        fails(1007, 1002),
+    )
+    case(
+        "6.14",
+        "close reason with valid multi-byte UTF-8",
+        "5.5.1: echo a close",
+        send(close_frame(1000, hello.encode())),
+        closes(1000),
+    )
 
 
 def _close_cases() -> None:
-    case("7.1.1", "close 1000", "5.5.1/7.1.1: answer with a close, then close TCP",
-         send(close_frame(1000)), closes(1000))
-    case("7.1.2", "close, then a text message", "5.5.1: no data after a close",
-         send(close_frame(1000), text(ping_msg())), closes(1000))
-    case("7.1.3", "close, then ping", "5.5.1: nothing after a close",
-         send(close_frame(1000), frame(OP_PING, b"after")), closes(1000))
-    case("7.1.4", "close twice", "5.5.1", send(close_frame(1000), close_frame(1000)),
-         closes(1000))
-    case("7.1.5", "text (no FIN), then close", "5.4: control frames between fragments",
-         send(text(b'{"type":', fin=False), close_frame(1000)), closes(1000))
-    case("7.3.1", "close with an empty body", "5.5.1/7.1.5: echo empty or 1000",
-         send(close_frame(None)), closes(None, 1000))
-    case("7.3.2", "close with a 1-byte body", "5.5.1: the body is a 2-byte code first",
-         send(frame(OP_CLOSE, b"\x03")), fails(1002))
-    case("7.3.3", "close 1000 with a reason", "5.5.1", send(close_frame(1000, b"Hello World!")),
-         closes(1000))
-    case("7.3.4", "close 1000 with a 123-byte reason", "5.5: 125-byte control payload",
-         send(close_frame(1000, b"r" * 123)), closes(1000))
-    case("7.3.5", "close 1000 with a 124-byte reason", "5.5: payload 126 > 125",
-         send(close_frame(1000, b"r" * 124)), fails(1002))
-    for n, code in enumerate((1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                              3000, 3999, 4000, 4999), start=1):
-        case(f"7.7.{n}", f"close {code} (valid)", "7.4: echo the code (or 1000)",
-             send(close_frame(code)), closes(code, 1000))
-    for n, code in enumerate((0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999,
-                              5000, 65535), start=1):
-        case(f"7.9.{n}", f"close {code} (invalid)", "7.4.1/7.4.2: reserved or out of range",
-             send(close_frame(code)), fails(1002))
+    case(
+        "7.1.1",
+        "close 1000",
+        "5.5.1/7.1.1: answer with a close, then close TCP",
+        send(close_frame(1000)),
+        closes(1000),
+    )
+    case(
+        "7.1.2",
+        "close, then a text message",
+        "5.5.1: no data after a close",
+        send(close_frame(1000), text(ping_msg())),
+        closes(1000),
+    )
+    case(
+        "7.1.3",
+        "close, then ping",
+        "5.5.1: nothing after a close",
+        send(close_frame(1000), frame(OP_PING, b"after")),
+        closes(1000),
+    )
+    case("7.1.4", "close twice", "5.5.1", send(close_frame(1000), close_frame(1000)), closes(1000))
+    case(
+        "7.1.5",
+        "text (no FIN), then close",
+        "5.4: control frames between fragments",
+        send(text(b'{"type":', fin=False), close_frame(1000)),
+        closes(1000),
+    )
+    case(
+        "7.3.1",
+        "close with an empty body",
+        "5.5.1/7.1.5: echo empty or 1000",
+        send(close_frame(None)),
+        closes(None, 1000),
+    )
+    case(
+        "7.3.2",
+        "close with a 1-byte body",
+        "5.5.1: the body is a 2-byte code first",
+        send(frame(OP_CLOSE, b"\x03")),
+        fails(1002),
+    )
+    case(
+        "7.3.3",
+        "close 1000 with a reason",
+        "5.5.1",
+        send(close_frame(1000, b"Hello World!")),
+        closes(1000),
+    )
+    case(
+        "7.3.4",
+        "close 1000 with a 123-byte reason",
+        "5.5: 125-byte control payload",
+        send(close_frame(1000, b"r" * 123)),
+        closes(1000),
+    )
+    case(
+        "7.3.5",
+        "close 1000 with a 124-byte reason",
+        "5.5: payload 126 > 125",
+        send(close_frame(1000, b"r" * 124)),
+        fails(1002),
+    )
+    for n, code in enumerate(
+        (1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999), start=1
+    ):
+        case(
+            f"7.7.{n}",
+            f"close {code} (valid)",
+            "7.4: echo the code (or 1000)",
+            send(close_frame(code)),
+            closes(code, 1000),
+        )
+    for n, code in enumerate(
+        (0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535), start=1
+    ):
+        case(
+            f"7.9.{n}",
+            f"close {code} (invalid)",
+            "7.4.1/7.4.2: reserved or out of range",
+            send(close_frame(code)),
+            fails(1002),
+        )
     for n, code in enumerate((1012, 1013, 1014), start=1):
-        case(f"7.10.{n}", f"close {code} (IANA-registered after RFC 6455)",
-             "7.4.2: either (registered since; Autobahn varies)",
-             send(close_frame(code)), closes(code, 1000) | fails(1002))
+        case(
+            f"7.10.{n}",
+            f"close {code} (IANA-registered after RFC 6455)",
+            "7.4.2: either (registered since; Autobahn varies)",
+            send(close_frame(code)),
+            closes(code, 1000) | fails(1002),
+        )
 
 
 def _limit_cases() -> None:
     n = DEFAULT_LIMIT
-    case("9.1.1", f"text of exactly the limit ({n} bytes)", "our max_message: accepted",
-         send(text(padded_ping(n))), stays_open(pong_msg()), stays_open(pong_msg()))
-    case("9.1.2", f"text of the limit + 1 ({n + 1} bytes)", "7.4.1: 1009 past the limit",
-         send(text(padded_ping(n + 1))), fails(1009), stays_open(pong_msg()))
+    case(
+        "9.1.1",
+        f"text of exactly the limit ({n} bytes)",
+        "our max_message: accepted",
+        send(text(padded_ping(n))),
+        stays_open(pong_msg()),
+        stays_open(pong_msg()),
+    )
+    case(
+        "9.1.2",
+        f"text of the limit + 1 ({n + 1} bytes)",
+        "7.4.1: 1009 past the limit",
+        send(text(padded_ping(n + 1))),
+        fails(1009),
+        stays_open(pong_msg()),
+    )
 
     def fragments(total: int, parts: int) -> list[bytes]:
         data = padded_ping(total)
@@ -574,30 +874,77 @@ def _limit_cases() -> None:
             for i, c in enumerate(chunks)
         ]
 
-    case("9.2.1", f"{n} bytes in 4 fragments", "5.4 + our limit per message",
-         send(*fragments(n, 4)), stays_open(pong_msg()), stays_open(pong_msg()))
-    case("9.2.2", f"{n + 1} bytes in 4 fragments (each under the limit)", "7.4.1: 1009",
-         send(*fragments(n + 1, 4)), fails(1009), stays_open(pong_msg()))
-    case("9.3.1", "1 MiB text in one frame", "7.4.1: 1009",
-         send(text(padded_ping(BIG_LIMIT))), fails(1009), stays_open(pong_msg()), timeout=10)
-    case("9.3.2", "1 MiB text in 16 fragments of 64 KiB", "7.4.1: 1009",
-         send(*fragments(BIG_LIMIT, 16)), fails(1009), stays_open(pong_msg()), timeout=10)
-    case("9.3.3", "1 MiB + 1 text in one frame", "7.4.1: 1009 past the raised limit",
-         send(text(padded_ping(BIG_LIMIT + 1))), fails(1009), fails(1009), timeout=10)
+    case(
+        "9.2.1",
+        f"{n} bytes in 4 fragments",
+        "5.4 + our limit per message",
+        send(*fragments(n, 4)),
+        stays_open(pong_msg()),
+        stays_open(pong_msg()),
+    )
+    case(
+        "9.2.2",
+        f"{n + 1} bytes in 4 fragments (each under the limit)",
+        "7.4.1: 1009",
+        send(*fragments(n + 1, 4)),
+        fails(1009),
+        stays_open(pong_msg()),
+    )
+    case(
+        "9.3.1",
+        "1 MiB text in one frame",
+        "7.4.1: 1009",
+        send(text(padded_ping(BIG_LIMIT))),
+        fails(1009),
+        stays_open(pong_msg()),
+        timeout=10,
+    )
+    case(
+        "9.3.2",
+        "1 MiB text in 16 fragments of 64 KiB",
+        "7.4.1: 1009",
+        send(*fragments(BIG_LIMIT, 16)),
+        fails(1009),
+        stays_open(pong_msg()),
+        timeout=10,
+    )
+    case(
+        "9.3.3",
+        "1 MiB + 1 text in one frame",
+        "7.4.1: 1009 past the raised limit",
+        send(text(padded_ping(BIG_LIMIT + 1))),
+        fails(1009),
+        fails(1009),
+        timeout=10,
+    )
 
     def header_only(ws: RawWebSocket) -> None:
         # Announce 16 MiB, send 4 KiB: the server must judge by the header.
         head = b"\x81\xff" + struct.pack("!Q", 16 << 20) + b"\x00\x00\x00\x00"
         ws.send_raw(head + b" " * 4096)
 
-    case("9.4.1", "16 MiB frame announced, 4 KiB sent", "7.4.1: 1009 from the header",
-         header_only, fails(1009), fails(1009), sentinel=False, timeout=3)
+    case(
+        "9.4.1",
+        "16 MiB frame announced, 4 KiB sent",
+        "7.4.1: 1009 from the header",
+        header_only,
+        fails(1009),
+        fails(1009),
+        sentinel=False,
+        timeout=3,
+    )
 
     def many(ws: RawWebSocket) -> None:
         ws.send_raw(b"".join(text(ping_msg(i)) for i in range(1000)))
 
-    case("9.5.1", "1000 ping messages in one write", "5.6: every message answered, in order",
-         many, stays_open(*(pong_msg(i) for i in range(1000))), timeout=10)
+    case(
+        "9.5.1",
+        "1000 ping messages in one write",
+        "5.6: every message answered, in order",
+        many,
+        stays_open(*(pong_msg(i) for i in range(1000))),
+        timeout=10,
+    )
 
 
 _length_cases()
@@ -741,8 +1088,16 @@ def sidecar_server_type() -> type | None:
         pass
     outdir = os.path.join(ROOT, "build", "sidecar")
     target = os.path.join(outdir, "_sidecar_server_test.so")
-    make = ["make", "-s", "-C", ROOT, "-f", "mk/sidecar.mk",
-            "build/sidecar/_sidecar_server_test.so", f"SIDECAR_PY={sys.executable}"]
+    make = [
+        "make",
+        "-s",
+        "-C",
+        ROOT,
+        "-f",
+        "mk/sidecar.mk",
+        "build/sidecar/_sidecar_server_test.so",
+        f"SIDECAR_PY={sys.executable}",
+    ]
     if subprocess.run(make, capture_output=True).returncode != 0 or not os.path.exists(target):
         return None
     if outdir not in sys.path:
@@ -787,9 +1142,20 @@ class DaphneProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "partyhub.asgi:application"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "partyhub.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -862,13 +1228,13 @@ class _Conformance:
                 ok = expect.check(o) and not o.violations
                 if self.strict and c.known:
                     self.assertFalse(
-                        ok, f"{c.id} {c.title}: known deviation no longer seen "
-                        f"({c.known}): remove the marker"
+                        ok,
+                        f"{c.id} {c.title}: known deviation no longer seen "
+                        f"({c.known}): remove the marker",
                     )
                 elif self.strict:
                     self.assertTrue(
-                        ok, f"{c.id} {c.title}: expected {expect.text} ({c.rfc}); "
-                        f"got {o.summary()}"
+                        ok, f"{c.id} {c.title}: expected {expect.text} ({c.rfc}); got {o.summary()}"
                     )
                 else:
                     self.assertNotEqual(o.end, "refused", o.summary())

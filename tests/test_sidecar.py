@@ -241,6 +241,31 @@ class DirectAndInboundTests(_GameCase):
         finally:
             await sync_to_async(worker.close)()
 
+    async def test_a_reaction_goes_through_the_worker_to_everyone(self):
+        worker = await sync_to_async(servers.Worker)()
+        try:
+            ana, _, _ = await servers.join(
+                self.sidecar.port, self.code, f"session_token={self.ana}"
+            )
+            host, _, _ = await servers.join(
+                self.sidecar.port, self.code, f"role=host&session_token={self.host}"
+            )
+            emoji = protocol.REACTION_EMOJI[0]
+            await ana.send(json.dumps({"type": "reaction", "emoji": emoji}))
+            for ws in (ana, host):
+                message = await servers.recv_json(ws, 10)
+                self.assertEqual(
+                    (message["type"], message["player_id"], message["emoji"]),
+                    (protocol.REACTION, self.ana_id, emoji),
+                )
+            # The host is not a player: its reaction is refused, to it alone.
+            await host.send(json.dumps({"type": "reaction", "emoji": emoji}))
+            self.assertEqual((await servers.recv_json(host, 10))["type"], protocol.ERROR)
+            for ws in (ana, host):
+                await ws.close()
+        finally:
+            await sync_to_async(worker.close)()
+
 
 class LimitsTests(_GameCase):
     sidecar_options = {

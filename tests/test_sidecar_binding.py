@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import resource
 import threading
 import time
 
@@ -103,3 +104,34 @@ class BindingTests(SimpleTestCase):
         b = self.server(port=port)
         self.assertEqual(a.stats()["port"], b.stats()["port"])
         del a, b
+
+    def test_nofile_limit_raised(self):
+        srv = self.server()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.assertEqual(srv.stats()["nofile_limit"], soft)
+        if hard != resource.RLIM_INFINITY:
+            self.assertGreaterEqual(soft, min(hard, 1 << 20))
+        del srv
+
+    def test_small_rx_buffer_reassembles(self):
+        with self.assertRaises(OSError):
+            Server(port=0, rx_buffer=64)
+        srv = self.server(rx_buffer=128, allowed_origins="*")
+        port = srv.stats()["port"]
+        thread = threading.Thread(target=srv.serve)
+        thread.start()
+        try:
+            servers.wait_redis_up(srv.stats)
+
+            async def client():
+                ws, _welcome, _state = await servers.join(port, CODE, f"session_token={TOKEN}")
+                # ~3 KB: arrives in 128-byte pieces, answered as one message.
+                await ws.send('{"type":"ping","ts":5' + " " * 3000 + "}")
+                pong = json.loads(await ws.recv())
+                await ws.close()
+                return pong
+
+            self.assertEqual(asyncio.run(client()), {"type": "pong", "ts": 5})
+        finally:
+            srv.stop()
+            thread.join(10)

@@ -24,9 +24,9 @@
  * authenticating, two ready in groups) and no Redis link, so follow-up
  * commands are refused the way they are while Redis is down. lws is
  * linked but the only lws calls the reply paths make
- * (lws_callback_on_writable, lws_set_timeout, both in server_conn.c's
- * ph_srv_conn_close / ph_srv_conn_send) are wrapped (-Wl,--wrap, see
- * mk/fuzz.mk) to checks: the connections have no real wsi (0x1000), so a
+ * (lws_callback_on_writable, lws_set_timeout, lws_partial_buffered,
+ * lws_write, all in server_conn.c's close/send paths) are wrapped
+ * (-Wl,--wrap, see mk/fuzz.mk) to checks: the connections have no real wsi (0x1000), so a
  * new lws call on these paths crashes the smoke run until it is wrapped
  * here too. Not covered: the socket I/O of hiredis' async context and
  * uvredis.c's libuv glue.
@@ -61,6 +61,34 @@ __wrap_lws_callback_on_writable(struct lws *wsi)
 {
     CHECK(wsi != NULL);
     return 0;
+}
+
+/*
+ * The fan-out fast path (conn_write_now) asks whether lws holds an unsent
+ * remainder, then writes directly. Both answers come from the input's
+ * length (bit 0: a remainder is held, so the frame is queued; bit 1: the
+ * write comes up short, so the connection is closed 1011), so every
+ * branch is reachable and each input replays the same way.
+ */
+static size_t input_size;
+
+int __wrap_lws_partial_buffered(struct lws *wsi);
+int __wrap_lws_write(struct lws *wsi, unsigned char *buf, size_t len,
+                     enum lws_write_protocol wp);
+
+int
+__wrap_lws_partial_buffered(struct lws *wsi)
+{
+    CHECK(wsi != NULL);
+    return (int)(input_size & 1);
+}
+
+int
+__wrap_lws_write(struct lws *wsi, unsigned char *buf, size_t len,
+                 enum lws_write_protocol wp)
+{
+    CHECK(wsi != NULL && buf != NULL && wp == LWS_WRITE_TEXT);
+    return input_size & 2 ? (int)len - 1 : (int)len;
 }
 
 /*
@@ -120,7 +148,8 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     memcpy(c->code, "ABCD", 5);
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
-    snprintf(c->token, sizeof(c->token), "%s", tokens[serial - 1]);
+    /* The connection keeps only the token's sha256 (as ws_filter does). */
+    ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);
@@ -225,6 +254,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4) {
         return 0;
     }
+    input_size = size;
     srv = server_make(conns);
     rd = redisReaderCreate();
     CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);

@@ -81,21 +81,38 @@ def main() -> None:
     write("url", "token", b"abc-DEF_012\0\0")
 
     host = hashlib.sha256(b"tok-host-2").hexdigest()
-    write("redis_reply", "auth-player",
-          bytes([sel(0, 1)] * 4) + resp([host, "5"]))
-    write("redis_reply", "auth-host-then-state",
-          bytes([sel(0, 2), sel(1, 2), sel(0, 2), sel(1, 2)])
-          + resp([host, None]) + resp('{"type":"session.state"}'))
-    write("redis_reply", "rx-event",
-          bytes([sel(2, 1)] * 4) + resp(["asgi" + PREFIX, channel_member(event), "1.5"]))
-    write("redis_reply", "rx-close",
-          bytes([sel(2, 1)] * 4) + resp(["asgi" + PREFIX, channel_member(close), "1.5"]))
-    write("redis_reply", "inbound",
-          bytes([sel(3, 3), sel(3, 4), sel(3, 3), sel(3, 1)])
-          + resp(1) + resp(0) + resp(Exception("ERR busy")) + resp(None))
-    write("redis_reply", "resync",
-          bytes([sel(4, 1), sel(4, 2), sel(4, 3), sel(4, 4)])
-          + resp('{"type":"session.state"}') * 4)
+    write("redis_reply", "auth-player", bytes([sel(0, 1)] * 4) + resp([host, "5"]))
+    write(
+        "redis_reply",
+        "auth-host-then-state",
+        bytes([sel(0, 2), sel(1, 2), sel(0, 2), sel(1, 2)])
+        + resp([host, None])
+        + resp('{"type":"session.state"}'),
+    )
+    write(
+        "redis_reply",
+        "rx-event",
+        bytes([sel(2, 1)] * 4) + resp(["asgi" + PREFIX, channel_member(event), "1.5"]),
+    )
+    write(
+        "redis_reply",
+        "rx-close",
+        bytes([sel(2, 1)] * 4) + resp(["asgi" + PREFIX, channel_member(close), "1.5"]),
+    )
+    write(
+        "redis_reply",
+        "inbound",
+        bytes([sel(3, 3), sel(3, 4), sel(3, 3), sel(3, 1)])
+        + resp(1)
+        + resp(0)
+        + resp(Exception("ERR busy"))
+        + resp(None),
+    )
+    write(
+        "redis_reply",
+        "resync",
+        bytes([sel(4, 1), sel(4, 2), sel(4, 3), sel(4, 4)]) + resp('{"type":"session.state"}') * 4,
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,41 @@ from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
 from realtime.sidecar import setting
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (what phones on the LAN use)."""
+    found: set[str] = set()
+    try:
+        import fcntl
+
+        for _, name in socket.if_nameindex():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                try:
+                    request = struct.pack("256s", name.encode()[:15])
+                    packed = fcntl.ioctl(sock.fileno(), 0x8915, request)  # SIOCGIFADDR
+                except OSError:
+                    continue  # no IPv4 address on this interface
+                found.add(socket.inet_ntoa(packed[20:24]))
+    except (ImportError, OSError, AttributeError):
+        pass
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            found.add(info[4][0])
+    except OSError:
+        pass
+    return sorted(a for a in found if not a.startswith("127."))
+
+
+def lan_allowed_hosts(addresses: list[str]) -> str:
+    """DJANGO_ALLOWED_HOSTS for serving the LAN: loopback, these addresses, the host name."""
+    names = ["localhost", "127.0.0.1", "[::1]", *addresses]
+    hostname = socket.gethostname()
+    if hostname:
+        names += [hostname, f"{hostname}.local"]
+    return ",".join(dict.fromkeys(names))
 
 
 class Command(BaseCommand):
@@ -50,9 +87,14 @@ class Command(BaseCommand):
             env["CHANNEL_REDIS_HOST"] = "127.0.0.1"
             env["CHANNEL_REDIS_PORT"] = str(redis.port)
             self.stdout.write(f"Started a private redis-server on 127.0.0.1:{redis.port}")
+        addresses = lan_addresses() if host in WILDCARDS else []
+        if host in WILDCARDS and not os.environ.get("DJANGO_ALLOWED_HOSTS"):
+            # ALLOWED_HOSTS is also the WebSocket Origin allowlist: let phones
+            # that open http://<this machine's address>:<port>/ in.
+            env["DJANGO_ALLOWED_HOSTS"] = lan_allowed_hosts(addresses)
         children: list[subprocess.Popen] = []
         beat_dir = tempfile.mkdtemp(prefix="partyhub-beat-")
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        shown = "127.0.0.1" if host in WILDCARDS else host
         ws_url = f"ws://{shown}:{port}"
         try:
             if self._sidecar_available():
@@ -86,14 +128,21 @@ class Command(BaseCommand):
             beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={beat_dir}/schedule"]
             for command in (worker, beat):
                 children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"\npartyhub is running: open http://{shown}:{port}/\n"
-                    f"  REST API   http://{shown}:{port}/api/sessions/\n"
-                    f"  WebSocket  {env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/\n"
-                    "Press Ctrl-C to stop.\n"
+            lines = [f"\npartyhub is running: open http://{shown}:{port}/"]
+            if addresses:
+                lines.append("  Phones and other computers on your network:")
+                lines += [f"             http://{address}:{port}/" for address in addresses]
+            elif host not in WILDCARDS and host.startswith("127."):
+                lines.append(
+                    "  Only this computer can play: to let phones join, run"
+                    " `PARTYHUB_HOST=0.0.0.0 make run`"
                 )
-            )
+            lines += [
+                f"  REST API   http://{shown}:{port}/api/sessions/",
+                f"  WebSocket  {env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/",
+                "Press Ctrl-C to stop.\n",
+            ]
+            self.stdout.write(self.style.SUCCESS("\n".join(lines)))
             self._wait(children)
         finally:
             for child in children:

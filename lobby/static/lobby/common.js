@@ -1,0 +1,225 @@
+// Shared page helpers: config, status indicator, toasts, countdown, DOM bits.
+
+/** @returns {{code: string|null, role: string|null, ws_url: string|null, ws_port: number|null,
+ *   join_url: string|null,
+ *   name_max: number, lie_max: number, min_players: number, reaction_emoji: string[]}} */
+export function pageConfig() {
+  return JSON.parse(document.getElementById("partyhub-config").textContent);
+}
+
+/** @param {string} id @returns {HTMLElement} */
+export const $ = (id) => document.getElementById(id);
+
+/**
+ * Create an element: h("li", {className: "x"}, "text", child).
+ * @param {string} tag
+ * @param {Object} [props]
+ * @param {...(string|Node|null|undefined|false)} children
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("aria-")) el.setAttribute(key, value);
+    else el[key] = value;
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+/** Replace an element's children. @param {HTMLElement} el @param {Node[]} nodes */
+export function fill(el, nodes) {
+  el.replaceChildren(...nodes);
+}
+
+/** Show the phase section(s) whose data-phase is `name`, hide the others. */
+export function showPhase(name) {
+  for (const section of document.querySelectorAll("[data-phase]")) {
+    section.hidden = section.dataset.phase !== name;
+  }
+}
+
+// --- human messages -----------------------------------------------------------
+
+const FRIENDLY = {
+  NETWORK: "Can't reach the game server. Check your Wi-Fi and try again.",
+  UNKNOWN_TYPE: "The server doesn't support that yet.",
+  MESSAGE_PARSE_FAILED: "The server could not read a message from this page.",
+  INVALID_MESSAGE: "The server could not read a message from this page.",
+  SESSION_NOT_FOUND: "There is no game with that code.",
+  NAME_TAKEN: "Someone in this game already has that name. Pick another one.",
+  SESSION_FULL: "This game is full.",
+  NOT_ENOUGH_PLAYERS: "At least two players must join before the game can start.",
+  LIE_IS_TRUTH: "That's the true answer! Write a lie instead.",
+  OWN_LIE: "That's your own lie: pick another answer.",
+  ALREADY_GUESSED: "You already picked an answer this round.",
+  RATE_LIMITED: "Easy there! Wait a moment before reacting again.",
+  INVALID_TOKEN: "Your player key is no longer valid.",
+  WRONG_SESSION: "Your key belongs to another game.",
+};
+
+/**
+ * A short message for a person from a REST error, server `error` or exception.
+ * @param {{code?: string, message?: string}|Error} problem
+ */
+export function humanMessage(problem) {
+  const code = problem && problem.code;
+  if (code === "WRONG_PHASE" && /lobby/.test(problem.message || "")) {
+    return "This game has already started, so no one can join now.";
+  }
+  if (code === "WRONG_PHASE") return "Too late: the game has moved on.";
+  if (code && FRIENDLY[code]) return FRIENDLY[code];
+  return (problem && problem.message) || "Something went wrong.";
+}
+
+// --- toasts -------------------------------------------------------------------
+
+/**
+ * Show a short message that goes away by itself.
+ * @param {string} text
+ * @param {{kind?: "error"|"info", timeout?: number}} [options]
+ */
+export function toast(text, { kind = "error", timeout = 5000 } = {}) {
+  const region = $("toasts");
+  // The same text twice in a row: restart its timer instead of stacking it.
+  for (const old of region.children) {
+    if (old.textContent === text) old.remove();
+  }
+  const el = h("div", { className: `toast toast-${kind}` }, text);
+  region.append(el);
+  while (region.children.length > 3) region.firstElementChild.remove();
+  setTimeout(() => {
+    el.classList.add("leaving");
+    setTimeout(() => el.remove(), 300);
+  }, timeout);
+}
+
+/** Toast any error: REST, server `error` message, or exception. */
+export function toastError(problem) {
+  toast(humanMessage(problem), { kind: "error" });
+}
+
+// --- connection status --------------------------------------------------------
+
+const STATUS_TEXT = {
+  idle: "Not connected",
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline",
+};
+
+/**
+ * Keep the header's status indicator in step with a client.
+ * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
+ */
+export function bindStatus(client) {
+  const box = $("status");
+  const text = $("status-text");
+  const retry = $("status-retry");
+  retry.addEventListener("click", () => client.retry());
+  const show = (event) => {
+    const status = event.status;
+    box.dataset.status = status;
+    let label = STATUS_TEXT[status] || status;
+    if (status === "reconnecting" && event.delay) {
+      label = `Reconnecting in ${Math.max(1, Math.round(event.delay / 1000))} s…`;
+    } else if (status === "reconnecting" && event.attempt) {
+      label = `Reconnecting (try ${event.attempt})…`;
+    }
+    text.textContent = label;
+    retry.hidden = status !== "offline";
+  };
+  show({ status: client.status });
+  client.on("status", show);
+}
+
+// --- countdown ----------------------------------------------------------------
+
+/**
+ * A countdown shown in `el`: start(key, seconds) restarts it only when `key`
+ * changes, so state updates within one phase do not reset it.
+ */
+export class Countdown {
+  /** @param {HTMLElement} el */
+  constructor(el) {
+    this.el = el;
+    this.key = null;
+    this.deadline = 0;
+    this.timer = 0;
+  }
+
+  /**
+   * @param {string} key
+   * @param {number} seconds     counted from now, the first time `key` is seen
+   * @param {number|null} [deadline]  local epoch ms when it ends, if known (wins)
+   */
+  start(key, seconds, deadline = null) {
+    if (key === this.key && (deadline === null || deadline === this.deadline)) return;
+    this.key = key;
+    this.deadline = deadline ?? Date.now() + seconds * 1000;
+    clearInterval(this.timer);
+    this.el.hidden = false;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  /** Show a fixed time left (a paused game). @param {number} ms */
+  hold(ms) {
+    clearInterval(this.timer);
+    this.key = null;
+    this.deadline = Date.now() + ms;
+    this.el.hidden = false;
+    this.tick();
+  }
+
+  tick() {
+    const left = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
+    const minutes = Math.floor(left / 60);
+    const seconds = String(left % 60).padStart(2, "0");
+    const text = `${minutes}:${seconds}`;
+    if (this.el.textContent !== text) this.el.textContent = text;
+    this.el.classList.toggle("urgent", left <= 5);
+    this.el.classList.toggle("done", left === 0);
+    if (left === 0) clearInterval(this.timer);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.key = null;
+    this.el.hidden = true;
+  }
+}
+
+/**
+ * Run `countdown` for the state's phase: the lie time in lie and question,
+ * the guess time in guess; to the server's deadline when it sends one.
+ * @param {Countdown} countdown
+ * @param {import("../realtime/partyhub-client.js").SessionState} state
+ * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
+ */
+export function runCountdown(countdown, state, client) {
+  const timed = ["lie", "question", "guess"].includes(state.phase) && state.time_limit;
+  if (timed && state.paused && typeof state.remaining_ms === "number") {
+    countdown.hold(state.remaining_ms);
+  } else if (timed) {
+    const key = `${state.round}:${state.phase === "guess" ? "guess" : "lie"}`;
+    const deadline = typeof state.deadline === "number" ? client.localTime(state.deadline) : null;
+    countdown.start(key, state.time_limit, deadline);
+  } else {
+    countdown.stop();
+  }
+}
+
+/** "Round 2 of 3" */
+export function roundLabel(state) {
+  return state && state.round ? `Round ${state.round} of ${state.rounds}` : "";
+}
+
+/** @param {number} n */
+export function points(n) {
+  return `${n > 0 ? "+" : ""}${n.toLocaleString("en")}`;
+}

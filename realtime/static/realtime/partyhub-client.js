@@ -1,0 +1,757 @@
+// partyhub browser client: one game's WebSocket plus the REST calls it needs.
+//
+// An ES module with no dependencies and no build step. It implements the
+// contract in docs/protocol.md (usage: docs/client.md):
+//   - connection states idle → connecting → connected → reconnecting → offline;
+//   - reconnect with exponential backoff and jitter (1, 2, 4, 8, 16 s, capped
+//     at 30 s), then "offline" until retry();
+//   - heartbeat: `ping` every 30 s, a missing `pong` after 5 s forces a reconnect;
+//   - outgoing messages queued while disconnected (at most 100, oldest dropped);
+//   - `on(type, handler)` subscriptions, one failing handler never stops the others;
+//   - `session.state` replaces the local state, phase events update it, and a
+//     gap in `seq` fetches the state again over REST.
+
+/**
+ * @typedef {"idle"|"connecting"|"connected"|"reconnecting"|"offline"} ConnectionStatus
+ *
+ * @typedef {{player_id: number, name: string, score: number}} PlayerInfo
+ * @typedef {{player_id: number, name: string}} Who
+ * @typedef {{id: number, text: string}} PublicAnswer
+ * @typedef {{player_id: number, name: string, score: number, rank: number}} RankEntry
+ * @typedef {{rounds: number, lie_time_limit: number, guess_time_limit: number}} GameSettings
+ *
+ * @typedef {Object} RoundResults  The `phase.scores_calculated` payload.
+ * @property {number} round
+ * @property {PublicAnswer} truth
+ * @property {{id: number, text: string, is_truth: boolean, authors: Who[], guessed_by: Who[]}[]} answers
+ * @property {{player_id: number, name: string, delta: number, score: number}[]} deltas
+ * @property {{liar_id: number, liar_name: string, victim_id: number, victim_name: string, answer_id: number}[]} fooled
+ *
+ * @typedef {Object} SessionState  The `session.state` payload.
+ * @property {string} code
+ * @property {"lobby"|"lie"|"question"|"guess"|"scores"|"scoreboard"|"finished"} phase
+ * @property {number} round
+ * @property {number} rounds
+ * @property {GameSettings} settings
+ * @property {PlayerInfo[]} players
+ * @property {{prompt: string, category: string}|null} question
+ * @property {number} [time_limit]  seconds, in lie, question and guess
+ * @property {number|null} [deadline]  server time (epoch ms) when the countdown ends, if the server sends it
+ * @property {boolean} [paused]       the host paused the game (servers with pause/resume)
+ * @property {number|null} [remaining_ms]  time left while paused
+ * @property {{steps: Object[], reveal_at?: number}|null} [reveal]  phase.reveal_step payloads so far
+ * @property {{award: string, title: string, count: number, winners: Who[]}[]} [awards]  in finished
+ * @property {boolean} [closed]  the host ended the game (session.closed)
+ * @property {PublicAnswer[]|null} answers
+ * @property {number[]} lies_submitted
+ * @property {number[]} guesses_submitted
+ * @property {RoundResults|null} results
+ * @property {RankEntry[]|null} ranking
+ *
+ * @typedef {Object} PlayerView  `you` in GET /api/sessions/<code>/ with a player token.
+ * @property {number} player_id
+ * @property {string} name
+ * @property {number} score
+ * @property {string|null} lie
+ * @property {number[]} own_answer_ids
+ * @property {number|null} guess
+ *
+ * @typedef {{type: "welcome", connection_id: string, server_version: string, session: string, role: "host"|"player", player_id: number|null}} WelcomeMessage
+ * @typedef {{type: "session.state", seq: number, payload: SessionState}} SessionStateMessage
+ * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  phase.* and player.joined
+ * @typedef {{type: "pong", ts: *}} PongMessage
+ * @typedef {{type: "error", code: string, message: string, local?: boolean}} ErrorMessage
+ * @typedef {{type: "reaction", player_id: number, emoji: string}} ReactionMessage
+ *
+ * @typedef {Object} ClientOptions
+ * @property {string} code            the 4-letter session code
+ * @property {string} token           `session_token` (player) or `host_token` (host)
+ * @property {"player"|"host"} [role] default "player"
+ * @property {string|null} [wsUrl]    WebSocket base, e.g. "ws://10.0.0.5:8001"; null = same host as the page
+ * @property {number|null} [wsPort]   without wsUrl: the page's host on this port (null = the page's port)
+ * @property {string} [apiBase]       REST base URL; "" = same origin as the page
+ * @property {number} [pingInterval]  ms between pings (30000)
+ * @property {number} [pongTimeout]   ms to wait for a pong (5000)
+ * @property {number} [baseDelay]     first reconnect delay in ms (1000)
+ * @property {number} [maxDelay]      cap of a reconnect delay in ms (30000)
+ * @property {number} [maxAttempts]   reconnect attempts before "offline" (5)
+ * @property {number} [jitter]        ± fraction of each delay picked at random (0.2)
+ * @property {number} [queueLimit]    queued outgoing messages kept while disconnected (100)
+ */
+
+/** Defaults of the tunable options. */
+export const DEFAULTS = Object.freeze({
+  pingInterval: 30000,
+  pongTimeout: 5000,
+  baseDelay: 1000,
+  maxDelay: 30000,
+  maxAttempts: 5,
+  jitter: 0.2,
+  queueLimit: 100,
+});
+
+/** Close codes after which reconnecting cannot help (docs/protocol.md). */
+export const FATAL_CLOSE_CODES = Object.freeze({
+  4000: "The host has ended this game.",
+  4003: "This game does not accept your key (it may belong to another game).",
+  4004: "There is no game with this code.",
+});
+
+/**
+ * Delay before reconnect attempt number `attempt` (0-based): baseDelay · 2^attempt,
+ * spread by ±jitter at random, never above maxDelay.
+ * @param {number} attempt
+ * @param {{baseDelay?: number, maxDelay?: number, jitter?: number}} [options]
+ * @param {() => number} [random]
+ * @returns {number} milliseconds
+ */
+export function backoffDelay(attempt, options = {}, random = Math.random) {
+  const { baseDelay, maxDelay, jitter } = { ...DEFAULTS, ...options };
+  const raw = Math.min(maxDelay, baseDelay * 2 ** attempt);
+  const spread = raw * jitter;
+  return Math.round(Math.min(maxDelay, Math.max(0, raw - spread + random() * 2 * spread)));
+}
+
+/** A failed REST call: `status` 0 means the server could not be reached. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Call the REST API: JSON in, JSON out, errors thrown as ApiError.
+ * @param {string} method
+ * @param {string} path    e.g. "/api/sessions/ABCD/join/"
+ * @param {{body?: Object, token?: string|null, apiBase?: string, timeout?: number}} [options]
+ * @returns {Promise<Object>}
+ */
+export async function apiRequest(method, path, options = {}) {
+  const { body, token, apiBase = "", timeout = 10000 } = options;
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeout);
+  let response;
+  try {
+    response = await fetch(apiBase + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+      cache: "no-store",
+    });
+  } catch (err) {
+    throw new ApiError(0, "NETWORK", "Could not reach the game server. Check your connection.");
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = null;
+  }
+  if (!response.ok) {
+    const error = (data && data.error) || {};
+    throw new ApiError(
+      response.status,
+      error.code || `HTTP_${response.status}`,
+      error.message || `The server answered ${response.status}.`,
+    );
+  }
+  return data || {};
+}
+
+/**
+ * The WebSocket URL of one game (docs/protocol.md, "Connecting").
+ * @param {string} code
+ * @param {{token: string, role?: string, wsUrl?: string|null, wsPort?: number|null, location?: Location|URL}} options
+ * @returns {string}
+ */
+export function gameSocketUrl(code, { token, role = "player", wsUrl = null, wsPort = null, location = globalThis.location }) {
+  let base = wsUrl;
+  if (!base) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    base = `${scheme}//${wsPort ? `${location.hostname}:${wsPort}` : location.host}`;
+  }
+  const query = new URLSearchParams();
+  if (role === "host") query.set("role", "host");
+  query.set("session_token", token);
+  return `${base.replace(/\/+$/, "")}/ws/game/${encodeURIComponent(code)}/?${query}`;
+}
+
+/**
+ * The local state after one phase event; unknown events leave it as it was.
+ * @param {SessionState|null} state
+ * @param {PhaseEvent} event
+ * @returns {SessionState|null}
+ */
+export function applyEvent(state, event) {
+  const p = event.payload || {};
+  const s = /** @type {any} */ ({ ...(state || {}) });
+  switch (event.type) {
+    case "player.joined":
+      s.players = p.players;
+      break;
+    case "phase.lie_started":
+      Object.assign(s, {
+        phase: "lie",
+        round: p.round,
+        rounds: p.rounds ?? s.rounds,
+        question: { prompt: p.prompt, category: p.category },
+        time_limit: p.time_limit,
+        deadline: p.deadline ?? null,
+        answers: null,
+        lies_submitted: [],
+        guesses_submitted: [],
+        results: null,
+        ranking: null,
+      });
+      break;
+    case "phase.question_shown":
+      Object.assign(s, {
+        phase: "question",
+        round: p.round,
+        question: { prompt: p.question, category: p.category },
+      });
+      break;
+    case "phase.guess_started":
+      Object.assign(s, {
+        phase: "guess",
+        round: p.round,
+        answers: p.answers,
+        time_limit: p.time_limit,
+        deadline: p.deadline ?? null,
+      });
+      break;
+    case "phase.scores_calculated": {
+      Object.assign(s, { phase: "scores", round: p.round, results: p, deadline: p.deadline ?? null });
+      delete s.time_limit;
+      const scores = new Map((p.deltas || []).map((d) => [d.player_id, d.score]));
+      s.players = (s.players || []).map((pl) =>
+        scores.has(pl.player_id) ? { ...pl, score: scores.get(pl.player_id) } : pl,
+      );
+      break;
+    }
+    case "phase.scoreboard":
+      Object.assign(s, {
+        phase: "scoreboard",
+        round: p.round,
+        rounds: p.rounds ?? s.rounds,
+        ranking: p.ranking,
+        deadline: p.deadline ?? null,
+      });
+      break;
+    case "phase.reveal_step": {
+      const steps = (s.reveal && s.reveal.steps) || [];
+      s.reveal = { ...(s.reveal || {}), steps: [...steps.filter((x) => x.index !== p.index), p] };
+      break;
+    }
+    case "phase.paused":
+      Object.assign(s, { paused: true, remaining_ms: p.remaining_ms ?? null, deadline: null });
+      break;
+    case "phase.resumed":
+      Object.assign(s, { paused: false, remaining_ms: null, deadline: p.deadline ?? null });
+      break;
+    case "session.closed":
+      s.closed = true;
+      break;
+    case "phase.game_over":
+      Object.assign(s, {
+        phase: "finished",
+        awards: p.awards ?? null,
+        ranking: p.ranking,
+        question: null,
+        answers: null,
+        results: null,
+        deadline: null,
+      });
+      delete s.time_limit;
+      break;
+    default:
+      return state;
+  }
+  return s;
+}
+
+/** Rolling connection metrics; `snapshot()` is what the console shows. */
+export class Metrics {
+  constructor(window = 100) {
+    this.window = window;
+    this.reset();
+  }
+
+  reset() {
+    this.sent = 0;
+    this.received = 0;
+    this.reconnects = 0;
+    this.reconnectAttempts = 0;
+    this.dropped = 0;
+    this.gaps = 0;
+    this.stale = 0;
+    this.pongTimeouts = 0;
+    /** @type {number[]} */
+    this.latencies = [];
+  }
+
+  /** @param {number} ms */
+  addLatency(ms) {
+    this.latencies.push(ms);
+    if (this.latencies.length > this.window) this.latencies.shift();
+  }
+
+  /** @returns {number|null} average round-trip time in ms of the last samples */
+  get averageLatency() {
+    if (!this.latencies.length) return null;
+    return this.latencies.reduce((a, b) => a + b, 0) / this.latencies.length;
+  }
+
+  snapshot() {
+    const avg = this.averageLatency;
+    return {
+      sent: this.sent,
+      received: this.received,
+      reconnects: this.reconnects,
+      reconnectAttempts: this.reconnectAttempts,
+      dropped: this.dropped,
+      gaps: this.gaps,
+      stale: this.stale,
+      pongTimeouts: this.pongTimeouts,
+      averageLatency: avg === null ? null : Math.round(avg * 10) / 10,
+      lastLatency: this.latencies.length ? Math.round(this.latencies[this.latencies.length - 1] * 10) / 10 : null,
+      latencySamples: this.latencies.length,
+    };
+  }
+}
+
+/** One game's connection, state and subscriptions. */
+export class PartyhubClient {
+  /** @param {ClientOptions} options */
+  constructor(options) {
+    const { code, token, role = "player", wsUrl = null, wsPort = null, apiBase = "", ...rest } = options;
+    if (!code || !token) throw new Error("PartyhubClient needs a code and a token");
+    this.code = code.toUpperCase();
+    this.token = token;
+    this.role = role;
+    this.wsUrl = wsUrl;
+    this.wsPort = wsPort;
+    this.apiBase = apiBase;
+    this.options = { ...DEFAULTS, ...rest };
+    /** @type {ConnectionStatus} */
+    this.status = "idle";
+    /** @type {SessionState|null} */
+    this.state = null;
+    /** @type {number|null} last seq the state reflects */
+    this.seq = null;
+    /** @type {PlayerView|null} */
+    this.you = null;
+    /** @type {WelcomeMessage|null} */
+    this.welcome = null;
+    this.metrics = new Metrics();
+    /** @type {Object[]} */
+    this.queue = [];
+    /** @type {Map<string, Set<Function>>} */
+    this.handlers = new Map();
+    /** @type {WebSocket|null} */
+    this.ws = null;
+    this.attempt = 0;
+    this.everConnected = false;
+    this.closedByUser = false;
+    this.lastClose = null;
+    /** server clock − this clock, in ms (from `server_time`, when the server sends it) */
+    this.clockOffset = 0;
+    this._timers = { reconnect: 0, ping: 0, pong: 0 };
+    this._pendingPing = null;
+    this._refreshing = null;
+    this._onOnline = () => {
+      if (this.status === "offline" || this.status === "reconnecting") this.retry();
+    };
+    if (typeof window !== "undefined") window.addEventListener("online", this._onOnline);
+  }
+
+  // --- subscriptions -------------------------------------------------------
+
+  /**
+   * Call `handler(message)` for every message of `type`. Besides the server's
+   * types ("welcome", "session.state", "phase.*", "player.joined", "pong",
+   * "error", "reaction", …) there are local ones: "status" (connection state
+   * changed), "state" (local state or `you` changed), "*" (every server message).
+   * @param {string} type
+   * @param {(message: any) => void} handler
+   * @returns {() => void} call to unsubscribe
+   */
+  on(type, handler) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(handler);
+    return () => this.off(type, handler);
+  }
+
+  /** @param {string} type @param {Function} handler */
+  off(type, handler) {
+    const set = this.handlers.get(type);
+    if (set) set.delete(handler);
+  }
+
+  /** @param {string} type @param {any} message */
+  _emit(type, message) {
+    const set = this.handlers.get(type);
+    if (!set) return;
+    for (const handler of [...set]) {
+      try {
+        handler(message);
+      } catch (err) {
+        console.error(`[partyhub] a "${type}" handler failed:`, err);
+      }
+    }
+  }
+
+  // --- connection ----------------------------------------------------------
+
+  /** Open the socket (no-op when it is open or opening). */
+  connect() {
+    if (this.ws) return;
+    this.closedByUser = false;
+    clearTimeout(this._timers.reconnect);
+    if (this.attempt > 0) this._setStatus("reconnecting", { attempt: this.attempt, trying: true });
+    else this._setStatus("connecting");
+    const url = gameSocketUrl(this.code, {
+      token: this.token,
+      role: this.role,
+      wsUrl: this.wsUrl,
+      wsPort: this.wsPort,
+    });
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (err) {
+      console.error("[partyhub] cannot open the WebSocket:", err);
+      this._scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onmessage = (event) => this._onMessage(event);
+    ws.onclose = (event) => this._onClose(ws, event.code, event.reason);
+    ws.onerror = () => {}; // onclose follows and decides
+  }
+
+  /** Close for good (until connect() or retry()). */
+  close() {
+    this.closedByUser = true;
+    clearTimeout(this._timers.reconnect);
+    this._dropSocket(1000, "client closed");
+    this._setStatus("idle");
+  }
+
+  /** Reconnect now with a fresh backoff (the "retry" button). */
+  retry() {
+    this._dropSocket(4000, "retry");
+    this.attempt = 0;
+    clearTimeout(this._timers.reconnect);
+    this.connect();
+  }
+
+  /** Drop the socket at once, without waiting for a close handshake. */
+  _dropSocket(code, reason) {
+    this._stopHeartbeat();
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close(code, reason);
+    } catch (err) {
+      // already closed
+    }
+  }
+
+  _onClose(ws, code, reason) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this._stopHeartbeat();
+    this.lastClose = { code, reason };
+    if (this.closedByUser) return;
+    if (code in FATAL_CLOSE_CODES) {
+      this._setStatus("offline", { code, reason: FATAL_CLOSE_CODES[code], fatal: true });
+      this._emit("error", { type: "error", code: `CLOSE_${code}`, message: FATAL_CLOSE_CODES[code], local: true });
+      return;
+    }
+    this._scheduleReconnect();
+  }
+
+  /** Force a reconnect (used when the heartbeat finds the socket dead). */
+  _forceReconnect(reason) {
+    console.warn(`[partyhub] reconnecting: ${reason}`);
+    this._dropSocket(4000, reason);
+    this._scheduleReconnect();
+  }
+
+  _scheduleReconnect() {
+    clearTimeout(this._timers.reconnect);
+    if (this.attempt >= this.options.maxAttempts) {
+      this._setStatus("offline", { reason: "The connection could not be restored." });
+      return;
+    }
+    const delay = backoffDelay(this.attempt, this.options);
+    this.attempt += 1;
+    this.metrics.reconnectAttempts += 1;
+    this._setStatus("reconnecting", { attempt: this.attempt, delay });
+    this._timers.reconnect = setTimeout(() => this.connect(), delay);
+  }
+
+  /** @param {ConnectionStatus} status @param {Object} [detail] */
+  _setStatus(status, detail = {}) {
+    const previous = this.status;
+    this.status = status;
+    this.statusDetail = detail;
+    if (previous !== status || detail.attempt) {
+      this._emit("status", { status, previous, ...detail });
+    }
+  }
+
+  // --- heartbeat -----------------------------------------------------------
+
+  _startHeartbeat() {
+    this._stopHeartbeat();
+    this._timers.ping = setInterval(() => this.ping(), this.options.pingInterval);
+  }
+
+  _stopHeartbeat() {
+    clearInterval(this._timers.ping);
+    clearTimeout(this._timers.pong);
+    this._pendingPing = null;
+  }
+
+  /**
+   * Send a `ping` now; a `pong` within pongTimeout records the latency, none
+   * forces a reconnect.
+   * @returns {boolean} whether a ping was sent
+   */
+  ping() {
+    if (this.status !== "connected" || this._pendingPing) return false;
+    const ts = Date.now();
+    this._pendingPing = { ts, sentAt: performance.now() };
+    this._sendNow({ type: "ping", ts });
+    this._timers.pong = setTimeout(() => {
+      this.metrics.pongTimeouts += 1;
+      this._forceReconnect("no pong within the timeout");
+    }, this.options.pongTimeout);
+    return true;
+  }
+
+  /** @param {PongMessage} message */
+  _onPong(message) {
+    const pending = this._pendingPing;
+    if (!pending || message.ts !== pending.ts) return;
+    clearTimeout(this._timers.pong);
+    this._pendingPing = null;
+    this.metrics.addLatency(performance.now() - pending.sentAt);
+  }
+
+  // --- sending -------------------------------------------------------------
+
+  /**
+   * Send a message, or queue it while disconnected (oldest dropped past queueLimit).
+   * @param {Object} message  e.g. {type: "reaction", emoji: "😂"}
+   * @returns {boolean} true when sent now, false when queued
+   */
+  send(message) {
+    if (this.status === "connected" && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this._sendNow(message);
+      return true;
+    }
+    this.queue.push(message);
+    while (this.queue.length > this.options.queueLimit) {
+      const dropped = this.queue.shift();
+      this.metrics.dropped += 1;
+      console.warn("[partyhub] send queue full: dropped the oldest message", dropped);
+    }
+    return false;
+  }
+
+  _sendNow(message) {
+    this.ws.send(JSON.stringify(message));
+    this.metrics.sent += 1;
+  }
+
+  _flushQueue() {
+    const queued = this.queue.splice(0);
+    for (const message of queued) this.send(message);
+  }
+
+  // --- receiving -----------------------------------------------------------
+
+  _onMessage(event) {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (err) {
+      console.error("[partyhub] a server message is not JSON:", event.data);
+      return;
+    }
+    if (!message || typeof message.type !== "string") return;
+    this.metrics.received += 1;
+    switch (message.type) {
+      case "welcome":
+        this.welcome = message;
+        this._syncClock(message.server_time);
+        this.attempt = 0;
+        if (this.everConnected) this.metrics.reconnects += 1;
+        this.everConnected = true;
+        this._setStatus("connected");
+        this._startHeartbeat();
+        this._flushQueue();
+        break;
+      case "session.state":
+        this.seq = message.seq;
+        this.state = message.payload;
+        this._emit(message.type, message);
+        this._emit("state", { state: this.state, you: this.you, cause: message.type });
+        this._emit("*", message);
+        return;
+      case "pong":
+        this._onPong(message);
+        break;
+      default:
+        if (typeof message.seq === "number") {
+          this._onEvent(message);
+          return;
+        }
+    }
+    this._emit(message.type, message);
+    this._emit("*", message);
+  }
+
+  /** A phase event: drop stale ones, apply, and refresh on a gap. @param {PhaseEvent} event */
+  _onEvent(event) {
+    if (this.seq !== null && event.seq <= this.seq) {
+      this.metrics.stale += 1;
+      return;
+    }
+    const gap = this.seq !== null && event.seq > this.seq + 1;
+    this.seq = event.seq;
+    const next = applyEvent(this.state, event);
+    const known = next !== this.state;
+    this.state = next;
+    this._emit(event.type, event);
+    this._emit("*", event);
+    this._emit("state", { state: this.state, you: this.you, cause: event.type });
+    if (gap) this.metrics.gaps += 1;
+    // A gap means events were missed; an event this client does not know may
+    // change state it cannot work out: either way, ask the server.
+    if (gap || !known) {
+      this.refresh().catch((err) => {
+        this._emit("error", { type: "error", code: err.code || "REFRESH_FAILED", message: err.message, local: true });
+      });
+    }
+  }
+
+  // --- server clock ------------------------------------------------------------
+
+  /** @param {*} serverTime epoch ms, or anything else (ignored) */
+  _syncClock(serverTime) {
+    if (typeof serverTime === "number") this.clockOffset = serverTime - Date.now();
+  }
+
+  /**
+   * This browser's clock (epoch ms) at a server time such as `state.deadline`.
+   * @param {number} serverMs
+   * @returns {number}
+   */
+  localTime(serverMs) {
+    return serverMs - this.clockOffset;
+  }
+
+  // --- REST ------------------------------------------------------------------
+
+  /**
+   * GET the game's state (and `you`, for a player) over REST and replace the
+   * local state with it, unless newer events arrived meanwhile (then ask again).
+   * Concurrent calls share one request.
+   * @returns {Promise<Object>} the response body
+   */
+  refresh() {
+    if (!this._refreshing) {
+      this._refreshing = this._refresh().finally(() => {
+        this._refreshing = null;
+      });
+    }
+    return this._refreshing;
+  }
+
+  async _refresh() {
+    for (let tries = 0; ; tries += 1) {
+      const seqAtStart = this.seq;
+      const body = await this.request("GET", "");
+      const { you, role, server_time: serverTime, ...state } = body;
+      if (you) this.you = you;
+      this._syncClock(serverTime);
+      if (this.seq === seqAtStart || tries >= 3) {
+        this.state = /** @type {SessionState} */ (state);
+        this._emit("state", { state: this.state, you: this.you, cause: "refresh" });
+        return body;
+      }
+    }
+  }
+
+  /**
+   * Call this game's REST API with this client's token.
+   * @param {string} method
+   * @param {string} action  "" for the state, or e.g. "lies", "start-round"
+   * @param {Object} [body]
+   * @returns {Promise<Object>}
+   */
+  request(method, action, body) {
+    const path = `/api/sessions/${encodeURIComponent(this.code)}/${action ? `${action}/` : ""}`;
+    return apiRequest(method, path, { body, token: this.token, apiBase: this.apiBase });
+  }
+}
+
+// --- keeping a token across reloads -----------------------------------------
+
+/**
+ * Remember who this tab is in a game (sessionStorage: per tab, survives reloads).
+ * @param {string} code
+ * @param {"player"|"host"} role
+ * @param {{token: string, player_id?: number, name?: string}} data
+ */
+export function saveIdentity(code, role, data) {
+  try {
+    sessionStorage.setItem(`partyhub:${role}:${code.toUpperCase()}`, JSON.stringify(data));
+  } catch (err) {
+    console.warn("[partyhub] cannot use sessionStorage:", err);
+  }
+}
+
+/**
+ * @param {string} code
+ * @param {"player"|"host"} role
+ * @returns {{token: string, player_id?: number, name?: string}|null}
+ */
+export function loadIdentity(code, role) {
+  try {
+    const raw = sessionStorage.getItem(`partyhub:${role}:${code.toUpperCase()}`);
+    const data = raw ? JSON.parse(raw) : null;
+    return data && typeof data.token === "string" ? data : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+/** @param {string} code @param {"player"|"host"} role */
+export function forgetIdentity(code, role) {
+  try {
+    sessionStorage.removeItem(`partyhub:${role}:${code.toUpperCase()}`);
+  } catch (err) {
+    // nothing to forget
+  }
+}
