@@ -11,10 +11,11 @@ STAMP := $(VENV)/.partyhub-installed
 
 # Debian packages: Redis for the channel layer and the tests; the C
 # extension's libraries (libwebsockets, hiredis, libuv, msgpack-c, cJSON,
-# uthash) and the tools to build and check it; Chromium for the browser tests.
+# uthash) and the tools to build and check it (clang and its runtime for
+# the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests.
 APT_PACKAGES := redis-server redis-tools gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
-	libmsgpack-dev libcjson-dev uthash-dev chromium
+	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium
 
 .PHONY: all setup system-deps venv run test test-python lint clean
 
@@ -52,7 +53,7 @@ lint: venv
 test-python: setup
 	@$(PY) manage.py test
 
-test: setup lint ctest sidecar-unit test-python asan sidecar-valgrind
+test: setup lint ctest sidecar-unit fuzz-smoke test-python asan sidecar-valgrind
 
 clean:
 	rm -rf build *.egg-info realtime/*.so

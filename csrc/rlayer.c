@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uvredis.h"     /* ph_redis_reader_bound */
+
 static struct timeval
 to_timeval(double seconds)
 {
@@ -72,6 +74,11 @@ set_ctx_err(rl_err *err, const rl_host *h, const redisContext *ctx,
     }
     else if (ctx->err == REDIS_ERR_EOF) {
         set_err(err, RL_UNAVAILABLE, h, "connection closed by the server");
+    }
+    else if (ctx->err == REDIS_ERR_OOM) {
+        /* hiredis' text for a refused reply object (ph_redis_reader_bound). */
+        set_err(err, RL_UNAVAILABLE, h,
+                "reply refused: over the reader's size bounds, or out of memory");
     }
     else {
         set_err(err, RL_UNAVAILABLE, h, "%s", ctx->errstr);
@@ -154,6 +161,10 @@ slot_connect(rl_slot *s, const rl_host *h, rl_err *err)
         }
         goto error;
     }
+    /* Arrays over PH_REDIS_MAX_ELEMENTS and strings over PH_REDIS_MAX_BULK
+     * fail the reply (hiredis 0.14 would calloc any array count Redis
+     * sends); slot_read then drops the connection as on any error. */
+    (void)ph_redis_reader_bound(ctx->reader);
     if (redisSetTimeout(ctx, to_timeval(h->timeout)) != REDIS_OK) {
         set_ctx_err(err, h, ctx, h->timeout);
         goto error;

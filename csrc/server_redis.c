@@ -229,9 +229,11 @@ rlink_disconnect_cb(const redisAsyncContext *ac, int status)
     if (srv->phase != SRV_RUNNING) {
         return;
     }
-    ph_logf(srv->log, PH_LOG_WARNING, "redis %s link lost (%s); reconnecting",
+    ph_logf(srv->log, PH_LOG_WARNING, "redis %s link lost (%s%s); reconnecting",
             l->kind == RLINK_CMD ? "command" : "receive",
-            status == REDIS_OK ? "closed" : ac->errstr);
+            status == REDIS_OK ? "closed" : ac->errstr,
+            status != REDIS_OK && ac->err == REDIS_ERR_OOM
+                ? ": a reply over the reader's size bounds, or no memory" : "");
     if (l->kind == RLINK_CMD) {
         srv->need_resync = 1;
     }
@@ -258,6 +260,10 @@ ph_srv_redis_open(rlink *l)
         rlink_schedule(l);
         return;
     }
+    /* Arrays over PH_REDIS_MAX_ELEMENTS and strings over PH_REDIS_MAX_BULK
+     * fail the reply (hiredis 0.14 would calloc any array count Redis
+     * sends): the link then drops and reconnects like on any error. */
+    (void)ph_redis_reader_bound(ac->c.reader);
     ac->data = l;                      /* callbacks find their link, then srv */
     if (ph_uvredis_attach(ac, &srv->loop) < 0) {
         redisAsyncFree(ac);

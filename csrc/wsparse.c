@@ -661,13 +661,129 @@ ph_list_contains(const char *list, const char *name)
     return 0;
 }
 
+/*
+ * Returns 1 when text[0..len) has none of the lexical errors json.loads
+ * refuses but cJSON 1.7 takes: outside strings only space, \t, \n and \r
+ * are whitespace (cJSON skips every byte <= 0x20, NUL included); inside
+ * strings no byte below 0x20 may appear raw, and an escape is one of
+ * \" \\ \/ \b \f \n \r \t or \u and four hex digits (cJSON reads "\uZZZZ"
+ * as U+0000); a number is -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * (cJSON hands [-+.0-9eE]* to strtod, so "01", "1." and "-01.5e+3" were
+ * numbers). Otherwise a pong echoed ts text that is not JSON (found by
+ * fuzz_client_msg).
+ */
+static int
+json_digits(const char *text, size_t len, size_t *i)
+{
+    size_t start = *i;
+
+    while (*i < len && text[*i] >= '0' && text[*i] <= '9') {
+        (*i)++;
+    }
+    return *i > start;
+}
+
+/* The end of the JSON number starting at text[i], or 0 when it is not one
+ * (a number never ends at 0: it starts at i and has a digit). */
+static size_t
+json_number_end(const char *text, size_t len, size_t i)
+{
+    if (text[i] == '-') {
+        i++;
+    }
+    if (i < len && text[i] == '0') {
+        i++;
+    }
+    else if (!json_digits(text, len, &i)) {
+        return 0;
+    }
+    if (i < len && text[i] == '.') {
+        i++;
+        if (!json_digits(text, len, &i)) {
+            return 0;
+        }
+    }
+    if (i < len && (text[i] == 'e' || text[i] == 'E')) {
+        i++;
+        if (i < len && (text[i] == '+' || text[i] == '-')) {
+            i++;
+        }
+        if (!json_digits(text, len, &i)) {
+            return 0;
+        }
+    }
+    /* What cJSON would still take as part of the number ("1.2.3", "00"). */
+    if (i < len && strchr("+-.0123456789eE", text[i]) != NULL) {
+        return 0;
+    }
+    return i;
+}
+
+static int
+json_lexical_ok(const char *text, size_t len)
+{
+    int in_str = 0;
+    size_t i, k;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+
+        if (!in_str) {
+            if (c == '"') {
+                in_str = 1;
+            }
+            else if (c == '-' || (c >= '0' && c <= '9')) {
+                size_t end = json_number_end(text, len, i);
+
+                if (end == 0) {
+                    return 0;
+                }
+                i = end - 1;
+            }
+            else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+                return 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = 0;
+        }
+        else if (c < 0x20) {
+            return 0;
+        }
+        else if (c == '\\') {
+            if (++i >= len) {
+                return 0;
+            }
+            c = (unsigned char)text[i];
+            if (c == 'u') {
+                for (k = 1; k <= 4; k++) {
+                    if (i + k >= len || !isxdigit((unsigned char)text[i + k])) {
+                        return 0;
+                    }
+                }
+                i += 4;
+            }
+            else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* Parse text[0..len) as exactly one JSON value (json.loads refuses
- * anything after it but whitespace). */
+ * anything after it but whitespace, and lexical errors cJSON takes). */
 static cJSON *
 parse_whole(const char *text, size_t len)
 {
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    cJSON *root;
+
+    if (!json_lexical_ok(text, len)) {
+        return NULL;
+    }
+    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 
     if (root != NULL && skip_ws(end, text + len) != text + len) {
         cJSON_Delete(root);

@@ -23,23 +23,26 @@ FUZZ_CFLAGS        ?= -std=c11 -Wall -Wextra -Werror -g -O1 \
                       -Icsrc -I/usr/include/cjson
 FUZZ_RUN_FLAGS     ?= -rss_limit_mb=2048 -timeout=10
 FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
-FUZZ_HAVE_CC       := $(shell command -v $(FUZZ_CC) >/dev/null 2>&1 && echo yes)
 
 fuzz_srcs_mpack_read  := csrc/mpack_read.c
-fuzz_srcs_channel_msg := csrc/fanout_mp.c
+fuzz_srcs_channel_msg := csrc/chanmsg.c csrc/mpack_read.c
 fuzz_srcs_client_msg  := csrc/wsparse.c
 fuzz_srcs_url         := csrc/wsparse.c
-fuzz_srcs_redis_reply := csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
-                         csrc/fanout.c csrc/fanout_mp.c csrc/uvredis.c csrc/wsparse.c
+fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c \
+                         csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
+                         csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
+                         csrc/wsparse.c
 fuzz_libs_mpack_read  :=
-fuzz_libs_channel_msg :=
+fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
 fuzz_libs_url         := -lcjson
-# server.c is #included by the harness; lws is linked but the lws calls the
-# reply callbacks make are wrapped.
+# server_conn.c and server_redis.c (the static reply callbacks) are
+# #included by the harness, the rest linked; lws is linked but the four lws
+# calls the reply paths make are wrapped (see the harness).
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
+                         -Wl,--wrap=lws_partial_buffered,--wrap=lws_write \
                          -lwebsockets -luv -lhiredis \
-                         -lcjson -lpthread
+                         -lcjson -lmsgpackc -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
@@ -60,10 +63,22 @@ $(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FUZZ_OUT)/fuzz_%
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 
 # Replay every committed input (the regression tests), then a short run.
-ifeq ($(FUZZ_HAVE_CC),yes)
-fuzz-smoke: $(FUZZ_BINS)
+# Part of `make test`: skipped, with the reason, when clang or its fuzzer
+# runtime (libclang-rt-14-dev) is missing, probed by linking an empty
+# target (only when fuzz-smoke runs).
+FUZZ_PROBE = printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' \
+             | $(FUZZ_CC) -fsanitize=fuzzer,address -x c - -o $(FUZZ_OUT)/.probe >/dev/null 2>&1
+
+fuzz-smoke:
 	@mkdir -p $(FUZZ_OUT)/artifacts
-	@for t in $(FUZZ_TARGETS); do \
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    echo "fuzz-smoke: SKIPPED: $(FUZZ_CC) not found (make system-deps installs clang libclang-rt-14-dev)"; exit 0; \
+	fi; \
+	if ! $(FUZZ_PROBE); then \
+	    echo "fuzz-smoke: SKIPPED: $(FUZZ_CC) cannot link -fsanitize=fuzzer (libclang-rt-14-dev missing?)"; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) fuzz-build >/dev/null || exit 1; \
+	for t in $(FUZZ_TARGETS); do \
 	    log=$(FUZZ_OUT)/smoke-$$t.log; rm -rf $(FUZZ_OUT)/smoke/$$t; mkdir -p $(FUZZ_OUT)/smoke/$$t; \
 	    if ! $(FUZZ_OUT)/fuzz_$$t $(FUZZ_RUN_FLAGS) -runs=0 $(FUZZ_CORPUS)/$$t >$$log 2>&1 \
 	       || ! $(FUZZ_OUT)/fuzz_$$t $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
@@ -73,10 +88,6 @@ fuzz-smoke: $(FUZZ_BINS)
 	    fi; \
 	    echo "fuzz-smoke $$t: $$(tail -1 $$log)"; rm -rf $(FUZZ_OUT)/smoke/$$t; \
 	done
-else
-fuzz-smoke:
-	@echo "fuzz-smoke: $(FUZZ_CC) not found; skipped (apt-get install clang libclang-rt-14-dev)"
-endif
 
 # Fold what `make fuzz` found into the committed corpus, minimised.
 fuzz-merge: $(FUZZ_BINS)

@@ -3,33 +3,45 @@
  * bytes to what it does with each connection.
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
- * sidecar's async links use), and every reply it produces is handed to one
- * of server.c's reply callbacks, exactly as the event loop would:
- *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest>
- *   state_reply_cb    GET partyhub:state:<CODE>
- *   rx_reply_cb       BZPOPMIN on our channel (msgpack channel-layer message)
- *   inbound_reply_cb  EVAL of the inbound send script
- *   resync_reply_cb   GET of the state after a reconnect
- * server.c is #included so its static callbacks are reachable; the server
- * object is built by hand with four connections (two authenticating, two
- * ready in groups) and no Redis link, so follow-up commands are refused
- * the way they are while Redis is down. lws is linked but the lws calls
- * the reply paths make (lws_callback_on_writable, lws_set_timeout) are
- * wrapped (-Wl,--wrap, see mk/fuzz.mk) to checks: the connections have no
- * real wsi, so a new lws call on these paths crashes the smoke run until
- * it is wrapped here too. Not covered: the socket I/O of hiredis'
- * async context and uvredis.c's libuv glue.
+ * sidecar's async links use), bounded exactly as the sidecar bounds its
+ * links (ph_redis_reader_bound, csrc/uvredis.c), and every reply it
+ * produces is handed to one of the reply callbacks, exactly as the event
+ * loop would:
+ *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
+ *   state_reply_cb    GET partyhub:state:<CODE>            (server_conn.c)
+ *   inbound_reply_cb  EVAL of the inbound send script      (server_conn.c)
+ *   rx_reply_cb       BZPOPMIN on our channel (msgpack)    (server_redis.c)
+ *   resync_reply_cb   GET of the state after a reconnect   (server_redis.c)
+ *
+ * The callbacks are static, so the two files that hold them are
+ * #included here (nothing else is: server.c, server_http.c, ... are linked
+ * as they are built, see mk/fuzz.mk). A non-static seam would mean editing
+ * server_conn.c, which is being reworked in parallel; server_redis.c's two
+ * callbacks could get one, but a harness that reaches half its callbacks
+ * one way and half another is not cleaner.
+ *
+ * The server object is built by hand with four connections (two
+ * authenticating, two ready in groups) and no Redis link, so follow-up
+ * commands are refused the way they are while Redis is down. lws is
+ * linked but the only lws calls the reply paths make
+ * (lws_callback_on_writable, lws_set_timeout, lws_partial_buffered,
+ * lws_write, all in server_conn.c's close/send paths) are wrapped
+ * (-Wl,--wrap, see mk/fuzz.mk) to checks: the connections have no real wsi (0x1000), so a
+ * new lws call on these paths crashes the smoke run until it is wrapped
+ * here too. Not covered: the socket I/O of hiredis' async context and
+ * uvredis.c's libuv glue.
  *
  * Input: 4 selector bytes (which callback, which connection, per reply),
  * then the RESP stream.
  *
- * Known, not ours: hiredis 0.14.1's reader callocs count * 8 bytes for an
- * array header before any element arrives ("*1234567883\r\n" asks for
- * 9.8 GB; 1.0.1 added maxelements). The harness refuses arrays of more
- * than GUARD_ELEMENTS through the reader's object functions so that the
- * fuzzer can go past it; see docs/testing.md (Fuzzing, findings).
+ * hiredis 0.14.1's reader callocs count * 8 bytes for an array header
+ * before any element arrives ("*1234567883\r\n" asks for 9.8 GB). The
+ * sidecar's bound refuses it; LLVMFuzzerInitialize checks that on every
+ * start, under libFuzzer's -malloc_limit_mb (= -rss_limit_mb, 2048), and
+ * the corpus holds the input as a regression test (docs/testing.md).
  */
-#include "../../csrc/server.c"
+#include "../../csrc/server_conn.c"
+#include "../../csrc/server_redis.c"
 
 #include "fuzz_util.h"
 
@@ -51,18 +63,71 @@ __wrap_lws_callback_on_writable(struct lws *wsi)
     return 0;
 }
 
-#define GUARD_ELEMENTS 65536
+/*
+ * The fan-out fast path (conn_write_now) asks whether lws holds an unsent
+ * remainder, then writes directly. Both answers come from the input's
+ * length (bit 0: a remainder is held, so the frame is queued; bit 1: the
+ * write comes up short, so the connection is closed 1011), so every
+ * branch is reachable and each input replays the same way.
+ */
+static size_t input_size;
 
-static redisReplyObjectFunctions *default_fn;
-static redisReplyObjectFunctions guarded_fn;
+int __wrap_lws_partial_buffered(struct lws *wsi);
+int __wrap_lws_write(struct lws *wsi, unsigned char *buf, size_t len,
+                     enum lws_write_protocol wp);
 
-static void *
-guarded_array(const redisReadTask *task, int elements)
+int
+__wrap_lws_partial_buffered(struct lws *wsi)
 {
-    if (elements > GUARD_ELEMENTS) {
-        return NULL;                   /* the reader reports out of memory */
-    }
-    return default_fn->createArray(task, elements);
+    CHECK(wsi != NULL);
+    return (int)(input_size & 1);
+}
+
+int
+__wrap_lws_write(struct lws *wsi, unsigned char *buf, size_t len,
+                 enum lws_write_protocol wp)
+{
+    CHECK(wsi != NULL && buf != NULL && wp == LWS_WRITE_TEXT);
+    return input_size & 2 ? (int)len - 1 : (int)len;
+}
+
+/*
+ * The hostile header, and the largest array the bound allows (8 MiB of
+ * element pointers): refused, accepted. Aborts on failure; an allocation
+ * over -malloc_limit_mb aborts by itself.
+ */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    static const char hostile[] = "*1234567883\r\n";
+    char ok[32];
+    redisReader *rd = redisReaderCreate();
+    void *reply = NULL;
+
+    (void)argc;
+    (void)argv;
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    CHECK(redisReaderFeed(rd, hostile, sizeof(hostile) - 1) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_ERR && reply == NULL);
+    CHECK(rd->err != 0);
+    redisReaderFree(rd);
+
+    rd = redisReaderCreate();
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    snprintf(ok, sizeof(ok), "*%d\r\n", PH_REDIS_MAX_ELEMENTS + 1);
+    CHECK(redisReaderFeed(rd, ok, strlen(ok)) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_ERR && reply == NULL);
+    redisReaderFree(rd);
+
+    rd = redisReaderCreate();
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
+    snprintf(ok, sizeof(ok), "*%d\r\n", PH_REDIS_MAX_ELEMENTS);
+    CHECK(redisReaderFeed(rd, ok, strlen(ok)) == REDIS_OK);
+    CHECK(redisReaderGetReply(rd, &reply) == REDIS_OK && reply == NULL);
+    redisReaderFree(rd);                /* frees the partial 8 MiB array */
+    return 0;
 }
 
 #define NCONN 4
@@ -83,7 +148,8 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     memcpy(c->code, "ABCD", 5);
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
-    snprintf(c->token, sizeof(c->token), "%s", tokens[serial - 1]);
+    /* The connection keeps only the token's sha256 (as ws_filter does). */
+    ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);
@@ -188,12 +254,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4) {
         return 0;
     }
+    input_size = size;
     srv = server_make(conns);
     rd = redisReaderCreate();
-    default_fn = rd->fn;
-    guarded_fn = *default_fn;
-    guarded_fn.createArray = guarded_array;
-    rd->fn = &guarded_fn;
+    CHECK(rd != NULL && ph_redis_reader_bound(rd) == 0);
     redisReaderFeed(rd, (const char *)data + 4, size - 4);
     while (n < MAX_REPLIES && redisReaderGetReply(rd, &reply) == REDIS_OK
            && reply != NULL) {

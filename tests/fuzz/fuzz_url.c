@@ -24,21 +24,33 @@
 #include "fuzz_util.h"
 #include "wsparse.h"
 
+/* Channels' route ^ws/game/(?P<code>[^/]+)/$ after the leading "/":
+ * 0 for four ASCII letters (either case), 1 for any other segment, -1
+ * when the route does not match. */
 static int
 path_oracle(const char *p)
 {
     const char *pre = "/ws/game/";
-    size_t n = strlen(pre), i;
+    size_t n = strlen(pre), len = strlen(p), seg, i;
 
-    if (strlen(p) != n + 5 || strncmp(p, pre, n) != 0 || p[n + 4] != '/') {
-        return 0;
+    if (strncmp(p, pre, n) != 0 || len < n + 2 || p[len - 1] != '/') {
+        return -1;
+    }
+    seg = len - n - 1;
+    if (memchr(p + n, '/', seg) != NULL) {
+        return -1;
+    }
+    if (seg != 4) {
+        return 1;
     }
     for (i = 0; i < 4; i++) {
-        if (p[n + i] < 'A' || p[n + i] > 'Z') {
-            return 0;
+        char ch = p[n + i];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z'))) {
+            return 1;
         }
     }
-    return 1;
+    return 0;
 }
 
 static int
@@ -165,7 +177,7 @@ list_oracle(const char *list, const char *name)
 
 /* JSON writers: bounded, NUL-terminated, and round-tripping through cJSON. */
 static void
-json_writers(const char *a, const char *b, size_t limit)
+json_writers(const char *a, const char *b, size_t limit, int64_t stime)
 {
     char small[64], *buf;
     size_t pos = 0, cap = 12 * (strlen(a) + strlen(b)) + 256; /* a, b twice */
@@ -186,6 +198,7 @@ json_writers(const char *a, const char *b, size_t limit)
     buf = malloc(cap);
     n = ph_ws_error(buf, cap, a, b);
     CHECK(n > 0 && (size_t)n < cap && strlen(buf) == (size_t)n);
+    CHECK(fuzz_json_strict(buf, (size_t)n));
     j = cJSON_Parse(buf);
     CHECK(j != NULL);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "code")->valuestring, a) == 0);
@@ -196,14 +209,24 @@ json_writers(const char *a, const char *b, size_t limit)
         CHECK(fuzz_utf8_ok((const uint8_t *)buf, (size_t)n));
     }
 
-    n = ph_ws_welcome(buf, cap, a, b, a, b, (int64_t)limit - 128);
-    CHECK(n > 0);
+    /* server_time_ms: any int64, from the input (epoch ms in production). */
+    n = ph_ws_welcome(buf, cap, a, b, a, b, (int64_t)limit - 128, stime);
+    CHECK(n > 0 && fuzz_json_strict(buf, (size_t)n));
     j = cJSON_Parse(buf);
     CHECK(j != NULL);
     CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(j, "connection_id")->valuestring, a) == 0);
+    {
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "server_time");
+
+        /* A JSON number (cJSON keeps it as a double). */
+        CHECK(t != NULL && cJSON_IsNumber(t));
+        if (stime > -(1LL << 52) && stime < (1LL << 52)) {
+            CHECK(t->valuedouble == (double)stime);
+        }
+    }
     cJSON_Delete(j);
     /* Too small a buffer: -1, never an overflow. */
-    CHECK(ph_ws_welcome(buf, (size_t)n, a, b, a, b, (int64_t)limit - 128) == -1);
+    CHECK(ph_ws_welcome(buf, (size_t)n, a, b, a, b, (int64_t)limit - 128, stime) == -1);
     free(buf);
 }
 
@@ -212,6 +235,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = malloc(size + 3), *a, *b, *c, *z;
     char code[PH_CODE_LEN + 1];
+    int64_t stime;
     int rc;
 
     memcpy(s, data, size);
@@ -226,15 +250,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memset(code, '?', sizeof(code));
     rc = ph_ws_parse_path(a, code);
-    CHECK((rc == 0) == path_oracle(a));
+    CHECK(rc == path_oracle(a));
     if (rc == 0) {
-        CHECK(strlen(code) == PH_CODE_LEN && strncmp(code, a + 9, 4) == 0);
+        char *u = upper(a);
+
+        CHECK(strlen(code) == PH_CODE_LEN && strncmp(code, u + 9, 4) == 0);
+        free(u);
     }
     CHECK(ph_ws_token_ok(a) == token_oracle(a));
     CHECK(ph_ws_token_ok(b) == token_oracle(b));
     origin_properties(a, b, c);
     CHECK(ph_list_contains(b, c) == list_oracle(b, c));
-    json_writers(a, b, size);
+    stime = (int64_t)size;
+    if (size >= 8) {
+        memcpy(&stime, data + size - 8, 8);    /* the last 8 bytes */
+    }
+    json_writers(a, b, size, stime);
     free(s);
     return 0;
 }

@@ -57,4 +57,196 @@ fuzz_utf8_ok(const uint8_t *s, size_t n)
     return 1;
 }
 
+/*
+ * Strict RFC 8259 JSON: is s[0..n) exactly one value with only JSON
+ * whitespace around it? Written here, independent of cJSON (which is
+ * lax: any byte <= 0x20 is whitespace, "01" is a number, a bad \u escape
+ * reads as U+0000). Nesting deeper than 1024 counts as invalid (cJSON stops at 1000).
+ */
+typedef struct fuzz_json {
+    const uint8_t *p, *end;
+    int depth;
+} fuzz_json;
+
+static inline void
+fuzz_json_ws(fuzz_json *j)
+{
+    while (j->p < j->end
+           && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
+        j->p++;
+    }
+}
+
+static inline int
+fuzz_json_digits(fuzz_json *j)
+{
+    const uint8_t *s = j->p;
+
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        j->p++;
+    }
+    return j->p > s;
+}
+
+static inline int
+fuzz_json_string(fuzz_json *j)
+{
+    j->p++;                                       /* the opening quote */
+    while (j->p < j->end) {
+        uint8_t c = *j->p++;
+
+        if (c == '"') {
+            return 1;
+        }
+        if (c < 0x20) {
+            return 0;
+        }
+        if (c == '\\') {
+            if (j->p >= j->end) {
+                return 0;
+            }
+            c = *j->p++;
+            if (c == 'u') {
+                for (int k = 0; k < 4; k++) {
+                    if (j->p >= j->end
+                        || !((*j->p >= '0' && *j->p <= '9')
+                             || (*j->p >= 'a' && *j->p <= 'f')
+                             || (*j->p >= 'A' && *j->p <= 'F'))) {
+                        return 0;
+                    }
+                    j->p++;
+                }
+            }
+            else if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f'
+                     && c != 'n' && c != 'r' && c != 't') {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static inline int
+fuzz_json_literal(fuzz_json *j, const char *lit)
+{
+    size_t n = 0;
+
+    while (lit[n] != '\0') {
+        n++;
+    }
+    if ((size_t)(j->end - j->p) < n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (j->p[i] != (uint8_t)lit[i]) {
+            return 0;
+        }
+    }
+    j->p += n;
+    return 1;
+}
+
+static inline int
+fuzz_json_value(fuzz_json *j)
+{
+    uint8_t c;
+
+    fuzz_json_ws(j);
+    if (j->p >= j->end) {
+        return 0;
+    }
+    c = *j->p;
+    if (c == '"') {
+        return fuzz_json_string(j);
+    }
+    if (c == '{' || c == '[') {
+        uint8_t close = c == '{' ? '}' : ']';
+
+        if (++j->depth > 1024) {
+            return 0;
+        }
+        j->p++;
+        fuzz_json_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            j->depth--;
+            return 1;
+        }
+        for (;;) {
+            if (c == '{') {
+                fuzz_json_ws(j);
+                if (j->p >= j->end || *j->p != '"' || !fuzz_json_string(j)) {
+                    return 0;
+                }
+                fuzz_json_ws(j);
+                if (j->p >= j->end || *j->p != ':') {
+                    return 0;
+                }
+                j->p++;
+            }
+            if (!fuzz_json_value(j)) {
+                return 0;
+            }
+            fuzz_json_ws(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == close) {
+                j->p++;
+                j->depth--;
+                return 1;
+            }
+            return 0;
+        }
+    }
+    if (c == 't') {
+        return fuzz_json_literal(j, "true");
+    }
+    if (c == 'f') {
+        return fuzz_json_literal(j, "false");
+    }
+    if (c == 'n') {
+        return fuzz_json_literal(j, "null");
+    }
+    /* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+    if (c == '-') {
+        j->p++;
+    }
+    if (j->p < j->end && *j->p == '0') {
+        j->p++;
+    }
+    else if (!fuzz_json_digits(j)) {
+        return 0;
+    }
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!fuzz_json_digits(j)) {
+            return 0;
+        }
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) {
+            j->p++;
+        }
+        if (!fuzz_json_digits(j)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static inline int
+fuzz_json_strict(const char *s, size_t n)
+{
+    fuzz_json j = { (const uint8_t *)s, (const uint8_t *)s + n, 0 };
+
+    if (!fuzz_json_value(&j)) {
+        return 0;
+    }
+    fuzz_json_ws(&j);
+    return j.p == j.end;
+}
+
 #endif
