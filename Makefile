@@ -49,6 +49,7 @@ run: setup
 
 lint: venv
 	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
 
 test-python: setup
 	@$(PY) manage.py test

@@ -127,9 +127,9 @@ def run(cmd: dict) -> dict:
         "errors": errors,
         "stalls": stalls,
         "elapsed_s": round(elapsed, 4),
-        "expected_deliveries": cum[sent] if not errors else sum(
-            sizes[codes.index(c)] for c in last_seq
-        ),
+        "expected_deliveries": cum[sent]
+        if not errors
+        else sum(sizes[codes.index(c)] for c in last_seq),
         "call": percentiles(calls),
         "send_rate": round(sent / elapsed, 1) if elapsed > 0 else 0,
     }

@@ -74,14 +74,23 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
     r = _get(raw, "max", "deliveries_per_s") if raw else None
     d = _get(daph, "max", "deliveries_per_s") if daph else None
     if s and r:
-        rows.append(("fan-out deliveries/s ≥ 80 % of raw at 1,000 clients",
-                     f"{s / r * 100:.0f} % ({s:,.0f} vs {r:,.0f}/s)",
-                     "yes" if s >= 0.8 * r else "no"))
+        rows.append(
+            (
+                "fan-out deliveries/s ≥ 80 % of raw at 1,000 clients",
+                f"{s / r * 100:.0f} % ({s:,.0f} vs {r:,.0f}/s)",
+                "yes" if s >= 0.8 * r else "no",
+            )
+        )
     else:
         rows.append(("fan-out deliveries/s ≥ 80 % of raw at 1,000 clients", "not measured", "—"))
     if s and d:
-        rows.append(("fan-out deliveries/s ≥ 50× Daphne at 1,000 clients",
-                     f"{s / d:.1f}× ({s:,.0f} vs {d:,.0f}/s)", "yes" if s >= 50 * d else "no"))
+        rows.append(
+            (
+                "fan-out deliveries/s ≥ 50× Daphne at 1,000 clients",
+                f"{s / d:.1f}× ({s:,.0f} vs {d:,.0f}/s)",
+                "yes" if s >= 50 * d else "no",
+            )
+        )
     else:
         rows.append(("fan-out deliveries/s ≥ 50× Daphne at 1,000 clients", "not measured", "—"))
     p99 = _get(side, "fixed", "latency_us", "p99_us") if side else None
@@ -89,52 +98,73 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
     if raw and raw.get("fixed"):
         raw_write = raw["fixed"]["sender"].get("write", {}).get("p50_us")
     if p99 and raw_write:
-        rows.append((
-            "p99 latency at 1,000 ≤ 1.25× raw time to write 1,000 frames",
-            f"{p99 / 1e3:.2f} ms vs raw write {raw_write / 1e3:.2f} ms = {p99 / raw_write:.1f}×",
-            "yes" if p99 <= 1.25 * raw_write else "no",
-        ))
+        rows.append(
+            (
+                "p99 latency at 1,000 ≤ 1.25× raw time to write 1,000 frames",
+                f"{p99 / 1e3:.2f} ms vs raw write {raw_write / 1e3:.2f} ms"
+                f" = {p99 / raw_write:.1f}×",
+                "yes" if p99 <= 1.25 * raw_write else "no",
+            )
+        )
     else:
-        rows.append(("p99 latency at 1,000 ≤ 1.25× raw time to write 1,000 frames",
-                     "not measured", "—"))
+        rows.append(
+            ("p99 latency at 1,000 ≤ 1.25× raw time to write 1,000 frames", "not measured", "—")
+        )
     idle = [e for e in res["scenarios"].get("idle", []) if e["peer"] == "sidecar"]
     if idle:
         worst = max(idle, key=lambda e: e.get("rss_per_conn", 0))
         val = worst.get("rss_per_conn")
-        rows.append(("≤ 2 KB user-space memory per idle connection",
-                     f"{_fmt(val)} B/conn at N={worst['n']}",
-                     "yes" if val is not None and val <= 2048 else "no"))
+        rows.append(
+            (
+                "≤ 2 KB user-space memory per idle connection",
+                f"{_fmt(val)} B/conn at N={worst['n']}",
+                "yes" if val is not None and val <= 2048 else "no",
+            )
+        )
         big = max(idle, key=lambda e: e["n"])
         cpu = big.get("cpu_pct")
-        rows.append((
-            "10,000 idle connections with heartbeats < 2 % of one core",
-            f"{_fmt(cpu, 2)} % at N={big['n']} (heartbeat {res['params']['heartbeat']} s)",
-            ("yes" if cpu is not None and cpu < 2 else "no")
-            if big["n"] >= 10000 else "not at 10,000",
-        ))
+        rows.append(
+            (
+                "10,000 idle connections with heartbeats < 2 % of one core",
+                f"{_fmt(cpu, 2)} % at N={big['n']} (heartbeat {res['params']['heartbeat']} s)",
+                ("yes" if cpu is not None and cpu < 2 else "no")
+                if big["n"] >= 10000
+                else "not at 10,000",
+            )
+        )
     scale = res["scenarios"].get("scale")
     if scale:
-        rows.append((
-            "100,000 concurrent connections on one sidecar process",
-            f"{scale.get('max_connections', 0):,} (stopped: {scale.get('stopped', '?')[:120]})",
-            "yes" if scale.get("max_connections", 0) >= 100000
-            else ("no" if scale.get("target", 0) >= 100000
-                  else f"not tried (ramp target {scale.get('target', 0):,})"),
-        ))
+        rows.append(
+            (
+                "100,000 concurrent connections on one sidecar process",
+                f"{scale.get('max_connections', 0):,} (stopped: {scale.get('stopped', '?')[:120]})",
+                "yes"
+                if scale.get("max_connections", 0) >= 100000
+                else (
+                    "no"
+                    if scale.get("target", 0) >= 100000
+                    else f"not tried (ramp target {scale.get('target', 0):,})"
+                ),
+            )
+        )
     losses = []
     for name in ("fanout", "rooms"):
         for e in res["scenarios"].get(name, []):
             for mode in ("max", "fixed"):
                 run = e.get(mode)
                 if run and (run["lost"] or run["reordered"] or run["gaps"]):
-                    losses.append(f"{name} {e['peer']} N={e['n']} {mode}: lost {run['lost']}, "
-                                  f"reordered {run['reordered']}")
+                    losses.append(
+                        f"{name} {e['peer']} N={e['n']} {mode}: lost {run['lost']}, "
+                        f"reordered {run['reordered']}"
+                    )
     side_losses = [x for x in losses if " sidecar " in x]
-    rows.append((
-        "zero lost or reordered events for connected clients (sidecar)",
-        "; ".join(side_losses) if side_losses else "none lost, none reordered",
-        "no" if side_losses else "yes",
-    ))
+    rows.append(
+        (
+            "zero lost or reordered events for connected clients (sidecar)",
+            "; ".join(side_losses) if side_losses else "none lost, none reordered",
+            "no" if side_losses else "yes",
+        )
+    )
     other = [x for x in losses if " sidecar " not in x]
     if other:
         rows.append(("(other peers, for the record)", "; ".join(other)[:400], "—"))
@@ -179,19 +209,23 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
     fo = res["scenarios"].get("fanout")
     if fo:
         idx = fanout_index(res)
-        out += ["### 1. Fan-out: one game, N clients", "",
-                "| N | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost | reordered "
-                "| server CPU % | sidecar ÷ peer | note |",
-                "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            "### 1. Fan-out: one game, N clients",
+            "",
+            "| N | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost | reordered "
+            "| server CPU % | sidecar ÷ peer | note |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for e in fo:
             for mode in ("max", "fixed"):
                 run = e.get(mode)
-                label = "max" if mode == "max" else (
-                    f"{run['rate']:g} ev/s" if run else "fixed")
+                label = "max" if mode == "max" else (f"{run['rate']:g} ev/s" if run else "fixed")
                 if not run:
                     if mode == "max":
-                        out.append(f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | — | — | — | — | — "
-                                   f"| — | — | — | — | {status_of(e) or 'not run'} |")
+                        out.append(
+                            f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | — | — | — | — | — "
+                            f"| — | — | — | — | {status_of(e) or 'not run'} |"
+                        )
                     continue
                 side = idx.get((e["n"], "sidecar"))
                 sv = _get(side, mode, "deliveries_per_s") if side else None
@@ -202,21 +236,27 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
                     f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | {ratio} | "
-                    f"{status_of(e) if mode == 'max' else ''} |")
+                    f"{status_of(e) if mode == 'max' else ''} |"
+                )
         out.append("")
     rooms = res["scenarios"].get("rooms")
     if rooms:
-        out += ["### 2. Many rooms: events to random games", "",
-                "| games × players | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost "
-                "| reordered | server CPU % | note |",
-                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            "### 2. Many rooms: events to random games",
+            "",
+            "| games × players | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost "
+            "| reordered | server CPU % | note |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for e in rooms:
             for mode in ("fixed", "max"):
                 run = e.get(mode)
                 if not run:
                     if mode == "fixed":
-                        out.append(f"| {e.get('games')} × 10 | {PEER_NAMES[e['peer']]} | — | — | — "
-                                   f"| — | — | — | — | — | {status_of(e) or 'not run'} |")
+                        out.append(
+                            f"| {e.get('games')} × 10 | {PEER_NAMES[e['peer']]} | — | — | — "
+                            f"| — | — | — | — | — | {status_of(e) or 'not run'} |"
+                        )
                     continue
                 label = "max" if mode == "max" else f"{run['rate']:g} ev/s"
                 lat = run["latency_us"]
@@ -225,44 +265,60 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
                     f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | "
-                    f"{status_of(e) if mode == 'fixed' else ''} |")
+                    f"{status_of(e) if mode == 'fixed' else ''} |"
+                )
         out.append("")
     idle = res["scenarios"].get("idle")
     if idle:
-        out += [f"### 3. Idle connections, heartbeats every {res['params']['heartbeat']} s", "",
-                "| N | peer | seconds | RSS / conn (bytes) | CPU % of one core | pings / conn "
-                "| closed | note |",
-                "|---:|---|---:|---:|---:|---:|---:|---|"]
+        out += [
+            f"### 3. Idle connections, heartbeats every {res['params']['heartbeat']} s",
+            "",
+            "| N | peer | seconds | RSS / conn (bytes) | CPU % of one core | pings / conn "
+            "| closed | note |",
+            "|---:|---|---:|---:|---:|---:|---:|---|",
+        ]
         for e in idle:
             out.append(
                 f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | {_fmt(e.get('seconds'))} | "
                 f"{_fmt(e.get('rss_per_conn'))} | {_fmt(e.get('cpu_pct'), 2)} | "
                 f"{_fmt(e.get('heartbeats_per_conn'), 1)} | {e.get('closed_during_idle', '—')} | "
-                f"{status_of(e)} |")
+                f"{status_of(e)} |"
+            )
         out.append("")
     scale = res["scenarios"].get("scale")
     if scale:
-        out += ["### 4. Scale: one sidecar process, connections ramped in steps", "",
-                "| connections | step connect rate (/s, token checked) | RSS MiB | bytes / conn "
-                "| step errors |",
-                "|---:|---:|---:|---:|---|"]
+        out += [
+            "### 4. Scale: one sidecar process, connections ramped in steps",
+            "",
+            "| connections | step connect rate (/s, token checked) | RSS MiB | bytes / conn "
+            "| step errors |",
+            "|---:|---:|---:|---:|---|",
+        ]
         for st in scale["steps"]:
             errs = ", ".join(f"{k} ×{v}" for k, v in st["errors"].items()) or "—"
-            out.append(f"| {st['connections']:,} | {_fmt(st['connect_rate'])} | "
-                       f"{st['rss'] / 2**20:.1f} | {_fmt(st['rss_per_conn'])} | {errs} |")
+            out.append(
+                f"| {st['connections']:,} | {_fmt(st['connect_rate'])} | "
+                f"{st['rss'] / 2**20:.1f} | {_fmt(st['rss_per_conn'])} | {errs} |"
+            )
         out += ["", f"Stopped: {scale.get('stopped', '?')}", ""]
     bc = res["scenarios"].get("broadcast")
-    out += ["### 5. Broadcast call cost", "",
-            "`make bench` runs `bench/broadcast.py` (C layer vs `async_to_sync(group_send)`); "
-            "its table is the section *Broadcast: C layer vs channels_redis* of this file "
-            "(kept as its author wrote it; this run's output is in the results JSON). "
-            "This run: "
-            + (bc["status"] if bc else "not run") + ".", ""]
+    out += [
+        "### 5. Broadcast call cost",
+        "",
+        "`make bench` runs `bench/broadcast.py` (C layer vs `async_to_sync(group_send)`); "
+        "its table is the section *Broadcast: C layer vs channels_redis* of this file "
+        "(kept as its author wrote it; this run's output is in the results JSON). "
+        "This run: " + (bc["status"] if bc else "not run") + ".",
+        "",
+    ]
     if plots:
         out += ["### Plots", ""]
         if smoke:
-            out.append("Rendered next to the results file (not committed for a smoke run): "
-                       + ", ".join(f"`{p.name}`" for p in plots) + ".")
+            out.append(
+                "Rendered next to the results file (not committed for a smoke run): "
+                + ", ".join(f"`{p.name}`" for p in plots)
+                + "."
+            )
         else:
             out += [f"![{p.stem}]({p.relative_to(ROOT)})" for p in plots]
         out.append("")
@@ -299,7 +355,7 @@ def render_plots(res: dict, path: Path) -> list[Path]:
         return []
     stem = path.with_suffix("")
     made: list[Path] = []
-    label = res.get('label') if res.get('label') not in (None, '', res['profile']) else ''
+    label = res.get("label") if res.get("label") not in (None, "", res["profile"]) else ""
     title_tail = f" — {res['profile']}{' ' + label if label else ''}"
     fo = res["scenarios"].get("fanout")
     if fo:
@@ -316,8 +372,10 @@ def render_plots(res: dict, path: Path) -> list[Path]:
             xs = [k + i * width for k in range(len(sizes))]
             axes[0].bar(xs, thr, width, label=PEER_NAMES[peer], color=COLORS[peer])
             axes[1].bar(xs, p99, width, label=PEER_NAMES[peer], color=COLORS[peer])
-        for ax, title, unit in ((axes[0], "fan-out throughput (max rate)", "deliveries/s"),
-                                (axes[1], "fan-out p99 latency (fixed rate)", "ms")):
+        for ax, title, unit in (
+            (axes[0], "fan-out throughput (max rate)", "deliveries/s"),
+            (axes[1], "fan-out p99 latency (fixed rate)", "ms"),
+        ):
             ax.set_xticks([k + width * (len(peers) - 1) / 2 for k in range(len(sizes))])
             ax.set_xticklabels([f"N={n:,}" for n in sizes])
             ax.set_yscale("log")
@@ -346,8 +404,10 @@ def render_plots(res: dict, path: Path) -> list[Path]:
             axes[0].bar(xs, rss, width, label=PEER_NAMES[peer], color=COLORS[peer])
             axes[1].bar(xs, cpu, width, label=PEER_NAMES[peer], color=COLORS[peer])
         axes[0].axhline(2048, color="k", ls="--", lw=0.8, label="target 2 KB")
-        for ax, title, unit in ((axes[0], "idle: RSS per connection", "bytes"),
-                                (axes[1], "idle: server CPU with heartbeats", "% of one core")):
+        for ax, title, unit in (
+            (axes[0], "idle: RSS per connection", "bytes"),
+            (axes[1], "idle: server CPU with heartbeats", "% of one core"),
+        ):
             ax.set_xticks([k + width * (len(peers) - 1) / 2 for k in range(len(sizes))])
             ax.set_xticklabels([f"N={n:,}" for n in sizes])
             ax.set_ylabel(unit)
@@ -363,13 +423,23 @@ def render_plots(res: dict, path: Path) -> list[Path]:
     if scale and scale.get("steps"):
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
         xs = [s["connections"] for s in scale["steps"]]
-        ax.plot(xs, [s["rss"] / 2**20 for s in scale["steps"]], "o-", color=COLORS["sidecar"],
-                label="RSS MiB")
+        ax.plot(
+            xs,
+            [s["rss"] / 2**20 for s in scale["steps"]],
+            "o-",
+            color=COLORS["sidecar"],
+            label="RSS MiB",
+        )
         ax.set_xlabel("connections")
         ax.set_ylabel("RSS MiB")
         ax2 = ax.twinx()
-        ax2.plot(xs, [s["connect_rate"] for s in scale["steps"]], "s--", color="#2ca02c",
-                 label="connect rate /s")
+        ax2.plot(
+            xs,
+            [s["connect_rate"] for s in scale["steps"]],
+            "s--",
+            color="#2ca02c",
+            label="connect rate /s",
+        )
         ax2.set_ylabel("connections/s (token checked)")
         ax.set_title("sidecar scale ramp" + title_tail, fontsize=9)
         ax.grid(alpha=0.3)
@@ -389,8 +459,10 @@ def render(path: Path, update_md: bool = True) -> None:
     section = markdown(res, path, plots)
     if update_md:
         update_benchmarks(section)
-        print(f"[bench] BENCHMARKS.md updated; plots: {', '.join(str(p) for p in plots)}",
-              file=sys.stderr)
+        print(
+            f"[bench] BENCHMARKS.md updated; plots: {', '.join(str(p) for p in plots)}",
+            file=sys.stderr,
+        )
     else:
         print(section)
 

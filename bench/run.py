@@ -163,8 +163,16 @@ class Run:
         log(f"setup: {n_games} games x 10 players through lobby.services (SQLite + Redis keys)")
         child = Child(
             "setup",
-            [PY, str(BENCH / "setup_games.py"), "--out", str(out), "--games", str(n_games),
-             "--players", "10"],
+            [
+                PY,
+                str(BENCH / "setup_games.py"),
+                "--out",
+                str(out),
+                "--games",
+                str(n_games),
+                "--players",
+                "10",
+            ],
             env=self.env,
             log_path=self.tmp / "setup.log",
         )
@@ -178,7 +186,10 @@ class Run:
 
     def start_broadcaster(self) -> None:
         self.broadcaster = Child(
-            "broadcaster", [PY, str(BENCH / "broadcaster.py")], env=self.env, json_io=True,
+            "broadcaster",
+            [PY, str(BENCH / "broadcaster.py")],
+            env=self.env,
+            json_io=True,
             log_path=self.tmp / "broadcaster.log",
         )
         hello = self.broadcaster.expect("hello", 60)
@@ -197,27 +208,74 @@ class Run:
         hb = str(self.prof["heartbeat"])
         logp = self.tmp / f"{peer}.log"
         if peer == "sidecar":
-            child = Child("sidecar", [PY, str(BENCH / "serve_sidecar.py"), "--port", str(port),
-                                      "--redis-port", str(self.redis.port), "--ping", hb],
-                          env=self.env, log_path=logp)
+            child = Child(
+                "sidecar",
+                [
+                    PY,
+                    str(BENCH / "serve_sidecar.py"),
+                    "--port",
+                    str(port),
+                    "--redis-port",
+                    str(self.redis.port),
+                    "--ping",
+                    hb,
+                ],
+                env=self.env,
+                log_path=logp,
+            )
         elif peer == "daphne":
-            child = Child("daphne", [str(Path(PY).parent / "daphne"), "-b", "127.0.0.1",
-                                     "-p", str(port), "--ping-interval", hb,
-                                     "--ping-timeout", str(int(hb) * 3),
-                                     "partyhub.asgi:application"],
-                          env=self.env, log_path=logp)
+            child = Child(
+                "daphne",
+                [
+                    str(Path(PY).parent / "daphne"),
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "--ping-interval",
+                    hb,
+                    "--ping-timeout",
+                    str(int(hb) * 3),
+                    "partyhub.asgi:application",
+                ],
+                env=self.env,
+                log_path=logp,
+            )
         elif peer == "uvicorn":
-            child = Child("uvicorn", [str(Path(PY).parent / "uvicorn"),
-                                      "partyhub.asgi:application", "--host", "127.0.0.1",
-                                      "--port", str(port), "--ws", "websockets",
-                                      "--ws-ping-interval", hb,
-                                      "--ws-ping-timeout", str(int(hb) * 3),
-                                      "--lifespan", "off", "--log-level", "warning",
-                                      "--no-access-log", "--backlog", "4096"],
-                          env=self.env, log_path=logp)
+            child = Child(
+                "uvicorn",
+                [
+                    str(Path(PY).parent / "uvicorn"),
+                    "partyhub.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--ws",
+                    "websockets",
+                    "--ws-ping-interval",
+                    hb,
+                    "--ws-ping-timeout",
+                    str(int(hb) * 3),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--backlog",
+                    "4096",
+                ],
+                env=self.env,
+                log_path=logp,
+            )
         elif peer == "raw":
-            child = Child("raw", [str(BIN / "rawserver"), "--port", str(port), "--shm", str(shm)],
-                          env=self.env, json_io=True, log_path=logp)
+            child = Child(
+                "raw",
+                [str(BIN / "rawserver"), "--port", str(port), "--shm", str(shm)],
+                env=self.env,
+                json_io=True,
+                log_path=logp,
+            )
             hello = child.expect("hello", 10)
             return child, int(hello["port"])
         else:
@@ -253,9 +311,22 @@ class Run:
         return path.read_text(errors="replace")[-n:] if path.exists() else ""
 
     def start_loadgen(self, port: int, max_conns: int, shm: Path) -> Child:
-        lg = Child("loadgen", [str(BIN / "loadgen"), "--port", str(port), "--max-conns",
-                               str(max_conns + 64), "--shm", str(shm), "--sources",
-                               str(SOURCES)], json_io=True, log_path=self.tmp / "loadgen.log")
+        lg = Child(
+            "loadgen",
+            [
+                str(BIN / "loadgen"),
+                "--port",
+                str(port),
+                "--max-conns",
+                str(max_conns + 64),
+                "--shm",
+                str(shm),
+                "--sources",
+                str(SOURCES),
+            ],
+            json_io=True,
+            log_path=self.tmp / "loadgen.log",
+        )
         hello = lg.expect("hello", 10)
         if hello["fd_limit"] < max_conns + 64:
             log(f"  note: loadgen RLIMIT_NOFILE is {hello['fd_limit']} (< {max_conns + 64})")
@@ -266,13 +337,21 @@ class Run:
 
         def progress(msg: dict) -> None:
             if msg.get("ev") == "progress":
-                log(f"  {label}: {msg['ready']}/{msg['target']} ready, {msg['failed']} failed, "
-                    f"{msg['elapsed_s']:.0f} s")
+                log(
+                    f"  {label}: {msg['ready']}/{msg['target']} ready, {msg['failed']} failed, "
+                    f"{msg['elapsed_s']:.0f} s"
+                )
 
-        res = lg.call(f"connect {spec} {CONNECT_CONCURRENCY} {timeout:.0f}", "connected",
-                      timeout + 30, progress)
-        log(f"  {label}: {res['ready']}/{res['target']} ready in {res['elapsed_s']:.2f} s "
-            f"({res['rate']:.0f}/s)" + (f", errors {res['errors']}" if res["errors"] else ""))
+        res = lg.call(
+            f"connect {spec} {CONNECT_CONCURRENCY} {timeout:.0f}",
+            "connected",
+            timeout + 30,
+            progress,
+        )
+        log(
+            f"  {label}: {res['ready']}/{res['target']} ready in {res['elapsed_s']:.2f} s "
+            f"({res['rate']:.0f}/s)" + (f", errors {res['errors']}" if res["errors"] else "")
+        )
         return res
 
     # -- one broadcast run ------------------------------------------------
@@ -295,13 +374,24 @@ class Run:
         timeout = self.prof["run_timeout"]
         if peer == "raw":
             which = "*" if random_games else codes[0]
-            done = server.call(f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done",
-                               timeout + 30)
+            done = server.call(
+                f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done", timeout + 30
+            )
         else:
             assert self.broadcaster is not None
-            cmd = {"cmd": "run", "codes": codes, "sizes": sizes, "count": count, "rate": rate,
-                   "window": WINDOW, "random": random_games, "payload": PAYLOAD, "seed": 1,
-                   "shm": str(shm), "timeout_s": timeout}
+            cmd = {
+                "cmd": "run",
+                "codes": codes,
+                "sizes": sizes,
+                "count": count,
+                "rate": rate,
+                "window": WINDOW,
+                "random": random_games,
+                "payload": PAYLOAD,
+                "seed": 1,
+                "shm": str(shm),
+                "timeout_s": timeout,
+            }
             done = self.broadcaster.call(json.dumps(cmd), "done", timeout + 60)
         expected = int(done["expected_deliveries"])
         stats = self.drain(lg, expected)
@@ -359,11 +449,13 @@ class Run:
 
 def describe(r: dict[str, Any]) -> str:
     lat = r["latency_us"]
-    return (f"{r['deliveries']}/{r['expected_deliveries']} delivered, "
-            f"{r['deliveries_per_s']:.0f}/s, p50 {lat['p50_us'] / 1e3:.2f} ms, "
-            f"p99 {lat['p99_us'] / 1e3:.2f} ms, max {lat['max_us'] / 1e3:.1f} ms, "
-            f"lost {r['lost']}, reordered {r['reordered']}, server cpu {r['server_cpu_pct']}%"
-            + ("" if r["drained"] == "all delivered" else f" ({r['drained']})"))
+    return (
+        f"{r['deliveries']}/{r['expected_deliveries']} delivered, "
+        f"{r['deliveries_per_s']:.0f}/s, p50 {lat['p50_us'] / 1e3:.2f} ms, "
+        f"p99 {lat['p99_us'] / 1e3:.2f} ms, max {lat['max_us'] / 1e3:.1f} ms, "
+        f"lost {r['lost']}, reordered {r['reordered']}, server cpu {r['server_cpu_pct']}%"
+        + ("" if r["drained"] == "all delivered" else f" ({r['drained']})")
+    )
 
 
 def with_peer(run: Run, peer: str, n: int, spec: Path, label: str, body) -> dict[str, Any]:
@@ -377,12 +469,25 @@ def with_peer(run: Run, peer: str, n: int, spec: Path, label: str, body) -> dict
         entry["server_rss_start"] = proc_rss(server.pid)
         lg = run.start_loadgen(port, n, shm)
         conn = run.connect(lg, spec, n, label)
-        entry["connect"] = {k: conn[k] for k in ("ready", "failed", "not_started", "elapsed_s",
-                                                  "rate", "errors", "close_codes", "fd_limit")}
+        entry["connect"] = {
+            k: conn[k]
+            for k in (
+                "ready",
+                "failed",
+                "not_started",
+                "elapsed_s",
+                "rate",
+                "errors",
+                "close_codes",
+                "fd_limit",
+            )
+        }
         entry["reached"] = conn["ready"] >= n
         if conn["ready"] < n:
-            entry["failure"] = (f"{conn['ready']}/{n} connected; errors {conn['errors']}, "
-                                f"close codes {conn['close_codes']}")
+            entry["failure"] = (
+                f"{conn['ready']}/{n} connected; errors {conn['errors']}, "
+                f"close codes {conn['close_codes']}"
+            )
         if not server.alive():
             entry["failure"] = f"server exited: {run.tail(peer, 500)}"
             return entry
@@ -420,14 +525,14 @@ def scenario_fanout(run: Run, peers: list[str]) -> list[dict[str, Any]]:
             def body(entry, server, lg, conn, shm, n=n, peer=peer, label=label):
                 ready = conn["game_ready"][0]
                 count = prof["fanout_max_events"][n]
-                r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, 0.0, False,
-                                  shm)
+                r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, 0.0, False, shm)
                 entry["max"] = r
                 log(f"  {label} max rate: {describe(r)}")
                 rate = prof["fanout_rate"][n]
                 count = max(1, int(rate * prof["fixed_seconds"]))
-                r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, rate, False,
-                                  shm)
+                r = run.broadcast(
+                    peer, server, lg, [game["code"]], [ready], count, rate, False, shm
+                )
                 r["rate"] = rate
                 entry["fixed"] = r
                 log(f"  {label} fixed {rate:g}/s: {describe(r)}")
@@ -463,8 +568,9 @@ def scenario_rooms(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                 r["note"] = "raw picks its random games with its own generator"
             entry["fixed"] = r
             log(f"  {label} fixed {rate:g}/s: {describe(r)}")
-            r = run.broadcast(peer, server, lg, codes, sizes, prof["rooms_max_events"], 0.0,
-                              True, shm)
+            r = run.broadcast(
+                peer, server, lg, codes, sizes, prof["rooms_max_events"], 0.0, True, shm
+            )
             entry["max"] = r
             log(f"  {label} max rate: {describe(r)}")
 
@@ -500,17 +606,22 @@ def scenario_idle(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                 entry["rss_before"] = proc_rss(server.pid)
                 lg = run.start_loadgen(port, n, shm)
                 conn = run.connect(lg, spec, n, label)
-                entry["connect"] = {k: conn[k] for k in ("ready", "failed", "elapsed_s", "rate",
-                                                          "errors", "close_codes")}
+                entry["connect"] = {
+                    k: conn[k]
+                    for k in ("ready", "failed", "elapsed_s", "rate", "errors", "close_codes")
+                }
                 entry["reached"] = conn["ready"] >= n
                 if conn["ready"] < n:
                     entry["failure"] = f"{conn['ready']}/{n} connected; errors {conn['errors']}"
                 live.append((peer, server, lg, entry))
             seconds = prof["idle_seconds"]
-            log(f"idle N={n}: {len(live)} peers idle for {seconds:.0f} s "
-                f"(heartbeat every {prof['heartbeat']} s)")
-            start = {peer: (proc_cpu_s(s.pid), lg.call("stats", "stats", 10))
-                     for peer, s, lg, _ in live}
+            log(
+                f"idle N={n}: {len(live)} peers idle for {seconds:.0f} s "
+                f"(heartbeat every {prof['heartbeat']} s)"
+            )
+            start = {
+                peer: (proc_cpu_s(s.pid), lg.call("stats", "stats", 10)) for peer, s, lg, _ in live
+            }
             t0 = time.monotonic()
             end = t0 + seconds
             while (left := end - time.monotonic()) > 0:
@@ -533,9 +644,11 @@ def scenario_idle(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                     client_errors=st1["errors"],
                     close_codes=st1["close_codes"],
                 )
-                log(f"  idle N={n} {peer}: {entry['rss_per_conn']:.0f} B/conn, "
+                log(
+                    f"  idle N={n} {peer}: {entry['rss_per_conn']:.0f} B/conn, "
                     f"cpu {entry['cpu_pct']:.2f}%, pings/conn {entry['heartbeats_per_conn']}, "
-                    f"closed {entry['closed_during_idle']}")
+                    f"closed {entry['closed_during_idle']}"
+                )
                 out.append(entry)
         finally:
             for _, server, lg, _ in live:
@@ -624,8 +737,9 @@ def scenario_broadcast(run: Run, timeout: float, seconds: float) -> dict[str, An
         return {"status": "missing", "note": "bench/broadcast.py not present (another engineer's)"}
     log(f"broadcast call cost: running bench/broadcast.py (timeout {timeout:.0f} s)")
     out = run.tmp / "broadcast.out"
-    child = Child("broadcast.py", [PY, str(script), "--seconds", str(seconds)], env=run.env,
-                  log_path=out)
+    child = Child(
+        "broadcast.py", [PY, str(script), "--seconds", str(seconds)], env=run.env, log_path=out
+    )
     try:
         child.proc.wait(timeout=timeout)
         status = "ok" if child.proc.returncode == 0 else f"exit {child.proc.returncode}"
@@ -697,8 +811,13 @@ def main() -> int:
         "command": f"{command}" + (f"  (bench/run.py {extra})" if extra else ""),
         "machine": machine(),
         "git": git_head(),
-        "params": {"window": WINDOW, "payload_bytes": PAYLOAD, "sources": SOURCES,
-                   "connect_concurrency": CONNECT_CONCURRENCY, **{k: v for k, v in prof.items()}},
+        "params": {
+            "window": WINDOW,
+            "payload_bytes": PAYLOAD,
+            "sources": SOURCES,
+            "connect_concurrency": CONNECT_CONCURRENCY,
+            **{k: v for k, v in prof.items()},
+        },
         "peers": peers,
         "scenarios": {},
     }
@@ -720,8 +839,10 @@ def main() -> int:
     status = 0
     try:
         run = Run(args, prof)
-        log(f"profile {args.profile}: scenarios {','.join(scenarios)}; peers {','.join(peers)}; "
-            f"redis on {run.redis.port}; tmp {run.tmp}")
+        log(
+            f"profile {args.profile}: scenarios {','.join(scenarios)}; peers {','.join(peers)}; "
+            f"redis on {run.redis.port}; tmp {run.tmp}"
+        )
         need_games = max(
             1,
             prof["rooms_games"] if "rooms" in scenarios else 1,
@@ -741,8 +862,9 @@ def main() -> int:
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
         if "broadcast" in scenarios:
-            sc["broadcast"] = scenario_broadcast(run, prof["broadcast_timeout"] or 120.0,
-                                                 prof["broadcast_seconds"])
+            sc["broadcast"] = scenario_broadcast(
+                run, prof["broadcast_timeout"] or 120.0, prof["broadcast_seconds"]
+            )
     except KeyboardInterrupt as exc:
         log(f"interrupted ({exc}); stopping everything")
         results["interrupted"] = True
@@ -773,10 +895,20 @@ def main() -> int:
 
 def git_head() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         return rev + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "?"

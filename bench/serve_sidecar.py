@@ -89,8 +89,17 @@ def main() -> int:
         if srv.stats()["redis_up"] or done.is_set():
             break
         time.sleep(0.05)
-    print(json.dumps({"ev": "hello", "port": srv.stats()["port"], "binding": where,
-                      "redis_up": srv.stats()["redis_up"]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "ev": "hello",
+                "port": srv.stats()["port"],
+                "binding": where,
+                "redis_up": srv.stats()["redis_up"],
+            }
+        ),
+        flush=True,
+    )
     while not done.wait(0.5):
         for level, line in srv.drain_logs():
             print(f"sidecar[{level}] {line}", file=sys.stderr, flush=True)

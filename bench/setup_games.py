@@ -73,8 +73,7 @@ def main() -> int:
             print(f"  setup: {i + 1}/{args.games} games in Redis", file=sys.stderr, flush=True)
     args.out.write_text(json.dumps(out))
     print(
-        f"  setup: {args.games} games x {args.players} players in "
-        f"{time.monotonic() - t0:.1f} s",
+        f"  setup: {args.games} games x {args.players} players in {time.monotonic() - t0:.1f} s",
         file=sys.stderr,
         flush=True,
     )
