@@ -79,6 +79,18 @@ class ServerUnderTest:
         path.parent.mkdir(parents=True, exist_ok=True)
         return open(path, "w" if fresh else "a")  # noqa: SIM115 - the child keeps it
 
+    @staticmethod
+    def terminate(process: subprocess.Popen | None, timeout: float) -> None:
+        """SIGTERM a server process (thawing it first), SIGKILL after `timeout`."""
+        if process and process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.terminate()
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
     def start(self) -> None:
         raise NotImplementedError
 
@@ -170,14 +182,7 @@ class DaphneServer(ServerUnderTest):
         raise RuntimeError(f"daphne did not start on port {self.port}: see {self.log_path}")
 
     def stop_ws(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.terminate(self.process, 5)
 
     def start_ws(self) -> None:
         self.start()
@@ -240,14 +245,7 @@ class SidecarServer(ServerUnderTest):
         raise RuntimeError(f"the sidecar did not start: see {self.log_path}")
 
     def stop_ws(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.terminate(self.process, 8)
 
     def pause_ws(self) -> None:
         self.process.send_signal(signal.SIGSTOP)
