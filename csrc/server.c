@@ -134,9 +134,7 @@ tick_cb(uv_timer_t *t)
     /* Re-add groups well before channels_redis' group_expiry drops them. */
     if (now >= srv->next_refresh_ms) {
         srv->next_refresh_ms = now + (uint64_t)srv->cfg.group_refresh * 1000u;
-        if (srv->links[RLINK_CMD].up) {
-            ph_srv_redis_reregister(srv, 0);
-        }
+        ph_srv_redis_refresh(srv);
     }
 }
 
@@ -226,8 +224,6 @@ ph_server_stop(ph_server *srv)
 static void
 server_teardown(ph_server *srv)
 {
-    int i;
-
     if (srv->torn_down) {
         return;
     }
@@ -239,14 +235,7 @@ server_teardown(ph_server *srv)
     if (srv->ctx != NULL) {
         lws_context_destroy(srv->ctx);
     }
-    for (i = 0; i < 2; i++) {
-        if (srv->links[i].ac != NULL) {
-            redisAsyncContext *ac = srv->links[i].ac;
-
-            srv->links[i].ac = NULL;
-            redisAsyncFree(ac);
-        }
-    }
+    ph_srv_redis_teardown(srv);
     if (srv->listen_fd >= 0) {
         close(srv->listen_fd);
         srv->listen_fd = -1;
@@ -255,8 +244,6 @@ server_teardown(ph_server *srv)
         uv_handle_t *ours[] = {
             (uv_handle_t *)&srv->wake, (uv_handle_t *)&srv->tick,
             (uv_handle_t *)&srv->stop_timer,
-            (uv_handle_t *)&srv->links[0].retry,
-            (uv_handle_t *)&srv->links[1].retry,
             (uv_handle_t *)&srv->listen_poll,
         };
         size_t k;
@@ -295,15 +282,11 @@ server_teardown(ph_server *srv)
 int
 ph_server_run(ph_server *srv)
 {
-    int i;
-
     if (srv->phase != SRV_NEW) {
         return -1;
     }
     srv->phase = SRV_RUNNING;
-    for (i = 0; i < 2; i++) {
-        ph_srv_redis_open(&srv->links[i]);
-    }
+    ph_srv_redis_start(srv);
     uv_poll_start(&srv->listen_poll, UV_READABLE, ph_srv_listen_cb);
     uv_timer_start(&srv->tick, tick_cb, PH_TICK_MS, PH_TICK_MS);
     srv->next_refresh_ms = now_ms() + (uint64_t)srv->cfg.group_refresh * 1000u;
@@ -504,13 +487,9 @@ server_make_lws(ph_server *srv, char *err, size_t errlen)
 static int
 server_make_handles(ph_server *srv, char *err, size_t errlen)
 {
-    int i;
-
     if (uv_async_init(&srv->loop, &srv->wake, wake_cb) != 0
         || uv_timer_init(&srv->loop, &srv->tick) != 0
         || uv_timer_init(&srv->loop, &srv->stop_timer) != 0
-        || uv_timer_init(&srv->loop, &srv->links[0].retry) != 0
-        || uv_timer_init(&srv->loop, &srv->links[1].retry) != 0
         || uv_poll_init_socket(&srv->loop, &srv->listen_poll,
                                srv->listen_fd) != 0) {
         ph_srv_set_err(err, errlen, "libuv handle initialisation failed");
@@ -522,13 +501,7 @@ server_make_handles(ph_server *srv, char *err, size_t errlen)
     srv->tick.data = srv;
     srv->stop_timer.data = srv;
     srv->listen_poll.data = srv;
-    for (i = 0; i < 2; i++) {
-        srv->links[i].srv = srv;
-        srv->links[i].kind = (rlink_kind)i;
-        srv->links[i].retry.data = &srv->links[i];
-    }
-    /* The tick must not keep a stopping loop alive on its own. */
-    return 0;
+    return ph_srv_redis_init(srv, err, errlen);
 }
 
 /*
@@ -610,6 +583,9 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     memset(out, 0, sizeof(*out));
     out->port = srv->port;
     out->redis_up = atomic_load_explicit(&s->redis_up, memory_order_relaxed);
+    out->redis_shards = srv->nshards;
+    out->redis_shards_up = atomic_load_explicit(&s->redis_shards_up,
+                                                memory_order_relaxed);
     out->connections = cnt_get(&s->connections);
     out->connections_total = cnt_get(&s->connections_total);
     out->messages_in = cnt_get(&s->messages_in);
@@ -645,6 +621,7 @@ ph_server_free(ph_server *srv)
         return;
     }
     server_teardown(srv);
+    ph_srv_redis_free(srv);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

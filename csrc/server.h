@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "outq.h"
+#include "sentinel.h"
 #include "server_log.h"
 
 typedef struct ph_server ph_server;
@@ -28,6 +29,29 @@ typedef struct ph_server ph_server;
  * lookup tables from it and falls back to 2560 fds above 10^7. */
 #define PH_NOFILE_MAX (1024u * 1024u)
 
+#define PH_REDIS_SHARDS_MAX 64       /* Redis hosts (shards) per sidecar */
+#define PH_REDIS_CRED_MAX 256         /* bytes of a user name or password */
+
+/*
+ * One entry of the channel layer's `hosts` list: a Redis server, or a
+ * master found through Sentinel when master_name is set (host and port are
+ * then unused). Plain bounded arrays, so a config copies by assignment.
+ */
+typedef struct ph_redis_host {
+    char host[PH_SENTINEL_HOST_MAX]; /* numeric IP (hiredis resolves
+                                      * blocking), or a unix socket path
+                                      * starting with '/' */
+    int port;
+    int db;                          /* SELECT after connect when non-zero */
+    char username[PH_REDIS_CRED_MAX];  /* ACL user; "" = AUTH <password> */
+    char password[PH_REDIS_CRED_MAX];  /* "" = no AUTH */
+    char master_name[PH_REDIS_CRED_MAX];  /* "" = not Sentinel */
+    ph_sentinel_addr sentinels[PH_SENTINEL_MAX];  /* numeric IPs */
+    int nsentinels;
+    char sentinel_username[PH_REDIS_CRED_MAX];
+    char sentinel_password[PH_REDIS_CRED_MAX];
+} ph_redis_host;
+
 typedef struct ph_server_config {
     const char *host;              /* bind address (numeric), "0.0.0.0" */
     int port;                      /* 0 = any free port (see stats.port) */
@@ -35,6 +59,9 @@ typedef struct ph_server_config {
     const char *redis_host;        /* numeric IP: hiredis resolves blocking */
     int redis_port;                /* 6379 */
     int redis_db;                  /* SELECT after connect when non-zero */
+    const ph_redis_host *redis_hosts;  /* the shards, in channels_redis'
+                                        * order; NULL = the one host above */
+    size_t nredis_hosts;
     const char *prefix;            /* channels_redis prefix, "asgi" */
     int expiry;                    /* channels_redis expiry (s), 60 */
     int group_expiry;              /* channels_redis group_expiry (s), 86400 */
@@ -62,7 +89,9 @@ typedef struct ph_server_config {
 
 typedef struct ph_server_stats {
     int port;                      /* bound port */
-    int redis_up;                  /* both Redis links connected */
+    int redis_up;                  /* every shard's links connected */
+    int redis_shards;              /* Redis hosts configured */
+    int redis_shards_up;           /* shards with both links connected */
     uint64_t connections;          /* open WebSockets now */
     uint64_t connections_total;
     uint64_t messages_in, bytes_in;

@@ -345,8 +345,8 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     ph_srv_state_key(srv, c->code, key, sizeof(key));
     argv[0] = "GET"; argv[1] = key;
     lens[0] = 3; lens[1] = strlen(key);
-    ph_srv_redis_command(srv, state_reply_cb, (void *)(uintptr_t)c->serial, 2, argv,
-                  lens);
+    ph_srv_redis_command(srv, ph_srv_game_shard(srv, c->code), state_reply_cb,
+                         (void *)(uintptr_t)c->serial, 2, argv, lens);
 }
 
 /* Start the Redis lookups for a freshly opened socket. */
@@ -369,8 +369,8 @@ conn_start_auth(ph_server *srv, ph_conn *c)
     for (i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, auth_reply_cb, (void *)(uintptr_t)c->serial, 5, argv,
-                  lens);
+    ph_srv_redis_command(srv, ph_srv_game_shard(srv, c->code), auth_reply_cb,
+                         (void *)(uintptr_t)c->serial, 5, argv, lens);
 }
 
 /* ------------------------------------------------------------------ */
@@ -398,9 +398,10 @@ inbound_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
-/* Send the client's raw text to the inbound channel. */
+/* Send the client's raw text to the inbound channel on shard. */
 static void
-conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
+conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
+             size_t len)
 {
     unsigned char prefix[PH_RANDOM_PREFIX_LEN], *member;
     char chan[128], score[32], cap_s[16], cutoff[32], exp[16];
@@ -435,8 +436,8 @@ conn_forward(ph_server *srv, ph_conn *c, const char *text, size_t len)
         /* argv[5] is binary (random bytes + msgpack): never strlen it. */
         lens[i] = i == 5 ? mlen : strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, inbound_reply_cb, (void *)(uintptr_t)c->serial, 9, argv,
-                  lens);
+    ph_srv_redis_command(srv, shard, inbound_reply_cb,
+                         (void *)(uintptr_t)c->serial, 9, argv, lens);
     free(member);
 }
 
@@ -460,7 +461,7 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
     char small[PH_REPLY_MAX];
     char *reply = small;
     size_t cap = len + PH_REPLY_MAX;   /* a pong is ts's text + 21 bytes */
-    int kind;
+    int kind, shard;
 
     if (cap > sizeof(small)) {
         reply = malloc(cap);
@@ -474,12 +475,12 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
     }
     kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
     if (kind == PH_CLIENT_FORWARD) {
-        if (!srv->links[RLINK_CMD].up) {
+        if ((shard = ph_srv_inbound_shard(srv)) < 0) {
             cnt_add(&srv->st.redis_undelivered, 1);
             conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
         }
         else {
-            conn_forward(srv, c, text, len);
+            conn_forward(srv, c, shard, text, len);
         }
     }
     else if (kind < 0) {
@@ -767,7 +768,7 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
         lws_close_reason(wsi, 4004, NULL, 0);
         return -1;
     }
-    if (!srv->links[RLINK_CMD].up) {
+    if (!ph_srv_redis_up(srv, ph_srv_game_shard(srv, c->code))) {
         lws_close_reason(wsi, 1013, NULL, 0);
         return -1;
     }

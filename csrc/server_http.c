@@ -79,7 +79,7 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
           "Inbound messages stored in Redis", cnt_get(&s->inbound_forwarded) },
         { "partyhub_sidecar_decode_errors_total", "counter",
           "Undecodable channel-layer messages", cnt_get(&s->decode_errors) },
-        { "partyhub_sidecar_redis_up", "gauge", "1 when both Redis links are up",
+        { "partyhub_sidecar_redis_up", "gauge", "1 when every Redis shard's links are up",
           (uint64_t)atomic_load(&s->redis_up) },
     };
     size_t i;
@@ -89,6 +89,21 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
         if (buf_appendf(buf, cap, pos, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
                         m[i].name, m[i].help, m[i].name, m[i].type, m[i].name,
                         (unsigned long long)m[i].v) < 0) {
+            return -1;
+        }
+    }
+    if (buf_appendf(buf, cap, pos, "# HELP partyhub_sidecar_redis_shard_up 1 "
+                    "when the shard's command and receive links are up\n"
+                    "# TYPE partyhub_sidecar_redis_shard_up gauge\n") < 0) {
+        return -1;
+    }
+    for (i = 0; i < (size_t)srv->nshards; i++) {
+        const rshard *sh = &srv->shards[i];
+
+        if (buf_appendf(buf, cap, pos,
+                        "partyhub_sidecar_redis_shard_up{shard=\"%zu\"} %d\n",
+                        i, sh->links[RLINK_CMD].up && sh->links[RLINK_RX].up)
+            < 0) {
             return -1;
         }
     }

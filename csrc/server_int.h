@@ -4,7 +4,8 @@
  *
  *   server.c         configuration, lifetime (new/run/stop/free), timers
  *   server_listen.c  our SO_REUSEPORT listening socket, adopted into lws
- *   server_redis.c   the two hiredis links, the BZPOPMIN receive loop,
+ *   server_redis.c   the hiredis links of every shard (commands, the
+ *                    BZPOPMIN receive loop, Sentinel discovery), AUTH,
  *                    group registration in Redis
  *   server_conn.c    the lws protocol callback: connection lifecycle,
  *                    authentication, client messages, fan-out
@@ -66,20 +67,46 @@ typedef enum srv_phase {
 } srv_phase;
 
 typedef enum rlink_kind {
-    RLINK_CMD = 0,
-    RLINK_RX = 1
+    RLINK_CMD = 0,               /* every command but the blocking pop */
+    RLINK_RX = 1,                /* the BZPOPMIN receive loop */
+    RLINK_SENTINEL = 2           /* asking a sentinel for the master */
 } rlink_kind;
+
+#define PH_RLINKS 3
+
+struct rshard;
 
 /* One hiredis async connection with its own reconnect timer. */
 typedef struct rlink {
     struct ph_server *srv;
+    struct rshard *shard;
     rlink_kind kind;
     redisAsyncContext *ac;       /* NULL while down */
-    int up;                      /* connected (and SELECTed) */
+    int up;                      /* connected, AUTHed, SELECTed, checked */
     int ever_up;
+    int setup_pending;           /* set-up replies still awaited */
+    int setup_failed;
     unsigned backoff_ms;
     uv_timer_t retry;
 } rlink;
+
+/*
+ * One Redis host of the channel layer (a shard): its command and receive
+ * links and, for a Sentinel entry, the discovery link and the master
+ * currently in use.
+ */
+typedef struct rshard {
+    struct ph_server *srv;
+    int index;
+    ph_redis_host cfg;
+    char host[PH_SENTINEL_HOST_MAX];  /* where CMD and RX connect */
+    int port;
+    int have_master;             /* host/port valid (always, without Sentinel) */
+    int sentinel_next;           /* the sentinel asked next */
+    int sentinel_tried;          /* sentinels asked in this round */
+    int need_resync;             /* send session.state after a reconnect */
+    rlink links[PH_RLINKS];
+} rshard;
 
 typedef struct srv_counters {
     _Atomic uint64_t connections, connections_total;
@@ -88,6 +115,7 @@ typedef struct srv_counters {
     _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
     _Atomic uint64_t decode_errors, unhandled;
     _Atomic int redis_up;
+    _Atomic int redis_shards_up;
     /* Loop-thread only (read by /metrics on the loop thread). */
     uint64_t lat_buckets[PH_LAT_NB + 1];
     double lat_sum_s;
@@ -125,8 +153,10 @@ struct ph_server {
     srv_phase phase;
     int torn_down;
 
-    rlink links[2];
-    int need_resync;             /* send session.state after a reconnect */
+    rshard *shards;              /* cfg.nredis_hosts of them */
+    int nshards;
+    int home_shard;              /* where senders put our messages */
+    unsigned inbound_rr;         /* round-robin of inbound sends */
 
     char client_prefix[33];      /* uuid4 hex, like channels_redis */
     char chan_prefix[64];        /* "specific.<prefix>!" */
@@ -204,12 +234,21 @@ void ph_srv_listen_cb(uv_poll_t *h, int status, int events);
 
 /* ---- server_redis.c --------------------------------------------------- */
 
+int ph_srv_redis_init(ph_server *srv, char *err, size_t errlen);
+void ph_srv_redis_start(ph_server *srv);
+void ph_srv_redis_teardown(ph_server *srv);
+void ph_srv_redis_free(ph_server *srv);
 void ph_srv_redis_open(rlink *l);
-void ph_srv_redis_command(ph_server *srv, redisCallbackFn *fn, void *priv,
-                          int argc, const char **argv, const size_t *lens);
+int ph_srv_shard_of(const ph_server *srv, const char *name, size_t len);
+int ph_srv_game_shard(const ph_server *srv, const char *code);
+int ph_srv_inbound_shard(ph_server *srv);
+int ph_srv_redis_up(const ph_server *srv, int shard);
+void ph_srv_redis_command(ph_server *srv, int shard, redisCallbackFn *fn,
+                          void *priv, int argc, const char **argv,
+                          const size_t *lens);
 void ph_srv_redis_group_add(ph_server *srv, const char *group);
 void ph_srv_redis_group_del(ph_server *srv, const char *group);
-void ph_srv_redis_reregister(ph_server *srv, int resync);
+void ph_srv_redis_refresh(ph_server *srv);
 void ph_srv_state_key(const ph_server *srv, const char *code, char *out,
                       size_t outlen);
 

@@ -1,19 +1,156 @@
 /*
- * server_redis.c: the sidecar's two hiredis links on the loop (commands;
- * the BZPOPMIN receive loop), their reconnection with backoff, and the
- * process's group memberships in Redis (one member per process per group,
- * re-added on refresh and after a reconnect).
+ * server_redis.c: the sidecar's Redis side. One shard per entry of the
+ * channel layer's `hosts`, placed by channels_redis' consistent hash; per
+ * shard a command link, a BZPOPMIN receive link and, for a Sentinel
+ * entry, a discovery link, each with its own reconnect backoff. Every
+ * link AUTHs (ACL user or password) and SELECTs its db before use. Also
+ * the process's group memberships in Redis (one member per process per
+ * group, on the group's shard, re-added on refresh and after a reconnect).
  */
 #define _GNU_SOURCE 1
 
 #include "server_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chash.h"
 #include "uvredis.h"
+
+static const char *const link_names[PH_RLINKS] = {
+    "command", "receive", "sentinel"
+};
+
+static void rlink_schedule(rlink *l);
+static void rx_receive(rlink *l);
+static void shard_lost_master(rshard *sh, const char *why);
+
+/* ------------------------------------------------------------------ */
+/* shard choice                                                         */
+
+/* Shard of a group (or any hashed name): channels_redis' consistent hash. */
+int
+ph_srv_shard_of(const ph_server *srv, const char *name, size_t len)
+{
+    return chash_index(name, len, srv->nshards);
+}
+
+/*
+ * Shard of game code's group `game_<code>`, which also holds its session
+ * and state keys (realtime/snapshot.py client_for).
+ */
+int
+ph_srv_game_shard(const ph_server *srv, const char *code)
+{
+    char group[PH_GROUP_NAME_MAX];
+    int n = snprintf(group, sizeof(group), "game_%s", code);
+
+    if (n < 0 || (size_t)n >= sizeof(group)) {
+        n = (int)sizeof(group) - 1;
+    }
+    return ph_srv_shard_of(srv, group, (size_t)n);
+}
+
+/*
+ * Shard for the next send to the inbound channel: round-robin like
+ * channels_redis' send() to a normal channel (its receivers take turns
+ * over every host), skipping shards whose command link is down. Returns
+ * -1 when every shard is down.
+ */
+int
+ph_srv_inbound_shard(ph_server *srv)
+{
+    int k;
+
+    for (k = 0; k < srv->nshards; k++) {
+        int i = (int)(srv->inbound_rr++ % (unsigned)srv->nshards);
+
+        if (srv->shards[i].links[RLINK_CMD].up) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* 1 when shard's command link is up (a bad index is down). */
+int
+ph_srv_redis_up(const ph_server *srv, int shard)
+{
+    return shard >= 0 && shard < srv->nshards
+           && srv->shards[shard].links[RLINK_CMD].up;
+}
+
+/* "host:port", "/path" or "name@host:port" of sh for log lines. */
+static const char *
+shard_addr(const rshard *sh, char *buf, size_t len)
+{
+    if (sh->host[0] == '/') {
+        snprintf(buf, len, "%s", sh->host);
+    }
+    else if (sh->cfg.master_name[0] != '\0' && !sh->have_master) {
+        snprintf(buf, len, "%s@(sentinel)", sh->cfg.master_name);
+    }
+    else {
+        snprintf(buf, len, "%s%s%s:%d", sh->cfg.master_name,
+                 sh->cfg.master_name[0] ? "@" : "", sh->host, sh->port);
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* commands                                                             */
+
+/*
+ * Send argv on shard's command link. fn(ac, reply, priv) runs exactly
+ * once: with the reply, or with NULL when the link is down, the shard
+ * does not exist or the command cannot be queued (then synchronously,
+ * before this returns). fn may be NULL.
+ */
+void
+ph_srv_redis_command(ph_server *srv, int shard, redisCallbackFn *fn,
+                     void *priv, int argc, const char **argv,
+                     const size_t *lens)
+{
+    rlink *l = &srv->shards[shard >= 0 && shard < srv->nshards ? shard : 0]
+                    .links[RLINK_CMD];
+
+    if (shard < 0 || shard >= srv->nshards || l->ac == NULL || !l->up
+        || redisAsyncCommandArgv(l->ac, fn, priv, argc, argv, lens)
+               != REDIS_OK) {
+        /* hiredis owes no callback here: run it with "no reply". */
+        if (fn != NULL) {
+            redisAsyncContext fake;
+
+            memset(&fake, 0, sizeof(fake));
+            fake.data = l;
+            fn(&fake, NULL, priv);
+        }
+    }
+}
+
+/* An error reply that says the shard's server is no longer a master. */
+static int
+reply_not_master(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR
+           && (strncmp(r->str, "READONLY", 8) == 0
+               || strncmp(r->str, "UNBLOCKED", 9) == 0);
+}
+
+/* Reply to a write we do not wait for: only a READONLY matters. */
+static void
+write_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rlink *l = ac->data;
+
+    (void)priv;
+    if (reply_not_master(r) && l->ac != NULL) {
+        shard_lost_master(l->shard, ((redisReply *)r)->str);
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* group registration                                                   */
@@ -31,11 +168,13 @@ group_channel(const ph_server *srv, const char *group, char *out,
     snprintf(out, outlen, "%sg.%s", srv->chan_prefix, group);
 }
 
-/* ZADD the local channel of group to its Redis group set, then EXPIRE. */
+/* ZADD the local channel of group to its set on the group's shard, then
+ * EXPIRE it (channels_redis' group_add). */
 void
 ph_srv_redis_group_add(ph_server *srv, const char *group)
 {
     char key[PH_KEY_MAX], member[PH_KEY_MAX], score[32], exp[16];
+    int shard = ph_srv_shard_of(srv, group, strlen(group));
     const char *argv[4];
     size_t lens[4];
     int i;
@@ -48,12 +187,12 @@ ph_srv_redis_group_add(ph_server *srv, const char *group)
     for (i = 0; i < 4; i++) {
         lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, NULL, NULL, 4, argv, lens);
+    ph_srv_redis_command(srv, shard, write_reply_cb, NULL, 4, argv, lens);
     argv[0] = "EXPIRE"; argv[2] = exp;
     for (i = 0; i < 3; i++) {
         lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, NULL, NULL, 3, argv, lens);
+    ph_srv_redis_command(srv, shard, NULL, NULL, 3, argv, lens);
 }
 
 /* ZREM this process's channel from the Redis set of group (fire and
@@ -72,48 +211,8 @@ ph_srv_redis_group_del(ph_server *srv, const char *group)
     for (i = 0; i < 3; i++) {
         lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, NULL, NULL, 3, argv, lens);
-}
-/* ------------------------------------------------------------------ */
-/* Redis links                                                          */
-
-static void rlink_schedule(rlink *l);
-static void rx_receive(ph_server *srv);
-
-/*
- * Send argv on the command link. fn(ac, reply, priv) runs exactly once:
- * with the reply, or with NULL when the link is down or the command cannot
- * be queued (then synchronously, before this returns). fn may be NULL.
- */
-void
-ph_srv_redis_command(ph_server *srv, redisCallbackFn *fn, void *priv, int argc,
-              const char **argv, const size_t *lens)
-{
-    rlink *l = &srv->links[RLINK_CMD];
-
-    if (l->ac == NULL || !l->up
-        || redisAsyncCommandArgv(l->ac, fn, priv, argc, argv, lens)
-               != REDIS_OK) {
-        /* hiredis owes no callback here: run it with "no reply". */
-        if (fn != NULL && l->ac != NULL) {
-            fn(l->ac, NULL, priv);
-        }
-        else if (fn != NULL) {
-            redisAsyncContext fake;
-
-            memset(&fake, 0, sizeof(fake));
-            fake.data = l;
-            fn(&fake, NULL, priv);
-        }
-    }
-}
-
-static void
-update_redis_up(ph_server *srv)
-{
-    atomic_store_explicit(&srv->st.redis_up,
-                          srv->links[0].up && srv->links[1].up,
-                          memory_order_relaxed);
+    ph_srv_redis_command(srv, ph_srv_shard_of(srv, group, strlen(group)),
+                         NULL, NULL, 3, argv, lens);
 }
 
 /* Send every local socket of group the current session.state. */
@@ -148,80 +247,385 @@ resync_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     ph_srv_frame_release(srv, f);
 }
 
-/*
- * After (re)connecting the command link: re-add every local group (Redis
- * may have lost them) and, after a reconnect, resend session state.
- */
-void
-ph_srv_redis_reregister(ph_server *srv, int resync)
+/* GET the state of game group g (on its shard) and send it to g's sockets. */
+static void
+group_resync(ph_server *srv, const ph_group *g)
 {
+    char key[PH_KEY_MAX];
+    const char *argv[2];
+    size_t lens[2];
+    char *name = strdup(g->name);
+
+    if (name == NULL) {
+        return;
+    }
+    ph_srv_state_key(srv, g->name + 5, key, sizeof(key));
+    argv[0] = "GET"; argv[1] = key;
+    lens[0] = 3; lens[1] = strlen(key);
+    ph_srv_redis_command(srv, ph_srv_game_shard(srv, g->name + 5),
+                         resync_reply_cb, name, 2, argv, lens);
+}
+
+/*
+ * After shard's command link came (back) up: re-add the local groups that
+ * live on it (Redis may have lost them) and, after a reconnect, resend
+ * session.state to the games that may have missed events: those whose
+ * group lives there and, when it is the home shard (where every group's
+ * messages for this process are stored), all of them.
+ */
+static void
+shard_reregister(rshard *sh, int resync)
+{
+    ph_server *srv = sh->srv;
     ph_group *g, *tmp;
 
     HASH_ITER(hh, srv->fan.groups, g, tmp) {
-        ph_srv_redis_group_add(srv, g->name);
-        if (resync && strncmp(g->name, "game_", 5) == 0) {
-            char key[PH_KEY_MAX];
-            const char *argv[2];
-            size_t lens[2];
-            char *name = strdup(g->name);
+        int gs = ph_srv_shard_of(srv, g->name, strlen(g->name));
 
-            if (name == NULL) {
-                continue;
-            }
-            ph_srv_state_key(srv, g->name + 5, key, sizeof(key));
-            argv[0] = "GET"; argv[1] = key;
-            lens[0] = 3; lens[1] = strlen(key);
-            ph_srv_redis_command(srv, resync_reply_cb, name, 2, argv, lens);
+        if (gs == sh->index) {
+            ph_srv_redis_group_add(srv, g->name);
+        }
+        if (resync && strncmp(g->name, "game_", 5) == 0
+            && (gs == sh->index || sh->index == srv->home_shard)) {
+            group_resync(srv, g);
         }
     }
 }
 
-static void
-rlink_connect_cb(const redisAsyncContext *ac, int status)
+/* Re-add every local group on its shard (the periodic refresh). */
+void
+ph_srv_redis_refresh(ph_server *srv)
 {
-    rlink *l = ac->data;
+    ph_group *g, *tmp;
+
+    HASH_ITER(hh, srv->fan.groups, g, tmp) {
+        if (ph_srv_redis_up(srv, ph_srv_shard_of(srv, g->name,
+                                                 strlen(g->name)))) {
+            ph_srv_redis_group_add(srv, g->name);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* link state                                                           */
+
+static void
+update_redis_up(ph_server *srv)
+{
+    int i, up = 0;
+
+    for (i = 0; i < srv->nshards; i++) {
+        up += srv->shards[i].links[RLINK_CMD].up
+              && srv->shards[i].links[RLINK_RX].up;
+    }
+    atomic_store_explicit(&srv->st.redis_shards_up, up, memory_order_relaxed);
+    atomic_store_explicit(&srv->st.redis_up, up == srv->nshards,
+                          memory_order_relaxed);
+}
+
+/* The link passed its set-up (AUTH, SELECT, PING or ROLE): use it. */
+static void
+link_up(rlink *l)
+{
     ph_server *srv = l->srv;
+    rshard *sh = l->shard;
+    char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
 
-    if (status != REDIS_OK) {
-        /* hiredis frees ac after this callback. */
-        ph_logf(srv->log, PH_LOG_WARNING, "redis %s link: connect failed: %s",
-                l->kind == RLINK_CMD ? "command" : "receive", ac->errstr);
-        l->ac = NULL;
-        l->up = 0;
-        update_redis_up(srv);
-        rlink_schedule(l);
-        return;
-    }
-    if (srv->cfg.redis_db != 0) {
-        char db[16];
-
-        snprintf(db, sizeof(db), "%d", srv->cfg.redis_db);
-        redisAsyncCommand(l->ac, NULL, NULL, "SELECT %s", db);
-    }
     l->up = 1;
     l->backoff_ms = 0;
     if (l->ever_up) {
         cnt_add(&srv->st.redis_reconnects, 1);
     }
-    ph_logf(srv->log, PH_LOG_INFO, "redis %s link up%s",
-            l->kind == RLINK_CMD ? "command" : "receive",
-            l->ever_up ? " (reconnected)" : "");
+    ph_logf(srv->log, PH_LOG_INFO, "redis shard %d (%s) %s link up%s",
+            sh->index, shard_addr(sh, addr, sizeof(addr)),
+            link_names[l->kind], l->ever_up ? " (reconnected)" : "");
     update_redis_up(srv);
     if (l->kind == RLINK_CMD) {
-        ph_srv_redis_reregister(srv, l->ever_up || srv->need_resync);
-        srv->need_resync = 0;
+        shard_reregister(sh, l->ever_up || sh->need_resync);
+        sh->need_resync = 0;
     }
     else {
-        rx_receive(srv);
+        rx_receive(l);
     }
     l->ever_up = 1;
+}
+
+/* A set-up reply: the link is up once the last one arrived without error. */
+static void
+setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rlink *l = ac->data;
+    rshard *sh = l->shard;
+    redisReply *reply = r;
+    const char *what = priv;
+    char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
+    int role = 1;
+
+    if (reply == NULL || l->ac == NULL) {
+        return;                        /* going down: disconnect_cb follows */
+    }
+    l->setup_pending--;
+    if (!l->setup_failed && strcmp(what, "ROLE") == 0 && reply->type != REDIS_REPLY_ERROR) {
+        role = ph_sentinel_role_is_master(reply);
+    }
+    if (!l->setup_failed && (reply->type == REDIS_REPLY_ERROR || role != 1)) {
+        l->setup_failed = 1;
+        if (role != 1) {
+            ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d (%s) %s "
+                    "link: not a master any more; asking the sentinels again",
+                    sh->index, shard_addr(sh, addr, sizeof(addr)),
+                    link_names[l->kind]);
+            sh->have_master = 0;
+        }
+        else {
+            ph_logf(l->srv->log, PH_LOG_ERROR, "redis shard %d (%s) %s link: "
+                    "%s refused: %.200s", sh->index,
+                    shard_addr(sh, addr, sizeof(addr)), link_names[l->kind],
+                    what, reply->str);
+        }
+        redisAsyncDisconnect(ac);      /* retried with backoff */
+        return;
+    }
+    if (l->setup_pending == 0 && !l->setup_failed
+        && l->kind != RLINK_SENTINEL) {
+        link_up(l);
+    }
+}
+
+/* Queue one set-up command (argv of argc strings) on l. */
+static void
+setup_command(rlink *l, const char *what, int argc, const char **argv)
+{
+    size_t lens[4];
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+    if (redisAsyncCommandArgv(l->ac, setup_reply_cb, (void *)what, argc, argv,
+                              lens) == REDIS_OK) {
+        l->setup_pending++;
+    }
+}
+
+/* AUTH [user] password when a password is set. */
+static void
+setup_auth(rlink *l, const char *user, const char *password)
+{
+    const char *argv[3] = { "AUTH", user, password };
+
+    if (password[0] == '\0') {
+        return;
+    }
+    if (user[0] != '\0') {
+        setup_command(l, "AUTH", 3, argv);
+    }
+    else {
+        argv[1] = password;
+        setup_command(l, "AUTH", 2, argv);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sentinel discovery                                                   */
+
+static int
+is_numeric_host(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, buf) == 1
+           || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* Use the master m the sentinel of discovery link l named. */
+static void
+sentinel_use_master(rlink *l, const ph_sentinel_addr *m)
+{
+    rshard *sh = l->shard;
+    const ph_sentinel_addr *s = &sh->cfg.sentinels[sh->sentinel_next];
+
+    if (sh->host[0] != '\0'
+        && (strcmp(sh->host, m->host) != 0 || sh->port != m->port)) {
+        ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d: master '%s' "
+                "failed over from %s:%d to %s:%d (sentinel %s:%d)", sh->index,
+                sh->cfg.master_name, sh->host, sh->port, m->host, m->port,
+                s->host, s->port);
+    }
+    else {
+        ph_logf(l->srv->log, PH_LOG_INFO, "redis shard %d: master '%s' at "
+                "%s:%d (sentinel %s:%d)", sh->index, sh->cfg.master_name,
+                m->host, m->port, s->host, s->port);
+    }
+    memcpy(sh->host, m->host, sizeof(sh->host));
+    sh->port = m->port;
+    sh->have_master = 1;
+    sh->sentinel_tried = 0;
+    l->backoff_ms = 0;
+    redisAsyncDisconnect(l->ac);
+    ph_srv_redis_open(&sh->links[RLINK_CMD]);
+    ph_srv_redis_open(&sh->links[RLINK_RX]);
+}
+
+/* The sentinel answered: use the master it names, or ask the next one. */
+static void
+sentinel_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rlink *l = ac->data;
+    rshard *sh = l->shard;
+    const ph_sentinel_addr *s = &sh->cfg.sentinels[sh->sentinel_next];
+    ph_sentinel_addr m;
+    char err[PH_SENTINEL_HOST_MAX + 128];
+
+    (void)priv;
+    if (r == NULL || l->ac == NULL) {
+        return;                        /* going down: disconnect_cb follows */
+    }
+    if (l->setup_failed) {
+        return;                        /* AUTH refused: already logged */
+    }
+    if (ph_sentinel_parse_master(r, &m, err, sizeof(err)) == 0) {
+        if (is_numeric_host(m.host)) {
+            sentinel_use_master(l, &m);
+            return;
+        }
+        snprintf(err, sizeof(err), "master host %.100s is not an IP address "
+                 "(the sidecar never resolves names on its loop)", m.host);
+    }
+    ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d: sentinel %s:%d: %s",
+            sh->index, s->host, s->port, err);
+    redisAsyncDisconnect(ac);          /* disconnect_cb asks the next one */
+}
+
+/* The sentinel link is gone: done, or on to the next sentinel / backoff. */
+static void
+sentinel_gone(rlink *l)
+{
+    rshard *sh = l->shard;
+
+    if (l->srv->phase != SRV_RUNNING || sh->have_master) {
+        return;
+    }
+    sh->sentinel_next = (sh->sentinel_next + 1) % sh->cfg.nsentinels;
+    if (++sh->sentinel_tried < sh->cfg.nsentinels) {
+        ph_srv_redis_open(l);
+        return;
+    }
+    sh->sentinel_tried = 0;
+    ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d: no sentinel named "
+            "a master for '%s'; asking again", sh->index, sh->cfg.master_name);
+    rlink_schedule(l);
+}
+
+/* Connected to a sentinel: AUTH if configured, then ask for the master. */
+static void
+sentinel_ask(rlink *l)
+{
+    rshard *sh = l->shard;
+    const char *argv[3];
+    size_t lens[3];
+
+    l->setup_pending = 0;
+    l->setup_failed = 0;
+    setup_auth(l, sh->cfg.sentinel_username, sh->cfg.sentinel_password);
+    ph_sentinel_command(sh->cfg.master_name, argv, lens);
+    redisAsyncCommandArgv(l->ac, sentinel_reply_cb, NULL, 3, argv, lens);
+}
+
+/*
+ * The shard's master is unknown or wrong (READONLY, UNBLOCKED, ROLE says
+ * replica): forget it and drop both links; their reconnects ask the
+ * sentinels. Without Sentinel there is nobody to ask: log it only.
+ */
+static void
+shard_lost_master(rshard *sh, const char *why)
+{
+    int k;
+
+    if (sh->cfg.master_name[0] == '\0') {
+        ph_logf(sh->srv->log, PH_LOG_ERROR, "redis shard %d: %.200s",
+                sh->index, why);
+        return;
+    }
+    if (!sh->have_master) {
+        return;
+    }
+    ph_logf(sh->srv->log, PH_LOG_WARNING, "redis shard %d: %s:%d is no longer "
+            "the master (%.200s); asking the sentinels", sh->index, sh->host,
+            sh->port, why);
+    sh->have_master = 0;
+    for (k = RLINK_CMD; k <= RLINK_RX; k++) {
+        rlink *l = &sh->links[k];
+
+        l->up = 0;
+        if (l->ac != NULL) {
+            redisAsyncDisconnect(l->ac);
+        }
+    }
+    update_redis_up(sh->srv);
+}
+
+/* ------------------------------------------------------------------ */
+/* connecting                                                           */
+
+static void
+rlink_connect_cb(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    rlink *l = ac->data;
+    rshard *sh = l->shard;
+    char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
+    const char *argv[2];
+    char db[16];
+
+    if (status != REDIS_OK) {
+        /* hiredis frees ac after this callback. */
+        ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d (%s) %s link: "
+                "connect failed: %s", sh->index,
+                shard_addr(sh, addr, sizeof(addr)), link_names[l->kind],
+                ac->errstr);
+        l->ac = NULL;
+        l->up = 0;
+        update_redis_up(l->srv);
+        if (l->kind == RLINK_SENTINEL) {
+            sentinel_gone(l);
+            return;
+        }
+        if (sh->cfg.master_name[0] != '\0') {
+            sh->have_master = 0;       /* the master may have moved */
+        }
+        rlink_schedule(l);
+        return;
+    }
+    if (l->kind == RLINK_SENTINEL) {
+        sentinel_ask(l);
+        return;
+    }
+    l->setup_pending = 0;
+    l->setup_failed = 0;
+    setup_auth(l, sh->cfg.username, sh->cfg.password);
+    if (sh->cfg.db != 0) {
+        snprintf(db, sizeof(db), "%d", sh->cfg.db);
+        argv[0] = "SELECT"; argv[1] = db;
+        setup_command(l, "SELECT", 2, argv);
+    }
+    /* ROLE checks a Sentinel-named master (a sentinel may lag a failover,
+     * as redis-py checks); PING makes a missing password fail here. */
+    argv[0] = sh->cfg.master_name[0] != '\0' ? "ROLE" : "PING";
+    setup_command(l, argv[0], 1, argv);
+    if (l->setup_pending == 0) {
+        redisAsyncDisconnect(ac);      /* could not queue: retry */
+    }
 }
 
 static void
 rlink_disconnect_cb(const redisAsyncContext *ac, int status)
 {
     rlink *l = ac->data;
+    rshard *sh = l->shard;
     ph_server *srv = l->srv;
+    char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
+    int was_up = l->up;
 
     l->ac = NULL;
     l->up = 0;
@@ -229,30 +633,63 @@ rlink_disconnect_cb(const redisAsyncContext *ac, int status)
     if (srv->phase != SRV_RUNNING) {
         return;
     }
-    ph_logf(srv->log, PH_LOG_WARNING, "redis %s link lost (%s%s); reconnecting",
-            l->kind == RLINK_CMD ? "command" : "receive",
-            status == REDIS_OK ? "closed" : ac->errstr,
-            status != REDIS_OK && ac->err == REDIS_ERR_OOM
-                ? ": a reply over the reader's size bounds, or no memory" : "");
+    if (l->kind == RLINK_SENTINEL) {
+        sentinel_gone(l);
+        return;
+    }
+    if (was_up || status != REDIS_OK) {
+        ph_logf(srv->log, PH_LOG_WARNING, "redis shard %d (%s) %s link lost "
+                "(%s%s); reconnecting", sh->index,
+                shard_addr(sh, addr, sizeof(addr)), link_names[l->kind],
+                status == REDIS_OK ? "closed" : ac->errstr,
+                status != REDIS_OK && ac->err == REDIS_ERR_OOM
+                    ? ": a reply over the reader's size bounds, or no memory"
+                    : "");
+    }
     if (l->kind == RLINK_CMD) {
-        srv->need_resync = 1;
+        sh->need_resync = 1;
+    }
+    if (sh->cfg.master_name[0] != '\0' && status != REDIS_OK) {
+        sh->have_master = 0;           /* ask the sentinels where it went */
     }
     rlink_schedule(l);
 }
 
-/* Open l's connection now; on immediate failure schedule a retry. */
+/*
+ * Open l's connection now (a sentinel's for a discovery link, the master's
+ * once known otherwise; an unknown master starts discovery instead). On
+ * immediate failure a retry is scheduled. Never blocks: host names are
+ * numeric, hiredis connects non-blocking.
+ */
 void
 ph_srv_redis_open(rlink *l)
 {
     ph_server *srv = l->srv;
+    rshard *sh = l->shard;
     redisAsyncContext *ac;
+    const char *host = sh->host;
+    int port = sh->port;
 
     if (srv->phase != SRV_RUNNING || l->ac != NULL) {
         return;
     }
-    ac = redisAsyncConnect(srv->cfg.redis_host, srv->cfg.redis_port);
+    if (l->kind == RLINK_SENTINEL) {
+        host = sh->cfg.sentinels[sh->sentinel_next].host;
+        port = sh->cfg.sentinels[sh->sentinel_next].port;
+    }
+    else if (!sh->have_master) {
+        rlink *s = &sh->links[RLINK_SENTINEL];
+
+        if (s->ac == NULL && !uv_is_active((uv_handle_t *)&s->retry)) {
+            ph_srv_redis_open(s);      /* discovery opens us when done */
+        }
+        return;
+    }
+    ac = host[0] == '/' ? redisAsyncConnectUnix(host)
+                        : redisAsyncConnect(host, port);
     if (ac == NULL || ac->err) {
-        ph_logf(srv->log, PH_LOG_WARNING, "redis connect: %s",
+        ph_logf(srv->log, PH_LOG_WARNING, "redis shard %d %s link: connect: %s",
+                sh->index, link_names[l->kind],
                 ac ? ac->errstr : "out of memory");
         if (ac != NULL) {
             redisAsyncFree(ac);
@@ -295,10 +732,14 @@ rlink_schedule(rlink *l)
     uv_timer_start(&l->retry, rlink_retry_cb, l->backoff_ms, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* the receive loop                                                     */
+
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    ph_server *srv = link_srv(ac);
+    rlink *l = ac->data;
+    ph_server *srv = l->srv;
     redisReply *reply = r;
 
     (void)priv;
@@ -310,19 +751,23 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
     }
+    else if (reply_not_master(reply) && l->ac != NULL) {
+        shard_lost_master(l->shard, reply->str);
+        return;
+    }
     else if (reply->type == REDIS_REPLY_ERROR) {
         ph_logf(srv->log, PH_LOG_ERROR, "BZPOPMIN: %s", reply->str);
     }
     if (srv->phase == SRV_RUNNING) {
-        rx_receive(srv);
+        rx_receive(l);
     }
 }
 
-/* Issue the next blocking pop on the receive link. */
+/* Issue the next blocking pop on receive link l. */
 static void
-rx_receive(ph_server *srv)
+rx_receive(rlink *l)
 {
-    rlink *l = &srv->links[RLINK_RX];
+    ph_server *srv = l->srv;
     char timeout[16];
     const char *argv[3];
     size_t lens[3];
@@ -336,3 +781,160 @@ rx_receive(ph_server *srv)
     redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
 }
 
+/* ------------------------------------------------------------------ */
+/* lifetime                                                             */
+
+static int
+host_check(const ph_redis_host *h, char *err, size_t errlen)
+{
+    int i;
+
+    if (memchr(h->host, '\0', sizeof(h->host)) == NULL
+        || memchr(h->username, '\0', sizeof(h->username)) == NULL
+        || memchr(h->password, '\0', sizeof(h->password)) == NULL
+        || memchr(h->master_name, '\0', sizeof(h->master_name)) == NULL
+        || memchr(h->sentinel_username, '\0', sizeof(h->sentinel_username))
+               == NULL
+        || memchr(h->sentinel_password, '\0', sizeof(h->sentinel_password))
+               == NULL) {
+        ph_srv_set_err(err, errlen, "Redis host string not terminated");
+        return -1;
+    }
+    if (h->db < 0) {
+        ph_srv_set_err(err, errlen, "Redis db must be >= 0");
+        return -1;
+    }
+    if (h->master_name[0] != '\0') {
+        if (h->nsentinels < 1 || h->nsentinels > PH_SENTINEL_MAX) {
+            ph_srv_set_err(err, errlen, "a Sentinel host needs 1 to %d "
+                           "sentinels", PH_SENTINEL_MAX);
+            return -1;
+        }
+        for (i = 0; i < h->nsentinels; i++) {
+            if (!is_numeric_host(h->sentinels[i].host)
+                || h->sentinels[i].port <= 0
+                || h->sentinels[i].port > 65535) {
+                ph_srv_set_err(err, errlen, "sentinel %d: numeric address "
+                               "and port 1..65535 required", i);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (h->host[0] != '/' && (!is_numeric_host(h->host) || h->port <= 0
+                              || h->port > 65535)) {
+        ph_srv_set_err(err, errlen, "Redis host %.100s:%d: numeric address "
+                       "and port 1..65535 required", h->host, h->port);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Build the shards from cfg (redis_hosts, or the single redis_host) and
+ * their links' timers on srv's loop; home_shard is where senders put this
+ * process's messages (the hash of chan_prefix, which must be set). Returns
+ * 0, or -1 with a message in err (bad host entry, out of memory).
+ */
+int
+ph_srv_redis_init(ph_server *srv, char *err, size_t errlen)
+{
+    size_t n = srv->cfg.redis_hosts != NULL ? srv->cfg.nredis_hosts : 1;
+    size_t i;
+    int k;
+
+    if (n == 0 || n > PH_REDIS_SHARDS_MAX) {
+        ph_srv_set_err(err, errlen, "need 1 to %d Redis hosts",
+                       PH_REDIS_SHARDS_MAX);
+        return -1;
+    }
+    srv->shards = calloc(n, sizeof(*srv->shards));
+    if (srv->shards == NULL) {
+        ph_srv_set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->nshards = (int)n;
+    for (i = 0; i < n; i++) {
+        rshard *sh = &srv->shards[i];
+
+        if (srv->cfg.redis_hosts != NULL) {
+            sh->cfg = srv->cfg.redis_hosts[i];
+        }
+        else {
+            snprintf(sh->cfg.host, sizeof(sh->cfg.host), "%s",
+                     srv->cfg.redis_host);
+            sh->cfg.port = srv->cfg.redis_port;
+            sh->cfg.db = srv->cfg.redis_db;
+        }
+        if (host_check(&sh->cfg, err, errlen) < 0) {
+            return -1;
+        }
+        sh->srv = srv;
+        sh->index = (int)i;
+        if (sh->cfg.master_name[0] == '\0') {
+            memcpy(sh->host, sh->cfg.host, sizeof(sh->host));
+            sh->port = sh->cfg.port;
+            sh->have_master = 1;
+        }
+        for (k = 0; k < PH_RLINKS; k++) {
+            sh->links[k].srv = srv;
+            sh->links[k].shard = sh;
+            sh->links[k].kind = (rlink_kind)k;
+            sh->links[k].retry.data = &sh->links[k];
+            if (uv_timer_init(&srv->loop, &sh->links[k].retry) != 0) {
+                ph_srv_set_err(err, errlen, "libuv timer initialisation failed");
+                return -1;
+            }
+        }
+    }
+    srv->cfg.redis_hosts = NULL;       /* the caller's array: copied */
+    srv->home_shard = ph_srv_shard_of(srv, srv->chan_prefix,
+                                      strlen(srv->chan_prefix));
+    return 0;
+}
+
+/* Open every shard's command and receive links (loop thread, running). */
+void
+ph_srv_redis_start(ph_server *srv)
+{
+    int i;
+
+    for (i = 0; i < srv->nshards; i++) {
+        ph_srv_redis_open(&srv->shards[i].links[RLINK_CMD]);
+        ph_srv_redis_open(&srv->shards[i].links[RLINK_RX]);
+    }
+}
+
+/* Free every hiredis context and close the retry timers (teardown; the
+ * caller runs the loop until the handles are closed). */
+void
+ph_srv_redis_teardown(ph_server *srv)
+{
+    int i, k;
+
+    for (i = 0; i < srv->nshards; i++) {
+        for (k = 0; k < PH_RLINKS; k++) {
+            rlink *l = &srv->shards[i].links[k];
+
+            if (l->ac != NULL) {
+                redisAsyncContext *ac = l->ac;
+
+                l->ac = NULL;
+                redisAsyncFree(ac);
+            }
+            if (l->retry.loop != NULL
+                && !uv_is_closing((uv_handle_t *)&l->retry)) {
+                uv_close((uv_handle_t *)&l->retry, NULL);
+            }
+        }
+    }
+}
+
+/* Release the shards (after ph_srv_redis_teardown and the loop's close). */
+void
+ph_srv_redis_free(ph_server *srv)
+{
+    free(srv->shards);
+    srv->shards = NULL;
+    srv->nshards = 0;
+}

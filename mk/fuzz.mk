@@ -30,7 +30,7 @@ fuzz_srcs_url         := csrc/wsparse.c
 fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c \
                          csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
                          csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                         csrc/wsparse.c
+                         csrc/wsparse.c csrc/chash.c csrc/sentinel.c
 fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
@@ -41,7 +41,7 @@ fuzz_libs_url         := -lcjson
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
                          -Wl,--wrap=lws_partial_buffered,--wrap=lws_write \
                          -lwebsockets -luv -lhiredis \
-                         -lcjson -lmsgpackc -lpthread
+                         -lcjson -lmsgpackc -lz -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 

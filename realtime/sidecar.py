@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -52,28 +52,87 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return socket.gethostbyname(host.strip("[]") or "0.0.0.0"), int(port)
 
 
-def redis_target() -> dict:
-    """Host, port and db of the channel layer's Redis (one host only)."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    hosts = config.get("hosts") or [("localhost", 6379)]
-    if len(hosts) != 1:
-        raise ImproperlyConfigured("the sidecar supports exactly one Redis host for now")
-    entry = hosts[0]
-    if isinstance(entry, dict):
-        entry = entry.get("address") or (entry.get("host", "localhost"), entry.get("port", 6379))
-    if isinstance(entry, (tuple, list)):
-        host, port, db, password = entry[0], int(entry[1]), 0, None
+def _numeric(host: str) -> str:
+    """hiredis resolves names blocking, the loop never does: resolve here."""
+    try:
+        return socket.gethostbyname(host)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"cannot resolve Redis host {host!r}: {exc}") from exc
+
+
+def _url_host(url: str, extra: dict) -> dict:
+    """A redis:// or unix:// URL (with extra keyword options) as a shard dict.
+    As in redis-py's from_url, what the URL says wins over the keywords."""
+    parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    options = {k: extra.get(k) for k in ("username", "password", "db")}
+    if parsed.scheme == "unix":
+        options.update(host=parsed.path, port=0)
+    elif parsed.scheme in ("redis", ""):
+        options.update(host=_numeric(parsed.hostname or "localhost"), port=parsed.port or 6379)
+        if parsed.path.lstrip("/"):
+            options["db"] = int(parsed.path.lstrip("/"))
     else:
-        url = urlparse(entry)
-        if url.scheme not in ("redis", ""):
-            raise ImproperlyConfigured(f"the sidecar cannot use {url.scheme}:// Redis URLs")
-        host, port = url.hostname or "localhost", url.port or 6379
-        db = int(url.path.lstrip("/") or 0)
-        password = unquote(url.password) if url.password else None
-    if password:
-        raise ImproperlyConfigured("the sidecar does not support Redis passwords yet")
-    # hiredis resolves names blocking: hand it a numeric address.
-    return {"redis_host": socket.gethostbyname(host), "redis_port": port, "redis_db": db}
+        raise ImproperlyConfigured(f"the sidecar cannot use {parsed.scheme}:// Redis URLs")
+    if "db" in query:
+        options["db"] = int(query["db"][0])
+    if parsed.username:
+        options["username"] = unquote(parsed.username)
+    if parsed.password:
+        options["password"] = unquote(parsed.password)
+    return options
+
+
+def _sentinel_host(entry: dict) -> dict:
+    """channels_redis' Sentinel form: sentinels, master_name, sentinel_kwargs."""
+    sentinel_kwargs = entry.get("sentinel_kwargs") or {}
+    return {
+        "master_name": entry["master_name"],
+        "sentinels": [{"host": _numeric(h), "port": int(p)} for h, p in entry["sentinels"]],
+        "sentinel_username": sentinel_kwargs.get("username"),
+        "sentinel_password": sentinel_kwargs.get("password"),
+        "username": entry.get("username"),
+        "password": entry.get("password"),
+        "db": entry.get("db"),
+    }
+
+
+def _shard(entry) -> dict:
+    """One channels_redis `hosts` entry (utils.decode_hosts + create_pool)."""
+    if isinstance(entry, (tuple, list)):
+        return {"host": _numeric(entry[0]), "port": int(entry[1])}
+    if not isinstance(entry, dict):
+        return _url_host(entry, {})
+    if entry.get("ssl") or entry.get("connection_class"):
+        raise ImproperlyConfigured("the sidecar cannot use TLS or custom Redis connections")
+    if "address" in entry:
+        return _url_host(entry["address"], entry)
+    if entry.get("master_name") is not None:
+        return _sentinel_host(entry)
+    if entry.get("path"):
+        return {"host": entry["path"], "port": 0, **_credentials(entry)}
+    host = _numeric(entry.get("host", "localhost"))
+    return {"host": host, "port": int(entry.get("port", 6379)), **_credentials(entry)}
+
+
+def _credentials(entry: dict) -> dict:
+    return {k: entry.get(k) for k in ("username", "password", "db")}
+
+
+def redis_hosts() -> list[dict]:
+    """The channel layer's Redis hosts (every form channels_redis 4.3 takes),
+    in its order, as realtime._sidecar.Server's `redis_hosts`: the sidecar
+    places keys with channels_redis' consistent hash over this list."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    hosts = config.get("hosts") or ["redis://localhost:6379"]
+    if isinstance(hosts, (str, bytes)):
+        raise ImproperlyConfigured("CHANNEL_LAYERS hosts must be a list")
+    shards = [_shard(entry) for entry in hosts]
+    for shard in shards:
+        shard["db"] = int(shard.get("db") or 0)
+        for key in [k for k, v in shard.items() if v is None]:
+            del shard[key]
+    return shards
 
 
 def allowed_origins() -> str:
@@ -97,7 +156,7 @@ def sidecar_kwargs(**overrides) -> dict:
     kwargs = {
         "host": host,
         "port": port,
-        **redis_target(),
+        "redis_hosts": redis_hosts(),
         "prefix": config.get("prefix", "asgi"),
         "expiry": int(config.get("expiry", 60)),
         "group_expiry": int(config.get("group_expiry", 86400)),

@@ -156,7 +156,7 @@ class DriverSidecar:
             "--port",
             str(self.port),
             "--redis-port",
-            str(kwargs["redis_port"]),
+            str(kwargs["redis_hosts"][0]["port"]),
             "--origins",
             kwargs["allowed_origins"],
             "--version",

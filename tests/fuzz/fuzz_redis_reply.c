@@ -182,9 +182,14 @@ server_make(ph_conn conns[NCONN])
     snprintf(srv->chan_prefix, sizeof(srv->chan_prefix), "specific.%s!",
              srv->client_prefix);
     srv->phase = SRV_RUNNING;
-    for (i = 0; i < 2; i++) {
-        srv->links[i].srv = srv;
-        srv->links[i].kind = (rlink_kind)i;
+    srv->shards = calloc(1, sizeof(*srv->shards));
+    CHECK(srv->shards != NULL);
+    srv->nshards = 1;
+    srv->shards[0].srv = srv;
+    for (i = 0; i < PH_RLINKS; i++) {
+        srv->shards[0].links[i].srv = srv;
+        srv->shards[0].links[i].shard = &srv->shards[0];
+        srv->shards[0].links[i].kind = (rlink_kind)i;
     }
     for (i = 0; i < NCONN; i++) {
         conn_make(srv, &conns[i], (uint64_t)i + 1);
@@ -205,6 +210,7 @@ server_drop(ph_server *srv, ph_conn conns[NCONN])
     CHECK(srv->fan.nconns == 0 && srv->fan.groups == NULL);
     ph_fanout_clear(&srv->fan);
     ph_log_free(srv->log);
+    free(srv->shards);
     free(srv);
 }
 
@@ -220,23 +226,23 @@ dispatch(ph_server *srv, redisReply *reply, uint8_t sel)
     memset(&fake, 0, sizeof(fake));
     switch (sel % 5) {
     case 0:
-        fake.data = &srv->links[RLINK_CMD];
+        fake.data = &srv->shards[0].links[RLINK_CMD];
         auth_reply_cb(&fake, reply, priv);
         break;
     case 1:
-        fake.data = &srv->links[RLINK_CMD];
+        fake.data = &srv->shards[0].links[RLINK_CMD];
         state_reply_cb(&fake, reply, priv);
         break;
     case 2:
-        fake.data = &srv->links[RLINK_RX];
+        fake.data = &srv->shards[0].links[RLINK_RX];
         rx_reply_cb(&fake, reply, NULL);
         break;
     case 3:
-        fake.data = &srv->links[RLINK_CMD];
+        fake.data = &srv->shards[0].links[RLINK_CMD];
         inbound_reply_cb(&fake, reply, priv);
         break;
     default:
-        fake.data = &srv->links[RLINK_CMD];
+        fake.data = &srv->shards[0].links[RLINK_CMD];
         resync_reply_cb(&fake, reply, strdup(groups[(sel >> 3) % 4]));
         break;
     }
