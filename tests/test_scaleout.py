@@ -11,6 +11,7 @@ import json
 import os
 import urllib.request
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels_redis.core import RedisChannelLayer
@@ -220,3 +221,96 @@ class ChannelsRedisInteropTests(_ShardedCase):
                 ("client.message", self.code, self.ana_id),
             )
         await ws.close()
+
+
+class RedisAuthTests(TransactionTestCase):
+    """Shard 0 with requirepass, shard 1 with an ACL user (default user off)."""
+
+    serialized_rollback = True
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.redis = [RedisServer().start() for _ in range(2)]
+        cls.redis[0].command("CONFIG", "SET", "requirepass", "pw0")
+        cls.redis[1].command("ACL", "SETUSER", "ana", "on", ">pw1", "~*", "&*", "+@all")
+        cls.redis[1].command("ACL", "SETUSER", "default", "off")
+        use_hosts(
+            [
+                f"redis://:pw0@127.0.0.1:{cls.redis[0].port}",
+                {
+                    "address": f"redis://127.0.0.1:{cls.redis[1].port}",
+                    "username": "ana",
+                    "password": "pw1",
+                },
+            ]
+        )
+        cls.sidecar = servers.InProcessSidecar()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.sidecar.close()
+            for redis in cls.redis:
+                redis.close()
+        finally:
+            use_redis(PartyhubTestRunner.redis.port)
+            super().tearDownClass()
+
+    async def test_games_on_both_authenticated_shards(self):
+        api, seen = Api(), {}
+        while len(seen) < 2:
+            code, host = await sync_to_async(api.create)(rounds=1)
+            await sync_to_async(api.join)(code, "Ana")
+            await sync_to_async(api.join)(code, "Bo")
+            seen.setdefault(_consistent_hash(protocol.group_name(code), 2), (code, host))
+        for code, host in seen.values():
+            ws, _, state = await servers.join(
+                self.sidecar.port, code, f"role=host&session_token={host}"
+            )
+            self.assertEqual((await sync_to_async(api.host)(code, "start-round", host))[0], 200)
+            event = await servers.recv_json(ws)
+            self.assertEqual(
+                (event["type"], event["seq"]), (protocol.LIE_STARTED, state["seq"] + 1)
+            )
+            await ws.close()
+
+    async def test_a_wrong_password_is_logged_and_retried(self):
+        from realtime.sidecar import SidecarRunner
+
+        wrong = [
+            {"host": "127.0.0.1", "port": self.redis[0].port, "password": "nope"},
+            {
+                "host": "127.0.0.1",
+                "port": self.redis[1].port,
+                "username": "ana",
+                "password": "nope",
+            },
+        ]
+
+        def refusals(output, shard):
+            return sum(
+                f"redis shard {shard} " in line and "AUTH refused" in line for line in output
+            )
+
+        with self.assertLogs("realtime.sidecar", "ERROR") as logs:
+            runner = SidecarRunner(bind="127.0.0.1:0", redis_hosts=wrong).start()
+            try:
+                # Refused, logged, retried (with backoff), never a crash.
+                self.assertTrue(
+                    await wait_for(
+                        lambda: min(refusals(logs.output, 0), refusals(logs.output, 1)) >= 2
+                    )
+                )
+                self.assertFalse(runner.stats()["redis_up"])
+                # Once Redis takes that password, a retry gets through.
+                with redis.Redis(port=self.redis[0].port, password="pw0") as r:
+                    r.config_set("requirepass", "nope")
+                with redis.Redis(port=self.redis[1].port, username="ana", password="pw1") as r:
+                    r.execute_command("ACL", "SETUSER", "ana", ">nope")
+                self.assertTrue(await wait_for(lambda: runner.stats()["redis_up"], 15))
+            finally:
+                runner.stop()
+                runner.wait(10)
+                with redis.Redis(port=self.redis[0].port, password="nope") as r:
+                    r.config_set("requirepass", "pw0")
