@@ -445,17 +445,21 @@ sentinel_use_master(rlink *l, const ph_sentinel_addr *m)
     rshard *sh = l->shard;
     const ph_sentinel_addr *s = &sh->cfg.sentinels[sh->sentinel_next];
 
-    if (sh->host[0] != '\0'
-        && (strcmp(sh->host, m->host) != 0 || sh->port != m->port)) {
+    if (sh->host[0] == '\0') {
+        ph_logf(l->srv->log, PH_LOG_INFO, "redis shard %d: master '%s' at "
+                "%s:%d (sentinel %s:%d)", sh->index, sh->cfg.master_name,
+                m->host, m->port, s->host, s->port);
+    }
+    else if (strcmp(sh->host, m->host) != 0 || sh->port != m->port) {
         ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d: master '%s' "
                 "failed over from %s:%d to %s:%d (sentinel %s:%d)", sh->index,
                 sh->cfg.master_name, sh->host, sh->port, m->host, m->port,
                 s->host, s->port);
     }
     else {
-        ph_logf(l->srv->log, PH_LOG_INFO, "redis shard %d: master '%s' at "
-                "%s:%d (sentinel %s:%d)", sh->index, sh->cfg.master_name,
-                m->host, m->port, s->host, s->port);
+        ph_logf(l->srv->log, PH_LOG_DEBUG, "redis shard %d: master '%s' "
+                "still at %s:%d", sh->index, sh->cfg.master_name, m->host,
+                m->port);
     }
     memcpy(sh->host, m->host, sizeof(sh->host));
     sh->port = m->port;
