@@ -2,9 +2,9 @@
  * server: the partyhub WebSocket sidecar.
  *
  * One process-wide object owning a libuv loop, a libwebsockets context
- * running on that loop, a SO_REUSEPORT listening socket, and two hiredis
- * async connections (commands; BZPOPMIN receive loop) speaking the
- * channels_redis wire format. Players connect to /ws/game/<CODE>/; group
+ * running on that loop, a SO_REUSEPORT listening socket, and per Redis
+ * shard two hiredis async connections (commands; BZPOPMIN receive loop)
+ * speaking the channels_redis wire format. Players connect to /ws/game/<CODE>/; group
  * messages sent by Django through channels_redis are fanned out to every
  * local socket of the group with the frame encoded once.
  *
@@ -109,7 +109,7 @@ typedef struct ph_server_stats {
 void ph_server_config_defaults(ph_server_config *cfg);
 
 /*
- * Create the server: copies cfg (strings included), raises the process'
+ * Create the server: copies cfg (strings and redis_hosts included), raises the process'
  * RLIMIT_NOFILE soft limit to its hard limit (capped at PH_NOFILE_MAX;
  * lws sizes its fd tables from it), creates the loop, the lws context and
  * vhost, and binds and listens on host:port. Redis
