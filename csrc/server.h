@@ -4,9 +4,10 @@
  * One process-wide object owning a libuv loop, a libwebsockets context
  * running on that loop, a SO_REUSEPORT listening socket, and per Redis
  * shard two hiredis async connections (commands; BZPOPMIN receive loop)
- * speaking the channels_redis wire format. Players connect to /ws/game/<CODE>/; group
- * messages sent by Django through channels_redis are fanned out to every
- * local socket of the group with the frame encoded once.
+ * speaking the channels_redis wire format. Players connect to
+ * /ws/game/<CODE>/; group messages sent by Django through channels_redis
+ * are fanned out to every local socket of the group with the frame
+ * encoded once.
  *
  * Threads: ph_server_new, ph_server_run and ph_server_free are called by
  * one owner thread (run blocks). ph_server_stop, ph_server_stats and the
@@ -109,10 +110,10 @@ typedef struct ph_server_stats {
 void ph_server_config_defaults(ph_server_config *cfg);
 
 /*
- * Create the server: copies cfg (strings and redis_hosts included), raises the process'
- * RLIMIT_NOFILE soft limit to its hard limit (capped at PH_NOFILE_MAX;
- * lws sizes its fd tables from it), creates the loop, the lws context and
- * vhost, and binds and listens on host:port. Redis
+ * Create the server: copies cfg (strings and redis_hosts included),
+ * raises the process' RLIMIT_NOFILE soft limit to its hard limit (capped
+ * at PH_NOFILE_MAX; lws sizes its fd tables from it), creates the loop,
+ * the lws context and vhost, and binds and listens on host:port. Redis
  * connections are started when ph_server_run begins. Returns NULL with a
  * message in err[0..errlen) on any failure (port busy, bad address,
  * missing lws libuv plugin, out of memory); nothing is leaked.

@@ -79,7 +79,8 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
           "Inbound messages stored in Redis", cnt_get(&s->inbound_forwarded) },
         { "partyhub_sidecar_decode_errors_total", "counter",
           "Undecodable channel-layer messages", cnt_get(&s->decode_errors) },
-        { "partyhub_sidecar_redis_up", "gauge", "1 when every Redis shard's links are up",
+        { "partyhub_sidecar_redis_up", "gauge",
+          "1 when every Redis shard's links are up",
           (uint64_t)atomic_load(&s->redis_up) },
     };
     size_t i;

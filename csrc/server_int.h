@@ -101,7 +101,8 @@ typedef struct rshard {
     ph_redis_host cfg;
     char host[PH_SENTINEL_HOST_MAX];  /* where CMD and RX connect */
     int port;
-    int have_master;             /* host/port valid (always, without Sentinel) */
+    int have_master;             /* host/port valid (always without
+                                  * Sentinel) */
     int sentinel_next;           /* the sentinel asked next */
     int sentinel_tried;          /* sentinels asked in this round */
     int need_resync;             /* send session.state after a reconnect */

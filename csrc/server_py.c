@@ -127,7 +127,8 @@ host_from_dict(PyObject *d, ph_redis_host *h)
     if (sentinels == NULL || sentinels == Py_None) {
         return 0;
     }
-    if (!PyList_Check(sentinels) || PyList_GET_SIZE(sentinels) > PH_SENTINEL_MAX) {
+    if (!PyList_Check(sentinels)
+        || PyList_GET_SIZE(sentinels) > PH_SENTINEL_MAX) {
         PyErr_Format(PyExc_ValueError, "redis_hosts: sentinels must be a "
                      "list of at most %d dicts", PH_SENTINEL_MAX);
         return -1;

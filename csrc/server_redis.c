@@ -365,7 +365,8 @@ setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;                        /* going down: disconnect_cb follows */
     }
     l->setup_pending--;
-    if (!l->setup_failed && strcmp(what, "ROLE") == 0 && reply->type != REDIS_REPLY_ERROR) {
+    if (!l->setup_failed && strcmp(what, "ROLE") == 0
+        && reply->type != REDIS_REPLY_ERROR) {
         role = ph_sentinel_role_is_master(reply);
     }
     if (!l->setup_failed && (reply->type == REDIS_REPLY_ERROR || role != 1)) {
@@ -692,8 +693,8 @@ ph_srv_redis_open(rlink *l)
     ac = host[0] == '/' ? redisAsyncConnectUnix(host)
                         : redisAsyncConnect(host, port);
     if (ac == NULL || ac->err) {
-        ph_logf(srv->log, PH_LOG_WARNING, "redis shard %d %s link: connect: %s",
-                sh->index, link_names[l->kind],
+        ph_logf(srv->log, PH_LOG_WARNING, "redis shard %d %s link: "
+                "connect: %s", sh->index, link_names[l->kind],
                 ac ? ac->errstr : "out of memory");
         if (ac != NULL) {
             redisAsyncFree(ac);
@@ -886,7 +887,7 @@ ph_srv_redis_init(ph_server *srv, char *err, size_t errlen)
             sh->links[k].kind = (rlink_kind)k;
             sh->links[k].retry.data = &sh->links[k];
             if (uv_timer_init(&srv->loop, &sh->links[k].retry) != 0) {
-                ph_srv_set_err(err, errlen, "libuv timer initialisation failed");
+                ph_srv_set_err(err, errlen, "libuv timer init failed");
                 return -1;
             }
         }

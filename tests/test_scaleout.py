@@ -58,8 +58,8 @@ def shard_gauges(port: int) -> dict[str, str]:
     return dict(line[len(prefix) :].split(" ") for line in lines if line.startswith(prefix + "{"))
 
 
-class _ShardedCase(TransactionTestCase):
-    """Two Redis shards, two `runsidecar` processes and Daphne on one layer."""
+class _TwoRedisCase(TransactionTestCase):
+    """Two private redis-servers; the runner's Redis is restored after."""
 
     serialized_rollback = True
 
@@ -67,6 +67,24 @@ class _ShardedCase(TransactionTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.redis = [RedisServer().start() for _ in range(2)]
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for redis in cls.redis:
+                redis.close()
+        finally:
+            os.environ.pop("PARTYHUB_TEST_CHANNEL_HOSTS", None)
+            use_redis(PartyhubTestRunner.redis.port)
+            super().tearDownClass()
+
+
+class _ShardedCase(_TwoRedisCase):
+    """Two Redis shards, two `runsidecar` processes and Daphne on one layer."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
         cls.hosts = [["127.0.0.1", r.port] for r in cls.redis]
         cls.saved_module = os.environ.get("DJANGO_SETTINGS_MODULE")
         os.environ["DJANGO_SETTINGS_MODULE"] = "tests.scaleout_settings"
@@ -82,12 +100,8 @@ class _ShardedCase(TransactionTestCase):
         try:
             for server in (*cls.sidecars, cls.daphne):
                 server.close()
-            for redis in cls.redis:
-                redis.close()
         finally:
             os.environ["DJANGO_SETTINGS_MODULE"] = cls.saved_module or "partyhub.settings"
-            os.environ.pop("PARTYHUB_TEST_CHANNEL_HOSTS", None)
-            use_redis(PartyhubTestRunner.redis.port)
             super().tearDownClass()
 
     def setUp(self):
@@ -223,15 +237,12 @@ class ChannelsRedisInteropTests(_ShardedCase):
         await ws.close()
 
 
-class RedisAuthTests(TransactionTestCase):
+class RedisAuthTests(_TwoRedisCase):
     """Shard 0 with requirepass, shard 1 with an ACL user (default user off)."""
-
-    serialized_rollback = True
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.redis = [RedisServer().start() for _ in range(2)]
         cls.redis[0].command("CONFIG", "SET", "requirepass", "pw0")
         cls.redis[1].command("ACL", "SETUSER", "ana", "on", ">pw1", "~*", "&*", "+@all")
         cls.redis[1].command("ACL", "SETUSER", "default", "off")
@@ -251,10 +262,7 @@ class RedisAuthTests(TransactionTestCase):
     def tearDownClass(cls):
         try:
             cls.sidecar.close()
-            for redis in cls.redis:
-                redis.close()
         finally:
-            use_redis(PartyhubTestRunner.redis.port)
             super().tearDownClass()
 
     async def test_games_on_both_authenticated_shards(self):
