@@ -90,7 +90,7 @@ shard_addr(const rshard *sh, char *buf, size_t len)
     if (sh->host[0] == '/') {
         snprintf(buf, len, "%s", sh->host);
     }
-    else if (sh->cfg.master_name[0] != '\0' && !sh->have_master) {
+    else if (sh->host[0] == '\0') {
         snprintf(buf, len, "%s@(sentinel)", sh->cfg.master_name);
     }
     else {

@@ -19,8 +19,19 @@ from . import servers
 from .helpers import Api
 from .runner import PartyhubTestRunner, use_redis
 from .sentinel_cluster import SentinelCluster
+from .sentinel_cluster import wait_for as sentinel_wait_for
 from .test_scaleout import use_hosts
 from .test_sidecar import expect_logs, wait_for
+
+
+def wait_synced(cluster: SentinelCluster) -> None:
+    sentinel_wait_for(lambda: cluster.replicas(), 20, "a replica")
+    for replica in cluster.replicas():
+        sentinel_wait_for(
+            lambda r=replica: r.client().info("replication")["master_link_status"] == "up",
+            20,
+            "the replica to sync",
+        )
 
 
 class SidecarSentinelTests(TransactionTestCase):
@@ -52,6 +63,35 @@ class SidecarSentinelTests(TransactionTestCase):
     def use_master(cls) -> None:
         """Django's views write to the master the sentinels name now."""
         use_hosts([{"host": "127.0.0.1", "port": cls.cluster.master.port, "password": "pw"}])
+
+    async def test_a_manual_failover_is_followed(self):
+        # SENTINEL FAILOVER demotes the master while it runs (the sentinels
+        # send it REPLICAOF and CLIENT KILL): the sidecar must find the new one.
+        api = Api()
+        code, host = await sync_to_async(api.create)(rounds=1)
+        await sync_to_async(api.join)(code, "Ana")
+        await sync_to_async(api.join)(code, "Bo")
+        ws, _, state = await servers.join(
+            self.sidecar.port, code, f"role=host&session_token={host}"
+        )
+        old = self.cluster.master
+        with expect_logs(self, self.sidecar, "failed over from"):
+            self.cluster.sentinels[0].client().execute_command(
+                "SENTINEL", "FAILOVER", self.cluster.master_name
+            )
+            await sync_to_async(self.cluster.wait_failover)(old)
+            self.assertTrue(
+                await wait_for(lambda: self.sidecar.stats()["redis_reconnects"] >= 2, 20)
+            )
+            self.assertTrue(await wait_for(lambda: self.sidecar.stats()["redis_up"], 20))
+        await sync_to_async(self.use_master)()
+        self.assertEqual((await servers.recv_json(ws, 10))["type"], protocol.SESSION_STATE)
+        self.assertEqual((await sync_to_async(api.host)(code, "start-round", host))[0], 200)
+        event = await servers.recv_json(ws, 10)
+        self.assertEqual((event["type"], event["seq"]), (protocol.LIE_STARTED, state["seq"] + 1))
+        await ws.close()
+        # The demoted master syncs as a replica: the next test can fail over.
+        await sync_to_async(wait_synced)(self.cluster)
 
     async def test_the_game_goes_on_after_a_failover(self):
         api = Api()
