@@ -172,11 +172,7 @@ class DriverSidecar:
         wait_redis_up(self.stats)
 
     def stats(self) -> dict:
-        import urllib.request
-
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
-            health = json.loads(r.read())
-        return {"redis_up": health["redis"] == "up", "connections": health["connections"]}
+        return healthz_stats(self.port)
 
     def close(self) -> None:
         status = self.process.stop(timeout=30 * SLOW)
@@ -205,6 +201,8 @@ class RunSidecar:
             manage("runsidecar", "--bind", f"127.0.0.1:{self.port}", *args), "runsidecar"
         )
         wait_port(self.port, self.process.proc, 30, self.process.log)
+        # Sockets opened before its Redis links are up are closed 1013.
+        wait_redis_up(lambda: healthz_stats(self.port))
 
     def close(self) -> None:
         self.process.stop()
@@ -223,6 +221,15 @@ class Worker:
     def close(self) -> None:
         self.process.stop()
         self.process.close()
+
+
+def healthz_stats(port: int) -> dict:
+    """redis_up and connections of a sidecar process, from its /healthz."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+        health = json.loads(r.read())
+    return {"redis_up": health["redis"] == "up", "connections": health["connections"]}
 
 
 def wait_redis_up(stats, timeout: float = 10) -> None:
