@@ -584,6 +584,7 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->port = srv->port;
     out->redis_up = atomic_load_explicit(&s->redis_up, memory_order_relaxed);
     out->redis_shards = srv->nshards;
+    out->redis_home_shard = srv->home_shard;
     out->redis_shards_up = atomic_load_explicit(&s->redis_shards_up,
                                                 memory_order_relaxed);
     out->connections = cnt_get(&s->connections);

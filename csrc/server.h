@@ -93,6 +93,7 @@ typedef struct ph_server_stats {
     int redis_up;                  /* every shard's links connected */
     int redis_shards;              /* Redis hosts configured */
     int redis_shards_up;           /* shards with both links connected */
+    int redis_home_shard;          /* where senders put our messages */
     uint64_t connections;          /* open WebSockets now */
     uint64_t connections_total;
     uint64_t messages_in, bytes_in;

@@ -320,10 +320,11 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 
     ph_server_stats_get(self->srv, &s);
     return Py_BuildValue(
-        "{s:i,s:O,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
+        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
         "s:K}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "redis_shards", s.redis_shards, "redis_shards_up", s.redis_shards_up,
+        "redis_home_shard", s.redis_home_shard,
         "connections", (unsigned long long)s.connections,
         "connections_total", (unsigned long long)s.connections_total,
         "messages_in", (unsigned long long)s.messages_in,

@@ -25,7 +25,7 @@ from . import servers
 from .helpers import Api
 from .redis_server import RedisServer
 from .runner import PartyhubTestRunner, use_redis
-from .test_sidecar import EVENTS_PER_ROUND, play_game, wait_for
+from .test_sidecar import EVENTS_PER_ROUND, expect_logs, play_game, wait_for
 
 INBOUND = DEFAULTS["inbound_channel"]
 
@@ -50,10 +50,24 @@ def shard_gauges(port: int) -> dict[str, str]:
     return dict(line[len(prefix) :].split(" ") for line in lines if line.startswith(prefix + "{"))
 
 
+def games_on_each_shard(api: Api) -> dict[int, tuple[str, str]]:
+    """shard -> (code, host token) of a two-player game whose group lives
+    there, for each of two shards (games are created until both have one)."""
+    games: dict[int, tuple[str, str]] = {}
+    while len(games) < 2:
+        code, host = api.create(rounds=1)
+        api.join(code, "Ana")
+        api.join(code, "Bo")
+        games.setdefault(_consistent_hash(protocol.group_name(code), 2), (code, host))
+    return games
+
+
 class _TwoRedisCase(TransactionTestCase):
-    """Two private redis-servers; the runner's Redis is restored after."""
+    """Two private redis-servers (and the in-process sidecar a subclass may
+    start on them); the runner's Redis is restored after."""
 
     serialized_rollback = True
+    sidecar = None
 
     @classmethod
     def setUpClass(cls):
@@ -63,6 +77,8 @@ class _TwoRedisCase(TransactionTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
+            if cls.sidecar is not None:
+                cls.sidecar.close()
             for redis in cls.redis:
                 redis.close()
         finally:
@@ -226,6 +242,68 @@ class ChannelsRedisInteropTests(_ShardedCase):
         await ws.close()
 
 
+class ShardLossTests(_TwoRedisCase):
+    """One of two shards SIGKILLed and restarted: the other's games go on."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        use_hosts([["127.0.0.1", r.port] for r in cls.redis])
+        cls.sidecar = servers.InProcessSidecar()
+
+    async def test_the_other_shard_goes_on_and_the_lost_one_comes_back(self):
+        # Lose the shard that is not the sidecar's home (where every group
+        # message for it is stored): games on the home shard must not notice.
+        home = self.sidecar.stats()["redis_home_shard"]
+        lost = 1 - home
+        api = Api()
+        games = await sync_to_async(games_on_each_shard)(api)
+        sockets = {}
+        for shard, (code, host) in games.items():
+            ws, _, state = await servers.join(
+                self.sidecar.port, code, f"role=host&session_token={host}"
+            )
+            sockets[shard] = (ws, state["seq"])
+        redis = self.redis[lost]
+        lost_code = games[lost][0]
+        # The snapshot Redis comes back with lacks our membership: we re-add it.
+        members = redis.command("ZRANGE", f"asgi:group:game_{lost_code}", "0", "-1")
+        self.assertIn(f"!g.game_{lost_code}".encode(), members)
+        for member in members.split(b"\r\n"):
+            if b"!g.game_" in member:
+                redis.command("ZREM", f"asgi:group:game_{lost_code}", member)
+        redis.command("SAVE")
+        with expect_logs(self, self.sidecar, "link lost"):
+            redis.kill()
+            self.assertTrue(await wait_for(lambda: self.sidecar.stats()["redis_shards_up"] == 1))
+        gauges = await sync_to_async(shard_gauges)(self.sidecar.port)
+        self.assertEqual((gauges[f'{{shard="{lost}"}}'], gauges[f'{{shard="{home}"}}']), ("0", "1"))
+        home_code, home_host = games[home]
+        home_ws, home_seq = sockets[home]
+        self.assertEqual(
+            (await sync_to_async(api.host)(home_code, "start-round", home_host))[0], 200
+        )
+        self.assertEqual((await servers.recv_json(home_ws))["seq"], home_seq + 1)
+
+        redis.start()
+        self.assertTrue(await wait_for(lambda: self.sidecar.stats()["redis_up"], 15))
+        lost_ws, lost_seq = sockets[lost]
+        resent = await servers.recv_json(lost_ws, 10)  # its shard came back: state again
+        self.assertEqual((resent["type"], resent["seq"]), (protocol.SESSION_STATE, lost_seq))
+        members = redis.command("ZRANGE", f"asgi:group:game_{lost_code}", "0", "-1")
+        self.assertIn(f"!g.game_{lost_code}".encode(), members)
+        steps = {
+            home: ("show-question", protocol.QUESTION_SHOWN),
+            lost: ("start-round", protocol.LIE_STARTED),
+        }
+        for shard, (code, host) in games.items():
+            action, event_type = steps[shard]
+            self.assertEqual((await sync_to_async(api.host)(code, action, host))[0], 200)
+            # The home shard's game got no resent state: the event comes next.
+            self.assertEqual((await servers.recv_json(sockets[shard][0], 10))["type"], event_type)
+            await sockets[shard][0].close()
+
+
 class RedisAuthTests(_TwoRedisCase):
     """Shard 0 with requirepass, shard 1 with an ACL user (default user off)."""
 
@@ -247,20 +325,9 @@ class RedisAuthTests(_TwoRedisCase):
         )
         cls.sidecar = servers.InProcessSidecar()
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sidecar.close()
-        finally:
-            super().tearDownClass()
-
     async def test_games_on_both_authenticated_shards(self):
-        api, seen = Api(), {}
-        while len(seen) < 2:
-            code, host = await sync_to_async(api.create)(rounds=1)
-            await sync_to_async(api.join)(code, "Ana")
-            await sync_to_async(api.join)(code, "Bo")
-            seen.setdefault(_consistent_hash(protocol.group_name(code), 2), (code, host))
+        api = Api()
+        seen = await sync_to_async(games_on_each_shard)(api)
         for code, host in seen.values():
             ws, _, state = await servers.join(
                 self.sidecar.port, code, f"role=host&session_token={host}"
