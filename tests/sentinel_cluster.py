@@ -14,7 +14,8 @@ Stable API (the sidecar's tests use it too): SentinelCluster(master_name,
 password, sentinel_password, down_after_ms, failover_timeout_ms),
 start/close, servers, sentinels, master, master_address(), sentinel_ports,
 sentinel_addresses(), host_config(db), channel_layers(db, **config),
-kill_master(), wait_failover(old, timeout), revive(server), client(server),
+kill_master(), wait_failover(old, timeout), switch_master(), revive(server),
+client(server),
 server_at(port), replicas(); a server (DataNode, a partyhub.redisproc
 RedisServer) has port, password, role(), client(), kill().
 
@@ -294,6 +295,32 @@ class SentinelCluster:
             return server if server.role() == "master" else None
 
         return wait_for(promoted, timeout, "the sentinels to fail over", step=0.1)
+
+    def switch_master(self, timeout: float = 20) -> tuple[DataNode, DataNode]:
+        """Demote the master *without* closing its clients, as Redis's
+        FAILOVER command does, then point every sentinel at the new master.
+
+        Clients still connected to the old master get READONLY for writes
+        (UNBLOCKED for blocked pops). Returns (old, new)."""
+        old = self.master
+        new = next(s for s in self.servers if s is not old and s.role() == "slave")
+        old.client().execute_command("FAILOVER", "TO", HOST, new.port)
+        wait_for(
+            lambda: new.role() == "master" and old.role() == "slave", timeout, "FAILOVER to finish"
+        )
+        name = self.master_name
+        for sentinel in self.sentinels:
+            client = sentinel.client()
+            client.execute_command("SENTINEL", "REMOVE", name)
+            client.execute_command("SENTINEL", "MONITOR", name, HOST, new.port, 2)
+            options = ["down-after-milliseconds", self.down_after_ms]
+            options += ["failover-timeout", self.failover_timeout_ms]
+            if self.password:
+                options += ["auth-pass", self.password]
+            client.execute_command("SENTINEL", "SET", name, *options)
+        wait_for(lambda: self.master_address() == (HOST, new.port), timeout, "the sentinels")
+        wait_for(self._sentinels_acquainted, timeout, "the sentinels to discover each other")
+        return old, new
 
     def revive(self, server: DataNode) -> DataNode:
         """Restart a killed server as a replica of the current master (what the
