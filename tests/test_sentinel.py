@@ -16,10 +16,10 @@ from unittest import mock
 
 from asgiref.sync import sync_to_async
 from channels.exceptions import InvalidChannelLayerError
-from channels.layers import channel_layers
+from channels.layers import channel_layers, get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
-from realtime import protocol, snapshot
+from realtime import broadcast, protocol, snapshot
 from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
 from realtime.redis_sentinel import sentinel_host
 
@@ -88,6 +88,27 @@ class CLayerFailoverTests(_ClusterCase):
         layer = FastRedisLayer(hosts=[host])
         with self.assertRaisesRegex(RedisUnavailable, "does not know this master"):
             layer.send("x", {"type": "x"})
+
+    async def test_channels_redis_path_over_sentinel(self):
+        """Without the C layer (here: another backend class name), broadcasts
+        take the seq and group-send through channels_redis's Sentinel pool."""
+        layers = readme_layers(self.cluster)
+        layers["default"]["BACKEND"] = "tests.browser_layer.BrowserTestLayer"
+        receiver = self.layer()
+        await asyncio.to_thread(receiver.group_add, protocol.group_name("PURE"), "pure-member")
+        with override_settings(CHANNEL_LAYERS=layers):
+            channel_layers.backends.clear()
+            try:
+                payload = {"round": 1, "question": "?"}
+                seq = await broadcast.broadcast_phase_event(
+                    "PURE", protocol.QUESTION_SHOWN, payload
+                )
+                self.assertEqual(await broadcast.current_seq("PURE"), seq)
+                await get_channel_layer().close_pools()
+            finally:
+                channel_layers.backends.clear()
+        _, message = await asyncio.to_thread(receiver.receive, "pure-member", 2)
+        self.assertEqual((message["seq"], json.loads(message["text"])["seq"]), (seq, seq))
 
     def test_send_receive_and_group_send_follow_a_failover(self):
         sender, receiver = self.layer(), self.layer()
