@@ -24,6 +24,11 @@ Differences from channels_redis, on purpose:
   are popped in the order they ran; numbered broadcasts arrive in seq order.
 * ``symmetric_encryption_keys`` and serializers other than msgpack are
   refused at construction (``InvalidChannelLayerError``).
+* Redis Sentinel hosts (channels_redis's ``sentinels``/``master_name`` form)
+  are followed in C: the master is asked from the sentinels on every
+  (re)connect and checked with ``ROLE``; a call made during a failover waits
+  for the new master for at most ``socket_connect_timeout + socket_timeout``
+  (docs/architecture.md, "Redis Sentinel").
 * Errors are exceptions, not assertions: ``TypeError`` for bad names (same
   messages as channels), ``TypeError``/``ValueError`` for bad messages,
   ``ChannelFull`` on a full channel, ``RedisUnavailable`` (a
