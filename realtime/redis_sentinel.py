@@ -11,8 +11,10 @@ a master that dies loses its receive loop and its socket (1011).
 
 `sentinel_host()` returns channels_redis's Sentinel host form with both
 fixed: connections that re-discover on every reconnect and a retry with a
-short backoff for about as long as a failover takes. The C layer ignores the
-two extra keys; realtime.snapshot replaces them with their sync twins.
+short backoff for `failover_wait` seconds (30 by default: more than the
+sentinels' down-after-milliseconds plus the failover itself). The C layer
+ignores the two extra keys; realtime.snapshot replaces them with their sync
+twins, which wait about 3 s (a view must not hang).
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-# 100 ms doubling to 500 ms, 8 tries: about 3 s of backoff, the C layer's
-# default failover wait (socket_connect_timeout + socket_timeout).
+# 100 ms doubling to 500 ms between tries.
 FAILOVER_BACKOFF = {"cap": 0.5, "base": 0.05}
-FAILOVER_RETRIES = 8
+# Sync (views): about 3 s, the C layer's default failover wait
+# (socket_connect_timeout + socket_timeout).
+SYNC_FAILOVER_WAIT = 3.0
+# channels_redis (Daphne consumers' receive loops): long enough for a real
+# failover, whose sentinels usually wait 5-30 s before acting.
+DEFAULT_FAILOVER_WAIT = 30.0
 
 
 class SentinelConnection(sync_sentinel.SentinelManagedConnection):
@@ -49,21 +55,39 @@ class AsyncSentinelConnection(async_sentinel.SentinelManagedConnection):
         return await super().connect_check_health(check_health, retry_socket_connect)
 
 
+def retries_for(seconds: float) -> int:
+    """How many tries of the failover backoff add up to `seconds` of waiting."""
+    backoff = ExponentialBackoff(**FAILOVER_BACKOFF)
+    tries, waited = 0, 0.0
+    while waited < seconds:
+        tries += 1
+        waited += backoff.compute(tries)
+    return tries
+
+
 def failover_retry() -> Retry:
     """The sync retry of a master connection (snapshot client)."""
-    return Retry(ExponentialBackoff(**FAILOVER_BACKOFF), FAILOVER_RETRIES)
+    return Retry(ExponentialBackoff(**FAILOVER_BACKOFF), retries_for(SYNC_FAILOVER_WAIT))
 
 
-def sentinel_host(sentinels: list, master_name: str, **options) -> dict:
+def sentinel_host(
+    sentinels: list,
+    master_name: str,
+    failover_wait: float = DEFAULT_FAILOVER_WAIT,
+    **options,
+) -> dict:
     """A CHANNEL_LAYERS "hosts" entry for a Sentinel-managed master.
 
-    sentinels: [(host, port), ...]; options as channels_redis takes them
-    (password, db, sentinel_kwargs, socket_timeout, ...).
+    sentinels: [(host, port), ...]; failover_wait: seconds channels_redis's
+    connections keep retrying while no master answers; options as
+    channels_redis takes them (password, db, sentinel_kwargs,
+    socket_timeout, ...).
     """
+    retry = AsyncRetry(ExponentialBackoff(**FAILOVER_BACKOFF), retries_for(failover_wait))
     return {
         "sentinels": [tuple(s) for s in sentinels],
         "master_name": master_name,
         "connection_class": AsyncSentinelConnection,
-        "retry": AsyncRetry(ExponentialBackoff(**FAILOVER_BACKOFF), FAILOVER_RETRIES),
+        "retry": retry,
         **options,
     }
