@@ -38,8 +38,11 @@ DEFAULT_FAILOVER_WAIT = 30.0
 class SentinelConnection(sync_sentinel.SentinelManagedConnection):
     """A sync master connection that asks the sentinels on every reconnect."""
 
+    # connect_to() (a fresh checkout, already addressed by the sentinels)
+    # passes retry_socket_connect=False; a reconnect inside a command
+    # (send_packed_command) leaves it True: only then ask again.
     def connect_check_health(self, check_health: bool = True, retry_socket_connect: bool = True):
-        if self._sock is None and self.connection_pool.is_master:
+        if self._sock is None and retry_socket_connect and self.connection_pool.is_master:
             self.host, self.port = self.connection_pool.get_master_address()
         return super().connect_check_health(check_health, retry_socket_connect)
 
@@ -50,7 +53,8 @@ class AsyncSentinelConnection(async_sentinel.SentinelManagedConnection):
     async def connect_check_health(
         self, check_health: bool = True, retry_socket_connect: bool = True
     ):
-        if not self.is_connected and self.connection_pool.is_master:
+        # As SentinelConnection: not when called by connect_to().
+        if not self.is_connected and retry_socket_connect and self.connection_pool.is_master:
             self.host, self.port = await self.connection_pool.get_master_address()
         return await super().connect_check_health(check_health, retry_socket_connect)
 
