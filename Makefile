@@ -13,7 +13,7 @@ STAMP := $(VENV)/.partyhub-installed
 # extension's libraries (libwebsockets, hiredis, libuv, msgpack-c, cJSON,
 # uthash) and the tools to build and check it (clang and its runtime for
 # the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests.
-APT_PACKAGES := redis-server redis-tools gcc make pkg-config python3-dev \
+APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
 	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium
 
