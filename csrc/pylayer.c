@@ -1295,34 +1295,106 @@ dup_utf8(PyObject *o, const char *what)
     return d;
 }
 
+/* *out = a copy of o (str or None -> NULL). Returns 0, or -1 with an
+ * exception. */
+static int
+dup_optional(PyObject *o, const char *what, char **out)
+{
+    *out = dup_utf8(o, what);
+    return (*out == NULL && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Fill h's Sentinel fields from (master_name, [(host, port), ...],
+ * username, password, timeout, failover_wait). */
+static int
+parse_sentinel(PyObject *t, rl_host *h)
+{
+    PyObject *name, *addrs, *user, *password, *fast = NULL;
+    Py_ssize_t n;
+    int rc = -1;
+
+    if (!PyArg_ParseTuple(t, "OOOOdd;sentinel entries are 6-tuples", &name,
+                          &addrs, &user, &password, &h->sentinel_timeout,
+                          &h->failover_wait)) {
+        return -1;
+    }
+    h->master_name = dup_utf8(name, "master_name");
+    if (h->master_name == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "master_name is required");
+        }
+        return -1;
+    }
+    if (dup_optional(user, "sentinel username", &h->sentinel_username) < 0
+        || dup_optional(password, "sentinel password",
+                        &h->sentinel_password) < 0) {
+        return -1;
+    }
+    if (!(h->sentinel_timeout > 0) || !(h->failover_wait >= 0)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "sentinel timeout must be > 0, failover_wait >= 0");
+        return -1;
+    }
+    fast = PySequence_Fast(addrs, "sentinels must be a list of (host, port)");
+    if (fast == NULL) {
+        return -1;
+    }
+    n = PySequence_Fast_GET_SIZE(fast);
+    if (n < 1 || n > PH_SENTINEL_MAX) {
+        PyErr_Format(PyExc_ValueError, "need 1 to %d sentinels", PH_SENTINEL_MAX);
+        goto done;
+    }
+    h->sentinels = PyMem_RawCalloc((size_t)n, sizeof(ph_sentinel_addr));
+    if (h->sentinels == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ph_sentinel_addr *a = &h->sentinels[i];
+        const char *host;
+        Py_ssize_t len;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i),
+                              "s#i;sentinels are (host, port) pairs", &host,
+                              &len, &a->port)) {
+            goto done;
+        }
+        if (len < 1 || (size_t)len >= sizeof(a->host)
+            || memchr(host, '\0', (size_t)len) != NULL
+            || a->port < 1 || a->port > 65535) {
+            PyErr_SetString(PyExc_ValueError, "bad sentinel address");
+            goto done;
+        }
+        memcpy(a->host, host, (size_t)len + 1);
+        h->nsentinels++;
+    }
+    rc = 0;
+done:
+    Py_DECREF(fast);
+    return rc;
+}
+
 /* Fill `h` from (host, port, path, db, username, password,
- * connect_timeout, timeout). */
+ * connect_timeout, timeout[, sentinel]); sentinel is None or as
+ * parse_sentinel reads it. */
 static int
 parse_host(PyObject *t, rl_host *h)
 {
-    PyObject *host, *path, *user, *password;
-    if (!PyArg_ParseTuple(t, "OiOiOOdd;host entries are 8-tuples", &host,
-                          &h->port, &path, &h->db, &user, &password,
-                          &h->connect_timeout, &h->timeout)) {
+    PyObject *host, *path, *user, *password, *sentinel = Py_None;
+    if (!PyArg_ParseTuple(t, "OiOiOOdd|O;host entries are 8- or 9-tuples",
+                          &host, &h->port, &path, &h->db, &user, &password,
+                          &h->connect_timeout, &h->timeout, &sentinel)) {
         return -1;
     }
-    h->host = dup_utf8(host, "host");
-    if (h->host == NULL && PyErr_Occurred()) {
+    if (dup_optional(host, "host", &h->host) < 0
+        || dup_optional(path, "path", &h->path) < 0
+        || dup_optional(user, "username", &h->username) < 0
+        || dup_optional(password, "password", &h->password) < 0) {
         return -1;
     }
-    h->path = dup_utf8(path, "path");
-    if (h->path == NULL && PyErr_Occurred()) {
+    if (sentinel != Py_None && parse_sentinel(sentinel, h) < 0) {
         return -1;
     }
-    h->username = dup_utf8(user, "username");
-    if (h->username == NULL && PyErr_Occurred()) {
-        return -1;
-    }
-    h->password = dup_utf8(password, "password");
-    if (h->password == NULL && PyErr_Occurred()) {
-        return -1;
-    }
-    if (h->host == NULL && h->path == NULL) {
+    if (h->host == NULL && h->path == NULL && h->master_name == NULL) {
         PyErr_SetString(PyExc_ValueError, "a host needs a name or a path");
         return -1;
     }
@@ -1490,6 +1562,10 @@ layer_dealloc(LayerObject *self)
         PyMem_RawFree(h->path);
         PyMem_RawFree(h->username);
         PyMem_RawFree(h->password);
+        PyMem_RawFree(h->master_name);
+        PyMem_RawFree(h->sentinels);
+        PyMem_RawFree(h->sentinel_username);
+        PyMem_RawFree(h->sentinel_password);
     }
     PyMem_RawFree(self->hosts);
     if (self->cap_pat != NULL) {
@@ -1550,7 +1626,9 @@ PyDoc_STRVAR(layer_doc,
 "           lua_capacities=None)\n\n"
 "Synchronous channels_redis-compatible channel layer (C, hiredis).\n"
 "hosts: list of (host, port, unix_path, db, username, password,\n"
-"connect_timeout, timeout). capacity_for: callable(channel) -> capacity\n"
+"connect_timeout, timeout[, sentinel]); sentinel: None or (master_name,\n"
+"[(host, port), ...], username, password, timeout, failover_wait).\n"
+"capacity_for: callable(channel) -> capacity\n"
 "when channel_capacity rules exist. lua_capacities: the same rules as\n"
 "(anchored Lua pattern, capacity) pairs, or None if they cannot be\n"
 "expressed in Lua (then group_send takes two round trips).\n"

@@ -9,6 +9,12 @@
  * reconnect *before* sending, instead of failing the call (or resending a
  * command that may already have run).
  *
+ * Redis Sentinel (rl_host.master_name): a connection is opened by asking
+ * the sentinels for the master, connecting there and checking ROLE in the
+ * set-up round trip; a failed attempt is retried with backoff (50 ms
+ * doubling to 500 ms) until the host's failover_wait runs out, so a call
+ * made during a failover waits for the new master for a bounded time.
+ *
  * Nothing in this file touches Python: callers release the GIL around
  * rl_exec(). */
 #define _GNU_SOURCE
@@ -51,6 +57,10 @@ set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
     err->status = st;
     if (h == NULL) {
         snprintf(err->msg, sizeof(err->msg), "Redis: %s", detail);
+    }
+    else if (h->master_name != NULL) {
+        snprintf(err->msg, sizeof(err->msg), "Redis master %.48s: %.250s",
+                 h->master_name, detail);
     }
     else if (h->path != NULL) {
         snprintf(err->msg, sizeof(err->msg), "Redis at unix:%s: %s",
@@ -134,15 +144,40 @@ setup_reply_ok(redisReply *r, const rl_host *h, const char *what,
     return 1;
 }
 
-/* Open the slot's connection: connect with the connect timeout, then AUTH,
- * SELECT and SCRIPT LOAD of every script pipelined in one round trip. */
+/* The set-up commands sent before any call, in this order. */
+typedef enum { SETUP_AUTH, SETUP_ROLE, SETUP_SELECT } setup_kind;
+
+/* Check one set-up reply; ROLE must say master. */
 static int
-slot_connect(rl_slot *s, const rl_host *h, rl_err *err)
+setup_step_ok(redisReply *r, const rl_host *h, setup_kind kind, rl_err *err)
+{
+    switch (kind) {
+    case SETUP_AUTH:
+        return setup_reply_ok(r, h, "AUTH", RL_UNAVAILABLE, err);
+    case SETUP_SELECT:
+        return setup_reply_ok(r, h, "SELECT", RL_REPLY, err);
+    case SETUP_ROLE:
+        if (ph_sentinel_role_is_master(r) != 1) {
+            set_err(err, RL_UNAVAILABLE, h,
+                    "not a master (ROLE): the sentinels lag a failover");
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Open the slot's connection: connect with the connect timeout, then AUTH,
+ * ROLE (check_role: a master found through Sentinel), SELECT and SCRIPT
+ * LOAD of every script pipelined in one round trip. */
+static int
+slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
 {
     struct timeval ctv = to_timeval(h->connect_timeout);
     redisContext *ctx = h->path ? redisConnectUnixWithTimeout(h->path, ctv)
                                 : redisConnectWithTimeout(h->host, h->port, ctv);
     redisReply *r = NULL;
+    setup_kind setup[3];
     int nsetup = 0;
     char db[24];
 
@@ -176,13 +211,18 @@ slot_connect(rl_slot *s, const rl_host *h, rl_err *err)
             av[1] = h->password;
         }
         redisAppendCommandArgv(ctx, h->username ? 3 : 2, av, NULL);
-        nsetup++;
+        setup[nsetup++] = SETUP_AUTH;
+    }
+    if (check_role) {
+        const char *av[1] = {"ROLE"};
+        redisAppendCommandArgv(ctx, 1, av, NULL);
+        setup[nsetup++] = SETUP_ROLE;
     }
     if (h->db != 0) {
         snprintf(db, sizeof(db), "%d", h->db);
         const char *av[2] = {"SELECT", db};
         redisAppendCommandArgv(ctx, 2, av, NULL);
-        nsetup++;
+        setup[nsetup++] = SETUP_SELECT;
     }
     for (int i = 0; i < RS_COUNT; i++) {
         const char *av[3] = {"SCRIPT", "LOAD", rs_source((rs_script)i)};
@@ -192,9 +232,7 @@ slot_connect(rl_slot *s, const rl_host *h, rl_err *err)
         if (slot_read(s, h, h->timeout, &r, err) < 0) {
             goto error;
         }
-        const char *what = (i == 0 && h->password) ? "AUTH" : "SELECT";
-        rl_status st = (i == 0 && h->password) ? RL_UNAVAILABLE : RL_REPLY;
-        if (!setup_reply_ok(r, h, what, st, err)) {
+        if (!setup_step_ok(r, h, setup[i], err)) {
             goto error;
         }
         freeReplyObject(r);
@@ -223,6 +261,161 @@ error:
     }
     slot_drop(s);
     return -1;
+}
+
+/* ---- Redis Sentinel ---------------------------------------------------- */
+
+static double
+now_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+sleep_seconds(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* "sentinel <host>:<port>: <detail>", bounded. */
+static void
+sentinel_why(char *why, size_t whylen, const ph_sentinel_addr *at,
+             const char *detail)
+{
+    snprintf(why, whylen, "sentinel %.64s:%d: %.200s", at->host, at->port,
+             detail);
+}
+
+/* Ask one sentinel where h's master is: (AUTH and) SENTINEL
+ * get-master-addr-by-name in one round trip. Returns 0 with `out` set, or
+ * -1 with a one-line reason in `why`. */
+static int
+sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
+             ph_sentinel_addr *out, char *why, size_t whylen)
+{
+    struct timeval tv = to_timeval(h->sentinel_timeout);
+    redisContext *ctx = redisConnectWithTimeout(at->host, at->port, tv);
+    redisReply *r = NULL;
+    const char *av[3];
+    size_t lens[3];
+    char detail[256];
+    int rc = -1;
+
+    if (ctx == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (ctx->err || redisSetTimeout(ctx, tv) != REDIS_OK) {
+        sentinel_why(why, whylen, at, ctx->errstr);
+        goto done;
+    }
+    (void)ph_redis_reader_bound(ctx->reader);
+    if (h->sentinel_password != NULL) {
+        const char *auth[3] = {"AUTH", h->sentinel_username,
+                               h->sentinel_password};
+        if (h->sentinel_username == NULL) {
+            auth[1] = h->sentinel_password;
+        }
+        redisAppendCommandArgv(ctx, h->sentinel_username ? 3 : 2, auth, NULL);
+    }
+    ph_sentinel_command(h->master_name, av, lens);
+    redisAppendCommandArgv(ctx, 3, av, lens);
+    if (h->sentinel_password != NULL) {
+        if (redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            r = NULL;
+            sentinel_why(why, whylen, at, ctx->errstr);
+            goto done;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(detail, sizeof(detail), "AUTH failed: %.200s", r->str);
+            sentinel_why(why, whylen, at, detail);
+            goto done;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (redisGetReply(ctx, (void **)&r) != REDIS_OK) {
+        r = NULL;   /* parse_master reports "no reply" */
+    }
+    if (ph_sentinel_parse_master(r, out, detail, sizeof(detail)) < 0) {
+        sentinel_why(why, whylen, at, detail);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    redisFree(ctx);
+    return rc;
+}
+
+/* Find h's master: ask the sentinels in turn, starting with the one that
+ * answered last (as redis-py moves it to the front). */
+static int
+sentinel_discover(rl_slot *s, const rl_host *h, rl_err *err)
+{
+    char why[320] = "no sentinel configured";
+
+    for (int k = 0; k < h->nsentinels; k++) {
+        int i = (s->sentinel_first + k) % h->nsentinels;
+        if (sentinel_ask(&h->sentinels[i], h, &s->master, why,
+                         sizeof(why)) == 0) {
+            s->sentinel_first = i;
+            return 0;
+        }
+    }
+    set_err(err, RL_UNAVAILABLE, h, "no sentinel named a master (last: %s)",
+            why);
+    return -1;
+}
+
+/* Connect to the master a sentinel names, checking ROLE. Error messages
+ * name the address tried. */
+static int
+sentinel_connect(rl_slot *s, const rl_host *h, rl_err *err)
+{
+    rl_host at = *h;
+
+    if (sentinel_discover(s, h, err) < 0) {
+        return -1;
+    }
+    at.host = s->master.host;
+    at.port = s->master.port;
+    at.path = NULL;
+    at.master_name = NULL;
+    return slot_connect(s, &at, 1, err);
+}
+
+/* Open the slot's connection. Sentinel hosts retry discovery with backoff
+ * while the failure may be a failover in progress, for at most
+ * failover_wait seconds. */
+static int
+slot_open(rl_slot *s, const rl_host *h, rl_err *err)
+{
+    double deadline, left, delay = 0.05;
+
+    if (h->master_name == NULL) {
+        return slot_connect(s, h, 0, err);
+    }
+    deadline = now_monotonic() + h->failover_wait;
+    for (;;) {
+        if (sentinel_connect(s, h, err) == 0) {
+            return 0;
+        }
+        left = deadline - now_monotonic();
+        if (err->status != RL_UNAVAILABLE || left <= 0) {
+            return -1;
+        }
+        sleep_seconds(delay < left ? delay : left);
+        delay = delay * 2 < 0.5 ? delay * 2 : 0.5;
+    }
 }
 
 /* Initialise `c` for `nhosts` hosts (no connection is opened). Returns 0,
@@ -379,7 +572,7 @@ prepare_hosts(rl_conn *c, const rl_host *hosts, const rl_call *calls,
         if (s->ctx != NULL && !slot_alive(s)) {
             slot_drop(s);
         }
-        if (s->ctx == NULL && slot_connect(s, &hosts[h], err) < 0) {
+        if (s->ctx == NULL && slot_open(s, &hosts[h], err) < 0) {
             return -1;
         }
     }
@@ -432,6 +625,54 @@ retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
     return 0;
 }
 
+/* Did a Sentinel host refuse the call because it is no longer the master?
+ * A replica answers writes with READONLY and unblocks blocked pops with
+ * UNBLOCKED when demoted; in both cases the command did not run. */
+static int
+is_demoted(const rl_host *h, const redisReply *r)
+{
+    if (h->master_name == NULL || r->type != REDIS_REPLY_ERROR) {
+        return 0;
+    }
+    return (r->len >= 8 && memcmp(r->str, "READONLY", 8) == 0)
+           || (r->len >= 9 && memcmp(r->str, "UNBLOCKED", 9) == 0);
+}
+
+/* Re-discover the master of every Sentinel host that refused calls as a
+ * replica, and resend those calls there, one at a time. */
+static int
+retry_demoted(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+              double timeout_extra, char *fresh, rl_err *err)
+{
+    for (int i = 0; i < ncalls; i++) {
+        rl_call *call = &calls[i];
+        const rl_host *h = &hosts[call->host];
+        rl_slot *s = &c->slots[call->host];
+        if (!is_demoted(h, call->reply)) {
+            continue;
+        }
+        freeReplyObject(call->reply);
+        call->reply = NULL;
+        if (!fresh[call->host]) {
+            fresh[call->host] = 1;
+            slot_drop(s);
+            if (slot_open(s, h, err) < 0) {
+                return -1;
+            }
+            redisSetTimeout(s->ctx, to_timeval(h->timeout + timeout_extra));
+        }
+        if (append_call(s, call, 0) != REDIS_OK) {
+            set_err(err, RL_NOMEM, h, "out of memory");
+            return -1;
+        }
+        if (slot_read(s, h, h->timeout + timeout_extra, &call->reply,
+                      err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Run `ncalls` commands, pipelined: each host's commands are written before
  * any reply is read, and several hosts are all written to before the first
  * read, so one call costs one round trip per run however many hosts take
@@ -443,12 +684,20 @@ retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
  * freeReplyObject), or -1 with `err` filled and no reply left: any Redis
  * error reply makes the whole run fail with RL_REPLY; an I/O error or
  * timeout closes that host's connection (the next run reconnects) and fails
- * with RL_UNAVAILABLE. */
+ * with RL_UNAVAILABLE.
+ *
+ * Sentinel hosts follow a failover: a connection found closed before the
+ * run, or a READONLY / UNBLOCKED reply (the master was demoted; the command
+ * did not run), makes the host re-discover its master (bounded by its
+ * failover_wait) and, for those replies, resend the refused calls. A
+ * connection lost after sending is never resent (the command may have
+ * run): the run fails and the next one re-discovers. */
 int
 rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
         double extra_timeout, rl_err *err)
 {
-    char *used = calloc((size_t)c->nhosts, 1);
+    char *used = calloc((size_t)c->nhosts * 2, 1);
+    char *fresh = used + c->nhosts;   /* re-discovered by retry_demoted */
     int rc = -1;
     int in_flight = 0;
 
@@ -491,6 +740,10 @@ rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
         }
     }
     if (retry_noscript(c, hosts, calls, ncalls, extra_timeout, err) < 0) {
+        goto error;
+    }
+    if (retry_demoted(c, hosts, calls, ncalls, extra_timeout, fresh,
+                      err) < 0) {
         goto error;
     }
     for (int i = 0; i < ncalls; i++) {

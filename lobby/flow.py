@@ -86,3 +86,31 @@ def on_deadline(code: str, round_number: int, stage: str, token: str) -> bool:
         outcome = advance(session)
     publish(session, outcome.events)
     return True
+
+
+def sweep_overdue(grace_ms: int) -> list[str]:
+    """End every countdown more than `grace_ms` past its deadline; the codes advanced.
+
+    The safety net for lost timer tasks (broker down when the phase began, a
+    worker killed while holding the task): Celery beat runs it every few
+    seconds. Each overdue session goes through `on_deadline` with its current
+    (round, stage, token), so a timer that is merely late still finds the phase
+    moved on and does nothing, and the host still wins a race.
+    """
+    cutoff = timers.now_ms() - max(0, int(grace_ms))
+    overdue = GameSession.objects.filter(
+        auto_advance=True, paused=False, closed=False, deadline_ms__lt=cutoff
+    ).values_list("code", "round_number", "phase", "timer_token")
+    advanced = []
+    for code, round_number, phase, token in overdue:
+        stage = timers.stage_of(phase)
+        if stage is None:
+            continue
+        try:
+            if on_deadline(code, round_number, stage, token):
+                advanced.append(code)
+        except Exception:  # one broken session must not stop the sweep of the others
+            logger.exception("sweeping the %s timer of %s failed", stage, code)
+    if advanced:
+        logger.warning("advanced %d game(s) whose timer was lost: %s", len(advanced), advanced)
+    return advanced

@@ -9,7 +9,7 @@ VALGRIND ?= valgrind
 CTEST_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -Icsrc
 CTEST_BIN = build/ctest/test_c
 # Pure-C sources the unit tests link (no Python in them).
-CTEST_SRCS = tests/c/test_main.c csrc/mpack_read.c csrc/chash.c csrc/names.c
+CTEST_SRCS = tests/c/test_main.c csrc/mpack_read.c csrc/chash.c csrc/names.c csrc/sentinel.c
 CTEST_LIBS = -lz -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)

@@ -162,8 +162,18 @@ PARTYHUB_SCOREBOARD_PAUSE = _env_float("PARTYHUB_SCOREBOARD_PAUSE", 10)
 PARTYHUB_REACTION_LIMIT = int(_env_float("PARTYHUB_REACTION_LIMIT", 5))
 PARTYHUB_REACTION_WINDOW = _env_float("PARTYHUB_REACTION_WINDOW", 5)
 
+# Lost timers: every SWEEP_INTERVAL s, Celery beat ends countdowns that are
+# more than SWEEP_GRACE s past their deadline (a timer task normally ends them
+# on time; this catches the ones lost with the broker or a killed worker).
+PARTYHUB_TIMER_SWEEP_INTERVAL = _env_float("PARTYHUB_TIMER_SWEEP_INTERVAL", 5)
+PARTYHUB_TIMER_SWEEP_GRACE = _env_float("PARTYHUB_TIMER_SWEEP_GRACE", 5)
+
 CELERY_BEAT_SCHEDULE = {
     "purge-sessions": {"task": "lobby.tasks.purge_sessions", "schedule": PARTYHUB_PURGE_INTERVAL},
+    "sweep-deadlines": {
+        "task": "lobby.tasks.sweep_deadlines",
+        "schedule": PARTYHUB_TIMER_SWEEP_INTERVAL,
+    },
 }
 
 # Where browsers open their WebSocket: PARTYHUB_WS_URL (e.g.

@@ -24,6 +24,11 @@ Differences from channels_redis, on purpose:
   are popped in the order they ran; numbered broadcasts arrive in seq order.
 * ``symmetric_encryption_keys`` and serializers other than msgpack are
   refused at construction (``InvalidChannelLayerError``).
+* Redis Sentinel hosts (channels_redis's ``sentinels``/``master_name`` form)
+  are followed in C: the master is asked from the sentinels on every
+  (re)connect and checked with ``ROLE``; a call made during a failover waits
+  for the new master for at most ``socket_connect_timeout + socket_timeout``
+  (docs/architecture.md, "Redis Sentinel").
 * Errors are exceptions, not assertions: ``TypeError`` for bad names (same
   messages as channels), ``TypeError``/``ValueError`` for bad messages,
   ``ChannelFull`` on a full channel, ``RedisUnavailable`` (a
@@ -69,6 +74,8 @@ else:  # pragma: no cover
 
 DEFAULT_CONNECT_TIMEOUT = 1.0
 DEFAULT_SOCKET_TIMEOUT = 2.0
+#: The ``sentinel_kwargs`` the C layer understands (redis-py's names).
+SENTINEL_KWARGS = frozenset({"username", "password", "socket_timeout", "socket_connect_timeout"})
 REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
 
 _FALLBACK_WARNED = False
@@ -134,16 +141,49 @@ def _parse_url(url):
     return conf
 
 
+def _parse_sentinel(entry, connect_timeout, timeout):
+    """The C layer's Sentinel tuple for a channels_redis Sentinel host dict.
+
+    channels_redis passes ``sentinels`` and ``sentinel_kwargs`` to redis-py's
+    ``Sentinel`` (the sentinels get no password unless ``sentinel_kwargs``
+    has one) and the other keys to the master's connections. A call waits
+    for a failover at most ``connect_timeout + timeout`` seconds.
+    """
+    sentinels = entry.pop("sentinels", None)
+    if not sentinels or isinstance(sentinels, (str, bytes)):
+        raise InvalidChannelLayerError("Redis Sentinel needs a list of (host, port) sentinels")
+    kwargs = dict(entry.pop("sentinel_kwargs", None) or {})
+    unknown = set(kwargs) - SENTINEL_KWARGS
+    if unknown:
+        raise InvalidChannelLayerError(
+            f"sentinel_kwargs {sorted(unknown)} not supported by the C layer "
+            f"(only {sorted(SENTINEL_KWARGS)})"
+        )
+    sentinel_timeout = _timeout(
+        kwargs.get("socket_timeout", kwargs.get("socket_connect_timeout")), connect_timeout
+    )
+    return (
+        str(entry.pop("master_name")),
+        [(str(host), int(port)) for host, port in sentinels],
+        kwargs.get("username"),
+        kwargs.get("password"),
+        sentinel_timeout,
+        connect_timeout + timeout,
+    )
+
+
 def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
     """Turn channels_redis's ``hosts`` setting into the C layer's tuples.
 
-    Accepts what channels_redis accepts except Sentinel: ``redis://`` and
-    ``unix://`` URLs (``redis://:password@host:port/db``, with optional
-    username), ``(host, port)`` pairs and dicts with ``address`` (a URL) or
-    ``host``/``port``, plus ``db``, ``password``, ``username``,
+    Accepts what channels_redis accepts: ``redis://`` and ``unix://`` URLs
+    (``redis://:password@host:port/db``, with optional username),
+    ``(host, port)`` pairs and dicts with ``address`` (a URL) or
+    ``host``/``port`` or Sentinel's ``sentinels``/``master_name``/
+    ``sentinel_kwargs``, plus ``db``, ``password``, ``username``,
     ``socket_timeout``, ``socket_connect_timeout``. Returns a list of
     ``(host, port, unix_path, db, username, password, connect_timeout,
-    timeout)``.
+    timeout, sentinel)``; sentinel is None or ``(master_name, [(host,
+    port)], username, password, timeout, failover_wait)``.
     """
     if not hosts:
         hosts = ["redis://localhost:6379"]
@@ -153,11 +193,13 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
         )
     result = []
     for entry in hosts:
+        sentinel = None
         if isinstance(entry, dict):
             entry = dict(entry)
-            if "master_name" in entry or "sentinels" in entry:
-                raise InvalidChannelLayerError("Redis Sentinel is not supported by the C layer")
-            if "address" in entry:
+            if "master_name" in entry:
+                conf = {"host": None, "port": 0, "db": 0}
+                sentinel = entry  # parsed below, once the timeouts are known
+            elif "address" in entry:
                 conf = _parse_url(entry.pop("address"))
             else:
                 conf = {
@@ -175,22 +217,35 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
         else:
             conf = _parse_url(entry)
         path = conf.get("path")
+        connect_timeout = _timeout(
+            conf.get("socket_connect_timeout", socket_connect_timeout), DEFAULT_CONNECT_TIMEOUT
+        )
+        timeout = _timeout(conf.get("socket_timeout", socket_timeout), DEFAULT_SOCKET_TIMEOUT)
+        if sentinel is not None:
+            sentinel = _parse_sentinel(sentinel, connect_timeout, timeout)
         result.append(
             (
-                None if path else str(conf["host"]),
+                None if path or sentinel else str(conf["host"]),
                 int(conf.get("port") or 0),
                 path,
                 int(conf.get("db") or 0),
                 conf.get("username"),
                 conf.get("password"),
-                _timeout(
-                    conf.get("socket_connect_timeout", socket_connect_timeout),
-                    DEFAULT_CONNECT_TIMEOUT,
-                ),
-                _timeout(conf.get("socket_timeout", socket_timeout), DEFAULT_SOCKET_TIMEOUT),
+                connect_timeout,
+                timeout,
+                sentinel,
             )
         )
     return result
+
+
+def _describe(host):
+    """A parsed host for repr(): no passwords."""
+    if host[8]:
+        return f"sentinel:{host[8][0]}/{host[3]}"
+    if host[2]:
+        return f"unix:{host[2]}"
+    return f"{host[0]}:{host[1]}/{host[3]}"
 
 
 def _glob_to_lua(pattern):
@@ -301,7 +356,7 @@ class FastRedisLayer:
         return cls(**config)
 
     def __repr__(self):
-        where = ", ".join(f"unix:{h[2]}" if h[2] else f"{h[0]}:{h[1]}/{h[3]}" for h in self.hosts)
+        where = ", ".join(_describe(h) for h in self.hosts)
         return f"<FastRedisLayer {where} prefix={self.prefix!r}>"
 
     # -- names and capacities (same rules as channels) --

@@ -12,7 +12,10 @@ Redis host that holds the session's group:
 
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
-game action that caused it.
+game action that caused it. With a Sentinel host in CHANNEL_LAYERS the client
+asks the sentinels for the master (redis-py's `Sentinel.master_for`) and, on a
+lost connection or a READONLY reply, asks again with a short backoff for about
+as long as the C layer waits for a failover (realtime.redis_sentinel).
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from . import protocol
+from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
 
@@ -69,18 +74,28 @@ def client_for(code: str) -> redis.Redis:
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            # One quick retry: a view must not sit in redis-py's default backoff.
-            options = {
-                "socket_timeout": TIMEOUT,
-                "socket_connect_timeout": TIMEOUT,
-                "retry": Retry(NoBackoff(), 1),
-            }
-            if "address" in host:
-                client = redis.Redis.from_url(host.pop("address"), **options, **host)
-            else:
-                client = redis.Redis(**options, **host)
-            _clients[key] = client
+            client = _clients[key] = _new_client(host)
     return client
+
+
+def _new_client(host: dict) -> redis.Redis:
+    """A redis-py client for one channels_redis host entry (a copy, consumed)."""
+    options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
+    if "master_name" in host:
+        # As channels_redis: sentinel_kwargs go to the sentinels, the rest to
+        # the master. A dead sentinel is skipped at once, not retried. The
+        # async connection class and retry of sentinel_host() are replaced.
+        sentinel_kwargs = {**options, "retry": Retry(NoBackoff(), 0)}
+        sentinel_kwargs.update(host.pop("sentinel_kwargs", None) or {})
+        sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=sentinel_kwargs)
+        name = host.pop("master_name")
+        host.update(connection_class=SentinelConnection, retry=failover_retry())
+        return sentinel.master_for(name, **{**options, **host})
+    # One quick retry: a view must not sit in redis-py's default backoff.
+    options["retry"] = Retry(NoBackoff(), 1)
+    if "address" in host:
+        return redis.Redis.from_url(host.pop("address"), **{**options, **host})
+    return redis.Redis(**{**options, **host})
 
 
 def register_session(code: str, host_digest: str) -> bool:

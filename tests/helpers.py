@@ -48,6 +48,24 @@ class Api:
         return self.call("GET", f"/api/sessions/{code}/", token=token)
 
 
+def play_round(api: Api, code: str, host: str, players: list[str], number: int, start=True):
+    """Round `number` through REST: start-round and show-question (unless
+    `start` is False), a lie from each player, mix-answers, every player
+    guesses the truth, calculate-scores, reveal-scoreboard."""
+    if start:
+        for action in ("start-round", "show-question"):
+            assert api.host(code, action, host)[0] == 200
+    for i, token in enumerate(players):
+        assert api.lie(code, token, f"lie {number} {i}")[0] == 201
+    assert api.host(code, "mix-answers", host)[0] == 200
+    answers = api.state(code)[1]["answers"]
+    truth = answer_id(answers, truth_of(code, number))
+    for token in players:
+        assert api.guess(code, token, truth)[0] == 201
+    for action in ("calculate-scores", "reveal-scoreboard"):
+        assert api.host(code, action, host)[0] == 200
+
+
 def truth_of(code: str, number: int) -> str:
     """The true answer of round `number` (tests may peek at the database)."""
     return Round.objects.get(session__code=code, number=number).question.answer

@@ -13,9 +13,10 @@ timing short enough for a test (down-after 1 s):
 Stable API (the sidecar's tests use it too): SentinelCluster(master_name,
 password, sentinel_password, down_after_ms, failover_timeout_ms),
 start/close, servers, sentinels, master, master_address(), sentinel_ports,
-sentinel_addresses(), host_config(db), channel_layers(db, **config),
-kill_master(), wait_failover(old, timeout), revive(server), client(server),
-server_at(port), replicas(); a server (DataNode, a partyhub.redisproc
+sentinel_addresses(), host_config(db, **options), channel_layers(db,
+**config), kill_master(), wait_failover(old, timeout), wait_replicated(),
+switch_master(), revive(server), client(server), server_at(port),
+replicas(); a server (DataNode, a partyhub.redisproc
 RedisServer) has port, password, role(), client(), kill().
 
 Debian's redis-sentinel package also installs a system service on port
@@ -225,12 +226,14 @@ class SentinelCluster:
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         return [(HOST, s.port) for s in self.sentinels]
 
-    def host_config(self, db: int = 0) -> dict:
-        """One CHANNEL_LAYERS "hosts" entry in channels_redis's Sentinel form."""
+    def host_config(self, db: int = 0, **options) -> dict:
+        """One CHANNEL_LAYERS "hosts" entry in channels_redis's Sentinel form;
+        options (e.g. socket_timeout) go to the master's connections."""
         host: dict = {
             "sentinels": self.sentinel_addresses(),
             "master_name": self.master_name,
             "db": db,
+            **options,
         }
         if self.password:
             host["password"] = self.password
@@ -294,6 +297,40 @@ class SentinelCluster:
             return server if server.role() == "master" else None
 
         return wait_for(promoted, timeout, "the sentinels to fail over", step=0.1)
+
+    def wait_replicated(self, timeout: float = 10) -> None:
+        """Block until every live replica has every write of the master
+        (WAIT), so that a kill loses nothing a test relies on."""
+        replicas = len(self.replicas())
+        acked = self.master.client().execute_command("WAIT", replicas, int(timeout * 1000))
+        if acked < replicas:
+            raise RuntimeError(f"{acked} of {replicas} replicas caught up within {timeout:g} s")
+
+    def switch_master(self, timeout: float = 20) -> tuple[DataNode, DataNode]:
+        """Demote the master *without* closing its clients, as Redis's
+        FAILOVER command does, then point every sentinel at the new master.
+
+        Clients still connected to the old master get READONLY for writes
+        (UNBLOCKED for blocked pops). Returns (old, new)."""
+        old = self.master
+        new = next(s for s in self.servers if s is not old and s.role() == "slave")
+        old.client().execute_command("FAILOVER", "TO", HOST, new.port)
+        wait_for(
+            lambda: new.role() == "master" and old.role() == "slave", timeout, "FAILOVER to finish"
+        )
+        name = self.master_name
+        for sentinel in self.sentinels:
+            client = sentinel.client()
+            client.execute_command("SENTINEL", "REMOVE", name)
+            client.execute_command("SENTINEL", "MONITOR", name, HOST, new.port, 2)
+            options = ["down-after-milliseconds", self.down_after_ms]
+            options += ["failover-timeout", self.failover_timeout_ms]
+            if self.password:
+                options += ["auth-pass", self.password]
+            client.execute_command("SENTINEL", "SET", name, *options)
+        wait_for(lambda: self.master_address() == (HOST, new.port), timeout, "the sentinels")
+        wait_for(self._sentinels_acquainted, timeout, "the sentinels to discover each other")
+        return old, new
 
     def revive(self, server: DataNode) -> DataNode:
         """Restart a killed server as a replica of the current master (what the

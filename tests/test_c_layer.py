@@ -476,15 +476,17 @@ class ConfigTests(LayerTestCase):
         self.assertEqual(
             parsed,
             [
-                ("example.org", 6380, None, 3, None, "pw", 1.0, 2.0),
-                ("h", 6379, None, 2, "user", "p@ss", 1.0, 0.5),
-                ("10.0.0.1", 7000, None, 0, None, None, 1.0, 2.0),
-                ("h2", 1, None, 0, None, "x", 3.0, 2.0),
-                ("h3", 9, None, 4, None, None, 1.0, 2.0),
-                (None, 0, "/tmp/r.sock", 5, None, None, 1.0, 2.0),
+                ("example.org", 6380, None, 3, None, "pw", 1.0, 2.0, None),
+                ("h", 6379, None, 2, "user", "p@ss", 1.0, 0.5, None),
+                ("10.0.0.1", 7000, None, 0, None, None, 1.0, 2.0, None),
+                ("h2", 1, None, 0, None, "x", 3.0, 2.0, None),
+                ("h3", 9, None, 4, None, None, 1.0, 2.0, None),
+                (None, 0, "/tmp/r.sock", 5, None, None, 1.0, 2.0, None),
             ],
         )
-        self.assertEqual(parse_hosts(None), [("localhost", 6379, None, 0, None, None, 1.0, 2.0)])
+        self.assertEqual(
+            parse_hosts(None), [("localhost", 6379, None, 0, None, None, 1.0, 2.0, None)]
+        )
         with self.assertRaises(InvalidChannelLayerError):
             parse_hosts("redis://localhost")
         with self.assertRaises(InvalidChannelLayerError):

@@ -169,6 +169,39 @@ class AutoAdvanceTests(GameMixin, TestCase):
             self.host_action(action)
         self.assertEqual(phase(self.code), "scoreboard")
 
+    def test_sweeper_ends_countdowns_whose_timer_was_lost(self):
+        with (
+            self.assertLogs("lobby.timers", "ERROR"),
+            mock.patch(SCHEDULE, side_effect=OperationalError("broker down")),
+            self.captureOnCommitCallbacks(execute=True),
+        ):
+            self.host_action("start-round")
+        # Not yet overdue by the grace: the sweep leaves it alone.
+        GameSession.objects.filter(code=self.code).update(deadline_ms=timers.now_ms() - 1000)
+        self.assertEqual(flow.sweep_overdue(grace_ms=5000), [])
+        self.assertEqual(phase(self.code), "lie")
+        # A paused game is not swept, whatever its stale deadline says.
+        GameSession.objects.filter(code=self.code).update(
+            deadline_ms=timers.now_ms() - 10_000, paused=True
+        )
+        self.assertEqual(flow.sweep_overdue(grace_ms=5000), [])
+        GameSession.objects.filter(code=self.code).update(paused=False)
+        with self.assertLogs("lobby.flow", "WARNING") as logs:
+            self.assertEqual(flow.sweep_overdue(grace_ms=5000), [self.code])
+        self.assertIn("timer was lost", logs.output[0])
+        self.assertIn(phase(self.code), ("question", "guess"))
+        # The new phase's own timer is not overdue: a second sweep does nothing.
+        self.assertEqual(flow.sweep_overdue(grace_ms=5000), [])
+
+    def test_beat_schedules_the_sweeper(self):
+        from django.conf import settings
+
+        from lobby import tasks
+
+        entry = settings.CELERY_BEAT_SCHEDULE["sweep-deadlines"]
+        self.assertEqual(entry["task"], tasks.sweep_deadlines.name)
+        self.assertGreater(entry["schedule"], 0)
+
 
 class ManualFlowTests(GameMixin, TestCase):
     auto = False

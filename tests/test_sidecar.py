@@ -19,7 +19,7 @@ from django.test import TransactionTestCase
 from realtime import protocol
 
 from . import servers
-from .helpers import Api, answer_id, truth_of
+from .helpers import Api, play_round
 from .redis_server import RedisServer
 from .runner import PartyhubTestRunner, use_redis
 
@@ -31,17 +31,7 @@ EVENTS_PER_ROUND = 8
 def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:
     """Drive a whole game through REST (every phase of every round, then finish)."""
     for number in range(1, rounds + 1):
-        for action in ("start-round", "show-question"):
-            assert api.host(code, action, host)[0] == 200
-        for i, token in enumerate(players):
-            assert api.lie(code, token, f"lie {number} {i}")[0] == 201
-        assert api.host(code, "mix-answers", host)[0] == 200
-        answers = api.state(code)[1]["answers"]
-        truth = answer_id(answers, truth_of(code, number))
-        for token in players:
-            assert api.guess(code, token, truth)[0] == 201
-        for action in ("calculate-scores", "reveal-scoreboard"):
-            assert api.host(code, action, host)[0] == 200
+        play_round(api, code, host, players, number)
     assert api.host(code, "finish", host)[0] == 200
 
 

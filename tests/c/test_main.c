@@ -1,5 +1,5 @@
 /* test_main.c - C unit tests: bounded msgpack reader, consistent hash,
- * name validation. Run by `make ctest`, also under valgrind.
+ * name validation, Sentinel reply parsing. Run by `make ctest`, also under valgrind.
  *
  * Allocation check: the binary is linked with -Wl,--wrap=malloc (and calloc,
  * realloc), so every allocation passes through the counters below. The
@@ -12,6 +12,7 @@
 #include "ctest.h"
 #include "mpack_read.h"
 #include "names.h"
+#include "sentinel.h"
 
 /* ---- allocation counting (linker --wrap) --------------------------- */
 
@@ -309,6 +310,89 @@ test_names(ctest_state *t)
     CHECK(t, names_nonlocal_len("plain", 5) == 5);
 }
 
+/* ---- Sentinel replies ------------------------------------------------ */
+
+/* A string reply element over a caller-owned buffer. */
+static redisReply
+str_reply(const char *s)
+{
+    redisReply r;
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_STRING;
+    r.str = (char *)s;
+    r.len = strlen(s);
+    return r;
+}
+
+/* Parse a two-element reply (host, port); returns the parser's result. */
+static int
+parse_pair(const char *host, const char *port, ph_sentinel_addr *out,
+           char *err, size_t errlen)
+{
+    redisReply h = str_reply(host), p = str_reply(port), arr;
+    redisReply *elems[2] = {&h, &p};
+    memset(&arr, 0, sizeof(arr));
+    arr.type = REDIS_REPLY_ARRAY;
+    arr.elements = 2;
+    arr.element = elems;
+    return ph_sentinel_parse_master(&arr, out, err, errlen);
+}
+
+static void
+test_sentinel(ctest_state *t)
+{
+    ph_sentinel_addr a;
+    char err[128], host[PH_SENTINEL_HOST_MAX + 1];
+    redisReply r, role, *roles[1] = {&role};
+    const char *argv[3];
+    size_t lens[3];
+
+    memset(&a, 0, sizeof(a));
+    CHECK(t, parse_pair("10.0.0.7", "6380", &a, err, sizeof(err)) == 0);
+    CHECK(t, strcmp(a.host, "10.0.0.7") == 0 && a.port == 6380);
+    CHECK(t, parse_pair("h", "0", &a, err, sizeof(err)) < 0);
+    CHECK(t, parse_pair("h", "65536", &a, err, sizeof(err)) < 0);
+    CHECK(t, parse_pair("h", "12x", &a, err, sizeof(err)) < 0);
+    CHECK(t, parse_pair("h", "", &a, err, sizeof(err)) < 0);
+    CHECK(t, parse_pair("", "1", &a, err, sizeof(err)) < 0);
+    CHECK(t, parse_pair("h", "123456789", &a, err, sizeof(err)) < 0);
+    memset(host, 'h', sizeof(host) - 1);
+    host[PH_SENTINEL_HOST_MAX] = '\0';           /* one byte too long */
+    CHECK(t, parse_pair(host, "1", &a, err, sizeof(err)) < 0);
+    host[PH_SENTINEL_HOST_MAX - 1] = '\0';       /* fits with its NUL */
+    CHECK(t, parse_pair(host, "1", &a, err, sizeof(err)) == 0);
+    CHECK(t, strlen(a.host) == PH_SENTINEL_HOST_MAX - 1);
+
+    CHECK(t, ph_sentinel_parse_master(NULL, &a, err, sizeof(err)) < 0);
+    memset(&r, 0, sizeof(r));
+    r.type = REDIS_REPLY_NIL;
+    CHECK(t, ph_sentinel_parse_master(&r, &a, err, sizeof(err)) < 0);
+    CHECK(t, strstr(err, "does not know") != NULL);
+    r = str_reply("ERR no such master");
+    r.type = REDIS_REPLY_ERROR;
+    CHECK(t, ph_sentinel_parse_master(&r, &a, err, sizeof(err)) < 0);
+    CHECK(t, strstr(err, "no such master") != NULL);
+    r.type = REDIS_REPLY_ARRAY;                  /* wrong element count */
+    r.elements = 1;
+    r.element = roles;
+    role = str_reply("h");
+    CHECK(t, ph_sentinel_parse_master(&r, &a, err, sizeof(err)) < 0);
+
+    CHECK(t, ph_sentinel_role_is_master(&r) == 0);   /* ["h"] */
+    role = str_reply("master");
+    CHECK(t, ph_sentinel_role_is_master(&r) == 1);
+    role = str_reply("slave");
+    CHECK(t, ph_sentinel_role_is_master(&r) == 0);
+    role.type = REDIS_REPLY_INTEGER;
+    CHECK(t, ph_sentinel_role_is_master(&r) == -1);
+    CHECK(t, ph_sentinel_role_is_master(NULL) == -1);
+
+    ph_sentinel_command("mymaster", argv, lens);
+    CHECK(t, strcmp(argv[0], "SENTINEL") == 0 && lens[0] == 8);
+    CHECK(t, strcmp(argv[1], "get-master-addr-by-name") == 0);
+    CHECK(t, argv[2] != NULL && lens[2] == 8);
+}
+
 int
 main(void)
 {
@@ -319,6 +403,7 @@ main(void)
     test_reader_fuzz(&t);
     test_chash(&t);
     test_names(&t);
+    test_sentinel(&t);
     printf("%d checks, %d failures\n", t.checks, t.failures);
     return t.failures ? 1 : 0;
 }
