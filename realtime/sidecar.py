@@ -13,6 +13,9 @@ import socket
 import threading
 from urllib.parse import parse_qs, unquote, urlparse
 
+import redis
+import redis.asyncio.connection
+import redis.connection
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -97,14 +100,22 @@ def _sentinel_host(entry: dict) -> dict:
     }
 
 
+def _is_tls(connection_class) -> bool:
+    """A redis-py TLS connection class. Other classes and `retry` (e.g. from
+    realtime.redis_sentinel.sentinel_host) tune redis-py's own reconnects;
+    the sidecar has its own and ignores them."""
+    tls = (redis.connection.SSLConnection, redis.asyncio.connection.SSLConnection)
+    return isinstance(connection_class, type) and issubclass(connection_class, tls)
+
+
 def _shard(entry) -> dict:
     """One channels_redis `hosts` entry (utils.decode_hosts + create_pool)."""
     if isinstance(entry, (tuple, list)):
         return {"host": _numeric(entry[0]), "port": int(entry[1])}
     if not isinstance(entry, dict):
         return _url_host(entry, {})
-    if entry.get("ssl") or entry.get("connection_class"):
-        raise ImproperlyConfigured("the sidecar cannot use TLS or custom Redis connections")
+    if entry.get("ssl") or _is_tls(entry.get("connection_class")):
+        raise ImproperlyConfigured("the sidecar cannot use TLS Redis connections")
     if "address" in entry:
         return _url_host(entry["address"], entry)
     if entry.get("master_name") is not None:

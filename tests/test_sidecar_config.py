@@ -1,9 +1,11 @@
 """Sidecar settings: what realtime.sidecar hands to realtime._sidecar.Server."""
 
+import redis.asyncio.connection
 from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase, override_settings
 
 from realtime import sidecar
+from realtime.redis_sentinel import sentinel_host
 
 from .runner import PartyhubTestRunner
 
@@ -82,6 +84,24 @@ class SidecarKwargsTests(SimpleTestCase):
                 }
             ],
         )
+
+    def test_sentinel_host_helper_and_tls_classes(self):
+        # sentinel_host() adds redis-py's connection class and retry: ignored.
+        entry = sentinel_host([("127.0.0.1", 26379)], "m", password="p", db=2)
+        self.assertEqual(
+            self.hosts(entry),
+            [
+                {
+                    "master_name": "m",
+                    "sentinels": [{"host": "127.0.0.1", "port": 26379}],
+                    "password": "p",
+                    "db": 2,
+                }
+            ],
+        )
+        tls = {"host": "127.0.0.1", "connection_class": redis.asyncio.connection.SSLConnection}
+        with self.assertRaises(ImproperlyConfigured):
+            self.hosts(tls)
 
     def test_the_server_takes_every_form(self):
         from realtime._sidecar import Server
