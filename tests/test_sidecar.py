@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import time
 
 from asgiref.sync import sync_to_async
@@ -19,112 +18,12 @@ from django.test import TransactionTestCase
 from realtime import protocol
 
 from . import servers
-from .helpers import Api, answer_id, truth_of
+from .helpers import EVENTS_PER_ROUND, GameCase, expect_logs, play_game, raw_handshake, wait_for
 from .redis_server import RedisServer
 from .runner import PartyhubTestRunner, use_redis
 
-# lie_started, question_shown, guess_started, 3 reveal steps (truth + two
-# lies, as play_game writes them), scores, scoreboard
-EVENTS_PER_ROUND = 8
 
-
-def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:
-    """Drive a whole game through REST (every phase of every round, then finish)."""
-    for number in range(1, rounds + 1):
-        for action in ("start-round", "show-question"):
-            assert api.host(code, action, host)[0] == 200
-        for i, token in enumerate(players):
-            assert api.lie(code, token, f"lie {number} {i}")[0] == 201
-        assert api.host(code, "mix-answers", host)[0] == 200
-        answers = api.state(code)[1]["answers"]
-        truth = answer_id(answers, truth_of(code, number))
-        for token in players:
-            assert api.guess(code, token, truth)[0] == 201
-        for action in ("calculate-scores", "reveal-scoreboard"):
-            assert api.host(code, action, host)[0] == 200
-    assert api.host(code, "finish", host)[0] == 200
-
-
-def raw_handshake(port: int, code: str, token: str, rcvbuf: int | None = None) -> socket.socket:
-    """A client that completes the handshake and then never reads or answers PINGs."""
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        (
-            f"GET /ws/game/{code}/?session_token={token} HTTP/1.1\r\nHost: x\r\n"
-            f"Origin: {servers.ORIGIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    return sock
-
-
-async def wait_for(predicate, timeout: float = 10, step: float = 0.05):
-    deadline = time.monotonic() + timeout * servers.SLOW
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return False
-
-
-class expect_logs:  # noqa: N801 - a context manager used like assertLogs
-    """assertLogs on realtime.sidecar that also drains the C log ring first,
-    so the expected warnings are checked instead of printed."""
-
-    def __init__(self, case, sidecar, text: str) -> None:
-        self.case, self.sidecar, self.text = case, sidecar, text
-
-    def __enter__(self):
-        self.cm = self.case.assertLogs("realtime.sidecar", "WARNING")
-        self.logs = self.cm.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        runner = getattr(self.sidecar, "runner", None)
-        if runner is not None:
-            runner.flush_logs()
-        else:  # the driver writes its lines to its own log file
-            import logging
-
-            logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
-        result = self.cm.__exit__(*exc)
-        if exc[0] is None:
-            self.case.assertTrue(
-                any(self.text in line for line in self.logs.output), self.logs.output
-            )
-        return result
-
-
-class _GameCase(TransactionTestCase):
-    serialized_rollback = True
-    sidecar_options: dict = {}
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sidecar.close()
-        finally:
-            super().tearDownClass()
-
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        self.ana_id, self.ana = self.api.join(self.code, "Ana")
-        self.bo_id, self.bo = self.api.join(self.code, "Bo")
-
-    async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
-        return [await servers.recv_json(ws, timeout) for _ in range(n)]
-
-
-class BothServersGameTests(_GameCase):
+class BothServersGameTests(GameCase):
     """A full game with clients on the sidecar and on Daphne at once."""
 
     @classmethod
@@ -163,7 +62,7 @@ class BothServersGameTests(_GameCase):
             await ws.close()
 
 
-class ManyClientsTests(_GameCase):
+class ManyClientsTests(GameCase):
     async def test_500_clients_receive_every_event_of_a_game(self):
         tokens = [self.ana, self.bo]
         clients = await asyncio.gather(
@@ -181,7 +80,7 @@ class ManyClientsTests(_GameCase):
         await asyncio.gather(*(ws.close() for ws, _, _ in clients))
 
 
-class DirectAndInboundTests(_GameCase):
+class DirectAndInboundTests(GameCase):
     # Forward every type but ping to partyhub.inbound (a deployment lists its
     # socket actions; protocol.CLIENT_TYPES has none beyond ping yet).
     sidecar_options = {"client_types": "*"}
@@ -267,7 +166,7 @@ class DirectAndInboundTests(_GameCase):
             await sync_to_async(worker.close)()
 
 
-class LimitsTests(_GameCase):
+class LimitsTests(GameCase):
     sidecar_options = {
         "hard_bytes": 200_000,
         "soft_bytes": 100_000,
@@ -323,7 +222,7 @@ class LimitsTests(_GameCase):
             self.assertEqual(await servers.close_code(ws), 1009)
 
 
-class RedisLossTests(_GameCase):
+class RedisLossTests(GameCase):
     """Redis SIGKILLed and restarted mid-game (its data saved just before)."""
 
     sidecar_options = {"client_types": "*"}
@@ -367,7 +266,7 @@ class RedisLossTests(_GameCase):
         await ws.close()
 
 
-class StopTests(_GameCase):
+class StopTests(GameCase):
     """SIGTERM to `manage.py runsidecar`: every client sees 1001."""
 
     @classmethod
