@@ -8,12 +8,16 @@ import json
 import logging
 import socket
 import time
+import urllib.error
+import urllib.request
 
 from django.test import Client, TransactionTestCase
 
 from lobby.models import Round
 
 from . import servers
+from .redis_server import RedisServer
+from .runner import PartyhubTestRunner, use_redis
 
 
 class Api:
@@ -167,3 +171,41 @@ class GameCase(TransactionTestCase):
 
     async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
         return [await servers.recv_json(ws, timeout) for _ in range(n)]
+
+
+class PrivateRedis:
+    """Mixin for a TransactionTestCase whose tests stop or kill Redis: the
+    class gets its own redis-server (`cls.redis`), started before the
+    class's servers and closed after them; the run's Redis is restored."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer().start()
+        use_redis(cls.redis.port)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+            use_redis(PartyhubTestRunner.redis.port)
+
+    def setUp(self):
+        if self.redis.process.poll() is not None:  # killed by an earlier test
+            self.redis.start()
+        super().setUp()
+
+
+def http(port: int, method: str, path: str, body: bytes | None = None, token: str | None = None):
+    """One HTTP request to a server process (Daphne): (status, body text)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()

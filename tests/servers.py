@@ -84,8 +84,8 @@ class Daphne:
 
     name = "daphne"
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process = Process(
             [
                 sys.executable,
@@ -206,8 +206,8 @@ class RunSidecar:
 
     name = "runsidecar"
 
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process = Process(
             manage("runsidecar", "--bind", f"127.0.0.1:{self.port}", *args), "runsidecar"
         )

@@ -9,8 +9,6 @@ import asyncio
 import json
 import re
 import unittest
-import urllib.error
-import urllib.request
 
 import websockets
 from asgiref.sync import sync_to_async
@@ -19,9 +17,7 @@ from django.test import TransactionTestCase, override_settings
 from realtime import protocol
 
 from . import servers
-from .helpers import GameCase, expect_logs, wait_for
-from .redis_server import RedisServer
-from .runner import PartyhubTestRunner, use_redis
+from .helpers import GameCase, PrivateRedis, expect_logs, http, wait_for
 
 # Host-only REST actions (lobby/urls.py).
 HOST_ACTIONS = (
@@ -42,19 +38,6 @@ INTERNALS = re.compile(
     r"Connection refused|127\.0\.0\.1|localhost:\d+|:\d{4,5}\b",
     re.I,
 )
-
-
-def http(port: int, method: str, path: str, body: bytes | None = None, token: str | None = None):
-    """One HTTP request to a server process: (status, body text)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 async def refused_status(port: int, code: str, query: str, origin: str | None, **kw) -> int | None:
@@ -206,7 +189,7 @@ class HostOnlyTests(TransactionTestCase):
         self.assertEqual(state["phase"], "lobby")
 
 
-class ErrorTextTests(TransactionTestCase):
+class ErrorTextTests(PrivateRedis, TransactionTestCase):
     """Error texts to clients carry no internals (tracebacks, paths, Redis'
     own errors) on either server: bad requests, and Redis gone mid-game."""
 
@@ -214,8 +197,6 @@ class ErrorTextTests(TransactionTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.redis = RedisServer().start()
-        use_redis(cls.redis.port)
         super().setUpClass()
         cls.daphne = servers.Daphne()
         cls.sidecar = servers.Sidecar(client_types="*")
@@ -225,14 +206,11 @@ class ErrorTextTests(TransactionTestCase):
         try:
             cls.daphne.close()
             cls.sidecar.close()
-            super().tearDownClass()
         finally:
-            cls.redis.close()
-            use_redis(PartyhubTestRunner.redis.port)
+            super().tearDownClass()
 
     def setUp(self):
-        if self.redis.process.poll() is not None:  # killed by an earlier test
-            self.redis.start()
+        super().setUp()
         GameCase.setUp(self)
 
     def assertClean(self, text: str) -> None:  # noqa: N802 - unittest style

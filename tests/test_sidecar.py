@@ -18,9 +18,16 @@ from django.test import TransactionTestCase
 from realtime import protocol
 
 from . import servers
-from .helpers import EVENTS_PER_ROUND, GameCase, expect_logs, play_game, raw_handshake, wait_for
-from .redis_server import RedisServer
-from .runner import PartyhubTestRunner, use_redis
+from .helpers import (
+    EVENTS_PER_ROUND,
+    GameCase,
+    PrivateRedis,
+    expect_logs,
+    play_game,
+    raw_handshake,
+    wait_for,
+)
+from .runner import PartyhubTestRunner
 
 
 class BothServersGameTests(GameCase):
@@ -222,24 +229,10 @@ class LimitsTests(GameCase):
             self.assertEqual(await servers.close_code(ws), 1009)
 
 
-class RedisLossTests(GameCase):
+class RedisLossTests(PrivateRedis, GameCase):
     """Redis SIGKILLed and restarted mid-game (its data saved just before)."""
 
     sidecar_options = {"client_types": "*"}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.redis = RedisServer().start()
-        use_redis(cls.redis.port)
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
-            use_redis(PartyhubTestRunner.redis.port)
 
     async def test_sockets_stay_open_events_resume_memberships_return(self):
         api, code = self.api, self.code
