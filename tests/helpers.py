@@ -173,6 +173,54 @@ class GameCase(TransactionTestCase):
         return [await servers.recv_json(ws, timeout) for _ in range(n)]
 
 
+class ServerPerClass:
+    """Mixin for a TransactionTestCase run against one server: `cls.server`,
+    a `server_class` (servers.Daphne or servers.Sidecar) started for the
+    class, and GameCase's session in each test."""
+
+    serialized_rollback = True
+    server_class = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = cls.server_class()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.close()
+        finally:
+            super().tearDownClass()
+
+    setUp = GameCase.setUp
+
+
+class BothServers:
+    """Mixin for a TransactionTestCase run against both servers at once:
+    `cls.daphne` and `cls.sidecar` (with `sidecar_options`) for the class,
+    and GameCase's session in each test."""
+
+    serialized_rollback = True
+    sidecar_options: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daphne = servers.Daphne()
+        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daphne.close()
+            cls.sidecar.close()
+        finally:
+            super().tearDownClass()
+
+    setUp = GameCase.setUp
+
+
 class PrivateRedis:
     """Mixin for a TransactionTestCase whose tests stop or kill Redis: the
     class gets its own redis-server (`cls.redis`), started before the

@@ -23,7 +23,14 @@ from realtime import protocol
 from realtime.sidecar import DEFAULTS
 
 from . import servers
-from .helpers import EVENTS_PER_ROUND, GameCase, expect_logs, play_game, wait_for
+from .helpers import (
+    EVENTS_PER_ROUND,
+    GameCase,
+    ServerPerClass,
+    expect_logs,
+    play_game,
+    wait_for,
+)
 from .wsraw import HandshakeError, RawWebSocket
 
 
@@ -70,25 +77,8 @@ async def replies_until_close(ws, timeout: float = 20) -> tuple[list[dict], int 
         return replies, exc.rcvd.code if exc.rcvd else None
 
 
-class RateLimitCases:
+class RateLimitCases(ServerPerClass):
     """The message rate on one server (`server_class`), default settings."""
-
-    serialized_rollback = True
-    server_class = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = cls.server_class()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.close()
-        finally:
-            super().tearDownClass()
-
-    setUp = GameCase.setUp  # the same session: a host, Ana and Bo
 
     def expect_flood_warning(self):
         """The sidecar's warning, checked; Daphne's stays in its own log."""
@@ -210,24 +200,28 @@ class ConnectionCapTests(GameCase):
             await ws.close()
 
     async def test_forwarded_for_counts_only_from_trusted_proxies(self):
-        port, cap = self.sidecar.port, self.sidecar_options["max_conns_per_ip"]
         # Through a chain of trusted proxies the client is the first untrusted
         # address from the right; whatever a client writes further left is
         # not believed.
-        chain = "198.51.100.1, 198.51.100.7, 127.0.0.1"
-        held = [await asyncio.to_thread(handshake, port, self.code, self.ana, chain)]
-        held += [
-            await asyncio.to_thread(
-                handshake, port, self.code, self.ana, f"10.0.0.{i}, 198.51.100.7"
-            )
-            for i in range(cap - 1)
-        ]
-        self.assertTrue(all(isinstance(ws, RawWebSocket) for ws in held))
-        with expect_logs(self, self.sidecar, "198.51.100.7 has max_conns_per_ip"):
-            refused = await asyncio.to_thread(handshake, port, self.code, self.ana, "198.51.100.7")
-        self.assertEqual(refused, 429)
-        for ws in held:
-            ws.close()
+        cap = self.sidecar_options["max_conns_per_ip"]
+        chains = ["198.51.100.1, 198.51.100.7, 127.0.0.1"]
+        chains += [f"10.0.0.{i}, 198.51.100.7" for i in range(cap - 1)]
+        await fill_then_refuse(self, chains, "198.51.100.7", "198.51.100.7")
+
+
+async def fill_then_refuse(case, forwarded: list[str], extra: str, counted_as: str) -> None:
+    """Open a socket per X-Forwarded-For value in `forwarded` (all must be
+    accepted), then one with `extra`, which must be refused with 429 and
+    logged under `counted_as`; close them all."""
+    port, code, token = case.sidecar.port, case.code, case.ana
+    held = [await asyncio.to_thread(handshake, port, code, token, xff) for xff in forwarded]
+    case.assertTrue(all(isinstance(ws, RawWebSocket) for ws in held), held)
+    with expect_logs(case, case.sidecar, f"{counted_as} has max_conns_per_ip"):
+        refused = await asyncio.to_thread(handshake, port, code, token, extra)
+    case.assertEqual(refused, 429)
+    for ws in held:
+        ws.close()
+    case.assertTrue(await wait_for(lambda: case.sidecar.stats()["connections"] == 0))
 
 
 class UntrustedProxyTests(GameCase):
@@ -237,18 +231,8 @@ class UntrustedProxyTests(GameCase):
     sidecar_options = {"max_conns_per_ip": 3, "trusted_proxies": ""}
 
     async def test_invented_addresses_share_the_real_one(self):
-        port = self.sidecar.port
-        held = [
-            await asyncio.to_thread(handshake, port, self.code, self.ana, f"192.0.2.{i}")
-            for i in range(3)
-        ]
-        self.assertTrue(all(isinstance(ws, RawWebSocket) for ws in held))
-        with expect_logs(self, self.sidecar, "127.0.0.1 has max_conns_per_ip"):
-            refused = await asyncio.to_thread(handshake, port, self.code, self.ana, "192.0.2.99")
-        self.assertEqual(refused, 429)
-        for ws in held:
-            ws.close()
-        self.assertTrue(await wait_for(lambda: self.sidecar.stats()["connections"] == 0))
+        invented = [f"192.0.2.{i}" for i in range(3)]
+        await fill_then_refuse(self, invented, "192.0.2.99", "127.0.0.1")
 
 
 class MaxConnectionsTests(GameCase):

@@ -17,7 +17,15 @@ from django.test import TransactionTestCase, override_settings
 from realtime import protocol
 
 from . import servers
-from .helpers import GameCase, PrivateRedis, expect_logs, http, wait_for
+from .helpers import (
+    BothServers,
+    GameCase,
+    PrivateRedis,
+    ServerPerClass,
+    expect_logs,
+    http,
+    wait_for,
+)
 
 # Host-only REST actions (lobby/urls.py).
 HOST_ACTIONS = (
@@ -64,29 +72,12 @@ async def texts_until_close(port: int, code: str, query: str) -> list[str]:
     return texts
 
 
-class OriginCases:
+class OriginCases(ServerPerClass):
     """Cross-site WebSocket hijacking: a page on another site opens a socket
     with the victim's cookies. Channels' rule (AllowedHostsOriginValidator):
     the Origin must name an ALLOWED_HOSTS host, and a missing Origin is
     refused too, cookie or not (tokens travel in the URL, never in cookies,
     but a deployment may add cookie auth later)."""
-
-    serialized_rollback = True
-    server_class = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = cls.server_class()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.close()
-        finally:
-            super().tearDownClass()
-
-    setUp = GameCase.setUp
 
     async def test_foreign_or_missing_origin_is_refused_even_with_cookies(self):
         cookies = {"additional_headers": {"Cookie": "sessionid=abc; csrftoken=def"}}
@@ -142,26 +133,8 @@ class SidecarTrustedOriginTests(GameCase):
                 self.assertEqual(status, None if allowed else 403)
 
 
-class HostOnlyTests(TransactionTestCase):
+class HostOnlyTests(BothServers, TransactionTestCase):
     """Players cannot do what only the host may, over REST or WebSocket."""
-
-    serialized_rollback = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.daphne = servers.Daphne()
-        cls.sidecar = servers.Sidecar()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.daphne.close()
-            cls.sidecar.close()
-        finally:
-            super().tearDownClass()
-
-    setUp = GameCase.setUp
 
     def test_every_host_action_is_refused_to_a_player_over_rest(self):
         for action in HOST_ACTIONS:
@@ -189,29 +162,11 @@ class HostOnlyTests(TransactionTestCase):
         self.assertEqual(state["phase"], "lobby")
 
 
-class ErrorTextTests(PrivateRedis, TransactionTestCase):
+class ErrorTextTests(PrivateRedis, BothServers, TransactionTestCase):
     """Error texts to clients carry no internals (tracebacks, paths, Redis'
     own errors) on either server: bad requests, and Redis gone mid-game."""
 
-    serialized_rollback = True
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.daphne = servers.Daphne()
-        cls.sidecar = servers.Sidecar(client_types="*")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.daphne.close()
-            cls.sidecar.close()
-        finally:
-            super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        GameCase.setUp(self)
+    sidecar_options = {"client_types": "*"}
 
     def assertClean(self, text: str) -> None:  # noqa: N802 - unittest style
         self.assertIsNone(INTERNALS.search(text), text)
