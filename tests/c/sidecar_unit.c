@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE 1
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,6 +512,32 @@ test_client_addr(void)
     /* All trusted: the leftmost stands. */
     CHECK(ph_conn_client_addr("127.0.0.1", "::1,127.0.0.1", lo, out) == PH_ADDR_XFF
           && strcmp(out, "::1") == 0);
+
+    /* Random headers (X-Forwarded-For is client input): never past out,
+     * always NUL-terminated, an X-Forwarded-For address always valid. */
+    {
+        static const char alphabet[] = "0123456789abcdefABCDEF.:, \t[]%f";
+        char xff[64];
+        unsigned seed = 7;
+        int i, n, j;
+
+        for (i = 0; i < 200000; i++) {
+            n = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 63;
+            for (j = 0; j < n; j++) {
+                seed = seed * 1103515245u + 12345u;
+                xff[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+            }
+            xff[n] = '\0';
+            memset(out, 'x', sizeof(out));
+            if (ph_conn_client_addr("127.0.0.1", xff, lo, out) == PH_ADDR_XFF) {
+                unsigned char bin[16];
+
+                CHECK(inet_pton(AF_INET, out, bin) == 1
+                      || inet_pton(AF_INET6, out, bin) == 1);
+            }
+            CHECK(memchr(out, '\0', sizeof(out)) != NULL);
+        }
+    }
 
     a = ph_addr_count_add(&table, "1.2.3.4");
     b = ph_addr_count_add(&table, "1.2.3.4");
