@@ -4,6 +4,7 @@ a client that never reads, and log and condition waits."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -11,9 +12,11 @@ import time
 import urllib.error
 import urllib.request
 
+import websockets
 from django.test import Client, TransactionTestCase
 
 from lobby.models import Round
+from realtime import protocol
 
 from . import servers
 from .redis_server import RedisServer
@@ -257,3 +260,89 @@ def http(port: int, method: str, path: str, body: bytes | None = None, token: st
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+class Follower:
+    """One client following a session by `seq`, as partyhub-client.js does:
+    an event whose seq is not the next one means events were missed, and the
+    client takes the state again (a new socket: welcome, `session.state`).
+    `twice` lists seqs one socket delivered more than once."""
+
+    def __init__(self, port: int, code: str, query: str) -> None:
+        self.port, self.code, self.query = port, code, query
+        self.seq = -1
+        self.gaps = 0  # resyncs after a missed event
+        self.twice: list[int] = []  # seqs one socket delivered more than once
+        self.pongs: set = set()
+        self.changed = asyncio.Event()
+        self.ws = None
+
+    async def start(self, deadline: float = 10) -> Follower:
+        """Join (retrying until `deadline` s, for a server coming back)."""
+        until = time.monotonic() + deadline * servers.SLOW
+        while True:
+            try:
+                self.ws, _, state = await servers.join(self.port, self.code, self.query)
+                break
+            except (TimeoutError, OSError, websockets.InvalidHandshake):
+                if time.monotonic() > until:
+                    raise
+                await asyncio.sleep(0.1)
+        self.take_state(state)
+        self.delivered: set[int] = set()
+        self.task = asyncio.create_task(self.read(self.ws))
+        return self
+
+    def take_state(self, state: dict) -> None:
+        self.seq = max(self.seq, state["seq"])
+        self.changed.set()
+
+    async def read(self, ws) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in ws:
+                message = json.loads(text)
+                if message["type"] == protocol.PONG:
+                    self.pongs.add(message["ts"])
+                elif message["type"] == protocol.SESSION_STATE:
+                    self.take_state(message)
+                elif "seq" in message:
+                    if message["seq"] in self.delivered:
+                        self.twice.append(message["seq"])
+                    self.delivered.add(message["seq"])
+                    if message["seq"] > self.seq + 1:
+                        self.gaps += 1
+                        await self.resync()
+                        return
+                    self.seq = max(self.seq, message["seq"])
+                self.changed.set()
+
+    async def resync(self) -> None:
+        await self.ws.close()
+        await self.start()
+
+    async def wait(self, predicate, timeout: float = 30) -> bool:
+        until = time.monotonic() + timeout * servers.SLOW
+        while not predicate(self):
+            self.changed.clear()
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return True
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await self.ws.close()
+
+
+async def follow(port: int, code: str, tokens: list[str], n: int) -> list[Follower]:
+    """n clients, players' tokens taken in turn."""
+    queries = [f"session_token={tokens[i % len(tokens)]}" for i in range(n)]
+    return list(await asyncio.gather(*(Follower(port, code, q).start() for q in queries)))
+
+
+def last_seq(redis, code: str) -> int:
+    """The session's last event seq, read from Redis."""
+    reply = redis.command("GET", protocol.seq_key(code))
+    return int(reply.split(b"\r\n")[1])

@@ -23,6 +23,7 @@ from .helpers import (
     GameCase,
     PrivateRedis,
     expect_logs,
+    follow,
     play_game,
     raw_handshake,
     wait_for,
@@ -230,13 +231,16 @@ class LimitsTests(GameCase):
 
 
 class RedisLossTests(PrivateRedis, GameCase):
-    """Redis SIGKILLed and restarted mid-game (its data saved just before)."""
+    """Redis SIGKILLed and restarted mid-game (its data saved just before),
+    200 sockets."""
 
     sidecar_options = {"client_types": "*"}
 
     async def test_sockets_stay_open_events_resume_memberships_return(self):
         api, code = self.api, self.code
         ws, _, state = await servers.join(self.sidecar.port, code, f"session_token={self.ana}")
+        # 199 more clients that follow the game by seq.
+        others = await follow(self.sidecar.port, code, [self.ana, self.bo], 199)
         await sync_to_async(api.host)(code, "start-round", self.host)
         self.assertEqual((await servers.recv_json(ws))["seq"], state["seq"] + 1)
         self.redis.command("SAVE")
@@ -256,7 +260,12 @@ class RedisLossTests(PrivateRedis, GameCase):
         await sync_to_async(api.host)(code, "show-question", self.host)
         event = await servers.recv_json(ws, 10)
         self.assertEqual((event["type"], event["seq"]), (protocol.QUESTION_SHOWN, state["seq"] + 2))
+        for other in others:
+            self.assertTrue(await other.wait(lambda c: c.seq == state["seq"] + 2))
+            self.assertEqual(other.twice, [])
+        self.assertEqual(self.sidecar.stats()["connections"], 200)
         await ws.close()
+        await asyncio.gather(*(other.close() for other in others))
 
 
 class StopTests(GameCase):
