@@ -763,6 +763,17 @@ conn_client_addr(ph_server *srv, struct lws *wsi, char out[PH_ADDR_MAX])
 }
 
 /*
+ * Log the n-th refusal only when n is a power of two: someone opening
+ * thousands of sockets must not flood the log ring (the counters in
+ * /metrics have every one).
+ */
+static int
+log_this_time(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/*
  * The connection caps: HTTP 503 when max_connections sockets are open,
  * 429 when max_conns_per_ip are open from this client's address, 400 when
  * its X-Forwarded-For is too long to read (all
@@ -773,13 +784,18 @@ static int
 ws_check_caps(ph_server *srv, struct lws *wsi)
 {
     char addr[PH_ADDR_MAX];
+    uint64_t n;
     int rc;
 
     if (srv->cfg.max_connections > 0
         && srv->fan.nconns >= (size_t)srv->cfg.max_connections) {
-        cnt_add(&srv->st.conn_limit_refusals, 1);
-        ph_logf(srv->log, PH_LOG_WARNING, "max_connections (%d) reached; "
-                "handshake refused", srv->cfg.max_connections);
+        n = atomic_fetch_add_explicit(&srv->st.conn_limit_refusals, 1,
+                                      memory_order_relaxed) + 1;
+        if (log_this_time(n)) {
+            ph_logf(srv->log, PH_LOG_WARNING, "max_connections (%d) reached; "
+                    "handshake refused (%llu refused so far)",
+                    srv->cfg.max_connections, (unsigned long long)n);
+        }
         return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
     }
     rc = conn_client_addr(srv, wsi, addr);
@@ -791,9 +807,13 @@ ws_check_caps(ph_server *srv, struct lws *wsi)
     if (rc != PH_ADDR_PROXY && srv->cfg.max_conns_per_ip > 0
         && ph_addr_count_get(srv->addrs, addr)
                >= (uint32_t)srv->cfg.max_conns_per_ip) {
-        cnt_add(&srv->st.ip_limit_refusals, 1);
-        ph_logf(srv->log, PH_LOG_WARNING, "%s has max_conns_per_ip (%d) open; "
-                "handshake refused", addr, srv->cfg.max_conns_per_ip);
+        n = atomic_fetch_add_explicit(&srv->st.ip_limit_refusals, 1,
+                                      memory_order_relaxed) + 1;
+        if (log_this_time(n)) {
+            ph_logf(srv->log, PH_LOG_WARNING, "%s has max_conns_per_ip (%d) "
+                    "open; handshake refused (%llu refused so far)", addr,
+                    srv->cfg.max_conns_per_ip, (unsigned long long)n);
+        }
         return http_refuse(wsi, 429);
     }
     return 0;

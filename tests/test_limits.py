@@ -17,7 +17,7 @@ import urllib.request
 
 import websockets
 from asgiref.sync import sync_to_async
-from django.test import TransactionTestCase
+from django.test import SimpleTestCase, TransactionTestCase
 
 from realtime import protocol
 from realtime.sidecar import DEFAULTS
@@ -206,19 +206,22 @@ class ConnectionCapTests(GameCase):
         cap = self.sidecar_options["max_conns_per_ip"]
         chains = ["198.51.100.1, 198.51.100.7, 127.0.0.1"]
         chains += [f"10.0.0.{i}, 198.51.100.7" for i in range(cap - 1)]
-        await fill_then_refuse(self, chains, "198.51.100.7", "198.51.100.7")
+        # (Refusals are logged the 1st, 2nd, 4th... time only; the counter
+        # has every one.)
+        await fill_then_refuse(self, chains, "198.51.100.7")
 
 
-async def fill_then_refuse(case, forwarded: list[str], extra: str, counted_as: str) -> None:
+async def fill_then_refuse(case, forwarded: list[str], extra: str) -> None:
     """Open a socket per X-Forwarded-For value in `forwarded` (all must be
     accepted), then one with `extra`, which must be refused with 429 and
-    logged under `counted_as`; close them all."""
+    counted; close them all."""
     port, code, token = case.sidecar.port, case.code, case.ana
     held = [await asyncio.to_thread(handshake, port, code, token, xff) for xff in forwarded]
     case.assertTrue(all(isinstance(ws, RawWebSocket) for ws in held), held)
-    with expect_logs(case, case.sidecar, f"{counted_as} has max_conns_per_ip"):
-        refused = await asyncio.to_thread(handshake, port, code, token, extra)
+    before = metrics(port)["partyhub_sidecar_ip_limit_refusals_total"]
+    refused = await asyncio.to_thread(handshake, port, code, token, extra)
     case.assertEqual(refused, 429)
+    case.assertEqual(metrics(port)["partyhub_sidecar_ip_limit_refusals_total"], before + 1)
     for ws in held:
         ws.close()
     case.assertTrue(await wait_for(lambda: case.sidecar.stats()["connections"] == 0))
@@ -232,7 +235,8 @@ class UntrustedProxyTests(GameCase):
 
     async def test_invented_addresses_share_the_real_one(self):
         invented = [f"192.0.2.{i}" for i in range(3)]
-        await fill_then_refuse(self, invented, "192.0.2.99", "127.0.0.1")
+        with expect_logs(self, self.sidecar, "127.0.0.1 has max_conns_per_ip (3) open"):
+            await fill_then_refuse(self, invented, "192.0.2.99")
 
 
 class MaxConnectionsTests(GameCase):
@@ -256,3 +260,19 @@ class MaxConnectionsTests(GameCase):
         ws, _, _ = await servers.join(port, self.code, f"session_token={self.bo}")
         for other in (ws, *held[1:]):
             await other.close()
+
+
+class SettingsTests(SimpleTestCase):
+    def test_limit_settings_out_of_range_are_refused(self):
+        from realtime._sidecar import Server
+
+        for bad in (
+            {"msg_rate": -1.0},
+            {"msg_rate": float("nan")},
+            {"msg_burst": 0},
+            {"msg_flood": 0},
+            {"max_conns_per_ip": -1},
+            {"max_connections": -1},
+        ):
+            with self.subTest(**bad), self.assertRaisesRegex(OSError, "out of range"):
+                Server(host="127.0.0.1", port=0, **bad)
