@@ -17,6 +17,7 @@ import urllib.request
 
 import websockets
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase
 
 from realtime import protocol
@@ -29,9 +30,10 @@ from .helpers import (
     ServerPerClass,
     expect_logs,
     play_game,
+    raw_handshake,
     wait_for,
 )
-from .wsraw import HandshakeError, RawWebSocket
+from .wsraw import OP_CLOSE, OP_TEXT, HandshakeError, RawWebSocket, frame
 
 
 def metrics(port: int) -> dict[str, float]:
@@ -65,6 +67,22 @@ async def flood(ws, count: int) -> int:
             await ws.send(f'{{"type":"ping","ts":{i}}}')
             sent += 1
     return sent
+
+
+def raw_flood(port: int, code: str, token: str, count: int) -> int | None:
+    """A flooder on a raw socket, for a thread of its own (the test's event
+    loop stays free for the clients it checks): `count` pings in one write,
+    then read up to the server's close frame. Returns its code."""
+    ws = handshake(port, code, token)
+    try:
+        ws.send_raw(b"".join(frame(OP_TEXT, b'{"type":"ping","ts":%d}' % i) for i in range(count)))
+        while True:
+            received = ws.recv_frame(20)
+            if received.opcode == OP_CLOSE:
+                ws.send_close(received.close_code())
+                return received.close_code()
+    finally:
+        ws.close()
 
 
 async def replies_until_close(ws, timeout: float = 20) -> tuple[list[dict], int | None]:
@@ -260,6 +278,73 @@ class MaxConnectionsTests(GameCase):
         ws, _, _ = await servers.join(port, self.code, f"session_token={self.bo}")
         for other in (ws, *held[1:]):
             await other.close()
+
+
+class AllAbusersAtOnceTests(GameCase):
+    """A whole game while a client floods, one never reads and one address
+    opens 500 sockets: the players and the host see every event, in order."""
+
+    # Output limits with room for a reader in a busy test process, none for
+    # a client that never reads.
+    sidecar_options = {"max_conns_per_ip": 50, "soft_bytes": 300_000, "soft_seconds": 2.0}
+
+    async def test_well_behaved_clients_see_no_change(self):
+        port, code = self.sidecar.port, self.code
+        good = [
+            (await servers.join(port, code, query))[0]
+            for query in (
+                f"session_token={self.ana}",
+                f"session_token={self.bo}",
+                f"role=host&session_token={self.host}",
+            )
+        ]
+        never_reads = raw_handshake(port, code, self.bo, rcvbuf=4096)
+        before = self.sidecar.stats()
+        blobs = 100
+        n = 2 * EVENTS_PER_ROUND + 1 + blobs
+
+        async def read_all(ws):
+            return [json.loads(await asyncio.wait_for(ws.recv(), 60)) for _ in range(n)]
+
+        async def big_sends():
+            layer = get_channel_layer()
+            for i in range(blobs):
+                text = json.dumps({"blob": i, "b": "z" * 30000})
+                await layer.group_send(
+                    protocol.group_name(code), {"type": "game.event", "text": text}
+                )
+
+        def open_many():
+            return [handshake(port, code, self.ana, "203.0.113.66") for _ in range(500)]
+
+        with expect_logs(self, self.sidecar, "over msg_rate"):
+            readers = [asyncio.create_task(read_all(ws)) for ws in good]
+            flood_code, opened, _, _ = await asyncio.gather(
+                asyncio.to_thread(raw_flood, port, code, self.ana, 10_000),
+                asyncio.to_thread(open_many),
+                sync_to_async(play_game)(self.api, code, self.host, [self.ana, self.bo], 2),
+                big_sends(),
+            )
+            received = await asyncio.gather(*readers)
+        self.assertEqual(flood_code, protocol.CLOSE_FLOODING)
+        accepted = [ws for ws in opened if isinstance(ws, RawWebSocket)]
+        self.assertEqual(len(accepted), 50)
+        # Every well-behaved client: the game's events in seq order, the big
+        # messages in send order, and the same sequence as the others.
+        for events in received:
+            seqs = [e["seq"] for e in events if "seq" in e]
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 2 * EVENTS_PER_ROUND + 1)))
+            self.assertEqual([e["blob"] for e in events if "blob" in e], list(range(blobs)))
+        self.assertTrue(all(events == received[0] for events in received))
+        stats = self.sidecar.stats
+        self.assertTrue(
+            await wait_for(lambda: stats()["slow_consumer_closes"] > before["slow_consumer_closes"])
+        )
+        never_reads.close()
+        for ws in accepted:
+            ws.close()
+        for ws in good:
+            await ws.close()
 
 
 class SettingsTests(SimpleTestCase):
