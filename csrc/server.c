@@ -344,6 +344,16 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->server_version = "partyhub-sidecar/0.1";
     cfg->max_message = 4096;
     cfg->rx_buffer = 128;
+    /* No message rate limit unless asked for: realtime/sidecar.py sets
+     * the deployed default (10/s), the protocol conformance suite sends
+     * 1000 pings in one write. */
+    cfg->msg_rate = 0.0;
+    cfg->msg_burst = 20;
+    cfg->msg_flood = 50;
+    /* One venue's Wi-Fi is one public address: be generous. */
+    cfg->max_conns_per_ip = 256;
+    cfg->max_connections = 0;
+    cfg->trusted_proxies = "127.0.0.1,::1";
     cfg->ping_interval = 20;
     cfg->ping_timeout = 30;
     /* Roughly Redis' pubsub class: 1 MiB hard, 256 KiB for 10 s soft. */
@@ -382,7 +392,10 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
         || cfg->writes_per_turn <= 0 || cfg->receive_timeout <= 0
         || cfg->capacity <= 0 || cfg->expiry <= 0 || cfg->group_expiry <= 0
         || cfg->group_refresh <= 0 || cfg->group_refresh >= cfg->group_expiry
-        || cfg->stop_grace_ms < 0 || cfg->backlog <= 0) {
+        || cfg->stop_grace_ms < 0 || cfg->backlog <= 0
+        || !(cfg->msg_rate >= 0 && cfg->msg_rate <= 1e6) || cfg->msg_burst < 1
+        || cfg->msg_flood < 1 || cfg->max_conns_per_ip < 0
+        || cfg->max_connections < 0) {
         ph_srv_set_err(err, errlen, "numeric setting out of range");
         return -1;
     }
@@ -560,6 +573,9 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     }
     srv->closed = 1;                   /* until the wake handle exists */
     ph_fanout_init(&srv->fan);
+    srv->rate.rate_milli = (uint64_t)(cfg->msg_rate * 1000.0 + 0.5);
+    srv->rate.burst = (uint32_t)cfg->msg_burst;
+    srv->rate.flood = (uint32_t)cfg->msg_flood;
     if (own_string(srv, &srv->cfg.host) < 0
         || own_string(srv, &srv->cfg.redis_host) < 0
         || own_string(srv, &srv->cfg.prefix) < 0
@@ -568,7 +584,8 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         || own_string(srv, &srv->cfg.inbound_channel) < 0
         || own_string(srv, &srv->cfg.allowed_origins) < 0
         || own_string(srv, &srv->cfg.client_types) < 0
-        || own_string(srv, &srv->cfg.server_version) < 0) {
+        || own_string(srv, &srv->cfg.server_version) < 0
+        || own_string(srv, &srv->cfg.trusted_proxies) < 0) {
         ph_srv_set_err(err, errlen, "out of memory");
         goto error;
     }
@@ -618,6 +635,10 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->bytes_out = cnt_get(&s->bytes_out);
     out->broadcasts = cnt_get(&s->broadcasts);
     out->slow_consumer_closes = cnt_get(&s->slow_consumer_closes);
+    out->rate_limited = cnt_get(&s->rate_limited);
+    out->flood_closes = cnt_get(&s->flood_closes);
+    out->ip_limit_refusals = cnt_get(&s->ip_limit_refusals);
+    out->conn_limit_refusals = cnt_get(&s->conn_limit_refusals);
     out->redis_reconnects = cnt_get(&s->redis_reconnects);
     out->redis_undelivered = cnt_get(&s->redis_undelivered);
     out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
@@ -645,6 +666,7 @@ ph_server_free(ph_server *srv)
         return;
     }
     server_teardown(srv);
+    ph_addr_count_clear(&srv->addrs);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

@@ -51,6 +51,18 @@ typedef struct ph_server_config {
     size_t rx_buffer;              /* lws per-connection receive buffer, 128
                                     * (larger messages arrive in pieces and
                                     * are reassembled up to max_message) */
+    double msg_rate;               /* client messages per s per socket,
+                                    * 0 = no limit (runsidecar: 10) */
+    int msg_burst;                 /* messages a socket may send at once, 20 */
+    int msg_flood;                 /* refused messages (since the bucket was
+                                    * last full) that close 4008, 50 */
+    int max_conns_per_ip;          /* open sockets per client address, 256;
+                                    * 0 = no limit (over: HTTP 429) */
+    int max_connections;           /* open sockets in all, 0 = no limit
+                                    * (over: HTTP 503) */
+    const char *trusted_proxies;   /* addresses whose X-Forwarded-For names
+                                    * the client, "127.0.0.1,::1"; NULL or
+                                    * "" = none */
     int ping_interval;             /* s without PONG before PING, 20 */
     int ping_timeout;              /* s without PONG before hangup, 30 */
     ph_outq_limits out_limits;     /* per-socket output queue limits */
@@ -69,6 +81,10 @@ typedef struct ph_server_stats {
     uint64_t messages_out, bytes_out;
     uint64_t broadcasts;           /* channel-layer messages received */
     uint64_t slow_consumer_closes;
+    uint64_t rate_limited;         /* client messages refused (RATE_LIMITED) */
+    uint64_t flood_closes;         /* sockets closed 4008 for flooding */
+    uint64_t ip_limit_refusals;    /* handshakes refused: max_conns_per_ip */
+    uint64_t conn_limit_refusals;  /* handshakes refused: max_connections */
     uint64_t redis_reconnects;
     uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
     uint64_t inbound_forwarded;

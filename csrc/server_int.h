@@ -85,6 +85,8 @@ typedef struct srv_counters {
     _Atomic uint64_t connections, connections_total;
     _Atomic uint64_t messages_in, bytes_in, messages_out, bytes_out;
     _Atomic uint64_t broadcasts, slow_consumer_closes;
+    _Atomic uint64_t rate_limited, flood_closes;
+    _Atomic uint64_t ip_limit_refusals, conn_limit_refusals;
     _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
     _Atomic uint64_t decode_errors, unhandled;
     _Atomic int redis_up;
@@ -134,6 +136,8 @@ struct ph_server {
     char inbound_key[PH_KEY_MAX];
 
     ph_fanout fan;
+    ph_addr_count *addrs;        /* open sockets per client address */
+    ph_rate_limits rate;         /* from cfg.msg_rate/_burst/_flood */
     uint64_t next_serial;
     uint64_t rng;                /* splitmix64 state for random prefixes */
 

@@ -58,11 +58,13 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "max_message", "ping_interval", "ping_timeout", "hard_bytes",
         "hard_msgs", "soft_bytes", "soft_msgs", "soft_seconds",
         "writes_per_turn", "stop_grace", "log_level", "capacity", "expiry",
-        "group_expiry", "group_refresh", "backlog", "rx_buffer", NULL
+        "group_expiry", "group_refresh", "backlog", "rx_buffer",
+        "msg_rate", "msg_burst", "msg_flood", "max_conns_per_ip",
+        "max_connections", "trusted_proxies", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
-    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL;
+    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
     Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
     Py_ssize_t rx_buffer;
     double soft_seconds, stop_grace;
@@ -80,14 +82,17 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "n", kwlist,
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "n" "diiiiO",
+            kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
             &max_message, &cfg.ping_interval, &cfg.ping_timeout,
             &hard_bytes, &hard_msgs, &soft_bytes, &soft_msgs, &soft_seconds,
             &cfg.writes_per_turn, &stop_grace, &cfg.log_level, &cfg.capacity,
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
-            &cfg.backlog, &rx_buffer)) {
+            &cfg.backlog, &rx_buffer, &cfg.msg_rate, &cfg.msg_burst,
+            &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
+            &proxies)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -97,7 +102,8 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(version, &cfg.server_version) < 0
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
-        || opt_str(inbound, &cfg.inbound_channel) < 0) {
+        || opt_str(inbound, &cfg.inbound_channel) < 0
+        || opt_str(proxies, &cfg.trusted_proxies) < 0) {
         return NULL;
     }
     if (max_message < 0 || rx_buffer < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
@@ -176,7 +182,8 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 
     ph_server_stats_get(self->srv, &s);
     return Py_BuildValue(
-        "{s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
+        "{s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K"
+        ",s:K,s:K,s:K,s:K}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "connections", (unsigned long long)s.connections,
         "connections_total", (unsigned long long)s.connections_total,
@@ -186,6 +193,10 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
         "bytes_out", (unsigned long long)s.bytes_out,
         "broadcasts", (unsigned long long)s.broadcasts,
         "slow_consumer_closes", (unsigned long long)s.slow_consumer_closes,
+        "rate_limited", (unsigned long long)s.rate_limited,
+        "flood_closes", (unsigned long long)s.flood_closes,
+        "ip_limit_refusals", (unsigned long long)s.ip_limit_refusals,
+        "conn_limit_refusals", (unsigned long long)s.conn_limit_refusals,
         "redis_reconnects", (unsigned long long)s.redis_reconnects,
         "redis_undelivered", (unsigned long long)s.redis_undelivered,
         "inbound_forwarded", (unsigned long long)s.inbound_forwarded,

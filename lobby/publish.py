@@ -24,7 +24,8 @@ from .models import GameSession
 
 logger = logging.getLogger("lobby.publish")
 
-UNTOLD = "The change is saved but live players were not told"
+# Clients get this much only; the cause (Redis' address, its error) is logged.
+UNTOLD = "The change is saved but live players were not told."
 # Redis keys of an ended session outlive the grace period by this much (the
 # purge deletes them anyway).
 KEY_MARGIN = 3600
@@ -51,7 +52,7 @@ def publish(
             report["seq"].append(sync_broadcast_phase_event(code, event_type, payload))
         except BroadcastError as exc:
             log.error("broadcast of %s to %s failed: %s", event_type, code, exc)
-            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+            return {"ok": False, "error": UNTOLD}
     if report["seq"]:
         snapshot.store_state(code, report["seq"][-1], services.session_state(session))
     if session.ended_at is not None:
@@ -66,5 +67,5 @@ def publish(
             sync_close_session_sockets(code, close_code)
         except BroadcastError as exc:
             log.error("closing the sockets of %s failed: %s", code, exc)
-            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+            return {"ok": False, "error": UNTOLD}
     return report

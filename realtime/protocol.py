@@ -78,12 +78,17 @@ ERROR_MESSAGES = {
     WRONG_ROLE: "Only players can react.",
     RATE_LIMITED: "Too many reactions: wait a moment.",
 }
+# RATE_LIMITED's text when a socket sends more than msg_rate messages/s.
+TOO_MANY_MESSAGES = "Too many messages: wait a moment."
 
 # WebSocket close codes.
 CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
 CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
 CLOSE_FORBIDDEN = 4003  # bad or missing token
 CLOSE_NOT_FOUND = 4004  # unknown session
+# Kept sending over the message rate (msg_flood refusals without a pause).
+# Not 1008: Daphne (Autobahn) can only send 1000 and 3000-4999.
+CLOSE_FLOODING = 4008
 
 # The channel-layer message that carries a ready-to-send event to consumers:
 # {"type": "game.event", "seq": n, "text": "<exact JSON text>"}; reactions

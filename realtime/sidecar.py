@@ -36,6 +36,14 @@ DEFAULTS = {
     "writes_per_turn": 16,  # frames per socket per loop turn (fairness)
     "stop_grace": 2.0,  # s to let close frames out on stop
     "inbound_channel": "partyhub.inbound",
+    # Abuse limits (docs/architecture.md, "Limits"). msg_* apply to
+    # GameConsumer on Daphne too.
+    "msg_rate": 10.0,  # client messages per s per socket (0 = no limit)
+    "msg_burst": 20,  # messages a socket may send at once
+    "msg_flood": 50,  # messages refused without a pause before closing 4008
+    "max_conns_per_ip": 256,  # open sockets per client address (0 = no limit)
+    "max_connections": 0,  # open sockets in all (0 = no limit)
+    "trusted_proxies": "127.0.0.1,::1",  # whose X-Forwarded-For names the client
 }
 
 
@@ -77,11 +85,14 @@ def redis_target() -> dict:
 
 
 def allowed_origins() -> str:
-    """ALLOWED_HOSTS as the sidecar's Origin patterns (Channels' rules)."""
+    """The sidecar's Origin patterns: ALLOWED_HOSTS (Channels' rules) and
+    CSRF_TRUSTED_ORIGINS (full origins; Django's `https://*.example.com`
+    becomes the pattern `https://.example.com`)."""
     hosts = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not hosts:
         hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return ",".join(hosts)
+    trusted = [o.replace("://*.", "://.", 1) for o in settings.CSRF_TRUSTED_ORIGINS]
+    return ",".join(hosts + trusted)
 
 
 def log_level() -> int:

@@ -102,6 +102,13 @@ class ServerUnderTest:
         """Start the WebSocket server again, on the same address."""
         raise NotImplementedError
 
+    def kill_ws(self) -> None:
+        """SIGKILL the WebSocket server, as a crash would: no close frames,
+        no goodbye to Redis (its group memberships stay behind)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def pause_ws(self) -> None:
         """Freeze the WebSocket server: sockets stay open, nothing answers."""
         raise NotImplementedError
