@@ -128,9 +128,9 @@ conn_write_now(ph_server *srv, ph_conn *c, ph_frame *f)
     return 1;
 }
 
-/* Queue a copy of text[0..len) for c alone. */
-static void
-conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
+/* Queue a copy of text[0..len) for c alone (out of memory closes c 1011). */
+void
+ph_srv_conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     ph_frame *f = ph_frame_new(text, len);
 
@@ -449,7 +449,7 @@ conn_send_error(ph_server *srv, ph_conn *c, const char *code,
     int n = ph_ws_error(buf, sizeof(buf), code, message);
 
     if (n > 0) {
-        conn_send_text(srv, c, buf, (size_t)n);
+        ph_srv_conn_send_text(srv, c, buf, (size_t)n);
     }
 }
 
@@ -486,7 +486,7 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
         ph_srv_conn_close(srv, c, 1011);    /* out of memory */
     }
     else {
-        conn_send_text(srv, c, reply, strlen(reply));
+        ph_srv_conn_send_text(srv, c, reply, strlen(reply));
     }
     if (reply != small) {
         free(reply);
@@ -761,6 +761,10 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
     cnt_add(&srv->st.connections_total, 1);
     if (srv->phase != SRV_RUNNING) {
         lws_close_reason(wsi, 1001, NULL, 0);
+        return -1;
+    }
+    if (srv->drain.active) {           /* accepted just before the drain */
+        lws_close_reason(wsi, PH_CLOSE_RESTART, NULL, 0);
         return -1;
     }
     if (!c->code_ok) {
