@@ -21,7 +21,8 @@
  *       reconnects to FOLLOW_PORT (same path) at receipt + d (at once if
  *       the close comes later); its session.state there is its resync
  *       (events below that seq are covered, gaps after it are lost). Run
- *       the command, then signal the server; it prints {"ev":"drained",...}
+ *       the command, wait for {"ev":"following"}, then signal the server;
+ *       it prints {"ev":"drained",...}
  *       once every socket ready at the start has moved or died (or at the
  *       timeout): reconnects per socket, connects per 100 ms / per second
  *       on FOLLOW_PORT, close-to-ready downtime. Needs --follow (keeps
@@ -1042,6 +1043,9 @@ cmd_drain(int follow, double timeout_s)
             targets++;
         }
     }
+    /* Signal the server only after this: notices before it are not counted. */
+    printf("{\"ev\":\"following\",\"targets\":%llu}\n", (unsigned long long)targets);
+    fflush(stdout);
     while (now < deadline && !done) {
         pump(5);
         now = now_ns();

@@ -831,7 +831,7 @@ def scenario_drain(run: Run) -> dict[str, Any]:
         }
         run.broadcaster.send(json.dumps(cmd))
         time.sleep(1.0)  # events flowing on A before the drain
-        lg.send(f"drain {b_port} {int(window + 60)}")
+        lg.call(f"drain {b_port} {int(window + 60)}", "following", 10)
         log(f"{label}: SIGUSR1 to A (pid {a.pid}); B on {b_port}")
         os.kill(a.pid, signal.SIGUSR1)
         drained = lg.expect("drained", window + 90)

@@ -150,7 +150,10 @@ ph_srv_drain_begin(ph_server *srv, uint64_t window_ms)
             drain_notify(srv, c, turn_ms(d, i));
         }
     }
-    uv_timer_start(&d->timer, drain_timer_cb, 0, PH_DRAIN_STEP_MS);
+    /* Not 0: libuv runs due timers before polling, and a close clears the
+     * output queue, so the earliest turns would lose their notice before
+     * it is written. One step lets the loop write the notices first. */
+    uv_timer_start(&d->timer, drain_timer_cb, PH_DRAIN_STEP_MS, PH_DRAIN_STEP_MS);
 }
 
 /*
