@@ -93,6 +93,7 @@ typedef struct conn {
     uint8_t ctrl;              /* current frame is a control frame */
     uint8_t moves;             /* reconnects after a drain (1012) */
     uint8_t told;              /* server.draining seen on this socket */
+    uint8_t fresh;             /* moved; no event since its resync yet */
     uint16_t pre_len;
     uint64_t remaining;        /* payload bytes left in the current frame */
     int64_t last_seq;          /* last event seq (or the state's seq) */
@@ -128,10 +129,55 @@ static int conn_port_b;            /* drain command's FOLLOW_PORT */
 /* Drain command state (reset by each drain command). */
 static struct {
     uint64_t t0, notices, closes_1012, moves_started, moved, move_failed;
-    uint64_t resync_covered, state_behind, n_waiting;
-    uint32_t bins[MOVE_BINS];
+    uint64_t resync_covered, state_behind, n_waiting, gaps_first_after_move;
+    uint64_t gaps_before_move;
+    uint32_t bins[MOVE_BINS];  /* reconnects started per 100 ms */
+    uint32_t close_bins[MOVE_BINS];  /* 1012 closes received per 100 ms */
     lathist downtime;          /* 1012 close -> session.state on the peer */
+    lathist wait;              /* 1012 close -> reconnect started */
+    lathist reconnect;         /* reconnect started -> session.state */
 } mv;
+/* Sockets in C_WAIT, a binary min-heap on move_at (O(log n) per move: a
+ * scan of every socket per loop turn would starve the loop at 10,000). */
+static uint32_t *wait_heap;
+static size_t wait_n;
+
+static void
+wait_push(uint32_t idx)
+{
+    size_t i = wait_n++;
+
+    while (i > 0 && conns[wait_heap[(i - 1) / 2]].move_at > conns[idx].move_at) {
+        wait_heap[i] = wait_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    wait_heap[i] = idx;
+}
+
+static uint32_t
+wait_pop(void)
+{
+    uint32_t top = wait_heap[0], last = wait_heap[--wait_n];
+    size_t i = 0;
+
+    for (;;) {
+        size_t k = 2 * i + 1;
+
+        if (k >= wait_n) {
+            break;
+        }
+        if (k + 1 < wait_n && conns[wait_heap[k + 1]].move_at < conns[wait_heap[k]].move_at) {
+            k++;
+        }
+        if (conns[wait_heap[k]].move_at >= conns[last].move_at) {
+            break;
+        }
+        wait_heap[i] = wait_heap[k];
+        i = k;
+    }
+    wait_heap[i] = last;
+    return top;
+}
 
 /* Event counters (reset by "reset"). */
 static struct {
@@ -284,6 +330,9 @@ conn_wait(conn *c)
     uint64_t now = now_ns();
 
     mv.closes_1012++;
+    if ((now - mv.t0) / MOVE_BIN_NS < MOVE_BINS) {
+        mv.close_bins[(now - mv.t0) / MOVE_BIN_NS]++;
+    }
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
@@ -293,6 +342,7 @@ conn_wait(conn *c)
     }
     c->state = C_WAIT;
     mv.n_waiting++;
+    wait_push((uint32_t)(c - conns));
 }
 
 /* ---- messages ------------------------------------------------------------- */
@@ -347,7 +397,13 @@ on_text(conn *c, uint64_t rx)
         if (seq > c->last_seq + 1) {
             ctr.gaps += (uint64_t)(seq - c->last_seq - 1);
             ctr.gap_events++;
+            if (c->fresh) {
+                mv.gaps_first_after_move += (uint64_t)(seq - c->last_seq - 1);
+            } else if (c->moves == 0) {
+                mv.gaps_before_move += (uint64_t)(seq - c->last_seq - 1);
+            }
         }
+        c->fresh = 0;
         c->last_seq = seq;
         ctr.deliveries++;
         if (t > 0) {
@@ -380,7 +436,9 @@ on_text(conn *c, uint64_t rx)
                 seq = c->last_seq;
             }
             mv.moved++;
+            c->fresh = 1;
             lathist_add(&mv.downtime, rx - c->closed_at);
+            lathist_add(&mv.reconnect, rx - c->t_start);
         }
         c->last_seq = seq;
         if (c->state == C_OPEN) {
@@ -963,16 +1021,16 @@ cmd_connect(const char *file, int concurrency, double timeout_s)
 static void
 service_moves(uint64_t now)
 {
-    size_t i;
-
-    for (i = 0; i < nconns && mv.n_waiting > 0; i++) {
+    while (wait_n > 0 && conns[wait_heap[0]].move_at <= now) {
+        uint32_t i = wait_pop();
         conn *c = &conns[i];
         uint64_t bin;
 
-        if (c->state != C_WAIT || c->move_at > now) {
+        if (c->state != C_WAIT) {
             continue;
         }
         mv.n_waiting--;
+        lathist_add(&mv.wait, now - c->closed_at);
         c->hs = malloc(sizeof(hsbuf));
         if (c->hs == NULL) {
             c->state = C_DEAD;
@@ -1023,7 +1081,7 @@ cmd_drain(int follow, double timeout_s)
     uint64_t t0 = now_ns(), now = t0, last_check = t0;
     uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
     uint64_t targets = 0, on_a = 0, hist[3] = {0, 0, 0};
-    uint32_t max_bin = 0, max_s = 0, win = 0;
+    uint32_t max_bin = 0, max_s = 0, win = 0, max_close_bin = 0;
     size_t i, first_bin = MOVE_BINS, last_bin = 0;
     int done = 0;
 
@@ -1033,7 +1091,10 @@ cmd_drain(int follow, double timeout_s)
         return;
     }
     memset(&mv, 0, sizeof(mv));
+    wait_n = 0;
     lathist_reset(&mv.downtime);
+    lathist_reset(&mv.wait);
+    lathist_reset(&mv.reconnect);
     mv.t0 = t0;
     conn_port_b = follow;
     for (i = 0; i < nconns; i++) {
@@ -1072,6 +1133,9 @@ cmd_drain(int follow, double timeout_s)
         if (mv.bins[i] > max_bin) {
             max_bin = mv.bins[i];
         }
+        if (mv.close_bins[i] > max_close_bin) {
+            max_close_bin = mv.close_bins[i];
+        }
         if (win > max_s) {
             max_s = win;
         }
@@ -1086,7 +1150,9 @@ cmd_drain(int follow, double timeout_s)
            "\"notices\":%llu,\"closes_1012\":%llu,\"moves_started\":%llu,\"moved\":%llu,"
            "\"move_failed\":%llu,\"still_on_first\":%llu,\"reconnects_0\":%llu,"
            "\"reconnects_1\":%llu,\"reconnects_2_or_more\":%llu,\"resync_covered\":%llu,"
-           "\"state_behind\":%llu,\"max_connects_per_100ms\":%u,\"max_connects_per_s\":%u,"
+           "\"state_behind\":%llu,\"gaps_first_after_move\":%llu,\"gaps_before_move\":%llu,"
+           "\"max_connects_per_100ms\":%u,\"max_connects_per_s\":%u,"
+           "\"max_closes_per_100ms\":%u,"
            "\"first_connect_s\":%.1f,\"last_connect_s\":%.1f,",
            done ? "true" : "false", (double)(now - t0) / 1e9, (unsigned long long)targets,
            (unsigned long long)mv.notices, (unsigned long long)mv.closes_1012,
@@ -1094,10 +1160,16 @@ cmd_drain(int follow, double timeout_s)
            (unsigned long long)mv.move_failed, (unsigned long long)on_a,
            (unsigned long long)hist[0], (unsigned long long)hist[1],
            (unsigned long long)hist[2], (unsigned long long)mv.resync_covered,
-           (unsigned long long)mv.state_behind, max_bin, max_s,
+           (unsigned long long)mv.state_behind,
+           (unsigned long long)mv.gaps_first_after_move,
+           (unsigned long long)mv.gaps_before_move, max_bin, max_s, max_close_bin,
            first_bin == MOVE_BINS ? 0.0 : (double)first_bin / 10.0,
            (double)(last_bin + 1) / 10.0);
     lathist_json(stdout, "downtime", &mv.downtime);
+    putchar(',');
+    lathist_json(stdout, "wait", &mv.wait);
+    putchar(',');
+    lathist_json(stdout, "reconnect", &mv.reconnect);
     putchar(',');
     print_reasons(stdout);
     printf("}\n");
@@ -1230,6 +1302,7 @@ main(int argc, char **argv)
     conns = xcalloc(max_conns, sizeof(*conns));
     if (follow) {
         conn_paths = xcalloc(max_conns, sizeof(*conn_paths));
+        wait_heap = xcalloc(max_conns, sizeof(*wait_heap));
     }
     lathist_reset(&hist);
     if (shm != NULL) {

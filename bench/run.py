@@ -785,6 +785,16 @@ def healthz(port: int) -> dict[str, Any]:
         return {"error": str(exc)}
 
 
+def listen_overflows() -> int:
+    """TcpExtListenOverflows (whole machine): SYNs dropped on full accept queues."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(row.get("ListenOverflows", 0))
+    return 0
+
+
 def scenario_drain(run: Run) -> dict[str, Any]:
     """Drain sidecar A over W s while B takes its N clients (issue 9)."""
     prof = run.prof
@@ -833,8 +843,15 @@ def scenario_drain(run: Run) -> dict[str, Any]:
         time.sleep(1.0)  # events flowing on A before the drain
         lg.call(f"drain {b_port} {int(window + 60)}", "following", 10)
         log(f"{label}: SIGUSR1 to A (pid {a.pid}); B on {b_port}")
+        overflows, b_cpu = listen_overflows(), proc_cpu_s(b.pid)
+        t_drain = time.monotonic()
         os.kill(a.pid, signal.SIGUSR1)
         drained = lg.expect("drained", window + 90)
+        result["b_cpu_pct"] = round(
+            100 * (proc_cpu_s(b.pid) - b_cpu) / (time.monotonic() - t_drain), 1
+        )
+        result["listen_overflows"] = listen_overflows() - overflows
+        result["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
         result["a_healthz_after"] = "refused" if "error" in healthz(a_port) else "answered"
         done = run.broadcaster.expect("done", window + 90)
         stats = lg.call("stats", "stats", 10)
@@ -847,8 +864,13 @@ def scenario_drain(run: Run) -> dict[str, Any]:
             "sent": done["sent"],
             "errors": done["errors"],
             "deliveries": stats["deliveries"],
+            # Missing seqs after each client's resync; a client sees the gap
+            # (and partyhub-client.js refetches the state over REST).
             "lost_after_resync": stats["gaps"],
-            "reordered": stats["reorder"],
+            "lost_first_event_after_move": drained["gaps_first_after_move"],
+            # Events at or below the seq a client already has (its resync
+            # state included them): dropped as stale by a client.
+            "stale_after_resync": stats["reorder"],
             "covered_by_resync": drained["resync_covered"],
             "state_behind": drained["state_behind"],
         }
@@ -863,9 +885,13 @@ def scenario_drain(run: Run) -> dict[str, Any]:
             f"2+:{drained['reconnects_2_or_more']}; B connects max "
             f"{drained['max_connects_per_100ms']}/100 ms (ceiling "
             f"{result['ceiling_per_100ms']}), {drained['max_connects_per_s']}/s (ceiling "
-            f"{result['ceiling_per_s']}); downtime p50 "
+            f"{result['ceiling_per_s']}); B cpu {result['b_cpu_pct']}%, accept-queue "
+            f"overflows {result['listen_overflows']}, load {result['loadavg']}; downtime p50 "
             f"{drained['downtime']['p50_us'] / 1e3:.1f} ms p99 "
-            f"{drained['downtime']['p99_us'] / 1e3:.1f} ms; events lost after resync "
+            f"{drained['downtime']['p99_us'] / 1e3:.1f} ms (wait p50 "
+            f"{drained['wait']['p50_us'] / 1e3:.1f} ms, reconnect p50 "
+            f"{drained['reconnect']['p50_us'] / 1e3:.1f} ms); notices "
+            f"{drained['notices']}/{drained['closes_1012']}; events lost after resync "
             f"{stats['gaps']} of {stats['deliveries']} delivered; A exited "
             f"{result['a_exit']} in {result['a_exit_s']} s after SIGTERM"
         )

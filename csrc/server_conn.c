@@ -128,9 +128,9 @@ conn_write_now(ph_server *srv, ph_conn *c, ph_frame *f)
     return 1;
 }
 
-/* Queue a copy of text[0..len) for c alone (out of memory closes c 1011). */
-void
-ph_srv_conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
+/* Queue a copy of text[0..len) for c alone. */
+static void
+conn_send_text(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     ph_frame *f = ph_frame_new(text, len);
 
@@ -449,7 +449,7 @@ conn_send_error(ph_server *srv, ph_conn *c, const char *code,
     int n = ph_ws_error(buf, sizeof(buf), code, message);
 
     if (n > 0) {
-        ph_srv_conn_send_text(srv, c, buf, (size_t)n);
+        conn_send_text(srv, c, buf, (size_t)n);
     }
 }
 
@@ -486,7 +486,7 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
         ph_srv_conn_close(srv, c, 1011);    /* out of memory */
     }
     else {
-        ph_srv_conn_send_text(srv, c, reply, strlen(reply));
+        conn_send_text(srv, c, reply, strlen(reply));
     }
     if (reply != small) {
         free(reply);
@@ -553,6 +553,16 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
         ph_srv_conn_close(srv, c, code);
         return;
     }
+    ph_srv_conn_deliver(srv, c, f);
+}
+
+/*
+ * Write f to c at once when nothing is ahead of it (see conn_write_now),
+ * else queue it (ph_srv_conn_send). The caller keeps its reference.
+ */
+void
+ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
+{
     if (!conn_write_now(srv, c, f)) {
         ph_srv_conn_send(srv, c, f);
     }

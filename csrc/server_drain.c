@@ -66,7 +66,11 @@ drain_timer_cb(uv_timer_t *t)
     }
 }
 
-/* Tell c its turn. A socket the frame cannot be built for closes now. */
+/*
+ * Tell c its turn, written at once when nothing is queued ahead (a close
+ * drops the queue, so a queued notice could be lost at an early turn). A
+ * socket the frame cannot be built for closes now.
+ */
 static void
 drain_notify(ph_server *srv, ph_conn *c, uint64_t delay_ms)
 {
@@ -74,12 +78,15 @@ drain_notify(ph_server *srv, ph_conn *c, uint64_t delay_ms)
     int n = snprintf(buf, sizeof(buf),
                      "{\"type\":\"server.draining\",\"reconnect_in_ms\":%llu}",
                      (unsigned long long)delay_ms);
+    ph_frame *f = n < 0 || (size_t)n >= sizeof(buf)
+                      ? NULL : ph_frame_new(buf, (size_t)n);
 
-    if (n < 0 || (size_t)n >= sizeof(buf)) {
+    if (f == NULL) {
         ph_srv_conn_close(srv, c, PH_CLOSE_RESTART);
         return;
     }
-    ph_srv_conn_send_text(srv, c, buf, (size_t)n);
+    ph_srv_conn_deliver(srv, c, f);
+    ph_srv_frame_release(srv, f);
 }
 
 /*
@@ -109,7 +116,11 @@ ph_srv_drain_begin(ph_server *srv, uint64_t window_ms)
     ph_conn *c, *tmp;
     size_t i;
 
-    if (srv->phase != SRV_RUNNING || d->active) {
+    if (srv->phase != SRV_RUNNING) {
+        return;
+    }
+    if (d->active) {
+        ph_logf(srv->log, PH_LOG_INFO, "already draining; request ignored");
         return;
     }
     d->active = 1;

@@ -243,8 +243,7 @@ int ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len);
 void ph_srv_conn_close(ph_server *srv, ph_conn *c, int code);
 void ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f);
-void ph_srv_conn_send_text(ph_server *srv, ph_conn *c, const char *text,
-                           size_t len);
+void ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f);
 void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
 
 /* ---- server_drain.c --------------------------------------------------- */
