@@ -992,6 +992,8 @@ def main() -> int:
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     command = "make bench" if args.profile == "full" else f"make bench-{args.profile}"
+    if scenarios == ["drain"]:
+        command = "make bench-drain"
     extra = " ".join(sys.argv[1:])
     results: dict[str, Any] = {
         "timestamp": stamp,

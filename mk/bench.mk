@@ -48,8 +48,9 @@ bench-quick: bench-build
 bench-smoke: bench-build
 	$(BENCH_PY) bench/run.py --profile smoke $(BENCH_ARGS)
 
-# BENCH_ARGS="--profile smoke" for a small run on a busy machine.
-bench-drain: bench-build
+# BENCH_ARGS="--profile smoke" for a small run on a busy machine. Needs only
+# the C tools and the extension (no uvicorn, no plots).
+bench-drain: $(BENCH_OUT)/loadgen $(BENCH_OUT)/rawserver
 	$(BENCH_PY) bench/run.py --profile full --scenarios drain --peers sidecar --no-report \
 	    --label drain $(BENCH_ARGS)
 
