@@ -29,8 +29,8 @@ def expected_turns(n: int, window_ms: int) -> list[int]:
     return [window_ms * (2 * i + 1) // (2 * n) for i in range(n)]
 
 
-async def http_get(reader, writer, path: str) -> tuple[int, dict]:
-    """GET path on an open keep-alive connection: (status, JSON body)."""
+async def http_get(reader, writer, path: str) -> tuple[int, str]:
+    """GET path on an open keep-alive connection: (status, body text)."""
     writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5 * servers.SLOW)
@@ -39,7 +39,7 @@ async def http_get(reader, writer, path: str) -> tuple[int, dict]:
         int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length")
     )
     body = await asyncio.wait_for(reader.readexactly(length), 5 * servers.SLOW)
-    return int(lines[0].split()[1]), json.loads(body)
+    return int(lines[0].split()[1]), body.decode()
 
 
 class DrainTests(TransactionTestCase):
@@ -68,6 +68,9 @@ class DrainTests(TransactionTestCase):
         server = await self.start("--drain-seconds", str(WINDOW_S))
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         self.assertEqual((await http_get(reader, writer, "/healthz"))[0], 200)
+        self.assertIn(
+            "\npartyhub_sidecar_draining 0\n", (await http_get(reader, writer, "/metrics"))[1]
+        )
         sockets = await self.sockets(server.port, 24)
         leavers = set(range(0, 24, 6))  # close themselves once told their turn
 
@@ -96,9 +99,13 @@ class DrainTests(TransactionTestCase):
         by_time = [delay for _, delay, _ in sorted(closed)]
         self.assertEqual(by_time, sorted(by_time))
 
-        status, health = await http_get(reader, writer, "/healthz")
+        status, body = await http_get(reader, writer, "/healthz")
+        health = json.loads(body)
         self.assertEqual((status, health["status"], health["draining"]), (503, "draining", True))
         self.assertEqual(health["connections"], 0)
+        status, metrics = await http_get(reader, writer, "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn("\npartyhub_sidecar_draining 1\n", metrics)
         writer.close()
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", server.port), 2).close()
