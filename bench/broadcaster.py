@@ -19,7 +19,9 @@ k - window (a closed loop, so nothing piles up in Redis; a 5 s stall is
 counted and the loop moves on). `sizes` are the connections per code, for
 the expected deliveries. After the run the `session.state` snapshot of each
 touched game is stored with its last seq, as the REST views do after a
-broadcast, so sockets opened later start from the right seq.
+broadcast, so sockets opened later start from the right seq; with
+"store_state": true it is stored after every event instead (as
+lobby.publish does), for runs where sockets reconnect mid-run (drain).
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ def run(cmd: dict) -> dict:
         calls.append(time.monotonic_ns() - t)
         last_seq[codes[g]] = seq
         sent += 1
+        if cmd.get("store_state"):
+            session = GameSession.objects.get(code=codes[g])
+            snapshot.store_state(codes[g], seq, services.session_state(session))
     elapsed = (time.monotonic_ns() - t0) / 1e9
     for code, seq in last_seq.items():
         session = GameSession.objects.get(code=code)

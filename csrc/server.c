@@ -169,21 +169,15 @@ stop_begin(ph_server *srv)
     }
     ph_logf(srv->log, PH_LOG_INFO, "stopping: closing %zu connections",
             srv->fan.nconns);
-    if (srv->listen_active) {
-        uv_poll_stop(&srv->listen_poll);
-        close_handle((uv_handle_t *)&srv->listen_poll);
-        srv->listen_active = 0;
-    }
-    if (srv->listen_fd >= 0) {
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
-    }
+    ph_srv_listen_close(srv, 0);
+    ph_srv_drain_halt(srv);
     HASH_ITER(hh, srv->fan.groups, g, gtmp) {
         ph_srv_redis_group_del(srv, g->name);
     }
     srv->phase = SRV_STOPPING;
+    /* Drained sockets were told when to come back: 1012 keeps them to it. */
     HASH_ITER(hh, srv->fan.conns, c, tmp) {
-        ph_srv_conn_close(srv, c, 1001);
+        ph_srv_conn_close(srv, c, srv->drain.active ? PH_CLOSE_RESTART : 1001);
     }
     srv->stop_deadline_ms = now_ms() + (uint64_t)srv->cfg.stop_grace_ms;
     uv_timer_start(&srv->stop_timer, stop_timer_cb, 0, PH_STOP_POLL_MS);
@@ -193,13 +187,20 @@ static void
 wake_cb(uv_async_t *a)
 {
     ph_server *srv = a->data;
-    int stop;
+    int stop, drain;
+    uint64_t drain_ms;
 
     pthread_mutex_lock(&srv->lock);
     stop = srv->stop_requested;
+    drain = srv->drain_requested;
+    drain_ms = srv->drain_request_ms;
+    srv->drain_requested = 0;
     pthread_mutex_unlock(&srv->lock);
     if (stop) {
         stop_begin(srv);
+    }
+    else if (drain) {
+        ph_srv_drain_begin(srv, drain_ms);
     }
 }
 
@@ -251,10 +252,11 @@ server_teardown(ph_server *srv)
         close(srv->listen_fd);
         srv->listen_fd = -1;
     }
+    ph_srv_drain_halt(srv);
     if (srv->loop_ready) {
         uv_handle_t *ours[] = {
             (uv_handle_t *)&srv->wake, (uv_handle_t *)&srv->tick,
-            (uv_handle_t *)&srv->stop_timer,
+            (uv_handle_t *)&srv->stop_timer, (uv_handle_t *)&srv->drain.timer,
             (uv_handle_t *)&srv->links[0].retry,
             (uv_handle_t *)&srv->links[1].retry,
             (uv_handle_t *)&srv->listen_poll,
@@ -524,6 +526,7 @@ server_make_handles(ph_server *srv, char *err, size_t errlen)
         || uv_timer_init(&srv->loop, &srv->stop_timer) != 0
         || uv_timer_init(&srv->loop, &srv->links[0].retry) != 0
         || uv_timer_init(&srv->loop, &srv->links[1].retry) != 0
+        || ph_srv_drain_init(srv) != 0
         || uv_poll_init_socket(&srv->loop, &srv->listen_poll,
                                srv->listen_fd) != 0) {
         ph_srv_set_err(err, errlen, "libuv handle initialisation failed");
@@ -644,6 +647,7 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
     out->log_dropped = srv->log ? ph_log_dropped(srv->log) : 0;
     out->nofile_limit = srv->nofile_limit;
+    out->draining = atomic_load_explicit(&s->draining, memory_order_relaxed);
 }
 
 /* The log ring lines can be drained from (any thread); owned by srv. */

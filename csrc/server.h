@@ -9,9 +9,9 @@
  * local socket of the group with the frame encoded once.
  *
  * Threads: ph_server_new, ph_server_run and ph_server_free are called by
- * one owner thread (run blocks). ph_server_stop, ph_server_stats and the
- * log functions may be called from any thread at any time between new and
- * free.
+ * one owner thread (run blocks). ph_server_stop, ph_server_drain,
+ * ph_server_stats and the log functions may be called from any thread at
+ * any time between new and free.
  */
 #ifndef PH_SERVER_H
 #define PH_SERVER_H
@@ -90,6 +90,7 @@ typedef struct ph_server_stats {
     uint64_t inbound_forwarded;
     uint64_t log_dropped;
     uint64_t nofile_limit;         /* RLIMIT_NOFILE soft limit in force */
+    int draining;                  /* a drain has begun */
 } ph_server_stats;
 
 /* Fill cfg with the defaults listed above. */
@@ -119,6 +120,19 @@ int ph_server_run(ph_server *srv);
  * Python code) and idempotent; returns at once.
  */
 void ph_server_stop(ph_server *srv);
+
+/*
+ * Ask the server to drain over window_ms (capped at one hour): it stops
+ * accepting (the listening socket is closed, so SO_REUSEPORT siblings on
+ * the port take new connections), /healthz answers 503, every open socket
+ * is sent {"type":"server.draining","reconnect_in_ms":d} at once, where d
+ * is its turn, spread uniformly over the window in a shuffled order, and
+ * is closed with 1012 at that turn. Sockets that open meanwhile are closed
+ * 1012 at once. The server keeps running, drained, until ph_server_stop
+ * (which then closes what is left with 1012 and returns at once). Safe
+ * from any thread; a second call while draining is ignored.
+ */
+void ph_server_drain(ph_server *srv, uint64_t window_ms);
 
 /* Snapshot the counters (any thread). */
 void ph_server_stats_get(ph_server *srv, ph_server_stats *out);

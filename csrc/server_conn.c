@@ -611,6 +611,16 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
         ph_srv_conn_close(srv, c, code);
         return;
     }
+    ph_srv_conn_deliver(srv, c, f);
+}
+
+/*
+ * Write f to c at once when nothing is ahead of it (see conn_write_now),
+ * else queue it (ph_srv_conn_send). The caller keeps its reference.
+ */
+void
+ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
+{
     if (!conn_write_now(srv, c, f)) {
         ph_srv_conn_send(srv, c, f);
     }
@@ -913,6 +923,10 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
     }
     if (srv->phase != SRV_RUNNING) {
         lws_close_reason(wsi, 1001, NULL, 0);
+        return -1;
+    }
+    if (srv->drain.active) {           /* accepted just before the drain */
+        lws_close_reason(wsi, PH_CLOSE_RESTART, NULL, 0);
         return -1;
     }
     if (!c->code_ok) {

@@ -4,6 +4,7 @@
  *   srv = Server(port=8001, redis_port=6379, ...)   # binds now; OSError on failure
  *   srv.serve()        # blocks with the GIL released until stop()
  *   srv.stop()         # any thread; idempotent
+ *   srv.drain(seconds) # any thread: stop accepting, close 1012 over the window
  *   srv.stats()        # dict of counters
  *   srv.drain_logs()   # [(levelno, message), ...] from the C log ring
  *
@@ -173,6 +174,28 @@ Server_stop(ServerObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(drain_window_doc,
+"drain(seconds)\n--\n\nStart draining over `seconds` (0..3600; any thread;\n"
+"returns at once): stop accepting, tell every socket its turn\n"
+"(server.draining), close each with 1012 at that turn. A second call is\n"
+"ignored. stop() still ends the server.");
+
+static PyObject *
+Server_drain(ServerObject *self, PyObject *arg)
+{
+    double seconds = PyFloat_AsDouble(arg);
+
+    if (seconds == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!(seconds >= 0.0 && seconds <= 3600.0)) {
+        PyErr_SetString(PyExc_ValueError, "drain seconds must be in 0..3600");
+        return NULL;
+    }
+    ph_server_drain(self->srv, (uint64_t)(seconds * 1000.0));
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(stats_doc, "stats()\n--\n\nCounters as a dict.");
 
 static PyObject *
@@ -183,7 +206,7 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
     ph_server_stats_get(self->srv, &s);
     return Py_BuildValue(
         "{s:i,s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K"
-        ",s:K,s:K,s:K,s:K}",
+        ",s:K,s:K,s:K,s:K,s:O}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "connections", (unsigned long long)s.connections,
         "connections_total", (unsigned long long)s.connections_total,
@@ -201,7 +224,8 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
         "redis_undelivered", (unsigned long long)s.redis_undelivered,
         "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
         "log_dropped", (unsigned long long)s.log_dropped,
-        "nofile_limit", (unsigned long long)s.nofile_limit);
+        "nofile_limit", (unsigned long long)s.nofile_limit,
+        "draining", s.draining ? Py_True : Py_False);
 }
 
 PyDoc_STRVAR(drain_doc,
@@ -241,6 +265,7 @@ Server_drain_logs(ServerObject *self, PyObject *args)
 static PyMethodDef Server_methods[] = {
     {"serve", (PyCFunction)Server_serve, METH_NOARGS, serve_doc},
     {"stop", (PyCFunction)Server_stop, METH_NOARGS, stop_doc},
+    {"drain", (PyCFunction)Server_drain, METH_O, drain_window_doc},
     {"stats", (PyCFunction)Server_stats, METH_NOARGS, stats_doc},
     {"drain_logs", (PyCFunction)Server_drain_logs, METH_VARARGS, drain_doc},
     {NULL, NULL, 0, NULL}

@@ -128,6 +128,11 @@ def sidecar_kwargs(**overrides) -> dict:
     return kwargs
 
 
+# Default drain window of SidecarRunner.drain() and `runsidecar --drain-seconds`:
+# 10,000 sockets reconnect elsewhere at about 333 per second.
+DRAIN_SECONDS = 30.0
+
+
 class SidecarRunner:
     """A Server serving in a thread, with its C log lines sent to logging."""
 
@@ -167,8 +172,16 @@ class SidecarRunner:
         return self.server.stats()
 
     def stop(self) -> None:
-        """Ask the loop to close every socket (1001) and return; any thread."""
+        """Ask the loop to close every socket (1001; 1012 once draining) and return; any thread."""
         self.server.stop()
+
+    def drain(self, seconds: float = DRAIN_SECONDS) -> None:
+        """Start draining over `seconds` and return; any thread (see docs/architecture.md).
+
+        The listener closes, each socket is told its turn (server.draining)
+        and closed with 1012 at it; the server then idles until stop().
+        """
+        self.server.drain(seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for serve() to return; True if it did."""
