@@ -11,7 +11,9 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 
+import redis as redis_py
 import websockets
 from django.test import Client, TransactionTestCase
 
@@ -354,3 +356,23 @@ def last_seq(redis, code: str) -> int:
     """The session's last event seq, read from Redis."""
     reply = redis.command("GET", protocol.seq_key(code))
     return int(reply.split(b"\r\n")[1])
+
+
+@contextlib.contextmanager
+def redis_commands(port: int):
+    """Record what Redis on `port` runs inside the block (MONITOR).
+
+    Yields a list filled when the block ends: (client type, command text),
+    in execution order; the type is "lua" for commands run by a script.
+    """
+    client = redis_py.Redis(port=port, socket_timeout=5)
+    marker = f"redis-commands-end-{uuid.uuid4().hex}"
+    seen: list[tuple[str, str]] = []
+    try:
+        with client.monitor() as monitor:
+            yield seen
+            client.echo(marker)
+            while marker not in (command := monitor.next_command())["command"]:
+                seen.append((command["client_type"], command["command"]))
+    finally:
+        client.close()
