@@ -353,7 +353,18 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
             return;
         }
     }
-    /* Joined before reading the snapshot, so no event falls in between. */
+    /* Joined before reading the snapshot, so no event falls in between.
+     * When c is the first local member, conn_join has just queued the
+     * group's ZADD on the command link; the GET below goes on the same
+     * link after it (ph_srv_redis_command), and Redis runs one
+     * connection's commands in order, so the ZADD has run before the GET
+     * without waiting for its reply. A broadcast is one atomic script that
+     * stores the event and the state (RS_GROUP_SEND; with several hosts
+     * the state is stored before the event is delivered), so it runs
+     * either before the ZADD (the GET then reads a state that has the
+     * event) or after it (the event reaches this process and is queued
+     * until the state is sent; the client drops seq <= the state's).
+     * If the link is down both commands fail and c is closed with 1013. */
     ph_srv_state_key(srv, c->code, key, sizeof(key));
     argv[0] = "GET"; argv[1] = key;
     lens[0] = 3; lens[1] = strlen(key);

@@ -55,8 +55,12 @@ class GameConsumer(AsyncWebsocketConsumer):
             self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        # Read the seq before the state: the state then reflects at least every
-        # event up to seq, so a client can drop events with seq <= it.
+        # Only now, with the membership acknowledged by Redis, read what the
+        # client starts from: an event broadcast after this reaches us, one
+        # broadcast before is in the seq and the state (read from the
+        # database, which commits before any broadcast). Read the seq before
+        # the state: the state then reflects at least every event up to seq,
+        # so a client can drop events with seq <= it.
         seq = await current_seq(self.code)
         state = await database_sync_to_async(access.state_payload)(self.code)
         self.connection_id = uuid.uuid4().hex

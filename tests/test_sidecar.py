@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 
 from asgiref.sync import sync_to_async
@@ -16,6 +17,7 @@ from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from realtime import protocol
+from realtime.broadcast import sync_broadcast_phase_event
 
 from . import servers
 from .helpers import (
@@ -86,6 +88,41 @@ class ManyClientsTests(GameCase):
         for events in received:
             self.assertEqual([e["seq"] for e in events], list(range(3, 3 + n)))
         await asyncio.gather(*(ws.close() for ws, _, _ in clients))
+
+
+class JoinDuringBroadcastsTests(GameCase):
+    async def test_sockets_joining_between_events_miss_none(self):
+        """The state is stored by the event's own script, and the sidecar
+        joins the group before it GETs the state: whenever a socket joins,
+        its state plus the events it gets leave no seq out."""
+        stop = threading.Event()
+        last = [0]
+
+        def broadcast():
+            while not stop.is_set():
+                last[0] = sync_broadcast_phase_event(
+                    self.code, protocol.GAME_OVER, {"ranking": []}, {"phase": "lobby"}
+                )
+                time.sleep(0.005)  # pacing only: keep 20 Python readers up
+
+        sender = asyncio.ensure_future(asyncio.to_thread(broadcast))
+        followers, state_seqs = [], set()
+        try:
+            for i in range(20):
+                (follower,) = await follow(
+                    self.sidecar.port, self.code, [self.ana, self.bo][i % 2 :], 1
+                )
+                followers.append(follower)
+                state_seqs.add(follower.seq)  # its session.state's, nothing read yet
+        finally:
+            stop.set()
+            await sender
+        for follower in followers:
+            self.assertTrue(await follower.wait(lambda f: f.seq >= last[0]))
+            await follower.close()
+        self.assertEqual([f.gaps for f in followers], [0] * len(followers))
+        # The joins fell at different points of the stream (else nothing was tested).
+        self.assertGreater(len(state_seqs), 5)
 
 
 class DirectAndInboundTests(GameCase):
