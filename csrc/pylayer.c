@@ -622,6 +622,7 @@ static PyObject *
 group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
 {
     mpe_encoder *e = c->enc;
+    /* ... + 2 state keys and 3 state arguments */
     int max_args = 16 + 2 * self->ncaps + 3 * (e->ncuts + 1) + 2 + 5;
     const char **argv = PyMem_Malloc(sizeof(char *) * (size_t)max_args);
     size_t *lens = PyMem_Malloc(sizeof(size_t) * (size_t)max_args);
@@ -907,11 +908,12 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     if (key_off < 0) {
         return NULL;
     }
-    const char *argv[9];
+    const char *argv[9];   /* 4 keys, 5 arguments at most */
     size_t lens[9];
     int argc = 0;
 #define ARG(p, l) (argv[argc] = (p), lens[argc] = (l), argc++)
-    ARG(c->scratch.data + key_off, (size_t)(self->prefix_len + 7 + q->group_len));
+    ARG(c->scratch.data + key_off,
+        (size_t)(self->prefix_len + 7 + q->group_len));
     if (q->counter != NULL) {
         ARG(q->counter, (size_t)q->counter_len);
     }
@@ -1019,7 +1021,8 @@ state_args(PyObject *const *args, gs_req *q)
 PyDoc_STRVAR(layer_group_send_doc,
 "group_send(group, message[, counter_key, counter_ttl, seq_key, text_key,\n"
 "           text_head, text_tail[, state_key, state_seq_key, state_head,\n"
-"           state_tail, state_ttl]]) -> (seq, keys, over_capacity, members)\n\n"
+"           state_tail, state_ttl]])\n"
+"    -> (seq, keys, over_capacity, members)\n\n"
 "Send `message` to every member of `group` as channels_redis does: one\n"
 "stored message per process key, whose __asgi_channel__ lists that key's\n"
 "members; keys at capacity are skipped and counted. With one host this is\n"

@@ -95,8 +95,9 @@
     "local function store_state(seq, skey, seqkey, head, tail, ttl)\n" \
     "  local current = tonumber(redis.call('GET', seqkey) or '-1')\n" \
     "  if seq > current then\n" \
-    "    redis.call('SET', skey, head .. string.format('%d', seq) .. tail, 'EX', ttl)\n" \
-    "    redis.call('SET', seqkey, string.format('%d', seq), 'EX', ttl)\n" \
+    "    local seqstr = string.format('%d', seq)\n" \
+    "    redis.call('SET', skey, head .. seqstr .. tail, 'EX', ttl)\n" \
+    "    redis.call('SET', seqkey, seqstr, 'EX', ttl)\n" \
     "  end\n" \
     "end\n"
 
@@ -160,7 +161,8 @@ static const char rs_group_send[] =
     "  end\n"
     "end\n"
     "if #KEYS > 2 then\n"
-    "  store_state(seq, KEYS[3], KEYS[4], ARGV[pos], ARGV[pos + 1], ARGV[pos + 2])\n"
+    "  local shead, stail, sttl = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]\n"
+    "  store_state(seq, KEYS[3], KEYS[4], shead, stail, sttl)\n"
     "end\n"
     "local body = table.concat(parts) .. '\\176__asgi_channel__'\n"
     "local function capacity(ch)\n"
