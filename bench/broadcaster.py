@@ -19,7 +19,10 @@ k - window (a closed loop, so nothing piles up in Redis; a 5 s stall is
 counted and the loop moves on). `sizes` are the connections per code, for
 the expected deliveries. After the run the `session.state` snapshot of each
 touched game is stored with its last seq, as the REST views do after a
-broadcast, so sockets opened later start from the right seq.
+broadcast, so sockets opened later start from the right seq; with
+"store_state": true every event carries it instead (stored in the event's
+own Redis script, as lobby.publish does), for runs where sockets reconnect
+mid-run (drain).
 """
 
 from __future__ import annotations
@@ -105,10 +108,13 @@ def run(cmd: dict) -> dict:
                     stalls += 1
                     break
                 time.sleep(0.0001)
+        state = None
+        if cmd.get("store_state"):
+            state = services.session_state(GameSession.objects.get(code=codes[g]))
         t = time.monotonic_ns()
         try:
             seq = sync_broadcast_phase_event(
-                codes[g], "phase.game_over", {"t": t, "ranking": [], "pad": pad}
+                codes[g], "phase.game_over", {"t": t, "ranking": [], "pad": pad}, state
             )
         except BroadcastError as exc:
             errors += 1

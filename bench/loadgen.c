@@ -5,7 +5,7 @@
  * PONG, close frames answered).
  *
  *   loadgen --port P --max-conns N --shm FILE [--sources K]
- *           [--origin http://127.0.0.1] [--host 127.0.0.1]
+ *           [--origin http://127.0.0.1] [--host 127.0.0.1] [--follow 1]
  *
  * Driven over stdin, one command a line; answers are JSON lines on stdout:
  *
@@ -15,6 +15,18 @@
  *       once `welcome` and `session.state` arrived (the server's token check
  *       done). Prints {"ev":"progress",...} about once a second and then
  *       {"ev":"connected",...} with counts, elapsed time and error reasons.
+ *   drain FOLLOW_PORT TIMEOUT_S
+ *       follow a draining server (issue 9): a ready socket that gets
+ *       {"type":"server.draining","reconnect_in_ms":d} and then close 1012
+ *       reconnects to FOLLOW_PORT (same path) at receipt + d (at once if
+ *       the close comes later); its session.state there is its resync
+ *       (events below that seq are covered, gaps after it are lost). Run
+ *       the command, wait for {"ev":"following"}, then signal the server;
+ *       it prints {"ev":"drained",...}
+ *       once every socket ready at the start has moved or died (or at the
+ *       timeout): reconnects per socket, connects per 100 ms / per second
+ *       on FOLLOW_PORT, close-to-ready downtime. Needs --follow (keeps
+ *       each socket's path for the reconnect).
  *   reset   zero the event counters and the latency histogram
  *   stats   print {"ev":"stats",...}
  *   quit    exit (the kernel closes the sockets)
@@ -59,8 +71,11 @@
 #define PATH_MAX_LEN 400       /* one spec line's path */
 #define MAX_REASONS 32
 #define STDIN_TAG UINT32_MAX
+#define MOVE_BIN_NS 100000000ull  /* connect-rate bins of the drain command */
+#define MOVE_BINS 3000            /* 300 s of bins */
 
-enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_READY, C_DEAD };
+/* C_WAIT: closed 1012 by a draining server, reconnecting at move_at. */
+enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_READY, C_DEAD, C_WAIT };
 
 typedef struct hsbuf {
     char buf[HS_MAX];
@@ -76,6 +91,9 @@ typedef struct conn {
     uint8_t opcode;            /* opcode of the current message */
     uint8_t fin;               /* current frame ends its message */
     uint8_t ctrl;              /* current frame is a control frame */
+    uint8_t moves;             /* reconnects after a drain (1012) */
+    uint8_t told;              /* server.draining seen on this socket */
+    uint8_t fresh;             /* moved; no event since its resync yet */
     uint16_t pre_len;
     uint64_t remaining;        /* payload bytes left in the current frame */
     int64_t last_seq;          /* last event seq (or the state's seq) */
@@ -84,6 +102,8 @@ typedef struct conn {
     char pre[PREFIX_MAX];      /* start of the current message */
     hsbuf *hs;                 /* only during the handshake */
     uint64_t t_start;          /* connect() time */
+    uint64_t move_at;          /* server.draining: receipt + reconnect_in_ms */
+    uint64_t closed_at;        /* the draining server's 1012 close */
 } conn;
 
 typedef struct reason {
@@ -103,6 +123,61 @@ static size_t nreasons;
 static uint64_t close_codes[8][2];   /* (code, count) pairs */
 static size_t nclose_codes;
 static unsigned long fd_limit;
+/* --follow: each socket's path (for drain reconnects); NULL otherwise. */
+static char (*conn_paths)[PATH_MAX_LEN];
+static int conn_port_b;            /* drain command's FOLLOW_PORT */
+/* Drain command state (reset by each drain command). */
+static struct {
+    uint64_t t0, notices, closes_1012, moves_started, moved, move_failed;
+    uint64_t resync_covered, state_behind, n_waiting, gaps_first_after_move;
+    uint64_t gaps_before_move;
+    uint32_t bins[MOVE_BINS];  /* reconnects started per 100 ms */
+    uint32_t close_bins[MOVE_BINS];  /* 1012 closes received per 100 ms */
+    lathist downtime;          /* 1012 close -> session.state on the peer */
+    lathist wait;              /* 1012 close -> reconnect started */
+    lathist reconnect;         /* reconnect started -> session.state */
+} mv;
+/* Sockets in C_WAIT, a binary min-heap on move_at (O(log n) per move: a
+ * scan of every socket per loop turn would starve the loop at 10,000). */
+static uint32_t *wait_heap;
+static size_t wait_n;
+
+static void
+wait_push(uint32_t idx)
+{
+    size_t i = wait_n++;
+
+    while (i > 0 && conns[wait_heap[(i - 1) / 2]].move_at > conns[idx].move_at) {
+        wait_heap[i] = wait_heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    wait_heap[i] = idx;
+}
+
+static uint32_t
+wait_pop(void)
+{
+    uint32_t top = wait_heap[0], last = wait_heap[--wait_n];
+    size_t i = 0;
+
+    for (;;) {
+        size_t k = 2 * i + 1;
+
+        if (k >= wait_n) {
+            break;
+        }
+        if (k + 1 < wait_n && conns[wait_heap[k + 1]].move_at < conns[wait_heap[k]].move_at) {
+            k++;
+        }
+        if (conns[wait_heap[k]].move_at >= conns[last].move_at) {
+            break;
+        }
+        wait_heap[i] = wait_heap[k];
+        i = k;
+    }
+    wait_heap[i] = last;
+    return top;
+}
 
 /* Event counters (reset by "reset"). */
 static struct {
@@ -224,11 +299,17 @@ conn_kill(conn *c, const char *why)
         if (why != NULL) {
             add_reason("after ready: %s", why);
         }
+    } else if (c->state == C_WAIT) {
+        mv.n_waiting--;
+        mv.move_failed++;
     } else {
         n_failed++;
         n_inflight--;
+        if (c->moves > 0) {
+            mv.move_failed++;
+        }
         if (why != NULL) {
-            add_reason("%s", why);
+            add_reason("%s%s", c->moves > 0 ? "move: " : "", why);
         }
     }
     if (c->fd >= 0) {
@@ -239,6 +320,29 @@ conn_kill(conn *c, const char *why)
     free(c->hs);
     c->hs = NULL;
     c->state = C_DEAD;
+}
+
+/* Closed 1012 by a draining server: drop the socket, reconnect at the time
+ * server.draining gave (at once without one, or when it has passed). */
+static void
+conn_wait(conn *c)
+{
+    uint64_t now = now_ns();
+
+    mv.closes_1012++;
+    if ((now - mv.t0) / MOVE_BIN_NS < MOVE_BINS) {
+        mv.close_bins[(now - mv.t0) / MOVE_BIN_NS]++;
+    }
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    c->closed_at = now;
+    if (!c->told || c->move_at < now) {
+        c->move_at = now;
+    }
+    c->state = C_WAIT;
+    mv.n_waiting++;
+    wait_push((uint32_t)(c - conns));
 }
 
 /* ---- messages ------------------------------------------------------------- */
@@ -293,7 +397,13 @@ on_text(conn *c, uint64_t rx)
         if (seq > c->last_seq + 1) {
             ctr.gaps += (uint64_t)(seq - c->last_seq - 1);
             ctr.gap_events++;
+            if (c->fresh) {
+                mv.gaps_first_after_move += (uint64_t)(seq - c->last_seq - 1);
+            } else if (c->moves == 0) {
+                mv.gaps_before_move += (uint64_t)(seq - c->last_seq - 1);
+            }
         }
+        c->fresh = 0;
         c->last_seq = seq;
         ctr.deliveries++;
         if (t > 0) {
@@ -314,12 +424,36 @@ on_text(conn *c, uint64_t rx)
     if (n > 14 && memcmp(p, "session.state\"", 14) == 0) {
         int64_t seq = find_num(p, n, "\"seq\":");
 
-        c->last_seq = seq < 0 ? 0 : seq;
+        if (seq < 0) {
+            seq = 0;
+        }
+        if (c->moves > 0 && c->state == C_OPEN) {
+            /* The resync after a move: the state covers what was missed. */
+            if (seq > c->last_seq) {
+                mv.resync_covered += (uint64_t)(seq - c->last_seq);
+            } else if (seq < c->last_seq) {
+                mv.state_behind++;
+                seq = c->last_seq;
+            }
+            mv.moved++;
+            c->fresh = 1;
+            lathist_add(&mv.downtime, rx - c->closed_at);
+            lathist_add(&mv.reconnect, rx - c->t_start);
+        }
+        c->last_seq = seq;
         if (c->state == C_OPEN) {
             c->state = C_READY;
             n_ready++;
             n_inflight--;
         }
+        return;
+    }
+    if (n > 16 && memcmp(p, "server.draining\"", 16) == 0) {
+        int64_t ms = find_num(p, n, "\"reconnect_in_ms\":");
+
+        mv.notices++;
+        c->told = 1;
+        c->move_at = rx + (uint64_t)(ms < 0 ? 0 : ms) * 1000000u;
         return;
     }
     ctr.other++;
@@ -346,6 +480,10 @@ on_control(conn *c)
 
         add_close_code(code);
         send_frame(c, 0x8, c->pre, c->pre_len >= 2 ? 2 : 0);
+        if (code == 1012 && conn_paths != NULL && conn_port_b > 0 && c->state == C_READY) {
+            conn_wait(c);
+            return -1;
+        }
         snprintf(why, sizeof(why), "close %u", code);
         conn_kill(c, why);
         return -1;
@@ -451,7 +589,7 @@ frame_done:
 /* ---- handshake ------------------------------------------------------------ */
 
 static void
-start_handshake(conn *c, const char *path)
+start_handshake(conn *c, const char *path, int to_port)
 {
     unsigned char nonce[16];
     char key[25];
@@ -466,7 +604,7 @@ start_handshake(conn *c, const char *path)
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
-                   path, target_host, port, key, origin);
+                   path, target_host, to_port, key, origin);
     c->hs->len = (size_t)len;   /* sent on EPOLLOUT */
 }
 
@@ -550,7 +688,7 @@ on_handshake_read(conn *c, uint64_t rx)
 }
 
 static int
-start_connect(conn *c, int idx)
+start_connect(conn *c, int idx, int to_port)
 {
     struct sockaddr_in sa, src;
     struct epoll_event ev;
@@ -576,7 +714,7 @@ start_connect(conn *c, int idx)
     }
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
+    sa.sin_port = htons((uint16_t)to_port);
     inet_pton(AF_INET, target_host, &sa.sin_addr);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
         add_reason("connect: %s", strerror(errno));
@@ -778,11 +916,14 @@ cmd_connect(const char *file, int concurrency, double timeout_s)
                 stop_launch = 1;
                 break;
             }
-            start_handshake(c, paths[started]);
+            start_handshake(c, paths[started], port);
+            if (conn_paths != NULL) {
+                memcpy(conn_paths[first + started], paths[started], PATH_MAX_LEN);
+            }
             nconns = first + started + 1;
             started++;
             n_inflight++;
-            if (start_connect(c, (int)(first + started - 1)) < 0) {
+            if (start_connect(c, (int)(first + started - 1), port) < 0) {
                 /* EMFILE and friends: no point in trying more. */
                 int err = errno;
 
@@ -876,6 +1017,165 @@ cmd_connect(const char *file, int concurrency, double timeout_s)
     free(games);
 }
 
+/* Reconnect, to the drain's FOLLOW_PORT, every socket whose time came. */
+static void
+service_moves(uint64_t now)
+{
+    while (wait_n > 0 && conns[wait_heap[0]].move_at <= now) {
+        uint32_t i = wait_pop();
+        conn *c = &conns[i];
+        uint64_t bin;
+
+        if (c->state != C_WAIT) {
+            continue;
+        }
+        mv.n_waiting--;
+        lathist_add(&mv.wait, now - c->closed_at);
+        c->hs = malloc(sizeof(hsbuf));
+        if (c->hs == NULL) {
+            c->state = C_DEAD;
+            mv.move_failed++;
+            continue;
+        }
+        start_handshake(c, conn_paths[i], conn_port_b);
+        c->moves++;
+        c->told = 0;
+        c->hdr_len = 0;
+        c->remaining = 0;
+        c->pre_len = 0;
+        c->opcode = 0;
+        c->ctrl = 0;
+        n_inflight++;
+        mv.moves_started++;
+        bin = (now - mv.t0) / MOVE_BIN_NS;
+        if (bin < MOVE_BINS) {
+            mv.bins[bin]++;
+        }
+        if (start_connect(c, (int)i, conn_port_b) < 0) {
+            c->state = C_HANDSHAKE;
+            conn_kill(c, NULL);
+        }
+    }
+}
+
+/* Every socket ready at the drain's start has moved (ready again) or died. */
+static int
+drain_done(void)
+{
+    size_t i;
+
+    for (i = 0; i < nconns; i++) {
+        const conn *c = &conns[i];
+
+        if (c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_OPEN
+            || c->state == C_WAIT || (c->state == C_READY && c->moves == 0)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+cmd_drain(int follow, double timeout_s)
+{
+    uint64_t t0 = now_ns(), now = t0, last_check = t0;
+    uint64_t deadline = t0 + (uint64_t)(timeout_s * 1e9);
+    uint64_t targets = 0, on_a = 0, hist[3] = {0, 0, 0};
+    uint32_t max_bin = 0, max_s = 0, win = 0, max_close_bin = 0;
+    size_t i, first_bin = MOVE_BINS, last_bin = 0;
+    int done = 0;
+
+    if (conn_paths == NULL || follow <= 0 || follow > 65535) {
+        printf("{\"ev\":\"error\",\"msg\":\"drain needs --follow 1 and a port\"}\n");
+        fflush(stdout);
+        return;
+    }
+    memset(&mv, 0, sizeof(mv));
+    wait_n = 0;
+    lathist_reset(&mv.downtime);
+    lathist_reset(&mv.wait);
+    lathist_reset(&mv.reconnect);
+    mv.t0 = t0;
+    conn_port_b = follow;
+    for (i = 0; i < nconns; i++) {
+        if (conns[i].state == C_READY) {
+            conns[i].moves = 0;
+            conns[i].told = 0;
+            targets++;
+        }
+    }
+    /* Signal the server only after this: notices before it are not counted. */
+    printf("{\"ev\":\"following\",\"targets\":%llu}\n", (unsigned long long)targets);
+    fflush(stdout);
+    while (now < deadline && !done) {
+        pump(5);
+        now = now_ns();
+        service_moves(now);
+        if (now - last_check >= MOVE_BIN_NS) {
+            last_check = now;
+            done = drain_done();
+        }
+    }
+    for (i = 0; i < nconns; i++) {
+        const conn *c = &conns[i];
+
+        if (c->state == C_FREE) {
+            continue;
+        }
+        hist[c->moves > 2 ? 2 : c->moves]++;
+        on_a += c->state == C_READY && c->moves == 0;
+    }
+    for (i = 0; i < MOVE_BINS; i++) {
+        win += mv.bins[i];
+        if (i >= 10) {
+            win -= mv.bins[i - 10];
+        }
+        if (mv.bins[i] > max_bin) {
+            max_bin = mv.bins[i];
+        }
+        if (mv.close_bins[i] > max_close_bin) {
+            max_close_bin = mv.close_bins[i];
+        }
+        if (win > max_s) {
+            max_s = win;
+        }
+        if (mv.bins[i] > 0) {
+            if (first_bin == MOVE_BINS) {
+                first_bin = i;
+            }
+            last_bin = i;
+        }
+    }
+    printf("{\"ev\":\"drained\",\"done\":%s,\"elapsed_s\":%.3f,\"targets\":%llu,"
+           "\"notices\":%llu,\"closes_1012\":%llu,\"moves_started\":%llu,\"moved\":%llu,"
+           "\"move_failed\":%llu,\"still_on_first\":%llu,\"reconnects_0\":%llu,"
+           "\"reconnects_1\":%llu,\"reconnects_2_or_more\":%llu,\"resync_covered\":%llu,"
+           "\"state_behind\":%llu,\"gaps_first_after_move\":%llu,\"gaps_before_move\":%llu,"
+           "\"max_connects_per_100ms\":%u,\"max_connects_per_s\":%u,"
+           "\"max_closes_per_100ms\":%u,"
+           "\"first_connect_s\":%.1f,\"last_connect_s\":%.1f,",
+           done ? "true" : "false", (double)(now - t0) / 1e9, (unsigned long long)targets,
+           (unsigned long long)mv.notices, (unsigned long long)mv.closes_1012,
+           (unsigned long long)mv.moves_started, (unsigned long long)mv.moved,
+           (unsigned long long)mv.move_failed, (unsigned long long)on_a,
+           (unsigned long long)hist[0], (unsigned long long)hist[1],
+           (unsigned long long)hist[2], (unsigned long long)mv.resync_covered,
+           (unsigned long long)mv.state_behind,
+           (unsigned long long)mv.gaps_first_after_move,
+           (unsigned long long)mv.gaps_before_move, max_bin, max_s, max_close_bin,
+           first_bin == MOVE_BINS ? 0.0 : (double)first_bin / 10.0,
+           (double)(last_bin + 1) / 10.0);
+    lathist_json(stdout, "downtime", &mv.downtime);
+    putchar(',');
+    lathist_json(stdout, "wait", &mv.wait);
+    putchar(',');
+    lathist_json(stdout, "reconnect", &mv.reconnect);
+    putchar(',');
+    print_reasons(stdout);
+    printf("}\n");
+    fflush(stdout);
+}
+
 static void
 cmd_stats(void)
 {
@@ -926,6 +1226,8 @@ handle_commands(void)
             return 1;
         } else if (strcmp(cmd, "connect") == 0) {
             cmd_connect(a, b > 0 ? b : 256, t > 0 ? t : 60);
+        } else if (strcmp(cmd, "drain") == 0) {
+            cmd_drain(atoi(a), b > 0 ? b : 120);
         } else if (strcmp(cmd, "reset") == 0) {
             memset(&ctr, 0, sizeof(ctr));
             lathist_reset(&hist);
@@ -969,7 +1271,7 @@ main(int argc, char **argv)
 {
     const char *shm = NULL;
     struct epoll_event ev;
-    int i;
+    int i, follow = 0;
 
     max_conns = 1000;
     for (i = 1; i + 1 < argc; i += 2) {
@@ -979,6 +1281,7 @@ main(int argc, char **argv)
         else if (!strcmp(argv[i], "--sources")) nsources = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--origin")) origin = argv[i + 1];
         else if (!strcmp(argv[i], "--host")) target_host = argv[i + 1];
+        else if (!strcmp(argv[i], "--follow")) follow = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -997,6 +1300,10 @@ main(int argc, char **argv)
     rng_state ^= (uint32_t)now_ns() ^ (uint32_t)getpid();
     raise_nofile(max_conns + 64);
     conns = xcalloc(max_conns, sizeof(*conns));
+    if (follow) {
+        conn_paths = xcalloc(max_conns, sizeof(*conn_paths));
+        wait_heap = xcalloc(max_conns, sizeof(*wait_heap));
+    }
     lathist_reset(&hist);
     if (shm != NULL) {
         int fd = open(shm, O_RDWR | O_CREAT, 0600);

@@ -20,6 +20,13 @@ per measurement, the same C load generator, bench/loadgen.c):
            token checked)
   broadcast  bench/broadcast.py (C layer vs async_to_sync(group_send)),
            run as is when present
+  drain    (issue 9; `make bench-drain`) N clients (G games x 10 players)
+           on sidecar A (`manage.py runsidecar`), events to random games at
+           a fixed rate with the state stored after each; SIGUSR1 drains A
+           over W s while sidecar B on another port takes the clients (the
+           load generator follows server.draining + 1012 there): B's connect
+           rate (max per 100 ms, per s) against a ceiling, reconnects per
+           client, events lost after each client's resync (session.state)
 
 Peers: sidecar (realtime._sidecar Server, Python binding), daphne and uvicorn
 (partyhub.asgi + GameConsumer + channels_redis), raw (bench/rawserver.c: the
@@ -69,7 +76,7 @@ from bench.common import (  # noqa: E402
 from partyhub.redisproc import RedisServer, free_port  # noqa: E402
 
 PEERS = ("sidecar", "daphne", "uvicorn", "raw")
-SCENARIOS = ("fanout", "rooms", "idle", "scale", "broadcast")
+SCENARIOS = ("fanout", "rooms", "idle", "scale", "broadcast", "drain")
 
 # Sizes per profile. "full" is the recorded run (quiet machine, < 15 min),
 # "quick" < 2 min, "smoke" proves the scripts on a busy machine.
@@ -91,6 +98,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale_step": 5000,
         "broadcast_timeout": 300.0,
         "broadcast_seconds": 2.0,
+        "drain_clients": 10000,
+        "drain_seconds": 10.0,
+        "drain_rate": 50.0,
     },
     "quick": {
         "fanout_sizes": [1000],
@@ -109,6 +119,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale_step": 2000,
         "broadcast_timeout": 60.0,
         "broadcast_seconds": 0.3,
+        "drain_clients": 2000,
+        "drain_seconds": 4.0,
+        "drain_rate": 20.0,
     },
     "smoke": {
         "fanout_sizes": [100, 1000],
@@ -127,6 +140,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale_step": 2000,
         "broadcast_timeout": 60.0,
         "broadcast_seconds": 0.3,
+        "drain_clients": 500,
+        "drain_seconds": 2.0,
+        "drain_rate": 10.0,
     },
 }
 
@@ -136,6 +152,11 @@ CONNECT_CONCURRENCY = 256
 SOURCES = 16  # 127.0.0.1 .. 127.0.0.16
 DRAIN_STILL_S = 10.0  # after the last send: give up when nothing arrives for this long
 DRAIN_MAX_S = 120.0
+# Drain scenario ceilings on B's connect rate, as multiples of the even
+# spread N / W: per second, and per 100 ms window (timer steps and
+# scheduling bunch connects a little; a storm is N at once).
+DRAIN_CEILING_PER_S = 1.5
+DRAIN_CEILING_PER_100MS = 3.0
 
 
 class Run:
@@ -184,11 +205,11 @@ class Run:
             raise BenchError("setup failed: " + (self.tmp / "setup.log").read_text()[-2000:])
         self.games = json.loads(out.read_text())
 
-    def start_broadcaster(self) -> None:
+    def start_broadcaster(self, extra_env: dict[str, str] | None = None) -> None:
         self.broadcaster = Child(
             "broadcaster",
             [PY, str(BENCH / "broadcaster.py")],
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             json_io=True,
             log_path=self.tmp / "broadcaster.log",
         )
@@ -310,7 +331,9 @@ class Run:
         path = self.tmp / f"{name}.log"
         return path.read_text(errors="replace")[-n:] if path.exists() else ""
 
-    def start_loadgen(self, port: int, max_conns: int, shm: Path) -> Child:
+    def start_loadgen(
+        self, port: int, max_conns: int, shm: Path, extra: tuple[str, ...] = ()
+    ) -> Child:
         lg = Child(
             "loadgen",
             [
@@ -323,6 +346,7 @@ class Run:
                 str(shm),
                 "--sources",
                 str(SOURCES),
+                *extra,
             ],
             json_io=True,
             log_path=self.tmp / "loadgen.log",
@@ -730,6 +754,166 @@ def scenario_scale(run: Run) -> dict[str, Any]:
     return result
 
 
+def start_runsidecar(run: Run, name: str, drain_seconds: float) -> tuple[Child, int]:
+    """`manage.py runsidecar` on a free port (the command SIGUSR1 drains)."""
+    port = free_port()
+    child = Child(
+        name,
+        [
+            PY,
+            str(ROOT / "manage.py"),
+            "runsidecar",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--drain-seconds",
+            str(drain_seconds),
+            "--log-level",
+            "warning",
+        ],
+        env=run.env,
+        log_path=run.tmp / f"{name}.log",
+    )
+    run.wait_listening(child, port, True)
+    return child, port
+
+
+def healthz(port: int) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return json.loads(r.read())
+    except OSError as exc:
+        return {"error": str(exc)}
+
+
+def listen_overflows() -> int:
+    """TcpExtListenOverflows (whole machine): SYNs dropped on full accept queues."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            row = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(row.get("ListenOverflows", 0))
+    return 0
+
+
+def scenario_drain(run: Run) -> dict[str, Any]:
+    """Drain sidecar A over W s while B takes its N clients (issue 9)."""
+    prof = run.prof
+    n, window, rate = prof["drain_clients"], prof["drain_seconds"], prof["drain_rate"]
+    games = run.games[: max(1, n // 10)]
+    spec = run.spec_file("drain", [spread_line(games, i) for i in range(n)])
+    codes = [g["code"] for g in games]
+    even = n / window
+    result: dict[str, Any] = {
+        "n": n,
+        "games": len(games),
+        "window_s": window,
+        "event_rate": rate,
+        "ceiling_per_s": round(DRAIN_CEILING_PER_S * even),
+        "ceiling_per_100ms": round(DRAIN_CEILING_PER_100MS * even / 10),
+    }
+    shm = run.tmp / "progress-drain"
+    shm.write_bytes(b"\0" * 4096)
+    a = b = lg = None
+    label = f"drain N={n} over {window:g} s"
+    try:
+        a, a_port = start_runsidecar(run, "drain-a", window)
+        b, b_port = start_runsidecar(run, "drain-b", window)
+        lg = run.start_loadgen(a_port, n, shm, ("--follow", "1"))
+        conn = run.connect(lg, spec, n, f"{label}: A")
+        result["connect"] = {k: conn[k] for k in ("ready", "failed", "elapsed_s", "rate", "errors")}
+        sizes = conn["game_ready"][: len(codes)]
+        sizes += [0] * (len(codes) - len(sizes))
+        lg.call("reset", "reset", 10)
+        if run.broadcaster is None:
+            # At INFO, realtime.layer logs every broadcast that found a
+            # process's channel over capacity (the event is dropped there).
+            run.start_broadcaster({"PARTYHUB_LOG_LEVEL": "INFO"})
+            count_over = True
+        else:  # shared with fanout/rooms at WARNING: not counted
+            count_over = False
+        assert run.broadcaster is not None
+        count = max(1, int(rate * (window + 3)))
+        cmd = {
+            "cmd": "run",
+            "codes": codes,
+            "sizes": sizes,
+            "count": count,
+            "rate": rate,
+            "window": WINDOW,
+            "random": True,
+            "payload": PAYLOAD,
+            "seed": 1,
+            "timeout_s": window + 60,
+            "store_state": True,
+        }
+        run.broadcaster.send(json.dumps(cmd))
+        time.sleep(1.0)  # events flowing on A before the drain
+        lg.call(f"drain {b_port} {int(window + 60)}", "following", 10)
+        log(f"{label}: SIGUSR1 to A (pid {a.pid}); B on {b_port}")
+        overflows, b_cpu = listen_overflows(), proc_cpu_s(b.pid)
+        t_drain = time.monotonic()
+        os.kill(a.pid, signal.SIGUSR1)
+        drained = lg.expect("drained", window + 90)
+        result["b_cpu_pct"] = round(
+            100 * (proc_cpu_s(b.pid) - b_cpu) / (time.monotonic() - t_drain), 1
+        )
+        result["listen_overflows"] = listen_overflows() - overflows
+        result["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
+        result["a_healthz_after"] = "refused" if "error" in healthz(a_port) else "answered"
+        done = run.broadcaster.expect("done", window + 90)
+        over = run.tail("broadcaster", 1 << 26).count("over capacity") if count_over else None
+        stats = lg.call("stats", "stats", 10)
+        t0 = time.monotonic()
+        result["a_exit"] = a.stop(10)
+        result["a_exit_s"] = round(time.monotonic() - t0, 3)
+        result["b_connections"] = healthz(b_port).get("connections")
+        result["drained"] = drained
+        result["events"] = {
+            "sent": done["sent"],
+            "errors": done["errors"],
+            "deliveries": stats["deliveries"],
+            # Missing seqs after each client's resync; a client sees the gap
+            # (and partyhub-client.js refetches the state over REST).
+            "lost_after_resync": stats["gaps"],
+            "lost_first_event_after_move": drained["gaps_first_after_move"],
+            # Events at or below the seq a client already has (its resync
+            # state included them): dropped as stale by a client.
+            "stale_after_resync": stats["reorder"],
+            "covered_by_resync": drained["resync_covered"],
+            "state_behind": drained["state_behind"],
+            "broadcasts_over_capacity": over,
+        }
+        result["within_ceiling"] = (
+            drained["max_connects_per_s"] <= result["ceiling_per_s"]
+            and drained["max_connects_per_100ms"] <= result["ceiling_per_100ms"]
+        )
+        log(
+            f"  {label}: moved {drained['moved']}/{drained['targets']} "
+            f"(failed {drained['move_failed']}), reconnects per client "
+            f"0:{drained['reconnects_0']} 1:{drained['reconnects_1']} "
+            f"2+:{drained['reconnects_2_or_more']}; B connects max "
+            f"{drained['max_connects_per_100ms']}/100 ms (ceiling "
+            f"{result['ceiling_per_100ms']}), {drained['max_connects_per_s']}/s (ceiling "
+            f"{result['ceiling_per_s']}); B cpu {result['b_cpu_pct']}%, accept-queue "
+            f"overflows {result['listen_overflows']}, load {result['loadavg']}; downtime p50 "
+            f"{drained['downtime']['p50_us'] / 1e3:.1f} ms p99 "
+            f"{drained['downtime']['p99_us'] / 1e3:.1f} ms (wait p50 "
+            f"{drained['wait']['p50_us'] / 1e3:.1f} ms, reconnect p50 "
+            f"{drained['reconnect']['p50_us'] / 1e3:.1f} ms); notices "
+            f"{drained['notices']}/{drained['closes_1012']}; events lost after resync "
+            f"{stats['gaps']} of {stats['deliveries']} delivered; A exited "
+            f"{result['a_exit']} in {result['a_exit_s']} s after SIGTERM"
+        )
+    except BenchError as exc:
+        result["failure"] = f"harness: {exc}"
+        log(f"  {label}: FAILED: {exc}")
+    finally:
+        for child in (lg, a, b):
+            if child is not None:
+                child.stop()
+    return result
+
+
 def scenario_broadcast(run: Run, timeout: float, seconds: float) -> dict[str, Any]:
     script = BENCH / "broadcast.py"
     if not script.exists():
@@ -793,7 +977,12 @@ def main() -> int:
     if args.scenarios:
         scenarios = args.scenarios.split(",")
     else:
-        scenarios = [s for s in SCENARIOS if s != "broadcast" or prof["broadcast_timeout"] > 0]
+        # drain has its own target (make bench-drain) and its own BENCHMARKS.md section.
+        scenarios = [
+            s
+            for s in SCENARIOS
+            if s != "drain" and (s != "broadcast" or prof["broadcast_timeout"] > 0)
+        ]
     for s in scenarios:
         if s not in SCENARIOS:
             raise SystemExit(f"unknown scenario {s}")
@@ -803,6 +992,8 @@ def main() -> int:
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     command = "make bench" if args.profile == "full" else f"make bench-{args.profile}"
+    if scenarios == ["drain"]:
+        command = "make bench-drain"
     extra = " ".join(sys.argv[1:])
     results: dict[str, Any] = {
         "timestamp": stamp,
@@ -847,6 +1038,7 @@ def main() -> int:
             1,
             prof["rooms_games"] if "rooms" in scenarios else 1,
             100 if {"idle", "scale"} & set(scenarios) else 1,
+            prof["drain_clients"] // 10 if "drain" in scenarios else 1,
         )
         run.setup_games(need_games)
         if {"fanout", "rooms"} & set(scenarios) and set(peers) - {"raw"}:
@@ -861,6 +1053,8 @@ def main() -> int:
             sc["idle"] = scenario_idle(run, [p for p in peers if p != "raw"])
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
+        if "drain" in scenarios and "sidecar" in peers:
+            sc["drain"] = scenario_drain(run)
         if "broadcast" in scenarios:
             sc["broadcast"] = scenario_broadcast(
                 run, prof["broadcast_timeout"] or 120.0, prof["broadcast_seconds"]

@@ -28,6 +28,44 @@ typedef enum ph_conn_state {
     PH_CONN_CLOSING        /* close requested; waiting for WRITEABLE */
 } ph_conn_state;
 
+/* Longest textual IP address kept (INET6_ADDRSTRLEN). */
+#define PH_ADDR_MAX 46
+
+/*
+ * One client address and how many of the server's open WebSockets come
+ * from it. The table (a uthash keyed by addr) holds an entry only while
+ * its count is non-zero, so it never has more entries than open sockets.
+ */
+typedef struct ph_addr_count {
+    char addr[PH_ADDR_MAX];
+    uint32_t n;
+    UT_hash_handle hh;
+} ph_addr_count;
+
+/* Limits of a connection's client messages (a token bucket). */
+typedef struct ph_rate_limits {
+    uint64_t rate_milli;   /* messages per second x 1000; 0 = no limit */
+    uint32_t burst;        /* bucket size in messages (>= 1) */
+    uint32_t flood;        /* refusals, since the bucket was last full,
+                            * after which the client is closed 4008 */
+} ph_rate_limits;
+
+/*
+ * A connection's bucket: micro-messages (10^6 per message), so that the
+ * refill is one multiplication by rate_milli per elapsed millisecond.
+ */
+typedef struct ph_rate {
+    uint64_t last_ms;
+    uint64_t tokens;
+    uint32_t drops;        /* refused since the bucket was last full */
+} ph_rate;
+
+typedef enum ph_rate_verdict {
+    PH_RATE_OK = 0,        /* take the message */
+    PH_RATE_DROP,          /* refuse it (answer RATE_LIMITED) */
+    PH_RATE_FLOOD          /* refuse it and close the connection (4008) */
+} ph_rate_verdict;
+
 /* Group slots a connection can hold: its game and (players) its own. */
 #define PH_CONN_GROUPS 2
 #define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
@@ -47,10 +85,14 @@ typedef struct ph_conn {
     uint8_t token_ok;                  /* token_digest holds a valid token's */
     uint8_t role_ok;                   /* role= was absent, player or host */
     uint8_t code_ok;                   /* the path segment can be a code */
+    uint8_t close_await_ack;           /* close with a handshake (flooder) */
+    uint8_t close_sent;                /* our close frame is out */
     ph_conn_state state;
     ph_conn_role role;
     int close_code;
     int64_t player_id;                 /* -1 for hosts */
+    ph_rate rate;                      /* client message bucket */
+    ph_addr_count *addr;               /* counted under this address */
     /* sha256 of the presented token, wiped once the check is done */
     unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
@@ -97,5 +139,62 @@ ph_pending *ph_conn_pending_pop(ph_conn *c);
 
 /* Free every pending message. */
 void ph_conn_pending_clear(ph_conn *c);
+
+/*
+ * Start a full bucket at now_ms (milliseconds, any monotonic clock).
+ */
+void ph_rate_init(ph_rate *r, const ph_rate_limits *lim, uint64_t now_ms);
+
+/*
+ * Account for one client message at now_ms: refill the bucket for the time
+ * elapsed, then take one message from it. O(1), no allocation. Returns
+ * PH_RATE_OK, PH_RATE_DROP when the bucket is empty, or PH_RATE_FLOOD when
+ * it is empty and lim->flood messages have been refused since it was last
+ * full. With lim->rate_milli == 0 every message is PH_RATE_OK.
+ */
+ph_rate_verdict ph_rate_take(ph_rate *r, const ph_rate_limits *lim,
+                             uint64_t now_ms);
+
+/*
+ * How many open sockets are counted under addr in *table (0 when none).
+ */
+uint32_t ph_addr_count_get(ph_addr_count *table, const char *addr);
+
+/*
+ * Count one more socket under addr (at most PH_ADDR_MAX - 1 bytes; longer
+ * is truncated) in *table, adding its entry if needed. Returns the entry
+ * (the caller keeps it and passes it to ph_addr_count_release), or NULL
+ * when out of memory.
+ */
+ph_addr_count *ph_addr_count_add(ph_addr_count **table, const char *addr);
+
+/*
+ * Count one socket less under e; frees e when none is left. e may be NULL
+ * (nothing is done).
+ */
+void ph_addr_count_release(ph_addr_count **table, ph_addr_count *e);
+
+/* Free every entry of *table (at teardown). */
+void ph_addr_count_clear(ph_addr_count **table);
+
+/*
+ * The address a connection is counted under, written NUL-terminated into
+ * out[0..PH_ADDR_MAX). peer is the socket's address; xff the
+ * X-Forwarded-For header (NULL when absent); trusted a comma-separated list
+ * of proxy addresses whose X-Forwarded-For is believed (NULL or "" = none).
+ * IPv4-mapped IPv6 ("::ffff:1.2.3.4") is written as IPv4. When peer is
+ * trusted, the entries of xff are read from the right (the nearest proxy
+ * appends last) past trusted proxies; the first other valid address is the
+ * client's. An entry that is not a numeric IP stops the walk: the last
+ * address read (or peer) is used, so a malformed header never lets a
+ * client choose its address. Returns PH_ADDR_XFF when the address came
+ * from xff, PH_ADDR_PEER when it is peer's, PH_ADDR_PROXY when peer is a
+ * trusted proxy and xff names no client (absent, empty or malformed).
+ */
+#define PH_ADDR_PEER 0
+#define PH_ADDR_XFF 1
+#define PH_ADDR_PROXY 2
+int ph_conn_client_addr(const char *peer, const char *xff, const char *trusted,
+                        char out[PH_ADDR_MAX]);
 
 #endif /* PH_CONN_H */

@@ -586,6 +586,13 @@ typedef struct gs_req {
     Py_ssize_t counter_len;
     const char *head, *tail;  /* text placeholder parts */
     Py_ssize_t head_len, tail_len;
+    const char *state_key;    /* NULL: no state text to store */
+    Py_ssize_t state_key_len;
+    const char *state_seq_key;
+    Py_ssize_t state_seq_key_len;
+    const char *state_head, *state_tail;  /* state text around the seq */
+    Py_ssize_t state_head_len, state_tail_len;
+    char state_ttlstr[32];
     char gexpstr[32], expstr[32], capstr[32];
     char ttlstr[32];          /* counter TTL, "0" for none */
     unsigned char rnd[64];
@@ -615,7 +622,8 @@ static PyObject *
 group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
 {
     mpe_encoder *e = c->enc;
-    int max_args = 16 + 2 * self->ncaps + 3 * (e->ncuts + 1) + 2;
+    /* ... + 2 state keys and 3 state arguments */
+    int max_args = 16 + 2 * self->ncaps + 3 * (e->ncuts + 1) + 2 + 5;
     const char **argv = PyMem_Malloc(sizeof(char *) * (size_t)max_args);
     size_t *lens = PyMem_Malloc(sizeof(size_t) * (size_t)max_args);
     PyObject *result = NULL;
@@ -637,6 +645,10 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
     ARG(c->scratch.data + key_off, (size_t)(self->prefix_len + 7 + q->group_len));
     if (q->counter != NULL) {
         ARG(q->counter, (size_t)q->counter_len);
+    }
+    if (q->state_key != NULL) {
+        ARG(q->state_key, (size_t)q->state_key_len);
+        ARG(q->state_seq_key, (size_t)q->state_seq_key_len);
     }
     int nkeys = n;
     ARGS(q->gexpstr);
@@ -671,6 +683,11 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
     }
     ARG("b", 1);
     ARG(e->buf.data + start, e->buf.len - start);
+    if (q->state_key != NULL) {
+        ARG(q->state_head, (size_t)q->state_head_len);
+        ARG(q->state_tail, (size_t)q->state_tail_len);
+        ARGS(q->state_ttlstr);
+    }
 #undef ARG
 #undef ARGS
     call.host = 0;
@@ -891,21 +908,34 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     if (key_off < 0) {
         return NULL;
     }
-    const char *argv[4] = {c->scratch.data + key_off, q->counter, q->gexpstr,
-                           q->ttlstr};
-    size_t lens[4] = {(size_t)(self->prefix_len + 7 + q->group_len),
-                      (size_t)q->counter_len, strlen(q->gexpstr),
-                      strlen(q->ttlstr)};
-    if (q->counter == NULL) {
-        argv[1] = q->gexpstr;
-        lens[1] = lens[2];
-        argv[2] = q->ttlstr;
-        lens[2] = lens[3];
+    const char *argv[9];   /* 4 keys, 5 arguments at most */
+    size_t lens[9];
+    int argc = 0;
+#define ARG(p, l) (argv[argc] = (p), lens[argc] = (l), argc++)
+    ARG(c->scratch.data + key_off,
+        (size_t)(self->prefix_len + 7 + q->group_len));
+    if (q->counter != NULL) {
+        ARG(q->counter, (size_t)q->counter_len);
     }
+    if (q->state_key != NULL) {
+        ARG(q->state_key, (size_t)q->state_key_len);
+        ARG(q->state_seq_key, (size_t)q->state_seq_key_len);
+    }
+    int nscriptkeys = argc;
+    ARG(q->gexpstr, strlen(q->gexpstr));
+    ARG(q->ttlstr, strlen(q->ttlstr));
+    if (q->state_key != NULL) {
+        ARG(q->state_head, (size_t)q->state_head_len);
+        ARG(q->state_tail, (size_t)q->state_tail_len);
+        ARG(q->state_ttlstr, strlen(q->state_ttlstr));
+    }
+#undef ARG
+    /* On the group's host, which also holds the counter and the state:
+     * the state is stored before deliver() sends the event. */
     call.host = chash_index(q->group, (size_t)q->group_len, self->nhosts);
     call.script = RS_MEMBERS;
-    call.nkeys = q->counter ? 2 : 1;
-    call.argc = q->counter ? 4 : 3;
+    call.nkeys = nscriptkeys;
+    call.argc = argc;
     call.argv = argv;
     call.lens = lens;
     if (exec_nogil(self, st, c, &call, 1, 0) < 0) {
@@ -963,9 +993,36 @@ utf8_arg(PyObject *o, const char *what, const char **s, Py_ssize_t *len)
     return *s == NULL ? -1 : 0;
 }
 
+/* Parse (state_key, state_seq_key, state_head, state_tail, state_ttl). */
+static int
+state_args(PyObject *const *args, gs_req *q)
+{
+    if (utf8_arg(args[0], "state_key", &q->state_key, &q->state_key_len) < 0
+        || utf8_arg(args[1], "state_seq_key", &q->state_seq_key,
+                    &q->state_seq_key_len) < 0
+        || utf8_arg(args[2], "state_head", &q->state_head,
+                    &q->state_head_len) < 0
+        || utf8_arg(args[3], "state_tail", &q->state_tail,
+                    &q->state_tail_len) < 0) {
+        return -1;
+    }
+    long long ttl = PyLong_AsLongLong(args[4]);
+    if (ttl == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (ttl < 1) {
+        PyErr_SetString(PyExc_ValueError, "state_ttl must be >= 1");
+        return -1;
+    }
+    snprintf(q->state_ttlstr, sizeof(q->state_ttlstr), "%lld", ttl);
+    return 0;
+}
+
 PyDoc_STRVAR(layer_group_send_doc,
 "group_send(group, message[, counter_key, counter_ttl, seq_key, text_key,\n"
-"           text_head, text_tail]) -> (seq, keys, over_capacity, members)\n\n"
+"           text_head, text_tail[, state_key, state_seq_key, state_head,\n"
+"           state_tail, state_ttl]])\n"
+"    -> (seq, keys, over_capacity, members)\n\n"
 "Send `message` to every member of `group` as channels_redis does: one\n"
 "stored message per process key, whose __asgi_channel__ lists that key's\n"
 "members; keys at capacity are skipped and counted. With one host this is\n"
@@ -974,7 +1031,12 @@ PyDoc_STRVAR(layer_group_send_doc,
 "`counter_ttl` seconds unless that is 0), and the message's\n"
 "`seq_key` value becomes the new number and its `text_key` value becomes\n"
 "text_head + str(seq) + text_tail (the message must hold both keys; their\n"
-"values are ignored). `seq` is then that number, else None.");
+"values are ignored). `seq` is then that number, else None.\n\n"
+"With `state_key` too (only with a counter), the same script (with several\n"
+"hosts: the first step, on the group's host, before the event is\n"
+"delivered) stores state_head + str(seq) + state_tail under `state_key`\n"
+"and seq under `state_seq_key`, both for `state_ttl` seconds, unless\n"
+"`state_seq_key` already holds a seq >= this one.");
 
 static PyObject *
 layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -984,7 +1046,7 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     gs_req q;
 
-    if (check_nargs("group_send", nargs, 2, 8) < 0) {
+    if (check_nargs("group_send", nargs, 2, 13) < 0) {
         return NULL;
     }
     memset(&q, 0, sizeof(q));
@@ -996,11 +1058,13 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     long long ttl = 0;
     if (counter != Py_None) {
-        if (nargs != 8) {
+        if (nargs != 8 && nargs != 13) {
             PyErr_SetString(PyExc_TypeError,
                             "group_send() with a counter_key needs "
                             "counter_ttl, seq_key, text_key, text_head and "
-                            "text_tail");
+                            "text_tail (and, to store a state, state_key, "
+                            "state_seq_key, state_head, state_tail and "
+                            "state_ttl)");
             return NULL;
         }
         ttl = PyLong_AsLongLong(args[3]);
@@ -1018,6 +1082,9 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
                      &(Py_ssize_t){0}) < 0 ||
             utf8_arg(args[6], "text_head", &q.head, &q.head_len) < 0 ||
             utf8_arg(args[7], "text_tail", &q.tail, &q.tail_len) < 0) {
+            return NULL;
+        }
+        if (nargs == 13 && state_args(args + 8, &q) < 0) {
             return NULL;
         }
     }

@@ -84,6 +84,23 @@
     "  return t[1] .. '.' .. string.format('%06d', tonumber(t[2])), tonumber(t[1])\n" \
     "end\n"
 
+/* Store the session.state text head .. seq .. tail under skey, and seq
+ * under seqkey, unless seqkey already holds a seq >= this one (an older
+ * state never replaces a newer one; same rule as realtime/snapshot.py's
+ * _STORE_STATE). Both keys get ttl seconds. Run by the numbered group
+ * sends in the same script as the INCR, so a socket that reads the state
+ * after the script finds the event's seq in it, and one that read it
+ * before was already a group member and gets the event. */
+#define RS_LUA_STATE \
+    "local function store_state(seq, skey, seqkey, head, tail, ttl)\n" \
+    "  local current = tonumber(redis.call('GET', seqkey) or '-1')\n" \
+    "  if seq > current then\n" \
+    "    local seqstr = string.format('%d', seq)\n" \
+    "    redis.call('SET', skey, head .. seqstr .. tail, 'EX', ttl)\n" \
+    "    redis.call('SET', seqkey, seqstr, 'EX', ttl)\n" \
+    "  end\n" \
+    "end\n"
+
 /* RS_SEND. KEYS[1] channel key. ARGV: 1 expiry, 2 capacity, 3 stored
  * bytes. Returns 1 if stored, 0 if the channel is full. Same steps as
  * channels_redis's send() (drop expired, count, ZADD, EXPIRE), atomic. */
@@ -98,20 +115,26 @@ static const char rs_send[] =
     "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
     "return 1\n";
 
-/* RS_GROUP_SEND. KEYS[1] group key, KEYS[2] (optional) sequence counter.
+/* RS_GROUP_SEND. KEYS[1] group key, KEYS[2] (optional) sequence counter,
+ * KEYS[3] and KEYS[4] (optional, only with KEYS[2]) state text key and
+ * state seq key.
  * ARGV: 1 group_expiry, 2 expiry, 3 key prefix, 4 random prefix bytes,
  * 5 default capacity, 6 counter TTL in seconds (0: leave it), 7 number of
  * capacity rules R, then R pairs (anchored Lua pattern, capacity), then the
  * number of body segments S and the segments: 'b' <bytes> (literal
  * msgpack), 'i' (the seq as msgpack int), 't' <head> <tail> (msgpack str
- * head .. seq .. tail).
+ * head .. seq .. tail); then, with KEYS[3], the state text's head and tail
+ * and the state TTL in seconds.
  * With KEYS[2] the counter is INCRed (and its TTL refreshed) first, in the
  * same atomic script, so the order of sequence numbers is the order of
- * delivery.
+ * delivery. With KEYS[3] the state text (head .. seq .. tail) is stored in
+ * the same script (see RS_LUA_STATE): no socket can read a state older than
+ * an event it did not get.
  * Returns {seq or -1, keys written, keys over capacity, members}. */
 static const char rs_group_send[] =
     RS_LUA_HELPERS
     RS_LUA_CLOCK
+    RS_LUA_STATE
     "local now, sec = clock()\n"
     "local gcut, mcut = sec - tonumber(ARGV[1]), sec - tonumber(ARGV[2])\n"
     "local expiry, kprefix, rnd = ARGV[2], ARGV[3], ARGV[4]\n"
@@ -136,6 +159,10 @@ static const char rs_group_send[] =
     "    local text = ARGV[pos] .. seqstr .. ARGV[pos + 1]; pos = pos + 2\n"
     "    parts[#parts + 1] = strhdr(#text) .. text\n"
     "  end\n"
+    "end\n"
+    "if #KEYS > 2 then\n"
+    "  local shead, stail, sttl = ARGV[pos], ARGV[pos + 1], ARGV[pos + 2]\n"
+    "  store_state(seq, KEYS[3], KEYS[4], shead, stail, sttl)\n"
     "end\n"
     "local body = table.concat(parts) .. '\\176__asgi_channel__'\n"
     "local function capacity(ch)\n"
@@ -171,15 +198,24 @@ static const char rs_group_send[] =
     "return {seq, #keys, over, #members}\n";
 
 /* RS_MEMBERS (several hosts, on the group's host). KEYS[1] group key,
- * KEYS[2] (optional) sequence counter. ARGV[1] group_expiry, ARGV[2]
- * counter TTL (0: leave it). Returns {seq or -1, member, member, ...}. */
+ * KEYS[2] (optional) sequence counter, KEYS[3] and KEYS[4] (optional, only
+ * with KEYS[2]) state text key and state seq key. ARGV[1] group_expiry,
+ * ARGV[2] counter TTL (0: leave it); with KEYS[3], ARGV[3] and ARGV[4] the
+ * state text's head and tail and ARGV[5] the state TTL. The state is
+ * stored here, before step 2 delivers the event, so no socket can read a
+ * state older than an event it did not get.
+ * Returns {seq or -1, member, member, ...}. */
 static const char rs_members[] =
     RS_LUA_CLOCK
+    RS_LUA_STATE
     "local now, sec = clock()\n"
     "local seq = -1\n"
     "if #KEYS > 1 then\n"
     "  seq = redis.call('INCR', KEYS[2])\n"
     "  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
+    "end\n"
+    "if #KEYS > 2 then\n"
+    "  store_state(seq, KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5])\n"
     "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, sec - tonumber(ARGV[1]))\n"
     "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"

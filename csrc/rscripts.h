@@ -4,8 +4,9 @@
 
 typedef enum {
     RS_SEND = 0,       /* one direct send with capacity check */
-    RS_GROUP_SEND,     /* a whole group send on one host (+ optional seq) */
-    RS_MEMBERS,        /* several hosts, step 1: clean + read members (+ seq) */
+    RS_GROUP_SEND,     /* a whole group send on one host (+ seq, state) */
+    RS_MEMBERS,        /* several hosts, step 1: clean + read members
+                        * (+ seq, state) */
     RS_DELIVER,        /* several hosts, step 2: store per-key messages */
     RS_COUNT
 } rs_script;

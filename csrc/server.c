@@ -167,21 +167,15 @@ stop_begin(ph_server *srv)
     }
     ph_logf(srv->log, PH_LOG_INFO, "stopping: closing %zu connections",
             srv->fan.nconns);
-    if (srv->listen_active) {
-        uv_poll_stop(&srv->listen_poll);
-        close_handle((uv_handle_t *)&srv->listen_poll);
-        srv->listen_active = 0;
-    }
-    if (srv->listen_fd >= 0) {
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
-    }
+    ph_srv_listen_close(srv, 0);
+    ph_srv_drain_halt(srv);
     HASH_ITER(hh, srv->fan.groups, g, gtmp) {
         ph_srv_redis_group_del(srv, g->name);
     }
     srv->phase = SRV_STOPPING;
+    /* Drained sockets were told when to come back: 1012 keeps them to it. */
     HASH_ITER(hh, srv->fan.conns, c, tmp) {
-        ph_srv_conn_close(srv, c, 1001);
+        ph_srv_conn_close(srv, c, srv->drain.active ? PH_CLOSE_RESTART : 1001);
     }
     srv->stop_deadline_ms = now_ms() + (uint64_t)srv->cfg.stop_grace_ms;
     uv_timer_start(&srv->stop_timer, stop_timer_cb, 0, PH_STOP_POLL_MS);
@@ -191,13 +185,20 @@ static void
 wake_cb(uv_async_t *a)
 {
     ph_server *srv = a->data;
-    int stop;
+    int stop, drain;
+    uint64_t drain_ms;
 
     pthread_mutex_lock(&srv->lock);
     stop = srv->stop_requested;
+    drain = srv->drain_requested;
+    drain_ms = srv->drain_request_ms;
+    srv->drain_requested = 0;
     pthread_mutex_unlock(&srv->lock);
     if (stop) {
         stop_begin(srv);
+    }
+    else if (drain) {
+        ph_srv_drain_begin(srv, drain_ms);
     }
 }
 
@@ -240,10 +241,11 @@ server_teardown(ph_server *srv)
         close(srv->listen_fd);
         srv->listen_fd = -1;
     }
+    ph_srv_drain_halt(srv);
     if (srv->loop_ready) {
         uv_handle_t *ours[] = {
             (uv_handle_t *)&srv->wake, (uv_handle_t *)&srv->tick,
-            (uv_handle_t *)&srv->stop_timer,
+            (uv_handle_t *)&srv->stop_timer, (uv_handle_t *)&srv->drain.timer,
             (uv_handle_t *)&srv->listen_poll,
         };
         size_t k;
@@ -327,6 +329,16 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->server_version = "partyhub-sidecar/0.1";
     cfg->max_message = 4096;
     cfg->rx_buffer = 128;
+    /* No message rate limit unless asked for: realtime/sidecar.py sets
+     * the deployed default (10/s), the protocol conformance suite sends
+     * 1000 pings in one write. */
+    cfg->msg_rate = 0.0;
+    cfg->msg_burst = 20;
+    cfg->msg_flood = 50;
+    /* One venue's Wi-Fi is one public address: be generous. */
+    cfg->max_conns_per_ip = 256;
+    cfg->max_connections = 0;
+    cfg->trusted_proxies = "127.0.0.1,::1";
     cfg->ping_interval = 20;
     cfg->ping_timeout = 30;
     /* Roughly Redis' pubsub class: 1 MiB hard, 256 KiB for 10 s soft. */
@@ -365,7 +377,10 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
         || cfg->writes_per_turn <= 0 || cfg->receive_timeout <= 0
         || cfg->capacity <= 0 || cfg->expiry <= 0 || cfg->group_expiry <= 0
         || cfg->group_refresh <= 0 || cfg->group_refresh >= cfg->group_expiry
-        || cfg->stop_grace_ms < 0 || cfg->backlog <= 0) {
+        || cfg->stop_grace_ms < 0 || cfg->backlog <= 0
+        || !(cfg->msg_rate >= 0 && cfg->msg_rate <= 1e6) || cfg->msg_burst < 1
+        || cfg->msg_flood < 1 || cfg->max_conns_per_ip < 0
+        || cfg->max_connections < 0) {
         ph_srv_set_err(err, errlen, "numeric setting out of range");
         return -1;
     }
@@ -490,6 +505,7 @@ server_make_handles(ph_server *srv, char *err, size_t errlen)
     if (uv_async_init(&srv->loop, &srv->wake, wake_cb) != 0
         || uv_timer_init(&srv->loop, &srv->tick) != 0
         || uv_timer_init(&srv->loop, &srv->stop_timer) != 0
+        || ph_srv_drain_init(srv) != 0
         || uv_poll_init_socket(&srv->loop, &srv->listen_poll,
                                srv->listen_fd) != 0) {
         ph_srv_set_err(err, errlen, "libuv handle initialisation failed");
@@ -533,6 +549,9 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     }
     srv->closed = 1;                   /* until the wake handle exists */
     ph_fanout_init(&srv->fan);
+    srv->rate.rate_milli = (uint64_t)(cfg->msg_rate * 1000.0 + 0.5);
+    srv->rate.burst = (uint32_t)cfg->msg_burst;
+    srv->rate.flood = (uint32_t)cfg->msg_flood;
     if (own_string(srv, &srv->cfg.host) < 0
         || own_string(srv, &srv->cfg.redis_host) < 0
         || own_string(srv, &srv->cfg.prefix) < 0
@@ -541,7 +560,8 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         || own_string(srv, &srv->cfg.inbound_channel) < 0
         || own_string(srv, &srv->cfg.allowed_origins) < 0
         || own_string(srv, &srv->cfg.client_types) < 0
-        || own_string(srv, &srv->cfg.server_version) < 0) {
+        || own_string(srv, &srv->cfg.server_version) < 0
+        || own_string(srv, &srv->cfg.trusted_proxies) < 0) {
         ph_srv_set_err(err, errlen, "out of memory");
         goto error;
     }
@@ -595,11 +615,16 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->bytes_out = cnt_get(&s->bytes_out);
     out->broadcasts = cnt_get(&s->broadcasts);
     out->slow_consumer_closes = cnt_get(&s->slow_consumer_closes);
+    out->rate_limited = cnt_get(&s->rate_limited);
+    out->flood_closes = cnt_get(&s->flood_closes);
+    out->ip_limit_refusals = cnt_get(&s->ip_limit_refusals);
+    out->conn_limit_refusals = cnt_get(&s->conn_limit_refusals);
     out->redis_reconnects = cnt_get(&s->redis_reconnects);
     out->redis_undelivered = cnt_get(&s->redis_undelivered);
     out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
     out->log_dropped = srv->log ? ph_log_dropped(srv->log) : 0;
     out->nofile_limit = srv->nofile_limit;
+    out->draining = atomic_load_explicit(&s->draining, memory_order_relaxed);
 }
 
 /* The log ring lines can be drained from (any thread); owned by srv. */
@@ -623,6 +648,7 @@ ph_server_free(ph_server *srv)
     }
     server_teardown(srv);
     ph_srv_redis_free(srv);
+    ph_addr_count_clear(&srv->addrs);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

@@ -10,9 +10,9 @@
  * encoded once.
  *
  * Threads: ph_server_new, ph_server_run and ph_server_free are called by
- * one owner thread (run blocks). ph_server_stop, ph_server_stats and the
- * log functions may be called from any thread at any time between new and
- * free.
+ * one owner thread (run blocks). ph_server_stop, ph_server_drain,
+ * ph_server_stats and the log functions may be called from any thread at
+ * any time between new and free.
  */
 #ifndef PH_SERVER_H
 #define PH_SERVER_H
@@ -79,6 +79,18 @@ typedef struct ph_server_config {
     size_t rx_buffer;              /* lws per-connection receive buffer, 128
                                     * (larger messages arrive in pieces and
                                     * are reassembled up to max_message) */
+    double msg_rate;               /* client messages per s per socket,
+                                    * 0 = no limit (runsidecar: 10) */
+    int msg_burst;                 /* messages a socket may send at once, 20 */
+    int msg_flood;                 /* refused messages (since the bucket was
+                                    * last full) that close 4008, 50 */
+    int max_conns_per_ip;          /* open sockets per client address, 256;
+                                    * 0 = no limit (over: HTTP 429) */
+    int max_connections;           /* open sockets in all, 0 = no limit
+                                    * (over: HTTP 503) */
+    const char *trusted_proxies;   /* addresses whose X-Forwarded-For names
+                                    * the client, "127.0.0.1,::1"; NULL or
+                                    * "" = none */
     int ping_interval;             /* s without PONG before PING, 20 */
     int ping_timeout;              /* s without PONG before hangup, 30 */
     ph_outq_limits out_limits;     /* per-socket output queue limits */
@@ -100,11 +112,16 @@ typedef struct ph_server_stats {
     uint64_t messages_out, bytes_out;
     uint64_t broadcasts;           /* channel-layer messages received */
     uint64_t slow_consumer_closes;
+    uint64_t rate_limited;         /* client messages refused (RATE_LIMITED) */
+    uint64_t flood_closes;         /* sockets closed 4008 for flooding */
+    uint64_t ip_limit_refusals;    /* handshakes refused: max_conns_per_ip */
+    uint64_t conn_limit_refusals;  /* handshakes refused: max_connections */
     uint64_t redis_reconnects;
     uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
     uint64_t inbound_forwarded;
     uint64_t log_dropped;
     uint64_t nofile_limit;         /* RLIMIT_NOFILE soft limit in force */
+    int draining;                  /* a drain has begun */
 } ph_server_stats;
 
 /* Fill cfg with the defaults listed above. */
@@ -134,6 +151,19 @@ int ph_server_run(ph_server *srv);
  * Python code) and idempotent; returns at once.
  */
 void ph_server_stop(ph_server *srv);
+
+/*
+ * Ask the server to drain over window_ms (capped at one hour): it stops
+ * accepting (the listening socket is closed, so SO_REUSEPORT siblings on
+ * the port take new connections), /healthz answers 503, every open socket
+ * is sent {"type":"server.draining","reconnect_in_ms":d} at once, where d
+ * is its turn, spread uniformly over the window in a shuffled order, and
+ * is closed with 1012 at that turn. Sockets that open meanwhile are closed
+ * 1012 at once. The server keeps running, drained, until ph_server_stop
+ * (which then closes what is left with 1012 and returns at once). Safe
+ * from any thread; a second call while draining is ignored.
+ */
+void ph_server_drain(ph_server *srv, uint64_t window_ms);
 
 /* Snapshot the counters (any thread). */
 void ph_server_stats_get(ph_server *srv, ph_server_stats *out);

@@ -20,6 +20,18 @@
 #include "conn_auth.h"
 #include "wsparse.h"
 
+/* protocol.TOO_MANY_MESSAGES, word for word. */
+#define PH_MSG_RATE_LIMITED "Too many messages: wait a moment."
+/* Longest X-Forwarded-For header read (lws keeps at most 4 KiB of headers). */
+#define PH_XFF_MAX 2048
+#define PH_CLOSE_FLOODING 4008       /* protocol.CLOSE_FLOODING */
+/*
+ * lws_write's opcode for a close frame: 4 in lws 4.1's enum, left out of
+ * the public header because lws_close_reason() normally sends it; that
+ * path hangs up without waiting for the client (see ws_close_then_wait).
+ */
+#define PH_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 
 /* The wall clock in epoch milliseconds (welcome's server_time). */
 static int64_t
@@ -341,7 +353,19 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
             return;
         }
     }
-    /* Joined before reading the snapshot, so no event falls in between. */
+    /* Joined before reading the snapshot, so no event falls in between.
+     * When c is the first local member, conn_join has just queued the
+     * group's ZADD on the command link of the group's shard, which also
+     * holds the state; the GET below goes on the same link after it
+     * (ph_srv_redis_command), and Redis runs one
+     * connection's commands in order, so the ZADD has run before the GET
+     * without waiting for its reply. A broadcast is one atomic script that
+     * stores the event and the state (RS_GROUP_SEND; with several hosts
+     * the state is stored before the event is delivered), so it runs
+     * either before the ZADD (the GET then reads a state that has the
+     * event) or after it (the event reaches this process and is queued
+     * until the state is sent; the client drops seq <= the state's).
+     * If the link is down both commands fail and c is closed with 1013. */
     ph_srv_state_key(srv, c->code, key, sizeof(key));
     argv[0] = "GET"; argv[1] = key;
     lens[0] = 3; lens[1] = strlen(key);
@@ -495,6 +519,52 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 }
 
 /*
+ * Close c with code once what is queued for it is written, with the close
+ * handshake (ws_close_then_wait). For clients that are still sending.
+ */
+static void
+conn_close_after_queue(ph_conn *c, int code)
+{
+    if (c->state == PH_CONN_CLOSING) {
+        return;
+    }
+    c->state = PH_CONN_CLOSING;
+    c->close_code = code;
+    c->close_await_ack = 1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, PH_CLOSE_WAIT_S);
+    lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Take one message from c's bucket (settings msg_rate, msg_burst). Over
+ * the rate the message is dropped and answered RATE_LIMITED; after
+ * msg_flood such drops without a pause c is closed 4008
+ * (protocol.CLOSE_FLOODING: Daphne cannot send 1008, and both servers
+ * close a flooder alike). Returns 1 when the message may be handled.
+ */
+static int
+conn_rate_ok(ph_server *srv, ph_conn *c)
+{
+    /* uv_now: the loop's cached clock, no system call per message. */
+    ph_rate_verdict v = ph_rate_take(&c->rate, &srv->rate, uv_now(&srv->loop));
+
+    if (v == PH_RATE_OK) {
+        return 1;
+    }
+    cnt_add(&srv->st.rate_limited, 1);
+    if (v == PH_RATE_FLOOD) {
+        cnt_add(&srv->st.flood_closes, 1);
+        ph_logf(srv->log, PH_LOG_WARNING, "%s (session %s, %s): %u messages "
+                "over msg_rate; closing 4008", c->id, c->code,
+                c->addr != NULL ? c->addr->addr : "?", c->rate.drops);
+        conn_close_after_queue(c, PH_CLOSE_FLOODING);
+        return 0;
+    }
+    conn_send_error(srv, c, "RATE_LIMITED", PH_MSG_RATE_LIMITED);
+    return 0;
+}
+
+/*
  * One complete client message. Until the welcome is queued the socket has
  * no identity to forward with, so messages wait (like a consumer's messages
  * wait for connect() to return) and are answered, in order, right after
@@ -517,7 +587,7 @@ conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
         }
         return;
     }
-    if (c->state == PH_CONN_READY) {
+    if (c->state == PH_CONN_READY && conn_rate_ok(srv, c)) {
         conn_handle_message(srv, c, text, len);
     }
 }
@@ -554,6 +624,16 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
         ph_srv_conn_close(srv, c, code);
         return;
     }
+    ph_srv_conn_deliver(srv, c, f);
+}
+
+/*
+ * Write f to c at once when nothing is ahead of it (see conn_write_now),
+ * else queue it (ph_srv_conn_send). The caller keeps its reference.
+ */
+void
+ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
+{
     if (!conn_write_now(srv, c, f)) {
         ph_srv_conn_send(srv, c, f);
     }
@@ -652,19 +732,20 @@ done:
 /* the lws protocol callback                                            */
 
 /*
- * Answer 403 with no body, as Daphne does for a refused handshake. lws'
+ * Answer status (403 as Daphne does for a refused handshake; 429 or 503
+ * over a connection limit) with no body. lws'
  * status line names the version of the request it has parsed, which for
  * an upgrade is not known yet at this point (it would say HTTP/1.0, which
  * WebSocket clients reject): the request was HTTP/1.1, say so. Returns 1
  * (answered) or -1 (hang up).
  */
 static int
-http_forbidden(struct lws *wsi)
+http_refuse(struct lws *wsi, unsigned status)
 {
     unsigned char buf[LWS_PRE + 256];
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
 
-    if (lws_add_http_header_status(wsi, HTTP_STATUS_FORBIDDEN, &p, end)
+    if (lws_add_http_header_status(wsi, status, &p, end)
         || lws_add_http_header_content_length(wsi, 0, &p, end)
         || lws_finalize_http_header(wsi, &p, end)) {
         return -1;
@@ -679,10 +760,94 @@ http_forbidden(struct lws *wsi)
 }
 
 /*
+ * The address wsi is counted under (see ph_conn_client_addr) into out.
+ * Returns what ph_conn_client_addr does (PH_ADDR_PROXY: a trusted proxy
+ * that names no client), or -1 when the X-Forwarded-For header is too
+ * long to read.
+ */
+static int
+conn_client_addr(ph_server *srv, struct lws *wsi, char out[PH_ADDR_MAX])
+{
+    char peer[PH_ADDR_MAX], xff[PH_XFF_MAX];
+    const char *x = NULL;
+    int n;
+
+    peer[0] = '\0';
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n > 0) {
+        if (n >= (int)sizeof(xff)
+            || lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) < 0) {
+            return -1;
+        }
+        x = xff;
+    }
+    return ph_conn_client_addr(peer, x, srv->cfg.trusted_proxies, out);
+}
+
+/*
+ * Log the n-th refusal only when n is a power of two: someone opening
+ * thousands of sockets must not flood the log ring (the counters in
+ * /metrics have every one).
+ */
+static int
+log_this_time(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+/*
+ * The connection caps: HTTP 503 when max_connections sockets are open,
+ * 429 when max_conns_per_ip are open from this client's address, 400 when
+ * its X-Forwarded-For is too long to read (all
+ * checked before any per-connection state exists, so a refusal costs
+ * nothing but the answer). Returns 0 to go on, else what http_refuse does.
+ */
+static int
+ws_check_caps(ph_server *srv, struct lws *wsi)
+{
+    char addr[PH_ADDR_MAX];
+    uint64_t n;
+    int rc;
+
+    if (srv->cfg.max_connections > 0
+        && srv->fan.nconns >= (size_t)srv->cfg.max_connections) {
+        n = atomic_fetch_add_explicit(&srv->st.conn_limit_refusals, 1,
+                                      memory_order_relaxed) + 1;
+        if (log_this_time(n)) {
+            ph_logf(srv->log, PH_LOG_WARNING, "max_connections (%d) reached; "
+                    "handshake refused (%llu refused so far)",
+                    srv->cfg.max_connections, (unsigned long long)n);
+        }
+        return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+    }
+    rc = conn_client_addr(srv, wsi, addr);
+    if (rc < 0) {
+        return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
+    }
+    /* A trusted proxy without X-Forwarded-For stands for any number of
+     * clients (and loopback for local tools): only max_connections holds. */
+    if (rc != PH_ADDR_PROXY && srv->cfg.max_conns_per_ip > 0
+        && ph_addr_count_get(srv->addrs, addr)
+               >= (uint32_t)srv->cfg.max_conns_per_ip) {
+        n = atomic_fetch_add_explicit(&srv->st.ip_limit_refusals, 1,
+                                      memory_order_relaxed) + 1;
+        if (log_this_time(n)) {
+            ph_logf(srv->log, PH_LOG_WARNING, "%s has max_conns_per_ip (%d) "
+                    "open; handshake refused (%llu refused so far)", addr,
+                    srv->cfg.max_conns_per_ip, (unsigned long long)n);
+        }
+        return http_refuse(wsi, 429);
+    }
+    return 0;
+}
+
+/*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
- * (AllowedHostsOriginValidator). Returns 0 to go on, 1 when refused (the
- * response is written), -1 to hang up.
+ * (AllowedHostsOriginValidator); then apply the connection caps
+ * (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
+ * written), -1 to hang up.
  */
 static int
 ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
@@ -708,10 +873,10 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
                 orig != NULL ? orig : "(none)");
         goto refuse;
     }
-    return 0;
+    return ws_check_caps(srv, wsi);
 
 refuse:
-    return http_forbidden(wsi);
+    return http_refuse(wsi, HTTP_STATUS_FORBIDDEN);
 }
 
 /* FILTER: remember code, role and token (path and Origin are checked). */
@@ -750,6 +915,7 @@ static int
 ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
 {
     uint64_t r = ph_srv_rng_next(srv);
+    char addr[PH_ADDR_MAX];
 
     c->wsi = wsi;
     c->serial = ++srv->next_serial;
@@ -760,8 +926,20 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
     ph_fanout_add_conn(&srv->fan, c);
     cnt_add(&srv->st.connections, 1);
     cnt_add(&srv->st.connections_total, 1);
+    ph_rate_init(&c->rate, &srv->rate, uv_now(&srv->loop));
+    /* The headers ws_check_caps read a moment ago: this cannot fail but
+     * for memory. ws_closed releases the count. */
+    if (conn_client_addr(srv, wsi, addr) < 0
+        || (c->addr = ph_addr_count_add(&srv->addrs, addr)) == NULL) {
+        lws_close_reason(wsi, 1011, NULL, 0);
+        return -1;
+    }
     if (srv->phase != SRV_RUNNING) {
         lws_close_reason(wsi, 1001, NULL, 0);
+        return -1;
+    }
+    if (srv->drain.active) {           /* accepted just before the drain */
+        lws_close_reason(wsi, PH_CLOSE_RESTART, NULL, 0);
         return -1;
     }
     if (!c->code_ok) {
@@ -819,27 +997,18 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
     return 0;
 }
 
+/*
+ * Write up to writes_per_turn queued frames, stopping when the socket is
+ * full: lws then keeps the unsent part (lws_partial_buffered), which tells
+ * us without the poll() lws_send_pipe_choked() costs per frame. Asks for
+ * another WRITEABLE when frames remain. Returns 0, or -1 to hang up.
+ */
 static int
-ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
+ws_write_queue(ph_server *srv, struct lws *wsi, ph_conn *c)
 {
     int n = 0;
     ph_frame *f;
 
-    if (c->state == PH_CONN_CLOSING) {
-        /* No reason text: Daphne sends none either. */
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
-                        LWS_TO_KILL_ASYNC);
-        return 0;
-    }
-    if (c->state != PH_CONN_READY) {
-        return 0;
-    }
-    /*
-     * Fairness: at most writes_per_turn frames, and stop when the socket
-     * is full: lws then keeps the unsent part (lws_partial_buffered), which
-     * tells us without the poll() lws_send_pipe_choked() costs per frame.
-     */
     while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
         if (n > 0 && lws_partial_buffered(wsi)) {
             break;
@@ -859,6 +1028,59 @@ ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
     return 0;
 }
 
+/*
+ * Close a client that is still sending (a flooder) the way RFC 6455 7.1.1
+ * asks: first what is queued for it (the RATE_LIMITED answers that explain
+ * the close), then the close frame; keep reading (and dropping) what
+ * arrives, and let go of the TCP connection only when the client's close
+ * frame comes back (ws_peer_close) or PH_CLOSE_WAIT_S runs out. Hanging up
+ * at once, as lws does after lws_close_reason(), would leave the client's
+ * data unread, and the kernel would answer with a reset that destroys the
+ * close frame before the client reads it. Returns WRITEABLE's result.
+ */
+static int
+ws_close_then_wait(ph_server *srv, struct lws *wsi, ph_conn *c)
+{
+    unsigned char buf[LWS_PRE + 2];
+
+    if (c->close_sent) {
+        return 0;
+    }
+    if (ws_write_queue(srv, wsi, c) < 0) {
+        return -1;
+    }
+    if (ph_outq_peek(&c->q) != NULL) {
+        return 0;                      /* the close frame comes after them */
+    }
+    buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+    if (lws_write(wsi, buf + LWS_PRE, 2, PH_LWS_WRITE_CLOSE) < 2) {
+        return -1;
+    }
+    c->close_sent = 1;
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, PH_CLOSE_WAIT_S);
+    return 0;
+}
+
+static int
+ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
+{
+    if (c->state == PH_CONN_CLOSING && c->close_await_ack) {
+        return ws_close_then_wait(srv, wsi, c);
+    }
+    if (c->state == PH_CONN_CLOSING) {
+        /* No reason text: Daphne sends none either. */
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
+                        LWS_TO_KILL_ASYNC);
+        return 0;
+    }
+    if (c->state != PH_CONN_READY) {
+        return 0;
+    }
+    return ws_write_queue(srv, wsi, c);
+}
+
 static void
 ws_closed(ph_server *srv, ph_conn *c)
 {
@@ -870,19 +1092,25 @@ ws_closed(ph_server *srv, ph_conn *c)
     ph_outq_clear(&c->q, ph_srv_frame_release, srv);
     ph_conn_rx_reset(c);
     ph_conn_pending_clear(c);
+    ph_addr_count_release(&srv->addrs, c->addr);
+    c->addr = NULL;
     atomic_fetch_sub_explicit(&srv->st.connections, 1, memory_order_relaxed);
 }
 
 
 /*
- * The client's close frame, before lws echoes it (RFC 6455 5.5.1, 7.4).
+ * The client's close frame, before lws echoes it (RFC 6455 5.5.1, 7.4),
+ * or its answer to ours (ws_close_then_wait), which ends the connection.
  * lws 4.1 replaces codes below 3000 that must not be sent with 1002 in
  * place but echoes a 1-byte body and codes above 4999 unchanged; do the
  * same for those codes, and fail a 1-byte body with 1002.
  */
 static int
-ws_peer_close(struct lws *wsi, unsigned char *body, size_t len)
+ws_peer_close(struct lws *wsi, ph_conn *c, unsigned char *body, size_t len)
 {
+    if (c->close_sent) {
+        return -1;        /* the answer to our close frame: hang up now */
+    }
     if (len == 1) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
                          (unsigned char *)"bad close", 9);
@@ -919,7 +1147,7 @@ ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws_writeable(srv, wsi, c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        return ws_peer_close(wsi, in, len);
+        return ws_peer_close(wsi, c, in, len);
     case LWS_CALLBACK_CLOSED:
         ws_closed(srv, c);
         return 0;

@@ -36,16 +36,28 @@ buf_appendf(char *buf, size_t cap, size_t *pos, const char *fmt, ...)
     return 0;
 }
 
+/* "ok" while serving; "draining" and "stopping" answer 503 so load
+ * balancers stop routing here. */
+static const char *
+health_status(ph_server *srv)
+{
+    if (srv->phase != SRV_RUNNING) {
+        return "stopping";
+    }
+    return atomic_load(&srv->st.draining) ? "draining" : "ok";
+}
+
 static int
 render_healthz(ph_server *srv, char *buf, size_t cap, size_t *pos)
 {
     return buf_appendf(buf, cap, pos,
                        "{\"status\":\"%s\",\"connections\":%llu,"
-                       "\"redis\":\"%s\",\"stopping\":%s}\n",
-                       srv->phase == SRV_RUNNING ? "ok" : "stopping",
+                       "\"redis\":\"%s\",\"stopping\":%s,\"draining\":%s}\n",
+                       health_status(srv),
                        (unsigned long long)srv->fan.nconns,
                        atomic_load(&srv->st.redis_up) ? "up" : "down",
-                       srv->phase == SRV_RUNNING ? "false" : "true");
+                       srv->phase == SRV_RUNNING ? "false" : "true",
+                       atomic_load(&srv->st.draining) ? "true" : "false");
 }
 
 static int
@@ -70,6 +82,20 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
         { "partyhub_sidecar_slow_consumer_closes_total", "counter",
           "Sockets closed 1008 for exceeding output limits",
           cnt_get(&s->slow_consumer_closes) },
+        { "partyhub_sidecar_rate_limited_total", "counter",
+          "Client messages refused over msg_rate (RATE_LIMITED)",
+          cnt_get(&s->rate_limited) },
+        { "partyhub_sidecar_flood_closes_total", "counter",
+          "Sockets closed 4008 for sending over msg_rate past msg_flood",
+          cnt_get(&s->flood_closes) },
+        { "partyhub_sidecar_ip_limit_refusals_total", "counter",
+          "Handshakes refused (HTTP 429) over max_conns_per_ip",
+          cnt_get(&s->ip_limit_refusals) },
+        { "partyhub_sidecar_conn_limit_refusals_total", "counter",
+          "Handshakes refused (HTTP 503) over max_connections",
+          cnt_get(&s->conn_limit_refusals) },
+        { "partyhub_sidecar_client_addresses", "gauge",
+          "Client addresses with open sockets", HASH_COUNT(srv->addrs) },
         { "partyhub_sidecar_redis_reconnects_total", "counter",
           "Redis reconnections", cnt_get(&s->redis_reconnects) },
         { "partyhub_sidecar_redis_undelivered_total", "counter",
@@ -82,6 +108,9 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
         { "partyhub_sidecar_redis_up", "gauge",
           "1 when every Redis shard's links are up",
           (uint64_t)atomic_load(&s->redis_up) },
+        { "partyhub_sidecar_draining", "gauge",
+          "1 once a drain has begun (not accepting; /healthz answers 503)",
+          (uint64_t)atomic_load(&s->draining) },
     };
     size_t i;
     uint64_t cum = 0;
@@ -148,10 +177,13 @@ ph_srv_http_request(ph_server *srv, struct lws *wsi, ph_conn *c, const char *pat
     const char *ctype;
     char *body;
     size_t len = 0;
-    int rc;
+    int rc, status = HTTP_STATUS_OK;
 
     if (strcmp(path, "/healthz") == 0) {
         ctype = "application/json";
+        if (strcmp(health_status(srv), "ok") != 0) {
+            status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        }
     }
     else if (strcmp(path, "/metrics") == 0) {
         ctype = "text/plain; version=0.0.4";
@@ -174,7 +206,8 @@ ph_srv_http_request(ph_server *srv, struct lws *wsi, ph_conn *c, const char *pat
         return -1;
     }
     c->http_len = len;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, ctype, len, &p, end)
+    if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, len,
+                                    &p, end)
         || lws_finalize_write_http_header(wsi, start, &p, end)) {
         return -1;
     }

@@ -10,6 +10,8 @@
  *   server_conn.c    the lws protocol callback: connection lifecycle,
  *                    authentication, client messages, fan-out
  *   server_http.c    /healthz and /metrics
+ *   server_drain.c   draining: stop accepting, tell each client when to
+ *                    reconnect, close each with 1012 at its turn
  *
  * Everything here runs on the loop thread unless marked otherwise.
  */
@@ -40,6 +42,9 @@
 #define PH_PENDING_MAX 16              /* messages held before the welcome */
 #define PH_MSG_BUSY "The server cannot take messages now; try again."
 #define PH_CLOSE_WAIT_S 3              /* max wait to send a close frame */
+#define PH_DRAIN_STEP_MS 10            /* drain timer period */
+#define PH_DRAIN_MAX_MS (3600u * 1000u) /* longest drain window */
+#define PH_CLOSE_RESTART 1012          /* service restart (drain turns) */
 
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 #define PH_LAT_NB 12
@@ -113,15 +118,31 @@ typedef struct srv_counters {
     _Atomic uint64_t connections, connections_total;
     _Atomic uint64_t messages_in, bytes_in, messages_out, bytes_out;
     _Atomic uint64_t broadcasts, slow_consumer_closes;
+    _Atomic uint64_t rate_limited, flood_closes;
+    _Atomic uint64_t ip_limit_refusals, conn_limit_refusals;
     _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
     _Atomic uint64_t decode_errors, unhandled;
     _Atomic int redis_up;
     _Atomic int redis_shards_up;
+    _Atomic int draining;        /* 1 from the drain's start on */
     /* Loop-thread only (read by /metrics on the loop thread). */
     uint64_t lat_buckets[PH_LAT_NB + 1];
     double lat_sum_s;
     uint64_t lat_count;
 } srv_counters;
+
+/*
+ * A drain in progress (loop thread). The closing order is kept as serials,
+ * never pointers: a connection that closes itself meanwhile is simply not
+ * found when its turn comes.
+ */
+typedef struct srv_drain {
+    int active;                  /* begun (never reset) */
+    uint64_t start_ms, window_ms;
+    uint64_t *serials;           /* closing order; NULL once all are done */
+    size_t n, next;              /* entries; index of the next turn */
+    uv_timer_t timer;
+} srv_drain;
 
 struct ph_server {
     ph_server_config cfg;        /* strings point into owned copies */
@@ -147,8 +168,12 @@ struct ph_server {
     uint64_t stop_deadline_ms;
     uint64_t next_refresh_ms;
 
-    pthread_mutex_t lock;        /* guards stop_requested and closed */
+    pthread_mutex_t lock;        /* guards stop_requested, drain_requested,
+                                  * drain_request_ms and closed */
     int stop_requested;
+    int drain_requested;
+    uint64_t drain_request_ms;
+    srv_drain drain;
     int closed;                  /* wake handle gone: never uv_async_send */
 
     srv_phase phase;
@@ -165,6 +190,8 @@ struct ph_server {
     char inbound_key[PH_KEY_MAX];
 
     ph_fanout fan;
+    ph_addr_count *addrs;        /* open sockets per client address */
+    ph_rate_limits rate;         /* from cfg.msg_rate/_burst/_flood */
     uint64_t next_serial;
     uint64_t rng;                /* splitmix64 state for random prefixes */
 
@@ -232,6 +259,7 @@ void ph_srv_frame_release(void *arg, ph_frame *f);
 
 int ph_srv_listen_open(ph_server *srv, char *err, size_t errlen);
 void ph_srv_listen_cb(uv_poll_t *h, int status, int events);
+void ph_srv_listen_close(ph_server *srv, int accept_pending);
 
 /* ---- server_redis.c --------------------------------------------------- */
 
@@ -259,7 +287,14 @@ int ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len);
 void ph_srv_conn_close(ph_server *srv, ph_conn *c, int code);
 void ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f);
+void ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f);
 void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
+
+/* ---- server_drain.c --------------------------------------------------- */
+
+int ph_srv_drain_init(ph_server *srv);
+void ph_srv_drain_begin(ph_server *srv, uint64_t window_ms);
+void ph_srv_drain_halt(ph_server *srv);
 
 /* ---- server_http.c ---------------------------------------------------- */
 

@@ -19,20 +19,15 @@
 /* ------------------------------------------------------------------ */
 /* listener                                                             */
 
-/* Poll callback of the listening socket: accept up to
- * PH_ACCEPTS_PER_WAKE connections and hand each to lws. On EMFILE/ENFILE
- * the poll is stopped; the tick restarts it. */
-void
-ph_srv_listen_cb(uv_poll_t *h, int status, int events)
+/* Accept up to max connections and hand each to lws; returns at the
+ * first accept4 error. On EMFILE/ENFILE the poll is stopped; the tick
+ * restarts it. */
+static void
+accept_some(ph_server *srv, int max)
 {
-    ph_server *srv = h->data;
     int i;
 
-    (void)events;
-    if (status < 0 || srv->phase != SRV_RUNNING) {
-        return;
-    }
-    for (i = 0; i < PH_ACCEPTS_PER_WAKE; i++) {
+    for (i = 0; i < max; i++) {
         int fd = accept4(srv->listen_fd, NULL, NULL,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -49,6 +44,46 @@ ph_srv_listen_cb(uv_poll_t *h, int status, int events)
             ph_logf(srv->log, PH_LOG_ERROR, "lws refused an accepted socket");
             /* lws closes the descriptor when adoption fails. */
         }
+    }
+}
+
+/* Poll callback of the listening socket: accept up to
+ * PH_ACCEPTS_PER_WAKE connections (fairness with the other sockets). */
+void
+ph_srv_listen_cb(uv_poll_t *h, int status, int events)
+{
+    ph_server *srv = h->data;
+
+    (void)events;
+    if (status < 0 || srv->phase != SRV_RUNNING) {
+        return;
+    }
+    accept_some(srv, PH_ACCEPTS_PER_WAKE);
+}
+
+/*
+ * Stop accepting for good: stop polling and close the listening socket
+ * (idempotent). With accept_pending, first take what is already in the
+ * accept queue (at most the backlog): closing one socket of a SO_REUSEPORT
+ * group resets the connections still queued on it, while adopted ones
+ * get a proper close from the caller (1012 while draining).
+ */
+void
+ph_srv_listen_close(ph_server *srv, int accept_pending)
+{
+    if (srv->listen_active) {
+        if (accept_pending && srv->listen_fd >= 0) {
+            accept_some(srv, srv->cfg.backlog);
+        }
+        uv_poll_stop(&srv->listen_poll);
+        if (!uv_is_closing((uv_handle_t *)&srv->listen_poll)) {
+            uv_close((uv_handle_t *)&srv->listen_poll, NULL);
+        }
+        srv->listen_active = 0;
+    }
+    if (srv->listen_fd >= 0) {
+        close(srv->listen_fd);
+        srv->listen_fd = -1;
     }
 }
 

@@ -4,6 +4,7 @@
  *   srv = Server(port=8001, redis_port=6379, ...)   # binds now; OSError on failure
  *   srv.serve()        # blocks with the GIL released until stop()
  *   srv.stop()         # any thread; idempotent
+ *   srv.drain(seconds) # any thread: stop accepting, close 1012 over the window
  *   srv.stats()        # dict of counters
  *   srv.drain_logs()   # [(levelno, message), ...] from the C log ring
  *
@@ -195,11 +196,13 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "hard_msgs", "soft_bytes", "soft_msgs", "soft_seconds",
         "writes_per_turn", "stop_grace", "log_level", "capacity", "expiry",
         "group_expiry", "group_refresh", "backlog", "rx_buffer",
-        "redis_hosts", NULL
+        "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
+        "max_conns_per_ip", "max_connections", "trusted_proxies", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
-    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *hosts = NULL;
+    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
+    PyObject *hosts = NULL;
     ph_redis_host *redis_hosts = NULL;
     Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
     Py_ssize_t rx_buffer;
@@ -218,14 +221,17 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO", kwlist,
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiO",
+            kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
             &max_message, &cfg.ping_interval, &cfg.ping_timeout,
             &hard_bytes, &hard_msgs, &soft_bytes, &soft_msgs, &soft_seconds,
             &cfg.writes_per_turn, &stop_grace, &cfg.log_level, &cfg.capacity,
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
-            &cfg.backlog, &rx_buffer, &hosts)) {
+            &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
+            &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
+            &proxies)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -235,7 +241,8 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(version, &cfg.server_version) < 0
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
-        || opt_str(inbound, &cfg.inbound_channel) < 0) {
+        || opt_str(inbound, &cfg.inbound_channel) < 0
+        || opt_str(proxies, &cfg.trusted_proxies) < 0) {
         return NULL;
     }
     if (max_message < 0 || rx_buffer < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
@@ -311,6 +318,28 @@ Server_stop(ServerObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(drain_window_doc,
+"drain(seconds)\n--\n\nStart draining over `seconds` (0..3600; any thread;\n"
+"returns at once): stop accepting, tell every socket its turn\n"
+"(server.draining), close each with 1012 at that turn. A second call is\n"
+"ignored. stop() still ends the server.");
+
+static PyObject *
+Server_drain(ServerObject *self, PyObject *arg)
+{
+    double seconds = PyFloat_AsDouble(arg);
+
+    if (seconds == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!(seconds >= 0.0 && seconds <= 3600.0)) {
+        PyErr_SetString(PyExc_ValueError, "drain seconds must be in 0..3600");
+        return NULL;
+    }
+    ph_server_drain(self->srv, (uint64_t)(seconds * 1000.0));
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(stats_doc, "stats()\n--\n\nCounters as a dict.");
 
 static PyObject *
@@ -320,8 +349,8 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 
     ph_server_stats_get(self->srv, &s);
     return Py_BuildValue(
-        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
-        "s:K}",
+        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
+        "s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "redis_shards", s.redis_shards, "redis_shards_up", s.redis_shards_up,
         "redis_home_shard", s.redis_home_shard,
@@ -333,11 +362,16 @@ Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
         "bytes_out", (unsigned long long)s.bytes_out,
         "broadcasts", (unsigned long long)s.broadcasts,
         "slow_consumer_closes", (unsigned long long)s.slow_consumer_closes,
+        "rate_limited", (unsigned long long)s.rate_limited,
+        "flood_closes", (unsigned long long)s.flood_closes,
+        "ip_limit_refusals", (unsigned long long)s.ip_limit_refusals,
+        "conn_limit_refusals", (unsigned long long)s.conn_limit_refusals,
         "redis_reconnects", (unsigned long long)s.redis_reconnects,
         "redis_undelivered", (unsigned long long)s.redis_undelivered,
         "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
         "log_dropped", (unsigned long long)s.log_dropped,
-        "nofile_limit", (unsigned long long)s.nofile_limit);
+        "nofile_limit", (unsigned long long)s.nofile_limit,
+        "draining", s.draining ? Py_True : Py_False);
 }
 
 PyDoc_STRVAR(drain_doc,
@@ -377,6 +411,7 @@ Server_drain_logs(ServerObject *self, PyObject *args)
 static PyMethodDef Server_methods[] = {
     {"serve", (PyCFunction)Server_serve, METH_NOARGS, serve_doc},
     {"stop", (PyCFunction)Server_stop, METH_NOARGS, stop_doc},
+    {"drain", (PyCFunction)Server_drain, METH_O, drain_window_doc},
     {"stats", (PyCFunction)Server_stats, METH_NOARGS, stats_doc},
     {"drain_logs", (PyCFunction)Server_drain_logs, METH_VARARGS, drain_doc},
     {NULL, NULL, 0, NULL}

@@ -12,7 +12,7 @@ import logging
 import redis
 from django.conf import settings
 
-from realtime import session_keys, snapshot
+from realtime import session_keys
 from realtime.broadcast import (
     BroadcastError,
     sync_broadcast_phase_event,
@@ -24,7 +24,8 @@ from .models import GameSession
 
 logger = logging.getLogger("lobby.publish")
 
-UNTOLD = "The change is saved but live players were not told"
+# Clients get this much only; the cause (Redis' address, its error) is logged.
+UNTOLD = "The change is saved but live players were not told."
 # Redis keys of an ended session outlive the grace period by this much (the
 # purge deletes them anyway).
 KEY_MARGIN = 3600
@@ -36,7 +37,11 @@ def publish(
     close_code: int | None = None,
     log: logging.Logger = logger,
 ) -> dict | None:
-    """Broadcast events in order, store the new state, then close sockets if asked.
+    """Broadcast events in order with the new state, then close sockets if asked.
+
+    The `session.state` snapshot is stored by the broadcast of the last
+    event, with its seq (realtime.broadcast), so a socket joining at any
+    moment reads a state no older than the last event it did not get.
 
     Returns the report for a response body: {"ok": true, "seq": [...]}, or
     {"ok": false, "error": ...} (also logged to `log`) when the change was
@@ -46,14 +51,13 @@ def publish(
         return None
     code = session.code
     report: dict = {"ok": True, "seq": []}
-    for event_type, payload in events:
+    for index, (event_type, payload) in enumerate(events):
+        state = services.session_state(session) if index == len(events) - 1 else None
         try:
-            report["seq"].append(sync_broadcast_phase_event(code, event_type, payload))
+            report["seq"].append(sync_broadcast_phase_event(code, event_type, payload, state))
         except BroadcastError as exc:
             log.error("broadcast of %s to %s failed: %s", event_type, code, exc)
-            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
-    if report["seq"]:
-        snapshot.store_state(code, report["seq"][-1], services.session_state(session))
+            return {"ok": False, "error": UNTOLD}
     if session.ended_at is not None:
         # After the snapshot write, which would set a full day's TTL again.
         try:
@@ -66,5 +70,5 @@ def publish(
             sync_close_session_sockets(code, close_code)
         except BroadcastError as exc:
             log.error("closing the sockets of %s failed: %s", code, exc)
-            return {"ok": False, "error": f"{UNTOLD}: {exc}"}
+            return {"ok": False, "error": UNTOLD}
     return report

@@ -6,6 +6,9 @@
 #                      PNG plots and the table in BENCHMARKS.md
 #   make bench-quick   reduced set (< 2 min)
 #   make bench-smoke   tiny sizes, to prove the harness on a busy machine
+#   make bench-drain   issue 9: drain sidecar A (10,000 clients, 10 s) into
+#                      sidecar B; results JSON only (the "Drain" section of
+#                      BENCHMARKS.md is written by hand from it)
 #   make bench-build   only the C tools (build/bench/loadgen, rawserver)
 #   BENCH_ARGS=...     extra options for bench/run.py (see --help)
 
@@ -15,7 +18,7 @@ BENCH_OUT     := build/bench
 BENCH_PY      := $(if $(PY),$(PY),.venv/bin/python)
 BENCH_ARGS    ?=
 
-.PHONY: bench bench-quick bench-smoke bench-build bench-deps bench-report bench-clean
+.PHONY: bench bench-quick bench-smoke bench-drain bench-build bench-deps bench-report bench-clean
 
 $(BENCH_OUT)/loadgen: bench/loadgen.c bench/wscommon.h
 	@mkdir -p $(@D)
@@ -44,6 +47,12 @@ bench-quick: bench-build
 
 bench-smoke: bench-build
 	$(BENCH_PY) bench/run.py --profile smoke $(BENCH_ARGS)
+
+# BENCH_ARGS="--profile smoke" for a small run on a busy machine. Needs only
+# the C tools and the extension (no uvicorn, no plots).
+bench-drain: $(BENCH_OUT)/loadgen $(BENCH_OUT)/rawserver
+	$(BENCH_PY) bench/run.py --profile full --scenarios drain --peers sidecar --no-report \
+	    --label drain $(BENCH_ARGS)
 
 # Re-render plots and the BENCHMARKS.md table from a results file:
 #   make bench-report RESULTS=bench/results/<ts>.json

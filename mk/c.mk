@@ -28,7 +28,7 @@ asan:
 	LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONMALLOC=malloc \
 	$(CPY) manage.py test tests.test_c_layer tests.test_c_layer_broadcast tests.test_msgpack \
-	    tests.test_protocol tests.test_sidecar tests.test_sidecar_binding
+	    tests.test_protocol tests.test_sidecar tests.test_sidecar_binding tests.test_drain
 	@echo "asan: passed; rebuilding the normal extension"
 	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 

@@ -27,7 +27,7 @@ fuzz_srcs_mpack_read  := csrc/mpack_read.c
 fuzz_srcs_channel_msg := csrc/chanmsg.c csrc/mpack_read.c
 fuzz_srcs_client_msg  := csrc/wsparse.c
 fuzz_srcs_url         := csrc/wsparse.c
-fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c \
+fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c csrc/server_drain.c \
                          csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
                          csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
                          csrc/wsparse.c csrc/chash.c csrc/sentinel.c

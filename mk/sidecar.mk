@@ -15,7 +15,8 @@ SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 SIDECAR_INC     := -Icsrc -I/usr/include/cjson
 SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lpthread
 SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/server_http.c \
-                   csrc/server_listen.c csrc/server_log.c csrc/conn.c csrc/conn_auth.c \
+                   csrc/server_listen.c csrc/server_drain.c csrc/server_log.c csrc/conn.c \
+                   csrc/conn_auth.c \
                    csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
                    csrc/wsparse.c csrc/chash.c csrc/sentinel.c
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer

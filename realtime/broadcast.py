@@ -13,6 +13,13 @@ Redis round trip with no event loop, and seq order is delivery order. The
 async helper runs that blocking call in a worker thread. Otherwise (no C
 extension, which is logged once, or another channel layer) the channels
 layer does INCR then group_send.
+
+Given `state` (the `session.state` payload after the event), the helpers
+also store the session's state text with the event's seq
+(`realtime.snapshot`): on the C path in the same script as the event, so a
+socket that joins the group after the event reads a state that has it;
+otherwise before the group_send, so a joiner gets the newest state and at
+worst the event again (clients drop seq <= the state's).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from . import layer as fast_layer
-from . import protocol
+from . import protocol, snapshot
 
 logger = logging.getLogger("realtime.broadcast")
 
@@ -64,8 +71,17 @@ async def current_seq(code: str) -> int:
     return int(value or 0)
 
 
-def _c_broadcast(fast, session_code: str, head: str, tail: str) -> int:
-    """One Redis round trip: INCR the counter and group-send the event."""
+def _state_arg(session_code: str, state: dict | None) -> tuple | None:
+    """group_send_seq's `state` argument for the session's state payload."""
+    if state is None:
+        return None
+    head, tail = snapshot.state_parts(state)
+    keys = snapshot.state_key(session_code), snapshot.state_seq_key(session_code)
+    return (*keys, head, tail, snapshot.KEY_TTL)
+
+
+def _c_broadcast(fast, session_code: str, head: str, tail: str, state: tuple | None) -> int:
+    """One Redis round trip: INCR the counter, store the state, group-send."""
     message = {"type": protocol.GROUP_EVENT_TYPE, "seq": 0, "text": ""}
     try:
         return fast.group_send_seq(
@@ -77,24 +93,34 @@ def _c_broadcast(fast, session_code: str, head: str, tail: str) -> int:
             head,
             tail,
             counter_ttl=SEQ_TTL,
+            state=state,
         )
     except (fast_layer.RedisUnavailable, fast_layer.RedisReplyError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
 
 
-async def broadcast_phase_event(session_code: str, event_type: str, payload: dict) -> int:
+async def broadcast_phase_event(
+    session_code: str, event_type: str, payload: dict, state: dict | None = None
+) -> int:
     """Send one event to group `game_<code>`; return its seq.
 
-    Raises BroadcastError when the channel layer cannot take it.
+    With `state` (the session.state payload that includes this event), the
+    state text is stored with the event's seq no later than the event is
+    sent. Raises BroadcastError when the channel layer cannot take it.
     """
     head, tail = protocol.encode_event_parts(event_type, payload)
     fast = fast_layer.get_layer()
     if fast is not None:
+        stored = _state_arg(session_code, state)
         # Blocking C call: keep it off the event loop.
-        return await asyncio.to_thread(_c_broadcast, fast, session_code, head, tail)
+        return await asyncio.to_thread(_c_broadcast, fast, session_code, head, tail, stored)
     layer = get_channel_layer()
     try:
         seq = await _next_seq(layer, session_code)
+        if state is not None:
+            # Before the send: a socket that joins in between reads this
+            # state and gets the event at worst twice. A failure is logged.
+            await asyncio.to_thread(snapshot.store_state, session_code, seq, state)
         message = {"type": protocol.GROUP_EVENT_TYPE, "seq": seq, "text": f"{head}{seq}{tail}"}
         await layer.group_send(protocol.group_name(session_code), message)
     except (OSError, ConnectionError) as exc:
@@ -106,7 +132,9 @@ async def broadcast_phase_event(session_code: str, event_type: str, payload: dic
     return seq
 
 
-def sync_broadcast_phase_event(session_code: str, event_type: str, payload: dict) -> int:
+def sync_broadcast_phase_event(
+    session_code: str, event_type: str, payload: dict, state: dict | None = None
+) -> int:
     """Sync twin of `broadcast_phase_event` for Django views.
 
     With the C layer: one blocking Redis round trip, no event loop; raises
@@ -115,8 +143,8 @@ def sync_broadcast_phase_event(session_code: str, event_type: str, payload: dict
     fast = fast_layer.get_layer()
     if fast is not None:
         head, tail = protocol.encode_event_parts(event_type, payload)
-        return _c_broadcast(fast, session_code, head, tail)
-    return async_to_sync(broadcast_phase_event)(session_code, event_type, payload)
+        return _c_broadcast(fast, session_code, head, tail, _state_arg(session_code, state))
+    return async_to_sync(broadcast_phase_event)(session_code, event_type, payload, state)
 
 
 # --- messages without seq (additive; the phase-event path above is unchanged) ---

@@ -15,7 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from lobby import access
 
-from . import protocol
+from . import protocol, ratelimit
 from .broadcast import current_seq
 from .inbound import handle_client_message
 
@@ -33,6 +33,8 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.counted = False
         self.role: str | None = None
         self.player_id: int | None = None
+        self.bucket = ratelimit.MessageBucket.from_settings()
+        self.flooded = False
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token = query.get("session_token", [""])[0]
         role = query.get("role", [access.PLAYER])[0]
@@ -53,8 +55,12 @@ class GameConsumer(AsyncWebsocketConsumer):
             self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        # Read the seq before the state: the state then reflects at least every
-        # event up to seq, so a client can drop events with seq <= it.
+        # Only now, with the membership acknowledged by Redis, read what the
+        # client starts from: an event broadcast after this reaches us, one
+        # broadcast before is in the seq and the state (read from the
+        # database, which commits before any broadcast). Read the seq before
+        # the state: the state then reflects at least every event up to seq,
+        # so a client can drop events with seq <= it.
         seq = await current_seq(self.code)
         state = await database_sync_to_async(access.state_payload)(self.code)
         self.connection_id = uuid.uuid4().hex
@@ -87,6 +93,12 @@ class GameConsumer(AsyncWebsocketConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.flooded:
+            return  # closing: what is still in flight is dropped unanswered
+        verdict = self.bucket.take()
+        if verdict != ratelimit.OK:
+            await self.refuse_over_rate(verdict)
+            return
         # A binary frame gets INVALID_MESSAGE here (parse_client_message):
         # Daphne's Autobahn cannot send close code 1003, which the sidecar uses.
         message, problem = protocol.parse_client_message(text_data)
@@ -99,6 +111,21 @@ class GameConsumer(AsyncWebsocketConsumer):
             problem = await handle_client_message(self.code, self.player_id, message)
             if problem is not None:
                 await self.send_json(problem)
+
+    async def refuse_over_rate(self, verdict: str) -> None:
+        """Over msg_rate: RATE_LIMITED, or close a client that keeps flooding."""
+        if verdict == ratelimit.FLOOD:
+            self.flooded = True
+            logger.warning(
+                "%s (session %s): %d messages over msg_rate; closing %d",
+                getattr(self, "connection_id", "?"),
+                self.code,
+                self.bucket.drops,
+                protocol.CLOSE_FLOODING,
+            )
+            await self.close(code=protocol.CLOSE_FLOODING)
+            return
+        await self.send_json(protocol.error(protocol.RATE_LIMITED, protocol.TOO_MANY_MESSAGES))
 
     async def send_json(self, message: dict) -> None:
         await self.send(text_data=protocol.dumps(message))

@@ -405,7 +405,16 @@ class FastRedisLayer:
         return over
 
     def group_send_seq(
-        self, group, message, counter_key, seq_key, text_key, text_head, text_tail, counter_ttl=0
+        self,
+        group,
+        message,
+        counter_key,
+        seq_key,
+        text_key,
+        text_head,
+        text_tail,
+        counter_ttl=0,
+        state=None,
     ):
         """Group send that numbers the message in the same Redis script.
 
@@ -415,17 +424,17 @@ class FastRedisLayer:
         keys must be present; their values are placeholders), then sends as
         ``group_send``. Atomic with one host, so sequence order is delivery
         order. Returns the sequence number.
+
+        ``state`` = ``(state_key, state_seq_key, head, tail, ttl)`` also
+        stores ``head + str(seq) + tail`` under ``state_key`` (and seq under
+        ``state_seq_key``, both for ``ttl`` seconds) unless a newer seq is
+        there, in the same script; with several hosts, before the event is
+        delivered. All keys must live on the group's host.
         """
-        seq, _, over, members = self._c.group_send(
-            group,
-            message,
-            counter_key,
-            counter_ttl,
-            seq_key,
-            text_key,
-            text_head,
-            text_tail,
-        )
+        args = [counter_key, counter_ttl, seq_key, text_key, text_head, text_tail]
+        if state is not None:
+            args.extend(state)
+        seq, _, over, members = self._c.group_send(group, message, *args)
         if over:
             logger.info("%s of %s channels over capacity in group %s", over, members, group)
         return seq

@@ -22,6 +22,11 @@ SESSION_STATE = "session.state"
 PONG = "pong"
 ERROR = "error"
 REACTION = "reaction"  # also a client type; not a phase event: no seq
+# The sidecar is draining: {"type": "server.draining", "reconnect_in_ms": n}.
+# The socket is closed with CLOSE_SERVICE_RESTART about n ms later; the
+# client reconnects n ms after this message (not its failure backoff). Sent
+# by the C sidecar only: Daphne (GameConsumer) cannot drain (daphne#177).
+SERVER_DRAINING = "server.draining"
 
 # Phase events (server -> client, broadcast to group game_<code>) and the
 # payload fields each one carries at least.
@@ -78,12 +83,18 @@ ERROR_MESSAGES = {
     WRONG_ROLE: "Only players can react.",
     RATE_LIMITED: "Too many reactions: wait a moment.",
 }
+# RATE_LIMITED's text when a socket sends more than msg_rate messages/s.
+TOO_MANY_MESSAGES = "Too many messages: wait a moment."
 
 # WebSocket close codes.
 CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
+CLOSE_SERVICE_RESTART = 1012  # the sidecar is draining: reconnect (see SERVER_DRAINING)
 CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
 CLOSE_FORBIDDEN = 4003  # bad or missing token
 CLOSE_NOT_FOUND = 4004  # unknown session
+# Kept sending over the message rate (msg_flood refusals without a pause).
+# Not 1008: Daphne (Autobahn) can only send 1000 and 3000-4999.
+CLOSE_FLOODING = 4008
 
 # The channel-layer message that carries a ready-to-send event to consumers:
 # {"type": "game.event", "seq": n, "text": "<exact JSON text>"}; reactions
@@ -164,6 +175,11 @@ def session_state(payload: dict, seq: int) -> dict[str, Any]:
 
 def pong(ts: Any) -> dict[str, Any]:
     return {"type": PONG, "ts": ts}
+
+
+def server_draining(reconnect_in_ms: int) -> dict[str, Any]:
+    """`server.draining` as the sidecar writes it (see SERVER_DRAINING)."""
+    return {"type": SERVER_DRAINING, "reconnect_in_ms": reconnect_in_ms}
 
 
 def error(code: str, message: str | None = None) -> dict[str, Any]:

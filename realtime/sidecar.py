@@ -39,6 +39,14 @@ DEFAULTS = {
     "writes_per_turn": 16,  # frames per socket per loop turn (fairness)
     "stop_grace": 2.0,  # s to let close frames out on stop
     "inbound_channel": "partyhub.inbound",
+    # Abuse limits (docs/architecture.md, "Limits"). msg_* apply to
+    # GameConsumer on Daphne too.
+    "msg_rate": 10.0,  # client messages per s per socket (0 = no limit)
+    "msg_burst": 20,  # messages a socket may send at once
+    "msg_flood": 50,  # messages refused without a pause before closing 4008
+    "max_conns_per_ip": 256,  # open sockets per client address (0 = no limit)
+    "max_connections": 0,  # open sockets in all (0 = no limit)
+    "trusted_proxies": "127.0.0.1,::1",  # whose X-Forwarded-For names the client
 }
 
 
@@ -147,11 +155,14 @@ def redis_hosts() -> list[dict]:
 
 
 def allowed_origins() -> str:
-    """ALLOWED_HOSTS as the sidecar's Origin patterns (Channels' rules)."""
+    """The sidecar's Origin patterns: ALLOWED_HOSTS (Channels' rules) and
+    CSRF_TRUSTED_ORIGINS (full origins; Django's `https://*.example.com`
+    becomes the pattern `https://.example.com`)."""
     hosts = list(settings.ALLOWED_HOSTS)
     if settings.DEBUG and not hosts:
         hosts = ["localhost", "127.0.0.1", "[::1]"]
-    return ",".join(hosts)
+    trusted = [o.replace("://*.", "://.", 1) for o in settings.CSRF_TRUSTED_ORIGINS]
+    return ",".join(hosts + trusted)
 
 
 def log_level() -> int:
@@ -185,6 +196,11 @@ def sidecar_kwargs(**overrides) -> dict:
             kwargs[name] = setting(name)
     kwargs.update(overrides)
     return kwargs
+
+
+# Default drain window of SidecarRunner.drain() and `runsidecar --drain-seconds`:
+# 10,000 sockets reconnect elsewhere at about 333 per second.
+DRAIN_SECONDS = 30.0
 
 
 class SidecarRunner:
@@ -226,8 +242,16 @@ class SidecarRunner:
         return self.server.stats()
 
     def stop(self) -> None:
-        """Ask the loop to close every socket (1001) and return; any thread."""
+        """Ask the loop to close every socket (1001; 1012 once draining) and return; any thread."""
         self.server.stop()
+
+    def drain(self, seconds: float = DRAIN_SECONDS) -> None:
+        """Start draining over `seconds` and return; any thread (see docs/architecture.md).
+
+        The listener closes, each socket is told its turn (server.draining)
+        and closed with 1012 at it; the server then idles until stop().
+        """
+        self.server.drain(seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for serve() to return; True if it did."""

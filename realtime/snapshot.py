@@ -9,6 +9,9 @@ Redis host that holds the session's group:
 - `partyhub:state:<CODE>` — the exact text of the latest `session.state`
   message, written only if its seq is newer than the stored one
   (`partyhub:stateseq:<CODE>`), so a slow writer never replaces a newer state.
+  After a game action the broadcast of its last event stores it (the C
+  layer: in the same script as the event, see realtime.broadcast); only a
+  new session's first state (seq 0) is written by `store_state` here.
 
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
@@ -108,10 +111,20 @@ def register_player(code: str, token_digest: str, player_id: int) -> bool:
     return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
 
 
+def state_parts(payload: dict) -> tuple[str, str]:
+    """The `session.state` JSON text split around its seq: head + str(seq) + tail.
+
+    The same text as `protocol.dumps(protocol.session_state(payload, seq))`,
+    encoded before the seq is known (the C layer splices it in on Redis).
+    """
+    head = '{"type":' + protocol.dumps(protocol.SESSION_STATE) + ',"seq":'
+    return head, ',"payload":' + protocol.dumps(payload) + "}"
+
+
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
-    text = protocol.dumps(protocol.session_state(payload, seq))
-    return _run(code, "store state", _store, code, seq, text)
+    head, tail = state_parts(payload)
+    return _run(code, "store state", _store, code, seq, f"{head}{int(seq)}{tail}")
 
 
 def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:

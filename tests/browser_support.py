@@ -102,6 +102,13 @@ class ServerUnderTest:
         """Start the WebSocket server again, on the same address."""
         raise NotImplementedError
 
+    def kill_ws(self) -> None:
+        """SIGKILL the WebSocket server, as a crash would: no close frames,
+        no goodbye to Redis (its group memberships stay behind)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def pause_ws(self) -> None:
         """Freeze the WebSocket server: sockets stay open, nothing answers."""
         raise NotImplementedError
@@ -201,6 +208,7 @@ class SidecarServer(ServerUnderTest):
     """Pages and REST from Daphne, WebSockets from the C sidecar (`manage.py runsidecar`)."""
 
     name = "sidecar"
+    drain_seconds: float | None = None  # runsidecar --drain-seconds (SIGUSR1's window)
 
     def __init__(self) -> None:
         self.ws_port = free_port()
@@ -228,6 +236,8 @@ class SidecarServer(ServerUnderTest):
             "--log-level",
             "warning",
         ]
+        if self.drain_seconds is not None:
+            command += ["--drain-seconds", str(self.drain_seconds)]
         log = self.open_log(self.log_path, fresh=self.process is None)
         self.process = subprocess.Popen(
             command, env=self.daphne.env(), cwd=settings.BASE_DIR, stdout=log, stderr=log

@@ -1,12 +1,28 @@
-"""Shared test helpers: a REST driver for whole games."""
+"""Shared test helpers: a REST driver for whole games, a sidecar game case,
+a client that never reads, and log and condition waits."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
 
-from django.test import Client
+import redis as redis_py
+import websockets
+from django.test import Client, TransactionTestCase
 
 from lobby.models import Round
+from realtime import protocol
+
+from . import servers
+from .redis_server import RedisServer
+from .runner import PartyhubTestRunner, use_redis
 
 
 class Api:
@@ -77,3 +93,286 @@ def answer_id(answers: list[dict], text: str) -> int:
         if answer["text"].casefold() == text.casefold():
             return answer["id"]
     raise AssertionError(f"{text!r} not among {answers}")
+
+
+# lie_started, question_shown, guess_started, 3 reveal steps (truth + two
+# lies, as play_game writes them), scores, scoreboard
+EVENTS_PER_ROUND = 8
+
+
+def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:
+    """Drive a whole game through REST (every phase of every round, then finish)."""
+    for number in range(1, rounds + 1):
+        play_round(api, code, host, players, number)
+    assert api.host(code, "finish", host)[0] == 200
+
+
+def raw_handshake(port: int, code: str, token: str, rcvbuf: int | None = None) -> socket.socket:
+    """A client that sends the handshake and then never reads or answers PINGs."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        (
+            f"GET /ws/game/{code}/?session_token={token} HTTP/1.1\r\nHost: x\r\n"
+            f"Origin: {servers.ORIGIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+async def wait_for(predicate, timeout: float = 10, step: float = 0.05):
+    deadline = time.monotonic() + timeout * servers.SLOW
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(step)
+    return False
+
+
+class expect_logs:  # noqa: N801 - a context manager used like assertLogs
+    """assertLogs on realtime.sidecar that also drains the C log ring first,
+    so the expected warnings are checked instead of printed."""
+
+    def __init__(self, case, sidecar, text: str) -> None:
+        self.case, self.sidecar, self.text = case, sidecar, text
+
+    def __enter__(self):
+        self.cm = self.case.assertLogs("realtime.sidecar", "WARNING")
+        self.logs = self.cm.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        runner = getattr(self.sidecar, "runner", None)
+        if runner is not None:
+            runner.flush_logs()
+        else:  # the driver writes its lines to its own log file
+            logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
+        result = self.cm.__exit__(*exc)
+        if exc[0] is None:
+            self.case.assertTrue(
+                any(self.text in line for line in self.logs.output), self.logs.output
+            )
+        return result
+
+
+class GameCase(TransactionTestCase):
+    """A session with a host and two players (Ana, Bo) and a sidecar per class."""
+
+    serialized_rollback = True
+    sidecar_options: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.sidecar.close()
+        finally:
+            super().tearDownClass()
+
+    def setUp(self):
+        self.api = Api()
+        self.code, self.host = self.api.create(rounds=2)
+        self.ana_id, self.ana = self.api.join(self.code, "Ana")
+        self.bo_id, self.bo = self.api.join(self.code, "Bo")
+
+    async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
+        return [await servers.recv_json(ws, timeout) for _ in range(n)]
+
+
+class ServerPerClass:
+    """Mixin for a TransactionTestCase run against one server: `cls.server`,
+    a `server_class` (servers.Daphne or servers.Sidecar) started for the
+    class, and GameCase's session in each test."""
+
+    serialized_rollback = True
+    server_class = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = cls.server_class()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.server.close()
+        finally:
+            super().tearDownClass()
+
+    setUp = GameCase.setUp
+
+
+class BothServers:
+    """Mixin for a TransactionTestCase run against both servers at once:
+    `cls.daphne` and `cls.sidecar` (with `sidecar_options`) for the class,
+    and GameCase's session in each test."""
+
+    serialized_rollback = True
+    sidecar_options: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daphne = servers.Daphne()
+        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daphne.close()
+            cls.sidecar.close()
+        finally:
+            super().tearDownClass()
+
+    setUp = GameCase.setUp
+
+
+class PrivateRedis:
+    """Mixin for a TransactionTestCase whose tests stop or kill Redis: the
+    class gets its own redis-server (`cls.redis`), started before the
+    class's servers and closed after them; the run's Redis is restored."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisServer().start()
+        use_redis(cls.redis.port)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.redis.close()
+            use_redis(PartyhubTestRunner.redis.port)
+
+    def setUp(self):
+        if self.redis.process.poll() is not None:  # killed by an earlier test
+            self.redis.start()
+        super().setUp()
+
+
+def http(port: int, method: str, path: str, body: bytes | None = None, token: str | None = None):
+    """One HTTP request to a server process (Daphne): (status, body text)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Follower:
+    """One client following a session by `seq`, as partyhub-client.js does:
+    an event whose seq is not the next one means events were missed, and the
+    client takes the state again (a new socket: welcome, `session.state`).
+    `twice` lists seqs one socket delivered more than once."""
+
+    def __init__(self, port: int, code: str, query: str) -> None:
+        self.port, self.code, self.query = port, code, query
+        self.seq = -1
+        self.gaps = 0  # resyncs after a missed event
+        self.twice: list[int] = []  # seqs one socket delivered more than once
+        self.pongs: set = set()
+        self.changed = asyncio.Event()
+        self.ws = None
+
+    async def start(self, deadline: float = 10) -> Follower:
+        """Join (retrying until `deadline` s, for a server coming back)."""
+        until = time.monotonic() + deadline * servers.SLOW
+        while True:
+            try:
+                self.ws, _, state = await servers.join(self.port, self.code, self.query)
+                break
+            except (TimeoutError, OSError, websockets.InvalidHandshake):
+                if time.monotonic() > until:
+                    raise
+                await asyncio.sleep(0.1)
+        self.take_state(state)
+        self.delivered: set[int] = set()
+        self.task = asyncio.create_task(self.read(self.ws))
+        return self
+
+    def take_state(self, state: dict) -> None:
+        self.seq = max(self.seq, state["seq"])
+        self.changed.set()
+
+    async def read(self, ws) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for text in ws:
+                message = json.loads(text)
+                if message["type"] == protocol.PONG:
+                    self.pongs.add(message["ts"])
+                elif message["type"] == protocol.SESSION_STATE:
+                    self.take_state(message)
+                elif "seq" in message:
+                    if message["seq"] in self.delivered:
+                        self.twice.append(message["seq"])
+                    self.delivered.add(message["seq"])
+                    if message["seq"] > self.seq + 1:
+                        self.gaps += 1
+                        await self.resync()
+                        return
+                    self.seq = max(self.seq, message["seq"])
+                self.changed.set()
+
+    async def resync(self) -> None:
+        await self.ws.close()
+        await self.start()
+
+    async def wait(self, predicate, timeout: float = 30) -> bool:
+        until = time.monotonic() + timeout * servers.SLOW
+        while not predicate(self):
+            self.changed.clear()
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+        return True
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await self.ws.close()
+
+
+async def follow(port: int, code: str, tokens: list[str], n: int) -> list[Follower]:
+    """n clients, players' tokens taken in turn."""
+    queries = [f"session_token={tokens[i % len(tokens)]}" for i in range(n)]
+    return list(await asyncio.gather(*(Follower(port, code, q).start() for q in queries)))
+
+
+def last_seq(redis, code: str) -> int:
+    """The session's last event seq, read from Redis."""
+    reply = redis.command("GET", protocol.seq_key(code))
+    return int(reply.split(b"\r\n")[1])
+
+
+@contextlib.contextmanager
+def redis_commands(port: int):
+    """Record what Redis on `port` runs inside the block (MONITOR).
+
+    Yields a list filled when the block ends: (client type, command text),
+    in execution order; the type is "lua" for commands run by a script.
+    """
+    client = redis_py.Redis(port=port, socket_timeout=5)
+    marker = f"redis-commands-end-{uuid.uuid4().hex}"
+    seen: list[tuple[str, str]] = []
+    try:
+        with client.monitor() as monitor:
+            yield seen
+            client.echo(marker)
+            while marker not in (command := monitor.next_command())["command"]:
+                seen.append((command["client_type"], command["command"]))
+    finally:
+        client.close()

@@ -84,8 +84,8 @@ class Daphne:
 
     name = "daphne"
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process = Process(
             [
                 sys.executable,
@@ -144,7 +144,12 @@ class DriverSidecar:
         "hard_msgs": "--hard-msgs",
         "soft_bytes": "--soft-bytes",
         "soft_msgs": "--soft-msgs",
+        "max_conns_per_ip": "--max-conns-per-ip",
+        "max_connections": "--max-connections",
+        "trusted_proxies": "--trusted-proxies",
     }
+    # Passed always: runsidecar's defaults (realtime/sidecar.py), not C's.
+    DEPLOYED = {"msg_rate": "--msg-rate", "msg_burst": "--msg-burst", "msg_flood": "--msg-flood"}
 
     def __init__(self, **overrides) -> None:
         from realtime.sidecar import sidecar_kwargs
@@ -165,6 +170,8 @@ class DriverSidecar:
         for key, flag in self.OPTIONS.items():
             if key in overrides:
                 args += [flag, str(overrides[key])]
+        for key, flag in self.DEPLOYED.items():
+            args += [flag, str(kwargs[key])]
         if "soft_seconds" in overrides:
             args += ["--soft-ms", str(int(overrides["soft_seconds"] * 1000))]
         self.process = Process(shlex.split(os.environ.get("SIDECAR_WRAP", "")) + args, "sidecar")
@@ -195,8 +202,8 @@ class RunSidecar:
 
     name = "runsidecar"
 
-    def __init__(self, *args: str) -> None:
-        self.port = free_port()
+    def __init__(self, *args: str, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.process = Process(
             manage("runsidecar", "--bind", f"127.0.0.1:{self.port}", *args), "runsidecar"
         )

@@ -1,15 +1,18 @@
 """Broadcast helpers: seq counter, pre-encoded text, Redis down."""
 
+import json
 import time
+from unittest import mock
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.test import TestCase
 
-from realtime import protocol
+from realtime import layer as layer_mod
+from realtime import protocol, snapshot
 from realtime.broadcast import BroadcastError, current_seq, sync_broadcast_phase_event
 
-from .helpers import Api
+from .helpers import Api, redis_commands
 from .redis_server import free_port
 from .runner import PartyhubTestRunner, use_redis
 
@@ -42,6 +45,41 @@ class BroadcastTests(TestCase):
             sync_broadcast_phase_event("SEQA", "phase.scoreboard", {"round": 1})
         with self.assertRaises(ValueError):
             sync_broadcast_phase_event("SEQA", "phase.nonsense", {})
+
+
+class FallbackStateTests(TestCase):
+    """Without the C layer the state is stored before the group_send."""
+
+    def test_state_is_stored_with_the_seq_before_the_event_is_sent(self):
+        code, state = "FSTATE", {"phase": "lie", "players": []}
+        layer = get_channel_layer()
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(protocol.group_name(code), channel)
+        with (
+            mock.patch.object(layer_mod, "C_AVAILABLE", False),
+            mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
+            redis_commands(PartyhubTestRunner.redis.port) as commands,
+        ):
+            seq = sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, state)
+        raw = snapshot.client_for(code)
+        stored = raw.get(snapshot.state_key(code)).decode()
+        self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
+        self.assertEqual(async_to_sync(layer.receive)(channel)["seq"], seq)
+        names = [command.split()[:2] for _, command in commands]
+        state_set = names.index(["SET", snapshot.state_key(code)])
+        channel_key = layer.prefix + layer.non_local_name(channel)
+        event_zadd = [i for i, n in enumerate(names) if n == ["ZADD", channel_key]]
+        self.assertEqual(len(event_zadd), 1)
+        self.assertLess(state_set, event_zadd[0])
+
+    def test_an_older_seq_leaves_a_newer_state(self):
+        code = "FNEWER"
+        self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
+        with mock.patch.object(layer_mod, "C_AVAILABLE", False):
+            with mock.patch.object(layer_mod, "_FALLBACK_WARNED", True):
+                sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, {"x": 1})
+        stored = json.loads(snapshot.client_for(code).get(snapshot.state_key(code)))
+        self.assertEqual(stored["payload"], {"phase": "newer"})
 
 
 class RedisDownTests(TestCase):

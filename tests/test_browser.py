@@ -355,7 +355,7 @@ class Resilience:
             "() => { window.__pongs = []; partyhub.on('pong', (m) => window.__pongs.push(m.ts)); }"
         )
 
-        self.server.stop_ws()
+        self.server.kill_ws()
         for page in pages.values():
             expect(self.status(page)).to_have_attribute("data-status", "reconnecting")
             expect(self.status(page)).to_contain_text("Reconnecting")

@@ -22,6 +22,7 @@ from django.test import SimpleTestCase, override_settings
 from realtime import layer as layer_mod
 from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
 
+from .helpers import redis_commands
 from .redis_server import RedisServer, free_port
 
 
@@ -459,6 +460,34 @@ class MultiHostTests(LayerTestCase):
         expected = list(per_host)
         expected[group_host] += 1
         self.assertEqual(evalsha, expected)
+
+    def test_two_step_stores_the_state_on_the_group_host_before_delivery(self):
+        fast = self.fast()
+        host = fast.consistent_hash("sg")
+        # Members whose process keys live on both hosts, one on the group's.
+        names = [f"specific.s{i}!c" for i in range(12)]
+        on_group_host = [n for n in names if fast.consistent_hash(fast.non_local_name(n)) == host]
+        self.assertTrue(on_group_host and len(on_group_host) < len(names))
+        for name in names:
+            fast.group_add("sg", name)
+        state = ("st:sg", "stseq:sg", "[", "]", 60)
+        message = {"type": "e", "seq": 0, "text": ""}
+        with redis_commands(self.servers[host].port) as commands:
+            seq = fast.group_send_seq("sg", message, "ctr:sg", "seq", "text", "<", ">", state=state)
+        self.assertEqual(self.where("st:sg"), [host])
+        self.assertEqual(self.raws[host].get("st:sg"), f"[{seq}]".encode())
+        self.assertEqual(self.raws[host].get("stseq:sg"), str(seq).encode())
+        # Step 1 (the group's host) stored it; step 2 delivered after.
+        names_run = [c.split()[:2] for _, c in commands]
+        state_set = names_run.index(["SET", "st:sg"])
+        zadds = [i for i, n in enumerate(names_run) if n[0] == "ZADD"]
+        self.assertTrue(zadds and min(zadds) > state_set)
+        for name in names:
+            self.assertEqual(fast.receive(fast.non_local_name(name), 1)[1]["text"], f"<{seq}>")
+        # A newer stored state is kept.
+        self.raws[host].set("stseq:sg", 10**6)
+        fast.group_send_seq("sg", message, "ctr:sg", "seq", "text", "<", ">", state=state)
+        self.assertEqual(self.raws[host].get("st:sg"), f"[{seq}]".encode())
 
 
 class ConfigTests(LayerTestCase):

@@ -16,11 +16,11 @@ from django.conf import settings
 from django.test import SimpleTestCase, TransactionTestCase
 
 from partyhub.asgi import application
-from realtime import broadcast, protocol
+from realtime import broadcast, protocol, snapshot
 from realtime import layer as layer_mod
 from realtime.broadcast import BroadcastError, broadcast_phase_event, sync_broadcast_phase_event
 
-from .helpers import Api
+from .helpers import Api, redis_commands
 from .redis_server import RedisServer, free_port
 from .runner import PartyhubTestRunner, use_redis
 
@@ -154,6 +154,64 @@ class StoredBytesTests(SimpleTestCase):
         self.assertEqual(sorted(seqs), list(range(min(seqs), max(seqs) + 1)))
         delivered = [fast.receive("specific.order!", 1)[1]["seq"] for _ in range(20)]
         self.assertEqual(delivered, sorted(delivered))
+
+
+class StateWithEventTests(SimpleTestCase):
+    """The session.state text is stored by the event's own EVALSHA."""
+
+    STATE = {"phase": "lie", "players": [{"id": 1, "name": 'Åsa "A"'}]}
+
+    def setUp(self):
+        self.raw = raw_client()
+        self.addCleanup(self.raw.close)
+
+    def stored_state(self, code: str) -> dict:
+        return json.loads(self.raw.get(snapshot.state_key(code)))
+
+    def test_a_joiner_right_after_the_event_reads_a_state_with_its_seq(self):
+        code = "STATE"
+        fast = layer_mod.get_layer()
+        fast.group_add(protocol.group_name(code), "specific.stateproc!c")
+        for start in (0, 127, 65535, 2**40):
+            self.raw.set(protocol.seq_key(code), start)
+            self.raw.delete(snapshot.state_seq_key(code))
+            with redis_commands(PartyhubTestRunner.redis.port) as commands:
+                seq = sync_broadcast_phase_event(
+                    code, protocol.GAME_OVER, {"ranking": []}, self.STATE
+                )
+            # What a socket joining now would GET: the event's seq, same text
+            # as snapshot.store_state writes.
+            text = self.raw.get(snapshot.state_key(code)).decode()
+            self.assertEqual(text, protocol.dumps(protocol.session_state(self.STATE, seq)))
+            self.assertEqual(int(self.raw.get(snapshot.state_seq_key(code))), seq)
+            # One command from the client; the state SETs ran inside it.
+            sent = [c for kind, c in commands if kind != "lua"]
+            self.assertEqual(len(sent), 1)
+            self.assertTrue(sent[0].lower().startswith("evalsha"))
+            in_script = [c.split() for kind, c in commands if kind == "lua"]
+            sets = [words[1] for words in in_script if words[0].upper() == "SET"]
+            self.assertIn(snapshot.state_key(code), sets)
+            self.assertEqual(fast.receive("specific.stateproc!", 1)[1]["seq"], seq)
+        for key in (snapshot.state_key(code), snapshot.state_seq_key(code)):
+            ttl = self.raw.ttl(key)
+            self.assertTrue(snapshot.KEY_TTL - 5 < ttl <= snapshot.KEY_TTL)
+
+    def test_an_older_seq_leaves_a_newer_state_and_still_sends(self):
+        code = "NEWER"
+        fast = layer_mod.get_layer()
+        fast.group_add(protocol.group_name(code), "specific.newerproc!c")
+        self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
+        seq = sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, self.STATE)
+        self.assertLess(seq, 10**6)
+        self.assertEqual(self.stored_state(code)["payload"], {"phase": "newer"})
+        self.assertEqual(fast.receive("specific.newerproc!", 1)[1]["seq"], seq)
+
+    def test_async_helper_stores_the_state_too(self):
+        code = "ASTATE"
+        seq = async_to_sync(broadcast_phase_event)(
+            code, protocol.GAME_OVER, {"ranking": []}, self.STATE
+        )
+        self.assertEqual(self.stored_state(code)["seq"], seq)
 
 
 class BroadcastRedisDownTests(SimpleTestCase):

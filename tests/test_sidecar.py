@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
+import threading
 import time
 
 from asgiref.sync import sync_to_async
@@ -17,104 +17,23 @@ from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from realtime import protocol
+from realtime.broadcast import sync_broadcast_phase_event
 
 from . import servers
-from .helpers import Api, play_round
-from .redis_server import RedisServer
-from .runner import PartyhubTestRunner, use_redis
-
-# lie_started, question_shown, guess_started, 3 reveal steps (truth + two
-# lies, as play_game writes them), scores, scoreboard
-EVENTS_PER_ROUND = 8
-
-
-def play_game(api: Api, code: str, host: str, players: list[str], rounds: int) -> None:
-    """Drive a whole game through REST (every phase of every round, then finish)."""
-    for number in range(1, rounds + 1):
-        play_round(api, code, host, players, number)
-    assert api.host(code, "finish", host)[0] == 200
+from .helpers import (
+    EVENTS_PER_ROUND,
+    GameCase,
+    PrivateRedis,
+    expect_logs,
+    follow,
+    play_game,
+    raw_handshake,
+    wait_for,
+)
+from .runner import PartyhubTestRunner
 
 
-def raw_handshake(port: int, code: str, token: str, rcvbuf: int | None = None) -> socket.socket:
-    """A client that completes the handshake and then never reads or answers PINGs."""
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(
-        (
-            f"GET /ws/game/{code}/?session_token={token} HTTP/1.1\r\nHost: x\r\n"
-            f"Origin: {servers.ORIGIN}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    return sock
-
-
-async def wait_for(predicate, timeout: float = 10, step: float = 0.05):
-    deadline = time.monotonic() + timeout * servers.SLOW
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(step)
-    return False
-
-
-class expect_logs:  # noqa: N801 - a context manager used like assertLogs
-    """assertLogs on realtime.sidecar that also drains the C log ring first,
-    so the expected warnings are checked instead of printed."""
-
-    def __init__(self, case, sidecar, text: str) -> None:
-        self.case, self.sidecar, self.text = case, sidecar, text
-
-    def __enter__(self):
-        self.cm = self.case.assertLogs("realtime.sidecar", "WARNING")
-        self.logs = self.cm.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        runner = getattr(self.sidecar, "runner", None)
-        if runner is not None:
-            runner.flush_logs()
-        else:  # the driver writes its lines to its own log file
-            import logging
-
-            logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
-        result = self.cm.__exit__(*exc)
-        if exc[0] is None:
-            self.case.assertTrue(
-                any(self.text in line for line in self.logs.output), self.logs.output
-            )
-        return result
-
-
-class _GameCase(TransactionTestCase):
-    serialized_rollback = True
-    sidecar_options: dict = {}
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.sidecar = servers.Sidecar(**cls.sidecar_options)
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.sidecar.close()
-        finally:
-            super().tearDownClass()
-
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        self.ana_id, self.ana = self.api.join(self.code, "Ana")
-        self.bo_id, self.bo = self.api.join(self.code, "Bo")
-
-    async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
-        return [await servers.recv_json(ws, timeout) for _ in range(n)]
-
-
-class BothServersGameTests(_GameCase):
+class BothServersGameTests(GameCase):
     """A full game with clients on the sidecar and on Daphne at once."""
 
     @classmethod
@@ -153,7 +72,7 @@ class BothServersGameTests(_GameCase):
             await ws.close()
 
 
-class ManyClientsTests(_GameCase):
+class ManyClientsTests(GameCase):
     async def test_500_clients_receive_every_event_of_a_game(self):
         tokens = [self.ana, self.bo]
         clients = await asyncio.gather(
@@ -171,7 +90,42 @@ class ManyClientsTests(_GameCase):
         await asyncio.gather(*(ws.close() for ws, _, _ in clients))
 
 
-class DirectAndInboundTests(_GameCase):
+class JoinDuringBroadcastsTests(GameCase):
+    async def test_sockets_joining_between_events_miss_none(self):
+        """The state is stored by the event's own script, and the sidecar
+        joins the group before it GETs the state: whenever a socket joins,
+        its state plus the events it gets leave no seq out."""
+        stop = threading.Event()
+        last = [0]
+
+        def broadcast():
+            while not stop.is_set():
+                last[0] = sync_broadcast_phase_event(
+                    self.code, protocol.GAME_OVER, {"ranking": []}, {"phase": "lobby"}
+                )
+                time.sleep(0.005)  # pacing only: keep 20 Python readers up
+
+        sender = asyncio.ensure_future(asyncio.to_thread(broadcast))
+        followers, state_seqs = [], set()
+        try:
+            for i in range(20):
+                (follower,) = await follow(
+                    self.sidecar.port, self.code, [self.ana, self.bo][i % 2 :], 1
+                )
+                followers.append(follower)
+                state_seqs.add(follower.seq)  # its session.state's, nothing read yet
+        finally:
+            stop.set()
+            await sender
+        for follower in followers:
+            self.assertTrue(await follower.wait(lambda f: f.seq >= last[0]))
+            await follower.close()
+        self.assertEqual([f.gaps for f in followers], [0] * len(followers))
+        # The joins fell at different points of the stream (else nothing was tested).
+        self.assertGreater(len(state_seqs), 5)
+
+
+class DirectAndInboundTests(GameCase):
     # Forward every type but ping to partyhub.inbound (a deployment lists its
     # socket actions; protocol.CLIENT_TYPES has none beyond ping yet).
     sidecar_options = {"client_types": "*"}
@@ -257,7 +211,7 @@ class DirectAndInboundTests(_GameCase):
             await sync_to_async(worker.close)()
 
 
-class LimitsTests(_GameCase):
+class LimitsTests(GameCase):
     sidecar_options = {
         "hard_bytes": 200_000,
         "soft_bytes": 100_000,
@@ -313,28 +267,17 @@ class LimitsTests(_GameCase):
             self.assertEqual(await servers.close_code(ws), 1009)
 
 
-class RedisLossTests(_GameCase):
-    """Redis SIGKILLed and restarted mid-game (its data saved just before)."""
+class RedisLossTests(PrivateRedis, GameCase):
+    """Redis SIGKILLed and restarted mid-game (its data saved just before),
+    200 sockets."""
 
     sidecar_options = {"client_types": "*"}
-
-    @classmethod
-    def setUpClass(cls):
-        cls.redis = RedisServer().start()
-        use_redis(cls.redis.port)
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.redis.close()
-            use_redis(PartyhubTestRunner.redis.port)
 
     async def test_sockets_stay_open_events_resume_memberships_return(self):
         api, code = self.api, self.code
         ws, _, state = await servers.join(self.sidecar.port, code, f"session_token={self.ana}")
+        # 199 more clients that follow the game by seq.
+        others = await follow(self.sidecar.port, code, [self.ana, self.bo], 199)
         await sync_to_async(api.host)(code, "start-round", self.host)
         self.assertEqual((await servers.recv_json(ws))["seq"], state["seq"] + 1)
         self.redis.command("SAVE")
@@ -354,10 +297,15 @@ class RedisLossTests(_GameCase):
         await sync_to_async(api.host)(code, "show-question", self.host)
         event = await servers.recv_json(ws, 10)
         self.assertEqual((event["type"], event["seq"]), (protocol.QUESTION_SHOWN, state["seq"] + 2))
+        for other in others:
+            self.assertTrue(await other.wait(lambda c: c.seq == state["seq"] + 2))
+            self.assertEqual(other.twice, [])
+        self.assertEqual(self.sidecar.stats()["connections"], 200)
         await ws.close()
+        await asyncio.gather(*(other.close() for other in others))
 
 
-class StopTests(_GameCase):
+class StopTests(GameCase):
     """SIGTERM to `manage.py runsidecar`: every client sees 1001."""
 
     @classmethod

@@ -7,7 +7,8 @@ from django.test import TestCase
 from lobby.services import token_digest
 from realtime import snapshot
 
-from .helpers import Api
+from .helpers import Api, redis_commands
+from .runner import PartyhubTestRunner
 
 
 class SnapshotTests(TestCase):
@@ -43,3 +44,29 @@ class SnapshotTests(TestCase):
         snapshot.store_state(self.code, 9, {"phase": "old"})
         stored = json.loads(self.redis.get(snapshot.state_key(self.code)))
         self.assertEqual((stored["seq"], stored["payload"]["phase"]), (10, "new"))
+
+    def test_an_action_stores_its_state_in_its_last_events_script(self):
+        self.code, host = self.api.create(auto_advance=True)
+        _, ana = self.api.join(self.code, "Ana")
+        _, bo = self.api.join(self.code, "Bo")
+        self.api.host(self.code, "start-round", host)
+        self.api.lie(self.code, ana, "a lie")
+        with redis_commands(PartyhubTestRunner.redis.port) as commands:
+            status, body = self.api.lie(self.code, bo, "another lie")  # all in: advances
+        self.assertEqual(status, 201, body)
+        seqs = body["broadcast"]["seq"]
+        self.assertGreater(len(seqs), 1)
+        stored = json.loads(self.redis.get(snapshot.state_key(self.code)))
+        self.assertEqual(stored["seq"], seqs[-1])
+        self.assertEqual(stored["payload"]["phase"], self.api.state(self.code)[1]["phase"])
+        # Written once, by a script (the last event's EVALSHA), never by a
+        # separate command after the events.
+        writes = [
+            (kind, c.split()[0].upper())
+            for kind, c in commands
+            if c.split()[1:2] == [snapshot.state_key(self.code)]
+        ]
+        self.assertEqual(writes, [("lua", "SET")])
+        sent = [c.split()[0].upper() for kind, c in commands if kind != "lua"]
+        self.assertNotIn("EVAL", sent)
+        self.assertEqual(sent.count("EVALSHA"), len(seqs))

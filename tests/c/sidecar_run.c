@@ -91,6 +91,12 @@ main(int argc, char **argv)
         else if (!strcmp(k, "--ping")) cfg.ping_interval = atoi(v);
         else if (!strcmp(k, "--ping-timeout")) cfg.ping_timeout = atoi(v);
         else if (!strcmp(k, "--log-level")) cfg.log_level = atoi(v);
+        else if (!strcmp(k, "--msg-rate")) cfg.msg_rate = strtod(v, NULL);
+        else if (!strcmp(k, "--msg-burst")) cfg.msg_burst = atoi(v);
+        else if (!strcmp(k, "--msg-flood")) cfg.msg_flood = atoi(v);
+        else if (!strcmp(k, "--max-conns-per-ip")) cfg.max_conns_per_ip = atoi(v);
+        else if (!strcmp(k, "--max-connections")) cfg.max_connections = atoi(v);
+        else if (!strcmp(k, "--trusted-proxies")) cfg.trusted_proxies = v;
         else if (!strcmp(k, "--port-file")) port_file = v;
         else {
             fprintf(stderr, "unknown option %s\n", k);

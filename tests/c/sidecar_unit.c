@@ -3,10 +3,12 @@
  * outq limits and frame sharing, the channel-message view over the
  * bounded msgpack reader (vectors, channels_redis-shaped input,
  * truncation and random-input fuzzing), the inbound packer, wsparse,
- * SHA-256, the log ring, local groups.
+ * SHA-256, the log ring, local groups, the message rate bucket and the
+ * per-address connection count (X-Forwarded-For from trusted proxies).
  */
 #define _GNU_SOURCE 1
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,6 +442,117 @@ test_fanout(void)
     free(c);
 }
 
+static void
+test_rate(void)
+{
+    ph_rate_limits lim = { 10000, 3, 4 };       /* 10/s, burst 3, flood 4 */
+    ph_rate r;
+    int i;
+
+    ph_rate_init(&r, &lim, 1000);
+    for (i = 0; i < 3; i++) {
+        CHECK(ph_rate_take(&r, &lim, 1000) == PH_RATE_OK);  /* the burst */
+    }
+    CHECK(ph_rate_take(&r, &lim, 1000) == PH_RATE_DROP);
+    CHECK(ph_rate_take(&r, &lim, 1099) == PH_RATE_DROP);    /* 0.99 token */
+    CHECK(ph_rate_take(&r, &lim, 1100) == PH_RATE_OK);      /* 1 token back */
+    CHECK(ph_rate_take(&r, &lim, 1100) == PH_RATE_DROP);
+    CHECK(ph_rate_take(&r, &lim, 1100) == PH_RATE_FLOOD);   /* 4th refusal */
+    /* A full bucket again (300 ms) forgives the refusals. */
+    ph_rate_init(&r, &lim, 0);
+    for (i = 0; i < 3; i++) {
+        CHECK(ph_rate_take(&r, &lim, 0) == PH_RATE_OK);
+    }
+    CHECK(ph_rate_take(&r, &lim, 0) == PH_RATE_DROP);
+    CHECK(ph_rate_take(&r, &lim, 0) == PH_RATE_DROP);
+    CHECK(ph_rate_take(&r, &lim, 300) == PH_RATE_OK && r.drops == 0);
+    /* Days idle: full, no overflow; a clock going back refills nothing. */
+    CHECK(ph_rate_take(&r, &lim, UINT64_MAX / 2) == PH_RATE_OK);
+    CHECK(r.tokens == 2 * 1000000u);
+    CHECK(ph_rate_take(&r, &lim, 5) == PH_RATE_OK && r.tokens == 1000000u);
+    lim.rate_milli = 0;                         /* off */
+    for (i = 0; i < 100; i++) {
+        CHECK(ph_rate_take(&r, &lim, 0) == PH_RATE_OK);
+    }
+}
+
+static void
+test_client_addr(void)
+{
+    const char *lo = "127.0.0.1,::1";
+    char out[PH_ADDR_MAX];
+    ph_addr_count *table = NULL, *a, *b;
+
+    CHECK(ph_conn_client_addr("203.0.113.5", NULL, lo, out) == PH_ADDR_PEER
+          && strcmp(out, "203.0.113.5") == 0);
+    /* Not a trusted peer: its X-Forwarded-For is not believed. */
+    CHECK(ph_conn_client_addr("203.0.113.5", "1.2.3.4", lo, out) == PH_ADDR_PEER
+          && strcmp(out, "203.0.113.5") == 0);
+    CHECK(ph_conn_client_addr("127.0.0.1", NULL, lo, out) == PH_ADDR_PROXY
+          && strcmp(out, "127.0.0.1") == 0);
+    CHECK(ph_conn_client_addr("127.0.0.1", "", lo, out) == PH_ADDR_PROXY);
+    CHECK(ph_conn_client_addr("127.0.0.1", " 1.2.3.4 ", lo, out) == PH_ADDR_XFF
+          && strcmp(out, "1.2.3.4") == 0);
+    /* From the right, past trusted proxies; the left part is the client's. */
+    CHECK(ph_conn_client_addr("127.0.0.1", "6.6.6.6, 9.9.9.9, 127.0.0.1", lo, out)
+              == PH_ADDR_XFF && strcmp(out, "9.9.9.9") == 0);
+    CHECK(ph_conn_client_addr("::ffff:127.0.0.1", "2001:DB8::1", lo, out)
+              == PH_ADDR_XFF && strcmp(out, "2001:db8::1") == 0);
+    CHECK(ph_conn_client_addr("::1", "::ffff:10.1.2.3", lo, out) == PH_ADDR_XFF
+          && strcmp(out, "10.1.2.3") == 0);
+    /* Garbage stops the walk at the last address read. */
+    CHECK(ph_conn_client_addr("127.0.0.1", "9.9.9.9, nonsense", lo, out)
+              == PH_ADDR_PROXY && strcmp(out, "127.0.0.1") == 0);
+    CHECK(ph_conn_client_addr("127.0.0.1", "nonsense, 9.9.9.9", lo, out)
+              == PH_ADDR_XFF && strcmp(out, "9.9.9.9") == 0);
+    CHECK(ph_conn_client_addr("127.0.0.1", "1.2.3.4:80", lo, out) == PH_ADDR_PROXY);
+    CHECK(ph_conn_client_addr("127.0.0.1", "1.2.3.4", NULL, out) == PH_ADDR_PEER
+          && strcmp(out, "127.0.0.1") == 0);
+    CHECK(ph_conn_client_addr("127.0.0.1", "1.2.3.4", "", out) == PH_ADDR_PEER);
+    /* All trusted: the leftmost stands. */
+    CHECK(ph_conn_client_addr("127.0.0.1", "::1,127.0.0.1", lo, out) == PH_ADDR_XFF
+          && strcmp(out, "::1") == 0);
+
+    /* Random headers (X-Forwarded-For is client input): never past out,
+     * always NUL-terminated, an X-Forwarded-For address always valid. */
+    {
+        static const char alphabet[] = "0123456789abcdefABCDEF.:, \t[]%f";
+        char xff[64];
+        unsigned seed = 7;
+        int i, n, j;
+
+        for (i = 0; i < 200000; i++) {
+            n = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 63;
+            for (j = 0; j < n; j++) {
+                seed = seed * 1103515245u + 12345u;
+                xff[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+            }
+            xff[n] = '\0';
+            memset(out, 'x', sizeof(out));
+            if (ph_conn_client_addr("127.0.0.1", xff, lo, out) == PH_ADDR_XFF) {
+                unsigned char bin[16];
+
+                CHECK(inet_pton(AF_INET, out, bin) == 1
+                      || inet_pton(AF_INET6, out, bin) == 1);
+            }
+            CHECK(memchr(out, '\0', sizeof(out)) != NULL);
+        }
+    }
+
+    a = ph_addr_count_add(&table, "1.2.3.4");
+    b = ph_addr_count_add(&table, "1.2.3.4");
+    CHECK(a != NULL && a == b && ph_addr_count_get(table, "1.2.3.4") == 2);
+    CHECK(ph_addr_count_get(table, "1.2.3.5") == 0);
+    ph_addr_count_release(&table, a);
+    CHECK(ph_addr_count_get(table, "1.2.3.4") == 1);
+    ph_addr_count_release(&table, b);
+    CHECK(table == NULL);                       /* empty entries are freed */
+    ph_addr_count_release(&table, NULL);
+    CHECK(ph_addr_count_add(&table, "::1") != NULL);
+    ph_addr_count_clear(&table);
+    CHECK(table == NULL);
+}
+
 int
 main(void)
 {
@@ -449,6 +562,8 @@ main(void)
     test_sha();
     test_log();
     test_fanout();
+    test_rate();
+    test_client_addr();
     printf("sidecar_unit: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

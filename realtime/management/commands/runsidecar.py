@@ -2,8 +2,11 @@
 
 Loads Django settings, then runs `realtime._sidecar.Server` with the GIL
 released. SIGTERM/SIGINT stop it: every socket is closed with 1001 and group
-memberships are dropped. `--workers N` forks N processes sharing the port
-(SO_REUSEPORT), each its own channels_redis process.
+memberships are dropped. SIGUSR1 drains it over `--drain-seconds` (default
+30): it stops accepting, tells each socket when to reconnect and closes it
+with 1012 at that time, then waits, drained, for SIGTERM, which exits at
+once. `--workers N` forks N processes sharing the port (SO_REUSEPORT), each
+its own channels_redis process; signals are passed on to every worker.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime.sidecar import SidecarRunner, logger, setting
+from realtime.sidecar import DRAIN_SECONDS, SidecarRunner, logger, setting
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -32,19 +35,28 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default=None, help="host:port (default 127.0.0.1:8001)")
         parser.add_argument("--workers", type=int, default=1, help="processes sharing the port")
         parser.add_argument("--log-level", choices=sorted(LEVELS), default=None)
+        parser.add_argument(
+            "--drain-seconds",
+            type=float,
+            default=DRAIN_SECONDS,
+            help=f"window SIGUSR1 spreads the 1012 closes over (default {DRAIN_SECONDS:g})",
+        )
 
-    def handle(self, *args, bind, workers, log_level, **options):
+    def handle(self, *args, bind, workers, log_level, drain_seconds, **options):
         if log_level:
             logger.setLevel(LEVELS[log_level])
         bind = bind or setting("bind")
         if workers < 1:
             raise CommandError("--workers must be at least 1")
+        if not 0 <= drain_seconds <= 3600:
+            raise CommandError("--drain-seconds must be in 0..3600")
+        self.drain_seconds = drain_seconds
         if workers == 1:
             sys.exit(self.serve(bind))
         self.supervise(bind, workers)
 
     def serve(self, bind: str) -> int:
-        """Run one server until SIGTERM/SIGINT; return the exit status."""
+        """Run one server until SIGTERM/SIGINT (SIGUSR1 drains); return the exit status."""
         try:
             runner = SidecarRunner(bind=bind).start()
         except ImportError as exc:
@@ -54,11 +66,16 @@ class Command(BaseCommand):
         stop = lambda *_: runner.stop()  # noqa: E731
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGUSR1, lambda *_: self.drain(runner))
         logger.info("sidecar pid %d serving ws://%s/ws/game/<code>/", os.getpid(), bind)
         while not runner.wait(0.5):
             pass
         logger.info("sidecar pid %d stopped", os.getpid())
         return 0
+
+    def drain(self, runner: SidecarRunner) -> None:
+        logger.info("sidecar pid %d draining over %g s", os.getpid(), self.drain_seconds)
+        runner.drain(self.drain_seconds)
 
     def supervise(self, bind: str, workers: int) -> None:
         """Fork `workers` servers on one port; pass signals on; reap them."""
@@ -75,14 +92,17 @@ class Command(BaseCommand):
             children.append(pid)
 
         def forward(signum, frame):
+            """SIGTERM/SIGINT stop every worker; SIGUSR1 drains every worker."""
+            sent = signal.SIGUSR1 if signum == signal.SIGUSR1 else signal.SIGTERM
             for pid in children:
                 try:
-                    os.kill(pid, signal.SIGTERM)
+                    os.kill(pid, sent)
                 except ProcessLookupError:
                     pass
 
         signal.signal(signal.SIGTERM, forward)
         signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGUSR1, forward)
         failed = 0
         while children:
             try:

@@ -5,6 +5,8 @@
 //   - connection states idle → connecting → connected → reconnecting → offline;
 //   - reconnect with exponential backoff and jitter (1, 2, 4, 8, 16 s, capped
 //     at 30 s), then "offline" until retry();
+//   - a draining server (`server.draining`, then close 1012) is followed at the
+//     time it gave, not with the failure backoff, and not counted as a failure;
 //   - heartbeat: `ping` every 30 s, a missing `pong` after 5 s forces a reconnect;
 //   - outgoing messages queued while disconnected (at most 100, oldest dropped);
 //   - `on(type, handler)` subscriptions, one failing handler never stops the others;
@@ -89,6 +91,9 @@ export const DEFAULTS = Object.freeze({
   jitter: 0.2,
   queueLimit: 100,
 });
+
+/** Close code of a draining server: reconnect at the time `server.draining` gave. */
+export const CLOSE_SERVICE_RESTART = 1012;
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
@@ -296,6 +301,7 @@ export class Metrics {
     this.received = 0;
     this.reconnects = 0;
     this.reconnectAttempts = 0;
+    this.drainMoves = 0;
     this.dropped = 0;
     this.gaps = 0;
     this.stale = 0;
@@ -323,6 +329,7 @@ export class Metrics {
       received: this.received,
       reconnects: this.reconnects,
       reconnectAttempts: this.reconnectAttempts,
+      drainMoves: this.drainMoves,
       dropped: this.dropped,
       gaps: this.gaps,
       stale: this.stale,
@@ -368,6 +375,8 @@ export class PartyhubClient {
     this.everConnected = false;
     this.closedByUser = false;
     this.lastClose = null;
+    /** performance.now() at which a draining server asked us to reconnect, or null */
+    this.drainAt = null;
     /** server clock − this clock, in ms (from `server_time`, when the server sends it) */
     this.clockOffset = 0;
     this._timers = { reconnect: 0, ping: 0, pong: 0 };
@@ -480,12 +489,35 @@ export class PartyhubClient {
     this._stopHeartbeat();
     this.lastClose = { code, reason };
     if (this.closedByUser) return;
+    if (code === CLOSE_SERVICE_RESTART) {
+      this._reconnectAfterDrain();
+      return;
+    }
+    this.drainAt = null;
     if (code in FATAL_CLOSE_CODES) {
       this._setStatus("offline", { code, reason: FATAL_CLOSE_CODES[code], fatal: true });
       this._emit("error", { type: "error", code: `CLOSE_${code}`, message: FATAL_CLOSE_CODES[code], local: true });
       return;
     }
     this._scheduleReconnect();
+  }
+
+  /**
+   * The server is draining (close 1012): reconnect when `server.draining`
+   * said (or within baseDelay at random without one, so a crowd spreads
+   * out). Not a failure: the backoff attempt count stays as it is.
+   */
+  _reconnectAfterDrain() {
+    clearTimeout(this._timers.reconnect);
+    const now = performance.now();
+    const delay =
+      this.drainAt === null
+        ? Math.round(Math.random() * this.options.baseDelay)
+        : Math.max(0, Math.round(this.drainAt - now));
+    this.drainAt = null;
+    this.metrics.drainMoves += 1;
+    this._setStatus("reconnecting", { attempt: this.attempt, delay, draining: true });
+    this._timers.reconnect = setTimeout(() => this.connect(), delay);
   }
 
   /** Force a reconnect (used when the heartbeat finds the socket dead). */
@@ -620,6 +652,9 @@ export class PartyhubClient {
         return;
       case "pong":
         this._onPong(message);
+        break;
+      case "server.draining":
+        this.drainAt = performance.now() + Math.max(0, Number(message.reconnect_in_ms) || 0);
         break;
       default:
         if (typeof message.seq === "number") {
