@@ -131,6 +131,7 @@ tick_cb(uv_timer_t *t)
     if (srv->listen_active && !uv_is_active((uv_handle_t *)&srv->listen_poll)) {
         uv_poll_start(&srv->listen_poll, UV_READABLE, ph_srv_listen_cb);
     }
+    ph_srv_hb_tick(srv);
     /* Re-add groups well before channels_redis' group_expiry drops them. */
     if (now >= srv->next_refresh_ms) {
         srv->next_refresh_ms = now + (uint64_t)srv->cfg.group_refresh * 1000u;
@@ -473,8 +474,12 @@ server_make_lws(ph_server *srv, char *err, size_t errlen)
      * life: keep it small (see "Performance notes" in docs/architecture.md). */
     srv->protocols[0].rx_buffer_size = srv->cfg.rx_buffer;
     srv->protocols[0].tx_packet_size = 4096;
-    srv->retry_policy.secs_since_valid_ping = (uint16_t)srv->cfg.ping_interval;
-    srv->retry_policy.secs_since_valid_hangup = (uint16_t)srv->cfg.ping_timeout;
+    /*
+     * An all-zero policy turns lws' per-connection validity timers off
+     * (secs_since_valid_hangup == 0): their sorted-list inserts cost O(open
+     * connections) per PING and per PONG. server_hb.c pings instead.
+     */
+    memset(&srv->retry_policy, 0, sizeof(srv->retry_policy));
 
     lws_set_log_level(LLL_ERR, NULL);
     memset(&info, 0, sizeof(info));
@@ -560,6 +565,8 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     }
     srv->closed = 1;                   /* until the wake handle exists */
     ph_fanout_init(&srv->fan);
+    ph_hb_init(&srv->hb, (uint32_t)cfg->ping_interval,
+               (uint32_t)cfg->ping_timeout);
     if (own_string(srv, &srv->cfg.host) < 0
         || own_string(srv, &srv->cfg.redis_host) < 0
         || own_string(srv, &srv->cfg.prefix) < 0

@@ -9,6 +9,7 @@
  *   server_conn.c    the lws protocol callback: connection lifecycle,
  *                    authentication, client messages, fan-out
  *   server_http.c    /healthz and /metrics
+ *   server_hb.c      the heartbeat: PING after silence, drop after more
  *
  * Everything here runs on the loop thread unless marked otherwise.
  */
@@ -26,6 +27,7 @@
 
 #include "conn.h"
 #include "fanout.h"
+#include "heartbeat.h"
 #include "server.h"
 
 #define PH_RANDOM_PREFIX_LEN 12       /* channels_redis random_prefix_length */
@@ -134,6 +136,7 @@ struct ph_server {
     char inbound_key[PH_KEY_MAX];
 
     ph_fanout fan;
+    ph_hb hb;                    /* heartbeat deadlines (server_hb.c) */
     uint64_t next_serial;
     uint64_t rng;                /* splitmix64 state for random prefixes */
 
@@ -220,6 +223,13 @@ int ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 void ph_srv_conn_close(ph_server *srv, ph_conn *c, int code);
 void ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f);
 void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
+
+/* ---- server_hb.c ------------------------------------------------------ */
+
+void ph_srv_hb_alive(ph_server *srv, ph_conn *c);
+void ph_srv_hb_stop(ph_server *srv, ph_conn *c);
+int ph_srv_hb_writeable(ph_server *srv, ph_conn *c);
+void ph_srv_hb_tick(ph_server *srv);
 
 /* ---- server_http.c ---------------------------------------------------- */
 

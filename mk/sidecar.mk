@@ -17,7 +17,7 @@ SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lpthread
 SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/server_http.c \
                    csrc/server_listen.c csrc/server_log.c csrc/conn.c csrc/conn_auth.c \
                    csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                   csrc/wsparse.c
+                   csrc/wsparse.c csrc/heartbeat.c csrc/server_hb.c
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
 SIDECAR_XFLAGS := $(SIDECAR_SANFLAGS) -O1

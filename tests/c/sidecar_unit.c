@@ -3,7 +3,7 @@
  * outq limits and frame sharing, the channel-message view over the
  * bounded msgpack reader (vectors, channels_redis-shaped input,
  * truncation and random-input fuzzing), the inbound packer, wsparse,
- * SHA-256, the log ring, local groups.
+ * SHA-256, the log ring, local groups, heartbeat deadlines.
  */
 #define _GNU_SOURCE 1
 
@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "conn_auth.h"
 #include "fanout.h"
+#include "heartbeat.h"
 #include "chanmsg.h"
 #include "mpack_read.h"
 
@@ -440,6 +441,40 @@ test_fanout(void)
     free(c);
 }
 
+/* Heartbeat lists: FIFO = deadline order, moves are O(1), never early. */
+static void
+test_heartbeat(void)
+{
+    ph_hb hb;
+    ph_hb_node n[3];
+    ph_hb_kind kind;
+
+    memset(n, 0, sizeof(n));
+    ph_hb_init(&hb, 20, 30);
+    ph_hb_alive(&hb, &n[0], 1000);             /* PING due at 21 s */
+    ph_hb_alive(&hb, &n[1], 1500);             /* due at ceil(1.5) + 20 = 22 s */
+    ph_hb_alive(&hb, &n[2], 2000);             /* 22 s */
+    CHECK(hb.silent.n == 3 && hb.pinged.n == 0);
+    CHECK(ph_hb_due(&hb, 20999, &kind) == NULL);        /* never early */
+    CHECK(ph_hb_due(&hb, 21000, &kind) == &n[0] && kind == PH_HB_SILENT);
+    ph_hb_pinged(&hb, &n[0], 21000);           /* drop due at 31 s */
+    CHECK(ph_hb_due(&hb, 21999, &kind) == NULL);
+    ph_hb_alive(&hb, &n[1], 21500);            /* a PONG: due at 42 s, at the tail */
+    CHECK(hb.silent.head == &n[2] && hb.silent.tail == &n[1]);
+    CHECK(ph_hb_due(&hb, 22000, &kind) == &n[2] && kind == PH_HB_SILENT);
+    ph_hb_remove(&hb, &n[2]);
+    ph_hb_remove(&hb, &n[2]);                  /* no-op */
+    CHECK(n[2].kind == PH_HB_NONE && hb.silent.n == 1);
+    CHECK(ph_hb_due(&hb, 30999, &kind) == NULL);
+    CHECK(ph_hb_due(&hb, 31000, &kind) == &n[0] && kind == PH_HB_PINGED);
+    ph_hb_remove(&hb, &n[0]);
+    CHECK(hb.pinged.head == NULL && hb.pinged.tail == NULL && hb.pinged.n == 0);
+    CHECK(ph_hb_due(&hb, 41999, &kind) == NULL);
+    CHECK(ph_hb_due(&hb, 42000, &kind) == &n[1]);
+    ph_hb_remove(&hb, &n[1]);
+    CHECK(hb.silent.head == NULL && hb.silent.tail == NULL && hb.silent.n == 0);
+}
+
 int
 main(void)
 {
@@ -449,6 +484,7 @@ main(void)
     test_sha();
     test_log();
     test_fanout();
+    test_heartbeat();
     printf("sidecar_unit: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
