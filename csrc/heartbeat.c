@@ -4,12 +4,11 @@
  */
 #include "heartbeat.h"
 
-/* Whole seconds at or after now_ms: a deadline of ceil(now) + d is never
- * reached before d full seconds have passed. */
-static uint32_t
-ceil_s(uint64_t now_ms)
+/* now >= t on a wrapping 32-bit millisecond clock. */
+static int
+reached(uint32_t now, uint32_t t)
 {
-    return (uint32_t)((now_ms + 999u) / 1000u);
+    return (int32_t)(now - t) >= 0;
 }
 
 static ph_hb_list *
@@ -41,7 +40,7 @@ unlink_node(ph_hb *hb, ph_hb_node *n)
 }
 
 static void
-append(ph_hb *hb, ph_hb_node *n, uint8_t kind, uint32_t due_s)
+append(ph_hb *hb, ph_hb_node *n, uint8_t kind)
 {
     ph_hb_list *l = list_of(hb, kind);
 
@@ -49,7 +48,6 @@ append(ph_hb *hb, ph_hb_node *n, uint8_t kind, uint32_t due_s)
         unlink_node(hb, n);
     }
     n->kind = kind;
-    n->due_s = due_s;
     n->next = NULL;
     n->prev = l->tail;
     if (l->tail != NULL) {
@@ -69,9 +67,8 @@ ph_hb_init(ph_hb *hb, uint32_t ping_interval, uint32_t ping_timeout)
     hb->silent.head = hb->silent.tail = NULL;
     hb->pinged.head = hb->pinged.tail = NULL;
     hb->silent.n = hb->pinged.n = 0;
-    hb->ping_s = ping_interval;
-    hb->hangup_s = ping_timeout > ping_interval ? ping_timeout - ping_interval
-                                                : 1;
+    hb->ping_ms = ping_interval * 1000u;
+    hb->hangup_ms = ping_timeout * 1000u;
 }
 
 /* Sign of life: PING due ping_interval s from now. */
@@ -79,14 +76,15 @@ void
 ph_hb_alive(ph_hb *hb, ph_hb_node *n, uint64_t now_ms)
 {
     n->ping_queued = 0;
-    append(hb, n, PH_HB_SILENT, ceil_s(now_ms) + hb->ping_s);
+    n->alive_ms = (uint32_t)now_ms;
+    append(hb, n, PH_HB_SILENT);
 }
 
-/* PING sent: drop due ping_timeout - ping_interval s from now. */
+/* PING due: drop ping_timeout s after the last sign of life. */
 void
-ph_hb_pinged(ph_hb *hb, ph_hb_node *n, uint64_t now_ms)
+ph_hb_pinged(ph_hb *hb, ph_hb_node *n)
 {
-    append(hb, n, PH_HB_PINGED, ceil_s(now_ms) + hb->hangup_s);
+    append(hb, n, PH_HB_PINGED);
 }
 
 /* Unlink n if linked. */
@@ -103,13 +101,15 @@ ph_hb_remove(ph_hb *hb, ph_hb_node *n)
 ph_hb_node *
 ph_hb_due(ph_hb *hb, uint64_t now_ms, ph_hb_kind *kind)
 {
-    uint32_t now_s = (uint32_t)(now_ms / 1000u);
+    uint32_t now = (uint32_t)now_ms;
 
-    if (hb->pinged.head != NULL && hb->pinged.head->due_s <= now_s) {
+    if (hb->pinged.head != NULL
+        && reached(now, hb->pinged.head->alive_ms + hb->hangup_ms)) {
         *kind = PH_HB_PINGED;
         return hb->pinged.head;
     }
-    if (hb->silent.head != NULL && hb->silent.head->due_s <= now_s) {
+    if (hb->silent.head != NULL
+        && reached(now, hb->silent.head->alive_ms + hb->ping_ms)) {
         *kind = PH_HB_SILENT;
         return hb->silent.head;
     }

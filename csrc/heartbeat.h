@@ -9,13 +9,15 @@
  * heartbeats that walk was 86 % of the sidecar's CPU (see "Performance
  * notes" in docs/architecture.md).
  *
- * Here every deadline of a kind is "now + a constant", so a plain FIFO
- * list per kind is already sorted: a sign of life moves the node to the
- * tail of the "silent" list (PING due ping_interval s later), a PING moves
- * it to the tail of the "pinged" list (hang-up due ping_timeout -
- * ping_interval s later), and a tick pops expired nodes from the heads.
- * Deadlines are whole seconds of CLOCK_MONOTONIC-style time supplied by the
- * caller, rounded so that a deadline never comes early.
+ * Here both deadlines are "last sign of life + a constant", so a plain
+ * FIFO list per kind is already sorted: a sign of life moves the node to
+ * the tail of the "silent" list (PING due ping_interval s later); when that
+ * expires the node moves, in the same order, to the tail of the "pinged"
+ * list (hang-up due ping_timeout s after the last sign of life, as with
+ * lws); a tick pops expired nodes from the heads. Times are milliseconds
+ * of a monotonic clock supplied by the caller, kept in 32 bits and
+ * compared with serial-number arithmetic (deadlines are at most 65535 s
+ * ahead, far below the 24-day wrap horizon).
  *
  * Loop-thread only: nothing here is locked. Nodes are embedded in the
  * connection (ph_conn.hb); the lists own nothing.
@@ -34,7 +36,7 @@ typedef enum ph_hb_kind {
 
 typedef struct ph_hb_node {
     struct ph_hb_node *prev, *next;
-    uint32_t due_s;        /* deadline, seconds (caller's clock) */
+    uint32_t alive_ms;     /* last sign of life (caller's clock, wraps) */
     uint8_t kind;          /* ph_hb_kind: which list holds the node */
     uint8_t ping_queued;   /* PING owed, to go out from WRITEABLE */
 } ph_hb_node;
@@ -46,8 +48,8 @@ typedef struct ph_hb_list {
 
 typedef struct ph_hb {
     ph_hb_list silent, pinged;
-    uint32_t ping_s;       /* ping_interval */
-    uint32_t hangup_s;     /* ping_timeout - ping_interval */
+    uint32_t ping_ms;      /* ping_interval */
+    uint32_t hangup_ms;    /* ping_timeout */
 } ph_hb;
 
 /*
@@ -64,11 +66,11 @@ void ph_hb_init(ph_hb *hb, uint32_t ping_interval, uint32_t ping_timeout);
 void ph_hb_alive(ph_hb *hb, ph_hb_node *n, uint64_t now_ms);
 
 /*
- * A PING went out (or was queued) at now_ms: move n to the tail of the
- * pinged list, to be dropped ping_timeout - ping_interval s later unless
- * ph_hb_alive is called first. O(1).
+ * n's PING is due and goes out (or is queued) now: move n to the tail of
+ * the pinged list, to be dropped ping_timeout s after its last sign of
+ * life unless ph_hb_alive is called first. O(1).
  */
-void ph_hb_pinged(ph_hb *hb, ph_hb_node *n, uint64_t now_ms);
+void ph_hb_pinged(ph_hb *hb, ph_hb_node *n);
 
 /* Unlink n (no-op when not linked). O(1). */
 void ph_hb_remove(ph_hb *hb, ph_hb_node *n);

@@ -9,6 +9,7 @@
 #include "server_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,34 @@ close_handle(uv_handle_t *h)
     }
 }
 
+/*
+ * Once a burst of connects or closes is over (a tick with no change after
+ * ticks with changes), give free heap pages back to the kernel: each
+ * handshake borrows lws a ~4 KB header buffer and ~1 KB of bookkeeping, and
+ * after hundreds of concurrent handshakes the freed buffers sit scattered
+ * between long-lived connections, where glibc never returns them on its
+ * own. Measured in "Performance notes" (docs/architecture.md); costs a few
+ * milliseconds per burst, never per tick.
+ */
+static void
+trim_after_burst(ph_server *srv)
+{
+    uint64_t seen = cnt_get(&srv->st.connections_total)
+                    * 2 - cnt_get(&srv->st.connections);
+
+    if (seen != srv->trim_seen) {
+        srv->trim_seen = seen;
+        srv->trim_pending = 1;
+        return;
+    }
+    if (srv->trim_pending) {
+        srv->trim_pending = 0;
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+}
+
 static void
 tick_cb(uv_timer_t *t)
 {
@@ -131,13 +160,24 @@ tick_cb(uv_timer_t *t)
     if (srv->listen_active && !uv_is_active((uv_handle_t *)&srv->listen_poll)) {
         uv_poll_start(&srv->listen_poll, UV_READABLE, ph_srv_listen_cb);
     }
-    ph_srv_hb_tick(srv);
+    trim_after_burst(srv);
     /* Re-add groups well before channels_redis' group_expiry drops them. */
     if (now >= srv->next_refresh_ms) {
         srv->next_refresh_ms = now + (uint64_t)srv->cfg.group_refresh * 1000u;
         if (srv->links[RLINK_CMD].up) {
             ph_srv_redis_reregister(srv, 0);
         }
+    }
+}
+
+/* Heartbeats: O(due) work (see heartbeat.h), so a short period is cheap. */
+static void
+hb_timer_cb(uv_timer_t *t)
+{
+    ph_server *srv = t->data;
+
+    if (srv->phase == SRV_RUNNING) {
+        ph_srv_hb_tick(srv);
     }
 }
 
@@ -255,6 +295,7 @@ server_teardown(ph_server *srv)
     if (srv->loop_ready) {
         uv_handle_t *ours[] = {
             (uv_handle_t *)&srv->wake, (uv_handle_t *)&srv->tick,
+            (uv_handle_t *)&srv->hb_timer,
             (uv_handle_t *)&srv->stop_timer,
             (uv_handle_t *)&srv->links[0].retry,
             (uv_handle_t *)&srv->links[1].retry,
@@ -307,6 +348,7 @@ ph_server_run(ph_server *srv)
     }
     uv_poll_start(&srv->listen_poll, UV_READABLE, ph_srv_listen_cb);
     uv_timer_start(&srv->tick, tick_cb, PH_TICK_MS, PH_TICK_MS);
+    uv_timer_start(&srv->hb_timer, hb_timer_cb, PH_HB_TICK_MS, PH_HB_TICK_MS);
     srv->next_refresh_ms = now_ms() + (uint64_t)srv->cfg.group_refresh * 1000u;
     ph_logf(srv->log, PH_LOG_INFO, "listening on %s:%d (client prefix %s)",
             srv->cfg.host, srv->port, srv->client_prefix);
@@ -513,6 +555,7 @@ server_make_handles(ph_server *srv, char *err, size_t errlen)
 
     if (uv_async_init(&srv->loop, &srv->wake, wake_cb) != 0
         || uv_timer_init(&srv->loop, &srv->tick) != 0
+        || uv_timer_init(&srv->loop, &srv->hb_timer) != 0
         || uv_timer_init(&srv->loop, &srv->stop_timer) != 0
         || uv_timer_init(&srv->loop, &srv->links[0].retry) != 0
         || uv_timer_init(&srv->loop, &srv->links[1].retry) != 0
@@ -525,6 +568,7 @@ server_make_handles(ph_server *srv, char *err, size_t errlen)
     srv->listen_active = 1;
     srv->wake.data = srv;
     srv->tick.data = srv;
+    srv->hb_timer.data = srv;
     srv->stop_timer.data = srv;
     srv->listen_poll.data = srv;
     for (i = 0; i < 2; i++) {

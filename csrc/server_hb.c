@@ -107,7 +107,7 @@ ph_srv_hb_tick(ph_server *srv)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
             continue;
         }
-        ph_hb_pinged(&srv->hb, n, now);
+        ph_hb_pinged(&srv->hb, n);
         hb_ping(srv, c);
     }
 }

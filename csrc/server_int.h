@@ -36,6 +36,7 @@
 #define PH_REDIS_BACKOFF_MAX_MS 5000
 #define PH_KEY_MAX 256
 #define PH_TICK_MS 1000
+#define PH_HB_TICK_MS 250              /* heartbeat deadline resolution */
 #define PH_STOP_POLL_MS 50
 #define PH_REPLY_MAX 1024              /* pong/error replies */
 #define PH_PENDING_MAX 16              /* messages held before the welcome */
@@ -115,10 +116,13 @@ struct ph_server {
 
     uv_async_t wake;
     uv_timer_t tick;
+    uv_timer_t hb_timer;         /* heartbeat deadlines (server_hb.c) */
     uv_timer_t stop_timer;
     int handles_ready;
     uint64_t stop_deadline_ms;
     uint64_t next_refresh_ms;
+    uint64_t trim_seen;          /* connections opened + closed at the last tick */
+    int trim_pending;            /* they changed: trim once they stop changing */
 
     pthread_mutex_t lock;        /* guards stop_requested and closed */
     int stop_requested;
