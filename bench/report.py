@@ -66,7 +66,7 @@ def status_of(entry: dict[str, Any]) -> str:
 # ---- targets ---------------------------------------------------------------
 
 
-def _scale_marginal(scale: dict[str, Any] | None) -> float | None:
+def _scale_marginal(scale: dict[str, Any] | None) -> tuple[int, float] | None:
     """RSS added per connection between the scale scenario's first and last
     step: the per-connection cost without the fixed cost that RSS / N at
     small N spreads over few sockets (malloc arenas, lws tables, buffers)."""
@@ -74,7 +74,7 @@ def _scale_marginal(scale: dict[str, Any] | None) -> float | None:
     if len(steps) < 2 or steps[-1]["connections"] <= steps[0]["connections"]:
         return None
     a, b = steps[0], steps[-1]
-    return (b["rss"] - a["rss"]) / (b["connections"] - a["connections"])
+    return a["connections"], (b["rss"] - a["rss"]) / (b["connections"] - a["connections"])
 
 
 def targets(res: dict) -> list[tuple[str, str, str]]:
@@ -140,7 +140,11 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
             (
                 "≤ 2 KB user-space memory per idle connection",
                 f"{_fmt(val)} B/conn at N={worst['n']}"
-                + (f"; each connection beyond 5,000: {marginal:,.0f} B" if marginal else ""),
+                + (
+                    f"; each connection beyond the first {marginal[0]:,}: {marginal[1]:,.0f} B"
+                    if marginal
+                    else ""
+                ),
                 "yes" if val is not None and val <= 2048 else "no",
             )
         )
