@@ -126,8 +126,8 @@ close_handle(uv_handle_t *h)
  * handshake borrows lws a ~4 KB header buffer and ~1 KB of bookkeeping, and
  * after hundreds of concurrent handshakes the freed buffers sit scattered
  * between long-lived connections, where glibc never returns them on its
- * own. Measured in "Performance notes" (docs/architecture.md); costs a few
- * milliseconds per burst, never per tick.
+ * own. Measured in "Performance notes" (docs/architecture.md); one call
+ * took 0.19 ms with 10,000 sockets open, once per burst, never per tick.
  */
 static void
 trim_after_burst(ph_server *srv)
