@@ -15,6 +15,7 @@
 #include <uthash.h>
 
 #include "conn_auth.h"
+#include "heartbeat.h"
 #include "outq.h"
 #include "wsparse.h"
 
@@ -96,6 +97,7 @@ typedef struct ph_conn {
     /* sha256 of the presented token, wiped once the check is done */
     unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
+    ph_hb_node hb;                     /* heartbeat deadline (server_hb.c) */
     struct ph_group *groups[PH_CONN_GROUPS];
     uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */
     char *rx;                          /* fragment reassembly, NULL if none */

@@ -43,7 +43,7 @@ ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
     }
     g = ph_fanout_group(f, name, len);
     if (g == NULL) {
-        g = calloc(1, sizeof(*g));
+        g = calloc(1, sizeof(*g) + len + 1);
         if (g == NULL) {
             return -1;
         }
@@ -54,7 +54,9 @@ ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
         goto error;
     }
     if (g->n == g->cap) {
-        size_t ncap = g->cap ? g->cap * 2 : 4;
+        /* 3 pointers fill glibc's smallest chunk: most player groups
+         * never grow past it. */
+        size_t ncap = g->cap ? g->cap * 2 : 3;
         ph_conn **m = realloc(g->members, ncap * sizeof(*m));
 
         if (m == NULL) {
@@ -126,7 +128,7 @@ ph_fanout_leave(ph_fanout *f, ph_conn *c, int slot,
     if (g->n > 0) {
         return 0;
     }
-    memcpy(last_name, g->name, PH_GROUP_NAME_MAX);
+    memcpy(last_name, g->name, strlen(g->name) + 1);
     HASH_DEL(f->groups, g);
     free(g->members);
     free(g);

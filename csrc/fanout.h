@@ -22,11 +22,14 @@
 
 #define PH_GROUP_NAME_MAX 100  /* channels_redis: names shorter than 100 */
 
+/* One exists per local group, and a player's own group usually has one
+ * socket: the name is allocated to its length (see "Performance notes" in
+ * docs/architecture.md). */
 typedef struct ph_group {
-    char name[PH_GROUP_NAME_MAX];
     ph_conn **members;
     size_t n, cap;
     UT_hash_handle hh;
+    char name[];           /* NUL-terminated, < PH_GROUP_NAME_MAX */
 } ph_group;
 
 typedef struct ph_fanout {

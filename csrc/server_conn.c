@@ -575,7 +575,7 @@ conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
 {
     cnt_add(&srv->st.messages_in, 1);
     cnt_add(&srv->st.bytes_in, len);
-    lws_validity_confirmed(c->wsi);   /* data counts as liveness too */
+    ph_srv_hb_alive(srv, c);          /* data counts as liveness too */
     if (c->state == PH_CONN_AUTHING) {
         int rc = ph_conn_pending_add(c, text, len, PH_PENDING_MAX);
 
@@ -924,6 +924,7 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
     ph_outq_init(&c->q);
     c->player_id = -1;
     ph_fanout_add_conn(&srv->fan, c);
+    ph_srv_hb_alive(srv, c);
     cnt_add(&srv->st.connections, 1);
     cnt_add(&srv->st.connections_total, 1);
     ph_rate_init(&c->rate, &srv->rate, uv_now(&srv->loop));
@@ -1075,6 +1076,9 @@ ws_writeable(ph_server *srv, struct lws *wsi, ph_conn *c)
                         LWS_TO_KILL_ASYNC);
         return 0;
     }
+    if (ph_srv_hb_writeable(srv, c) < 0) {
+        return -1;
+    }
     if (c->state != PH_CONN_READY) {
         return 0;
     }
@@ -1089,6 +1093,7 @@ ws_closed(ph_server *srv, ph_conn *c)
     }
     conn_leave_groups(srv, c);
     ph_fanout_del_conn(&srv->fan, c);
+    ph_srv_hb_stop(srv, c);
     ph_outq_clear(&c->q, ph_srv_frame_release, srv);
     ph_conn_rx_reset(c);
     ph_conn_pending_clear(c);
@@ -1146,6 +1151,9 @@ ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return ws_receive(srv, wsi, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return ws_writeable(srv, wsi, c);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        ph_srv_hb_alive(srv, c);
+        return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return ws_peer_close(wsi, c, in, len);
     case LWS_CALLBACK_CLOSED:

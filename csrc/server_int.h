@@ -12,6 +12,7 @@
  *   server_http.c    /healthz and /metrics
  *   server_drain.c   draining: stop accepting, tell each client when to
  *                    reconnect, close each with 1012 at its turn
+ *   server_hb.c      the heartbeat: PING after silence, drop after more
  *
  * Everything here runs on the loop thread unless marked otherwise.
  */
@@ -29,6 +30,7 @@
 
 #include "conn.h"
 #include "fanout.h"
+#include "heartbeat.h"
 #include "server.h"
 
 #define PH_RANDOM_PREFIX_LEN 12       /* channels_redis random_prefix_length */
@@ -37,6 +39,7 @@
 #define PH_REDIS_BACKOFF_MAX_MS 5000
 #define PH_KEY_MAX 256
 #define PH_TICK_MS 1000
+#define PH_HB_TICK_MS 250              /* heartbeat deadline resolution */
 #define PH_STOP_POLL_MS 50
 #define PH_REPLY_MAX 1024              /* pong/error replies */
 #define PH_PENDING_MAX 16              /* messages held before the welcome */
@@ -163,10 +166,13 @@ struct ph_server {
 
     uv_async_t wake;
     uv_timer_t tick;
+    uv_timer_t hb_timer;         /* heartbeat deadlines (server_hb.c) */
     uv_timer_t stop_timer;
     int handles_ready;
     uint64_t stop_deadline_ms;
     uint64_t next_refresh_ms;
+    uint64_t trim_seen;          /* connections opened + closed at the last tick */
+    int trim_pending;            /* they changed: trim once they stop changing */
 
     pthread_mutex_t lock;        /* guards stop_requested, drain_requested,
                                   * drain_request_ms and closed */
@@ -192,6 +198,7 @@ struct ph_server {
     ph_fanout fan;
     ph_addr_count *addrs;        /* open sockets per client address */
     ph_rate_limits rate;         /* from cfg.msg_rate/_burst/_flood */
+    ph_hb hb;                    /* heartbeat deadlines (server_hb.c) */
     uint64_t next_serial;
     uint64_t rng;                /* splitmix64 state for random prefixes */
 
@@ -295,6 +302,13 @@ void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
 int ph_srv_drain_init(ph_server *srv);
 void ph_srv_drain_begin(ph_server *srv, uint64_t window_ms);
 void ph_srv_drain_halt(ph_server *srv);
+
+/* ---- server_hb.c ------------------------------------------------------ */
+
+void ph_srv_hb_alive(ph_server *srv, ph_conn *c);
+void ph_srv_hb_stop(ph_server *srv, ph_conn *c);
+int ph_srv_hb_writeable(ph_server *srv, ph_conn *c);
+void ph_srv_hb_tick(ph_server *srv);
 
 /* ---- server_http.c ---------------------------------------------------- */
 

@@ -30,7 +30,8 @@ fuzz_srcs_url         := csrc/wsparse.c
 fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c csrc/server_drain.c \
                          csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
                          csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                         csrc/wsparse.c csrc/chash.c csrc/sentinel.c
+                         csrc/wsparse.c csrc/chash.c csrc/sentinel.c csrc/heartbeat.c \
+                         csrc/server_hb.c
 fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm

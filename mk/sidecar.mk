@@ -18,7 +18,8 @@ SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/ser
                    csrc/server_listen.c csrc/server_drain.c csrc/server_log.c csrc/conn.c \
                    csrc/conn_auth.c \
                    csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                   csrc/wsparse.c csrc/chash.c csrc/sentinel.c
+                   csrc/wsparse.c csrc/chash.c csrc/sentinel.c csrc/heartbeat.c \
+                   csrc/server_hb.c
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
 SIDECAR_XFLAGS := $(SIDECAR_SANFLAGS) -O1

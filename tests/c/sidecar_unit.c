@@ -3,8 +3,9 @@
  * outq limits and frame sharing, the channel-message view over the
  * bounded msgpack reader (vectors, channels_redis-shaped input,
  * truncation and random-input fuzzing), the inbound packer, wsparse,
- * SHA-256, the log ring, local groups, the message rate bucket and the
- * per-address connection count (X-Forwarded-For from trusted proxies).
+ * SHA-256, the log ring, local groups, the message rate bucket, the
+ * per-address connection count (X-Forwarded-For from trusted proxies) and
+ * heartbeat deadlines.
  */
 #define _GNU_SOURCE 1
 
@@ -16,6 +17,7 @@
 #include "conn.h"
 #include "conn_auth.h"
 #include "fanout.h"
+#include "heartbeat.h"
 #include "chanmsg.h"
 #include "mpack_read.h"
 
@@ -553,6 +555,42 @@ test_client_addr(void)
     CHECK(table == NULL);
 }
 
+/* Heartbeat lists: FIFO = deadline order, moves are O(1), never early,
+ * and the 32-bit clock may wrap. */
+static void
+test_heartbeat(void)
+{
+    const uint64_t t0 = 0xfffff000u;           /* wraps 4 s in */
+    ph_hb hb;
+    ph_hb_node n[3];
+    ph_hb_kind kind;
+
+    memset(n, 0, sizeof(n));
+    ph_hb_init(&hb, 20, 30);
+    ph_hb_alive(&hb, &n[0], t0);               /* PING due at t0 + 20 s */
+    ph_hb_alive(&hb, &n[1], t0 + 500);
+    ph_hb_alive(&hb, &n[2], t0 + 1000);
+    CHECK(hb.silent.n == 3 && hb.pinged.n == 0);
+    CHECK(ph_hb_due(&hb, t0 + 19999, &kind) == NULL);   /* never early */
+    CHECK(ph_hb_due(&hb, t0 + 20000, &kind) == &n[0] && kind == PH_HB_SILENT);
+    ph_hb_pinged(&hb, &n[0]);                  /* drop due at t0 + 30 s */
+    CHECK(ph_hb_due(&hb, t0 + 20499, &kind) == NULL);
+    ph_hb_alive(&hb, &n[1], t0 + 20400);       /* a PONG: due t0 + 40.4 s */
+    CHECK(hb.silent.head == &n[2] && hb.silent.tail == &n[1]);
+    CHECK(ph_hb_due(&hb, t0 + 21000, &kind) == &n[2] && kind == PH_HB_SILENT);
+    ph_hb_remove(&hb, &n[2]);
+    ph_hb_remove(&hb, &n[2]);                  /* no-op */
+    CHECK(n[2].kind == PH_HB_NONE && hb.silent.n == 1);
+    CHECK(ph_hb_due(&hb, t0 + 29999, &kind) == NULL);
+    CHECK(ph_hb_due(&hb, t0 + 30000, &kind) == &n[0] && kind == PH_HB_PINGED);
+    ph_hb_remove(&hb, &n[0]);
+    CHECK(hb.pinged.head == NULL && hb.pinged.tail == NULL && hb.pinged.n == 0);
+    CHECK(ph_hb_due(&hb, t0 + 40399, &kind) == NULL);
+    CHECK(ph_hb_due(&hb, t0 + 40400, &kind) == &n[1]);
+    ph_hb_remove(&hb, &n[1]);
+    CHECK(hb.silent.head == NULL && hb.silent.tail == NULL && hb.silent.n == 0);
+}
+
 int
 main(void)
 {
@@ -564,6 +602,7 @@ main(void)
     test_fanout();
     test_rate();
     test_client_addr();
+    test_heartbeat();
     printf("sidecar_unit: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
