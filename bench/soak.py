@@ -72,6 +72,66 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def make_games(env: dict, tmp: Path, games: int, players: int) -> list[dict]:
+    """Games and player tokens through lobby.services (bench/setup_games.py)."""
+    out = tmp / "games.json"
+    log(f"setup: {games} games x {players} players through lobby.services")
+    child = Child(
+        "setup",
+        [PY, str(BENCH / "setup_games.py"), "--out", str(out), "--games", str(games)]
+        + ["--players", str(players)],
+        env=env,
+        log_path=tmp / "setup.log",
+    )
+    try:
+        child.proc.wait(timeout=900)
+    finally:
+        child.stop()
+    if child.proc.returncode != 0:
+        raise BenchError("setup failed: " + (tmp / "setup.log").read_text()[-2000:])
+    return json.loads(out.read_text())
+
+
+def slot_specs(games: list[dict], path: Path) -> int:
+    """Write the soak client's slots (one per player token); return their count."""
+    lines = [
+        f"{gi} /ws/game/{g['code']}/?session_token={token}"
+        for gi, g in enumerate(games)
+        for token in g["player_tokens"]
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def http_get(port: int, path: str) -> str | None:
+    """GET http://127.0.0.1:<port><path> (the sidecar's /healthz, /metrics)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.read().decode()
+    except OSError:
+        return None
+
+
+def start_sidecar(env: dict, tmp: Path, workers: int = 1) -> tuple[Child, int]:
+    """`manage.py runsidecar` on a free port, once it reports Redis up."""
+    port = free_port()
+    child = Child(
+        "sidecar",
+        [PY, str(ROOT / "manage.py"), "runsidecar", "--bind", f"127.0.0.1:{port}"]
+        + ["--log-level", "warning", "--workers", str(workers)],
+        env=env,
+        log_path=tmp / "sidecar.log",
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        health = http_get(port, "/healthz")
+        if health and json.loads(health).get("redis") == "up":
+            log(f"sidecar pid {child.pid} ({workers} worker(s)) on port {port}")
+            return child, port
+        time.sleep(0.2)
+    raise BenchError(f"the sidecar did not come up: see {tmp / 'sidecar.log'}")
+
+
 class Redis:
     """INFO and key census of the run's redis-server."""
 
@@ -81,24 +141,23 @@ class Redis:
         self.r = redis.Redis(port=port, socket_timeout=10)
 
     def sample(self) -> dict[str, Any]:
-        groups = members = channels = channel_msgs = other = 0
+        groups, chans = [], []
         for key in self.r.scan_iter(match="asgi*", count=1000):
-            if key.startswith(b"asgi:group:"):
-                groups += 1
-                members += self.r.zcard(key)
-            else:
-                channels += 1
-                if self.r.type(key) == b"zset":
-                    channel_msgs += self.r.zcard(key)
-        for _ in self.r.scan_iter(match="partyhub:*", count=1000):
-            other += 1
+            (groups if key.startswith(b"asgi:group:") else chans).append(key)
+        pipe = self.r.pipeline(transaction=False)
+        for key in groups + chans:
+            pipe.zcard(key)  # channel_redis keeps groups and channels in zsets
+        counts = pipe.execute(raise_on_error=False)
+        counts = [c if isinstance(c, int) else 0 for c in counts]
+        other = sum(1 for _ in self.r.scan_iter(match="partyhub:*", count=1000))
+        members, channel_msgs = sum(counts[: len(groups)]), sum(counts[len(groups) :])
         info = self.r.info()
         return {
             "used_memory": info["used_memory"],
             "keys": self.r.dbsize(),
-            "group_keys": groups,
+            "group_keys": len(groups),
             "group_members": members,
-            "channel_keys": channels,
+            "channel_keys": len(chans),
             "channel_msgs": channel_msgs,
             "partyhub_keys": other,
             "cpu_s": round(info["used_cpu_sys"] + info["used_cpu_user"], 3),
@@ -126,49 +185,8 @@ class Soak:
 
     # -- processes ---------------------------------------------------------
 
-    def setup_games(self) -> list[dict]:
-        a = self.args
-        out = self.tmp / "games.json"
-        log(f"setup: {a.games} games x {a.players} players through lobby.services")
-        child = Child(
-            "setup",
-            [PY, str(BENCH / "setup_games.py"), "--out", str(out), "--games", str(a.games)]
-            + ["--players", str(a.players)],
-            env=self.env,
-            log_path=self.tmp / "setup.log",
-        )
-        try:
-            child.proc.wait(timeout=900)
-        finally:
-            child.stop()
-        if child.proc.returncode != 0:
-            raise BenchError("setup failed: " + (self.tmp / "setup.log").read_text()[-2000:])
-        return json.loads(out.read_text())
-
-    def start_sidecar(self) -> None:
-        self.port = free_port()
-        self.sidecar = Child(
-            "sidecar",
-            [PY, str(ROOT / "manage.py"), "runsidecar", "--bind", f"127.0.0.1:{self.port}"]
-            + ["--log-level", "warning"],
-            env=self.env,
-            log_path=self.tmp / "sidecar.log",
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            health = self.http("/healthz")
-            if health and json.loads(health).get("redis") == "up":
-                log(f"sidecar pid {self.sidecar.pid} on port {self.port}")
-                return
-            time.sleep(0.2)
-        raise BenchError("the sidecar did not come up: see " + str(self.tmp / "sidecar.log"))
-
     def http(self, path: str) -> str | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.read().decode()
-        except OSError:
-            return None
+        return http_get(self.port, path)
 
     def metrics(self) -> dict[str, float]:
         text = self.http("/metrics") or ""
@@ -217,16 +235,12 @@ class Soak:
 
     def run(self) -> dict[str, Any]:
         a = self.args
-        games = self.setup_games()
+        games = make_games(self.env, self.tmp, a.games, a.players)
         specs = self.tmp / "slots.spec"
-        lines = []
-        for gi, g in enumerate(games):
-            for token in g["player_tokens"]:
-                lines.append(f"{gi} /ws/game/{g['code']}/?session_token={token}")
-        specs.write_text("\n".join(lines) + "\n")
-        if a.clients > len(lines):
-            raise BenchError(f"{a.clients} clients need more than {len(lines)} slots")
-        self.start_sidecar()
+        nslots = slot_specs(games, specs)
+        if a.clients > nslots:
+            raise BenchError(f"{a.clients} clients need more than {nslots} slots")
+        self.sidecar, self.port = start_sidecar(self.env, self.tmp)
         events = Child(
             "events",
             [PY, str(BENCH / "soak_events.py")],
@@ -378,8 +392,37 @@ class Soak:
             },
         }
         a = self.args
+        first, last = churn[0], churn[-1]
+        span = last["t"] - first["t"]
+        c0, c1 = first["clients"], last["clients"]
+        rates = (
+            {
+                "window_s": span,
+                "connects_per_s": round((c1["connects"] - c0["connects"]) / span, 1),
+                "leaves_per_s": round(
+                    (
+                        c1["leaves_clean"]
+                        + c1["leaves_abrupt"]
+                        - c0["leaves_clean"]
+                        - c0["leaves_abrupt"]
+                    )
+                    / span,
+                    1,
+                ),
+                "deliveries_per_s": round((c1["deliveries"] - c0["deliveries"]) / span, 1),
+                "sidecar_cpu_pct": round(100 * (last["cpu_s"] - first["cpu_s"]) / span, 1),
+                "redis_cpu_pct": round(
+                    100 * (last["redis"]["cpu_s"] - first["redis"]["cpu_s"]) / span, 1
+                ),
+                "latency_us": c["latency"],
+                "connect_us": c["connect"],
+            }
+            if span > 0
+            else {}
+        )
         return {
             "kind": "soak",
+            "rates": rates,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.wall0)),
             "command": " ".join(sys.argv),
             "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
@@ -417,7 +460,8 @@ def report(result: dict[str, Any]) -> None:
         f"{m['after_leave']['group_members']} group members, "
         f"{m['after_leave']['channel_keys']} channel keys "
         f"(before: {m['before']['channel_keys']})\n"
-        f"  overall: {mark(result['pass'])}",
+        f"  overall: {mark(result['pass'])}\n"
+        f"  rates after warm-up: {json.dumps(result['rates'])}",
         flush=True,
     )
 

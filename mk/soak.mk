@@ -6,6 +6,9 @@
 #                               writes bench/results/soak-<ts>.json
 #   make soak SOAK_SECONDS=60   a short run
 #   SOAK_ARGS=...               more options for bench/soak.py (see --help)
+#   make redis-cost             Redis commands and CPU per broadcast, connect
+#                               and disconnect with 1 and 2 sidecar processes
+#                               (bench/redis_cost.py; REDIS_COST_ARGS=...)
 
 SOAK_SECONDS ?= 600
 SOAK_ARGS    ?=
@@ -13,7 +16,8 @@ SOAK_PY      := $(if $(PY),$(PY),.venv/bin/python)
 SOAK_CC      ?= cc
 SOAK_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 
-.PHONY: soak soak-build
+.PHONY: soak soak-build redis-cost
+REDIS_COST_ARGS ?=
 
 build/bench/soak: bench/soak.c bench/wscommon.h
 	@mkdir -p $(@D)
@@ -23,3 +27,6 @@ soak-build: build/bench/soak
 
 soak: soak-build
 	$(SOAK_PY) bench/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+
+redis-cost: soak-build
+	$(SOAK_PY) bench/redis_cost.py $(REDIS_COST_ARGS)
