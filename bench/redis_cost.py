@@ -19,10 +19,11 @@ every player token connected by build/bench/soak, then, each time after
               plus the session.state snapshot write)
   disconnect  all clients leave (clean close), until no group member is left
 
-and reads INFO commandstats (commands run inside scripts are counted too)
-and used_cpu_user + used_cpu_sys. Per operation: commands by name, their
-total, the commands' own time (usec from commandstats) and Redis process
-CPU (includes reading and writing sockets). Idle is per second and is NOT
+and reads INFO commandstats (commands run inside scripts are counted too),
+used_cpu_user + used_cpu_sys and the network byte counters. Per operation:
+commands by name, their total, the commands' own time (usec from
+commandstats), Redis process CPU (includes reading and writing sockets)
+and bytes in and out. Idle is per second and is NOT
 subtracted from the others (it is small next to them; see the JSON).
 Results: bench/results/redis-cost-<ts>.json and a Markdown table.
 """
@@ -66,6 +67,7 @@ class Meter:
         """Deltas since reset(), divided by n (operations or seconds)."""
         stats = self.r.info("commandstats")
         info = self.r.info("cpu")
+        net = self.r.info("stats")
         cpu = info["used_cpu_user"] + info["used_cpu_sys"] - self.cpu0
         cmds = {
             k.removeprefix("cmdstat_"): v
@@ -79,6 +81,8 @@ class Meter:
             "commands_total": round(sum(v["calls"] for v in cmds.values()) / n, 3),
             "command_usec": round(sum(v["usec"] for v in cmds.values()) / n, 2),
             "cpu_usec": round(cpu * 1e6 / n, 2),
+            "net_in_bytes": round(net["total_net_input_bytes"] / n, 1),
+            "net_out_bytes": round(net["total_net_output_bytes"] / n, 1),
         }
 
 
@@ -177,8 +181,8 @@ def table(results: list[dict]) -> str:
     """Markdown: one row per (workers, operation)."""
     rows = [
         "| sidecar processes | operation | Redis commands / op | commands (by name) "
-        "| command µs / op | Redis CPU µs / op |",
-        "|---:|---|---:|---|---:|---:|",
+        "| command µs / op | Redis CPU µs / op | bytes in / out per op |",
+        "|---:|---|---:|---|---:|---:|---:|",
     ]
     names = {
         "connect": "client connect",
@@ -193,7 +197,8 @@ def table(results: list[dict]) -> str:
             cmds = ", ".join(f"{k} {v:g}" for k, v in m["commands"].items() if v >= 0.01)
             rows.append(
                 f"| {r['workers']} | {label} | {m['commands_total']:g} | {cmds} "
-                f"| {m['command_usec']:g} | {m['cpu_usec']:g} |"
+                f"| {m['command_usec']:g} | {m['cpu_usec']:g} "
+                f"| {m['net_in_bytes']:g} / {m['net_out_bytes']:g} |"
             )
     return "\n".join(rows)
 
