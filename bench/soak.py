@@ -67,6 +67,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--sample", type=float, default=5, help="seconds between samples")
     p.add_argument("--warmup", type=float, default=None, help="default: 20%% of --seconds")
     p.add_argument("--settle", type=float, default=30, help="max wait for fds/Redis after")
+    p.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="channel layer capacity (messages per channel key; default: the settings', 100)",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--note", default="", help="free text stored with the results")
     return p.parse_args()
@@ -172,7 +178,10 @@ class Soak:
         self.tmp = Path(tempfile.mkdtemp(prefix="partyhub-soak-"))
         self.redis = RedisServer().start()
         Children.add_closer(self.redis)
-        self.env = django_env(self.tmp / "soak.sqlite3", self.redis.port)
+        extra = {"DJANGO_SETTINGS_MODULE": "bench.soak_settings"}
+        if args.capacity:
+            extra["SOAK_CAPACITY"] = str(args.capacity)
+        self.env = django_env(self.tmp / "soak.sqlite3", self.redis.port, extra)
         self.rstat = Redis(self.redis.port)
         self.samples: list[dict[str, Any]] = []
         self.t0 = time.monotonic()
