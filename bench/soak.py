@@ -340,7 +340,13 @@ class Soak:
                 and r["channel_keys"] <= base["redis"]["channel_keys"]
             )
             if done or time.monotonic() > deadline:
-                return s
+                break
+        # One more look once quiet: a census taken while sockets were still
+        # leaving can list keys that were gone by the time it counted them.
+        time.sleep(1)
+        final = self.sample(client)
+        self.progress(final)
+        return final
 
     # -- verdicts ----------------------------------------------------------
 
