@@ -43,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -779,25 +778,6 @@ load_specs(soak *s, const char *file)
     return s->nslots > 0 ? 0 : -1;
 }
 
-static void
-raise_nofile(soak *s, size_t want)
-{
-    struct rlimit rl;
-
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
-        struct rlimit hi = {want, want};
-
-        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) {
-            rl = hi;
-        }
-    }
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    s->fd_limit = (unsigned long)rl.rlim_cur;
-}
-
 /* One epoll round; returns 1 when stdin delivered bytes. */
 static int
 pump(soak *s, unsigned char *scratch, size_t cap)
@@ -867,7 +847,7 @@ main(int argc, char **argv)
     if (s->rng == 0) {
         s->rng = 1;
     }
-    raise_nofile(s, s->nslots + 64);
+    s->fd_limit = bench_raise_nofile(s->nslots + 64);
     lathist_reset(&s->lat);
     lathist_reset(&s->hs_lat);
     s->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -11,6 +11,7 @@
  *   ws_rx_*             incremental server-frame reader (header, message
  *                       prefix, control frames)
  *   ws_find_num()       an unsigned decimal after a needle (seq, t)
+ *   bench_raise_nofile() RLIMIT_NOFILE up to what a swarm needs
  *   lathist_*           log-linear latency histogram (about 1.6 % precision)
  *
  * The including file defines _GNU_SOURCE first (memmem).
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -373,6 +375,27 @@ ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
     }
     *used = i;
     return WS_RX_MORE;
+}
+
+/* Raise RLIMIT_NOFILE: the hard limit to want when allowed (root), the
+ * soft limit to the hard one. Returns the soft limit in force. */
+static inline unsigned long
+bench_raise_nofile(size_t want)
+{
+    struct rlimit rl;
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        struct rlimit hi = {want, want};
+
+        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) {
+            rl = hi;
+        }
+    }
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (unsigned long)rl.rlim_cur;
 }
 
 /* ---- latency histogram ------------------------------------------------------
