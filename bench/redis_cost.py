@@ -156,7 +156,9 @@ def measure(args: argparse.Namespace, workers: int, redis: RedisServer, tmp: Pat
             child.stop()
 
 
-def broadcasts(args, client: Child, meter: Meter, games: list[dict], how: str) -> dict:
+def broadcasts(
+    args: argparse.Namespace, client: Child, meter: Meter, games: list[dict], how: str
+) -> dict:
     """N events to random games via `how`, until every delivery arrived."""
     import django
 

@@ -310,7 +310,7 @@ class Soak:
         after = self.settle(client, base)
         client.send("quit")
         events.send(json.dumps({"cmd": "quit"}))
-        return self.verdicts(base, after, final_clients, verify, stopped, games, warmup)
+        return self.verdicts(base, after, final_clients, verify, stopped, warmup)
 
     def wait_verify(self, client: Child, games: list[dict], final: dict) -> dict:
         """Every connected client must reach its game's last seq (10 s)."""
@@ -350,7 +350,16 @@ class Soak:
 
     # -- verdicts ----------------------------------------------------------
 
-    def verdicts(self, base, after, final_clients, verify, stopped, games, warmup) -> dict:
+    def verdicts(
+        self,
+        base: dict,
+        after: dict,
+        final_clients: dict,
+        verify: dict,
+        stopped: dict,
+        warmup: float,
+    ) -> dict:
+        """Each issue 7 criterion, with its figures, and the run's summary."""
         churn = [s for s in self.samples if s["phase"] == "churn"]
         if not churn:
             raise BenchError("no sample after warm-up: lengthen --seconds or shorten --warmup")
