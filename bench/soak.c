@@ -428,9 +428,10 @@ on_handshake_read(soak *s, slot *c, uint64_t now)
 {
     hsbuf *h = c->hs;
     ssize_t r = read(c->fd, h->buf + h->len, HS_MAX - 1 - h->len);
-    char *end, accept[64];
     unsigned char rest[HS_MAX];
-    size_t head, extra;
+    size_t head = 0, extra;
+    char why[40];
+    int rc;
 
     if (r <= 0) {
         slot_drop(s, c, r == 0 ? "eof in handshake" : "read error in handshake");
@@ -438,24 +439,15 @@ on_handshake_read(soak *s, slot *c, uint64_t now)
     }
     h->len += (size_t)r;
     h->buf[h->len] = '\0';
-    end = memmem(h->buf, h->len, "\r\n\r\n", 4);
-    if (end == NULL) {
-        if (h->len >= HS_MAX - 1) {
-            slot_drop(s, c, "handshake response too long");
+    rc = ws_upgrade_response(h->buf, h->len, h->accept, &head, why, sizeof(why));
+    if (rc == 0 && h->len >= HS_MAX - 1) {
+        slot_drop(s, c, "handshake response too long");
+        return;
+    }
+    if (rc <= 0) {
+        if (rc < 0) {
+            slot_drop(s, c, why);
         }
-        return;
-    }
-    head = (size_t)(end + 4 - h->buf);
-    if (strncmp(h->buf, "HTTP/1.1 101", 12) != 0) {
-        char why[24];
-
-        snprintf(why, sizeof(why), "http %.3s", h->buf + 9);
-        slot_drop(s, c, why);
-        return;
-    }
-    if (ws_header_value(h->buf, head, "Sec-WebSocket-Accept", accept, sizeof(accept)) < 0
-        || strcmp(accept, h->accept) != 0) {
-        slot_drop(s, c, "bad Sec-WebSocket-Accept");
         return;
     }
     extra = h->len - head;

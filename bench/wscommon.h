@@ -7,6 +7,7 @@
  *   ws_accept_key()     RFC 6455 Sec-WebSocket-Accept for a key
  *   ws_client_request() a client's upgrade request and the Accept it expects
  *   ws_header_value()   one header of an HTTP response head
+ *   ws_upgrade_response() check the server's 101 answer to that request
  *   ws_client_frame()   a masked client frame (control-sized payloads)
  *   ws_rx_*             incremental server-frame reader (header, message
  *                       prefix, control frames)
@@ -227,6 +228,33 @@ ws_header_value(const char *resp, size_t n, const char *name, char *out, size_t 
         p = eol + 2;
     }
     return -1;
+}
+
+/* Check the upgrade response in buf[0..len) (NUL-terminated) against the
+ * Accept value ws_client_request() gave. Returns 0 while the head is
+ * incomplete, 1 when it is a valid 101 (*head = its length: the bytes after
+ * it are the first frames), -1 otherwise with the reason in why. */
+static inline int
+ws_upgrade_response(const char *buf, size_t len, const char accept[29], size_t *head,
+                    char *why, size_t whylen)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    char got[64];
+
+    if (end == NULL) {
+        return 0;
+    }
+    *head = (size_t)(end + 4 - buf);
+    if (strncmp(buf, "HTTP/1.1 101", 12) != 0) {
+        snprintf(why, whylen, "http %.3s", len > 12 ? buf + 9 : "?");
+        return -1;
+    }
+    if (ws_header_value(buf, *head, "Sec-WebSocket-Accept", got, sizeof(got)) < 0
+        || strcmp(got, accept) != 0) {
+        snprintf(why, whylen, "bad Sec-WebSocket-Accept");
+        return -1;
+    }
+    return 1;
 }
 
 /* Build a masked client frame (FIN set) of opcode with payload[0..n), n cut

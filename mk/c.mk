@@ -37,18 +37,25 @@ ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(ASAN_DIR))/ubsan \
 	PARTYHUB_CHROMIUM=$(abspath $(ASAN_DIR))/chromium
 
+# $(call asan_run,COMMAND): build with ASan+UBSan, run COMMAND under
+# ASAN_ENV, rebuild the normal extension (pass or fail), fail on any report.
+# Also used by `make soak-asan` (mk/soak.mk).
+define asan_run
+PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
+@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+@printf '#!/bin/sh\n# Chromium without the ASan preload (mk/c.mk asan)\nunset LD_PRELOAD\nexec %s "$$@"\n' \
+    '$(ASAN_CHROMIUM)' >$(ASAN_DIR)/chromium && chmod +x $(ASAN_DIR)/chromium
+@rc=0; $(ASAN_ENV) $(1) || rc=$$?; \
+echo "asan: rebuilding the normal extension"; \
+PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force || rc=1; \
+for f in $(ASAN_DIR)/asan.* $(ASAN_DIR)/ubsan.*; do \
+    [ -e "$$f" ] || continue; echo "asan: report $$f:"; cat "$$f"; rc=1; \
+done; \
+if [ $$rc = 0 ]; then echo "asan: passed"; else echo "asan: FAILED"; fi; exit $$rc
+endef
+
 asan:
-	PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
-	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
-	@printf '#!/bin/sh\n# Chromium without the ASan preload (mk/c.mk asan)\nunset LD_PRELOAD\nexec %s "$$@"\n' \
-	    '$(ASAN_CHROMIUM)' >$(ASAN_DIR)/chromium && chmod +x $(ASAN_DIR)/chromium
-	@rc=0; $(ASAN_ENV) $(CPY) manage.py test $(ASAN_TESTS) || rc=$$?; \
-	echo "asan: rebuilding the normal extension"; \
-	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force || rc=1; \
-	for f in $(ASAN_DIR)/asan.* $(ASAN_DIR)/ubsan.*; do \
-	    [ -e "$$f" ] || continue; echo "asan: report $$f:"; cat "$$f"; rc=1; \
-	done; \
-	if [ $$rc = 0 ]; then echo "asan: passed"; else echo "asan: FAILED"; fi; exit $$rc
+	$(call asan_run,$(CPY) manage.py test $(ASAN_TESTS))
 
 ctest-build: $(CTEST_BIN)
 
