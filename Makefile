@@ -60,7 +60,7 @@ test-python: setup
 # of the extension (`asan`, mk/c.mk: it rebuilds the normal one after), then
 # a smoke of the normal -O2 build the suite did not run on: its binding, the
 # C layer and the sidecar's protocol. Running the suite twice (plain and
-# ASan) would take most of the 10-minute budget (docs/testing.md).
+# ASan) would take ~9 of the 10-minute budget (docs/testing.md).
 SMOKE_TESTS ?= tests.test_sidecar_binding tests.test_c_layer_broadcast tests.test_protocol
 
 test-smoke: setup
