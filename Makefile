@@ -17,7 +17,7 @@ APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config pyth
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
 	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium
 
-.PHONY: all setup system-deps venv run test test-python lint clean
+.PHONY: all setup system-deps venv run test test-python test-smoke lint clean
 
 all: setup
 
@@ -51,10 +51,22 @@ lint: venv
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 
+# The whole Django suite against the normal build (`make test` runs it under
+# ASan instead, below).
 test-python: setup
 	@$(PY) manage.py test
 
-test: setup lint ctest sidecar-unit fuzz-smoke test-python asan sidecar-valgrind
+# `make test` runs the whole Django suite once, under the ASan+UBSan build
+# of the extension (`asan`, mk/c.mk: it rebuilds the normal one after), then
+# a smoke of the normal -O2 build the suite did not run on: its binding, the
+# C layer and the sidecar's protocol. Running the suite twice (plain and
+# ASan) would take ~9 of the 10-minute budget (docs/testing.md).
+SMOKE_TESTS ?= tests.test_sidecar_binding tests.test_c_layer_broadcast tests.test_protocol
+
+test-smoke: setup
+	@$(PY) manage.py test $(SMOKE_TESTS)
+
+test: setup lint ctest sidecar-unit fuzz-smoke asan test-smoke sidecar-valgrind
 
 clean:
 	rm -rf build *.egg-info realtime/*.so

@@ -5,7 +5,17 @@
  *   now_ns()            CLOCK_MONOTONIC in ns (the clock Python's
  *                       time.monotonic_ns() reads on Linux)
  *   ws_accept_key()     RFC 6455 Sec-WebSocket-Accept for a key
+ *   ws_client_request() a client's upgrade request and the Accept it expects
+ *   ws_header_value()   one header of an HTTP response head
+ *   ws_upgrade_response() check the server's 101 answer to that request
+ *   ws_client_frame()   a masked client frame (control-sized payloads)
+ *   ws_rx_*             incremental server-frame reader (header, message
+ *                       prefix, control frames)
+ *   ws_find_num()       an unsigned decimal after a needle (seq, t)
+ *   bench_raise_nofile() RLIMIT_NOFILE up to what a swarm needs
  *   lathist_*           log-linear latency histogram (about 1.6 % precision)
+ *
+ * The including file defines _GNU_SOURCE first (memmem).
  *
  * These are benchmark tools, not part of the extension: they may exit() on
  * impossible conditions (allocation failure) with a message.
@@ -18,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -157,6 +169,261 @@ ws_accept_key(const char *key, size_t keylen, char out[29])
     memcpy(buf + keylen, WS_GUID, sizeof(WS_GUID) - 1);
     sha1(buf, keylen + sizeof(WS_GUID) - 1, dig);
     base64(dig, 20, out);
+}
+
+/* ---- client side of the protocol -----------------------------------------
+ * Used by bench/soak.c (bench/loadgen.c still has its own copies).
+ */
+
+/* Format the upgrade request for path into req[0..cap) and the Accept value
+ * the server must answer into accept[29]; nonce is 16 random bytes. Returns
+ * the request length, or -1 when it does not fit. */
+static inline int
+ws_client_request(char *req, size_t cap, const char *path, const char *host, int port,
+                  const char *origin, const unsigned char nonce[16], char accept[29])
+{
+    char key[25];
+    int len;
+
+    base64(nonce, 16, key);
+    ws_accept_key(key, strlen(key), accept);
+    len = snprintf(req, cap,
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
+                   path, host, port, key, origin);
+    return len < 0 || (size_t)len >= cap ? -1 : len;
+}
+
+/* Copy the value of header name (case-insensitive) from the response head
+ * resp[0..n) into out (NUL-terminated, truncated to outlen - 1). Returns 0,
+ * or -1 when the header is absent. */
+static inline int
+ws_header_value(const char *resp, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = resp, *end = resp + n;
+
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+
+        if (eol == NULL) {
+            break;
+        }
+        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            size_t vl;
+
+            while (v < eol && *v == ' ') {
+                v++;
+            }
+            vl = (size_t)(eol - v);
+            if (vl >= outlen) {
+                vl = outlen - 1;
+            }
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+        p = eol + 2;
+    }
+    return -1;
+}
+
+/* Check the upgrade response in buf[0..len) (NUL-terminated) against the
+ * Accept value ws_client_request() gave. Returns 0 while the head is
+ * incomplete, 1 when it is a valid 101 (*head = its length: the bytes after
+ * it are the first frames), -1 otherwise with the reason in why. */
+static inline int
+ws_upgrade_response(const char *buf, size_t len, const char accept[29], size_t *head,
+                    char *why, size_t whylen)
+{
+    const char *end = memmem(buf, len, "\r\n\r\n", 4);
+    char got[64];
+
+    if (end == NULL) {
+        return 0;
+    }
+    *head = (size_t)(end + 4 - buf);
+    if (strncmp(buf, "HTTP/1.1 101", 12) != 0) {
+        snprintf(why, whylen, "http %.3s", len > 12 ? buf + 9 : "?");
+        return -1;
+    }
+    if (ws_header_value(buf, *head, "Sec-WebSocket-Accept", got, sizeof(got)) < 0
+        || strcmp(got, accept) != 0) {
+        snprintf(why, whylen, "bad Sec-WebSocket-Accept");
+        return -1;
+    }
+    return 1;
+}
+
+/* Build a masked client frame (FIN set) of opcode with payload[0..n), n cut
+ * to 125, into out[131] with the 4-byte mask key. Returns its length. */
+static inline size_t
+ws_client_frame(unsigned char out[131], int opcode, const void *payload, size_t n,
+                uint32_t key)
+{
+    size_t i;
+
+    if (n > 125) {
+        n = 125;
+    }
+    out[0] = (unsigned char)(0x80 | opcode);
+    out[1] = (unsigned char)(0x80 | n);
+    memcpy(out + 2, &key, 4);
+    for (i = 0; i < n; i++) {
+        out[6 + i] = ((const unsigned char *)payload)[i] ^ out[2 + (i & 3)];
+    }
+    return 6 + n;
+}
+
+/* Parse an unsigned decimal (at most 19 digits) right after needle in
+ * s[0..n); -1 when the needle or the digits are absent. */
+static inline int64_t
+ws_find_num(const char *s, size_t n, const char *needle)
+{
+    const char *p = memmem(s, n, needle, strlen(needle));
+    const char *end = s + n;
+    int64_t v = 0;
+    int digits = 0;
+
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(needle);
+    while (p < end && *p >= '0' && *p <= '9' && digits < 19) {
+        v = v * 10 + (*p - '0');
+        p++;
+        digits++;
+    }
+    return digits ? v : -1;
+}
+
+/* Incremental reader of unmasked server frames. Only the first
+ * WS_RX_PREFIX bytes of each message are kept (enough for type, seq and
+ * t), so its size is fixed; the rest is skipped in place. */
+#define WS_RX_PREFIX 160
+
+typedef struct ws_rx {
+    uint64_t remaining;        /* payload bytes left in the current frame */
+    uint16_t pre_len;          /* bytes held in pre */
+    uint8_t hdr_len;           /* bytes of the current frame header held */
+    uint8_t opcode;            /* opcode of the current message/control */
+    uint8_t fin;               /* current frame ends its message */
+    uint8_t ctrl;              /* current frame is a control frame */
+    uint8_t hdr[14];
+    char pre[WS_RX_PREFIX];    /* start of the current message */
+} ws_rx;
+
+enum {
+    WS_RX_MORE = 0,            /* all input used, nothing complete yet */
+    WS_RX_MESSAGE,             /* a data message ended (opcode, pre) */
+    WS_RX_CONTROL,             /* a control frame ended (opcode, pre) */
+    WS_RX_ERROR                /* masked server frame or oversized control */
+};
+
+/* Consume bytes from d[0..n) until a message or control frame completes
+ * (or the input ends); *used gets the bytes consumed. The completed
+ * frame's opcode and first bytes stay in rx until the next call. */
+static inline int
+ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        if (rx->remaining == 0 && rx->hdr_len < 14) {
+            size_t need, plen;
+            uint64_t len;
+            int op;
+
+            rx->hdr[rx->hdr_len++] = d[i++];
+            if (rx->hdr_len < 2) {
+                continue;
+            }
+            if (rx->hdr[1] & 0x80) {
+                *used = i;
+                return WS_RX_ERROR;
+            }
+            plen = rx->hdr[1] & 0x7f;
+            need = plen == 126 ? 4 : plen == 127 ? 10 : 2;
+            if (rx->hdr_len < need) {
+                continue;
+            }
+            len = plen;
+            if (plen == 126) {
+                len = (uint64_t)rx->hdr[2] << 8 | rx->hdr[3];
+            } else if (plen == 127) {
+                len = 0;
+                for (size_t k = 2; k < 10; k++) {
+                    len = len << 8 | rx->hdr[k];
+                }
+            }
+            op = rx->hdr[0] & 0x0f;
+            rx->hdr_len = 0;
+            rx->fin = (rx->hdr[0] & 0x80) != 0;
+            rx->ctrl = (op & 0x8) != 0;
+            if (rx->ctrl) {
+                if (len > 125) {
+                    *used = i;
+                    return WS_RX_ERROR;
+                }
+                rx->opcode = (uint8_t)op;
+                rx->pre_len = 0;
+            } else if (op != 0) {
+                rx->opcode = (uint8_t)op;    /* first frame of a message */
+                rx->pre_len = 0;
+            }
+            rx->remaining = len;
+            if (len > 0) {
+                continue;
+            }
+        } else {
+            size_t take = n - i < rx->remaining ? n - i : (size_t)rx->remaining;
+            size_t room = WS_RX_PREFIX - rx->pre_len;
+            size_t keep = take < room ? take : room;
+
+            memcpy(rx->pre + rx->pre_len, d + i, keep);
+            rx->pre_len = (uint16_t)(rx->pre_len + keep);
+            i += take;
+            rx->remaining -= take;
+            if (rx->remaining > 0) {
+                continue;
+            }
+        }
+        /* a frame ended */
+        if (rx->ctrl) {
+            rx->ctrl = 0;
+            *used = i;
+            return WS_RX_CONTROL;
+        }
+        if (rx->fin) {
+            *used = i;
+            return WS_RX_MESSAGE;
+        }
+    }
+    *used = i;
+    return WS_RX_MORE;
+}
+
+/* Raise RLIMIT_NOFILE: the hard limit to want when allowed (root), the
+ * soft limit to the hard one. Returns the soft limit in force. */
+static inline unsigned long
+bench_raise_nofile(size_t want)
+{
+    struct rlimit rl;
+
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        struct rlimit hi = {want, want};
+
+        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) {
+            rl = hi;
+        }
+    }
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (unsigned long)rl.rlim_cur;
 }
 
 /* ---- latency histogram ------------------------------------------------------

@@ -20,17 +20,42 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 build:
 	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 
-# ASan + UBSan build, then the C-layer tests run under it. The interpreter
-# is not instrumented, so libasan is preloaded; leak detection is off
-# because CPython's own allocations at exit would drown ours.
+# ASan + UBSan build, then the WHOLE Django suite (ASAN_TESTS, empty = all)
+# runs under it; the normal extension is rebuilt afterwards, pass or fail.
+# The interpreter is not instrumented, so libasan is preloaded, and every
+# process the tests start inherits it (runsidecar, Daphne, Celery, Redis,
+# Playwright's driver) except Chromium, started through a wrapper that drops
+# the preload (PARTYHUB_CHROMIUM). Leak detection is off because CPython's
+# own allocations at exit would drown ours (valgrind checks leaks:
+# sidecar-valgrind). Reports go to build/asan/{asan,ubsan}.<pid>, so an
+# error in a subprocess fails the run even when no test noticed it.
+ASAN_DIR = build/asan
+ASAN_TESTS ?=
+ASAN_CHROMIUM ?= $(or $(PARTYHUB_CHROMIUM),/usr/bin/chromium)
+ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
+	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_DIR))/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(abspath $(ASAN_DIR))/ubsan \
+	PARTYHUB_CHROMIUM=$(abspath $(ASAN_DIR))/chromium
+
+# $(call asan_run,COMMAND): build with ASan+UBSan, run COMMAND under
+# ASAN_ENV, rebuild the normal extension (pass or fail), fail on any report.
+# Also used by `make soak-asan` (mk/soak.mk).
+define asan_run
+PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
+@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+@printf '#!/bin/sh\n# Chromium without the ASan preload (mk/c.mk asan)\nunset LD_PRELOAD\nexec %s "$$@"\n' \
+    '$(ASAN_CHROMIUM)' >$(ASAN_DIR)/chromium && chmod +x $(ASAN_DIR)/chromium
+@rc=0; $(ASAN_ENV) $(1) || rc=$$?; \
+echo "asan: rebuilding the normal extension"; \
+PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force || rc=1; \
+for f in $(ASAN_DIR)/asan.* $(ASAN_DIR)/ubsan.*; do \
+    [ -e "$$f" ] || continue; echo "asan: report $$f:"; cat "$$f"; rc=1; \
+done; \
+if [ $$rc = 0 ]; then echo "asan: passed"; else echo "asan: FAILED"; fi; exit $$rc
+endef
+
 asan:
-	PARTYHUB_STRICT=1 PARTYHUB_SANITIZE=1 $(CPY) setup.py -q build_ext --inplace --force
-	LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONMALLOC=malloc \
-	$(CPY) manage.py test tests.test_c_layer tests.test_c_layer_broadcast tests.test_msgpack \
-	    tests.test_protocol tests.test_sidecar tests.test_sidecar_binding tests.test_drain
-	@echo "asan: passed; rebuilding the normal extension"
-	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
+	$(call asan_run,$(CPY) manage.py test $(ASAN_TESTS))
 
 ctest-build: $(CTEST_BIN)
 
