@@ -119,6 +119,11 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [(CHANNEL_REDIS_HOST, CHANNEL_REDIS_PORT)],
+            # Messages one channel may hold before sends to it are dropped
+            # (channels_redis' default is 100). A sidecar process receives
+            # every event of all its games on one channel, so a short stall
+            # would overflow 100 (BENCHMARKS.md "Soak").
+            "capacity": int(os.environ.get("CHANNEL_LAYER_CAPACITY", "10000")),
         },
     }
 }
