@@ -35,9 +35,12 @@
  * payload, "t" = CLOCK_MONOTONIC ns at the broadcast call; the receive
  * time minus t goes into the latency histogram and seq is checked per
  * connection (gaps = missing seqs, reorder = seq not above the last one).
- * Only the first PREFIX_MAX bytes of a message are kept (seq and t sit
+ * Only the first WS_RX_PREFIX bytes of a message are kept (seq and t sit
  * there); longer messages are skipped in place, so memory per connection
  * is fixed (~sizeof(conn)).
+ *
+ * The protocol pieces (upgrade request and answer, masked frames, the frame
+ * reader, the loopback connect) are bench/wscommon.h's, shared with soak.c.
  *
  * Sources are spread over 127.0.0.1 .. 127.0.0.K (bind with
  * IP_BIND_ADDRESS_NO_PORT) so ephemeral ports do not run out. Only loopback
@@ -46,11 +49,7 @@
  */
 #define _GNU_SOURCE 1
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -58,16 +57,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wscommon.h"
 
-#define PREFIX_MAX 160         /* bytes of each message kept for parsing */
-#define HS_MAX 2048            /* handshake request/response buffer */
 #define PATH_MAX_LEN 400       /* one spec line's path */
 #define MAX_REASONS 32
 #define STDIN_TAG UINT32_MAX
@@ -77,30 +72,17 @@
 /* C_WAIT: closed 1012 by a draining server, reconnecting at move_at. */
 enum { C_FREE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_READY, C_DEAD, C_WAIT };
 
-typedef struct hsbuf {
-    char buf[HS_MAX];
-    size_t len;
-    char accept[29];           /* expected Sec-WebSocket-Accept */
-} hsbuf;
-
 typedef struct conn {
     int fd;
     uint8_t state;
     uint8_t welcome;           /* welcome seen */
-    uint8_t hdr_len;           /* bytes of the current frame header held */
-    uint8_t opcode;            /* opcode of the current message */
-    uint8_t fin;               /* current frame ends its message */
-    uint8_t ctrl;              /* current frame is a control frame */
     uint8_t moves;             /* reconnects after a drain (1012) */
     uint8_t told;              /* server.draining seen on this socket */
     uint8_t fresh;             /* moved; no event since its resync yet */
-    uint16_t pre_len;
-    uint64_t remaining;        /* payload bytes left in the current frame */
-    int64_t last_seq;          /* last event seq (or the state's seq) */
     int32_t game;
-    uint8_t hdr[14];
-    char pre[PREFIX_MAX];      /* start of the current message */
-    hsbuf *hs;                 /* only during the handshake */
+    int64_t last_seq;          /* last event seq (or the state's seq) */
+    ws_rx rx;                  /* frame reader (message prefix kept) */
+    ws_handshake *hs;          /* only during the handshake */
     uint64_t t_start;          /* connect() time */
     uint64_t move_at;          /* server.draining: receipt + reconnect_in_ms */
     uint64_t closed_at;        /* the draining server's 1012 close */
@@ -235,11 +217,7 @@ static uint32_t rng_state = 0x9E3779B9u;
 static uint32_t
 rng(void)
 {
-    /* xorshift32: mask keys and handshake nonces need not be secret here. */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
+    return bench_xorshift32(&rng_state);
 }
 
 static void
@@ -266,22 +244,10 @@ self_cpu_s(void)
 static int
 send_frame(conn *c, int opcode, const void *payload, size_t n)
 {
-    unsigned char fr[2 + 4 + 125];
-    uint32_t key = rng();
-    size_t i;
-    ssize_t w;
+    unsigned char fr[131];
+    size_t len = ws_client_frame(fr, opcode, payload, n, rng());
 
-    if (n > 125) {
-        n = 125;
-    }
-    fr[0] = (unsigned char)(0x80 | opcode);
-    fr[1] = (unsigned char)(0x80 | n);
-    memcpy(fr + 2, &key, 4);
-    for (i = 0; i < n; i++) {
-        fr[6 + i] = ((const unsigned char *)payload)[i] ^ fr[2 + (i & 3)];
-    }
-    w = write(c->fd, fr, 6 + n);
-    if (w != (ssize_t)(6 + n)) {
+    if (write(c->fd, fr, len) != (ssize_t)len) {
         ctr.write_fail++;
         return -1;
     }
@@ -347,33 +313,12 @@ conn_wait(conn *c)
 
 /* ---- messages ------------------------------------------------------------- */
 
-/* Parse an unsigned decimal after needle in s[0..n); -1 when absent. */
-static int64_t
-find_num(const char *s, size_t n, const char *needle)
-{
-    const char *p = memmem(s, n, needle, strlen(needle));
-    const char *end = s + n;
-    int64_t v = 0;
-    int digits = 0;
-
-    if (p == NULL) {
-        return -1;
-    }
-    p += strlen(needle);
-    while (p < end && *p >= '0' && *p <= '9' && digits < 19) {
-        v = v * 10 + (*p - '0');
-        p++;
-        digits++;
-    }
-    return digits ? v : -1;
-}
-
-/* A whole text message arrived (its first pre_len bytes are in c->pre). */
+/* A whole text message arrived (its first bytes are in c->rx.pre). */
 static void
 on_text(conn *c, uint64_t rx)
 {
-    const char *p = c->pre;
-    size_t n = c->pre_len;
+    const char *p = c->rx.pre;
+    size_t n = c->rx.pre_len;
     static const char head[] = "{\"type\":\"";
 
     if (n < sizeof(head) || memcmp(p, head, sizeof(head) - 1) != 0) {
@@ -383,8 +328,8 @@ on_text(conn *c, uint64_t rx)
     p += sizeof(head) - 1;
     n -= sizeof(head) - 1;
     if ((n > 6 && memcmp(p, "phase.", 6) == 0) || (n > 7 && memcmp(p, "player.", 7) == 0)) {
-        int64_t seq = find_num(p, n, "\"seq\":");
-        int64_t t = find_num(p, n, "\"t\":");
+        int64_t seq = ws_find_num(p, n, "\"seq\":");
+        int64_t t = ws_find_num(p, n, "\"t\":");
 
         if (seq < 0) {
             ctr.bad_frames++;
@@ -422,7 +367,7 @@ on_text(conn *c, uint64_t rx)
         return;
     }
     if (n > 14 && memcmp(p, "session.state\"", 14) == 0) {
-        int64_t seq = find_num(p, n, "\"seq\":");
+        int64_t seq = ws_find_num(p, n, "\"seq\":");
 
         if (seq < 0) {
             seq = 0;
@@ -449,7 +394,7 @@ on_text(conn *c, uint64_t rx)
         return;
     }
     if (n > 16 && memcmp(p, "server.draining\"", 16) == 0) {
-        int64_t ms = find_num(p, n, "\"reconnect_in_ms\":");
+        int64_t ms = ws_find_num(p, n, "\"reconnect_in_ms\":");
 
         mv.notices++;
         c->told = 1;
@@ -463,23 +408,25 @@ on_text(conn *c, uint64_t rx)
 static int
 on_control(conn *c)
 {
-    switch (c->opcode) {
+    const ws_rx *r = &c->rx;
+
+    switch (r->opcode) {
     case 0x9:                                   /* PING -> PONG */
         ctr.pings++;
-        if (send_frame(c, 0xA, c->pre, c->pre_len) == 0) {
+        if (send_frame(c, 0xA, r->pre, r->pre_len) == 0) {
             ctr.pongs++;
         }
         return 0;
     case 0xA:
         return 0;
     case 0x8: {
-        unsigned code = c->pre_len >= 2
-                            ? (unsigned)((unsigned char)c->pre[0] << 8 | (unsigned char)c->pre[1])
+        unsigned code = r->pre_len >= 2
+                            ? (unsigned)((unsigned char)r->pre[0] << 8 | (unsigned char)r->pre[1])
                             : 1005;
         char why[32];
 
         add_close_code(code);
-        send_frame(c, 0x8, c->pre, c->pre_len >= 2 ? 2 : 0);
+        send_frame(c, 0x8, r->pre, r->pre_len >= 2 ? 2 : 0);
         if (code == 1012 && conn_paths != NULL && conn_port_b > 0 && c->state == C_READY) {
             conn_wait(c);
             return -1;
@@ -500,83 +447,23 @@ static int
 feed(conn *c, const unsigned char *d, size_t n, uint64_t rx)
 {
     while (n > 0) {
-        if (c->remaining == 0 && c->hdr_len < 14) {
-            size_t need, plen;
-            unsigned char b1;
+        int r = ws_rx_feed(&c->rx, &d, &n);
 
-            c->hdr[c->hdr_len++] = *d++;
-            n--;
-            if (c->hdr_len < 2) {
-                continue;
-            }
-            b1 = c->hdr[1];
-            if (b1 & 0x80) {
+        if (r == WS_RX_ERROR) {
+            if (ws_rx_error_masked(&c->rx)) {
                 ctr.bad_frames++;
                 conn_kill(c, "masked server frame");
-                return -1;
+            } else {
+                conn_kill(c, "control frame too long");
             }
-            plen = b1 & 0x7f;
-            need = plen == 126 ? 4 : plen == 127 ? 10 : 2;
-            if (c->hdr_len < need) {
-                continue;
-            }
-            {
-                uint64_t len = plen;
-                int op = c->hdr[0] & 0x0f;
-                size_t i;
-
-                if (plen == 126) {
-                    len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
-                } else if (plen == 127) {
-                    len = 0;
-                    for (i = 2; i < 10; i++) {
-                        len = len << 8 | c->hdr[i];
-                    }
-                }
-                c->hdr_len = 0;
-                c->fin = (c->hdr[0] & 0x80) != 0;
-                c->ctrl = (op & 0x8) != 0;
-                if (c->ctrl) {
-                    if (len > 125) {
-                        conn_kill(c, "control frame too long");
-                        return -1;
-                    }
-                    c->opcode = (uint8_t)op;
-                    c->pre_len = 0;
-                } else if (op != 0) {
-                    c->opcode = (uint8_t)op;  /* first frame of a message */
-                    c->pre_len = 0;
-                }
-                c->remaining = len;
-                if (len == 0) {
-                    goto frame_done;
-                }
-                continue;
-            }
+            return -1;
         }
-        {
-            size_t take = n < c->remaining ? n : (size_t)c->remaining;
-            size_t room = PREFIX_MAX - c->pre_len;
-            size_t keep = take < room ? take : room;
-
-            memcpy(c->pre + c->pre_len, d, keep);
-            c->pre_len = (uint16_t)(c->pre_len + keep);
-            d += take;
-            n -= take;
-            c->remaining -= take;
-            if (c->remaining > 0) {
-                continue;
-            }
-        }
-frame_done:
-        if (c->ctrl) {
+        if (r == WS_RX_CONTROL) {
             if (on_control(c) < 0) {
                 return -1;
             }
-            c->ctrl = 0;
-            c->opcode = 0;
-        } else if (c->fin) {
-            if (c->opcode == 0x1) {
+        } else if (r == WS_RX_MESSAGE) {
+            if (c->rx.opcode == 0x1) {
                 on_text(c, rx);
             } else {
                 ctr.other++;
@@ -588,97 +475,42 @@ frame_done:
 
 /* ---- handshake ------------------------------------------------------------ */
 
-static void
+/* Format c's upgrade request for path (sent on EPOLLOUT). Returns 0, or -1
+ * when it does not fit. */
+static int
 start_handshake(conn *c, const char *path, int to_port)
 {
     unsigned char nonce[16];
-    char key[25];
     int len, i;
 
     for (i = 0; i < 16; i++) {
         nonce[i] = (unsigned char)rng();
     }
-    base64(nonce, 16, key);
-    ws_accept_key(key, strlen(key), c->hs->accept);
-    len = snprintf(c->hs->buf, HS_MAX,
-                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                   "Sec-WebSocket-Version: 13\r\nOrigin: %s\r\n\r\n",
-                   path, target_host, to_port, key, origin);
-    c->hs->len = (size_t)len;   /* sent on EPOLLOUT */
-}
-
-static int
-header_value(const char *resp, size_t n, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    const char *p = resp, *end = resp + n;
-
-    while (p < end) {
-        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-
-        if (eol == NULL) {
-            break;
-        }
-        if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            size_t vl;
-
-            while (v < eol && *v == ' ') {
-                v++;
-            }
-            vl = (size_t)(eol - v);
-            if (vl >= outlen) {
-                vl = outlen - 1;
-            }
-            memcpy(out, v, vl);
-            out[vl] = '\0';
-            return 0;
-        }
-        p = eol + 2;
+    len = ws_client_request(c->hs->buf, WS_HS_MAX, path, target_host, to_port, origin, nonce,
+                            c->hs->accept);
+    if (len < 0) {
+        return -1;
     }
-    return -1;
+    c->hs->len = (size_t)len;
+    return 0;
 }
 
 /* Read the upgrade response; on success pass the bytes after it to feed(). */
 static void
 on_handshake_read(conn *c, uint64_t rx)
 {
-    hsbuf *h = c->hs;
-    ssize_t r = read(c->fd, h->buf + h->len, HS_MAX - 1 - h->len);
-    char *end, accept[64];
-    size_t head, extra;
-    unsigned char rest[HS_MAX];
+    unsigned char rest[WS_HS_MAX];
+    size_t extra = 0, before = c->hs->len;
+    char why[40];
+    int rc = ws_handshake_read(c->hs, c->fd, rest, &extra, why, sizeof(why));
 
-    if (r <= 0) {
-        conn_kill(c, r == 0 ? "eof in handshake" : "read error in handshake");
-        return;
-    }
-    ctr.bytes_rx += (uint64_t)r;
-    h->len += (size_t)r;
-    h->buf[h->len] = '\0';
-    end = memmem(h->buf, h->len, "\r\n\r\n", 4);
-    if (end == NULL) {
-        if (h->len >= HS_MAX - 1) {
-            conn_kill(c, "handshake response too long");
+    ctr.bytes_rx += c->hs->len - before;
+    if (rc <= 0) {
+        if (rc < 0) {
+            conn_kill(c, why);
         }
         return;
     }
-    head = (size_t)(end + 4 - h->buf);
-    if (strncmp(h->buf, "HTTP/1.1 101", 12) != 0) {
-        char why[40];
-
-        snprintf(why, sizeof(why), "http %.3s", h->buf + 9);
-        conn_kill(c, why);
-        return;
-    }
-    if (header_value(h->buf, head, "Sec-WebSocket-Accept", accept, sizeof(accept)) < 0
-        || strcmp(accept, h->accept) != 0) {
-        conn_kill(c, "bad Sec-WebSocket-Accept");
-        return;
-    }
-    extra = h->len - head;
-    memcpy(rest, h->buf + head, extra);
     free(c->hs);
     c->hs = NULL;
     c->state = C_OPEN;
@@ -687,39 +519,20 @@ on_handshake_read(conn *c, uint64_t rx)
     }
 }
 
+/* Start connecting c (socket idx) to to_port. Returns 0, or -1 with errno
+ * kept and the reason counted. */
 static int
 start_connect(conn *c, int idx, int to_port)
 {
-    struct sockaddr_in sa, src;
     struct epoll_event ev;
-    int one = 1;
+    char why[64];
 
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = bench_connect(target_host, to_port, nsources, (uint32_t)idx, why, sizeof(why));
     if (c->fd < 0) {
-        add_reason("socket: %s", strerror(errno));
-        return -1;
-    }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (nsources > 1) {
-        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-        memset(&src, 0, sizeof(src));
-        src.sin_family = AF_INET;
-        src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(idx % nsources));
-        if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-            add_reason("bind: %s", strerror(errno));
-            close(c->fd);
-            c->fd = -1;
-            return -1;
-        }
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)to_port);
-    inet_pton(AF_INET, target_host, &sa.sin_addr);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-        add_reason("connect: %s", strerror(errno));
-        close(c->fd);
-        c->fd = -1;
+        int err = errno;
+
+        add_reason("%s", why);
+        errno = err;
         return -1;
     }
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
@@ -732,9 +545,7 @@ start_connect(conn *c, int idx, int to_port)
 
 /* ---- the loop ------------------------------------------------------------- */
 
-static char stdin_buf[8192];
-static size_t stdin_len;
-static int stdin_eof;
+static bench_lines cmds;           /* stdin command lines */
 
 static void
 on_conn_event(uint32_t idx, uint32_t events, unsigned char *scratch, size_t scratch_len)
@@ -815,14 +626,7 @@ pump(int timeout_ms)
     n = epoll_wait(epfd, evs, 1024, timeout_ms);
     for (k = 0; k < n; k++) {
         if (evs[k].data.u32 == STDIN_TAG) {
-            ssize_t r = read(0, stdin_buf + stdin_len, sizeof(stdin_buf) - 1 - stdin_len);
-
-            if (r <= 0) {
-                stdin_eof = 1;
-                epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
-            } else {
-                stdin_len += (size_t)r;
-            }
+            bench_lines_read(&cmds, epfd);
             line = 1;
             continue;
         }
@@ -910,20 +714,22 @@ cmd_connect(const char *file, int concurrency, double timeout_s)
             c->fd = -1;
             c->game = games[started];
             c->last_seq = 0;
-            c->hs = malloc(sizeof(hsbuf));
+            c->hs = malloc(sizeof(ws_handshake));
             if (c->hs == NULL) {
                 add_reason("malloc");
                 stop_launch = 1;
                 break;
             }
-            start_handshake(c, paths[started], port);
             if (conn_paths != NULL) {
                 memcpy(conn_paths[first + started], paths[started], PATH_MAX_LEN);
             }
             nconns = first + started + 1;
             started++;
             n_inflight++;
-            if (start_connect(c, (int)(first + started - 1), port) < 0) {
+            if (start_handshake(c, paths[started - 1], port) < 0) {
+                c->state = C_HANDSHAKE;
+                conn_kill(c, "handshake request too long");
+            } else if (start_connect(c, (int)(first + started - 1), port) < 0) {
                 /* EMFILE and friends: no point in trying more. */
                 int err = errno;
 
@@ -1031,27 +837,25 @@ service_moves(uint64_t now)
         }
         mv.n_waiting--;
         lathist_add(&mv.wait, now - c->closed_at);
-        c->hs = malloc(sizeof(hsbuf));
+        c->hs = malloc(sizeof(ws_handshake));
         if (c->hs == NULL) {
             c->state = C_DEAD;
             mv.move_failed++;
             continue;
         }
-        start_handshake(c, conn_paths[i], conn_port_b);
         c->moves++;
         c->told = 0;
-        c->hdr_len = 0;
-        c->remaining = 0;
-        c->pre_len = 0;
-        c->opcode = 0;
-        c->ctrl = 0;
+        memset(&c->rx, 0, sizeof(c->rx));
         n_inflight++;
         mv.moves_started++;
         bin = (now - mv.t0) / MOVE_BIN_NS;
         if (bin < MOVE_BINS) {
             mv.bins[bin]++;
         }
-        if (start_connect(c, (int)i, conn_port_b) < 0) {
+        if (start_handshake(c, conn_paths[i], conn_port_b) < 0) {
+            c->state = C_HANDSHAKE;
+            conn_kill(c, "handshake request too long");
+        } else if (start_connect(c, (int)i, conn_port_b) < 0) {
             c->state = C_HANDSHAKE;
             conn_kill(c, NULL);
         }
@@ -1210,18 +1014,14 @@ cmd_stats(void)
 static int
 handle_commands(void)
 {
-    char *nl;
+    char line[sizeof(cmds.buf)];
 
-    while ((nl = memchr(stdin_buf, '\n', stdin_len)) != NULL) {
+    while (bench_lines_next(&cmds, line, sizeof(line))) {
         char cmd[16] = "", a[512] = "";
         int b = 0;
         double t = 0;
-        size_t used = (size_t)(nl - stdin_buf) + 1;
 
-        *nl = '\0';
-        sscanf(stdin_buf, "%15s %511s %d %lf", cmd, a, &b, &t);
-        memmove(stdin_buf, nl + 1, stdin_len - used);
-        stdin_len -= used;
+        sscanf(line, "%15s %511s %d %lf", cmd, a, &b, &t);
         if (strcmp(cmd, "quit") == 0) {
             return 1;
         } else if (strcmp(cmd, "connect") == 0) {
@@ -1241,29 +1041,7 @@ handle_commands(void)
             fflush(stdout);
         }
     }
-    if (stdin_len >= sizeof(stdin_buf) - 1) {
-        stdin_len = 0;                       /* an absurd line: drop it */
-    }
-    return stdin_eof;
-}
-
-static void
-raise_nofile(size_t want)
-{
-    struct rlimit rl;
-
-    getrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
-        struct rlimit hi = {want, want};
-
-        if (setrlimit(RLIMIT_NOFILE, &hi) == 0) {
-            rl = hi;
-        }
-    }
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    fd_limit = (unsigned long)rl.rlim_cur;
+    return cmds.eof;
 }
 
 int
@@ -1298,28 +1076,15 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     rng_state ^= (uint32_t)now_ns() ^ (uint32_t)getpid();
-    raise_nofile(max_conns + 64);
+    fd_limit = bench_raise_nofile(max_conns + 64);
     conns = xcalloc(max_conns, sizeof(*conns));
     if (follow) {
         conn_paths = xcalloc(max_conns, sizeof(*conn_paths));
         wait_heap = xcalloc(max_conns, sizeof(*wait_heap));
     }
     lathist_reset(&hist);
-    if (shm != NULL) {
-        int fd = open(shm, O_RDWR | O_CREAT, 0600);
-
-        if (fd < 0 || ftruncate(fd, 4096) < 0) {
-            perror("shm");
-            return 1;
-        }
-        prog = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        close(fd);
-        if (prog == MAP_FAILED) {
-            perror("mmap");
-            return 1;
-        }
-        memset(prog, 0, sizeof(*prog));
-        __atomic_store_n(&prog->magic, BENCH_PROGRESS_MAGIC, __ATOMIC_RELEASE);
+    if (shm != NULL && (prog = bench_progress_map(shm, 1)) == NULL) {
+        return 1;
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
     ev.events = EPOLLIN;

@@ -31,7 +31,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -41,8 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -349,9 +346,7 @@ on_readable(int fd)
     }
 }
 
-static char stdin_buf[4096];
-static size_t stdin_len;
-static int stdin_eof;
+static bench_lines cmds;        /* stdin command lines */
 
 static void
 pump(int timeout_ms)
@@ -365,14 +360,7 @@ pump(int timeout_ms)
         if (tag == LISTEN_TAG) {
             on_accept();
         } else if (tag == STDIN_TAG) {
-            ssize_t r = read(0, stdin_buf + stdin_len, sizeof(stdin_buf) - 1 - stdin_len);
-
-            if (r <= 0) {
-                stdin_eof = 1;
-                epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
-            } else {
-                stdin_len += (size_t)r;
-            }
+            bench_lines_read(&cmds, epfd);
         } else {
             on_readable((int)tag);
         }
@@ -384,10 +372,7 @@ static uint32_t rng_state = 1;
 static uint32_t
 rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
+    return bench_xorshift32(&rng_state);
 }
 
 static void
@@ -495,19 +480,15 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
 static int
 handle_commands(void)
 {
-    char *nl;
+    char line[sizeof(cmds.buf)];
 
-    while ((nl = memchr(stdin_buf, '\n', stdin_len)) != NULL) {
+    while (bench_lines_next(&cmds, line, sizeof(line))) {
         char cmd[16] = "", which[16] = "*";
         long count = 0, window = 1, payload = 200, seed = 1;
         double rate = 0;
-        size_t used = (size_t)(nl - stdin_buf) + 1;
 
-        *nl = '\0';
-        sscanf(stdin_buf, "%15s %ld %lf %ld %15s %ld %ld", cmd, &count, &rate, &window, which,
+        sscanf(line, "%15s %ld %lf %ld %15s %ld %ld", cmd, &count, &rate, &window, which,
                &payload, &seed);
-        memmove(stdin_buf, nl + 1, stdin_len - used);
-        stdin_len -= used;
         if (strcmp(cmd, "quit") == 0) {
             return 1;
         } else if (strcmp(cmd, "run") == 0) {
@@ -520,10 +501,7 @@ handle_commands(void)
             fflush(stdout);
         }
     }
-    if (stdin_len >= sizeof(stdin_buf) - 1) {
-        stdin_len = 0;
-    }
-    return stdin_eof;
+    return cmds.eof;
 }
 
 int
@@ -534,7 +512,7 @@ main(int argc, char **argv)
     struct sockaddr_in sa;
     socklen_t sl = sizeof(sa);
     struct epoll_event ev;
-    struct rlimit rl;
+    unsigned long fd_limit;
 
     for (i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--port")) port = atoi(argv[i + 1]);
@@ -550,27 +528,13 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rc_cap = rl.rlim_cur > 4000000 ? 4000000 : (size_t)rl.rlim_cur;
+    fd_limit = bench_raise_nofile(0);        /* soft up to the hard limit */
+    rc_cap = fd_limit > 4000000 ? 4000000 : (size_t)fd_limit;
     rc = xcalloc(rc_cap, sizeof(*rc));
     code_index = xcalloc(NCODES, sizeof(*code_index));
     memset(code_index, 0xff, NCODES * sizeof(*code_index));
-    if (shm != NULL) {
-        int fd = open(shm, O_RDWR | O_CREAT, 0600);
-
-        if (fd < 0 || ftruncate(fd, 4096) < 0) {
-            perror("shm");
-            return 1;
-        }
-        prog = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        close(fd);
-        if (prog == MAP_FAILED) {
-            perror("mmap");
-            return 1;
-        }
+    if (shm != NULL && (prog = bench_progress_map(shm, 0)) == NULL) {
+        return 1;
     }
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -32,10 +32,7 @@
  */
 #define _GNU_SOURCE 1
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -48,7 +45,6 @@
 
 #include "wscommon.h"
 
-#define HS_MAX 1024            /* handshake request/response buffer */
 #define SPEC_PATH 200          /* one slot's path?query */
 #define MAX_REASONS 32
 #define STDIN_TAG UINT32_MAX
@@ -58,12 +54,6 @@
 
 enum { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_OPEN, S_READY };
 
-typedef struct hsbuf {
-    char buf[HS_MAX];
-    size_t len;
-    char accept[29];
-} hsbuf;
-
 typedef struct slot {
     int fd;
     uint8_t state;
@@ -72,7 +62,7 @@ typedef struct slot {
     int32_t game;
     int64_t last_seq;
     uint64_t t_start;
-    hsbuf *hs;                 /* only while connecting */
+    ws_handshake *hs;          /* only while connecting */
     ws_rx rx;
     char path[SPEC_PATH];
 } slot;
@@ -107,9 +97,7 @@ typedef struct soak {
     uint64_t close_codes[8][2];
     size_t nclose_codes;
     lathist lat, hs_lat;
-    char in[8192];
-    size_t in_len;
-    int in_eof;
+    bench_lines in;            /* stdin command lines */
     unsigned long fd_limit;
 } soak;
 
@@ -118,11 +106,7 @@ typedef struct soak {
 static uint32_t
 rng_next(soak *s)
 {
-    /* xorshift32: mask keys and nonces need not be secret here. */
-    s->rng ^= s->rng << 13;
-    s->rng ^= s->rng >> 17;
-    s->rng ^= s->rng << 5;
-    return s->rng;
+    return bench_xorshift32(&s->rng);
 }
 
 static void
@@ -318,11 +302,8 @@ static int
 feed(soak *s, slot *c, const unsigned char *d, size_t n, uint64_t now)
 {
     while (n > 0) {
-        size_t used = 0;
-        int r = ws_rx_feed(&c->rx, d, n, &used);
+        int r = ws_rx_feed(&c->rx, &d, &n);
 
-        d += used;
-        n -= used;
         if (r == WS_RX_ERROR) {
             s->c.bad_frames++;
             slot_drop(s, c, "bad server frame");
@@ -349,12 +330,12 @@ static int
 slot_connect(soak *s, uint32_t idx)
 {
     slot *c = &s->slots[idx];
-    struct sockaddr_in sa, src;
     struct epoll_event ev;
     unsigned char nonce[16];
-    int one = 1, i, len;
+    char why[64];
+    int i, len;
 
-    c->hs = malloc(sizeof(hsbuf));
+    c->hs = malloc(sizeof(ws_handshake));
     if (c->hs == NULL) {
         add_reason(s, "malloc");
         s->c.failed++;
@@ -363,32 +344,15 @@ slot_connect(soak *s, uint32_t idx)
     for (i = 0; i < 16; i++) {
         nonce[i] = (unsigned char)rng_next(s);
     }
-    len = ws_client_request(c->hs->buf, HS_MAX, c->path, s->host, s->port, s->origin,
+    len = ws_client_request(c->hs->buf, WS_HS_MAX, c->path, s->host, s->port, s->origin,
                             nonce, c->hs->accept);
     if (len < 0) {
         goto error;
     }
     c->hs->len = (size_t)len;
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->fd = bench_connect(s->host, s->port, s->nsources, idx, why, sizeof(why));
     if (c->fd < 0) {
-        add_reason(s, "socket: %s", strerror(errno));
-        goto error;
-    }
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    memset(&src, 0, sizeof(src));
-    src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)(idx % (uint32_t)s->nsources));
-    if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-        add_reason(s, "bind: %s", strerror(errno));
-        goto error;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)s->port);
-    inet_pton(AF_INET, s->host, &sa.sin_addr);
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-        add_reason(s, "connect: %s", strerror(errno));
+        add_reason(s, "%s", why);
         goto error;
     }
     ev.events = EPOLLOUT | EPOLLRDHUP;
@@ -426,32 +390,17 @@ error:
 static void
 on_handshake_read(soak *s, slot *c, uint64_t now)
 {
-    hsbuf *h = c->hs;
-    ssize_t r = read(c->fd, h->buf + h->len, HS_MAX - 1 - h->len);
-    unsigned char rest[HS_MAX];
-    size_t head = 0, extra;
+    unsigned char rest[WS_HS_MAX];
+    size_t extra = 0;
     char why[40];
-    int rc;
+    int rc = ws_handshake_read(c->hs, c->fd, rest, &extra, why, sizeof(why));
 
-    if (r <= 0) {
-        slot_drop(s, c, r == 0 ? "eof in handshake" : "read error in handshake");
-        return;
-    }
-    h->len += (size_t)r;
-    h->buf[h->len] = '\0';
-    rc = ws_upgrade_response(h->buf, h->len, h->accept, &head, why, sizeof(why));
-    if (rc == 0 && h->len >= HS_MAX - 1) {
-        slot_drop(s, c, "handshake response too long");
-        return;
-    }
     if (rc <= 0) {
         if (rc < 0) {
             slot_drop(s, c, why);
         }
         return;
     }
-    extra = h->len - head;
-    memcpy(rest, h->buf + head, extra);
     free(c->hs);
     c->hs = NULL;
     c->state = S_OPEN;
@@ -687,16 +636,12 @@ cmd_verify(soak *s, const char *file)
 static int
 handle_commands(soak *s)
 {
-    char *nl;
+    char line[sizeof(s->in.buf)];
 
-    while ((nl = memchr(s->in, '\n', s->in_len)) != NULL) {
+    while (bench_lines_next(&s->in, line, sizeof(line))) {
         char cmd[16] = "", arg[400] = "";
-        size_t used = (size_t)(nl - s->in) + 1;
 
-        *nl = '\0';
-        sscanf(s->in, "%15s %399s", cmd, arg);
-        memmove(s->in, nl + 1, s->in_len - used);
-        s->in_len -= used;
+        sscanf(line, "%15s %399s", cmd, arg);
         if (strcmp(cmd, "quit") == 0) {
             return 1;
         } else if (strcmp(cmd, "target") == 0) {
@@ -717,10 +662,7 @@ handle_commands(soak *s)
             fflush(stdout);
         }
     }
-    if (s->in_len >= sizeof(s->in) - 1) {
-        s->in_len = 0;                           /* an absurd line: drop it */
-    }
-    return s->in_eof;
+    return s->in.eof;
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -779,14 +721,7 @@ pump(soak *s, unsigned char *scratch, size_t cap)
 
     for (k = 0; k < n; k++) {
         if (evs[k].data.u32 == STDIN_TAG) {
-            ssize_t r = read(0, s->in + s->in_len, sizeof(s->in) - 1 - s->in_len);
-
-            if (r <= 0) {
-                s->in_eof = 1;
-                epoll_ctl(s->epfd, EPOLL_CTL_DEL, 0, NULL);
-            } else {
-                s->in_len += (size_t)r;
-            }
+            bench_lines_read(&s->in, s->epfd);
             line = 1;
             continue;
         }

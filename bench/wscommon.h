@@ -1,6 +1,7 @@
 /*
  * wscommon.h: small helpers shared by the benchmark tools (bench/loadgen.c,
- * bench/rawserver.c). Header-only, static functions, no libraries.
+ * bench/soak.c, bench/rawserver.c). Header-only, static functions, no
+ * libraries.
  *
  *   now_ns()            CLOCK_MONOTONIC in ns (the clock Python's
  *                       time.monotonic_ns() reads on Linux)
@@ -8,14 +9,20 @@
  *   ws_client_request() a client's upgrade request and the Accept it expects
  *   ws_header_value()   one header of an HTTP response head
  *   ws_upgrade_response() check the server's 101 answer to that request
+ *   ws_handshake_read() read and check that answer from a socket
  *   ws_client_frame()   a masked client frame (control-sized payloads)
  *   ws_rx_*             incremental server-frame reader (header, message
  *                       prefix, control frames)
  *   ws_find_num()       an unsigned decimal after a needle (seq, t)
+ *   bench_connect()     a non-blocking loopback connect from a spread source
+ *   bench_xorshift32()  the tools' PRNG (mask keys, nonces, picks)
  *   bench_raise_nofile() RLIMIT_NOFILE up to what a swarm needs
  *   lathist_*           log-linear latency histogram (about 1.6 % precision)
+ *   bench_progress_map() the load generator's shared progress page
+ *   bench_lines_*       the stdin command lines an epoll loop reads
  *
- * The including file defines _GNU_SOURCE first (memmem).
+ * The including file defines _GNU_SOURCE first (memmem,
+ * IP_BIND_ADDRESS_NO_PORT).
  *
  * These are benchmark tools, not part of the extension: they may exit() on
  * impossible conditions (allocation failure) with a message.
@@ -23,14 +30,23 @@
 #ifndef BENCH_WSCOMMON_H
 #define BENCH_WSCOMMON_H
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -172,7 +188,7 @@ ws_accept_key(const char *key, size_t keylen, char out[29])
 }
 
 /* ---- client side of the protocol -----------------------------------------
- * Used by bench/soak.c (bench/loadgen.c still has its own copies).
+ * Used by bench/loadgen.c and bench/soak.c.
  */
 
 /* Format the upgrade request for path into req[0..cap) and the Accept value
@@ -257,6 +273,47 @@ ws_upgrade_response(const char *buf, size_t len, const char accept[29], size_t *
     return 1;
 }
 
+/* A client's handshake while it is under way: the request to send, then
+ * the server's answer as it arrives, and the Accept value it must carry. */
+#define WS_HS_MAX 2048
+
+typedef struct ws_handshake {
+    char buf[WS_HS_MAX];
+    size_t len;                /* request bytes to send / answer bytes read */
+    char accept[29];           /* expected Sec-WebSocket-Accept */
+} ws_handshake;
+
+/* Read what fd has of the upgrade answer into h (h->len: bytes held so far)
+ * and check it. Returns 1 when it is a valid 101: the bytes after its head
+ * (the first frames) are copied to rest[WS_HS_MAX], *extra of them; 0 while
+ * the head is incomplete; -1 with the reason in why (EOF, read error, too
+ * long, not a valid 101). */
+static inline int
+ws_handshake_read(ws_handshake *h, int fd, unsigned char *rest, size_t *extra, char *why,
+                  size_t whylen)
+{
+    ssize_t r = read(fd, h->buf + h->len, WS_HS_MAX - 1 - h->len);
+    size_t head = 0;
+    int rc;
+
+    if (r <= 0) {
+        snprintf(why, whylen, "%s", r == 0 ? "eof in handshake" : "read error in handshake");
+        return -1;
+    }
+    h->len += (size_t)r;
+    h->buf[h->len] = '\0';
+    rc = ws_upgrade_response(h->buf, h->len, h->accept, &head, why, whylen);
+    if (rc == 0 && h->len >= WS_HS_MAX - 1) {
+        snprintf(why, whylen, "handshake response too long");
+        return -1;
+    }
+    if (rc == 1) {
+        *extra = h->len - head;
+        memcpy(rest, h->buf + head, *extra);
+    }
+    return rc;
+}
+
 /* Build a masked client frame (FIN set) of opcode with payload[0..n), n cut
  * to 125, into out[131] with the 4-byte mask key. Returns its length. */
 static inline size_t
@@ -322,13 +379,15 @@ enum {
     WS_RX_ERROR                /* masked server frame or oversized control */
 };
 
-/* Consume bytes from d[0..n) until a message or control frame completes
- * (or the input ends); *used gets the bytes consumed. The completed
- * frame's opcode and first bytes stay in rx until the next call. */
+/* Consume bytes from *d[0..*n) until a message or control frame completes
+ * (or the input ends); *d and *n move past the bytes consumed. The
+ * completed frame's opcode and first bytes stay in rx until the next call. */
 static inline int
-ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
+ws_rx_feed(ws_rx *rx, const unsigned char **dp, size_t *np)
 {
-    size_t i = 0;
+    const unsigned char *d = *dp;
+    size_t i = 0, n = *np;
+    int ret = WS_RX_MORE;
 
     while (i < n) {
         if (rx->remaining == 0 && rx->hdr_len < 14) {
@@ -341,8 +400,8 @@ ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
                 continue;
             }
             if (rx->hdr[1] & 0x80) {
-                *used = i;
-                return WS_RX_ERROR;
+                ret = WS_RX_ERROR;
+                goto done;
             }
             plen = rx->hdr[1] & 0x7f;
             need = plen == 126 ? 4 : plen == 127 ? 10 : 2;
@@ -364,8 +423,8 @@ ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
             rx->ctrl = (op & 0x8) != 0;
             if (rx->ctrl) {
                 if (len > 125) {
-                    *used = i;
-                    return WS_RX_ERROR;
+                    ret = WS_RX_ERROR;
+                    goto done;
                 }
                 rx->opcode = (uint8_t)op;
                 rx->pre_len = 0;
@@ -393,16 +452,86 @@ ws_rx_feed(ws_rx *rx, const unsigned char *d, size_t n, size_t *used)
         /* a frame ended */
         if (rx->ctrl) {
             rx->ctrl = 0;
-            *used = i;
-            return WS_RX_CONTROL;
+            ret = WS_RX_CONTROL;
+            goto done;
         }
         if (rx->fin) {
-            *used = i;
-            return WS_RX_MESSAGE;
+            ret = WS_RX_MESSAGE;
+            goto done;
         }
     }
-    *used = i;
-    return WS_RX_MORE;
+done:
+    *dp = d + i;
+    *np = n - i;
+    return ret;
+}
+
+/* Why ws_rx_feed() last returned WS_RX_ERROR: 1 for a masked server frame
+ * (the header bytes are still held), 0 for an oversized control frame. */
+static inline int
+ws_rx_error_masked(const ws_rx *rx)
+{
+    return rx->hdr_len >= 2 && (rx->hdr[1] & 0x80) != 0;
+}
+
+/* Open a non-blocking TCP socket (TCP_NODELAY) and start connecting it to
+ * host:port (an IPv4 literal). With nsources > 1 it is bound first to the
+ * source 127.0.0.(1 + idx % nsources) (IP_BIND_ADDRESS_NO_PORT), so a swarm
+ * does not run out of ephemeral ports. Returns the fd (connect in progress
+ * or done), or -1 with errno kept and the reason ("socket: ...", "bind: ...",
+ * "connect: ...") in why. */
+static inline int
+bench_connect(const char *host, int port, int nsources, uint32_t idx, char *why,
+              size_t whylen)
+{
+    struct sockaddr_in sa, src;
+    const char *step = "socket";
+    int fd, one = 1, err;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        goto error;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (nsources > 1) {
+        step = "bind";
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        memset(&src, 0, sizeof(src));
+        src.sin_family = AF_INET;
+        src.sin_addr.s_addr = htonl(0x7f000001u + idx % (uint32_t)nsources);
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+            goto error;
+        }
+    }
+    step = "connect";
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+        goto error;
+    }
+    return fd;
+
+error:
+    err = errno;
+    snprintf(why, whylen, "%s: %s", step, strerror(err));
+    if (fd >= 0) {
+        close(fd);
+    }
+    errno = err;
+    return -1;
+}
+
+/* xorshift32 step of *state (never 0): mask keys, nonces and random picks
+ * need not be secret here. */
+static inline uint32_t
+bench_xorshift32(uint32_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
 }
 
 /* Raise RLIMIT_NOFILE: the hard limit to want when allowed (root), the
@@ -541,5 +670,83 @@ typedef struct bench_progress {
 } bench_progress;
 
 #define BENCH_PROGRESS_MAGIC 0x50484231ull /* "PHB1" */
+
+/* Map the progress page at path (created, one page), shared. With init
+ * (the load generator, its writer) it is zeroed and marked with the magic.
+ * Returns the page, or NULL after perror(). */
+static inline bench_progress *
+bench_progress_map(const char *path, int init)
+{
+    bench_progress *p;
+    int fd = open(path, O_RDWR | O_CREAT, 0600);
+
+    if (fd < 0 || ftruncate(fd, 4096) < 0) {
+        perror("shm");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        return NULL;
+    }
+    if (init) {
+        memset(p, 0, sizeof(*p));
+        __atomic_store_n(&p->magic, BENCH_PROGRESS_MAGIC, __ATOMIC_RELEASE);
+    }
+    return p;
+}
+
+/* ---- stdin commands ---------------------------------------------------------
+ * The tools take one command a line on stdin (fd 0), which their epoll
+ * loop watches next to the sockets.
+ */
+typedef struct bench_lines {
+    char buf[8192];
+    size_t len;
+    int eof;                 /* stdin ended (or failed) */
+} bench_lines;
+
+/* Read what stdin has into in (on EPOLLIN); at its end (or an error) set
+ * in->eof and take fd 0 out of epfd. */
+static inline void
+bench_lines_read(bench_lines *in, int epfd)
+{
+    ssize_t r = read(0, in->buf + in->len, sizeof(in->buf) - 1 - in->len);
+
+    if (r <= 0) {
+        in->eof = 1;
+        epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL);
+    } else {
+        in->len += (size_t)r;
+    }
+}
+
+/* Take the next whole line out of in into line[cap] (NUL-terminated, no
+ * newline, cut to cap - 1). Returns 1, or 0 when no whole line is held; a
+ * line that fills the buffer without ending is dropped. */
+static inline int
+bench_lines_next(bench_lines *in, char *line, size_t cap)
+{
+    char *nl = memchr(in->buf, '\n', in->len);
+    size_t used, n;
+
+    if (nl == NULL) {
+        if (in->len >= sizeof(in->buf) - 1) {
+            in->len = 0;                         /* an absurd line: drop it */
+        }
+        return 0;
+    }
+    used = (size_t)(nl - in->buf) + 1;
+    n = used - 1 < cap - 1 ? used - 1 : cap - 1;
+    memcpy(line, in->buf, n);
+    line[n] = '\0';
+    memmove(in->buf, nl + 1, in->len - used);
+    in->len -= used;
+    return 1;
+}
 
 #endif /* BENCH_WSCOMMON_H */
