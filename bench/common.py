@@ -250,6 +250,9 @@ def django_env(db_path: Path, redis_port: int, extra: dict[str, str] | None = No
             "PARTYHUB_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
+            # The load generators stand for thousands of players but spread
+            # their sockets over a few 127.0.0.x addresses: no per-address cap.
+            "PARTYHUB_MAX_CONNS_PER_IP": "0",
         }
     )
     env.update(extra or {})

@@ -181,6 +181,14 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The sidecar (realtime/sidecar.py DEFAULTS, docs/operations.md): the
+# connection caps may also come from the environment.
+PARTYHUB_SIDECAR = {
+    name: int(os.environ[f"PARTYHUB_{name.upper()}"])
+    for name in ("max_conns_per_ip", "max_connections")
+    if os.environ.get(f"PARTYHUB_{name.upper()}")
+}
+
 # Where browsers open their WebSocket: PARTYHUB_WS_URL (e.g.
 # wss://play.example.com) if set; else the page's own host, on
 # PARTYHUB_WS_PORT if set (`make run` serves the sidecar on port + 1), else
