@@ -23,30 +23,14 @@ from django.test import TransactionTestCase
 from realtime import protocol
 
 from . import servers
-from .helpers import Api, answer_id, truth_of
+from .helpers import Api, ServerPerClass, answer_id, truth_of
 
 # IsolatedAsyncioTestCase-style debug noise from the client side.
 logging.getLogger("websockets").setLevel(logging.ERROR)
 
 
-class ProtocolCases:
+class ProtocolCases(ServerPerClass):
     """Every row of docs/protocol.md; subclasses set `server_class`."""
-
-    serialized_rollback = True  # keeps the question bank loaded by the migration
-    server_class = None
-    server = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = cls.server_class()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.server.close()
-        finally:
-            super().tearDownClass()
 
     def setUp(self):
         self.api = Api()
