@@ -27,12 +27,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
-import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -45,6 +42,7 @@ from django.test import TransactionTestCase
 
 from realtime import protocol
 
+from . import servers
 from .helpers import Api
 from .wsraw import (
     OP_BINARY,
@@ -1132,59 +1130,6 @@ class SidecarThread:
         self.thread.join(10)
 
 
-class DaphneProcess:
-    """`python -m daphne partyhub.asgi:application` on a free port."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.log = tempfile.NamedTemporaryFile(prefix="daphne-", suffix=".log", delete=False)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "partyhub.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("daphne exited:\n" + self.logtext())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("daphne did not listen:\n" + self.logtext()) from None
-                time.sleep(0.05)
-
-    def logtext(self) -> str:
-        with open(self.log.name, errors="replace") as f:
-            return f.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        os.unlink(self.log.name)
-
-
 # ---------------------------------------------------------------------------
 # The tests
 
@@ -1303,18 +1248,18 @@ class DaphneConformanceTests(_Conformance, TransactionTestCase):
 
     label = "daphne"
     strict = False
-    daphne: DaphneProcess | None = None
+    daphne: servers.Daphne | None = None
 
     @classmethod
     def setUpClass(cls) -> None:
         super().setUpClass()
-        cls.daphne = DaphneProcess()
+        cls.daphne = servers.Daphne()
         cls.port = cls.daphne.port
 
     @classmethod
     def tearDownClass(cls) -> None:
         if cls.daphne is not None:
-            cls.daphne.stop()
+            cls.daphne.close()
         super().tearDownClass()
 
 
