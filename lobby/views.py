@@ -95,7 +95,7 @@ def create_session(request: HttpRequest) -> JsonResponse:
     body = {"code": session.code, "host_token": token, "settings": settings}
     stored = snapshot.register_session(session.code, session.host_token_digest)
     if not (stored and snapshot.store_state(session.code, 0, services.session_state(session))):
-        body["broadcast"] = {"ok": False, "error": f"{UNTOLD[:-1]}: Redis is unavailable."}
+        body["broadcast"] = {"ok": False, "error": UNTOLD}
     return JsonResponse(body, status=201)
 
 
