@@ -75,6 +75,8 @@ else:  # pragma: no cover
 DEFAULT_CONNECT_TIMEOUT = 1.0
 DEFAULT_SOCKET_TIMEOUT = 2.0
 #: The ``sentinel_kwargs`` the C layer understands (redis-py's names).
+# Keywords of a channels_redis host dict the C code uses.
+HOST_KEYWORDS = ("db", "password", "username", "socket_timeout", "socket_connect_timeout")
 SENTINEL_KWARGS = frozenset({"username", "password", "socket_timeout", "socket_connect_timeout"})
 REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
 
@@ -109,14 +111,14 @@ def _timeout(value, default):
 
 
 def _parse_url(url):
-    """Split a redis:// or unix:// URL into connection settings."""
+    """What a redis:// or unix:// URL says: only the settings it names."""
     parts = urllib.parse.urlsplit(url)
     query = dict(urllib.parse.parse_qsl(parts.query))
-    conf = {
-        "username": urllib.parse.unquote(parts.username) if parts.username else None,
-        "password": urllib.parse.unquote(parts.password) if parts.password else None,
-        "db": 0,
-    }
+    conf = {}
+    if parts.username:
+        conf["username"] = urllib.parse.unquote(parts.username)
+    if parts.password:
+        conf["password"] = urllib.parse.unquote(parts.password)
     if parts.scheme == "redis":
         conf["host"] = parts.hostname or "localhost"
         conf["port"] = parts.port or 6379
@@ -139,6 +141,18 @@ def _parse_url(url):
         if key in query:
             conf[key] = float(query.pop(key))
     return conf
+
+
+def _is_tls(entry: dict) -> bool:
+    """A host dict asking for TLS (`ssl`, or a redis-py SSL connection class).
+    Other classes and `retry` (e.g. from realtime.redis_sentinel.sentinel_host)
+    tune redis-py's own reconnects; the C code has its own and ignores them."""
+    import redis.asyncio.connection
+    import redis.connection
+
+    cls = entry.get("connection_class")
+    tls = (redis.connection.SSLConnection, redis.asyncio.connection.SSLConnection)
+    return bool(entry.get("ssl")) or (isinstance(cls, type) and issubclass(cls, tls))
 
 
 def _parse_sentinel(entry, connect_timeout, timeout):
@@ -196,24 +210,23 @@ def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
         sentinel = None
         if isinstance(entry, dict):
             entry = dict(entry)
+            if _is_tls(entry):
+                raise InvalidChannelLayerError("TLS Redis connections are not supported")
+            conf = {k: entry[k] for k in HOST_KEYWORDS if k in entry}
             if "master_name" in entry:
-                conf = {"host": None, "port": 0, "db": 0}
+                conf.update(host=None, port=0)
                 sentinel = entry  # parsed below, once the timeouts are known
             elif "address" in entry:
-                conf = _parse_url(entry.pop("address"))
+                # As redis-py's from_url (channels_redis' create_pool): what
+                # the URL says wins over the keywords.
+                conf.update(_parse_url(entry.pop("address")))
             else:
-                conf = {
-                    "host": entry.pop("host", "localhost"),
-                    "port": int(entry.pop("port", 6379)),
-                    "db": 0,
-                }
-                if "unix_socket_path" in entry:
-                    conf["path"] = entry.pop("unix_socket_path")
-            for key in ("db", "password", "username", "socket_timeout", "socket_connect_timeout"):
-                if key in entry:
-                    conf[key] = entry[key]
+                conf.update(host=entry.get("host", "localhost"), port=int(entry.get("port", 6379)))
+                path = entry.get("unix_socket_path") or entry.get("path")
+                if path:
+                    conf["path"] = path
         elif isinstance(entry, (tuple, list)):
-            conf = {"host": entry[0], "port": int(entry[1]), "db": 0}
+            conf = {"host": entry[0], "port": int(entry[1])}
         else:
             conf = _parse_url(entry)
         path = conf.get("path")

@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from urllib.parse import parse_qs, unquote, urlparse
 
-import redis
-import redis.asyncio.connection
-import redis.connection
+from channels.exceptions import InvalidChannelLayerError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from . import protocol, snapshot
+from .layer import parse_hosts
 
 logger = logging.getLogger("realtime.sidecar")
 
@@ -71,87 +69,35 @@ def _numeric(host: str) -> str:
         raise ImproperlyConfigured(f"cannot resolve Redis host {host!r}: {exc}") from exc
 
 
-def _url_host(url: str, extra: dict) -> dict:
-    """A redis:// or unix:// URL (with extra keyword options) as a shard dict.
-    As in redis-py's from_url, what the URL says wins over the keywords."""
-    parsed = urlparse(url)
-    query = parse_qs(parsed.query)
-    options = {k: extra.get(k) for k in ("username", "password", "db")}
-    if parsed.scheme == "unix":
-        options.update(host=parsed.path, port=0)
-    elif parsed.scheme in ("redis", ""):
-        options.update(host=_numeric(parsed.hostname or "localhost"), port=parsed.port or 6379)
-        if parsed.path.lstrip("/"):
-            options["db"] = int(parsed.path.lstrip("/"))
+def _shard(host: tuple) -> dict:
+    """One host as realtime.layer.parse_hosts reads it (every form
+    channels_redis 4.3 takes), as a shard of the Server's `redis_hosts`."""
+    name, port, path, db, username, password, _, _, sentinel = host
+    shard = {"username": username, "password": password, "db": db}
+    if sentinel is not None:
+        master_name, sentinels, sentinel_username, sentinel_password, _, _ = sentinel
+        shard.update(
+            master_name=master_name,
+            sentinels=[{"host": _numeric(h), "port": p} for h, p in sentinels],
+            sentinel_username=sentinel_username,
+            sentinel_password=sentinel_password,
+        )
+    elif path:
+        shard.update(host=path, port=0)
     else:
-        raise ImproperlyConfigured(f"the sidecar cannot use {parsed.scheme}:// Redis URLs")
-    if "db" in query:
-        options["db"] = int(query["db"][0])
-    if parsed.username:
-        options["username"] = unquote(parsed.username)
-    if parsed.password:
-        options["password"] = unquote(parsed.password)
-    return options
-
-
-def _sentinel_host(entry: dict) -> dict:
-    """channels_redis' Sentinel form: sentinels, master_name, sentinel_kwargs."""
-    sentinel_kwargs = entry.get("sentinel_kwargs") or {}
-    return {
-        "master_name": entry["master_name"],
-        "sentinels": [{"host": _numeric(h), "port": int(p)} for h, p in entry["sentinels"]],
-        "sentinel_username": sentinel_kwargs.get("username"),
-        "sentinel_password": sentinel_kwargs.get("password"),
-        "username": entry.get("username"),
-        "password": entry.get("password"),
-        "db": entry.get("db"),
-    }
-
-
-def _is_tls(connection_class) -> bool:
-    """A redis-py TLS connection class. Other classes and `retry` (e.g. from
-    realtime.redis_sentinel.sentinel_host) tune redis-py's own reconnects;
-    the sidecar has its own and ignores them."""
-    tls = (redis.connection.SSLConnection, redis.asyncio.connection.SSLConnection)
-    return isinstance(connection_class, type) and issubclass(connection_class, tls)
-
-
-def _shard(entry) -> dict:
-    """One channels_redis `hosts` entry (utils.decode_hosts + create_pool)."""
-    if isinstance(entry, (tuple, list)):
-        return {"host": _numeric(entry[0]), "port": int(entry[1])}
-    if not isinstance(entry, dict):
-        return _url_host(entry, {})
-    if entry.get("ssl") or _is_tls(entry.get("connection_class")):
-        raise ImproperlyConfigured("the sidecar cannot use TLS Redis connections")
-    if "address" in entry:
-        return _url_host(entry["address"], entry)
-    if entry.get("master_name") is not None:
-        return _sentinel_host(entry)
-    if entry.get("path"):
-        return {"host": entry["path"], "port": 0, **_credentials(entry)}
-    host = _numeric(entry.get("host", "localhost"))
-    return {"host": host, "port": int(entry.get("port", 6379)), **_credentials(entry)}
-
-
-def _credentials(entry: dict) -> dict:
-    return {k: entry.get(k) for k in ("username", "password", "db")}
+        shard.update(host=_numeric(name), port=port)
+    return {k: v for k, v in shard.items() if v is not None}
 
 
 def redis_hosts() -> list[dict]:
-    """The channel layer's Redis hosts (every form channels_redis 4.3 takes),
-    in its order, as realtime._sidecar.Server's `redis_hosts`: the sidecar
-    places keys with channels_redis' consistent hash over this list."""
+    """The channel layer's Redis hosts, in its order, as
+    realtime._sidecar.Server's `redis_hosts`: the sidecar places keys with
+    channels_redis' consistent hash over this list, as the C layer does."""
     config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    hosts = config.get("hosts") or ["redis://localhost:6379"]
-    if isinstance(hosts, (str, bytes)):
-        raise ImproperlyConfigured("CHANNEL_LAYERS hosts must be a list")
-    shards = [_shard(entry) for entry in hosts]
-    for shard in shards:
-        shard["db"] = int(shard.get("db") or 0)
-        for key in [k for k, v in shard.items() if v is None]:
-            del shard[key]
-    return shards
+    try:
+        return [_shard(host) for host in parse_hosts(config.get("hosts"))]
+    except InvalidChannelLayerError as exc:
+        raise ImproperlyConfigured(f"the sidecar cannot use these Redis hosts: {exc}") from exc
 
 
 def allowed_origins() -> str:

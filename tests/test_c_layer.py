@@ -523,6 +523,20 @@ class ConfigTests(LayerTestCase):
         with self.assertRaises(InvalidChannelLayerError):
             parse_hosts([{"master_name": "m", "sentinels": []}])
 
+    def test_url_wins_over_keywords_and_tls_is_refused(self):
+        # As redis-py's from_url, which channels_redis' create_pool calls (the
+        # sidecar reads hosts through the same parse_hosts).
+        self.assertEqual(
+            parse_hosts([{"address": "redis://:url@h/6", "password": "kw", "db": 1}]),
+            [("h", 6379, None, 6, None, "url", 1.0, 2.0, None)],
+        )
+        self.assertEqual(
+            parse_hosts([{"address": "redis://h", "password": "kw", "db": 1}]),
+            [("h", 6379, None, 1, None, "kw", 1.0, 2.0, None)],
+        )
+        with self.assertRaises(InvalidChannelLayerError):
+            parse_hosts([{"host": "h", "ssl": True}])
+
     def test_encryption_and_other_serializers_are_refused(self):
         with self.assertRaises(InvalidChannelLayerError) as caught:
             self.fast(symmetric_encryption_keys=["secret"])
