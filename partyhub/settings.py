@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "channels",
     "lobby",
     "realtime",
+    # Games (each registers its driver with the platform, lobby.registry).
+    "weirsoe",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +213,6 @@ LOGGING = {
             "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO"),
             "propagate": False,  # Daphne's root handler would print them twice
         }
-        for name in ("lobby", "realtime")
+        for name in ("lobby", "realtime", "weirsoe")
     },
 }

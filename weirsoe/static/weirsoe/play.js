@@ -16,14 +16,14 @@ import {
   h,
   pageConfig,
   points,
-  rerenderAt,
-  revealProgress,
   roundLabel,
   runCountdown,
   showPhase,
   toast,
   toastError,
-} from "./common.js";
+} from "../lobby/common.js";
+import { reducers } from "./events.js";
+import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
 
 const config = pageConfig();
 const code = config.code;
@@ -96,6 +96,7 @@ function start(me) {
     role: "player",
     wsUrl: config.ws_url,
     wsPort: config.ws_port,
+    reducers,
   });
   // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
   window.partyhub = client;
@@ -148,7 +149,7 @@ function render() {
   rerenderAt(reveal.nextAt, render);
   $("me-score").textContent = (me ? reveal.scoreOf(me.player_id, me.score) : 0).toLocaleString("en");
   if (me) $("me-name").textContent = me.name;
-  runCountdown(countdown, state, client);
+  runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
   const renderers = { lobby, lie, question: lie, guess, scores, scoreboard, finished };
   if (renderers[state.phase]) renderers[state.phase](state, fresh, reveal);
 }

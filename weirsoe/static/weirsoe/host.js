@@ -9,13 +9,13 @@ import {
   h,
   pageConfig,
   points,
-  rerenderAt,
-  revealProgress,
   roundLabel,
   runCountdown,
   showPhase,
   toastError,
-} from "./common.js";
+} from "../lobby/common.js";
+import { reducers } from "./events.js";
+import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
 
 const config = pageConfig();
 const code = config.code;
@@ -50,6 +50,7 @@ if (!identity) {
     role: "host",
     wsUrl: config.ws_url,
     wsPort: config.ws_port,
+    reducers,
   });
   // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
   window.partyhub = client;
@@ -142,7 +143,7 @@ function render(state) {
   const reveal = revealProgress(state, client);
   rerenderAt(reveal.nextAt, () => render(client.state));
   renderPlayers(state, reveal);
-  runCountdown(countdown, state, client);
+  runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
   updateButtons(state);
   const renderers = { lobby, lie, question, guess, scores, scoreboard, finished };
   if (renderers[state.phase]) renderers[state.phase](state, reveal);
