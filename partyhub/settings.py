@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "realtime",
     # Games (each registers its driver with the platform, lobby.registry).
     "weirsoe",
+    "hunch",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,6 @@ LOGGING = {
             "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO"),
             "propagate": False,  # Daphne's root handler would print them twice
         }
-        for name in ("lobby", "realtime", "weirsoe")
+        for name in ("lobby", "realtime", "weirsoe", "hunch")
     },
 }
