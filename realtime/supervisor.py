@@ -105,6 +105,24 @@ def how_it_ended(returncode: int) -> str:
     return f"exited with status {returncode}"
 
 
+def notify_ready() -> None:
+    """Tell whoever supervises this process that it serves now: READY=1 on
+    $NOTIFY_SOCKET, systemd's sd_notify protocol (Type=notify units), which
+    Supervisor.popen(notify=True) speaks too; nothing without it.
+
+    One datagram, written here rather than taken from a library: `sdnotify`
+    is these same lines, `systemd-python` needs libsystemd to build.
+    """
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address.startswith(("/", "@")):
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendto(b"READY=1", address)
+
+
 def port_open(host: str, port: int) -> bool:
     """True if something accepts TCP connections on host:port now."""
     host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
@@ -164,6 +182,30 @@ class Backoff:
             return 0.0
         self.streak += 1
         return min(self.first * 2 ** (self.streak - 1), self.cap)
+
+
+class Child(subprocess.Popen):
+    """A started command; `ready()` reads its NOTIFY_SOCKET (Supervisor.popen)."""
+
+    notify: socket.socket | None = None
+    _ready = False
+
+    def ready(self) -> bool:
+        """True once it sent READY=1 (systemd's sd_notify protocol)."""
+        while self.notify is not None and not self._ready:
+            try:
+                message = self.notify.recv(4096)
+            except BlockingIOError:
+                break
+            self._ready = b"READY=1" in message.split(b"\n")
+        return self._ready
+
+    def poll(self) -> int | None:
+        returncode = super().poll()
+        if returncode is not None and self.notify is not None:
+            self.notify.close()
+            self.notify = None
+        return returncode
 
 
 class Forked:
@@ -248,6 +290,7 @@ class Supervisor:
         self.restarts = 0
         self.stopping = False
         self._stage = 0
+        self._notified = 0  # NOTIFY_SOCKETs handed out
         self._wake: tuple[int, int] | None = None
         self._saved: dict[int, object] = {}
         self._saved_wakeup = -1
@@ -275,16 +318,33 @@ class Supervisor:
                 os.close(fd)
             self._wake = None
 
-    def popen(self, args: list[str], **kwargs) -> subprocess.Popen:
-        """subprocess.Popen in its own process group, SIGTERMed if we die."""
+    def popen(self, args: list[str], notify: bool = False, **kwargs) -> Child:
+        """Start args in its own process group, SIGTERMed if we die.
+
+        With `notify`, it gets a NOTIFY_SOCKET of its own, and `ready()`
+        turns true once it sends READY=1 there (`notify_ready()`).
+        """
         parent = os.getpid()
+        listener = None
+        env = kwargs.get("env") or os.environ
+        if "NOTIFY_SOCKET" in env:  # ours (systemd's, say) is not theirs
+            kwargs["env"] = {k: v for k, v in env.items() if k != "NOTIFY_SOCKET"}
+        if notify:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            listener.setblocking(False)
+            self._notified += 1
+            name = f"partyhub-notify-{parent}-{self._notified}"
+            listener.bind("\0" + name)  # abstract: nothing to clean up on disk
+            kwargs["env"] = dict(kwargs.get("env") or os.environ, NOTIFY_SOCKET=f"@{name}")
         with _signals_blocked() as mask:
-            return subprocess.Popen(
+            child = Child(
                 args,
                 process_group=0,
                 preexec_fn=lambda: self._in_child(parent, mask),
                 **kwargs,
             )
+        child.notify = listener
+        return child
 
     def fork(self, target: Callable[[Callable[[], None]], int | None]) -> Forked:
         """Run target(ready) in a forked child; its return value is the exit status.

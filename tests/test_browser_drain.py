@@ -8,26 +8,15 @@ from __future__ import annotations
 import signal
 import time
 import unittest
-from pathlib import Path
 
 from .browser_support import BrowserTestCase, SidecarServer, sidecar_unavailable
 from .helpers import Api
+from .processes import listeners
 from .test_browser import Resilience, expect
 
 WINDOW_S = 3.0
 # The page may see server.draining this long after the server sent it.
 SLACK_MS = 100
-
-
-def listeners(port: int) -> int:
-    """Listening TCP sockets on port (both address families), from /proc."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A":
-                count += 1
-    return count
 
 
 class DrainingSidecar(SidecarServer):

@@ -148,8 +148,8 @@ class Party:
             self.print_started(addresses)
             party.run()
 
-    def popen(self, args: list[str]):
-        return self.party.popen(args, env=self.env, cwd=Path(settings.BASE_DIR))
+    def popen(self, args: list[str], notify: bool = False):
+        return self.party.popen(args, notify, env=self.env, cwd=Path(settings.BASE_DIR))
 
     def redis_service(self) -> supervisor.Service:
         redis = self.redis
@@ -205,7 +205,13 @@ class Party:
         worker = [*celery, "worker", f"--loglevel={self.level}", "--concurrency=2"]
         beat = [*celery, "beat", f"--loglevel={self.level}"]
         beat.append(f"--schedule={self.beat_dir}/schedule")
-        found.append(supervisor.Service("celery", start=lambda: self.popen(worker)))
+        found.append(
+            supervisor.Service(
+                "celery",
+                start=lambda: self.popen(worker, notify=True),
+                ready=lambda proc: proc.ready(),  # connected to the broker
+            )
+        )
         found.append(supervisor.Service("beat", start=lambda: self.popen(beat)))
         http = f"http://{self.shown}:{self.port}"
         if self.sidecar:
