@@ -158,7 +158,19 @@ class expect_logs:  # noqa: N801 - a context manager used like assertLogs
         return result
 
 
-class GameCase(TransactionTestCase):
+class TwoPlayers:
+    """setUp: a session (`code`, host token `host`) with two players, Ana and
+    Bo (`ana`, `bo`: their session tokens; `ana_id`, `bo_id`)."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = Api()
+        self.code, self.host = self.api.create(rounds=2)
+        self.ana_id, self.ana = self.api.join(self.code, "Ana")
+        self.bo_id, self.bo = self.api.join(self.code, "Bo")
+
+
+class GameCase(TwoPlayers, TransactionTestCase):
     """A session with a host and two players (Ana, Bo) and a sidecar per class."""
 
     serialized_rollback = True
@@ -175,12 +187,6 @@ class GameCase(TransactionTestCase):
             cls.sidecar.close()
         finally:
             super().tearDownClass()
-
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        self.ana_id, self.ana = self.api.join(self.code, "Ana")
-        self.bo_id, self.bo = self.api.join(self.code, "Bo")
 
     async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
         return [await servers.recv_json(ws, timeout) for _ in range(n)]

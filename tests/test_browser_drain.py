@@ -10,9 +10,8 @@ import time
 import unittest
 
 from .browser_support import BrowserTestCase, SidecarServer, sidecar_unavailable
-from .helpers import Api
 from .processes import listeners
-from .test_browser import Resilience, expect
+from .test_browser import GamePages, expect
 
 WINDOW_S = 3.0
 # The page may see server.draining this long after the server sent it.
@@ -23,23 +22,9 @@ class DrainingSidecar(SidecarServer):
     drain_seconds = WINDOW_S
 
 
-class DrainBrowserTests(BrowserTestCase):
+@unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
+class DrainBrowserTests(GamePages, BrowserTestCase):
     server_factory = DrainingSidecar
-    # The same page helpers as the restart test.
-    open_host = Resilience.open_host
-    open_player = Resilience.open_player
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        reason = sidecar_unavailable()
-        if reason:
-            raise unittest.SkipTest(reason)
-        super().setUpClass()
-
-    def setUp(self):
-        super().setUp()
-        self.api = Api()
-        self.code, self.host_token = self.django(self.api.create)
 
     def test_pages_move_to_the_second_sidecar_at_their_turn_and_play_on(self):
         host = self.open_host()

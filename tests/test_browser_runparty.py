@@ -12,10 +12,9 @@ import time
 import unittest
 
 from .browser_support import BrowserTestCase, ServerUnderTest, sidecar_unavailable
-from .helpers import Api
 from .processes import RunParty
 from .servers import healthz_stats
-from .test_browser import Resilience, expect
+from .test_browser import GamePages, expect
 
 
 class PartyServer(ServerUnderTest):
@@ -41,23 +40,9 @@ class PartyServer(ServerUnderTest):
         self.party.close()
 
 
-class RunPartyBrowserTests(BrowserTestCase):
+@unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
+class RunPartyBrowserTests(GamePages, BrowserTestCase):
     server_factory = PartyServer
-    # The same page helpers as the restart test.
-    open_host = Resilience.open_host
-    open_player = Resilience.open_player
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        reason = sidecar_unavailable()
-        if reason:
-            raise unittest.SkipTest(reason)
-        super().setUpClass()
-
-    def setUp(self):
-        super().setUp()
-        self.api = Api()
-        self.code, self.host_token = self.django(self.api.create)
 
     def test_a_killed_sidecar_is_replaced_and_the_pages_play_on(self):
         party = self.server.party

@@ -26,7 +26,7 @@ from realtime.management.commands.runsidecar import RESTARTS_METRIC
 from realtime.supervisor import Backoff
 
 from . import servers
-from .helpers import Api
+from .helpers import TwoPlayers
 from .processes import alive, children, listeners, socket_owner, wait_until
 
 GOING_AWAY = 1001  # the sidecar stops (RFC 6455)
@@ -69,13 +69,13 @@ def wait_workers(server: servers.RunSidecar, n: int, timeout: float = 20) -> lis
     )
 
 
-def wait_replaced(server: servers.RunSidecar, gone: int, timeout: float = 20) -> int:
-    """The pid of the worker that took the place of `gone`."""
-    before = set(worker_pids(server)) - {gone}
+def wait_replaced(server: servers.RunSidecar, gone: int, before: list[int], timeout=20) -> int:
+    """The pid of the worker that took the place of `gone` (`before`: the
+    workers' pids before it died)."""
 
     def new_pid():
         pids = set(worker_pids(server))
-        fresh = pids - before - {gone}
+        fresh = pids - set(before)
         return next(iter(fresh)) if fresh and gone not in pids else None
 
     return wait_until(new_pid, timeout, message=f"{gone} was not replaced")
@@ -104,15 +104,8 @@ async def ping(ws, ts: str) -> None:
             return
 
 
-class WorkerSupervisionTests(TransactionTestCase):
+class WorkerSupervisionTests(TwoPlayers, TransactionTestCase):
     serialized_rollback = True
-
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        _, self.ana = self.api.join(self.code, "Ana")
-        self.api.join(self.code, "Bo")  # a round needs two players
-        self.query = f"session_token={self.ana}"
 
     async def start(self, *args: str) -> servers.RunSidecar:
         server = await sync_to_async(servers.RunSidecar)(*args)
@@ -123,7 +116,7 @@ class WorkerSupervisionTests(TransactionTestCase):
         """A socket that got its welcome and state: (ws, the client's port)."""
         for _ in range(20):
             try:
-                ws, _, _ = await servers.join(port, self.code, self.query)
+                ws, _, _ = await servers.join(port, self.code, f"session_token={self.ana}")
             except websockets.ConnectionClosed as exc:
                 # Its worker's Redis links are not up yet (1013): try again.
                 self.assertEqual(exc.rcvd.code, TRY_AGAIN_LATER)
@@ -157,7 +150,7 @@ class WorkerSupervisionTests(TransactionTestCase):
         # The victim's clients lose their sockets, with no close frame.
         for ws in held[victim]:
             self.assertIsNone(await servers.close_code(ws, 10))
-        replacement = await sync_to_async(wait_replaced)(server, victim)
+        replacement = await sync_to_async(wait_replaced)(server, victim, pids)
         self.assertLess(time.monotonic() - killed_at, 5)
         await sync_to_async(wait_workers)(server, 3)
         # Nobody else saw a close: every other socket still answers and
@@ -203,7 +196,7 @@ class WorkerSupervisionTests(TransactionTestCase):
         for _ in range(7):
             os.kill(victim, signal.SIGKILL)
             killed = time.monotonic()
-            victim = await sync_to_async(wait_replaced)(server, victim, 30)
+            victim = await sync_to_async(wait_replaced)(server, victim, [bystander, victim], 30)
             gaps.append(time.monotonic() - killed)
         # Four at once, then 1 s, 2 s, 4 s (give or take the machine's load).
         self.assertTrue(all(gap < 0.9 for gap in gaps[:4]), gaps)
