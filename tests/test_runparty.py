@@ -18,7 +18,7 @@ from django.test import SimpleTestCase
 
 from partyhub.redisproc import RedisServer
 
-from .processes import RunParty, alive, wait_until
+from .processes import RunParty, alive, listeners, wait_until
 
 SERVICES = ["redis", "sidecar", "inbound", "daphne", "celery", "beat"]
 
@@ -88,10 +88,20 @@ class RunPartyTests(SimpleTestCase):
             with self.assertRaises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), 2).close()
 
-    def test_info_level_shows_more(self):
+    def test_info_level_shows_more_usr1_drains_the_sidecar_and_ctrl_c_stops(self):
         party = self.party(env={"PARTYHUB_LOG_LEVEL": "INFO", "PARTYHUB_TIMER_SWEEP_INTERVAL": "1"})
         wait_until(lambda: "Sending due task sweep-deadlines" in party.text(), 20)
-        self.assertEqual(party.stop(), 0)
+        # SIGUSR1 drains the sidecar, as it does `runsidecar`: it stops
+        # listening and is not replaced; the rest serves on.
+        sidecar = party.pids()["sidecar"]
+        party.proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: listeners(party.ws_port) == 0, 10)
+        time.sleep(1)
+        self.assertEqual(party.pids()["sidecar"], sidecar)
+        self.assertEqual(listeners(party.port), 1)  # Daphne
+        self.assertIn(f"passing SIGUSR1 to sidecar (pid {sidecar})", party.text())
+        self.assertEqual(party.stop(signal.SIGINT), 0)  # Ctrl-C
+        self.assertFalse(alive(sidecar))
 
     def test_a_service_that_cannot_start_stops_everything_with_its_reason(self):
         party = RunParty(env={"CELERY_BROKER_URL": "nosuch://nowhere"})
