@@ -231,6 +231,16 @@ class WorkerSupervisionTests(TwoPlayers, TransactionTestCase):
             self.assertEqual(await servers.close_code(sockets[0]), GOING_AWAY)
         self.assertFalse(any(alive(pid) for pid in pids))
 
+    async def test_workers_stop_when_their_supervisor_is_killed(self):
+        server = await self.start("--workers", "2")
+        pids = await sync_to_async(wait_workers)(server, 2)
+        held = await self.spread(server.port, pids, per_worker=1)
+        server.process.proc.kill()  # the OOM killer, say: no chance to pass anything on
+        # PR_SET_PDEATHSIG: each worker gets SIGTERM and closes its sockets.
+        for sockets in held.values():
+            self.assertEqual(await servers.close_code(sockets[0]), GOING_AWAY)
+        await sync_to_async(wait_until)(lambda: not any(alive(pid) for pid in pids), 10)
+
     async def test_a_drained_worker_that_dies_is_not_replaced(self):
         server = await self.start("--workers", "2", "--drain-seconds", "30")
         pids = await sync_to_async(wait_workers)(server, 2)
