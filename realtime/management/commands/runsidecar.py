@@ -62,6 +62,11 @@ class Command(BaseCommand):
             raise CommandError("--workers must be at least 1")
         if not 0 <= drain_seconds <= 3600:
             raise CommandError("--drain-seconds must be in 0..3600")
+        if metrics_file and workers == 1:
+            raise CommandError(
+                "--metrics-file counts the workers --workers N replaces; one process "
+                "is restarted by its service manager (systemd counts it: NRestarts)"
+            )
         self.drain_seconds = drain_seconds
         if workers == 1:
             sys.exit(self.serve(bind))
