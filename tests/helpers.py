@@ -192,7 +192,7 @@ class GameCase(TwoPlayers, TransactionTestCase):
         return [await servers.recv_json(ws, timeout) for _ in range(n)]
 
 
-class ServerPerClass:
+class ServerPerClass(TwoPlayers):
     """Mixin for a TransactionTestCase run against one server: `cls.server`,
     a `server_class` (servers.Daphne or servers.Sidecar) started for the
     class, and GameCase's session in each test."""
@@ -212,10 +212,8 @@ class ServerPerClass:
         finally:
             super().tearDownClass()
 
-    setUp = GameCase.setUp
 
-
-class BothServers:
+class BothServers(TwoPlayers):
     """Mixin for a TransactionTestCase run against both servers at once:
     `cls.daphne` and `cls.sidecar` (with `sidecar_options`) for the class,
     and GameCase's session in each test."""
@@ -236,8 +234,6 @@ class BothServers:
             cls.sidecar.close()
         finally:
             super().tearDownClass()
-
-    setUp = GameCase.setUp
 
 
 class PrivateRedis:
