@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 from kombu import pools
+
+from realtime.supervisor import notify_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partyhub.settings")
 
@@ -29,3 +32,10 @@ def use_broker(url: str) -> None:
     app.conf.broker_url = url
     pools.reset()  # closes every pool and forgets them
     app._after_fork()  # forgets the app's connection and producer pools
+
+
+@worker_ready.connect
+def _tell_the_supervisor(**kwargs) -> None:
+    """Connected to the broker and consuming: `make run` (realtime.supervisor)
+    and systemd `Type=notify` units count the worker as started from here."""
+    notify_ready()
