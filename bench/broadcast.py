@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lobby import events as lobby_events  # noqa: E402
 from partyhub.redisproc import RedisServer  # noqa: E402
 
 BATCH = 50  # broadcasts between (untimed) clean-ups
@@ -128,11 +129,11 @@ def main() -> None:
             for name in names:
                 fast.group_add(group, name)
             keys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
-            head, tail = protocol.encode_event_parts(protocol.GAME_OVER, payload)
+            head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, payload)
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
 
             def c_call(code=code):
-                sync_broadcast_phase_event(code, protocol.GAME_OVER, payload)
+                sync_broadcast_phase_event(code, lobby_events.GAME_OVER, payload)
 
             def py_call(group=group, message=message):
                 async_to_sync(channel_layer.group_send)(group, message)

@@ -10,11 +10,11 @@ from django.db import connection
 from django.test import TestCase, TransactionTestCase, override_settings
 from kombu.exceptions import OperationalError
 
-from lobby import flow, timers
-from lobby.models import Answer, GameSession, Player
+from lobby import flow, phases, registry, timers
+from lobby.models import GameSession, Player
 from realtime.broadcast import current_seq
-
-from .helpers import Api, answer_id, truth_of
+from tests.helpers import Api, answer_id, truth_of
+from weirsoe.models import Answer
 
 SCHEDULE = "lobby.tasks.phase_deadline.apply_async"
 
@@ -22,7 +22,8 @@ SCHEDULE = "lobby.tasks.phase_deadline.apply_async"
 def timer_args(code: str) -> tuple:
     """(code, round, stage, token) of the session's current countdown."""
     session = GameSession.objects.get(code=code)
-    return code, session.round_number, timers.stage_of(session.phase), session.timer_token
+    stage = phases.stage_of(registry.of(session), session)
+    return code, session.round_number, stage, session.timer_token
 
 
 def expire(code: str) -> None:

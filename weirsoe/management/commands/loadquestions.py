@@ -4,12 +4,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from lobby.models import Question
-from lobby.question_bank import BANK_PATH, load_bank, sync_bank
+from weirsoe.models import Question
+from weirsoe.question_bank import BANK_PATH, load_bank, sync_bank
 
 
 class Command(BaseCommand):
-    help = "Add new questions from lobby/data/questions.json (or --file) to the bank."
+    help = "Add new questions from weirsoe/data/questions.json (or --file) to the bank."
 
     def add_arguments(self, parser):
         parser.add_argument("--file", type=Path, default=BANK_PATH)

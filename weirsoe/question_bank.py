@@ -1,4 +1,4 @@
-"""The bundled question bank (lobby/data/questions.json), written by us."""
+"""The bundled question bank (weirsoe/data/questions.json), written by us."""
 
 from __future__ import annotations
 

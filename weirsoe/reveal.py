@@ -1,9 +1,10 @@
 """The step-by-step reveal of a round's answers: lies first, the truth last.
 
-Pure: built from the `phase.scores_calculated` payload, so the steps always
-agree with the scores. Every step carries `reveal_at` (epoch ms), spaced
-`step_ms` apart, so every screen shows the same step at the same moment; the
-scores follow one step after the last answer.
+Pure: built from the `phase.scores_calculated` payload with the one scoring
+rule (weirsoe.rules), so the steps always add up to the scores. Every step
+carries `reveal_at` (epoch ms), spaced `step_ms` apart, so every screen
+shows the same step at the same moment; the scores follow one step after
+the last answer.
 """
 
 from __future__ import annotations
@@ -26,21 +27,17 @@ def build_reveal(results: dict, start_ms: int, step_ms: int) -> dict:
     truth = [a for a in results["answers"] if a["is_truth"]]
     steps = []
     for index, answer in enumerate(lies + truth):
-        awarded: dict[int, int] = {}
-        if answer["is_truth"]:
-            for finder in answer["guessed_by"]:
-                awarded[finder["player_id"]] = rules.truth_points(round_number)
-            fooled = []
-        else:
-            fooled = list(answer["guessed_by"])
-            for author in answer["authors"]:
-                victims = [v for v in fooled if v["player_id"] != author["player_id"]]
-                if victims:
-                    awarded[author["player_id"]] = rules.fool_points(round_number) * len(victims)
+        author_ids = tuple(a["player_id"] for a in answer["authors"])
+        outcomes = [
+            rules.GuessOutcome(g["player_id"], answer["id"], answer["is_truth"], author_ids)
+            for g in answer["guessed_by"]
+        ]
+        awarded = rules.score_round(round_number, outcomes)
+        fooled = [] if answer["is_truth"] else list(answer["guessed_by"])
         names = {p["player_id"]: p["name"] for p in answer["authors"] + answer["guessed_by"]}
         points = []
         for player_id in sorted(awarded):
-            running[player_id] += awarded[player_id]
+            running[player_id] = running.get(player_id, 0) + awarded[player_id]
             points.append(
                 {
                     "player_id": player_id,

@@ -2,9 +2,8 @@
 
 from django.test import TestCase
 
-from lobby.models import Question
-
-from .helpers import Api, answer_id, truth_of
+from tests.helpers import Api, answer_id, truth_of
+from weirsoe.models import Question
 
 
 class FullGameTests(TestCase):

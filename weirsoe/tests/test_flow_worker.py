@@ -8,12 +8,13 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import TransactionTestCase, override_settings
 
+from lobby import events as lobby_events
 from lobby.models import GameSession
 from partyhub.asgi import application
-from realtime import protocol
-
-from .celery_worker import CeleryWorker
-from .helpers import Api
+from tests.celery_worker import CeleryWorker
+from tests.helpers import Api
+from weirsoe import awards as quiz_awards
+from weirsoe import events as quiz_events
 
 # Short pauses, the same in this process and in the worker.
 FAST = {"PARTYHUB_REVEAL_STEP": 0.1, "PARTYHUB_RESULTS_HOLD": 0.2, "PARTYHUB_SCOREBOARD_PAUSE": 0.3}
@@ -39,7 +40,9 @@ class WorkerTimerTests(TransactionTestCase):
         self.ana_id, self.ana = self.api.join(self.code, "Ana")
         self.bo_id, self.bo = self.api.join(self.code, "Bo")
         # Below the API's 10 s minimum: tests may set the database directly.
-        GameSession.objects.filter(code=self.code).update(lie_time_limit=1, guess_time_limit=1)
+        session = GameSession.objects.get(code=self.code)
+        session.settings.update(lie_time_limit=1, guess_time_limit=1)
+        session.save(update_fields=["settings"])
 
     async def test_silent_player_round_ends_at_the_deadlines_through_to_game_over(self):
         path = f"/ws/game/{self.code}/?role=host&session_token={self.host}"
@@ -51,7 +54,7 @@ class WorkerTimerTests(TransactionTestCase):
         await sync_to_async(self.api.lie)(self.code, self.ana, "A lighthouse")  # Bo writes nothing
         events = []
         try:
-            while not events or events[-1]["type"] != protocol.GAME_OVER:
+            while not events or events[-1]["type"] != lobby_events.GAME_OVER:
                 events.append(json.loads(await ws.receive_from(timeout=8)))
         except TimeoutError:
             self.fail(
@@ -59,9 +62,9 @@ class WorkerTimerTests(TransactionTestCase):
             )
         finally:
             await ws.disconnect()
-        expected = [protocol.LIE_STARTED, protocol.QUESTION_SHOWN, protocol.GUESS_STARTED]
-        expected += [protocol.REVEAL_STEP] * 2  # Ana's lie, then the truth
-        expected += [protocol.SCORES_CALCULATED, protocol.SCOREBOARD, protocol.GAME_OVER]
+        expected = [quiz_events.LIE_STARTED, quiz_events.QUESTION_SHOWN, quiz_events.GUESS_STARTED]
+        expected += [quiz_events.REVEAL_STEP] * 2  # Ana's lie, then the truth
+        expected += [quiz_events.SCORES_CALCULATED, lobby_events.SCOREBOARD, lobby_events.GAME_OVER]
         self.assertEqual([e["type"] for e in events], expected)
         self.assertEqual(
             [e["seq"] for e in events], list(range(state["seq"] + 1, state["seq"] + 9))
@@ -78,7 +81,7 @@ class WorkerTimerTests(TransactionTestCase):
         self.assertTrue(board["final_round"])
         self.assertGreaterEqual(board["deadline"] - 300, scores["reveal_at"] + 200 - 5)
         over = events[7]["payload"]
-        self.assertEqual([a["award"] for a in over["awards"]], list(protocol.AWARDS))
+        self.assertEqual([a["award"] for a in over["awards"]], list(quiz_awards.AWARD_IDS))
         session = await GameSession.objects.aget(code=self.code)
         self.assertEqual(session.phase, "finished")
         self.assertIsNotNone(session.ended_at)

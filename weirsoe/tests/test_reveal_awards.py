@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.test import SimpleTestCase, TestCase, override_settings
 
 from lobby import timers
-from lobby.awards import pick_awards
 from lobby.models import GameSession, Player
 from realtime import protocol
-
-from .helpers import Api, answer_id, truth_of
+from tests.helpers import Api, answer_id, truth_of
+from weirsoe import awards as quiz_awards
+from weirsoe import events as quiz_events
+from weirsoe.awards import pick_awards
 
 
 @override_settings(PARTYHUB_REVEAL_STEP=2)
@@ -74,7 +75,7 @@ class RevealTests(TestCase):
         self.assertGreaterEqual(times[0], before + 2000)
         self.assertLessEqual(times[0], timers.now_ms() + 2000)
         for step in steps:
-            protocol.check_event(protocol.REVEAL_STEP, step)
+            protocol.check_event(quiz_events.REVEAL_STEP, step)
         # The steps add up to the round's scores.
         deltas = {d["name"]: (d["delta"], d["score"]) for d in state["results"]["deltas"]}
         self.assertEqual(
@@ -137,7 +138,7 @@ class PickAwardsTests(SimpleTestCase):
             "most_gullible": {},
         }
         awards = pick_awards(counts, names)
-        self.assertEqual([a["award"] for a in awards], list(protocol.AWARDS))
+        self.assertEqual([a["award"] for a in awards], list(quiz_awards.AWARD_IDS))
         self.assertEqual(
             [([w["player_id"] for w in a["winners"]], a["count"]) for a in awards],
             [([1, 3], 2), ([], 0), ([2], 5), ([], 0)],
