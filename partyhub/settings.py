@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # Games (each registers its driver with the platform, lobby.registry).
     "weirsoe",
     "spyster",
+    "hunch",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,6 @@ LOGGING = {
             "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO"),
             "propagate": False,  # Daphne's root handler would print them twice
         }
-        for name in ("lobby", "realtime", "weirsoe")
+        for name in ("lobby", "realtime", "weirsoe", "hunch")
     },
 }

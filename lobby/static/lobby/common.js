@@ -256,6 +256,13 @@ export function roundLabel(state) {
   return state && state.round ? `Round ${state.round} of ${state.rounds}` : "";
 }
 
+/** "Ana, Bo and Cy" from [{name}, ...] */
+export function names(list) {
+  const all = list.map((w) => w.name);
+  if (all.length <= 1) return all.join("");
+  return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
+}
+
 /** @param {number} n */
 export function points(n) {
   return `${n > 0 ? "+" : ""}${n.toLocaleString("en")}`;

@@ -95,6 +95,7 @@ export const CLOSE_SERVICE_RESTART = 1012;
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
   4000: "The host has ended this game.",
+  4001: "You left this game.",
   4003: "This game does not accept your key (it may belong to another game).",
   4004: "There is no game with this code.",
 });

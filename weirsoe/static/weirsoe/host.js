@@ -1,192 +1,75 @@
-// `/host/<code>/`: the big screen. Renders the session state; host buttons
-// call the REST API, and the phase events that follow update every screen.
-import { PartyhubClient, loadIdentity } from "../realtime/partyhub-client.js";
-import {
-  $,
-  Countdown,
-  bindStatus,
-  fill,
-  h,
-  pageConfig,
-  points,
-  roundLabel,
-  runCountdown,
-  showPhase,
-  toastError,
-} from "../lobby/common.js";
-import { reducers } from "./events.js";
+// `/host/<code>/` of the quiz: the platform's big screen (lobby/hostpage.js)
+// with the quiz's phases. Host buttons call the REST API, and the phase
+// events that follow update every screen.
+import { $, Countdown, fill, h, names, points, runCountdown } from "../lobby/common.js";
+import { hostPage } from "../lobby/hostpage.js";
+import { quizReducer } from "./events.js";
 import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
 
-const config = pageConfig();
-const code = config.code;
-const identity = loadIdentity(code, "host");
 const countdown = new Countdown($("countdown"));
-const buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll(".controls button")]);
 
 const TITLES = {
-  lobby: "Waiting for players",
   lie: "Write your lies!",
   question: "The question",
   guess: "Find the truth",
   scores: "Results",
-  scoreboard: "Scoreboard",
-  finished: "Final ranking",
 };
 
-/** @type {PartyhubClient|null} */
-let client = null;
-let inFlight = false;
-/** After a host action: the phase the server said it moved to, until it shows up here. */
-let expected = null;
-
-if (!identity) {
-  showPhase("nohost");
-  $("phase-title").textContent = "No host key in this tab";
-  $("status-text").textContent = "Not connected";
-} else {
-  client = new PartyhubClient({
-    code,
-    token: identity.token,
-    role: "host",
-    wsUrl: config.ws_url,
-    wsPort: config.ws_port,
-    reducers,
-  });
-  // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
-  window.partyhub = client;
-  bindStatus(client);
-  client.on("state", ({ state }) => render(state));
-  client.on("error", toastError);
-  client.on("reaction", showReaction);
-  client.on("status", (event) => {
-    if (event.fatal) $("phase-title").textContent = event.reason;
-  });
-  for (const button of buttons) {
-    button.addEventListener("click", () => act(button.dataset.action));
-  }
-  client.connect();
-  // Lies and guesses come in over REST without an event: poll while they do.
-  setInterval(() => {
-    const phase = client.state && client.state.phase;
-    if (client.status === "connected" && ["lie", "question", "guess"].includes(phase)) {
-      client.refresh().catch(() => {});
-    }
-  }, 2000);
-}
-
-/** Which host actions the state allows (the same rules as lobby/services.py). */
+/** The quiz's host buttons the state allows (the same rules as weirsoe/actions.py). */
 function allowed(state) {
-  const phase = state ? state.phase : null;
-  const players = state ? state.players.length : 0;
-  const moreRounds = state ? state.round < state.rounds : false;
-  const paused = Boolean(state && state.paused);
-  const live = state && !state.closed && phase !== "finished";
+  const phase = state.phase;
   return {
-    "start-round":
-      !paused && (phase === "lobby" || phase === "scoreboard") && players >= config.min_players && moreRounds,
-    "show-question": !paused && phase === "lie",
-    "mix-answers": !paused && phase === "question",
-    "calculate-scores": !paused && phase === "guess",
-    "reveal-scoreboard": !paused && phase === "scores",
-    finish: !paused && phase === "scoreboard",
-    // Pause and resume exist on servers with game flow controls (pause/, resume/, exit/).
-    pause: Boolean(live && phase !== "lobby"),
-    exit: Boolean(live),
+    "show-question": phase === "lie",
+    "mix-answers": phase === "question",
+    "calculate-scores": phase === "guess",
+    "reveal-scoreboard": phase === "scores",
   };
 }
 
-function updateButtons(state) {
-  const ok = allowed(state);
-  const waiting = inFlight || (expected && state && state.phase !== expected.phase && Date.now() < expected.until);
-  for (const button of buttons) {
-    button.disabled = Boolean(waiting) || !ok[button.dataset.action];
+/** Who is done this phase; during the reveal, only what the steps reached so far gave. */
+function playerMark(state, player, page) {
+  const reveal = revealProgress(state, page.client);
+  const done =
+    state.phase === "guess"
+      ? state.guesses_submitted
+      : ["lie", "question"].includes(state.phase)
+        ? state.lies_submitted
+        : [];
+  let delta = 0;
+  if (state.results && ["scores", "scoreboard"].includes(state.phase)) {
+    const row = state.results.deltas.find((d) => d.player_id === player.player_id);
+    delta = row ? (reveal.done ? row.delta : reveal.gainedOf(player.player_id)) : 0;
   }
-  $("btn-pause").textContent = state && state.paused ? "Resume" : "Pause";
-  const start = $("btn-start-round");
-  start.textContent = state && state.round > 0 ? "Next round" : "Start the game";
-  for (const button of buttons) {
-    button.classList.toggle("primary", !button.disabled && !button.classList.contains("secondary"));
-  }
+  return { done: done.includes(player.player_id), delta, score: reveal.scoreOf(player.player_id, player.score) };
 }
 
-async function act(action) {
-  if (inFlight) return;
-  if (action === "pause" && client.state && client.state.paused) action = "resume";
-  if (action === "exit" && !window.confirm("End this game for everyone?")) return;
-  inFlight = true;
-  updateButtons(client.state);
-  try {
-    const body = await client.request("POST", action, {});
-    if (body.phase && !["pause", "resume", "exit"].includes(action)) {
-      expected = { phase: body.phase, until: Date.now() + 3000 };
-    }
-    // Without a live socket the event will not come: fetch the state instead.
-    if (client.status !== "connected" || (body.broadcast && !body.broadcast.ok)) await client.refresh();
-    setTimeout(() => {
-      if (client.state && expected && client.state.phase !== expected.phase) client.refresh().catch(() => {});
-      updateButtons(client.state);
-    }, 3100);
-  } catch (err) {
-    toastError(err);
-  } finally {
-    inFlight = false;
-    updateButtons(client.state);
-  }
+function roundDeltas(state) {
+  return new Map(state.results ? state.results.deltas.map((d) => [d.player_id, d.delta]) : []);
 }
 
-function render(state) {
-  if (!state) return;
-  if (expected && state.phase === expected.phase) expected = null;
-  showPhase(state.phase);
-  $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
-  $("round-label").textContent = roundLabel(state);
+function render(page) {
+  const client = page.client;
+  const state = client.state;
   const reveal = revealProgress(state, client);
-  rerenderAt(reveal.nextAt, () => render(client.state));
-  renderPlayers(state, reveal);
+  rerenderAt(reveal.nextAt, () => page.render());
   runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
-  updateButtons(state);
-  const renderers = { lobby, lie, question, guess, scores, scoreboard, finished };
+  const renderers = { lie, question, guess, scores };
   if (renderers[state.phase]) renderers[state.phase](state, reveal);
 }
 
-function renderPlayers(state, reveal) {
-  const done = new Set(
-    state.phase === "guess" ? state.guesses_submitted : ["lie", "question"].includes(state.phase) ? state.lies_submitted : [],
-  );
-  // During the reveal: only what the steps reached so far have given.
-  const deltas = new Map(
-    state.results && ["scores", "scoreboard"].includes(state.phase)
-      ? state.results.deltas.map((d) => [d.player_id, reveal.done ? d.delta : reveal.gainedOf(d.player_id)])
-      : [],
-  );
-  $("player-count").textContent = String(state.players.length);
-  fill(
-    $("players"),
-    state.players.map((p) =>
-      h(
-        "li",
-        { className: done.has(p.player_id) ? "player done" : "player", dataset: { playerId: p.player_id } },
-        h("span", { className: "player-name" }, p.name),
-        done.has(p.player_id) ? h("span", { className: "check", "aria-label": "ready" }, "✓") : null,
-        deltas.get(p.player_id) ? h("span", { className: "delta-chip" }, points(deltas.get(p.player_id))) : null,
-        h("span", { className: "player-score" }, reveal.scoreOf(p.player_id, p.score).toLocaleString("en")),
-      ),
-    ),
-  );
-}
+hostPage({
+  reducers: [quizReducer],
+  titles: TITLES,
+  allowed,
+  playerMark,
+  roundDeltas,
+  // Lies and guesses come in over REST without an event: poll while they do.
+  poll: (state) => ["lie", "question", "guess"].includes(state.phase),
+  render,
+});
 
 function progress(list, state, verb) {
-  const n = list.length;
-  const total = state.players.length;
-  return `${n} of ${total} ${verb}`;
-}
-
-function lobby(state) {
-  const missing = config.min_players - state.players.length;
-  $("lobby-hint").textContent =
-    missing > 0
-      ? `Open the link or type the code on your phone. ${missing} more player${missing > 1 ? "s" : ""} needed.`
-      : "Everyone in? Press “Start the game”.";
+  return `${list.length} of ${state.players.length} ${verb}`;
 }
 
 function lie(state) {
@@ -207,12 +90,6 @@ function guess(state) {
     (state.answers || []).map((a) => h("li", { className: "answer", dataset: { answerId: a.id } }, a.text)),
   );
   $("guess-progress").textContent = progress(state.guesses_submitted, state, "guesses in");
-}
-
-function names(list) {
-  const all = list.map((w) => w.name);
-  if (all.length <= 1) return all.join("");
-  return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
 }
 
 function scores(state, reveal) {
@@ -286,61 +163,4 @@ function scores(state, reveal) {
       ? [...byLiar.values()].map((l) => h("li", {}, h("strong", {}, l.name), ` fooled ${names(l.victims)}`))
       : [h("li", { className: "muted" }, "Nobody was fooled this round.")],
   );
-}
-
-function rankingRows(tbody, ranking, deltas) {
-  fill(
-    tbody,
-    ranking.map((r) =>
-      h(
-        "tr",
-        { className: r.rank === 1 ? "first" : "" },
-        h("td", {}, String(r.rank)),
-        h("td", {}, r.name),
-        deltas ? h("td", { className: "num" }, points(deltas.get(r.player_id) || 0)) : null,
-        h("td", { className: "num" }, r.score.toLocaleString("en")),
-      ),
-    ),
-  );
-}
-
-function scoreboard(state) {
-  if (!state.ranking) return;
-  const deltas = new Map(state.results ? state.results.deltas.map((d) => [d.player_id, d.delta]) : []);
-  rankingRows($("scoreboard-table").querySelector("tbody"), state.ranking, deltas);
-  $("phase-title").textContent =
-    state.round >= state.rounds ? "Scoreboard after the last round" : `Scoreboard after round ${state.round}`;
-}
-
-function finished(state) {
-  if (!state.ranking) return;
-  const winners = state.ranking.filter((r) => r.rank === 1);
-  $("winner").textContent = winners.length
-    ? `🏆 ${names(winners)} win${winners.length > 1 ? "" : "s"} with ${winners[0].score.toLocaleString("en")} points!`
-    : "";
-  rankingRows($("final-table").querySelector("tbody"), state.ranking, null);
-  fill(
-    $("awards"),
-    (state.awards || [])
-      .filter((a) => a.winners.length)
-      .map((a) => h("li", {}, h("strong", {}, a.title), ` ${names(a.winners)} (${a.count})`)),
-  );
-}
-
-// --- reactions ------------------------------------------------------------
-
-function showReaction(message) {
-  const layer = $("reaction-layer");
-  const players = (client.state && client.state.players) || [];
-  const who = players.find((p) => p.player_id === message.player_id);
-  const el = h(
-    "span",
-    { className: "floating-reaction" },
-    h("span", { className: "emoji" }, message.emoji),
-    who ? h("span", { className: "who" }, who.name) : null,
-  );
-  el.style.left = `${5 + Math.random() * 85}%`;
-  el.addEventListener("animationend", () => el.remove());
-  layer.append(el);
-  while (layer.children.length > 40) layer.firstElementChild.remove();
 }

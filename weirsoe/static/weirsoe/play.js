@@ -1,171 +1,55 @@
-// `/play/<code>/`: a player's phone. Join by name (the token stays in
-// sessionStorage, so a reload rejoins as the same player), write a lie, pick
-// an answer, see results; emoji reactions go to the big screen.
-import {
-  PartyhubClient,
-  apiRequest,
-  forgetIdentity,
-  loadIdentity,
-  saveIdentity,
-} from "../realtime/partyhub-client.js";
-import {
-  $,
-  Countdown,
-  bindStatus,
-  fill,
-  h,
-  pageConfig,
-  points,
-  roundLabel,
-  runCountdown,
-  showPhase,
-  toast,
-  toastError,
-} from "../lobby/common.js";
-import { reducers } from "./events.js";
+// `/play/<code>/` of the quiz: the platform's phone page (lobby/player.js)
+// with the quiz's phases: write a lie, pick an answer, see the results.
+import { $, Countdown, fill, h, names, points, runCountdown, toastError } from "../lobby/common.js";
+import { playerPage } from "../lobby/player.js";
+import { quizReducer } from "./events.js";
 import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
 
-const config = pageConfig();
-const code = config.code;
 const countdown = new Countdown($("countdown"));
 
-/** @type {PartyhubClient|null} */
-let client = null;
 /** "phase:round" of the state that came with the last `you` (own lie, guess). */
 let youKey = null;
 let choicesKey = null;
 
 const TITLES = {
-  lobby: "Get ready",
   lie: "Write a lie",
   question: "Write a lie",
   guess: "Pick the truth",
   scores: "Results",
-  scoreboard: "Scoreboard",
-  finished: "Game over",
 };
-
-const identity = loadIdentity(code, "player");
-if (identity) start(identity);
-else showJoin();
-
-// --- joining ------------------------------------------------------------------
-
-async function showJoin() {
-  showPhase("join");
-  $("phase-title").textContent = `Join game ${code}`;
-  try {
-    const state = await apiRequest("GET", `/api/sessions/${code}/`);
-    if (state.phase !== "lobby") gone("This game has already started, so no one can join now.");
-    else $("name").focus();
-  } catch (err) {
-    if (err.code === "SESSION_NOT_FOUND") gone(`There is no game with code ${code}.`);
-    else toastError(err);
-  }
-}
-
-function gone(text) {
-  showPhase("gone");
-  $("phase-title").textContent = "Can't join";
-  $("gone-text").textContent = text;
-}
-
-$("join-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const button = /** @type {HTMLButtonElement} */ ($("join-button"));
-  button.disabled = true;
-  try {
-    const name = /** @type {HTMLInputElement} */ ($("name")).value.trim();
-    const joined = await apiRequest("POST", `/api/sessions/${code}/join/`, { body: { name } });
-    const me = { token: joined.session_token, player_id: joined.player_id, name: joined.name };
-    saveIdentity(code, "player", me);
-    start(me);
-  } catch (err) {
-    toastError(err);
-  } finally {
-    button.disabled = false;
-  }
-});
-
-// --- playing --------------------------------------------------------------------
-
-function start(me) {
-  client = new PartyhubClient({
-    code,
-    token: me.token,
-    role: "player",
-    wsUrl: config.ws_url,
-    wsPort: config.ws_port,
-    reducers,
-  });
-  // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
-  window.partyhub = client;
-  bindStatus(client);
-  $("me").hidden = false;
-  $("me-name").textContent = me.name;
-  $("reaction-bar").hidden = false;
-  $("phase-title").textContent = "Connecting…";
-  client.on("state", (event) => {
-    if (event.cause === "refresh") youKey = stateKey(event.state);
-    render();
-  });
-  // `you` (own lie, own answers, guess) comes over REST: ask after every
-  // (re)connect and every phase change.
-  client.on("session.state", () => refreshYou());
-  client.on("*", (message) => {
-    if (message.type.startsWith("phase.")) refreshYou();
-  });
-  client.on("error", toastError);
-  client.on("status", (event) => {
-    if (!event.fatal) return;
-    if (event.code === 4003) {
-      forgetIdentity(code, "player");
-      toast("Your player key is not valid for this game any more.");
-      client.close();
-      showJoin();
-    } else {
-      gone(event.reason);
-    }
-  });
-  client.connect();
-}
-
-function refreshYou() {
-  client.refresh().catch(toastError);
-}
 
 const stateKey = (state) => (state ? `${state.phase}:${state.round}` : null);
 
-function render() {
-  const state = client.state;
-  if (!state) return;
-  const you = client.you;
-  const fresh = youKey === stateKey(state) ? you : null;
-  showPhase(state.phase === "question" ? "lie" : state.phase);
-  $("phase-title").textContent = state.paused ? "Paused" : TITLES[state.phase] || state.phase;
-  $("round-label").textContent = roundLabel(state);
-  const me = state.players.find((p) => p.player_id === myId());
-  const reveal = revealProgress(state, client);
-  rerenderAt(reveal.nextAt, render);
-  $("me-score").textContent = (me ? reveal.scoreOf(me.player_id, me.score) : 0).toLocaleString("en");
-  if (me) $("me-name").textContent = me.name;
-  runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
-  const renderers = { lobby, lie, question: lie, guess, scores, scoreboard, finished };
-  if (renderers[state.phase]) renderers[state.phase](state, fresh, reveal);
-}
-
-function myId() {
-  if (client.welcome && client.welcome.player_id) return client.welcome.player_id;
-  const saved = loadIdentity(code, "player");
-  return saved ? saved.player_id : null;
-}
-
-function lobby(state) {
-  fill(
-    $("lobby-players"),
-    state.players.map((p) => h("li", { className: p.player_id === myId() ? "player me-row" : "player" }, p.name)),
-  );
-}
+const page = playerPage({
+  reducers: [quizReducer],
+  titles: TITLES,
+  section: (state) => (state.phase === "question" ? "lie" : state.phase),
+  onStart(started) {
+    const client = started.client;
+    client.on("state", (event) => {
+      if (event.cause === "refresh") youKey = stateKey(event.state);
+    });
+    // `you` (own lie, own answers, guess) comes over REST: ask after every
+    // (re)connect and every phase change.
+    const refreshYou = () => client.refresh().catch(toastError);
+    client.on("session.state", refreshYou);
+    client.on("*", (message) => {
+      if (message.type.startsWith("phase.")) refreshYou();
+    });
+  },
+  render(current) {
+    const client = current.client;
+    const state = client.state;
+    const fresh = youKey === stateKey(state) ? client.you : null;
+    const me = current.me(state);
+    const reveal = revealProgress(state, client);
+    rerenderAt(reveal.nextAt, () => current.render());
+    $("me-score").textContent = (me ? reveal.scoreOf(me.player_id, me.score) : 0).toLocaleString("en");
+    runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
+    const renderers = { lie, question: lie, guess, scores };
+    if (renderers[state.phase]) renderers[state.phase](state, fresh, reveal);
+  },
+});
 
 let lieRound = null;
 
@@ -187,10 +71,10 @@ $("lie-form").addEventListener("submit", async (event) => {
   const button = /** @type {HTMLButtonElement} */ ($("lie-button"));
   button.disabled = true;
   try {
-    const body = await client.request("POST", "lies", { text: input.value });
+    const body = await page.client.request("POST", "lies", { text: input.value });
     $("lie-status").textContent = `Your lie: “${body.text}”. You can change it until the answers are mixed.`;
     input.value = "";
-    await client.refresh();
+    await page.client.refresh();
   } catch (err) {
     toastError(err);
   } finally {
@@ -240,26 +124,20 @@ async function pick(answer, button) {
   for (const b of $("guess-choices").querySelectorAll("button")) b.disabled = true;
   button.classList.add("chosen");
   try {
-    await client.request("POST", "guesses", { answer_id: answer.id });
+    await page.client.request("POST", "guesses", { answer_id: answer.id });
     $("guess-status").textContent = `You picked “${answer.text}”. Waiting for the others…`;
-    await client.refresh();
+    await page.client.refresh();
   } catch (err) {
     toastError(err);
     choicesKey = null;
-    client.refresh().catch(() => {});
+    page.client.refresh().catch(() => {});
   }
-}
-
-function names(list) {
-  const all = list.map((w) => w.name);
-  if (all.length <= 1) return all.join("");
-  return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
 }
 
 function scores(state, _fresh, reveal) {
   const results = state.results;
   if (!results) return;
-  const id = myId();
+  const id = page.myId();
   // During the reveal a line appears once the step of its answer is reached.
   const shown = (answer) => reveal.done || reveal.reached.some((s) => s.answer.id === answer.id);
   $("result-truth").textContent = reveal.done || reveal.truthShown ? (results.truth ? results.truth.text : "") : "…";
@@ -285,56 +163,4 @@ function scores(state, _fresh, reveal) {
   const gained = reveal.done ? (delta ? delta.delta : 0) : reveal.gainedOf(id);
   const total = delta ? reveal.scoreOf(id, delta.score) : 0;
   $("my-delta").textContent = delta ? `${points(gained)} this round · ${total.toLocaleString("en")} in total` : "";
-}
-
-function rankingList(el, ranking) {
-  const id = myId();
-  fill(
-    el,
-    ranking.map((r) =>
-      h(
-        "li",
-        { className: r.player_id === id ? "me-row" : "" },
-        h("span", { className: "rank" }, `#${r.rank}`),
-        h("span", { className: "rank-name" }, r.name),
-        h("span", { className: "rank-score" }, r.score.toLocaleString("en")),
-      ),
-    ),
-  );
-}
-
-function myRank(state) {
-  return (state.ranking || []).find((r) => r.player_id === myId());
-}
-
-function scoreboard(state) {
-  if (!state.ranking) return;
-  const mine = myRank(state);
-  $("my-rank").textContent = mine ? `You are #${mine.rank} with ${mine.score.toLocaleString("en")} points.` : "";
-  rankingList($("ranking-list"), state.ranking);
-}
-
-function finished(state) {
-  if (!state.ranking) return;
-  const mine = myRank(state);
-  $("final-place").textContent = mine
-    ? mine.rank === 1
-      ? `🏆 You won with ${mine.score.toLocaleString("en")} points!`
-      : `You finished #${mine.rank} with ${mine.score.toLocaleString("en")} points.`
-    : "";
-  rankingList($("final-list"), state.ranking);
-}
-
-// --- reactions --------------------------------------------------------------------
-
-let lastReaction = 0;
-for (const button of document.querySelectorAll("#reaction-bar .reaction")) {
-  button.addEventListener("click", () => {
-    if (!client || Date.now() - lastReaction < 300) return;
-    lastReaction = Date.now();
-    client.send({ type: "reaction", emoji: button.dataset.emoji });
-    button.classList.remove("sent");
-    void button.offsetWidth; // restart the little pop animation
-    button.classList.add("sent");
-  });
 }
