@@ -62,5 +62,17 @@ def run_deadline(code: str) -> bool:
     return flow.on_deadline(code, session.round_number, stage, session.timer_token)
 
 
+def secrets_of(code: str) -> dict:
+    """The current round's secrets: spy (id), location, roles (id -> role),
+    all_roles (every role of the location)."""
+    game_round = current_round(code)
+    return {
+        "spy": game_round.spy_id,
+        "location": game_round.location.name,
+        "roles": roles_of(code),
+        "all_roles": list(game_round.location.roles),
+    }
+
+
 def phase(code: str) -> str:
     return GameSession.objects.get(code=code).phase
