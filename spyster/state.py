@@ -63,7 +63,6 @@ def public_state(session: GameSession) -> dict:
         accusation = open_accusation(game_round)
         if accusation is not None:
             view["accusation"] = {
-                "id": accusation.id,
                 "accuser_id": accusation.accuser_id,
                 "accused_id": accusation.accused_id,
                 "voters": voter_ids(session, accusation),
@@ -112,7 +111,8 @@ def private_state(session: GameSession, player: Player) -> dict:
     if accusation is not None:
         vote = accusation.votes.filter(player=player).first()
         if vote is not None:
-            view["vote"] = {"accusation_id": accusation.id, "agree": vote.agree}
+            # An accuser accuses once a round: (round, accuser) names the accusation.
+            view["vote"] = {"accuser_id": accusation.accuser_id, "agree": vote.agree}
     if session.phase == FINAL_VOTE:
         mine = game_round.suspicions.filter(voter=player).first()
         view["suspect_id"] = mine.suspect_id if mine else None
