@@ -4,7 +4,9 @@ Each function gets the platform's Context (lobby.context) inside the
 action's transaction, on the session row locked for update: concurrent
 accusations, votes and deadlines are serialised by that lock, so exactly
 one of them makes each transition and the others find the phase moved on
-(409 WRONG_PHASE) or their vote already counted. The phase table that ties
+(409 WRONG_PHASE) or their vote already counted. (The "once" rules are
+also unique constraints in spyster.models, a last line should the lock
+ever be missing.) The phase table that ties
 these together is in spyster.driver; the rules are spyster.rules.
 
     playing --accuse--> vote --(no / time out)--> playing (the clock goes on)
@@ -17,8 +19,6 @@ these together is in spyster.driver; the rules are spyster.rules.
 from __future__ import annotations
 
 import random
-
-from django.db import IntegrityError, transaction
 
 from lobby import services
 from lobby.context import Context
@@ -91,14 +91,8 @@ def accuse(ctx: Context, body: dict) -> dict:
     game_round = state.current_round(ctx.session)
     accused = _other_player(ctx, suspect_id)
     if game_round.accusations.filter(accuser=ctx.player).exists():
-        raise _already_accused()
-    try:
-        with transaction.atomic():
-            accusation = Accusation.objects.create(
-                round=game_round, accuser=ctx.player, accused=accused
-            )
-    except IntegrityError:
-        raise _already_accused() from None
+        raise conflict("ALREADY_ACCUSED", "You have already made your accusation this round.")
+    accusation = Accusation.objects.create(round=game_round, accuser=ctx.player, accused=accused)
     Vote.objects.create(accusation=accusation, player=ctx.player, agree=True)
     game_round.clock_ms = _clock_left(ctx)
     game_round.save(update_fields=["clock_ms"])
@@ -130,13 +124,8 @@ def vote(ctx: Context, body: dict) -> dict:
         raise GameError(403, "NOT_A_VOTER", "You are the one accused: the others vote.")
     if accusation.votes.filter(player=ctx.player).exists():
         raise _already_voted(accusation.accuser_id == ctx.player.id)
-    try:
-        with transaction.atomic():
-            Vote.objects.create(accusation=accusation, player=ctx.player, agree=agree)
-    except IntegrityError:
-        raise _already_voted(False) from None
-    ctx.emit(events.VOTED, {"round": ctx.round, "player_id": ctx.player.id, "kind": "accusation"})
-    ctx.refresh_private(ctx.player)
+    Vote.objects.create(accusation=accusation, player=ctx.player, agree=agree)
+    _voted(ctx, "accusation")
     settle_accusation(ctx)
     return {"accepted": True, "round": ctx.round, "agree": agree}
 
@@ -230,13 +219,8 @@ def suspect(ctx: Context, body: dict) -> dict:
     named = _other_player(ctx, suspect_id)
     if game_round.suspicions.filter(voter=ctx.player).exists():
         raise _already_voted(False)
-    try:
-        with transaction.atomic():
-            Suspicion.objects.create(round=game_round, voter=ctx.player, suspect=named)
-    except IntegrityError:
-        raise _already_voted(False) from None
-    ctx.emit(events.VOTED, {"round": ctx.round, "player_id": ctx.player.id, "kind": "final"})
-    ctx.refresh_private(ctx.player)
+    Suspicion.objects.create(round=game_round, voter=ctx.player, suspect=named)
+    _voted(ctx, "final")
     settle_final_vote(ctx)
     return {"accepted": True, "round": ctx.round, "suspect_id": named.id}
 
@@ -318,8 +302,10 @@ def _clock_left(ctx: Context) -> int:
     return full if deadline is None else max(0, deadline - ctx.now_ms())
 
 
-def _already_accused() -> GameError:
-    return conflict("ALREADY_ACCUSED", "You have already made your accusation this round.")
+def _voted(ctx: Context, kind: str) -> None:
+    """Everyone sees that the player voted (not what); the player's sockets, their vote."""
+    ctx.emit(events.VOTED, {"round": ctx.round, "player_id": ctx.player.id, "kind": kind})
+    ctx.refresh_private(ctx.player)
 
 
 def _already_voted(accuser: bool) -> GameError:

@@ -33,6 +33,23 @@ class SpysterApi(Api):
         return self.act(code, "suspect", token, {"suspect_id": suspect_id})
 
 
+class SpysterSession:
+    """Test mixin: setUp makes a Spyster session (self.code, self.host) of
+    `rounds` rounds with `players` joined: self.ids (name -> id),
+    self.tokens (name -> token), self.by_id (id -> token)."""
+
+    players: tuple[str, ...] = NAMES
+    rounds = 2
+
+    def setUp(self):
+        self.api = SpysterApi()
+        self.code, self.host = self.api.create_spyster(rounds=self.rounds)
+        self.ids, self.tokens = {}, {}
+        for name in self.players:
+            self.ids[name], self.tokens[name] = self.api.join(self.code, name)
+        self.by_id = {pid: self.tokens[name] for name, pid in self.ids.items()}
+
+
 def current_round(code: str) -> Round:
     session = GameSession.objects.get(code=code)
     return Round.objects.select_related("location").get(

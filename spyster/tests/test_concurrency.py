@@ -25,13 +25,14 @@ from spyster.models import Accusation, Round
 from tests import servers
 from tests.helpers import http
 
-from .support import SpysterApi, run_deadline, secrets_of
+from .support import SpysterSession, run_deadline, secrets_of
 
 NAMES = ("Ana", "Bo", "Cy", "Dee", "Eve", "Fay", "Gus")
 
 
-class Races(TransactionTestCase):
+class Races(SpysterSession, TransactionTestCase):
     serialized_rollback = True
+    players = NAMES
 
     @classmethod
     def setUpClass(cls):
@@ -47,12 +48,7 @@ class Races(TransactionTestCase):
             super().tearDownClass()
 
     def setUp(self):
-        self.api = SpysterApi()
-        self.code, self.host = self.api.create_spyster(rounds=2)
-        self.ids, self.tokens = {}, {}
-        for name in NAMES:
-            self.ids[name], self.tokens[name] = self.api.join(self.code, name)
-        self.by_id = {pid: self.tokens[name] for name, pid in self.ids.items()}
+        super().setUp()
         self.assertEqual(self.api.host(self.code, "start-round", self.host)[0], 200)
         self.secrets = secrets_of(self.code)
         self.spy = self.secrets["spy"]

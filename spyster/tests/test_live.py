@@ -19,22 +19,14 @@ from realtime import protocol
 from tests import servers
 from tests.helpers import ServerPerClass
 
-from .support import NAMES, SpysterApi, secrets_of
+from .support import NAMES, SpysterSession, secrets_of
 
 HOST = "role=host&session_token={}"
 PLAYER = "session_token={}"
 
 
-class LiveCases(ServerPerClass):
+class LiveCases(SpysterSession, ServerPerClass):
     """Subclasses set `server_class`; a Spyster session with four players."""
-
-    def setUp(self):
-        self.api = SpysterApi()
-        self.code, self.host = self.api.create_spyster(rounds=2)
-        self.ids, self.tokens = {}, {}
-        for name in NAMES:
-            self.ids[name], self.tokens[name] = self.api.join(self.code, name)
-        self.names = {pid: name for name, pid in self.ids.items()}
 
     async def join(self, query: str):
         return await servers.join(self.server.port, self.code, query)
@@ -126,8 +118,7 @@ class LiveCases(ServerPerClass):
             spy = secrets["spy"]
             others = [pid for pid in self.ids.values() if pid != spy]
             sockets = {
-                pid: (await self.join(PLAYER.format(self.tokens[self.names[pid]])))[0]
-                for pid in self.ids.values()
+                pid: (await self.join(PLAYER.format(token)))[0] for pid, token in self.by_id.items()
             }
             host = (await self.join(HOST.format(self.host)))[0]
             for ws in (*sockets.values(), host):

@@ -9,19 +9,11 @@ from lobby.models import Player
 from spyster import rules
 from spyster.models import Location
 
-from .support import NAMES, SpysterApi, location_of, phase, roles_of, run_deadline, spy_of
+from .support import NAMES, SpysterSession, location_of, phase, roles_of, run_deadline, spy_of
 
 
-class SpysterCase(TestCase):
-    players = NAMES
-
-    def setUp(self):
-        self.api = SpysterApi()
-        self.code, self.host = self.api.create_spyster(rounds=3)
-        self.ids, self.tokens = {}, {}
-        for name in self.players:
-            self.ids[name], self.tokens[name] = self.api.join(self.code, name)
-        self.by_id = {pid: self.tokens[name] for name, pid in self.ids.items()}
+class SpysterCase(SpysterSession, TestCase):
+    rounds = 3
 
     def start(self):
         status, body = self.api.host(self.code, "start-round", self.host)
