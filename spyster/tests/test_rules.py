@@ -1,6 +1,9 @@
-"""Pure rules of Spyster: endings, the scoring rule, votes, dealing."""
+"""Pure rules of Spyster: endings, the scoring rule, votes, dealing; examples,
+then properties over every outcome and vote (Hypothesis)."""
 
 from django.test import SimpleTestCase
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spyster import rules
 from spyster.rules import Outcome
@@ -70,3 +73,57 @@ class DealTests(SimpleTestCase):
             rules.normalize("  farmers'   MARKET "), rules.normalize("Farmers' Market")
         )
         self.assertNotEqual(rules.normalize("Zoo"), rules.normalize("Zo o"))
+
+
+class RuleProperties(SimpleTestCase):
+    """The rules hold for every outcome and every vote, not just the examples."""
+
+    @given(
+        how=st.sampled_from(sorted(rules.ENDINGS)),
+        others=st.lists(st.integers(2, 50), min_size=2, max_size=11, unique=True),
+        accuser=st.one_of(st.none(), st.integers(2, 50)),
+    )
+    def test_only_the_winning_side_scores(self, how, others, accuser):
+        if accuser is not None and accuser not in others:
+            accuser = None
+        outcome = Outcome(how, 1, tuple(others), accuser)
+        won = rules.score(outcome)
+        self.assertTrue(all(points > 0 for points in won.values()))
+        if how == rules.SPY_LEFT:
+            self.assertEqual(won, {})
+        elif outcome.winner == rules.SPY:
+            self.assertEqual(list(won), [1])
+        else:
+            self.assertNotIn(1, won)
+            self.assertEqual(set(won), set(others))
+            bonus = {pid for pid, points in won.items() if points > rules.POINTS[rules.CATCH]}
+            self.assertEqual(bonus, {accuser} if how == rules.CAUGHT and accuser else set())
+        self.assertEqual(
+            sum(won.values()), sum(rules.POINTS[c.kind] for c in rules.credits(outcome))
+        )
+
+    @given(
+        voters=st.lists(st.integers(1, 30), min_size=1, max_size=11, unique=True),
+        data=st.data(),
+    )
+    def test_an_accusation_passes_exactly_when_every_voter_says_yes(self, voters, data):
+        cast = data.draw(st.dictionaries(st.sampled_from(voters), st.booleans()))
+        result = rules.accusation_result(cast, voters)
+        if any(agree is False for agree in cast.values()):
+            self.assertEqual(result, rules.REJECTED)
+        elif len(cast) == len(voters):
+            self.assertEqual(result, rules.PASSED)
+        else:
+            self.assertIsNone(result)  # still open: someone may yet say no
+
+    @given(
+        players=st.integers(3, 12),
+        data=st.data(),
+    )
+    def test_the_final_vote_catches_exactly_on_a_strict_majority(self, players, data):
+        ids = list(range(1, players + 1))
+        spy = data.draw(st.sampled_from(ids))
+        voters = data.draw(st.lists(st.sampled_from(ids), unique=True))
+        suspects = {v: data.draw(st.sampled_from([i for i in ids if i != v])) for v in voters}
+        against = sum(1 for s in suspects.values() if s == spy)
+        self.assertEqual(rules.final_vote_catches(suspects, spy, players), against > players / 2)
