@@ -136,6 +136,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "server_version": protocol.SERVER_VERSION,
         "session_key_prefix": snapshot.session_key(""),
         "state_key_prefix": snapshot.state_key(""),
+        "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
         "log_level": log_level(),
     }
     for name in DEFAULTS:

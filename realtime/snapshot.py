@@ -76,8 +76,12 @@ def state_seq_key(code: str) -> str:
     return f"partyhub:stateseq:{code}"
 
 
+# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/server_conn.c).
+PRIVATE_KEY_PREFIX = "partyhub:private:"
+
+
 def private_key(code: str, player_id: int) -> str:
-    return f"partyhub:private:{code}:{player_id}"
+    return f"{PRIVATE_KEY_PREFIX}{code}:{player_id}"
 
 
 def private_seq_key(code: str, player_id: int) -> str:

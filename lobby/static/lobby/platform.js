@@ -7,6 +7,12 @@
  * @param {{type: string, payload?: Object}} event
  * @returns {Object|undefined} the new state, or undefined for an event that is not the platform's
  */
+/** The players with the scores of a ranking. */
+function withScores(players, ranking) {
+  const scores = new Map((ranking || []).map((r) => [r.player_id, r.score]));
+  return (players || []).map((p) => (scores.has(p.player_id) ? { ...p, score: scores.get(p.player_id) } : p));
+}
+
 export function platformReducer(state, event) {
   const p = event.payload || {};
   const s = { ...(state || {}) };
@@ -28,6 +34,7 @@ export function platformReducer(state, event) {
         round: p.round,
         rounds: p.rounds ?? s.rounds,
         ranking: p.ranking,
+        players: withScores(s.players, p.ranking),
         deadline: p.deadline ?? null,
       });
     case "phase.game_over":
@@ -35,6 +42,7 @@ export function platformReducer(state, event) {
         phase: "finished",
         awards: p.awards ?? null,
         ranking: p.ranking,
+        players: withScores(s.players, p.ranking),
         deadline: null,
       });
     default:
