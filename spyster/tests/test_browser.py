@@ -5,8 +5,8 @@ the spy naming the location, and (after an accusation that fails) the
 clock running out and the final vote; then game over with the awards. The
 secret cards are checked face down and face up on every phone, after a
 reload, and never on the big screen. Against Daphne, and against the C
-sidecar with its inbound worker (the phones act over the socket, as under
-`make run`). Screenshots of each phase land in test-artifacts/browser/.
+sidecar with its inbound worker (the phones act over the socket).
+Screenshots of each phase land in test-artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import re
 import unittest
 
 from lobby.models import Player
-from tests import servers
 from tests.browser_support import (
     BIG_SCREEN,
     PHONE,
     BrowserTestCase,
-    SidecarServer,
     daphne_server,
+    sidecar_server,
     sidecar_unavailable,
 )
 
@@ -33,25 +32,6 @@ except ImportError:  # the browser tests skip themselves, saying why
     expect = None
 
 NAMES = ("Ana", "Bo", "Cy", "Dee")
-
-
-class SidecarWithWorker(SidecarServer):
-    """The sidecar's pages and sockets, plus the inbound worker that runs the
-    actions the phones send over the socket (`make run` starts one too)."""
-
-    def start(self) -> None:
-        super().start()
-        self.worker = servers.Worker()
-
-    def close(self) -> None:
-        try:
-            self.worker.close()
-        finally:
-            super().close()
-
-
-def sidecar_with_worker() -> SidecarWithWorker:
-    return SidecarWithWorker()
 
 
 class WholeGame:
@@ -289,4 +269,4 @@ class WholeGameDaphneTests(WholeGame, BrowserTestCase):
 
 @unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
 class WholeGameSidecarTests(WholeGame, BrowserTestCase):
-    server_factory = staticmethod(sidecar_with_worker)
+    server_factory = staticmethod(sidecar_server)
