@@ -135,9 +135,10 @@ def vote_deadline(ctx: Context) -> None:
     settle_accusation(ctx, timed_out=True)
 
 
-def settle_accusation(ctx: Context, timed_out: bool = False, cancelled: bool = False) -> None:
+def settle_accusation(ctx: Context, timed_out: bool = False) -> None:
     """End the open accusation's vote if its result is known (or time is up,
-    or the accused left): the round goes on, or ends when it passed."""
+    or the accused left): the round goes on, or ends when it passed. Only
+    the votes of players still in the game count."""
     game_round = state.current_round(ctx.session)
     accusation = state.open_accusation(game_round)
     voters = state.voter_ids(ctx.session, accusation)
@@ -146,7 +147,8 @@ def settle_accusation(ctx: Context, timed_out: bool = False, cancelled: bool = F
         for pid, agree in accusation.votes.values_list("player_id", "agree")
         if pid in voters
     }
-    result = rules.CANCELLED if cancelled else rules.accusation_result(votes, voters)
+    accused_left = not any(p.id == accusation.accused_id for p in ctx.players())
+    result = rules.CANCELLED if accused_left else rules.accusation_result(votes, voters)
     if result is None and timed_out:
         result = rules.TIMED_OUT
     if result is None:
@@ -260,7 +262,10 @@ def end_round(ctx: Context, game_round: Round, how: str, accuser_id: int | None 
 
 def on_leave(ctx: Context, player: Player) -> None:
     """A player left mid-round. The spy: the round ends, nobody scores. The
-    accused: their vote is cancelled. Anyone else: one fewer vote to wait for."""
+    accused: their vote is called off. Anyone else: one fewer vote to wait
+    for. While the host has paused the game only the spy's leaving changes
+    the phase; the vote's deadline after `resume` settles the rest (it
+    counts only who is still in)."""
     if ctx.phase not in state.ROUND_PHASES:
         return
     game_round = state.current_round(ctx.session)
@@ -269,9 +274,10 @@ def on_leave(ctx: Context, player: Player) -> None:
         if accusation is not None:
             Accusation.objects.filter(id=accusation.id).update(result=rules.CANCELLED)
         end_round(ctx, game_round, rules.SPY_LEFT)
+    elif ctx.session.paused:
+        return
     elif ctx.phase == VOTE:
-        accused = state.open_accusation(game_round).accused_id
-        settle_accusation(ctx, cancelled=accused == player.id)
+        settle_accusation(ctx)
     elif ctx.phase == FINAL_VOTE:
         settle_final_vote(ctx)
 

@@ -7,7 +7,7 @@ from django.test import TestCase
 
 from lobby.models import Player
 from spyster import rules
-from spyster.models import Location
+from spyster.models import Accusation, Location
 
 from .support import NAMES, SpysterSession, location_of, phase, roles_of, run_deadline, spy_of
 
@@ -305,6 +305,21 @@ class LeavingTests(SpysterCase):
         self.leave(accused)
         state = self.state()
         self.assertEqual(state["phase"], "playing")
+
+    def test_leaving_while_paused_waits_for_the_deadline_after_resume(self):
+        self.start()
+        accused = self.others[1]
+        self.accuse(self.others[0], accused)
+        self.assertEqual(self.api.host(self.code, "pause", self.host)[0], 200)
+        self.leave(accused)
+        state = self.state()
+        self.assertEqual((state["phase"], state["paused"]), ("vote", True))
+        self.assertEqual(self.api.host(self.code, "resume", self.host)[0], 200)
+        self.assertTrue(run_deadline(self.code))
+        state = self.state()
+        self.assertEqual((state["phase"], state["paused"]), ("playing", False))
+        self.assertEqual(state["accusations_used"], [self.others[0]])
+        self.assertEqual(Accusation.objects.get(accused_id=accused).result, "cancelled")
 
     def test_a_voter_leaving_can_complete_the_vote(self):
         self.start()
