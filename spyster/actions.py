@@ -6,8 +6,8 @@ accusations, votes and deadlines are serialised by that lock, so exactly
 one of them makes each transition and the others find the phase moved on
 (409 WRONG_PHASE) or their vote already counted. (The "once" rules are
 also unique constraints in spyster.models, a last line should the lock
-ever be missing.) The phase table that ties
-these together is in spyster.driver; the rules are spyster.rules.
+ever be missing.) The phase table that ties these together is in
+spyster.driver; the rules are spyster.rules.
 
     playing --accuse--> vote --(no / time out)--> playing (the clock goes on)
        |                  \\--(all yes)--> round over
@@ -26,9 +26,10 @@ from lobby.errors import GameError, bad_request, conflict
 from lobby.models import Player
 
 from . import deck, events, rules, state
-from .models import Accusation, Card, Round, Suspicion, Vote
+from .models import Accusation, Card, Location, Round, Suspicion, Vote
 from .state import FINAL_VOTE, PLAYING, VOTE
 
+# Who the spy is must not be predictable from earlier draws: the OS's randomness.
 _random = random.SystemRandom()
 
 
@@ -73,7 +74,7 @@ def start_round(ctx: Context) -> None:
         ctx.refresh_private(player)  # `you` on every socket of theirs, at once
 
 
-def _pick_location(ctx: Context):
+def _pick_location(ctx: Context) -> Location:
     available = deck.locations(ctx.session)
     played = set(ctx.session.spyster_rounds.values_list("location_id", flat=True))
     fresh = [loc for loc in available if loc.id not in played]

@@ -14,7 +14,6 @@ from .models import Deck, Location
 
 DECK_PATH = Path(__file__).resolve().parent / "data" / "locations.json"
 MIN_LOCATIONS = 2
-NAME_MAX = 40  # Location.name and a role's length
 # GameSession.data key of a session's deck id (absent: the built-in deck).
 SESSION_DECK = "spyster_deck"
 
@@ -34,8 +33,8 @@ def load_deck(path: Path = DECK_PATH) -> dict:
     for index, entry in enumerate(locations):
         where = f"{path}: location {index}"
         name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= NAME_MAX:
-            raise ValueError(f"{where} needs a name of 1 to {NAME_MAX} characters")
+        if not isinstance(name, str) or not 1 <= len(clean(name)) <= rules.NAME_MAX:
+            raise ValueError(f"{where} needs a name of 1 to {rules.NAME_MAX} characters")
         key = rules.normalize(name)
         if key in seen:
             raise ValueError(f"{where}: {name!r} is in the deck twice")
@@ -44,9 +43,14 @@ def load_deck(path: Path = DECK_PATH) -> dict:
         if not isinstance(roles, list) or not roles:
             raise ValueError(f"{where} ({name}) needs a list of roles")
         for role in roles:
-            if not isinstance(role, str) or not 1 <= len(role.strip()) <= NAME_MAX:
-                raise ValueError(f"{where} ({name}): a role has 1 to {NAME_MAX} characters")
+            if not isinstance(role, str) or not 1 <= len(clean(role)) <= rules.NAME_MAX:
+                raise ValueError(f"{where} ({name}): a role has 1 to {rules.NAME_MAX} characters")
     return deck
+
+
+def clean(text: str) -> str:
+    """A name as stored and shown: trimmed, inner spaces squeezed."""
+    return " ".join(text.split())
 
 
 def sync_deck(deck_model, location_model, deck: dict, builtin: bool = True) -> int:
@@ -57,10 +61,10 @@ def sync_deck(deck_model, location_model, deck: dict, builtin: bool = True) -> i
     existing = {loc.name: loc for loc in location_model.objects.filter(deck=row)}
     added = 0
     for entry in deck["locations"]:
-        roles = [" ".join(r.split()) for r in entry["roles"]]
-        current = existing.get(entry["name"])
+        name, roles = clean(entry["name"]), [clean(r) for r in entry["roles"]]
+        current = existing.get(name)
         if current is None:
-            location_model.objects.create(deck=row, name=entry["name"], roles=roles)
+            location_model.objects.create(deck=row, name=name, roles=roles)
             added += 1
         elif current.roles != roles:
             location_model.objects.filter(pk=current.pk).update(roles=roles)

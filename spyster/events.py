@@ -37,7 +37,3 @@ PRIVATE_FIELDS: dict[str, tuple[str, ...]] = {
     # location and role null; everyone gets the list of locations.
     ROLE: ("round", "spy", "location", "role", "locations"),
 }
-
-# A round's public events in the order they come (the platform's scoreboard
-# follows round_over).
-ROUND_EVENTS = (ROUND_STARTED, VOTE_STARTED, VOTED, VOTE_RESULT, FINAL_VOTE_STARTED, ROUND_OVER)

@@ -11,6 +11,8 @@ from django.db import models
 
 from lobby.models import GameSession, Player
 
+from .rules import NAME_MAX
+
 
 class Deck(models.Model):
     """A set of locations a game draws from."""
@@ -27,7 +29,7 @@ class Location(models.Model):
     """Where a round takes place, with the roles people have there."""
 
     deck = models.ForeignKey(Deck, on_delete=models.CASCADE, related_name="locations")
-    name = models.CharField(max_length=40)
+    name = models.CharField(max_length=NAME_MAX)
     roles = models.JSONField()  # a list of role names, at least one
 
     class Meta:
@@ -61,7 +63,7 @@ class Round(models.Model):
     accuser = models.ForeignKey(
         Player, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    guess = models.CharField(max_length=40, blank=True, default="")
+    guess = models.CharField(max_length=NAME_MAX, blank=True, default="")
     # The non-spies still in the game when it ended (for the scoring rule).
     non_spy_ids = models.JSONField(default=list, blank=True)
 
@@ -77,7 +79,7 @@ class Card(models.Model):
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="cards")
     player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="spyster_cards")
-    role = models.CharField(max_length=40)
+    role = models.CharField(max_length=NAME_MAX)
 
     class Meta:
         ordering = ["player_id"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 MIN_PLAYERS = 3
 MAX_PLAYERS = 12
+NAME_MAX = 40  # characters of a location's or a role's name
 
 # Who wins a round.
 SPY = "spy"

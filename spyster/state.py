@@ -85,8 +85,8 @@ def card(session: GameSession, game_round: Round, player: Player) -> dict:
     return {
         "round": game_round.number,
         "spy": is_spy,
-        "location": dealt and game_round.location.name,
-        "role": dealt and dealt.role,
+        "location": game_round.location.name if dealt else None,
+        "role": dealt.role if dealt else None,
         "locations": deck.location_names(session),
     }
 
