@@ -36,6 +36,15 @@ UNTOLD = "The change is saved but live players were not told."
 KEY_MARGIN = 3600
 
 
+def publish_created(session: GameSession) -> dict | None:
+    """A new session: its host token's digest and its first state (seq 0) to
+    Redis, so sockets can connect. None, or the failure report (logged)."""
+    stored = snapshot.register_session(session.code, session.host_token_digest)
+    if stored and snapshot.store_state(session.code, 0, services.session_state(session)):
+        return None
+    return {"ok": False, "error": UNTOLD}
+
+
 def publish_outcome(
     session: GameSession, outcome: Outcome, log: logging.Logger = logger
 ) -> dict | None:

@@ -16,11 +16,9 @@ import logging
 
 from django.http import HttpRequest, JsonResponse
 
-from realtime import snapshot
-
 from . import actions, registry, services, timers
 from .errors import GameError, bad_request
-from .publish import UNTOLD
+from .publish import publish_created
 
 logger = logging.getLogger("lobby.views")
 
@@ -62,9 +60,9 @@ def create_session(request: HttpRequest) -> JsonResponse:
         return error_response(exc)
     logger.info("session %s of %s created", session.code, session.game)
     body = {"code": session.code, "game": session.game, "host_token": token, "settings": settings}
-    stored = snapshot.register_session(session.code, session.host_token_digest)
-    if not (stored and snapshot.store_state(session.code, 0, services.session_state(session))):
-        body["broadcast"] = {"ok": False, "error": UNTOLD}
+    report = publish_created(session)
+    if report is not None:
+        body["broadcast"] = report
     return JsonResponse(body, status=201)
 
 
