@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "realtime",
     # Games (each registers its driver with the platform, lobby.registry).
     "weirsoe",
+    "spyster",
     "hunch",
 ]
 
