@@ -67,7 +67,8 @@ def preset_list(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def preset_detail(request: HttpRequest, preset_id: str) -> HttpResponse:
     def preset():
-        return presets.find(webauth.require_user(request), preset_id)
+        # A guest too gets 404: for anyone but its owner the preset does not exist.
+        return presets.find(webauth.session_user(request), preset_id)
 
     def show():
         return JsonResponse(presets.describe(preset()))
@@ -129,7 +130,7 @@ def pack_detail(request: HttpRequest, game: str, pack_id: str) -> HttpResponse:
         return JsonResponse(packs.describe(driver, pack, user, with_items=True))
 
     def owned():
-        user = webauth.require_user(request)
+        user = webauth.session_user(request)  # a guest owns nothing: 404
         driver, kind = packs.kind_of(game)
         return driver, packs.find(packs.owned(kind, user), kind, pack_id), user
 

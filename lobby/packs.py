@@ -225,7 +225,7 @@ def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[di
             problems.append({"line": row.line, "message": f"this {kind.item_label} {row.fields}"})
             continue
         item, row_problems = _clean_row(kind, row.fields)
-        if not row_problems:
+        if isinstance(item.get(first), str) and item[first]:
             key = kind.key(item[first])
             if key in seen:
                 message = f"the same {kind.item_label} as line {seen[key]}: {item[first]!r}"

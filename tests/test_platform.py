@@ -36,7 +36,8 @@ PLATFORM_FIELDS = (
 
 def defaults(driver: GameDriver) -> dict:
     """A create call's settings when it sends none: the table's and the options' defaults."""
-    return {s.name: s.default for s in driver.settings} | {o.name: o.default for o in driver.options}
+    table = {s.name: s.default for s in driver.settings}
+    return table | {o.name: o.default for o in driver.options}
 
 
 class EveryGameTests(TestCase):
