@@ -112,6 +112,14 @@ class PackAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and not (obj and obj.builtin)
 
+    def get_deleted_objects(self, objs, request):
+        # A game using the pack protects the items it drew (from Django's
+        # delete, and from their admin's delete permission); delete_pack
+        # keeps them for that game instead of refusing. Deleting the pack is
+        # this admin's own permission.
+        deleted, counts, _permissions, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), []
+
     def delete_model(self, request, obj) -> None:
         packs.delete_pack(self.driver(), obj)
 
