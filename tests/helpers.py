@@ -35,14 +35,20 @@ class Api:
         self.client = client or Client()
 
     def call(self, method: str, path: str, body=None, token: str | None = None, raw=None):
+        """(status, json); json None for an empty answer (204)."""
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers.update(self.headers())
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
         func = getattr(self.client, method.lower())
         if method.upper() == "GET":
             response = func(path, **headers)
         else:
             response = func(path, data=data, content_type="application/json", **headers)
-        return response.status_code, response.json()
+        return response.status_code, (response.json() if response.content else None)
+
+    def headers(self) -> dict:
+        """Headers every call carries (none; a signed-in client's: tests.members)."""
+        return {}
 
     def create(self, **settings):
         status, body = self.call("POST", "/api/sessions/", settings)

@@ -3,8 +3,6 @@ token, as a browser has them after signing in."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -34,18 +32,8 @@ class Member(Api):
     def csrf(self) -> str:
         return self.client.cookies["csrftoken"].value
 
-    def call(self, method: str, path: str, body=None, token: str | None = None, raw=None):
-        """(status, json); json None for an empty answer (204)."""
-        headers = {"HTTP_X_CSRFTOKEN": self.csrf}
-        if token:
-            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-        func = getattr(self.client, method.lower())
-        if method.upper() == "GET":
-            response = func(path, **headers)
-        else:
-            response = func(path, data=data, content_type="application/json", **headers)
-        return response.status_code, (response.json() if response.content else None)
+    def headers(self) -> dict:
+        return {"HTTP_X_CSRFTOKEN": self.csrf}
 
     def preset(self, game: str, name: str, **settings) -> int:
         body = {"game": game, "name": name, "settings": settings}
