@@ -15,7 +15,8 @@ import json
 import logging
 
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
 from . import actions, options, packs, presets, registry, services, timers, webauth
@@ -80,6 +81,7 @@ def create_session(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=201)
 
 
+@csrf_exempt  # read-only; any other method is a JSON 405
 def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     """GET /api/sessions/<code>/: public state, plus `you` for a player token."""
     if request.method != "GET":
@@ -114,6 +116,7 @@ def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse
     return JsonResponse(body, status=status)
 
 
+@csrf_exempt  # read-only; any other method is a JSON 405
 def game_list(request: HttpRequest) -> JsonResponse:
     """GET /api/games/: every game, its pitch, player range and settings table."""
     if request.method != "GET":
@@ -143,3 +146,12 @@ def describe_games() -> list[dict]:
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """JSON 404 for any unknown path under /api/."""
     return error_response(GameError(404, "NOT_FOUND", "No such API endpoint."))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form sent without its token (an old page, another
+    site): JSON under /api/, else a page that says what to do."""
+    if request.path.startswith("/api/"):
+        message = f"CSRF check failed ({reason}): reload the page and try again."
+        return error_response(GameError(403, "CSRF_FAILED", message))
+    return render(request, "lobby/csrf_failure.html", {"reason": reason}, status=403)

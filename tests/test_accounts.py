@@ -277,3 +277,16 @@ class DeleteAccountTests(TestCase):
         self.assertEqual(list(Preset.objects.values_list("id", flat=True)), [kept])
         self.assertFalse(QuestionPack.objects.filter(builtin=False).exists())
         self.assertFalse(Deck.objects.filter(builtin=False).exists())
+
+
+class CsrfPageTests(TestCase):
+    def test_a_form_without_its_token_gets_a_page_that_says_what_to_do(self):
+        client = Client(enforce_csrf_checks=True)
+        response = client.post("/accounts/login/", {"username": "a", "password": "b"})
+        self.assertEqual(response.status_code, 403)
+        self.assertContains(response, "Please try again", status_code=403)
+        self.assertContains(response, 'class="topbar"', status_code=403)
+        response = client.delete("/api/presets/1/")
+        self.assertEqual(response.status_code, 404)  # a guest owns nothing: no CSRF to check
+        response = client.post("/api/sessions/ABCD/")
+        self.assertEqual(response.json()["error"]["code"], "METHOD_NOT_ALLOWED")

@@ -303,3 +303,62 @@ class PrivacyTests(TestCase):
         state = json.loads(sent[-1])
         self.assertEqual(state["settings"]["packs"], [pack])
         self.assertIn("Hidden question", state["question"]["prompt"])
+
+
+class PresetPageTests(TestCase):
+    """My presets: the forms come from each game's tables and save through
+    the same checks as the API."""
+
+    def setUp(self):
+        self.ana = Member("ana")
+
+    def test_making_changing_and_deleting_a_preset_on_the_pages(self):
+        deck = self.ana.pack("spyster", "d.csv", "name,roles\nAttic,Ghost\nCellar,Cat\n", "Home")
+        form = self.ana.page("/presets/new/spyster/")
+        self.assertContains(form, 'name="round_minutes"')
+        self.assertContains(form, "Home")  # the deck offered
+        self.assertEqual(self.ana.page("/presets/new/chess/").status_code, 404)
+        data = {
+            "name": "Short rounds",
+            "rounds": "3",
+            "round_minutes": "2",
+            "vote_seconds": "20",
+            "final_vote_seconds": "30",
+            "deck": str(deck),
+        }
+        response = self.ana.page("/presets/new/spyster/", data)
+        preset = Preset.objects.get(name="Short rounds")
+        self.assertEqual(response["Location"], f"/presets/#preset-{preset.id}")
+        status, body = self.ana.call("GET", f"/api/presets/{preset.id}/")
+        self.assertEqual(
+            body["settings"],
+            {
+                "rounds": 3,
+                "round_minutes": 2,
+                "vote_seconds": 20,
+                "final_vote_seconds": 30,
+                "deck": deck,
+            },
+        )
+        listing = self.ana.page("/presets/")
+        self.assertContains(listing, "Short rounds")
+        self.assertContains(listing, f"/?game=spyster&amp;preset={preset.id}")
+        # Out of range, a taken name, someone else's deck: the form again, 400.
+        bo = Member("bo")
+        bos_deck = bo.pack("spyster", "b.csv", "name,roles\nA,x\nB,y\n")
+        for change in ({"round_minutes": "99"}, {"name": ""}, {"deck": str(bos_deck)}):
+            with self.subTest(change=change):
+                response = self.ana.page(f"/presets/{preset.id}/", {**data, **change})
+                self.assertEqual(response.status_code, 400)
+                self.assertContains(response, "field-error", status_code=400)
+        self.ana.page("/presets/new/spyster/", {**data, "name": "Other"})
+        response = self.ana.page(f"/presets/{preset.id}/", {**data, "name": "Other"})
+        self.assertContains(response, "already have a preset", status_code=400)
+        # A change that holds.
+        response = self.ana.page(f"/presets/{preset.id}/", {**data, "rounds": "7", "deck": ""})
+        self.assertEqual(response.status_code, 302)
+        status, body = self.ana.call("GET", f"/api/presets/{preset.id}/")
+        self.assertEqual((body["settings"]["rounds"], body["settings"]["deck"]), (7, None))
+        self.assertEqual(self.ana.page(f"/presets/{preset.id}/delete/", {}).status_code, 302)
+        self.assertFalse(Preset.objects.filter(id=preset.id).exists())
+        self.assertEqual(self.ana.client.get(f"/presets/{preset.id}/delete/").status_code, 405)
