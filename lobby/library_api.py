@@ -107,10 +107,11 @@ def pack_list(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"packs": found})
 
     def upload():
-        user = webauth.require_user(request)
-        # Refuse a body far over the limit before Django parses it.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.PARTYHUB_PACK_MAX_BYTES + 65536:
+        # Refuse a body far over the limit before anything parses it (the
+        # CSRF check may read a form's fields).
+        if _content_length(request) > settings.PARTYHUB_PACK_MAX_BYTES + 65536:
             raise packs.too_large()
+        user = webauth.require_user(request)
         driver, _kind = packs.kind_of(request.POST.get("game"))
         upload = request.FILES.get("file")
         if upload is None:
@@ -151,3 +152,10 @@ def pack_detail(request: HttpRequest, game: str, pack_id: str) -> HttpResponse:
         return HttpResponse(status=204)
 
     return _dispatch(request, {"GET": show, "PATCH": rename, "DELETE": delete})
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
