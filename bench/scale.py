@@ -27,10 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import mmap
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -40,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.broadcaster import Progress  # noqa: E402  (a load generator's progress page)
 from bench.common import (  # noqa: E402
     BENCH,
     BIN,
@@ -56,7 +55,6 @@ from bench.common import (  # noqa: E402
 )
 from partyhub.redisproc import RedisServer, free_port  # noqa: E402
 
-PROGRESS_MAGIC = 0x50484231  # bench/wscommon.h BENCH_PROGRESS_MAGIC
 SYSCTLS = (
     "net.ipv4.ip_local_port_range",
     "net.core.somaxconn",
@@ -109,18 +107,6 @@ def hard_nofile() -> int:
     import resource
 
     return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-
-
-class Progress:
-    """A load generator's progress page: event frames received so far."""
-
-    def __init__(self, path: Path) -> None:
-        with open(path, "r+b") as f:
-            self.map = mmap.mmap(f.fileno(), 4096, access=mmap.ACCESS_READ)
-
-    def deliveries(self) -> int:
-        magic, deliveries = struct.unpack_from("<QQ", self.map, 0)
-        return deliveries if magic == PROGRESS_MAGIC else 0
 
 
 def socket_line(games: list[dict[str, Any]], i: int) -> str:
@@ -248,7 +234,7 @@ class Scale:
             if hello["fd_limit"] < per + 64:
                 raise BenchError(f"loadgen{i}: RLIMIT_NOFILE {hello['fd_limit']} < {per + 64}")
             self.loadgens.append(lg)
-            self.progress.append(Progress(shm))
+            self.progress.append(Progress(str(shm)))
 
     def tail(self, name: str, n: int = 1500) -> str:
         path = self.tmp / f"{name}.log"
