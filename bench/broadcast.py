@@ -18,12 +18,13 @@ a private redis-server, it measures calls/s and mean/median/p99 latency of
 
 The three run in interleaved rounds in one process (a busy machine slows
 all three alike); ratios are of medians, steadier than means there. Each
-call's time is then split into the Redis side -- the execution time of the
-commands it sent, from SLOWLOG with a threshold of 0 (a script's inner
-commands are inside its own entry; cross-checked with INFO commandstats
-usec_per_call of EVALSHA), median per call -- and the client side: the
-median call minus that, which holds the encoding, the client library and
-the loopback round trip. A raw `PING` over a plain socket gives the round trip's floor.
+call's time is split into the Redis side -- the execution time of the
+commands it sent, from SLOWLOG with a threshold of 0 during the timed calls
+themselves (a script's entry includes the commands it runs;
+cross-checked with INFO commandstats usec_per_call of EVALSHA) -- and the
+client side: the rest of that same call, which holds the encoding, the
+client library and the loopback round trip (medians of both are shown).
+A raw `PING` over a plain socket gives the round trip's floor.
 Stored messages are deleted between batches (untimed) so keys never reach
 capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 """
@@ -49,7 +50,7 @@ from partyhub.redisproc import RedisServer  # noqa: E402
 
 BATCH = 50  # calls between (untimed) clean-ups
 ROUNDS = 5  # interleaved rounds per path and cell
-ATTRIBUTION_CALLS = 200  # calls whose Redis time is read from SLOWLOG
+ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
 RS_GROUP_SEND = 1  # csrc/rscripts.h rs_script
 PATHS = (
     ("c", "C `sync_broadcast_phase_event`"),
@@ -131,51 +132,61 @@ def clean(raw, prefix_keys: list[str]) -> None:
         raw.delete(*prefix_keys)
 
 
-def timed(call, raw, keys, seconds: float, max_calls: int) -> list[float]:
-    """Run `call` in batches until `seconds` of timed work or `max_calls`."""
-    lat: list[float] = []
+SKIP = (b"CONFIG", b"SLOWLOG", b"INFO", b"DEL")  # the harness's own commands
+
+
+def redis_usec(raw, calls: int) -> list[float]:
+    """The Redis execution µs of each of the last `calls` calls, oldest first,
+    from SLOWLOG (threshold 0: every command), then reset it. Redis 7 also
+    logs the commands a script runs, from its fake client "?:0", and the
+    script's own entry includes them: only the commands a client sent count."""
+    entries = raw.slowlog_get(100_000)
+    raw.slowlog_reset()
+    ours = [
+        e["duration"]
+        for e in reversed(entries)
+        if not e.get("client_address", b"").startswith(b"?")
+        and e["command"].split()[0].upper() not in SKIP
+    ]
+    per_call = len(ours) // calls
+    if per_call and per_call * calls == len(ours):  # the same commands each call
+        return [sum(ours[i : i + per_call]) for i in range(0, len(ours), per_call)]
+    return [sum(ours) / calls] * calls  # e.g. a connection's HELLO now and then
+
+
+def timed(call, raw, keys, seconds: float, max_calls: int) -> list[tuple[float, float]]:
+    """Run `call` in batches until `seconds` of timed work or `max_calls`:
+    (wall µs, Redis µs) per call, the two from the same call."""
+    out: list[tuple[float, float]] = []
     spent = 0.0
-    while spent < seconds and len(lat) < max_calls:
+    raw.slowlog_reset()
+    while spent < seconds and len(out) < max_calls:
+        lat = []
         for _ in range(BATCH):
             t0 = time.perf_counter()
             call()
             lat.append(time.perf_counter() - t0)
-        spent = sum(lat)
+        spent += sum(lat)
+        out += zip((x * 1e6 for x in lat), redis_usec(raw, BATCH), strict=True)
         clean(raw, keys)
-    return lat
+    return out
 
 
-def redis_side(raw, call, keys) -> tuple[list[float], float | None, dict[str, float]]:
-    """Per call: the Redis execution µs of its commands (SLOWLOG, summed per
-    call), EVALSHA usec_per_call (INFO commandstats) and the commands run."""
+def commandstats(raw, call, keys) -> tuple[float | None, dict[str, float]]:
+    """EVALSHA usec_per_call (INFO commandstats) and the commands per call."""
     clean(raw, keys)
-    raw.config_set("slowlog-log-slower-than", 0)
-    raw.config_set("slowlog-max-len", 100_000)
-    raw.slowlog_reset()
     raw.config_resetstat()
     for _ in range(ATTRIBUTION_CALLS):
         call()
-    entries = raw.slowlog_get(100_000)
     stats = raw.info("commandstats")
-    raw.config_set("slowlog-log-slower-than", 10_000)
-    ours = [
-        e["duration"]
-        for e in reversed(entries)  # oldest first
-        if e["command"].split()[0].upper() not in (b"CONFIG", b"SLOWLOG", b"INFO")
-    ]
-    per_call = len(ours) // ATTRIBUTION_CALLS
-    if per_call and per_call * ATTRIBUTION_CALLS == len(ours):  # the same commands each call
-        usec = [sum(ours[i : i + per_call]) for i in range(0, len(ours), per_call)]
-    else:  # e.g. a connection's HELLO now and then: the mean is all there is
-        usec = [sum(ours) / ATTRIBUTION_CALLS]
+    clean(raw, keys)
     evalsha = stats.get("cmdstat_evalsha", {}).get("usec_per_call")
     commands = {
         k.removeprefix("cmdstat_"): v["calls"] / ATTRIBUTION_CALLS
         for k, v in stats.items()
-        if not k.startswith(("cmdstat_config", "cmdstat_slowlog"))
+        if not k.startswith(("cmdstat_config", "cmdstat_slowlog", "cmdstat_del"))
     }
-    clean(raw, keys)
-    return usec, evalsha, commands
+    return evalsha, commands
 
 
 def ping_floor(port: int, n: int = 3000) -> float:
@@ -278,28 +289,30 @@ def main() -> None:
                 ),
             }
             limits = {"c": 200000, "script": 200000, "py": 20000}
-            lat = {label: [] for label in calls}
+            pairs = {label: [] for label in calls}
             for call in calls.values():
                 call()  # warm up: connections, scripts
+            raw.config_set("slowlog-max-len", 100_000)
+            raw.config_set("slowlog-log-slower-than", 0)
             for _ in range(ROUNDS):
                 for label, call in calls.items():
-                    lat[label] += timed(
+                    pairs[label] += timed(
                         call, raw, keys, args.seconds / ROUNDS, limits[label] // ROUNDS
                     )
+            raw.config_set("slowlog-log-slower-than", 10_000)
             result = {"members": n_members, "keys": n_keys}
             for label, call in calls.items():
-                values = sorted(lat[label])
-                median = statistics.median(values) * 1e6
-                server, evalsha_us, commands = redis_side(raw, call, keys)
+                wall = sorted(w for w, _ in pairs[label])
+                evalsha_us, commands = commandstats(raw, call, keys)
                 result[label] = {
-                    "rate": len(values) / sum(values),
-                    "mean": statistics.fmean(values) * 1e6,
-                    "p50": median,
-                    "p99": values[int(len(values) * 0.99) - 1] * 1e6,
-                    "n": len(values),
-                    "redis": statistics.median(server),
+                    "rate": len(wall) / sum(wall) * 1e6,
+                    "mean": statistics.fmean(wall),
+                    "p50": statistics.median(wall),
+                    "p99": wall[int(len(wall) * 0.99) - 1],
+                    "n": len(wall),
+                    "redis": statistics.median(r for _, r in pairs[label]),
+                    "client": statistics.median(w - r for w, r in pairs[label]),
                     "evalsha": evalsha_us,
-                    "client": median - statistics.median(server),
                     "commands": commands,
                 }
             rows.append(result)
