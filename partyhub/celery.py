@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
+
+from realtime.supervisor import notify_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partyhub.settings")
 
@@ -27,3 +30,10 @@ def use_broker(url: str) -> None:
     if app._pool is not None:
         app._pool.force_close_all()
     app._after_fork()  # forgets the connection and producer pools
+
+
+@worker_ready.connect
+def _tell_the_supervisor(**kwargs) -> None:
+    """Connected to the broker and consuming: `make run` (realtime.supervisor)
+    and systemd `Type=notify` units count the worker as started from here."""
+    notify_ready()

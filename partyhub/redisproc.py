@@ -44,8 +44,9 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        args = [
+    def args(self) -> list[str]:
+        """The redis-server command line: this port, this dir, nothing saved."""
+        return [
             redis_server_binary(),
             "--port",
             str(self.port),
@@ -61,7 +62,11 @@ class RedisServer:
             os.path.join(self.dir, "redis.log"),
             *self.extra_args,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            self.args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.wait_ready()
         return self
 

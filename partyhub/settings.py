@@ -243,6 +243,7 @@ LOGGING = {
             "level": os.environ.get("PARTYHUB_LOG_LEVEL", "INFO"),
             "propagate": False,  # Daphne's root handler would print them twice
         }
-        for name in ("lobby", "realtime")
+        # django.channels: runworker's start line is INFO (quiet `make run`).
+        for name in ("lobby", "realtime", "django.channels")
     },
 }

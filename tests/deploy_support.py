@@ -65,11 +65,12 @@ def production_env(**site: str) -> dict[str, str]:
     return env
 
 
-def exec_start(unit: str, **replace: str) -> list[str]:
+def exec_start(unit: str, instance: str = "test", **replace: str) -> list[str]:
     """A unit's ExecStart as argv, run from this checkout's interpreter;
-    `replace` maps shipped strings (ports) to the test's."""
+    `replace` maps shipped strings (ports, state paths) to the test's; `%i`
+    is `instance`, as systemd expands it for a template."""
     text = (UNITS / unit).read_text()
-    line = re.search(r"^ExecStart=(.+)$", text, re.M).group(1)
+    line = re.search(r"^ExecStart=(.+)$", text, re.M).group(1).replace("%i", instance)
     for old, new in replace.items():
         if old not in line:
             raise AssertionError(f"{unit}: {old!r} not in ExecStart={line}")
@@ -205,7 +206,10 @@ class ProxyStack(ServerUnderTest):
             "sidecar",
             exec_start(
                 "partyhub-sidecar@.service",
-                **{"--bind 127.0.0.1:8001": f"--bind 127.0.0.1:{self.ws_port}"},
+                **{
+                    "--bind 127.0.0.1:8001": f"--bind 127.0.0.1:{self.ws_port}",
+                    "/var/lib/partyhub/": f"{self.dir}/",  # StateDirectory=
+                },
             ),
         )
         (self.dir / "partyhub.conf").write_text(

@@ -158,7 +158,19 @@ class expect_logs:  # noqa: N801 - a context manager used like assertLogs
         return result
 
 
-class GameCase(TransactionTestCase):
+class TwoPlayers:
+    """setUp: a session (`code`, host token `host`) with two players, Ana and
+    Bo (`ana`, `bo`: their session tokens; `ana_id`, `bo_id`)."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = Api()
+        self.code, self.host = self.api.create(rounds=2)
+        self.ana_id, self.ana = self.api.join(self.code, "Ana")
+        self.bo_id, self.bo = self.api.join(self.code, "Bo")
+
+
+class GameCase(TwoPlayers, TransactionTestCase):
     """A session with a host and two players (Ana, Bo) and a sidecar per class."""
 
     serialized_rollback = True
@@ -176,17 +188,11 @@ class GameCase(TransactionTestCase):
         finally:
             super().tearDownClass()
 
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        self.ana_id, self.ana = self.api.join(self.code, "Ana")
-        self.bo_id, self.bo = self.api.join(self.code, "Bo")
-
     async def drain(self, ws, n: int, timeout: float = 20) -> list[dict]:
         return [await servers.recv_json(ws, timeout) for _ in range(n)]
 
 
-class ServerPerClass:
+class ServerPerClass(TwoPlayers):
     """Mixin for a TransactionTestCase run against one server: `cls.server`,
     a `server_class` (servers.Daphne or servers.Sidecar) started for the
     class, and GameCase's session in each test."""
@@ -206,10 +212,8 @@ class ServerPerClass:
         finally:
             super().tearDownClass()
 
-    setUp = GameCase.setUp
 
-
-class BothServers:
+class BothServers(TwoPlayers):
     """Mixin for a TransactionTestCase run against both servers at once:
     `cls.daphne` and `cls.sidecar` (with `sidecar_options`) for the class,
     and GameCase's session in each test."""
@@ -230,8 +234,6 @@ class BothServers:
             cls.sidecar.close()
         finally:
             super().tearDownClass()
-
-    setUp = GameCase.setUp
 
 
 class PrivateRedis:

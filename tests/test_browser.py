@@ -312,8 +312,8 @@ class FullGameSidecarTests(FullGame, BrowserTestCase):
     server_factory = staticmethod(sidecar_server)
 
 
-class Resilience:
-    """The WebSocket server goes away mid-round and comes back."""
+class GamePages:
+    """A game created over REST for each test; the host's page and players' pages."""
 
     def setUp(self):
         super().setUp()
@@ -339,6 +339,10 @@ class Resilience:
         page.click("#join-button")
         expect(self.status(page)).to_have_attribute("data-status", "connected")
         return page
+
+
+class Resilience(GamePages):
+    """The WebSocket server goes away mid-round and comes back."""
 
     def test_server_restart_mid_round(self):
         host = self.open_host()

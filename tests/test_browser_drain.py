@@ -8,49 +8,23 @@ from __future__ import annotations
 import signal
 import time
 import unittest
-from pathlib import Path
 
 from .browser_support import BrowserTestCase, SidecarServer, sidecar_unavailable
-from .helpers import Api
-from .test_browser import Resilience, expect
+from .processes import listeners
+from .test_browser import GamePages, expect
 
 WINDOW_S = 3.0
 # The page may see server.draining this long after the server sent it.
 SLACK_MS = 100
 
 
-def listeners(port: int) -> int:
-    """Listening TCP sockets on port (both address families), from /proc."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "0A":
-                count += 1
-    return count
-
-
 class DrainingSidecar(SidecarServer):
     drain_seconds = WINDOW_S
 
 
-class DrainBrowserTests(BrowserTestCase):
+@unittest.skipIf(sidecar_unavailable(), str(sidecar_unavailable()))
+class DrainBrowserTests(GamePages, BrowserTestCase):
     server_factory = DrainingSidecar
-    # The same page helpers as the restart test.
-    open_host = Resilience.open_host
-    open_player = Resilience.open_player
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        reason = sidecar_unavailable()
-        if reason:
-            raise unittest.SkipTest(reason)
-        super().setUpClass()
-
-    def setUp(self):
-        super().setUp()
-        self.api = Api()
-        self.code, self.host_token = self.django(self.api.create)
 
     def test_pages_move_to_the_second_sidecar_at_their_turn_and_play_on(self):
         host = self.open_host()

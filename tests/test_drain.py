@@ -18,7 +18,7 @@ from django.test import TransactionTestCase
 from realtime import protocol
 
 from . import servers
-from .helpers import Api
+from .helpers import TwoPlayers
 
 WINDOW_S = 2.0
 SLACK_S = 0.1  # the client may see the notice this much after the server sent it
@@ -42,14 +42,8 @@ async def http_get(reader, writer, path: str) -> tuple[int, str]:
     return int(lines[0].split()[1]), body.decode()
 
 
-class DrainTests(TransactionTestCase):
+class DrainTests(TwoPlayers, TransactionTestCase):
     serialized_rollback = True
-
-    def setUp(self):
-        self.api = Api()
-        self.code, self.host = self.api.create(rounds=2)
-        _, self.ana = self.api.join(self.code, "Ana")
-        self.api.join(self.code, "Bo")  # a round needs two players
 
     async def start(self, *args: str) -> servers.RunSidecar:
         server = await sync_to_async(servers.RunSidecar)(*args)

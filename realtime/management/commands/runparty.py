@@ -1,11 +1,16 @@
 """manage.py runparty: serve the game for development (what `make run` calls).
 
-Starts a private redis-server unless CHANNEL_REDIS_HOST/PORT are set, the C
-sidecar for WebSockets (port + 1) when the extension is built (with a
-Channels worker for the client messages it forwards), Daphne (HTTP, and
-WebSockets too as the Python fallback), a Celery worker (phase deadlines)
-and Celery beat (the periodic purge of ended and abandoned sessions); prints
-what to open and stops everything on Ctrl-C.
+Starts, under realtime.supervisor, a private redis-server unless
+CHANNEL_REDIS_HOST/PORT are set, the C sidecar for WebSockets (port + 1)
+when the extension is built (with a Channels worker for the client
+messages it forwards), Daphne (HTTP, and WebSockets too as the Python
+fallback), a Celery worker (phase deadlines) and Celery beat (the periodic
+purge of ended and abandoned sessions). A service that dies is restarted
+(at once; with backoff if it keeps dying), the others keep running; one
+that cannot start at all stops everything and says why. It prints one line
+per service, then only warnings and errors (PARTYHUB_LOG_LEVEL=INFO for
+more), and stops everything on Ctrl-C, SIGTERM or SIGHUP; SIGUSR1 drains
+the sidecar, as it does `runsidecar`.
 
 Beat runs as its own process, as in production, where exactly one beat runs
 beside any number of workers (`worker -B` would start one per worker).
@@ -21,16 +26,17 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
+from realtime import supervisor
 from realtime.sidecar import setting
 
 WILDCARDS = ("0.0.0.0", "::", "")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def lan_addresses() -> list[str]:
@@ -67,7 +73,10 @@ def lan_allowed_hosts(addresses: list[str]) -> str:
 
 
 class Command(BaseCommand):
-    help = "Serve partyhub for development: Redis (if needed), Daphne, Celery worker and beat."
+    help = (
+        "Serve partyhub for development: Redis (if needed), the sidecar, Daphne, "
+        "Celery worker and beat, each restarted if it dies."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("PARTYHUB_HOST", "127.0.0.1"))
@@ -76,83 +85,38 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: int, **options):
-        env = dict(os.environ)
-        redis = None
-        if "CHANNEL_REDIS_HOST" in os.environ or "CHANNEL_REDIS_PORT" in os.environ:
-            self.stdout.write(
-                f"Using Redis at {settings.CHANNEL_REDIS_HOST}:{settings.CHANNEL_REDIS_PORT}"
-            )
-        else:
-            redis = RedisServer(port=free_port()).start()
-            env["CHANNEL_REDIS_HOST"] = "127.0.0.1"
-            env["CHANNEL_REDIS_PORT"] = str(redis.port)
-            self.stdout.write(f"Started a private redis-server on 127.0.0.1:{redis.port}")
+        level = (os.environ.get("PARTYHUB_LOG_LEVEL") or "WARNING").upper()
+        if level not in LOG_LEVELS:
+            raise CommandError(f"PARTYHUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        supervisor.logger.setLevel(level)
+        # Development: DEBUG on unless DJANGO_DEBUG says otherwise.
+        env = dict(os.environ, PARTYHUB_LOG_LEVEL=level, PYTHONUNBUFFERED="1")
+        env.setdefault("DJANGO_DEBUG", "1")
         addresses = lan_addresses() if host in WILDCARDS else []
         if host in WILDCARDS and not os.environ.get("DJANGO_ALLOWED_HOSTS"):
             # ALLOWED_HOSTS is also the WebSocket Origin allowlist: let phones
             # that open http://<this machine's address>:<port>/ in.
             env["DJANGO_ALLOWED_HOSTS"] = lan_allowed_hosts(addresses)
-        children: list[subprocess.Popen] = []
+        sidecar = self._sidecar_available()
+        for taken in (port, port + 1) if sidecar else (port,):
+            if supervisor.port_in_use(host, taken):
+                raise CommandError(
+                    f"port {taken} on {host} is in use (another `make run`?): stop it, or "
+                    f"use other ports, e.g. PARTYHUB_PORT={port + 10} make run "
+                    "(the sidecar takes the port after it)"
+                )
+        redis = None
+        if "CHANNEL_REDIS_HOST" not in os.environ and "CHANNEL_REDIS_PORT" not in os.environ:
+            redis = RedisServer(port=free_port())
+            env["CHANNEL_REDIS_HOST"] = "127.0.0.1"
+            env["CHANNEL_REDIS_PORT"] = str(redis.port)
         beat_dir = tempfile.mkdtemp(prefix="partyhub-beat-")
-        shown = "127.0.0.1" if host in WILDCARDS else host
-        ws_url = f"ws://{shown}:{port}"
+        party = Party(self, env, host, port, level, sidecar, redis, beat_dir)
         try:
-            if self._sidecar_available():
-                sidecar_bind = f"{host}:{port + 1}"
-                command = [sys.executable, "manage.py", "runsidecar", "--bind", sidecar_bind]
-                children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
-                ws_url = f"ws://{shown}:{port + 1}"
-                env.setdefault("PARTYHUB_WS_PORT", str(port + 1))
-                # Client messages the sidecar forwards (reactions) are handled here.
-                inbound = [sys.executable, "manage.py", "runworker", setting("inbound_channel")]
-                children.append(subprocess.Popen(inbound, env=env, cwd=Path(settings.BASE_DIR)))
-            else:
-                self.stdout.write(
-                    self.style.WARNING(
-                        "The C extension is not built: WebSockets are served by Daphne."
-                    )
-                )
-            daphne = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "partyhub.asgi:application",
-            ]
-            children.append(subprocess.Popen(daphne, env=env, cwd=Path(settings.BASE_DIR)))
-            celery = [sys.executable, "-m", "celery", "-A", "partyhub"]
-            worker = [*celery, "worker", "--loglevel=INFO", "--concurrency=2"]
-            beat = [*celery, "beat", "--loglevel=INFO", f"--schedule={beat_dir}/schedule"]
-            for command in (worker, beat):
-                children.append(subprocess.Popen(command, env=env, cwd=Path(settings.BASE_DIR)))
-            lines = [f"\npartyhub is running: open http://{shown}:{port}/"]
-            if addresses:
-                lines.append("  Phones and other computers on your network:")
-                lines += [f"             http://{address}:{port}/" for address in addresses]
-            elif host not in WILDCARDS and host.startswith("127."):
-                lines.append(
-                    "  Only this computer can play: to let phones join, run"
-                    " `PARTYHUB_HOST=0.0.0.0 make run`"
-                )
-            lines += [
-                f"  REST API   http://{shown}:{port}/api/sessions/",
-                f"  WebSocket  {env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/",
-                "Press Ctrl-C to stop.\n",
-            ]
-            self.stdout.write(self.style.SUCCESS("\n".join(lines)))
-            self._wait(children)
+            party.serve(addresses)
+        except supervisor.StartError as exc:
+            raise CommandError(str(exc)) from None
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=8)
-                except subprocess.TimeoutExpired:
-                    child.kill()
             if redis is not None:
                 redis.close()
             shutil.rmtree(beat_dir, ignore_errors=True)
@@ -164,15 +128,125 @@ class Command(BaseCommand):
             return False
         return hasattr(_sidecar, "Server")
 
-    def _wait(self, children: list[subprocess.Popen]) -> None:
-        stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        try:
-            while not stop:
-                for child in children:
-                    if child.poll() is not None:
-                        name = " ".join(str(arg) for arg in child.args[1:5])
-                        raise CommandError(f"{name} exited with {child.returncode}")
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+
+class Party:
+    """The services of `make run` under one Supervisor, and what it prints."""
+
+    def __init__(self, command, env, host, port, level, sidecar, redis, beat_dir) -> None:
+        self.command, self.env, self.host, self.port = command, env, host, port
+        self.level, self.sidecar, self.redis, self.beat_dir = level, sidecar, redis, beat_dir
+        self.shown = "127.0.0.1" if host in WILDCARDS else host
+        self.lines: list[tuple[str, str]] = []  # (service name, what it serves)
+
+    def serve(self, addresses: list[str]) -> None:
+        with supervisor.Supervisor() as party:
+            self.party = party
+            if self.redis is not None and not party.start([self.redis_service()]):
+                return
+            if not party.start(self.services()):
+                return
+            self.print_started(addresses)
+            party.run()
+
+    def popen(self, args: list[str], notify: bool = False):
+        return self.party.popen(args, notify, env=self.env, cwd=Path(settings.BASE_DIR))
+
+    def redis_service(self) -> supervisor.Service:
+        redis = self.redis
+        self.lines.append(("redis", f"127.0.0.1:{redis.port} (private, nothing saved)"))
+        return supervisor.Service(
+            "redis",
+            start=lambda: self.party.popen(
+                redis.args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ),
+            ready=lambda proc: redis.ping(),
+            restart_note=(
+                "It starts empty: games in progress lost their state in Redis, and "
+                "their phones reconnect only once the host acts again."
+            ),
+        )
+
+    def services(self) -> list[supervisor.Service]:
+        manage = [sys.executable, "manage.py"]
+        ws_url = f"ws://{self.shown}:{self.port}"
+        found = []
+        if self.sidecar:
+            ws_url = f"ws://{self.shown}:{self.port + 1}"
+            self.env.setdefault("PARTYHUB_WS_PORT", str(self.port + 1))
+            bind = [*manage, "runsidecar", "--bind", f"{self.host}:{self.port + 1}"]
+            found.append(
+                supervisor.Service(
+                    "sidecar",
+                    start=lambda: self.popen(bind),
+                    ready=lambda proc: supervisor.port_open(self.host, self.port + 1),
+                    takes=frozenset({signal.SIGUSR1}),
+                )
+            )
+            # Client messages the sidecar forwards (reactions) are handled here.
+            inbound = [*manage, "runworker", setting("inbound_channel")]
+            found.append(supervisor.Service("inbound", start=lambda: self.popen(inbound)))
+        ws_url = f"{self.env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/"
+        verbosity = {"DEBUG": "2", "INFO": "1"}.get(self.level, "0")
+        daphne = [sys.executable, "-m", "daphne", "-v", verbosity]
+        daphne += ["-b", self.host, "-p", str(self.port), "partyhub.asgi:application"]
+        found.append(
+            supervisor.Service(
+                "daphne",
+                start=lambda: self.popen(daphne),
+                ready=lambda proc: supervisor.port_open(self.host, self.port),
+            )
+        )
+        # Celery warns at every start that it runs as root (as in a container):
+        # the risk it means is pickle, and it accepts only JSON here.
+        celery = [sys.executable, "-W", "ignore:You're running the worker with superuser"]
+        celery += ["-m", "celery", "-A", "partyhub"]
+        if self.level not in ("DEBUG", "INFO"):
+            celery.append("--quiet")  # no banners
+        worker = [*celery, "worker", f"--loglevel={self.level}", "--concurrency=2"]
+        beat = [*celery, "beat", f"--loglevel={self.level}"]
+        beat.append(f"--schedule={self.beat_dir}/schedule")
+        found.append(
+            supervisor.Service(
+                "celery",
+                start=lambda: self.popen(worker, notify=True),
+                ready=lambda proc: proc.ready(),  # connected to the broker
+            )
+        )
+        found.append(supervisor.Service("beat", start=lambda: self.popen(beat)))
+        http = f"http://{self.shown}:{self.port}"
+        if self.sidecar:
+            self.lines.append(("sidecar", f"WebSockets {ws_url}"))
+            self.lines.append(("inbound", "client messages the sidecar forwards (runworker)"))
+            self.lines.append(("daphne", f"pages and REST API {http}/api/sessions/"))
+        else:
+            self.lines.append(("daphne", f"pages, REST API and WebSockets {ws_url}"))
+        self.lines.append(("celery", "phase deadlines (Celery worker)"))
+        self.lines.append(("beat", "purges and the deadline sweep (Celery beat)"))
+        return found
+
+    def print_started(self, addresses: list[str]) -> None:
+        out, style = self.command.stdout, self.command.style
+        if not self.sidecar:
+            out.write(
+                style.WARNING("The C extension is not built: WebSockets are served by Daphne.")
+            )
+        if self.redis is None:
+            redis_at = f"{settings.CHANNEL_REDIS_HOST}:{settings.CHANNEL_REDIS_PORT}"
+            out.write(f"  {'redis':<8} {'':<10} {redis_at} (CHANNEL_REDIS_HOST/PORT: not ours)")
+        pids = self.party.pids()
+        for name, what in self.lines:
+            out.write(f"  {name:<8} pid {pids[name]:<6} {what}")
+        lines = [f"\npartyhub is running: open http://{self.shown}:{self.port}/"]
+        if addresses:
+            lines.append("  Phones and other computers on your network:")
+            lines += [f"             http://{address}:{self.port}/" for address in addresses]
+        elif self.host not in WILDCARDS and self.host.startswith("127."):
+            lines.append(
+                "  Only this computer can play: to let phones join, run"
+                " `PARTYHUB_HOST=0.0.0.0 make run`"
+            )
+        lines.append(
+            "Press Ctrl-C to stop. A service that dies is restarted. Warnings and errors"
+            " follow (PARTYHUB_LOG_LEVEL=INFO make run shows more).\n"
+        )
+        out.write(style.SUCCESS("\n".join(lines)))

@@ -1,12 +1,15 @@
 """manage.py runsidecar: serve ws/game/<code>/ from the C sidecar.
 
 Loads Django settings, then runs `realtime._sidecar.Server` with the GIL
-released. SIGTERM/SIGINT stop it: every socket is closed with 1001 and group
-memberships are dropped. SIGUSR1 drains it over `--drain-seconds` (default
-30): it stops accepting, tells each socket when to reconnect and closes it
-with 1012 at that time, then waits, drained, for SIGTERM, which exits at
-once. `--workers N` forks N processes sharing the port (SO_REUSEPORT), each
-its own channels_redis process; signals are passed on to every worker.
+released. SIGTERM/SIGINT/SIGHUP stop it: every socket is closed with 1001
+and group memberships are dropped. SIGUSR1 drains it over `--drain-seconds`
+(default 30): it stops accepting, tells each socket when to reconnect and
+closes it with 1012 at that time, then waits, drained, for SIGTERM, which
+exits at once. `--workers N` forks N processes sharing the port
+(SO_REUSEPORT), each its own channels_redis process, under
+realtime.supervisor: a worker that dies is replaced at once (with backoff
+if it keeps dying) without touching the others; signals are passed on to
+every worker.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from realtime import supervisor
 from realtime.sidecar import DRAIN_SECONDS, SidecarRunner, logger, setting
 
 LEVELS = {
@@ -26,6 +30,8 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+# The supervisor's counter of replaced workers (--metrics-file).
+RESTARTS_METRIC = "partyhub_sidecar_worker_restarts_total"
 
 
 class Command(BaseCommand):
@@ -41,22 +47,34 @@ class Command(BaseCommand):
             default=DRAIN_SECONDS,
             help=f"window SIGUSR1 spreads the 1012 closes over (default {DRAIN_SECONDS:g})",
         )
+        parser.add_argument(
+            "--metrics-file",
+            default=None,
+            help=f"with --workers: keep {RESTARTS_METRIC} in this Prometheus text file",
+        )
 
-    def handle(self, *args, bind, workers, log_level, drain_seconds, **options):
+    def handle(self, *args, bind, workers, log_level, drain_seconds, metrics_file, **options):
         if log_level:
             logger.setLevel(LEVELS[log_level])
+            supervisor.logger.setLevel(LEVELS[log_level])
         bind = bind or setting("bind")
         if workers < 1:
             raise CommandError("--workers must be at least 1")
         if not 0 <= drain_seconds <= 3600:
             raise CommandError("--drain-seconds must be in 0..3600")
+        if metrics_file and workers == 1:
+            raise CommandError(
+                "--metrics-file counts the workers --workers N replaces; one process "
+                "is restarted by its service manager (systemd counts it: NRestarts)"
+            )
         self.drain_seconds = drain_seconds
         if workers == 1:
             sys.exit(self.serve(bind))
-        self.supervise(bind, workers)
+        self.supervise(bind, workers, metrics_file)
 
-    def serve(self, bind: str) -> int:
-        """Run one server until SIGTERM/SIGINT (SIGUSR1 drains); return the exit status."""
+    def serve(self, bind: str, ready=None) -> int:
+        """Run one server until SIGTERM/SIGINT/SIGHUP (SIGUSR1 drains); return
+        the exit status. `ready()` is called once it serves (--workers)."""
         try:
             runner = SidecarRunner(bind=bind).start()
         except ImportError as exc:
@@ -64,10 +82,12 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot serve on {bind}: {exc}") from exc
         stop = lambda *_: runner.stop()  # noqa: E731
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        for sig in supervisor.STOP_SIGNALS:
+            signal.signal(sig, stop)
         signal.signal(signal.SIGUSR1, lambda *_: self.drain(runner))
         logger.info("sidecar pid %d serving ws://%s/ws/game/<code>/", os.getpid(), bind)
+        if ready is not None:
+            ready()
         while not runner.wait(0.5):
             pass
         logger.info("sidecar pid %d stopped", os.getpid())
@@ -77,43 +97,30 @@ class Command(BaseCommand):
         logger.info("sidecar pid %d draining over %g s", os.getpid(), self.drain_seconds)
         runner.drain(self.drain_seconds)
 
-    def supervise(self, bind: str, workers: int) -> None:
-        """Fork `workers` servers on one port; pass signals on; reap them."""
-        children = []
-        for _ in range(workers):
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    status = self.serve(bind)
-                except BaseException as exc:
-                    logger.error("sidecar worker %d failed: %s", os.getpid(), exc)
-                    status = 1
-                os._exit(status)
-            children.append(pid)
-
-        def forward(signum, frame):
-            """SIGTERM/SIGINT stop every worker; SIGUSR1 drains every worker."""
-            sent = signal.SIGUSR1 if signum == signal.SIGUSR1 else signal.SIGTERM
-            for pid in children:
-                try:
-                    os.kill(pid, sent)
-                except ProcessLookupError:
-                    pass
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        signal.signal(signal.SIGUSR1, forward)
-        failed = 0
-        while children:
+    def supervise(self, bind: str, workers: int, metrics_file: str | None) -> None:
+        """Fork `workers` servers on one port and keep them running (realtime.supervisor)."""
+        metrics = None
+        if metrics_file:
+            metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC)
             try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
-            if pid in children:
-                children.remove(pid)
-                if os.waitstatus_to_exitcode(status) != 0:
-                    failed += 1
-                    logger.error("sidecar worker %d exited with status %d", pid, status)
-                    forward(signal.SIGTERM, None)
-        if failed:
-            raise CommandError(f"{failed} sidecar worker(s) failed")
+                metrics.write(0)
+            except OSError as exc:
+                raise CommandError(f"--metrics-file: {exc}") from exc
+        try:
+            with supervisor.Supervisor(on_restart=metrics) as arbiter:
+                services = [
+                    supervisor.Service(
+                        f"sidecar worker {i}",
+                        start=lambda: arbiter.fork(lambda ready: self.serve(bind, ready)),
+                        ready=lambda proc: proc.ready(),
+                        takes=frozenset({signal.SIGUSR1}),
+                    )
+                    for i in range(workers)
+                ]
+                if arbiter.start(services):
+                    arbiter.run()
+        except supervisor.StartError as exc:
+            raise CommandError(str(exc)) from None
+        finally:
+            if metrics is not None:
+                metrics.remove()
