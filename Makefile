@@ -45,8 +45,6 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-# Development: DEBUG on unless DJANGO_DEBUG is set (production's default is off).
-run: export DJANGO_DEBUG ?= 1
 run: setup
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py loadquestions

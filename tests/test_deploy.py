@@ -244,6 +244,11 @@ class ThroughNginxTests(FullGame, BrowserTestCase):
         self.assertEqual((status, headers["Location"]), (301, "https://127.0.0.1/play/ABCD/"))
         self.assertEqual(self.request("GET", "/healthz", source="127.0.0.1")[0], 200)
         self.assertEqual(self.request("GET", "/metrics", source="127.0.0.13")[0], 403)
+        # The unit's --metrics-file, in its StateDirectory, for node_exporter.
+        restarts = (self.server.dir / "sidecar-test.prom").read_text()
+        self.assertIn(
+            'partyhub_sidecar_worker_restarts_total{file="sidecar-test.prom"} 0', restarts
+        )
 
     def test_websocket_caps_see_each_client_through_the_proxy(self):
         status, _, body = self.create("127.0.0.12")
