@@ -48,6 +48,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
 run: setup
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py loadquestions
+	@$(PY) manage.py loadlocations
 	@$(PY) manage.py runparty
 
 lint: venv

@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lobby import events as lobby_events  # noqa: E402
 from partyhub.redisproc import RedisServer  # noqa: E402
 
 BATCH = 50  # calls between (untimed) clean-ups
@@ -210,7 +211,7 @@ def encode_cost(n: int = 20000) -> float:
 
     t0 = time.perf_counter()
     for _ in range(n):
-        protocol.encode_event_parts(protocol.GAME_OVER, PAYLOAD)
+        protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
     return (time.perf_counter() - t0) / n * 1e6
 
 
@@ -223,13 +224,12 @@ def check_same_message(raw, fast_layer, peer: ScriptPeer, code: str, name: str) 
     """The peer stores what the C layer stores, but for the random prefix and seq."""
     import msgpack
 
-    from realtime import protocol
     from realtime.broadcast import sync_broadcast_phase_event
 
     key = "asgi" + name[: name.index("!") + 1]
     raw.delete(key)
-    seq_c = sync_broadcast_phase_event(code, protocol.GAME_OVER, PAYLOAD)
-    seq_s = peer.send(code, protocol.GAME_OVER, PAYLOAD)
+    seq_c = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, PAYLOAD)
+    seq_s = peer.send(code, lobby_events.GAME_OVER, PAYLOAD)
     stored = raw.zrange(key, 0, -1)
     c, s = (msgpack.unpackb(m[12:], raw=False) for m in stored)
     if (c["seq"], s["seq"]) != (seq_c, seq_s) or seq_s != seq_c + 1:
@@ -276,14 +276,14 @@ def main() -> None:
                 fast.group_add(group, name)
             keys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
             check_same_message(raw, fast, peer, code, names[0])
-            head, tail = protocol.encode_event_parts(protocol.GAME_OVER, PAYLOAD)
+            head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
 
             calls = {
                 "c": lambda code=code: sync_broadcast_phase_event(
-                    code, protocol.GAME_OVER, PAYLOAD
+                    code, lobby_events.GAME_OVER, PAYLOAD
                 ),
-                "script": lambda code=code: peer.send(code, protocol.GAME_OVER, PAYLOAD),
+                "script": lambda code=code: peer.send(code, lobby_events.GAME_OVER, PAYLOAD),
                 "py": lambda group=group, message=message: async_to_sync(channel_layer.group_send)(
                     group, message
                 ),

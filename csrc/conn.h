@@ -97,6 +97,8 @@ typedef struct ph_conn {
     /* sha256 of the presented token, wiped once the check is done */
     unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
+    /* A player's session.state, held while their private state is read. */
+    ph_frame *state_frame;
     ph_hb_node hb;                     /* heartbeat deadline (server_hb.c) */
     struct ph_group *groups[PH_CONN_GROUPS];
     uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */

@@ -366,6 +366,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->receive_timeout = 5;
     cfg->session_key_prefix = "partyhub:session:";
     cfg->state_key_prefix = "partyhub:state:";
+    cfg->private_key_prefix = "partyhub:private:";
     cfg->inbound_channel = "partyhub.inbound";
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
@@ -401,7 +402,7 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
 {
     if (cfg->host == NULL || cfg->redis_host == NULL || cfg->prefix == NULL
         || cfg->session_key_prefix == NULL || cfg->state_key_prefix == NULL
-        || cfg->inbound_channel == NULL || cfg->server_version == NULL) {
+        || cfg->private_key_prefix == NULL || cfg->inbound_channel == NULL || cfg->server_version == NULL) {
         ph_srv_set_err(err, errlen, "missing required configuration string");
         return -1;
     }
@@ -429,7 +430,8 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
     }
     if (strlen(cfg->prefix) > 32 || strlen(cfg->inbound_channel) > 99
         || strlen(cfg->session_key_prefix) > 128
-        || strlen(cfg->state_key_prefix) > 128) {
+        || strlen(cfg->state_key_prefix) > 128
+        || strlen(cfg->private_key_prefix) > 128) {
         ph_srv_set_err(err, errlen, "prefix or channel name too long");
         return -1;
     }
@@ -608,6 +610,7 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         || own_string(srv, &srv->cfg.prefix) < 0
         || own_string(srv, &srv->cfg.session_key_prefix) < 0
         || own_string(srv, &srv->cfg.state_key_prefix) < 0
+        || own_string(srv, &srv->cfg.private_key_prefix) < 0
         || own_string(srv, &srv->cfg.inbound_channel) < 0
         || own_string(srv, &srv->cfg.allowed_origins) < 0
         || own_string(srv, &srv->cfg.client_types) < 0

@@ -71,6 +71,9 @@ typedef struct ph_server_config {
     int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
     const char *session_key_prefix;  /* "partyhub:session:" */
     const char *state_key_prefix;    /* "partyhub:state:" */
+    const char *private_key_prefix;  /* "partyhub:private:", then
+                                      * "<code>:<player id>": a player's
+                                      * player.state text */
     const char *inbound_channel;   /* "partyhub.inbound" */
     const char *allowed_origins;   /* comma list or "*"; NULL = none */
     const char *client_types;      /* forwarded types; NULL = all */

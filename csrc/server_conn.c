@@ -190,15 +190,119 @@ conn_join(ph_server *srv, ph_conn *c, int slot, const char *group)
 
 static void conn_run_pending(ph_server *srv, ph_conn *c);
 
+/*
+ * Queue the greeting in front of whatever was queued since c joined its
+ * groups: welcome, the session.state frame, then (a player whose private
+ * state is stored) the player.state frame; then c is READY. Takes the
+ * caller's references to state and private (NULL: none). On failure c is
+ * closed with 1011.
+ */
+static void
+conn_greet(ph_server *srv, ph_conn *c, ph_frame *state, ph_frame *private)
+{
+    char buf[512];
+    ph_frame *welcome = NULL;
+    int n, ok;
+
+    n = ph_ws_welcome(buf, sizeof(buf), c->id, srv->cfg.server_version,
+                      c->code, c->role == PH_ROLE_HOST ? "host" : "player",
+                      c->player_id, wall_clock_ms());
+    if (n >= 0) {
+        welcome = ph_frame_new(buf, (size_t)n);
+    }
+    ok = welcome != NULL
+         && (private == NULL || ph_outq_push_front(&c->q, private) == PH_OUTQ_OK)
+         && ph_outq_push_front(&c->q, state) == PH_OUTQ_OK
+         && ph_outq_push_front(&c->q, welcome) == PH_OUTQ_OK;
+    if (welcome != NULL) {
+        ph_srv_frame_release(srv, welcome);
+    }
+    if (private != NULL) {
+        ph_srv_frame_release(srv, private);
+    }
+    ph_srv_frame_release(srv, state);
+    if (!ok) {
+        ph_srv_conn_close(srv, c, 1011);
+        return;
+    }
+    c->state = PH_CONN_READY;
+    lws_callback_on_writable(c->wsi);
+    conn_run_pending(srv, c);
+}
+
+/*
+ * Write "<private_key_prefix><code>:<player id>" (the Redis key of the
+ * player.state text Django stores with each private message to the player,
+ * realtime/snapshot.py private_key) NUL-terminated into out[0..outlen).
+ */
+static void
+private_key(const ph_server *srv, const ph_conn *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s%s:%lld", srv->cfg.private_key_prefix, c->code,
+             (long long)c->player_id);
+}
+
+/* The player's stored private state: greet with it (or without, nil). */
+static void
+private_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    ph_server *srv = link_srv(ac);
+    redisReply *reply = r;
+    ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
+    ph_frame *state, *private = NULL;
+
+    if (c == NULL || c->state != PH_CONN_AUTHING || c->state_frame == NULL) {
+        return;                        /* ws_closed releases a held frame */
+    }
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        ph_srv_conn_close(srv, c, 1013);
+        return;
+    }
+    state = c->state_frame;
+    c->state_frame = NULL;
+    if (reply->type == REDIS_REPLY_STRING && reply->len > 0) {
+        private = ph_frame_new(reply->str, reply->len);
+        if (private == NULL) {
+            ph_srv_frame_release(srv, state);
+            ph_srv_conn_close(srv, c, 1011);
+            return;
+        }
+    }
+    conn_greet(srv, c, state, private);
+}
+
+/*
+ * Read a player's private state before greeting them. The key lives on the
+ * shard of the player's group (where Django's broadcast of a private
+ * message stores it), and the GET goes on that shard's command link after
+ * the ZADD of the player's group (conn_join), which orders it as the
+ * session.state GET is ordered after the game group's.
+ */
+static void
+conn_read_private(ph_server *srv, ph_conn *c)
+{
+    char key[PH_KEY_MAX], group[PH_GROUP_NAME_MAX];
+    const char *argv[2];
+    size_t lens[2];
+    int n;
+
+    n = snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+                 (long long)c->player_id);
+    private_key(srv, c, key, sizeof(key));
+    argv[0] = "GET"; argv[1] = key;
+    lens[0] = 3; lens[1] = strlen(key);
+    ph_srv_redis_command(srv, ph_srv_shard_of(srv, group, (size_t)n),
+                         private_reply_cb, (void *)(uintptr_t)c->serial, 2,
+                         argv, lens);
+}
+
 static void
 state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     ph_server *srv = link_srv(ac);
     redisReply *reply = r;
     ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
-    char buf[512];
     ph_frame *f;
-    int n;
 
     if (c == NULL || c->state != PH_CONN_AUTHING) {
         return;
@@ -214,33 +318,17 @@ state_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         ph_srv_conn_close(srv, c, 1011);
         return;
     }
-    /* Welcome first, then the state snapshot, then anything queued since. */
-    {
-        f = ph_frame_new(reply->str, reply->len);
-        if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
-            if (f != NULL) {
-                ph_srv_frame_release(srv, f);
-            }
-            ph_srv_conn_close(srv, c, 1011);
-            return;
-        }
-        ph_srv_frame_release(srv, f);
-    }
-    n = ph_ws_welcome(buf, sizeof(buf), c->id, srv->cfg.server_version,
-                      c->code, c->role == PH_ROLE_HOST ? "host" : "player",
-                      c->player_id, wall_clock_ms());
-    f = n < 0 ? NULL : ph_frame_new(buf, (size_t)n);
-    if (f == NULL || ph_outq_push_front(&c->q, f) != PH_OUTQ_OK) {
-        if (f != NULL) {
-            ph_srv_frame_release(srv, f);
-        }
+    f = ph_frame_new(reply->str, reply->len);
+    if (f == NULL) {
         ph_srv_conn_close(srv, c, 1011);
         return;
     }
-    ph_srv_frame_release(srv, f);
-    c->state = PH_CONN_READY;
-    lws_callback_on_writable(c->wsi);
-    conn_run_pending(srv, c);
+    if (c->role == PH_ROLE_PLAYER) {
+        c->state_frame = f;            /* greeted once the private state is in */
+        conn_read_private(srv, c);
+        return;
+    }
+    conn_greet(srv, c, f, NULL);
 }
 
 /* Write "<state_key_prefix><code>" (the Redis key of the session.state
@@ -1095,6 +1183,10 @@ ws_closed(ph_server *srv, ph_conn *c)
     ph_fanout_del_conn(&srv->fan, c);
     ph_srv_hb_stop(srv, c);
     ph_outq_clear(&c->q, ph_srv_frame_release, srv);
+    if (c->state_frame != NULL) {
+        ph_srv_frame_release(srv, c->state_frame);
+        c->state_frame = NULL;
+    }
     ph_conn_rx_reset(c);
     ph_conn_pending_clear(c);
     ph_addr_count_release(&srv->addrs, c->addr);

@@ -4,61 +4,61 @@ from __future__ import annotations
 
 from realtime import protocol
 
-from . import lifecycle, timers
+from . import events, lifecycle, phases, timers
+from .context import Context
 from .errors import conflict
-from .models import GameSession, Phase
-from .services import Outcome, require_phase
-
-# Phases in which a round runs; in the lobby or after the game there is nothing to pause.
-PAUSABLE = (Phase.LIE, Phase.QUESTION, Phase.GUESS, Phase.SCORES, Phase.SCOREBOARD)
 
 
-def pause(session: GameSession) -> Outcome:
-    """Freeze the countdown; every action but resume (and exit) is refused meanwhile."""
+def pause(ctx: Context, body: dict) -> dict:
+    """Freeze the countdown; every action but resume (and exit) is refused meanwhile.
+
+    Only in the phases the game's phase table marks pausable.
+    """
+    session = ctx.session
     if session.paused:
         raise conflict("PAUSED", "The game is already paused.")
-    require_phase(session, *PAUSABLE)
+    pausable = [p.name for p in phases.table(ctx.driver).values() if p.pausable]
+    ctx.require_phase(*pausable)
     remaining = timers.pause(session)
-    session.save(update_fields=["updated_at", *timers.FIELDS])
     payload = {"round": session.round_number, "phase": session.phase, "remaining_ms": remaining}
-    return _outcome(session, protocol.PAUSED, payload)
+    ctx.emit(events.PAUSED, payload)
+    return _body(ctx, events.PAUSED)
 
 
-def resume(session: GameSession) -> Outcome:
+def resume(ctx: Context, body: dict) -> dict:
     """Run the countdown on with the time that was left when it was paused."""
+    session = ctx.session
     if not session.paused:
         raise conflict("NOT_PAUSED", "The game is not paused.")
     remaining = session.remaining_ms
-    timers.resume(session)
-    session.save(update_fields=["updated_at", *timers.FIELDS])
+    timers.resume(session, phases.spec(ctx.driver, session.phase).timer_stage)
     payload = {
         "round": session.round_number,
         "phase": session.phase,
         "remaining_ms": remaining,
         "deadline": session.deadline_ms,
     }
-    return _outcome(session, protocol.RESUMED, payload)
+    ctx.emit(events.RESUMED, payload)
+    return _body(ctx, events.RESUMED)
 
 
-def exit_session(session: GameSession) -> Outcome:
+def exit_session(ctx: Context, body: dict) -> dict:
     """End the session at once: session.closed to everyone, then every socket closes (4000).
 
     Works in any phase, paused or not. The REST API answers 410 until the
     purge deletes the session a grace period later, then 404.
     """
-    lifecycle.end_session(session, closed=True)
-    session.save(update_fields=["updated_at", "ended_at", "closed", *timers.FIELDS])
-    outcome = _outcome(session, protocol.SESSION_CLOSED, {"reason": "exited"})
-    outcome.body["closed"] = True
-    outcome.close_code = protocol.CLOSE_SESSION_CLOSED
-    return outcome
+    lifecycle.end_session(ctx.session, closed=True)
+    ctx.emit(events.SESSION_CLOSED, {"reason": "exited"})
+    ctx.close_code = protocol.CLOSE_SESSION_CLOSED
+    return {**_body(ctx, events.SESSION_CLOSED), "closed": True}
 
 
-def _outcome(session: GameSession, event_type: str, payload: dict) -> Outcome:
-    body = {
+def _body(ctx: Context, event_type: str) -> dict:
+    session = ctx.session
+    return {
         "phase": session.phase,
         "round": session.round_number,
         "paused": session.paused,
         "event": event_type,
     }
-    return Outcome(body, [(event_type, payload)])

@@ -5,7 +5,8 @@ lobby.publish) its Redis keys are set to expire. `purge_sessions` (the `purgeses
 periodically by Celery beat under `make run`) deletes every session that
 ended more than PARTYHUB_END_GRACE ago, and every session with no activity
 for PARTYHUB_ABANDONED_AFTER: the session row and, by cascade, its players
-(with their token digests), rounds, lies, answers and guesses.
+(with their token digests) and every game's data about them (its models
+delete with the session or its players).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def purge_sessions(now=None) -> list[str]:
             # Re-check under the lock: activity may have happened since.
             if not purgeable(now).select_for_update().filter(id=session.id).exists():
                 continue
+            player_ids = list(session.players.values_list("id", flat=True))
             GameSession.objects.filter(id=session.id).delete()
         try:
-            delete_session_keys(session.code)
+            delete_session_keys(session.code, player_ids)
         except redis.RedisError as exc:  # they expire by themselves
             logger.warning("could not delete the Redis keys of %s: %s", session.code, exc)
         codes.append(session.code)

@@ -1,4 +1,8 @@
-"""Game data: sessions, players, rounds, lies, answers and guesses.
+"""Platform data: sessions and players, for every game.
+
+A game keeps what it needs beyond these in its own models (with foreign keys
+to GameSession and Player, deleted with them), or, for small games, in the
+`data` JSON of the session and of each player.
 
 Tokens are never stored: only their SHA-256 hex digest, so a database leak
 does not let anyone act as a player. Digests are looked up by index and then
@@ -7,37 +11,25 @@ compared with `hmac.compare_digest`.
 
 from django.db import models
 
-
-class Phase(models.TextChoices):
-    LOBBY = "lobby", "Lobby"
-    LIE = "lie", "Writing lies"
-    QUESTION = "question", "Question shown"
-    GUESS = "guess", "Guessing"
-    SCORES = "scores", "Scores calculated"
-    SCOREBOARD = "scoreboard", "Scoreboard"
-    FINISHED = "finished", "Finished"
-
-
-class Question(models.Model):
-    """A trivia question from the bank, with its short true answer."""
-
-    prompt = models.CharField(max_length=200, unique=True)
-    answer = models.CharField(max_length=40)
-    category = models.CharField(max_length=20, blank=True)
-
-    def __str__(self) -> str:
-        return self.prompt
+# Phases every game has (lobby.driver adds the game's own in between).
+LOBBY = "lobby"
+SCOREBOARD = "scoreboard"
+FINISHED = "finished"
 
 
 class GameSession(models.Model):
     code = models.CharField(max_length=4, unique=True)
+    # The registered game (lobby.registry) this session plays.
+    game = models.CharField(max_length=32, default="weirsoe", db_index=True)
     host_token_digest = models.CharField(max_length=64, db_index=True)
-    phase = models.CharField(max_length=12, choices=Phase.choices, default=Phase.LOBBY)
+    # A phase of the game's phase table (lobby.driver.Phase).
+    phase = models.CharField(max_length=32, default=LOBBY)
     round_number = models.PositiveSmallIntegerField(default=0)
-    rounds = models.PositiveSmallIntegerField(default=3)
-    lie_time_limit = models.PositiveSmallIntegerField(default=60)
-    guess_time_limit = models.PositiveSmallIntegerField(default=30)
-    # Timers advance the phases by themselves (lie -> guess -> scores -> scoreboard -> next).
+    # The game's settings, validated against its settings table at create.
+    settings = models.JSONField(default=dict)
+    # A game's own per-session data (games without models of their own).
+    data = models.JSONField(default=dict, blank=True)
+    # Timers advance the phases by themselves at their deadlines.
     auto_advance = models.BooleanField(default=False)
     # When the running countdown ends (epoch ms); null when nothing counts down.
     deadline_ms = models.BigIntegerField(null=True, blank=True)
@@ -57,6 +49,17 @@ class GameSession(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def rounds(self) -> int:
+        """How many rounds the game has (every game's settings have `rounds`)."""
+        return int(self.settings["rounds"])
+
+
+class PlayerQuerySet(models.QuerySet):
+    def active(self) -> "PlayerQuerySet":
+        """Players still in the game (not left)."""
+        return self.filter(left_at__isnull=True)
+
 
 class Player(models.Model):
     session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="players")
@@ -65,7 +68,14 @@ class Player(models.Model):
     token_digest = models.CharField(max_length=64, db_index=True)
     score = models.IntegerField(default=0)
     reactions_received = models.PositiveIntegerField(default=0)
+    # A game's own per-player data (games without models of their own).
+    data = models.JSONField(default=dict, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Left after the lobby (their token no longer works); in the lobby a
+    # player who leaves is deleted instead.
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PlayerQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -75,67 +85,3 @@ class Player(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Round(models.Model):
-    session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="game_rounds")
-    number = models.PositiveSmallIntegerField()
-    question = models.ForeignKey(Question, on_delete=models.PROTECT)
-    # The step-by-step reveal sent when scores were calculated:
-    # {"steps": [phase.reveal_step payloads], "reveal_at": ms of the scores}.
-    reveal = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["number"]
-        constraints = [
-            models.UniqueConstraint(fields=["session", "number"], name="unique_round_number"),
-            models.UniqueConstraint(fields=["session", "question"], name="unique_round_question"),
-        ]
-
-
-class Lie(models.Model):
-    """What one player wrote this round (replaceable until answers are mixed)."""
-
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="lies")
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="lies")
-    text = models.CharField(max_length=80)
-    normalized = models.CharField(max_length=80)
-    submitted_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["submitted_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["round", "player"], name="one_lie_per_round")
-        ]
-
-
-class Answer(models.Model):
-    """One choice shown in the guess phase: the truth or a (possibly shared) lie.
-
-    `number` is the public id, assigned after shuffling so it reveals nothing.
-    """
-
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="answers")
-    number = models.PositiveSmallIntegerField()
-    text = models.CharField(max_length=80)
-    is_truth = models.BooleanField(default=False)
-    authors = models.ManyToManyField(Player, related_name="authored_answers", blank=True)
-
-    class Meta:
-        ordering = ["number"]
-        constraints = [
-            models.UniqueConstraint(fields=["round", "number"], name="unique_answer_number")
-        ]
-
-
-class Guess(models.Model):
-    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="guesses")
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="guesses")
-    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="guesses")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-        constraints = [
-            models.UniqueConstraint(fields=["round", "player"], name="one_guess_per_round")
-        ]

@@ -1,8 +1,11 @@
-"""Browser pages: the home page, the host's big screen and the player's phone.
+"""Browser pages: the home page, and each game's host screen and player phone.
 
-The pages are plain Django templates; everything live happens in the static
-ES modules (`lobby/static/lobby/*.js`) on top of the client module
-`realtime/static/realtime/partyhub-client.js`.
+Every page extends the platform's shell (templates/lobby/base.html: top bar,
+connection status indicator, toasts, the page's config as JSON). The home
+page lists the registered games and builds each one's settings form from its
+settings table; /host/<code>/ and /play/<code>/ render the session's game's
+templates (GameDriver.pages). Everything live happens in static ES modules on
+top of the client module `realtime/static/realtime/partyhub-client.js`.
 """
 
 from __future__ import annotations
@@ -11,63 +14,74 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from realtime import protocol
-
-from . import rules
-
-# Used until the server defines `realtime.protocol.REACTION_EMOJI`.
-FALLBACK_REACTION_EMOJI = ("😂", "😮", "👏", "🔥", "🤔", "😈")
-
-
-def reaction_emoji() -> list[str]:
-    """The emoji a player may send as a reaction (the server's list when it has one)."""
-    return list(getattr(protocol, "REACTION_EMOJI", FALLBACK_REACTION_EMOJI))
+from . import registry, rules
+from .driver import GameDriver
+from .models import GameSession
+from .reactions import REACTION_EMOJI
+from .views import describe_games
 
 
 def _code_or_404(code: str) -> str:
-    code = code.upper()
-    if len(code) != 4 or any(ch not in rules.CODE_ALPHABET for ch in code):
+    if not rules.is_code(code):
         raise Http404("No such game code.")
-    return code
+    return code.upper()
 
 
-def page_config(request: HttpRequest, code: str | None = None, role: str | None = None) -> dict:
-    """What a page's script needs: code, role, where sockets go, limits, emoji.
+def page_config(
+    request: HttpRequest,
+    code: str | None = None,
+    role: str | None = None,
+    driver: GameDriver | None = None,
+    session: GameSession | None = None,
+) -> dict:
+    """What a page's script needs: code, role, where sockets go, limits, emoji,
+    and the game's own facts (GameDriver.page_config).
 
     Sockets go to `ws_url` when set, else to the page's own host on `ws_port`
     (the sidecar under `make run`), else on the page's own port.
     """
-    return {
+    config = {
         "code": code,
         "role": role,
         "ws_url": settings.PARTYHUB_WS_URL,
         "ws_port": getattr(settings, "PARTYHUB_WS_PORT", None),
         "join_url": request.build_absolute_uri(f"/play/{code}/") if code else None,
         "name_max": rules.NAME_MAX,
-        "lie_max": rules.LIE_MAX,
-        "min_players": rules.MIN_PLAYERS,
-        "reaction_emoji": reaction_emoji(),
+        "reaction_emoji": list(REACTION_EMOJI),
     }
+    if driver is not None:
+        config.update(game=driver.name, title=driver.title, min_players=driver.min_players)
+        config.update(driver.page_config(session))
+    return config
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """`/`: create a game (host) or join one by code."""
+    """`/`: create a game of any registered kind (host) or join one by code."""
+    games = describe_games()
     context = {
-        "config": page_config(request),
-        "settings_limits": rules.SETTINGS,
+        "config": {**page_config(request), "games": games, "default": registry.default_game()},
+        "games": games,
+        "default": registry.default_game(),
     }
     return render(request, "lobby/home.html", context)
 
 
+def _game_page(request: HttpRequest, code: str, role: str) -> HttpResponse:
+    code = _code_or_404(code)
+    session = GameSession.objects.filter(code=code).first()
+    # An unknown code still gets a page (of the default game), which tells
+    # the visitor there is no such game.
+    driver = registry.of(session) if session else registry.game(registry.default_game())
+    template = driver.pages.host if role == "host" else driver.pages.play
+    config = page_config(request, code, role, driver, session)
+    return render(request, template, {"config": config, "code": code, "game": driver})
+
+
 def host_page(request: HttpRequest, code: str) -> HttpResponse:
     """`/host/<code>/`: the big screen."""
-    code = _code_or_404(code)
-    config = page_config(request, code, "host")
-    return render(request, "lobby/host.html", {"config": config, "code": code})
+    return _game_page(request, code, "host")
 
 
 def play_page(request: HttpRequest, code: str) -> HttpResponse:
     """`/play/<code>/`: a player's phone."""
-    code = _code_or_404(code)
-    config = page_config(request, code, "player")
-    return render(request, "lobby/play.html", {"config": config, "code": code})
+    return _game_page(request, code, "player")

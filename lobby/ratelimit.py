@@ -1,7 +1,8 @@
 """HTTP rate limits per client address: creating games, joining, actions.
 
 Every POST (or other unsafe method) counts against one limit, chosen by the
-URL's name: `create`, `join`, or `action` for everything else. A limit is
+route: `create` (POST /api/sessions/), `join` (the session action `join`),
+or `action` for everything else. A limit is
 "N/S": at most N requests at once from one address, refilled at N per S
 seconds (GCRA, the token bucket as one timestamp per key). Over it the
 answer is 429 with `Retry-After` and the API's JSON error body, code
@@ -37,9 +38,11 @@ logger = logging.getLogger("lobby.ratelimit")
 # Players of a party share a venue's address, so join and action are meant
 # to stop one machine flooding, not to limit a party (docs/operations.md).
 DEFAULTS = {"create": "10/60", "join": "60/60", "action": "600/60"}
-# URL names (lobby/urls.py) with a limit of their own; any other unsafe
-# request is an action.
-KIND_BY_ROUTE = {"create_session": "create", "join_session": "join"}
+# Requests with a limit of their own, by URL name (lobby/urls.py) and by
+# session action (/api/sessions/<code>/<action>/, lobby.actions); any other
+# unsafe request is an action.
+KIND_BY_ROUTE = {"create_session": "create"}
+KIND_BY_ACTION = {"join": "join"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 # One GCRA step, on the server's clock (every process agrees on it).
@@ -90,7 +93,11 @@ def kind_of(request: HttpRequest) -> str | None:
     if request.method in SAFE_METHODS:
         return None
     match = request.resolver_match
-    return KIND_BY_ROUTE.get(match.url_name if match else None, "action")
+    if match is None:
+        return "action"
+    return KIND_BY_ROUTE.get(match.url_name) or KIND_BY_ACTION.get(
+        match.kwargs.get("action"), "action"
+    )
 
 
 class Limiter:

@@ -1,25 +1,13 @@
-"""Pure game rules of the Weirsøe Party Protocol: no database, no I/O."""
+"""Pure platform rules: session codes, tokens, player names, rankings. No I/O."""
 
 from __future__ import annotations
 
 import secrets
-import unicodedata
-from dataclasses import dataclass
+
+from .errors import bad_request
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: they read like 1 and 0
-MIN_PLAYERS = 2
-MAX_PLAYERS = 12
 NAME_MAX = 20
-LIE_MAX = 80
-TRUTH_POINTS = 1000
-FOOL_POINTS = 500
-
-# (default, minimum, maximum) of each per-session setting.
-SETTINGS = {
-    "rounds": (3, 1, 20),
-    "lie_time_limit": (60, 10, 600),
-    "guess_time_limit": (30, 10, 300),
-}
 
 
 def new_code() -> str:
@@ -27,15 +15,14 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(4))
 
 
+def is_code(code: str) -> bool:
+    """True for a well-formed session code (any case)."""
+    return len(code) == 4 and all(ch in CODE_ALPHABET for ch in code.upper())
+
+
 def new_token() -> str:
     """A 192-bit random token, URL-safe (no '+', '/' or '=')."""
     return secrets.token_urlsafe(24)
-
-
-def normalize(text: str) -> str:
-    """Compare form of an answer: case-folded, without spaces or punctuation."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in text if ch.isalnum())
 
 
 def clean_name(name: str) -> str:
@@ -43,37 +30,18 @@ def clean_name(name: str) -> str:
     return " ".join(name.split())
 
 
-def truth_points(round_number: int) -> int:
-    return TRUTH_POINTS * round_number
+def check_name(name) -> tuple[str, str]:
+    """The one check of a player's display name, for every game.
 
-
-def fool_points(round_number: int) -> int:
-    return FOOL_POINTS * round_number
-
-
-@dataclass(frozen=True)
-class GuessOutcome:
-    """One guess: who guessed, which answer, who wrote it (empty for the truth)."""
-
-    guesser_id: int
-    answer_id: int
-    is_truth: bool
-    author_ids: tuple[int, ...]
-
-
-def score_round(round_number: int, outcomes: list[GuessOutcome]) -> dict[int, int]:
-    """Points won this round, by player id (players with nothing are absent)."""
-    points: dict[int, int] = {}
-    for outcome in outcomes:
-        if outcome.is_truth:
-            points[outcome.guesser_id] = points.get(outcome.guesser_id, 0) + truth_points(
-                round_number
-            )
-            continue
-        for author in outcome.author_ids:
-            if author != outcome.guesser_id:
-                points[author] = points.get(author, 0) + fool_points(round_number)
-    return points
+    Returns (name as shown, key that must be unique in the session); raises
+    GameError 400 for anything else than 1..NAME_MAX characters of text.
+    """
+    if not isinstance(name, str):
+        raise bad_request("INVALID_FIELD", "'name' must be a string.")
+    name = clean_name(name)
+    if not 1 <= len(name) <= NAME_MAX:
+        raise bad_request("INVALID_NAME", f"A name has 1 to {NAME_MAX} characters.")
+    return name, name.casefold()
 
 
 def rank(players: list[tuple[int, str, int]]) -> list[dict]:

@@ -1,20 +1,24 @@
-"""REST API of the game: JSON in, JSON out, errors as {"error": {code, message}}."""
+"""REST API: JSON in, JSON out, errors as {"error": {code, message}}.
+
+- POST /api/sessions/ creates a session of a game ({"game": ...}, default
+  the quiz) with its settings;
+- GET /api/sessions/<code>/ is the public state (plus `you` for a player);
+- POST /api/sessions/<code>/<action>/ runs an action: the platform's (join,
+  leave, start-round, finish, pause, resume, exit) or the session's game's
+  (lobby.actions);
+- GET /api/games/ lists the games with their settings tables.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 
-from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from realtime import snapshot
-
-from . import controls, flow, services, timers
+from . import actions, registry, services, timers
 from .errors import GameError, bad_request
-from .models import GameSession
-from .publish import UNTOLD, publish
+from .publish import publish_created
 
 logger = logging.getLogger("lobby.views")
 
@@ -43,59 +47,22 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
-def api(methods: tuple[str, ...], role: str | None = None, while_paused: bool = False):
-    """Decorate a view: method check, JSON errors, locked session, auth, pause.
-
-    The view gets (request, session, actor, body) inside one transaction and
-    returns (status, Outcome); events are broadcast after the commit. While
-    the game is paused only views marked `while_paused` run (409 otherwise).
-    """
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(request: HttpRequest, code: str) -> JsonResponse:
-            if request.method not in methods:
-                return error_response(
-                    GameError(405, "METHOD_NOT_ALLOWED", f"Use {' or '.join(methods)}.")
-                )
-            try:
-                with transaction.atomic():
-                    session = services.lock_session(code)
-                    actor = None
-                    if role is not None:
-                        actor = services.authenticate(session, _bearer(request))
-                        services.require(actor, role)
-                    if not while_paused:
-                        services.require_running(session)
-                    body = _json_body(request) if request.method == "POST" else {}
-                    status, outcome = view(request, session, actor, body)
-            except GameError as exc:
-                return error_response(exc)
-            response = dict(outcome.body)
-            report = publish(session, outcome.events, outcome.close_code, log=logger)
-            if report is not None:
-                response["broadcast"] = report
-            return JsonResponse(response, status=status)
-
-        return wrapper
-
-    return decorate
-
-
 def create_session(request: HttpRequest) -> JsonResponse:
-    """POST /api/sessions/ -> 201 {code, host_token, settings}."""
+    """POST /api/sessions/ -> 201 {code, game, host_token, settings}."""
     if request.method != "POST":
         return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
     try:
-        settings = services.parse_settings(_json_body(request))
-        session, token = services.create_session(settings)
+        data = _json_body(request)
+        game = registry.game(data.pop("game") if "game" in data else registry.default_game())
+        settings = services.parse_settings(data, game.name)
+        session, token = services.create_session(settings, game.name)
     except GameError as exc:
         return error_response(exc)
-    logger.info("session %s created", session.code)
-    body = {"code": session.code, "host_token": token, "settings": settings}
-    stored = snapshot.register_session(session.code, session.host_token_digest)
-    if not (stored and snapshot.store_state(session.code, 0, services.session_state(session))):
-        body["broadcast"] = {"ok": False, "error": UNTOLD}
+    logger.info("session %s of %s created", session.code, session.game)
+    body = {"code": session.code, "game": session.game, "host_token": token, "settings": settings}
+    report = publish_created(session)
+    if report is not None:
+        body["broadcast"] = report
     return JsonResponse(body, status=201)
 
 
@@ -104,10 +71,7 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     if request.method != "GET":
         return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use GET."))
     try:
-        session = GameSession.objects.filter(code=code.upper()).first()
-        if session is None:
-            raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.")
-        services.require_open(session)
+        session = services.find_session(code)
         state = services.session_state(session)
         state["server_time"] = timers.now_ms()  # for clients to align their clocks
         token = _bearer(request)
@@ -121,74 +85,40 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     return JsonResponse(state)
 
 
-@api(("POST",))
-def join_session(request, session, actor, body):
-    player, token = services.join(session, body.get("name"))
-    transaction.on_commit(
-        lambda: snapshot.register_player(session.code, player.token_digest, player.id)
-    )
-    event = services.joined_event(session, player)
-    body = {"player_id": player.id, "name": player.name, "session_token": token}
-    return 201, services.Outcome(body, [event])
+def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse:
+    """POST /api/sessions/<code>/<action>/: one action (lobby.actions)."""
+    if not actions.is_known(action):
+        return not_found(request)
+    if request.method != "POST":
+        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
+    caller = actions.Caller(token=_bearer(request))
+    try:
+        status, body = actions.run(code, action, caller, lambda: _json_body(request), logger)
+    except GameError as exc:
+        return error_response(exc)
+    return JsonResponse(body, status=status)
 
 
-@api(("POST",), role=services.HOST)
-def start_round(request, session, actor, body):
-    return 200, services.start_round(session)
+def game_list(request: HttpRequest) -> JsonResponse:
+    """GET /api/games/: every game, its pitch, player range and settings table."""
+    if request.method != "GET":
+        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use GET."))
+    return JsonResponse({"default": registry.default_game(), "games": describe_games()})
 
 
-@api(("POST",), role=services.HOST)
-def show_question(request, session, actor, body):
-    return 200, services.show_question(session)
-
-
-@api(("POST",), role=services.PLAYER)
-def submit_lie(request, session, actor, body):
-    outcome = services.submit_lie(session, actor.player, body.get("text"))
-    outcome.events += flow.advance_if_all_in(session)
-    return 201, outcome
-
-
-@api(("POST",), role=services.HOST)
-def mix_answers(request, session, actor, body):
-    return 200, services.mix_answers(session)
-
-
-@api(("POST",), role=services.PLAYER)
-def submit_guess(request, session, actor, body):
-    outcome = services.submit_guess(session, actor.player, body.get("answer_id"))
-    outcome.events += flow.advance_if_all_in(session)
-    return 201, outcome
-
-
-@api(("POST",), role=services.HOST)
-def calculate_scores(request, session, actor, body):
-    return 200, services.calculate_scores(session)
-
-
-@api(("POST",), role=services.HOST)
-def reveal_scoreboard(request, session, actor, body):
-    return 200, services.reveal_scoreboard(session)
-
-
-@api(("POST",), role=services.HOST)
-def finish_game(request, session, actor, body):
-    return 200, services.finish(session)
-
-
-@api(("POST",), role=services.HOST)
-def pause_game(request, session, actor, body):
-    return 200, controls.pause(session)
-
-
-@api(("POST",), role=services.HOST, while_paused=True)
-def resume_game(request, session, actor, body):
-    return 200, controls.resume(session)
-
-
-@api(("POST",), role=services.HOST, while_paused=True)
-def exit_game(request, session, actor, body):
-    return 200, controls.exit_session(session)
+def describe_games() -> list[dict]:
+    """The registered games as GET /api/games/ and the home page list them."""
+    return [
+        {
+            "game": d.name,
+            "title": d.title,
+            "pitch": d.pitch,
+            "min_players": d.min_players,
+            "max_players": d.max_players,
+            "settings": [s.describe() for s in d.settings],
+        }
+        for d in registry.games()
+    ]
 
 
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:

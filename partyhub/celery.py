@@ -11,6 +11,7 @@ import os
 
 from celery import Celery
 from celery.signals import worker_ready
+from kombu import pools
 
 from realtime.supervisor import notify_ready
 
@@ -24,12 +25,13 @@ app.autodiscover_tasks()
 def use_broker(url: str) -> None:
     """Point this process's producer at another broker (tests switch Redis).
 
-    Drops the cached connection pools so the next publish connects to `url`.
+    Drops the cached connection pools so the next publish connects to `url`:
+    the app's, and kombu's registry of pools by connection, from which the
+    app would otherwise take back the closed pool of a broker it used before.
     """
     app.conf.broker_url = url
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()  # forgets the connection and producer pools
+    pools.reset()  # closes every pool and forgets them
+    app._after_fork()  # forgets the app's connection and producer pools
 
 
 @worker_ready.connect

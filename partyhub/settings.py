@@ -64,6 +64,10 @@ INSTALLED_APPS = [
     "channels",
     "lobby",
     "realtime",
+    # Games (each registers its driver with the platform, lobby.registry).
+    "weirsoe",
+    "spyster",
+    "hunch",
 ]
 
 MIDDLEWARE = [
@@ -244,6 +248,6 @@ LOGGING = {
             "propagate": False,  # Daphne's root handler would print them twice
         }
         # django.channels: runworker's start line is INFO (quiet `make run`).
-        for name in ("lobby", "realtime", "django.channels")
+        for name in ("lobby", "realtime", "weirsoe", "hunch", "django.channels")
     },
 }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -37,22 +38,24 @@ logger = logging.getLogger("realtime.broadcast")
 
 SEQ_TTL = 7 * 24 * 3600  # a session's counter outlives any game by far
 
-# Layers without Redis (e.g. InMemoryChannelLayer in a user's own tests) get a
-# per-process counter instead of the shared Redis one.
+# Layers without Redis (e.g. InMemoryChannelLayer in a user's own tests) get
+# per-process counters (by key) and private states instead of Redis ones.
 _local_seq: dict[str, int] = {}
+_local_private: dict[tuple[str, int], str] = {}
 
 
 class BroadcastError(ConnectionError):
     """The event could not be handed to the channel layer (e.g. Redis is down)."""
 
 
-async def _next_seq(layer, code: str) -> int:
+async def _next_seq(layer, code: str, group: str | None = None, key: str | None = None) -> int:
+    """INCR a counter on `group`'s host (default: the session's seq)."""
+    group = group or protocol.group_name(code)
+    key = key or protocol.seq_key(code)
     if not hasattr(layer, "connection"):
-        _local_seq[code] = _local_seq.get(code, 0) + 1
-        return _local_seq[code]
-    group = protocol.group_name(code)
+        _local_seq[key] = _local_seq.get(key, 0) + 1
+        return _local_seq[key]
     conn = layer.connection(layer.consistent_hash(group))
-    key = protocol.seq_key(code)
     async with conn.pipeline(transaction=True) as pipe:
         pipe.incr(key)
         pipe.expire(key, SEQ_TTL)
@@ -63,12 +66,24 @@ async def _next_seq(layer, code: str) -> int:
 async def current_seq(code: str) -> int:
     """The seq of the last event broadcast to the session (0 if none)."""
     layer = get_channel_layer()
+    key = protocol.seq_key(code)
     if not hasattr(layer, "connection"):
-        return _local_seq.get(code, 0)
+        return _local_seq.get(key, 0)
     group = protocol.group_name(code)
     conn = layer.connection(layer.consistent_hash(group))
-    value = await conn.get(protocol.seq_key(code))
+    value = await conn.get(key)
     return int(value or 0)
+
+
+async def current_private_state(code: str, player_id: int) -> str | None:
+    """The stored `player.state` text of a player, or None (nothing private yet)."""
+    layer = get_channel_layer()
+    if not hasattr(layer, "connection"):
+        return _local_private.get((code, player_id))
+    group = protocol.player_group_name(code, player_id)
+    conn = layer.connection(layer.consistent_hash(group))
+    value = await conn.get(snapshot.private_key(code, player_id))
+    return None if value is None else value.decode("utf-8")
 
 
 def _state_arg(session_code: str, state: dict | None) -> tuple | None:
@@ -80,49 +95,60 @@ def _state_arg(session_code: str, state: dict | None) -> tuple | None:
     return (*keys, head, tail, snapshot.KEY_TTL)
 
 
-def _c_broadcast(fast, session_code: str, head: str, tail: str, state: tuple | None) -> int:
+def _private_arg(session_code: str, player_id: int, private: dict | None) -> tuple | None:
+    """group_send_seq's `state` argument for a player's private state payload."""
+    if private is None:
+        return None
+    head, tail = snapshot.private_parts(private)
+    keys = snapshot.private_key(session_code, player_id)
+    seq_key = snapshot.private_seq_key(session_code, player_id)
+    return (keys, seq_key, head, tail, snapshot.KEY_TTL)
+
+
+def _public(session_code: str, event_type: str, payload: dict, state, game) -> tuple:
+    """(group, counter key, head, tail, state argument) of a public event."""
+    head, tail = protocol.encode_event_parts(event_type, payload, game)
+    group, counter = protocol.group_name(session_code), protocol.seq_key(session_code)
+    return group, counter, head, tail, _state_arg(session_code, state)
+
+
+def _private(session_code: str, player_id: int, event_type: str, payload, private, game) -> tuple:
+    """(group, counter key, head, tail, state argument) of a private event."""
+    head, tail = protocol.encode_private_parts(event_type, payload, game)
+    group = protocol.player_group_name(session_code, player_id)
+    counter = protocol.pseq_key(session_code, player_id)
+    return group, counter, head, tail, _private_arg(session_code, player_id, private)
+
+
+def _c_broadcast(fast, group: str, counter: str, head: str, tail: str, state: tuple | None) -> int:
     """One Redis round trip: INCR the counter, store the state, group-send."""
     message = {"type": protocol.GROUP_EVENT_TYPE, "seq": 0, "text": ""}
     try:
         return fast.group_send_seq(
-            protocol.group_name(session_code),
-            message,
-            protocol.seq_key(session_code),
-            "seq",
-            "text",
-            head,
-            tail,
-            counter_ttl=SEQ_TTL,
-            state=state,
+            group, message, counter, "seq", "text", head, tail, counter_ttl=SEQ_TTL, state=state
         )
     except (fast_layer.RedisUnavailable, fast_layer.RedisReplyError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
 
 
-async def broadcast_phase_event(
-    session_code: str, event_type: str, payload: dict, state: dict | None = None
+async def _numbered_send(
+    code: str,
+    group: str,
+    counter: str,
+    head: str,
+    tail: str,
+    store: Callable[[int], object] | None,
 ) -> int:
-    """Send one event to group `game_<code>`; return its seq.
-
-    With `state` (the session.state payload that includes this event), the
-    state text is stored with the event's seq no later than the event is
-    sent. Raises BroadcastError when the channel layer cannot take it.
-    """
-    head, tail = protocol.encode_event_parts(event_type, payload)
-    fast = fast_layer.get_layer()
-    if fast is not None:
-        stored = _state_arg(session_code, state)
-        # Blocking C call: keep it off the event loop.
-        return await asyncio.to_thread(_c_broadcast, fast, session_code, head, tail, stored)
+    """The pure-Python path: INCR `counter`, `store(n)` the state, group-send."""
     layer = get_channel_layer()
     try:
-        seq = await _next_seq(layer, session_code)
-        if state is not None:
+        seq = await _next_seq(layer, code, group, counter)
+        if store is not None:
             # Before the send: a socket that joins in between reads this
             # state and gets the event at worst twice. A failure is logged.
-            await asyncio.to_thread(snapshot.store_state, session_code, seq, state)
+            await asyncio.to_thread(store, seq)
         message = {"type": protocol.GROUP_EVENT_TYPE, "seq": seq, "text": f"{head}{seq}{tail}"}
-        await layer.group_send(protocol.group_name(session_code), message)
+        await layer.group_send(group, message)
     except (OSError, ConnectionError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
     except Exception as exc:  # redis-py raises its own RedisError tree
@@ -132,8 +158,48 @@ async def broadcast_phase_event(
     return seq
 
 
+async def _send(session_code: str, args: tuple, store: Callable[[int], object] | None) -> int:
+    """Send a numbered message: the C layer's one round trip, else the Python path
+    (where `store(n)` keeps the state the C layer stores in its script)."""
+    fast = fast_layer.get_layer()
+    if fast is not None:
+        # Blocking C call: keep it off the event loop.
+        return await asyncio.to_thread(_c_broadcast, fast, *args)
+    return await _numbered_send(session_code, *args[:4], store)
+
+
+async def broadcast_phase_event(
+    session_code: str,
+    event_type: str,
+    payload: dict,
+    state: dict | None = None,
+    game: str | None = None,
+) -> int:
+    """Send one event to group `game_<code>`; return its seq.
+
+    The event type must be declared (realtime.protocol.check_event): by
+    `game` or the platform when `game` is given, else by anyone; an
+    undeclared one raises UndeclaredEvent naming the game and the type.
+    With `state` (the session.state payload that includes this event), the
+    state text is stored with the event's seq no later than the event is
+    sent. Raises BroadcastError when the channel layer cannot take it.
+    """
+    args = _public(session_code, event_type, payload, state, game)
+    store = None
+    if state is not None:
+
+        def store(seq: int) -> None:
+            snapshot.store_state(session_code, seq, state)
+
+    return await _send(session_code, args, store)
+
+
 def sync_broadcast_phase_event(
-    session_code: str, event_type: str, payload: dict, state: dict | None = None
+    session_code: str,
+    event_type: str,
+    payload: dict,
+    state: dict | None = None,
+    game: str | None = None,
 ) -> int:
     """Sync twin of `broadcast_phase_event` for Django views.
 
@@ -142,17 +208,68 @@ def sync_broadcast_phase_event(
     """
     fast = fast_layer.get_layer()
     if fast is not None:
-        head, tail = protocol.encode_event_parts(event_type, payload)
-        return _c_broadcast(fast, session_code, head, tail, _state_arg(session_code, state))
-    return async_to_sync(broadcast_phase_event)(session_code, event_type, payload, state)
+        return _c_broadcast(fast, *_public(session_code, event_type, payload, state, game))
+    return async_to_sync(broadcast_phase_event)(session_code, event_type, payload, state, game)
 
 
-# --- messages without seq (additive; the phase-event path above is unchanged) ---
+# --- private messages: one player's sockets, numbered by pseq ---------------------
 
 
-async def _group_send(session_code: str, message: dict) -> None:
+async def broadcast_private_event(
+    session_code: str,
+    player_id: int,
+    event_type: str,
+    payload: dict,
+    private: dict | None = None,
+    game: str | None = None,
+) -> int:
+    """Send a private event to every socket of one player; return its pseq.
+
+    `event_type` must be declared private (by `game`, when given), or be
+    `player.state`. With `private` (the player's private state payload after
+    this message), the player's `player.state` text is stored with the pseq,
+    as `state` is for public events: a socket that joins reads a private
+    state no older than the last private message it did not get. The
+    session's `seq` is untouched, so nobody sees a gap. Raises BroadcastError.
+    """
+    args = _private(session_code, player_id, event_type, payload, private, game)
+    store = None
+    if private is not None:
+
+        def store(pseq: int) -> None:
+            if hasattr(get_channel_layer(), "connection"):
+                snapshot.store_private(session_code, player_id, pseq, private)
+            else:
+                head_s, tail_s = snapshot.private_parts(private)
+                _local_private[(session_code, player_id)] = f"{head_s}{pseq}{tail_s}"
+
+    return await _send(session_code, args, store)
+
+
+def sync_broadcast_private_event(
+    session_code: str,
+    player_id: int,
+    event_type: str,
+    payload: dict,
+    private: dict | None = None,
+    game: str | None = None,
+) -> int:
+    """Sync twin of `broadcast_private_event`."""
+    fast = fast_layer.get_layer()
+    if fast is not None:
+        args = _private(session_code, player_id, event_type, payload, private, game)
+        return _c_broadcast(fast, *args)
+    return async_to_sync(broadcast_private_event)(
+        session_code, player_id, event_type, payload, private, game
+    )
+
+
+# --- messages without seq, and closes ---
+
+
+async def _group_send(session_code: str, message: dict, group: str | None = None) -> None:
     try:
-        await get_channel_layer().group_send(protocol.group_name(session_code), message)
+        await get_channel_layer().group_send(group or protocol.group_name(session_code), message)
     except (OSError, ConnectionError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
     except Exception as exc:  # redis-py raises its own RedisError tree
@@ -181,3 +298,18 @@ def sync_close_session_sockets(
 ) -> None:
     """Sync twin of `close_session_sockets`."""
     async_to_sync(close_session_sockets)(session_code, code)
+
+
+async def close_player_sockets(
+    session_code: str, player_id: int, code: int = protocol.CLOSE_LEFT
+) -> None:
+    """Close every socket of one player, on every server, with `code`."""
+    group = protocol.player_group_name(session_code, player_id)
+    await _group_send(session_code, {"type": protocol.GROUP_CLOSE_TYPE, "code": code}, group)
+
+
+def sync_close_player_sockets(
+    session_code: str, player_id: int, code: int = protocol.CLOSE_LEFT
+) -> None:
+    """Sync twin of `close_player_sockets`."""
+    async_to_sync(close_player_sockets)(session_code, player_id, code)

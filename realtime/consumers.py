@@ -13,10 +13,8 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from lobby import access
-
-from . import protocol, ratelimit
-from .broadcast import current_seq
+from . import hooks, protocol, ratelimit
+from .broadcast import current_private_state, current_seq
 from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
@@ -37,16 +35,19 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.flooded = False
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token = query.get("session_token", [""])[0]
-        role = query.get("role", [access.PLAYER])[0]
+        role = query.get("role", [hooks.PLAYER])[0]
         await self.accept()
-        identity = await database_sync_to_async(access.identify_socket)(self.code, role, token)
-        if identity is access.NOT_FOUND:
+        directory = hooks.directory()
+        identity = hooks.NOT_FOUND
+        if directory is not None:
+            identity = await database_sync_to_async(directory.identify)(self.code, role, token)
+        if identity == hooks.NOT_FOUND:
             await self.close(code=protocol.CLOSE_NOT_FOUND)
             return
-        if identity is access.FORBIDDEN:
+        if identity == hooks.FORBIDDEN:
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
-        if identity is access.CLOSED:
+        if identity == hooks.CLOSED:
             await self.close(code=protocol.CLOSE_SESSION_CLOSED)
             return
         self.role, self.player_id = identity
@@ -62,7 +63,12 @@ class GameConsumer(AsyncWebsocketConsumer):
         # the state: the state then reflects at least every event up to seq,
         # so a client can drop events with seq <= it.
         seq = await current_seq(self.code)
-        state = await database_sync_to_async(access.state_payload)(self.code)
+        state = await database_sync_to_async(directory.state)(self.code)
+        # A player's private state, as stored with their last private message
+        # (the sidecar sends the same text): read after joining their group.
+        private = None
+        if self.player_id is not None:
+            private = await current_private_state(self.code, self.player_id)
         self.connection_id = uuid.uuid4().hex
         GameConsumer.live_connections += 1
         self.counted = True
@@ -78,6 +84,8 @@ class GameConsumer(AsyncWebsocketConsumer):
             protocol.welcome(self.connection_id, self.code, self.role, self.player_id)
         )
         await self.send_json(protocol.session_state(state, seq))
+        if private is not None:
+            await self.send(text_data=private)
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
@@ -108,9 +116,10 @@ class GameConsumer(AsyncWebsocketConsumer):
         if message["type"] == protocol.PING:
             await self.send_json(protocol.pong(message.get("ts")))
         elif self.role is not None:
-            problem = await handle_client_message(self.code, self.player_id, message)
-            if problem is not None:
-                await self.send_json(problem)
+            sender = hooks.Sender(self.code, self.role, self.player_id)
+            reply = await handle_client_message(sender, message)
+            if reply is not None:
+                await self.send_json(reply)
 
     async def refuse_over_rate(self, verdict: str) -> None:
         """Over msg_rate: RATE_LIMITED, or close a client that keeps flooding."""
@@ -135,5 +144,5 @@ class GameConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
     async def game_close(self, event: dict) -> None:
-        """The session ended (the host exited): close with the code given (4000)."""
+        """The session ended (4000) or this player left (4001): close with the code given."""
         await self.close(code=event.get("code", protocol.CLOSE_SESSION_CLOSED))

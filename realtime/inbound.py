@@ -3,8 +3,8 @@
 `handle_client_message` is what both servers run for a parsed client message:
 GameConsumer calls it directly (it answers `ping` itself); the C sidecar
 answers `ping` itself and sends every other client message whose type it
-forwards (`client_types`) to the channel `partyhub.inbound` (sidecar setting
-`inbound_channel`) as
+forwards (`client_types`: every declared type, realtime.protocol) to the
+channel `partyhub.inbound` (sidecar setting `inbound_channel`) as
 
     {"type": "client.message", "session": "ABCD", "player_id": 7 | None,
      "role": "player" | "host", "reply_channel": "specific.…!c.…",
@@ -13,47 +13,33 @@ forwards (`client_types`) to the channel `partyhub.inbound` (sidecar setting
 `manage.py runworker partyhub.inbound` runs `InboundConsumer` (routed in
 partyhub/asgi.py; `make run` starts it with the sidecar). It validates the
 text exactly as GameConsumer does (`protocol.parse_client_message`), runs the
-handler of its type, and sends any answer to `reply_channel` as a
-`game.event` without `seq`, which both servers forward unchanged.
+handler installed for its type (realtime.hooks; the platform installs them),
+and sends any answer to `reply_channel` as a `game.event` without `seq`,
+which both servers forward unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from channels.consumer import AsyncConsumer
 
-from lobby.reactions import handle_reaction
-
-from . import protocol
+from . import hooks, protocol
 
 logger = logging.getLogger("realtime.inbound")
 
-# client type -> async handler(code, player_id, message) -> reply or None
-Handler = Callable[[str, "int | None", dict], Awaitable["dict | None"]]
 
-
-async def _ping(code: str, player_id: int | None, message: dict) -> dict | None:
-    return protocol.pong(message.get("ts"))
-
-
-async def _reaction(code: str, player_id: int | None, message: dict) -> dict | None:
-    return await handle_reaction(code, player_id, message["emoji"], message.get("target_player_id"))
-
-
-HANDLERS: dict[str, Handler] = {protocol.PING: _ping, protocol.REACTION: _reaction}
-
-
-async def handle_client_message(code: str, player_id: int | None, message: dict) -> dict | None:
+async def handle_client_message(sender: hooks.Sender, message: dict) -> dict | None:
     """Act on one valid client message; return the reply for its sender, if any."""
-    handler = HANDLERS.get(message["type"])
+    if message["type"] == protocol.PING:
+        return protocol.pong(message.get("ts"))
+    handler = hooks.handler_for(message["type"])
     if handler is None:
         # A type a server forwards but this worker cannot handle.
         return protocol.error(
             protocol.UNKNOWN_TYPE, f"Unknown message type {message['type'][:40]!r}."
         )
-    return await handler(code, player_id, message)
+    return await handler(sender, message)
 
 
 async def handle(inbound: dict) -> dict | None:
@@ -62,7 +48,11 @@ async def handle(inbound: dict) -> dict | None:
     if problem is not None:
         return problem
     code = str(inbound.get("session") or "").upper()
-    return await handle_client_message(code, inbound.get("player_id"), message)
+    player_id = inbound.get("player_id")
+    role = hooks.PLAYER if inbound.get("role") == hooks.PLAYER else hooks.HOST
+    if not isinstance(player_id, int) or isinstance(player_id, bool) or player_id < 0:
+        player_id, role = None, hooks.HOST
+    return await handle_client_message(hooks.Sender(code, role, player_id), message)
 
 
 class InboundConsumer(AsyncConsumer):

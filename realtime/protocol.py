@@ -2,14 +2,23 @@
 
 The Python consumer, the broadcast helpers, the tests and `docs/protocol.md`
 follow this module; the C sidecar implements the same contract. Server
-messages are JSON objects with a string `type`; phase events add `seq` (one
-counter per session, +1 per broadcast) and a `payload` object.
+messages are JSON objects with a string `type`; events add `seq` (one
+counter per session, +1 per broadcast) and a `payload` object; private
+messages to one player add `pseq` (one counter per player) instead.
+
+The transport knows no game. Which events exist, with which payload fields,
+and which client messages are accepted beyond `ping`, is declared at start-up
+by whoever owns them (the platform and its registered games) through
+`declare_event` and `declare_client_type`; `check_event` and
+`parse_client_message` follow those declarations.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import partyhub
@@ -21,54 +30,21 @@ WELCOME = "welcome"
 SESSION_STATE = "session.state"
 PONG = "pong"
 ERROR = "error"
-REACTION = "reaction"  # also a client type; not a phase event: no seq
 # The sidecar is draining: {"type": "server.draining", "reconnect_in_ms": n}.
 # The socket is closed with CLOSE_SERVICE_RESTART about n ms later; the
 # client reconnects n ms after this message (not its failure backoff). Sent
 # by the C sidecar only: Daphne (GameConsumer) cannot drain (daphne#177).
 SERVER_DRAINING = "server.draining"
+# A player's private state: {"type": "player.state", "pseq": n, "payload":
+# {...}}, to that player's sockets only: after `session.state` on (re)connect
+# when one is stored, and live like any private event.
+PLAYER_STATE = "player.state"
+# The answer to a client message that ran an action (realtime.inbound):
+# {"type": "result", "action": <its type>, "ref": <its ref>, "body": {...}}.
+RESULT = "result"
 
-# Phase events (server -> client, broadcast to group game_<code>) and the
-# payload fields each one carries at least.
-LIE_STARTED = "phase.lie_started"
-QUESTION_SHOWN = "phase.question_shown"
-GUESS_STARTED = "phase.guess_started"
-SCORES_CALCULATED = "phase.scores_calculated"
-SCOREBOARD = "phase.scoreboard"
-GAME_OVER = "phase.game_over"
-PLAYER_JOINED = "player.joined"
-REVEAL_STEP = "phase.reveal_step"
-PAUSED = "phase.paused"
-RESUMED = "phase.resumed"
-SESSION_CLOSED = "session.closed"
-
-# `deadline` and `reveal_at` are server time in epoch milliseconds.
-# phase.scoreboard also carries `rounds`, `final_round` and `deadline` (null
-# unless auto_advance); phase.game_over carries `round` and `awards`.
-EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    LIE_STARTED: ("round", "prompt", "time_limit", "deadline"),
-    QUESTION_SHOWN: ("round", "question"),
-    GUESS_STARTED: ("round", "answers", "time_limit", "deadline"),
-    SCORES_CALCULATED: ("round", "truth", "deltas", "fooled", "reveal_at"),
-    SCOREBOARD: ("round", "ranking"),
-    GAME_OVER: ("ranking",),
-    PLAYER_JOINED: ("player_id", "name", "players"),
-    REVEAL_STEP: ("round", "index", "answer", "authors", "fooled", "points", "reveal_at"),
-    PAUSED: ("round", "phase", "remaining_ms"),
-    RESUMED: ("round", "phase", "remaining_ms", "deadline"),
-    SESSION_CLOSED: ("reason",),
-}
-PHASE_EVENTS = tuple(EVENT_FIELDS)
-
-# Award ids of phase.game_over, in the order they are listed.
-AWARDS = ("best_liar", "truth_seeker", "crowd_favourite", "most_gullible")
-
-# Client -> server.
+# Client -> server (the transport's own; owners declare more).
 PING = "ping"
-CLIENT_TYPES = (PING, REACTION)
-
-# The emoji a player may react with (each a single code point).
-REACTION_EMOJI = ("😂", "👏", "😮", "🤔", "🔥", "😈", "🤥", "💯")
 
 # Error codes sent in {"type": "error"}; the socket stays open.
 MESSAGE_PARSE_FAILED = "MESSAGE_PARSE_FAILED"
@@ -80,8 +56,8 @@ ERROR_MESSAGES = {
     MESSAGE_PARSE_FAILED: "The message is not valid JSON.",
     INVALID_MESSAGE: "A message must be a JSON object with a string 'type'.",
     UNKNOWN_TYPE: "This message type is not known.",
-    WRONG_ROLE: "Only players can react.",
-    RATE_LIMITED: "Too many reactions: wait a moment.",
+    WRONG_ROLE: "This socket's role cannot send this message.",
+    RATE_LIMITED: "Too many messages: wait a moment.",
 }
 # RATE_LIMITED's text when a socket sends more than msg_rate messages/s.
 TOO_MANY_MESSAGES = "Too many messages: wait a moment."
@@ -90,6 +66,7 @@ TOO_MANY_MESSAGES = "Too many messages: wait a moment."
 CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
 CLOSE_SERVICE_RESTART = 1012  # the sidecar is draining: reconnect (see SERVER_DRAINING)
 CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
+CLOSE_LEFT = 4001  # this player left the game (their token no longer works)
 CLOSE_FORBIDDEN = 4003  # bad or missing token
 CLOSE_NOT_FOUND = 4004  # unknown session
 # Kept sending over the message rate (msg_flood refusals without a pause).
@@ -97,12 +74,124 @@ CLOSE_NOT_FOUND = 4004  # unknown session
 CLOSE_FLOODING = 4008
 
 # The channel-layer message that carries a ready-to-send event to consumers:
-# {"type": "game.event", "seq": n, "text": "<exact JSON text>"}; reactions
-# travel the same way without "seq".
+# {"type": "game.event", "seq": n, "text": "<exact JSON text>"}; messages
+# that are not state (e.g. reactions) travel the same way without "seq".
 GROUP_EVENT_TYPE = "game.event"
-# The channel-layer message that closes every socket of a session:
+# The channel-layer message that closes every socket of a group:
 # {"type": "game.close", "code": 4000}.
 GROUP_CLOSE_TYPE = "game.close"
+
+
+# --- declarations ------------------------------------------------------------
+
+
+class UndeclaredEvent(ValueError):
+    """An event type its sender did not declare (or declared otherwise)."""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One declared event: who owns it, the payload fields it requires, and
+    whether it goes to one player only (private) or to the whole session."""
+
+    owner: str
+    fields: tuple[str, ...]
+    private: bool = False
+
+
+# Owner name of the events every game may send (the platform's).
+SHARED_OWNER = "partyhub"
+
+# Filled at start-up (AppConfig.ready) by the platform for itself and for each
+# registered game; read-only afterwards.
+_events: dict[str, EventSpec] = {}
+# client type -> check(message) -> error message or None (None: no check).
+ClientCheck = Callable[[dict], "dict | None"]
+_client_types: dict[str, ClientCheck | None] = {PING: None}
+
+
+def declare_event(
+    owner: str, event_type: str, fields: tuple[str, ...], private: bool = False
+) -> None:
+    """Declare `event_type` as `owner`'s, with its required payload fields.
+
+    Declaring the same type again with the same owner, fields and privacy is
+    a no-op; anything else raises ValueError (two owners for one type).
+    """
+    spec = EventSpec(owner, tuple(fields), private)
+    current = _events.get(event_type)
+    if current is not None and current != spec:
+        raise ValueError(
+            f"event type {event_type!r} is already declared by {current.owner!r}"
+            + (" with other fields" if current.owner == owner else "")
+        )
+    _events[event_type] = spec
+
+
+def event_spec(event_type: str) -> EventSpec | None:
+    return _events.get(event_type)
+
+
+def declared_events(owner: str | None = None) -> dict[str, EventSpec]:
+    """Every declared event (of `owner` only, when given), in declaration order."""
+    return {t: s for t, s in _events.items() if owner is None or s.owner == owner}
+
+
+def owners() -> list[str]:
+    """Every owner that declared events, in declaration order."""
+    return list(dict.fromkeys(s.owner for s in _events.values()))
+
+
+def check_event(
+    event_type: str, payload: dict, owner: str | None = None, private: bool = False
+) -> None:
+    """Raise UndeclaredEvent (a ValueError) unless `event_type` may be sent.
+
+    It must be declared by `owner` (or be shared), or by anyone when `owner`
+    is None; be private exactly when `private`; and `payload` must hold its
+    required fields.
+    """
+    spec = _events.get(event_type)
+    if spec is None:
+        if owner is not None:
+            raise UndeclaredEvent(f"game {owner!r} does not declare event type {event_type!r}")
+        known = ", ".join(o for o in owners() if o != SHARED_OWNER) or "none"
+        raise UndeclaredEvent(
+            f"unknown event type {event_type!r}: no registered game declares it "
+            f"(registered games: {known})"
+        )
+    if owner is not None and spec.owner not in (owner, SHARED_OWNER):
+        raise UndeclaredEvent(
+            f"game {owner!r} does not declare event type {event_type!r} (game {spec.owner!r} does)"
+        )
+    if spec.private != private:
+        how = "private (to one player)" if spec.private else "public (to the whole session)"
+        raise UndeclaredEvent(f"{spec.owner!r} declares {event_type!r} as {how}")
+    if not isinstance(payload, dict):
+        raise ValueError("an event payload must be a dict")
+    missing = [name for name in spec.fields if name not in payload]
+    if missing:
+        raise ValueError(f"{event_type} payload lacks {', '.join(missing)}")
+
+
+def declare_client_type(client_type: str, check: ClientCheck | None = None) -> None:
+    """Accept client messages of `client_type` (besides `ping`).
+
+    `check(message)` returns the `error` message for a malformed one, or None.
+    Both servers refuse undeclared types with UNKNOWN_TYPE; the sidecar
+    forwards declared ones to the inbound worker (realtime.inbound).
+    """
+    if client_type in _client_types and _client_types[client_type] is not check:
+        raise ValueError(f"client message type {client_type!r} is already declared")
+    _client_types[client_type] = check
+
+
+def client_types() -> tuple[str, ...]:
+    """Every accepted client message type, `ping` first."""
+    return tuple(_client_types)
+
+
+# --- names and encoding ----------------------------------------------------------
 
 
 def group_name(code: str) -> str:
@@ -120,36 +209,45 @@ def seq_key(code: str) -> str:
     return f"partyhub:seq:{code}"
 
 
+def pseq_key(code: str, player_id: int) -> str:
+    """Redis key of one player's private message counter (on the player group's host)."""
+    return f"partyhub:pseq:{code}:{player_id}"
+
+
 def dumps(message: dict) -> str:
     """The one JSON encoding used on the wire: compact, UTF-8, key order kept."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
-def check_event(event_type: str, payload: dict) -> None:
-    """Raise ValueError unless `payload` has the fields `event_type` requires."""
-    if event_type not in EVENT_FIELDS:
-        raise ValueError(f"unknown event type {event_type!r}")
-    if not isinstance(payload, dict):
-        raise ValueError("an event payload must be a dict")
-    missing = [name for name in EVENT_FIELDS[event_type] if name not in payload]
-    if missing:
-        raise ValueError(f"{event_type} payload lacks {', '.join(missing)}")
+def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, str]:
+    """A message's JSON text split around its counter: head + str(n) + tail.
 
-
-def encode_event_parts(event_type: str, payload: dict) -> tuple[str, str]:
-    """The event's JSON text split around its seq: head + str(seq) + tail.
-
-    Lets the payload be encoded once, before the seq is known (the C layer
-    splices the seq in on the Redis server).
+    `counter` is "seq" (events to the session) or "pseq" (to one player).
+    Lets the payload be encoded once, before the number is known (the C
+    layer splices it in on the Redis server).
     """
-    check_event(event_type, payload)
-    head = '{"type":' + dumps(event_type) + ',"seq":'
+    head = '{"type":' + dumps(message_type) + ',"' + counter + '":'
     tail = ',"payload":' + dumps(payload) + "}"
     return head, tail
 
 
+def encode_event_parts(event_type: str, payload: dict, owner: str | None = None) -> tuple[str, str]:
+    """A public event's JSON text split around its seq (see message_parts)."""
+    check_event(event_type, payload, owner)
+    return message_parts(event_type, "seq", payload)
+
+
+def encode_private_parts(
+    event_type: str, payload: dict, owner: str | None = None
+) -> tuple[str, str]:
+    """A private event's JSON text split around its pseq (`player.state` included)."""
+    if event_type != PLAYER_STATE:
+        check_event(event_type, payload, owner, private=True)
+    return message_parts(event_type, "pseq", payload)
+
+
 def encode_event(event_type: str, seq: int, payload: dict) -> str:
-    """The JSON text of a phase event as clients receive it."""
+    """The JSON text of a public event as clients receive it."""
     head, tail = encode_event_parts(event_type, payload)
     return f"{head}{int(seq)}{tail}"
 
@@ -173,6 +271,11 @@ def session_state(payload: dict, seq: int) -> dict[str, Any]:
     return {"type": SESSION_STATE, "seq": seq, "payload": payload}
 
 
+def player_state(payload: dict, pseq: int) -> dict[str, Any]:
+    """`player.state`: a player's private state; `pseq`: the last private message in it."""
+    return {"type": PLAYER_STATE, "pseq": pseq, "payload": payload}
+
+
 def pong(ts: Any) -> dict[str, Any]:
     return {"type": PONG, "ts": ts}
 
@@ -182,24 +285,19 @@ def server_draining(reconnect_in_ms: int) -> dict[str, Any]:
     return {"type": SERVER_DRAINING, "reconnect_in_ms": reconnect_in_ms}
 
 
-def error(code: str, message: str | None = None) -> dict[str, Any]:
-    return {"type": ERROR, "code": code, "message": message or ERROR_MESSAGES[code]}
+def error(code: str, message: str | None = None, ref: Any = None) -> dict[str, Any]:
+    reply = {"type": ERROR, "code": code, "message": message or ERROR_MESSAGES[code]}
+    if ref is not None:
+        reply["ref"] = ref
+    return reply
 
 
-def reaction(player_id: int, emoji: str, targets: list[int]) -> dict[str, Any]:
-    """A reaction as everyone in the session receives it (no seq: not state)."""
-    return {"type": REACTION, "player_id": player_id, "emoji": emoji, "targets": targets}
-
-
-def check_reaction(message: dict) -> dict | None:
-    """The error for a malformed `reaction` message, or None if it is well formed."""
-    emoji = message.get("emoji")
-    if not isinstance(emoji, str) or emoji not in REACTION_EMOJI:
-        return error(INVALID_MESSAGE, f"'emoji' must be one of {' '.join(REACTION_EMOJI)}.")
-    target = message.get("target_player_id")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
-        return error(INVALID_MESSAGE, "'target_player_id' must be a player id (a whole number).")
-    return None
+def result(action: str, body: dict, ref: Any = None) -> dict[str, Any]:
+    """The `result` of a client message that ran an action."""
+    reply = {"type": RESULT, "action": action, "body": body}
+    if ref is not None:
+        reply["ref"] = ref
+    return reply
 
 
 def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
@@ -212,10 +310,11 @@ def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
         return None, error(MESSAGE_PARSE_FAILED)
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return None, error(INVALID_MESSAGE)
-    if message["type"] not in CLIENT_TYPES:
+    if message["type"] not in _client_types:
         return None, error(UNKNOWN_TYPE, f"Unknown message type {message['type'][:40]!r}.")
-    if message["type"] == REACTION:
-        problem = check_reaction(message)
+    check = _client_types[message["type"]]
+    if check is not None:
+        problem = check(message)
         if problem is not None:
             return None, problem
     return message, None

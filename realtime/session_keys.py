@@ -2,9 +2,10 @@
 
 Every key a session creates lives on the Redis host that holds its group:
 the seq counter (`realtime.broadcast`), the token digests and state text
-(`realtime.snapshot`) and the reaction rate counters (below). All carry TTLs
-from the start; when the game ends they are cut to the grace period, and the
-purge deletes them. Uses the snapshot module's sync client: callers are sync
+(`realtime.snapshot`) and the reaction rate counters (below); each player's
+private counter and state live on the host of that player's group. All
+carry TTLs from the start; when the game ends they are cut to the grace
+period, and the purge deletes them. Uses the snapshot module's sync client: callers are sync
 (views after commit, Celery tasks, the purge).
 """
 
@@ -28,8 +29,8 @@ def reaction_rate_key(code: str, player_id: int) -> str:
     return f"partyhub:react:{code}:{player_id}"
 
 
-def end_session(code: str, seconds: int, closed: bool) -> None:
-    """Let the session's keys expire in `seconds`; flag an exited session.
+def end_session(code: str, seconds: int, closed: bool, player_ids=()) -> None:
+    """Let the session's keys (and its players') expire in `seconds`; flag an exited session.
 
     The flag (`closed` -> "1" in `partyhub:session:<CODE>`) tells WebSocket
     servers to close new sockets with 4000. Raises redis.RedisError.
@@ -40,11 +41,22 @@ def end_session(code: str, seconds: int, closed: bool) -> None:
     for key in keys_of(code):
         pipe.expire(key, max(1, int(seconds)))
     pipe.execute()
+    for player_id in player_ids:
+        pipe = _player_client(code, player_id).pipeline(transaction=True)
+        for key in snapshot.player_keys(code, player_id):
+            pipe.expire(key, max(1, int(seconds)))
+        pipe.execute()
 
 
-def delete_session_keys(code: str) -> None:
-    """Delete the session's keys now (the purge). Raises redis.RedisError."""
+def delete_session_keys(code: str, player_ids=()) -> None:
+    """Delete the session's keys (and its players') now (the purge). Raises redis.RedisError."""
     snapshot.client_for(code).delete(*keys_of(code))
+    for player_id in player_ids:
+        _player_client(code, player_id).delete(*snapshot.player_keys(code, player_id))
+
+
+def _player_client(code: str, player_id: int):
+    return snapshot.client_for(code, protocol.player_group_name(code, player_id))
 
 
 def over_rate_limit(code: str, key: str, limit: int, window: float) -> bool:

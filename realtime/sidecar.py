@@ -130,11 +130,13 @@ def sidecar_kwargs(**overrides) -> dict:
         "group_expiry": int(config.get("group_expiry", 86400)),
         "capacity": int(config.get("capacity", 100)),
         "allowed_origins": allowed_origins(),
-        # Everything but ping (answered in C) goes to the inbound worker.
-        "client_types": ",".join(t for t in protocol.CLIENT_TYPES if t != protocol.PING),
+        # Every declared type but ping (answered in C) goes to the inbound
+        # worker: the platform and its games declare them (realtime.protocol).
+        "client_types": ",".join(t for t in protocol.client_types() if t != protocol.PING),
         "server_version": protocol.SERVER_VERSION,
         "session_key_prefix": snapshot.session_key(""),
         "state_key_prefix": snapshot.state_key(""),
+        "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
         "log_level": log_level(),
     }
     for name in DEFAULTS:

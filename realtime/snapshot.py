@@ -13,6 +13,15 @@ Redis host that holds the session's group:
   layer: in the same script as the event, see realtime.broadcast); only a
   new session's first state (seq 0) is written by `store_state` here.
 
+Per player, on the Redis host that holds the player's group
+(`player_<CODE>_<id>`):
+
+- `partyhub:private:<CODE>:<id>` — the exact text of the player's latest
+  `player.state` message, with its pseq in `partyhub:privateseq:<CODE>:<id>`
+  (the same newer-only rule). The broadcast of each private message to the
+  player stores it, in the same script; both servers send it to that
+  player's sockets right after `session.state`.
+
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
 game action that caused it. With a Sentinel host in CHANNEL_LAYERS the client
@@ -67,9 +76,30 @@ def state_seq_key(code: str) -> str:
     return f"partyhub:stateseq:{code}"
 
 
-def client_for(code: str) -> redis.Redis:
-    """A sync Redis client for the host that holds group `game_<code>`."""
-    return client_for_key(protocol.group_name(code))
+# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/server_conn.c).
+PRIVATE_KEY_PREFIX = "partyhub:private:"
+
+
+def private_key(code: str, player_id: int) -> str:
+    return f"{PRIVATE_KEY_PREFIX}{code}:{player_id}"
+
+
+def private_seq_key(code: str, player_id: int) -> str:
+    return f"partyhub:privateseq:{code}:{player_id}"
+
+
+def player_keys(code: str, player_id: int) -> list[str]:
+    """The keys one player of a session has on its group's host."""
+    return [
+        protocol.pseq_key(code, player_id),
+        private_key(code, player_id),
+        private_seq_key(code, player_id),
+    ]
+
+
+def client_for(code: str, group: str | None = None) -> redis.Redis:
+    """A sync Redis client for the host that holds `group` (default `game_<code>`)."""
+    return client_for_key(group or protocol.group_name(code))
 
 
 def client_for_key(name: str) -> redis.Redis:
@@ -116,20 +146,49 @@ def register_player(code: str, token_digest: str, player_id: int) -> bool:
     return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
 
 
+def unregister_player(code: str, token_digest: str) -> bool:
+    """Forget a player token (the player left); False (logged) on failure."""
+    return _run(code, "unregister player", _hdel, code, f"p:{token_digest}")
+
+
 def state_parts(payload: dict) -> tuple[str, str]:
     """The `session.state` JSON text split around its seq: head + str(seq) + tail.
 
     The same text as `protocol.dumps(protocol.session_state(payload, seq))`,
     encoded before the seq is known (the C layer splices it in on Redis).
     """
-    head = '{"type":' + protocol.dumps(protocol.SESSION_STATE) + ',"seq":'
-    return head, ',"payload":' + protocol.dumps(payload) + "}"
+    return protocol.message_parts(protocol.SESSION_STATE, "seq", payload)
 
 
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
     head, tail = state_parts(payload)
-    return _run(code, "store state", _store, code, seq, f"{head}{int(seq)}{tail}")
+    keys = state_key(code), state_seq_key(code)
+    return _run(code, "store state", _store, keys, seq, f"{head}{int(seq)}{tail}")
+
+
+def private_parts(payload: dict) -> tuple[str, str]:
+    """The `player.state` JSON text split around its pseq (see state_parts)."""
+    return protocol.message_parts(protocol.PLAYER_STATE, "pseq", payload)
+
+
+def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
+    """Store a player's `player.state` text for `pseq` unless a newer one is there.
+
+    Used where the C layer is not (it stores it with the message). Raises
+    redis.RedisError.
+    """
+    head, tail = private_parts(payload)
+    keys = private_key(code, player_id), private_seq_key(code, player_id)
+    group = protocol.player_group_name(code, player_id)
+    _store(client_for(code, group), keys, pseq, f"{head}{int(pseq)}{tail}")
+
+
+def read_private(code: str, player_id: int) -> str | None:
+    """The stored `player.state` text of a player (None if none). Raises redis.RedisError."""
+    group = protocol.player_group_name(code, player_id)
+    text = client_for(code, group).get(private_key(code, player_id))
+    return None if text is None else text.decode("utf-8")
 
 
 def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
@@ -139,8 +198,12 @@ def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe.execute()
 
 
-def _store(client: redis.Redis, code: str, seq: int, text: str) -> None:
-    client.eval(_STORE_STATE, 2, state_key(code), state_seq_key(code), seq, text, KEY_TTL)
+def _hdel(client: redis.Redis, code: str, field: str) -> None:
+    client.hdel(session_key(code), field)
+
+
+def _store(client: redis.Redis, keys: tuple[str, str], seq: int, text: str) -> None:
+    client.eval(_STORE_STATE, 2, *keys, seq, text, KEY_TTL)
 
 
 def _run(code: str, what: str, func, *args) -> bool:

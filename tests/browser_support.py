@@ -216,6 +216,7 @@ class SidecarServer(ServerUnderTest):
         self.daphne = DaphneServer(ws_url=self.ws_url)
         self.http_url = self.daphne.http_url
         self.process: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
         self.log_path = ARTIFACTS / "logs" / "sidecar.log"
 
     def log_as(self, label: str) -> None:
@@ -225,6 +226,17 @@ class SidecarServer(ServerUnderTest):
     def start(self) -> None:
         self.daphne.start()
         self.start_ws()
+        # As under `make run`: the client messages the sidecar forwards
+        # (reactions, game actions) are handled by an inbound worker.
+        log = self.open_log(self.log_path.with_name("inbound.log"), fresh=True)
+        self.worker = subprocess.Popen(
+            [sys.executable, "manage.py", "runworker", "partyhub.inbound"],
+            env=self.daphne.env(),
+            cwd=settings.BASE_DIR,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
 
     def start_ws(self) -> None:
         command = [
@@ -265,6 +277,8 @@ class SidecarServer(ServerUnderTest):
 
     def close(self) -> None:
         self.stop_ws()
+        if getattr(self, "worker", None) is not None:
+            self.terminate(self.worker, 8)
         self.daphne.close()
 
 

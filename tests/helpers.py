@@ -17,8 +17,8 @@ import redis as redis_py
 import websockets
 from django.test import Client, TransactionTestCase
 
-from lobby.models import Round
 from realtime import protocol
+from weirsoe.models import Round
 
 from . import servers
 from .redis_server import RedisServer

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.test import TestCase
 
+from lobby import events as lobby_events
 from realtime import layer as layer_mod
 from realtime import protocol, snapshot
 from realtime.broadcast import BroadcastError, current_seq, sync_broadcast_phase_event
@@ -60,7 +61,7 @@ class FallbackStateTests(TestCase):
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
             redis_commands(PartyhubTestRunner.redis.port) as commands,
         ):
-            seq = sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, state)
+            seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, state)
         raw = snapshot.client_for(code)
         stored = raw.get(snapshot.state_key(code)).decode()
         self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
@@ -77,7 +78,7 @@ class FallbackStateTests(TestCase):
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
         with mock.patch.object(layer_mod, "C_AVAILABLE", False):
             with mock.patch.object(layer_mod, "_FALLBACK_WARNED", True):
-                sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, {"x": 1})
+                sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, {"x": 1})
         stored = json.loads(snapshot.client_for(code).get(snapshot.state_key(code)))
         self.assertEqual(stored["payload"], {"phase": "newer"})
 

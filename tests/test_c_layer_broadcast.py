@@ -15,10 +15,12 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import SimpleTestCase, TransactionTestCase
 
+from lobby import events as lobby_events
 from partyhub.asgi import application
 from realtime import broadcast, protocol, snapshot
 from realtime import layer as layer_mod
 from realtime.broadcast import BroadcastError, broadcast_phase_event, sync_broadcast_phase_event
+from weirsoe import events as quiz_events
 
 from .helpers import Api, redis_commands
 from .redis_server import RedisServer, free_port
@@ -50,15 +52,15 @@ class ConsumerDeliveryTests(TransactionTestCase):
         await communicator.receive_from(timeout=5)  # welcome
         state = json.loads(await communicator.receive_from(timeout=5))
         seq = await sync_to_async(sync_broadcast_phase_event)(
-            self.code, protocol.SCOREBOARD, SCOREBOARD
+            self.code, lobby_events.SCOREBOARD, SCOREBOARD
         )
         self.assertEqual(seq, state["seq"] + 1)
         text = await communicator.receive_from(timeout=5)
-        self.assertEqual(text, protocol.encode_event(protocol.SCOREBOARD, seq, SCOREBOARD))
-        seq2 = await broadcast_phase_event(self.code, protocol.GAME_OVER, {"ranking": []})
+        self.assertEqual(text, protocol.encode_event(lobby_events.SCOREBOARD, seq, SCOREBOARD))
+        seq2 = await broadcast_phase_event(self.code, lobby_events.GAME_OVER, {"ranking": []})
         self.assertEqual(seq2, seq + 1)
         text = await communicator.receive_from(timeout=5)
-        self.assertEqual(text, protocol.encode_event(protocol.GAME_OVER, seq2, {"ranking": []}))
+        self.assertEqual(text, protocol.encode_event(lobby_events.GAME_OVER, seq2, {"ranking": []}))
         await communicator.disconnect()
 
 
@@ -85,9 +87,9 @@ class StoredBytesTests(SimpleTestCase):
             for text_len in (1, 20, 31, 32, 255, 256, 65536):
                 self.raw.set(protocol.seq_key(code), start)
                 payload = {"round": 1, "question": "q" * text_len}
-                seq = sync_broadcast_phase_event(code, protocol.QUESTION_SHOWN, payload)
+                seq = sync_broadcast_phase_event(code, quiz_events.QUESTION_SHOWN, payload)
                 self.assertEqual(seq, start + 1)
-                text = protocol.encode_event(protocol.QUESTION_SHOWN, seq, payload)
+                text = protocol.encode_event(quiz_events.QUESTION_SHOWN, seq, payload)
                 python_path = {"type": "game.event", "seq": seq, "text": text}
                 expected = msgpack.packb(
                     {
@@ -104,10 +106,10 @@ class StoredBytesTests(SimpleTestCase):
         fast = layer_mod.get_layer()
         for i in range(10):
             fast.group_add(protocol.group_name(code), f"specific.p{i % 2}!c{i}")
-        sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []})
+        sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []})
         self.raw.config_resetstat()
         for _ in range(5):
-            sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []})
         calls = {k: v["calls"] for k, v in self.raw.info("commandstats").items()}
         # Commands run by the script are counted too; the client sent EVALSHA
         # and nothing else (no MULTI/EXEC, no separate INCR round trip).
@@ -123,14 +125,14 @@ class StoredBytesTests(SimpleTestCase):
         async def scenario():
             channel = await layer.new_channel()
             await layer.group_add(protocol.group_name("RECV"), channel)
-            seq = await broadcast_phase_event("RECV", protocol.GAME_OVER, {"ranking": [1]})
+            seq = await broadcast_phase_event("RECV", lobby_events.GAME_OVER, {"ranking": [1]})
             message = await layer.receive(channel)
             self.assertEqual(
                 message,
                 {
                     "type": "game.event",
                     "seq": seq,
-                    "text": protocol.encode_event(protocol.GAME_OVER, seq, {"ranking": [1]}),
+                    "text": protocol.encode_event(lobby_events.GAME_OVER, seq, {"ranking": [1]}),
                 },
             )
             await layer.group_discard(protocol.group_name("RECV"), channel)
@@ -145,7 +147,7 @@ class StoredBytesTests(SimpleTestCase):
         async def scenario():
             return await asyncio.gather(
                 *[
-                    broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": [i]})
+                    broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": [i]})
                     for i in range(20)
                 ]
             )
@@ -177,7 +179,7 @@ class StateWithEventTests(SimpleTestCase):
             self.raw.delete(snapshot.state_seq_key(code))
             with redis_commands(PartyhubTestRunner.redis.port) as commands:
                 seq = sync_broadcast_phase_event(
-                    code, protocol.GAME_OVER, {"ranking": []}, self.STATE
+                    code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE
                 )
             # What a socket joining now would GET: the event's seq, same text
             # as snapshot.store_state writes.
@@ -201,7 +203,7 @@ class StateWithEventTests(SimpleTestCase):
         fast = layer_mod.get_layer()
         fast.group_add(protocol.group_name(code), "specific.newerproc!c")
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
-        seq = sync_broadcast_phase_event(code, protocol.GAME_OVER, {"ranking": []}, self.STATE)
+        seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE)
         self.assertLess(seq, 10**6)
         self.assertEqual(self.stored_state(code)["payload"], {"phase": "newer"})
         self.assertEqual(fast.receive("specific.newerproc!", 1)[1]["seq"], seq)
@@ -209,7 +211,7 @@ class StateWithEventTests(SimpleTestCase):
     def test_async_helper_stores_the_state_too(self):
         code = "ASTATE"
         seq = async_to_sync(broadcast_phase_event)(
-            code, protocol.GAME_OVER, {"ranking": []}, self.STATE
+            code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE
         )
         self.assertEqual(self.stored_state(code)["seq"], seq)
 
@@ -223,7 +225,7 @@ class BroadcastRedisDownTests(SimpleTestCase):
         self.assertIsNotNone(layer_mod.get_layer())
         started = time.monotonic()
         with self.assertRaises(BroadcastError) as caught:
-            sync_broadcast_phase_event("DOWN", protocol.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event("DOWN", lobby_events.GAME_OVER, {"ranking": []})
         self.assertLess(time.monotonic() - started, 1.0)
         self.assertIn("unavailable", str(caught.exception))
         self.assertIsInstance(caught.exception.__cause__, layer_mod.RedisUnavailable)
@@ -231,12 +233,12 @@ class BroadcastRedisDownTests(SimpleTestCase):
     def test_hung_redis_raises_within_the_read_timeout(self):
         with RedisServer() as server:
             use_redis(server.port)
-            sync_broadcast_phase_event("HUNG", protocol.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
             server.process.send_signal(19)  # SIGSTOP
             try:
                 started = time.monotonic()
                 with self.assertRaises(BroadcastError):
-                    sync_broadcast_phase_event("HUNG", protocol.GAME_OVER, {"ranking": []})
+                    sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
                 elapsed = time.monotonic() - started
                 self.assertLess(elapsed, layer_mod.DEFAULT_SOCKET_TIMEOUT + 1)
 
@@ -251,7 +253,7 @@ class BroadcastRedisDownTests(SimpleTestCase):
 
                     task = asyncio.ensure_future(ticker())
                     with self.assertRaises(BroadcastError):
-                        await broadcast_phase_event("HUNG", protocol.GAME_OVER, {"ranking": []})
+                        await broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
                     task.cancel()
                     return ticks
 
@@ -269,8 +271,8 @@ class FallbackTests(SimpleTestCase):
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", False),
         ):
             with self.assertLogs("realtime.layer", "WARNING") as logs:
-                seq = sync_broadcast_phase_event("FALLB", protocol.GAME_OVER, {"ranking": []})
-                sync_broadcast_phase_event("FALLB", protocol.GAME_OVER, {"ranking": []})
+                seq = sync_broadcast_phase_event("FALLB", lobby_events.GAME_OVER, {"ranking": []})
+                sync_broadcast_phase_event("FALLB", lobby_events.GAME_OVER, {"ranking": []})
             self.assertEqual(len(logs.output), 1)
             self.assertIn("not built", logs.output[0])
         self.assertEqual(async_to_sync(broadcast.current_seq)("FALLB"), seq + 1)

@@ -1112,7 +1112,7 @@ class SidecarThread:
             port=0,
             redis_port=redis_port,
             allowed_origins=ORIGIN,
-            client_types=",".join(protocol.CLIENT_TYPES),
+            client_types=",".join(protocol.client_types()),
             stop_grace=1.0,
             **config,
         )

@@ -16,9 +16,10 @@ from lobby import flow, lifecycle, timers
 from lobby.models import GameSession
 from partyhub.asgi import application
 from realtime import protocol, snapshot
+from weirsoe import events as quiz_events
+from weirsoe.tests.test_flow import SCHEDULE, expire, timer_args
 
 from .helpers import Api
-from .test_flow import SCHEDULE, expire, timer_args
 
 
 class PauseTests(TestCase):
@@ -160,7 +161,7 @@ class ExitSocketTests(TransactionTestCase):
         await sync_to_async(self.api.host)(self.code, "exit", self.host)
         for ws in sockets:
             self.assertEqual(
-                json.loads(await ws.receive_from(timeout=5))["type"], protocol.LIE_STARTED
+                json.loads(await ws.receive_from(timeout=5))["type"], quiz_events.LIE_STARTED
             )
             closed = json.loads(await ws.receive_from(timeout=5))
             self.assertEqual(

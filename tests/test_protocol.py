@@ -20,7 +20,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
+from lobby import events as lobby_events
 from realtime import protocol
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import Api, ServerPerClass, answer_id, truth_of
@@ -236,14 +238,14 @@ class ProtocolCases(ServerPerClass):
         await self.call(api.host, code, "reveal-scoreboard", self.host)
         await self.call(api.host, code, "finish", self.host)
         expected = [
-            protocol.LIE_STARTED,
-            protocol.QUESTION_SHOWN,
-            protocol.GUESS_STARTED,
-            protocol.REVEAL_STEP,  # Ana's lie, then the truth
-            protocol.REVEAL_STEP,
-            protocol.SCORES_CALCULATED,
-            protocol.SCOREBOARD,
-            protocol.GAME_OVER,
+            quiz_events.LIE_STARTED,
+            quiz_events.QUESTION_SHOWN,
+            quiz_events.GUESS_STARTED,
+            quiz_events.REVEAL_STEP,  # Ana's lie, then the truth
+            quiz_events.REVEAL_STEP,
+            quiz_events.SCORES_CALCULATED,
+            lobby_events.SCOREBOARD,
+            lobby_events.GAME_OVER,
         ]
         texts = {}
         for ws in (ana, host):
@@ -269,7 +271,9 @@ class ProtocolCases(ServerPerClass):
         host, _, state = await self.join(f"role=host&session_token={self.host}")
         await self.call(self.api.join, self.code, "Cy")
         event = await servers.recv_json(host)
-        self.assertEqual((event["type"], event["seq"]), (protocol.PLAYER_JOINED, state["seq"] + 1))
+        self.assertEqual(
+            (event["type"], event["seq"]), (lobby_events.PLAYER_JOINED, state["seq"] + 1)
+        )
         self.assertEqual(event["payload"]["name"], "Cy")
         await host.close()
 
@@ -309,7 +313,7 @@ class ProtocolCases(ServerPerClass):
         ws, _, _ = await self.join(f"session_token={self.ana}")
         status, _ = await self.call(self.api.host, self.code, "exit", self.host)
         self.assertEqual(status, 200)
-        self.assertEqual((await servers.recv_json(ws))["type"], protocol.SESSION_CLOSED)
+        self.assertEqual((await servers.recv_json(ws))["type"], lobby_events.SESSION_CLOSED)
         self.assertEqual(await servers.close_code(ws), protocol.CLOSE_SESSION_CLOSED)
         for query in (f"session_token={self.ana}", f"role=host&session_token={self.host}"):
             self.assertEqual(await self.refused_with(query), protocol.CLOSE_SESSION_CLOSED)

@@ -11,10 +11,11 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from lobby import lifecycle
-from lobby.models import Answer, GameSession, Guess, Lie, Player, Round
+from lobby.models import GameSession, Player
 from lobby.publish import KEY_MARGIN
 from realtime import protocol, session_keys
 from realtime.broadcast import current_seq
+from weirsoe.models import Answer, Guess, Lie, Round
 
 from .helpers import Api, answer_id, truth_of
 from .runner import PartyhubTestRunner

@@ -9,8 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import TransactionTestCase, override_settings
 
 from lobby import timers
-from lobby.models import Player, Round
+from lobby.models import Player
 from partyhub.asgi import application
+from weirsoe.models import Round
 
 from .helpers import Api, answer_id, truth_of
 

@@ -18,8 +18,10 @@ from channels_redis.utils import _consistent_hash
 from django.conf import settings
 from django.test import TransactionTestCase
 
+from lobby.reactions import REACTION_EMOJI
 from realtime import protocol
 from realtime.sidecar import DEFAULTS
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import Api
@@ -166,7 +168,7 @@ class ShardedGameTests(_ShardedCase):
             seq = pair[0][2]["seq"]
             self.assertEqual(
                 [(e["type"], e["seq"]) for e in received[0]],
-                [(protocol.LIE_STARTED, seq + 1), (protocol.QUESTION_SHOWN, seq + 2)],
+                [(quiz_events.LIE_STARTED, seq + 1), (quiz_events.QUESTION_SHOWN, seq + 2)],
             )
             for ws, _, _ in pair:
                 await ws.close()
@@ -202,7 +204,7 @@ class ChannelsRedisInteropTests(_ShardedCase):
             self.assertEqual(await servers.recv_json(ws), {"to": "all"})
         # Each socket's reply channel, from a message it sends.
         for ws in sockets:
-            await ws.send(json.dumps({"type": "reaction", "emoji": protocol.REACTION_EMOJI[0]}))
+            await ws.send(json.dumps({"type": "reaction", "emoji": REACTION_EMOJI[0]}))
         replies = [
             (await asyncio.wait_for(self.layer.receive(INBOUND), 10))["reply_channel"]
             for _ in sockets
@@ -224,10 +226,7 @@ class ChannelsRedisInteropTests(_ShardedCase):
 
     async def test_client_messages_reach_a_channels_redis_receive(self):
         ws, _, _ = await servers.join(self.sidecars[1].port, self.code, f"session_token={self.ana}")
-        texts = [
-            json.dumps({"type": "reaction", "emoji": emoji})
-            for emoji in protocol.REACTION_EMOJI[:2]
-        ]
+        texts = [json.dumps({"type": "reaction", "emoji": emoji}) for emoji in REACTION_EMOJI[:2]]
         for text in texts:
             await ws.send(text)
         # Round-robin over the hosts, like channels_redis' own send() and
@@ -293,8 +292,8 @@ class ShardLossTests(_TwoRedisCase):
         members = redis.command("ZRANGE", f"asgi:group:game_{lost_code}", "0", "-1")
         self.assertIn(f"!g.game_{lost_code}".encode(), members)
         steps = {
-            home: ("show-question", protocol.QUESTION_SHOWN),
-            lost: ("start-round", protocol.LIE_STARTED),
+            home: ("show-question", quiz_events.QUESTION_SHOWN),
+            lost: ("start-round", quiz_events.LIE_STARTED),
         }
         for shard, (code, host) in games.items():
             action, event_type = steps[shard]
@@ -335,7 +334,7 @@ class RedisAuthTests(_TwoRedisCase):
             self.assertEqual((await sync_to_async(api.host)(code, "start-round", host))[0], 200)
             event = await servers.recv_json(ws)
             self.assertEqual(
-                (event["type"], event["seq"]), (protocol.LIE_STARTED, state["seq"] + 1)
+                (event["type"], event["seq"]), (quiz_events.LIE_STARTED, state["seq"] + 1)
             )
             await ws.close()
 

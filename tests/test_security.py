@@ -13,6 +13,7 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.test import TransactionTestCase, override_settings
 
+from lobby.reactions import REACTION_EMOJI
 from realtime import protocol
 
 from . import servers
@@ -203,7 +204,7 @@ class ErrorTextTests(PrivateRedis, BothServers, TransactionTestCase):
         texts = []
         # A message each server must hand on (sidecar: to the worker; Daphne:
         # a reaction counted in Redis).
-        reaction = json.dumps({"type": "reaction", "emoji": protocol.REACTION_EMOJI[0]})
+        reaction = json.dumps({"type": "reaction", "emoji": REACTION_EMOJI[0]})
         await sidecar_ws.send(reaction)
         texts.append(await asyncio.wait_for(sidecar_ws.recv(), 20))
         self.assertEqual(json.loads(texts[0])["code"], "SERVER_BUSY")

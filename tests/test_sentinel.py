@@ -19,9 +19,11 @@ from channels.exceptions import InvalidChannelLayerError
 from channels.layers import channel_layers, get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
+from lobby import events as lobby_events
 from realtime import broadcast, protocol, snapshot
 from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
 from realtime.redis_sentinel import sentinel_host
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import Api, play_round
@@ -101,7 +103,7 @@ class CLayerFailoverTests(_ClusterCase):
             try:
                 payload = {"round": 1, "question": "?"}
                 seq = await broadcast.broadcast_phase_event(
-                    "PURE", protocol.QUESTION_SHOWN, payload
+                    "PURE", quiz_events.QUESTION_SHOWN, payload
                 )
                 self.assertEqual(await broadcast.current_seq("PURE"), seq)
                 await get_channel_layer().close_pools()
@@ -194,7 +196,7 @@ class DaphneGameFailoverTests(TransactionTestCase):
 
     async def events_until_game_over(self, ws) -> list[dict]:
         events = []
-        while not events or events[-1]["type"] != protocol.GAME_OVER:
+        while not events or events[-1]["type"] != lobby_events.GAME_OVER:
             events.append(await servers.recv_json(ws, 20))
         return events
 

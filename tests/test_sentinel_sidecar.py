@@ -18,6 +18,7 @@ from django.conf import settings
 from django.test import TransactionTestCase
 
 from realtime import protocol
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import Api
@@ -96,7 +97,7 @@ class SidecarSentinelTests(TransactionTestCase):
         self.assertEqual(status, 200)
         for ws, _, _ in clients:
             event = await servers.recv_json(ws, 10)
-            self.assertEqual((event["type"], event["seq"]), (protocol.LIE_STARTED, seq + 1))
+            self.assertEqual((event["type"], event["seq"]), (quiz_events.LIE_STARTED, seq + 1))
             await ws.close()
 
     async def test_a_killed_master(self):

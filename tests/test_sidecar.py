@@ -16,8 +16,11 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
+from lobby import events as lobby_events
+from lobby.reactions import REACTION_EMOJI
 from realtime import protocol
 from realtime.broadcast import sync_broadcast_phase_event
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import (
@@ -66,7 +69,7 @@ class BothServersGameTests(GameCase):
         texts = [[json.dumps(e) for e in events] for events in received]
         for events in received:
             self.assertEqual([e["seq"] for e in events], list(range(3, 3 + n)))
-            self.assertEqual(events[-1]["type"], protocol.GAME_OVER)
+            self.assertEqual(events[-1]["type"], lobby_events.GAME_OVER)
         self.assertTrue(all(t == texts[0] for t in texts), "clients saw different events")
         for ws, _, _ in clients:
             await ws.close()
@@ -101,7 +104,7 @@ class JoinDuringBroadcastsTests(GameCase):
         def broadcast():
             while not stop.is_set():
                 last[0] = sync_broadcast_phase_event(
-                    self.code, protocol.GAME_OVER, {"ranking": []}, {"phase": "lobby"}
+                    self.code, lobby_events.GAME_OVER, {"ranking": []}, {"phase": "lobby"}
                 )
                 time.sleep(0.005)  # pacing only: keep 20 Python readers up
 
@@ -131,7 +134,7 @@ class JoinDuringBroadcastsTests(GameCase):
 
 class DirectAndInboundTests(GameCase):
     # Forward every type but ping to partyhub.inbound (a deployment lists its
-    # socket actions; protocol.CLIENT_TYPES has none beyond ping yet).
+    # socket actions; protocol.client_types() has none beyond ping yet).
     sidecar_options = {"client_types": "*"}
 
     async def test_direct_send_to_one_socket_and_to_a_player_group(self):
@@ -198,13 +201,13 @@ class DirectAndInboundTests(GameCase):
             host, _, _ = await servers.join(
                 self.sidecar.port, self.code, f"role=host&session_token={self.host}"
             )
-            emoji = protocol.REACTION_EMOJI[0]
+            emoji = REACTION_EMOJI[0]
             await ana.send(json.dumps({"type": "reaction", "emoji": emoji}))
             for ws in (ana, host):
                 message = await servers.recv_json(ws, 10)
                 self.assertEqual(
                     (message["type"], message["player_id"], message["emoji"]),
-                    (protocol.REACTION, self.ana_id, emoji),
+                    (lobby_events.REACTION, self.ana_id, emoji),
                 )
             # The host is not a player: its reaction is refused, to it alone.
             await host.send(json.dumps({"type": "reaction", "emoji": emoji}))
@@ -300,7 +303,9 @@ class RedisLossTests(PrivateRedis, GameCase):
         self.assertIn(f"!g.game_{code}".encode(), members)
         await sync_to_async(api.host)(code, "show-question", self.host)
         event = await servers.recv_json(ws, 10)
-        self.assertEqual((event["type"], event["seq"]), (protocol.QUESTION_SHOWN, state["seq"] + 2))
+        self.assertEqual(
+            (event["type"], event["seq"]), (quiz_events.QUESTION_SHOWN, state["seq"] + 2)
+        )
         for other in others:
             self.assertTrue(await other.wait(lambda c: c.seq == state["seq"] + 2))
             self.assertEqual(other.twice, [])

@@ -24,6 +24,7 @@ from django.test import SimpleTestCase, TransactionTestCase
 from realtime import protocol
 from realtime.management.commands.runsidecar import RESTARTS_METRIC
 from realtime.supervisor import Backoff
+from weirsoe import events as quiz_events
 
 from . import servers
 from .helpers import TwoPlayers
@@ -164,7 +165,7 @@ class WorkerSupervisionTests(TwoPlayers, TransactionTestCase):
         self.assertEqual(status, 200)
         for ws in others:
             event = await servers.recv_json(ws, 10)
-            self.assertEqual(event["type"], protocol.LIE_STARTED, event)
+            self.assertEqual(event["type"], quiz_events.LIE_STARTED, event)
         # The replacement accepts new sockets on the same port.
         fresh = await self.spread(server.port, [replacement, *survivors], per_worker=1)
         await ping(fresh[replacement][0], "fresh")

@@ -13,6 +13,7 @@ from django.test import TransactionTestCase
 
 from partyhub.asgi import application
 from realtime import protocol
+from weirsoe import events as quiz_events
 
 from .helpers import Api, answer_id, truth_of
 
@@ -144,8 +145,8 @@ class WebsocketTests(TransactionTestCase):
         await call(code, "finish", self.host)
         # The six phase events, with the two reveal steps (Tin foil, then the
         # truth) just before the scores.
-        expected = list(protocol.PHASE_EVENTS[:3]) + [protocol.REVEAL_STEP] * 2
-        expected += list(protocol.PHASE_EVENTS[3:6])
+        expected = list(quiz_events.PHASE_EVENTS[:3]) + [quiz_events.REVEAL_STEP] * 2
+        expected += list(quiz_events.PHASE_EVENTS[3:6])
         for ws in (ana, host):
             events = [await self.receive(ws) for _ in expected]
             self.assertEqual([e["type"] for e in events], expected)

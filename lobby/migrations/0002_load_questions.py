@@ -1,14 +1,9 @@
-"""Data migration: load the bundled question bank."""
+"""Formerly loaded the question bank; the quiz's own migrations do now
+(weirsoe/migrations/0002_load_questions.py), so the platform depends on no game."""
 
 from django.db import migrations
 
 
-def load(apps, schema_editor):
-    from lobby.question_bank import load_bank, sync_bank
-
-    sync_bank(apps.get_model("lobby", "Question"), load_bank())
-
-
 class Migration(migrations.Migration):
     dependencies = [("lobby", "0001_initial")]
-    operations = [migrations.RunPython(load, migrations.RunPython.noop)]
+    operations = []

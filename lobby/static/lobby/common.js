@@ -1,10 +1,32 @@
-// Shared page helpers: config, status indicator, toasts, countdown, DOM bits.
+// The page shell's helpers, shared by every game's pages: config, client,
+// status indicator, toasts, countdown, DOM bits.
+import { PartyhubClient } from "../realtime/partyhub-client.js";
 
 /** @returns {{code: string|null, role: string|null, ws_url: string|null, ws_port: number|null,
- *   join_url: string|null,
- *   name_max: number, lie_max: number, min_players: number, reaction_emoji: string[]}} */
+ *   join_url: string|null, name_max: number, reaction_emoji: string[],
+ *   game?: string, title?: string, min_players?: number}} the page's config (lobby.pages.page_config),
+ *   plus the game's own facts */
 export function pageConfig() {
   return JSON.parse(document.getElementById("partyhub-config").textContent);
+}
+
+/**
+ * A client for this page's game: its socket settings from the config, and
+ * the reducers that apply its events (the game's, then the platform's).
+ * @param {string} token
+ * @param {"player"|"host"} role
+ * @param {Function[]} reducers
+ */
+export function gameClient(token, role, reducers) {
+  const config = pageConfig();
+  return new PartyhubClient({
+    code: config.code,
+    token,
+    role,
+    wsUrl: config.ws_url,
+    wsPort: config.ws_port,
+    reducers,
+  });
 }
 
 /** @param {string} id @returns {HTMLElement} */
@@ -46,20 +68,27 @@ export function showPhase(name) {
 
 const FRIENDLY = {
   NETWORK: "Can't reach the game server. Check your Wi-Fi and try again.",
+  TIMEOUT: "The game server did not answer in time. Try again.",
   UNKNOWN_TYPE: "The server doesn't support that yet.",
   MESSAGE_PARSE_FAILED: "The server could not read a message from this page.",
   INVALID_MESSAGE: "The server could not read a message from this page.",
   SESSION_NOT_FOUND: "There is no game with that code.",
+  UNKNOWN_GAME: "This server does not have that game.",
   NAME_TAKEN: "Someone in this game already has that name. Pick another one.",
   SESSION_FULL: "This game is full.",
-  NOT_ENOUGH_PLAYERS: "At least two players must join before the game can start.",
-  LIE_IS_TRUTH: "That's the true answer! Write a lie instead.",
-  OWN_LIE: "That's your own lie: pick another answer.",
-  ALREADY_GUESSED: "You already picked an answer this round.",
   RATE_LIMITED: "Easy there! Wait a moment before reacting again.",
   INVALID_TOKEN: "Your player key is no longer valid.",
   WRONG_SESSION: "Your key belongs to another game.",
+  NOT_IN_GAME: "You are not in this game any more.",
 };
+
+/**
+ * Add a game's own friendly texts for its error codes.
+ * @param {Object<string, string>} messages  error code -> text for a person
+ */
+export function addMessages(messages) {
+  Object.assign(FRIENDLY, messages);
+}
 
 /**
  * A short message for a person from a REST error, server `error` or exception.
@@ -71,6 +100,10 @@ export function humanMessage(problem) {
     return "This game has already started, so no one can join now.";
   }
   if (code === "WRONG_PHASE") return "Too late: the game has moved on.";
+  if (code === "NOT_ENOUGH_PLAYERS") {
+    const min = pageConfig().min_players || 2;
+    return `At least ${min} players must join before the game can start.`;
+  }
   if (code && FRIENDLY[code]) return FRIENDLY[code];
   return (problem && problem.message) || "Something went wrong.";
 }
@@ -195,20 +228,24 @@ export class Countdown {
 }
 
 /**
- * Run `countdown` for the state's phase: the lie time in lie and question,
- * the guess time in guess; to the server's deadline when it sends one.
+ * Run `countdown` to the state's deadline (server time, turned into this
+ * clock), hold it while paused, hide it when nothing counts down. `show`
+ * narrows the phases that show one; `key` names one countdown (the same key
+ * does not restart it), by default the round and phase.
  * @param {Countdown} countdown
- * @param {import("../realtime/partyhub-client.js").SessionState} state
+ * @param {Object} state  a session.state payload
  * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
+ * @param {{show?: (state: Object) => boolean, key?: (state: Object) => string}} [options]
  */
-export function runCountdown(countdown, state, client) {
-  const timed = ["lie", "question", "guess"].includes(state.phase) && state.time_limit;
-  if (timed && state.paused && typeof state.remaining_ms === "number") {
+export function runCountdown(countdown, state, client, options = {}) {
+  const { show = () => true, key = (s) => `${s.round}:${s.phase}` } = options;
+  const shown = show(state);
+  if (shown && state.paused && typeof state.remaining_ms === "number") {
     countdown.hold(state.remaining_ms);
-  } else if (timed) {
-    const key = `${state.round}:${state.phase === "guess" ? "guess" : "lie"}`;
-    const deadline = typeof state.deadline === "number" ? client.localTime(state.deadline) : null;
-    countdown.start(key, state.time_limit, deadline);
+  } else if (shown && typeof state.deadline === "number") {
+    countdown.start(key(state), 0, client.localTime(state.deadline));
+  } else if (shown && state.time_limit && !state.paused) {
+    countdown.start(key(state), state.time_limit);
   } else {
     countdown.stop();
   }
@@ -219,59 +256,14 @@ export function roundLabel(state) {
   return state && state.round ? `Round ${state.round} of ${state.rounds}` : "";
 }
 
+/** "Ana, Bo and Cy" from [{name}, ...] */
+export function names(list) {
+  const all = list.map((w) => w.name);
+  if (all.length <= 1) return all.join("");
+  return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
+}
+
 /** @param {number} n */
 export function points(n) {
   return `${n > 0 ? "+" : ""}${n.toLocaleString("en")}`;
-}
-
-// --- the step-by-step reveal ----------------------------------------------------
-
-/**
- * Where the reveal of the state's round stands now (docs/protocol.md: each
- * `phase.reveal_step` shows at its `reveal_at`, the full results at the
- * scores' `reveal_at`; both server time, turned into this clock).
- * `done` is true outside `scores`, without steps, and once the results are due.
- * @param {import("../realtime/partyhub-client.js").SessionState} state
- * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
- */
-export function revealProgress(state, client) {
-  const results = state.results;
-  const steps = ((state.reveal && state.reveal.steps) || [])
-    .filter((s) => results && s.round === results.round)
-    .sort((a, b) => a.index - b.index);
-  const endServer = results && typeof results.reveal_at === "number" ? results.reveal_at : state.reveal && state.reveal.reveal_at;
-  const end = typeof endServer === "number" ? client.localTime(endServer) : 0;
-  const now = Date.now();
-  const done = state.phase !== "scores" || !steps.length || now >= end;
-  const reached = done ? steps : steps.filter((s) => client.localTime(s.reveal_at) <= now);
-  const upcoming = done ? [] : [...steps.map((s) => client.localTime(s.reveal_at)), end].filter((t) => t > now);
-  // Scores before this round, then every reached step's running score.
-  const score = new Map((results ? results.deltas : []).map((d) => [d.player_id, d.score - d.delta]));
-  const gained = new Map();
-  for (const step of reached) {
-    for (const p of step.points) {
-      score.set(p.player_id, p.score);
-      gained.set(p.player_id, (gained.get(p.player_id) || 0) + p.points);
-    }
-  }
-  return {
-    steps,
-    reached,
-    done,
-    /** local epoch ms of the next step (or the results), null when nothing is left */
-    nextAt: upcoming.length ? Math.min(...upcoming) : null,
-    /** the score to show now; `fallback` (the state's score) once the reveal is over */
-    scoreOf: (id, fallback) => (done || !score.has(id) ? fallback : score.get(id)),
-    /** the points this round's reached steps gave */
-    gainedOf: (id) => gained.get(id) || 0,
-    truthShown: reached.some((s) => s.answer.is_truth),
-  };
-}
-
-let revealTimer = 0;
-
-/** Call `render` again at local time `at` (the next reveal step); null cancels. */
-export function rerenderAt(at, render) {
-  clearTimeout(revealTimer);
-  revealTimer = at === null ? 0 : setTimeout(render, Math.max(0, at - Date.now()) + 20);
 }

@@ -1,7 +1,10 @@
-// `/`: create a game (then open the big screen) or join one by code.
+// `/`: create a game of any registered kind (then open the big screen), or
+// join one by code. Each game's settings form is built from its settings
+// table (config.games, the same list as GET /api/games/).
 import { apiRequest, saveIdentity } from "../realtime/partyhub-client.js";
-import { $, toastError } from "./common.js";
+import { $, fill, h, pageConfig, toastError } from "./common.js";
 
+const config = pageConfig();
 const createForm = /** @type {HTMLFormElement} */ ($("create-form"));
 const joinForm = /** @type {HTMLFormElement} */ ($("join-form"));
 const codeInput = /** @type {HTMLInputElement} */ ($("join-code"));
@@ -9,6 +12,61 @@ const codeInput = /** @type {HTMLInputElement} */ ($("join-code"));
 codeInput.addEventListener("input", () => {
   codeInput.value = codeInput.value.toUpperCase().replace(/[^A-Z]/g, "").slice(0, 4);
 });
+
+/** The chosen game's entry of config.games. */
+function chosenGame() {
+  const checked = /** @type {HTMLInputElement|null} */ (createForm.querySelector("input[name=game]:checked"));
+  const name = checked ? checked.value : config.default;
+  return config.games.find((g) => g.game === name) || config.games[0];
+}
+
+/** One form row for a setting of the table. */
+function settingRow(setting) {
+  if (setting.type === "bool") {
+    const hintId = `${setting.name}-hint`;
+    return h(
+      "div",
+      { className: "check-row" },
+      h("input", {
+        id: setting.name,
+        name: setting.name,
+        type: "checkbox",
+        checked: Boolean(setting.form_default),
+        "aria-describedby": hintId,
+      }),
+      h("label", { htmlFor: setting.name }, setting.label),
+      setting.help ? h("p", { className: "hint", id: hintId }, setting.help) : null,
+    );
+  }
+  return h(
+    "div",
+    { className: "field-row" },
+    h("label", { htmlFor: setting.name }, setting.label),
+    h("input", {
+      id: setting.name,
+      name: setting.name,
+      type: "number",
+      inputMode: "numeric",
+      min: String(setting.min),
+      max: String(setting.max),
+      value: String(setting.form_default),
+      required: true,
+    }),
+    setting.help ? h("p", { className: "hint" }, setting.help) : null,
+  );
+}
+
+function renderSettings() {
+  const game = chosenGame();
+  $("game-heading").textContent = game.title;
+  $("game-lead").textContent = game.pitch;
+  fill($("settings-fields"), game.settings.map(settingRow));
+}
+
+for (const radio of createForm.querySelectorAll("input[name=game]")) {
+  radio.addEventListener("change", renderSettings);
+}
+renderSettings();
 
 /** Run `work` with the form's submit button disabled. */
 async function busy(form, work) {
@@ -25,14 +83,15 @@ async function busy(form, work) {
 createForm.addEventListener("submit", (event) => {
   event.preventDefault();
   busy(createForm, async () => {
-    const body = {};
-    for (const name of ["rounds", "lie_time_limit", "guess_time_limit"]) {
-      body[name] = Number(createForm.elements[name].value);
+    const game = chosenGame();
+    const body = { game: game.game };
+    for (const setting of game.settings) {
+      const input = /** @type {HTMLInputElement} */ (createForm.elements[setting.name]);
+      body[setting.name] = setting.type === "bool" ? input.checked : Number(input.value);
     }
-    body.auto_advance = createForm.elements["auto_advance"].checked;
-    const game = await apiRequest("POST", "/api/sessions/", { body });
-    saveIdentity(game.code, "host", { token: game.host_token });
-    window.location.assign(`/host/${game.code}/`);
+    const created = await apiRequest("POST", "/api/sessions/", { body });
+    saveIdentity(created.code, "host", { token: created.host_token });
+    window.location.assign(`/host/${created.code}/`);
   });
 });
 

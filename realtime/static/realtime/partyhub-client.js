@@ -10,57 +10,50 @@
 //   - heartbeat: `ping` every 30 s, a missing `pong` after 5 s forces a reconnect;
 //   - outgoing messages queued while disconnected (at most 100, oldest dropped);
 //   - `on(type, handler)` subscriptions, one failing handler never stops the others;
-//   - `session.state` replaces the local state, phase events update it, and a
-//     gap in `seq` fetches the state again over REST.
+//   - `session.state` replaces the local state, events update it through the
+//     reducers the page gives (the platform's and its game's: this module
+//     knows no game), and a gap in `seq` fetches the state again over REST;
+//   - `player.state` (a player's private state) and private events, numbered
+//     by `pseq`, the same way for what only this player may see;
+//   - `act(type, fields)`: a game action over the socket, answered by a
+//     `result` (or an `error`) carrying the same `ref`.
 
 /**
  * @typedef {"idle"|"connecting"|"connected"|"reconnecting"|"offline"} ConnectionStatus
  *
  * @typedef {{player_id: number, name: string, score: number}} PlayerInfo
- * @typedef {{player_id: number, name: string}} Who
- * @typedef {{id: number, text: string}} PublicAnswer
- * @typedef {{player_id: number, name: string, score: number, rank: number}} RankEntry
- * @typedef {{rounds: number, lie_time_limit: number, guess_time_limit: number}} GameSettings
  *
- * @typedef {Object} RoundResults  The `phase.scores_calculated` payload.
- * @property {number} round
- * @property {PublicAnswer} truth
- * @property {{id: number, text: string, is_truth: boolean, authors: Who[], guessed_by: Who[]}[]} answers
- * @property {{player_id: number, name: string, delta: number, score: number}[]} deltas
- * @property {{liar_id: number, liar_name: string, victim_id: number, victim_name: string, answer_id: number}[]} fooled
- *
- * @typedef {Object} SessionState  The `session.state` payload.
+ * @typedef {Object} SessionState  The `session.state` payload: the platform's
+ *   fields below, then the game's own (docs/protocol.md, docs/games.md).
  * @property {string} code
- * @property {"lobby"|"lie"|"question"|"guess"|"scores"|"scoreboard"|"finished"} phase
+ * @property {string} game          the id of the game the session plays
+ * @property {string} phase         a phase of the game's phase table
  * @property {number} round
  * @property {number} rounds
- * @property {GameSettings} settings
+ * @property {Object} settings      the game's settings
+ * @property {number|null} deadline server time (epoch ms) when the countdown ends
+ * @property {boolean} paused       the host paused the game
+ * @property {number|null} remaining_ms  time left while paused
  * @property {PlayerInfo[]} players
- * @property {{prompt: string, category: string}|null} question
- * @property {number} [time_limit]  seconds, in lie, question and guess
- * @property {number|null} [deadline]  server time (epoch ms) when the countdown ends, if the server sends it
- * @property {boolean} [paused]       the host paused the game (servers with pause/resume)
- * @property {number|null} [remaining_ms]  time left while paused
- * @property {{steps: Object[], reveal_at?: number}|null} [reveal]  phase.reveal_step payloads so far
- * @property {{award: string, title: string, count: number, winners: Who[]}[]} [awards]  in finished
- * @property {boolean} [closed]  the host ended the game (session.closed)
- * @property {PublicAnswer[]|null} answers
- * @property {number[]} lies_submitted
- * @property {number[]} guesses_submitted
- * @property {RoundResults|null} results
- * @property {RankEntry[]|null} ranking
+ * @property {Object[]|null} ranking     in scoreboard and finished
+ * @property {Object[]} [awards]         in finished
+ * @property {boolean} [closed]          the host ended the game (session.closed)
  *
- * @typedef {Object} PlayerView  `you` in GET /api/sessions/<code>/ with a player token.
+ * @typedef {Object} PlayerView  `you`: the player's own facts, from GET /api/sessions/<code>/
+ *   with their token, and their private state (`player.state`) merged in.
  * @property {number} player_id
  * @property {string} name
  * @property {number} score
- * @property {string|null} lie
- * @property {number[]} own_answer_ids
- * @property {number|null} guess
+ *
+ * @callback Reducer  The state after one event, or `undefined` when the event is not its own.
+ * @param {SessionState|null} state
+ * @param {PhaseEvent} event
+ * @returns {SessionState|undefined}
  *
  * @typedef {{type: "welcome", connection_id: string, server_version: string, session: string, role: "host"|"player", player_id: number|null}} WelcomeMessage
  * @typedef {{type: "session.state", seq: number, payload: SessionState}} SessionStateMessage
- * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  phase.* and player.joined
+ * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  an event to the whole session
+ * @typedef {{type: string, pseq: number, payload: Object}} PrivateEvent  to this player only
  * @typedef {{type: "pong", ts: *}} PongMessage
  * @typedef {{type: "error", code: string, message: string, local?: boolean}} ErrorMessage
  * @typedef {{type: "reaction", player_id: number, emoji: string}} ReactionMessage
@@ -79,6 +72,9 @@
  * @property {number} [maxAttempts]   reconnect attempts before "offline" (5)
  * @property {number} [jitter]        ± fraction of each delay picked at random (0.2)
  * @property {number} [queueLimit]    queued outgoing messages kept while disconnected (100)
+ * @property {Reducer[]} [reducers]   apply events to the state, first match wins
+ *   (e.g. the platform's and the game's; lobby/static/lobby/platform.js)
+ * @property {number} [actTimeout]    ms to wait for the `result` of act() (10000)
  */
 
 /** Defaults of the tunable options. */
@@ -90,6 +86,7 @@ export const DEFAULTS = Object.freeze({
   maxAttempts: 5,
   jitter: 0.2,
   queueLimit: 100,
+  actTimeout: 10000,
 });
 
 /** Close code of a draining server: reconnect at the time `server.draining` gave. */
@@ -98,6 +95,7 @@ export const CLOSE_SERVICE_RESTART = 1012;
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
   4000: "The host has ended this game.",
+  4001: "You left this game.",
   4003: "This game does not accept your key (it may belong to another game).",
   4004: "There is no game with this code.",
 });
@@ -196,97 +194,19 @@ export function gameSocketUrl(code, { token, role = "player", wsUrl = null, wsPo
 }
 
 /**
- * The local state after one phase event; unknown events leave it as it was.
+ * The local state after one event: the first reducer that knows the event
+ * decides; unknown events leave the state as it was (the same object).
  * @param {SessionState|null} state
  * @param {PhaseEvent} event
+ * @param {Reducer[]} reducers
  * @returns {SessionState|null}
  */
-export function applyEvent(state, event) {
-  const p = event.payload || {};
-  const s = /** @type {any} */ ({ ...(state || {}) });
-  switch (event.type) {
-    case "player.joined":
-      s.players = p.players;
-      break;
-    case "phase.lie_started":
-      Object.assign(s, {
-        phase: "lie",
-        round: p.round,
-        rounds: p.rounds ?? s.rounds,
-        question: { prompt: p.prompt, category: p.category },
-        time_limit: p.time_limit,
-        deadline: p.deadline ?? null,
-        answers: null,
-        lies_submitted: [],
-        guesses_submitted: [],
-        results: null,
-        ranking: null,
-      });
-      break;
-    case "phase.question_shown":
-      Object.assign(s, {
-        phase: "question",
-        round: p.round,
-        question: { prompt: p.question, category: p.category },
-      });
-      break;
-    case "phase.guess_started":
-      Object.assign(s, {
-        phase: "guess",
-        round: p.round,
-        answers: p.answers,
-        time_limit: p.time_limit,
-        deadline: p.deadline ?? null,
-      });
-      break;
-    case "phase.scores_calculated": {
-      Object.assign(s, { phase: "scores", round: p.round, results: p, deadline: p.deadline ?? null });
-      delete s.time_limit;
-      const scores = new Map((p.deltas || []).map((d) => [d.player_id, d.score]));
-      s.players = (s.players || []).map((pl) =>
-        scores.has(pl.player_id) ? { ...pl, score: scores.get(pl.player_id) } : pl,
-      );
-      break;
-    }
-    case "phase.scoreboard":
-      Object.assign(s, {
-        phase: "scoreboard",
-        round: p.round,
-        rounds: p.rounds ?? s.rounds,
-        ranking: p.ranking,
-        deadline: p.deadline ?? null,
-      });
-      break;
-    case "phase.reveal_step": {
-      const steps = (s.reveal && s.reveal.steps) || [];
-      s.reveal = { ...(s.reveal || {}), steps: [...steps.filter((x) => x.index !== p.index), p] };
-      break;
-    }
-    case "phase.paused":
-      Object.assign(s, { paused: true, remaining_ms: p.remaining_ms ?? null, deadline: null });
-      break;
-    case "phase.resumed":
-      Object.assign(s, { paused: false, remaining_ms: null, deadline: p.deadline ?? null });
-      break;
-    case "session.closed":
-      s.closed = true;
-      break;
-    case "phase.game_over":
-      Object.assign(s, {
-        phase: "finished",
-        awards: p.awards ?? null,
-        ranking: p.ranking,
-        question: null,
-        answers: null,
-        results: null,
-        deadline: null,
-      });
-      delete s.time_limit;
-      break;
-    default:
-      return state;
+export function applyEvent(state, event, reducers = []) {
+  for (const reducer of reducers) {
+    const next = reducer(state, event);
+    if (next !== undefined) return next;
   }
-  return s;
+  return state;
 }
 
 /** Rolling connection metrics; `snapshot()` is what the console shows. */
@@ -345,7 +265,8 @@ export class Metrics {
 export class PartyhubClient {
   /** @param {ClientOptions} options */
   constructor(options) {
-    const { code, token, role = "player", wsUrl = null, wsPort = null, apiBase = "", ...rest } = options;
+    const { code, token, role = "player", wsUrl = null, wsPort = null, apiBase = "", reducers = [], ...rest } =
+      options;
     if (!code || !token) throw new Error("PartyhubClient needs a code and a token");
     this.code = code.toUpperCase();
     this.token = token;
@@ -354,6 +275,8 @@ export class PartyhubClient {
     this.wsPort = wsPort;
     this.apiBase = apiBase;
     this.options = { ...DEFAULTS, ...rest };
+    /** @type {Reducer[]} */
+    this.reducers = reducers;
     /** @type {ConnectionStatus} */
     this.status = "idle";
     /** @type {SessionState|null} */
@@ -362,6 +285,11 @@ export class PartyhubClient {
     this.seq = null;
     /** @type {PlayerView|null} */
     this.you = null;
+    /** @type {number|null} last pseq the private state reflects */
+    this.pseq = null;
+    /** @type {Map<string, {resolve: Function, reject: Function, timer: number}>} act() calls awaiting a result */
+    this._acts = new Map();
+    this._nextRef = 1;
     /** @type {WelcomeMessage|null} */
     this.welcome = null;
     this.metrics = new Metrics();
@@ -392,7 +320,7 @@ export class PartyhubClient {
 
   /**
    * Call `handler(message)` for every message of `type`. Besides the server's
-   * types ("welcome", "session.state", "phase.*", "player.joined", "pong",
+   * types ("welcome", "session.state", "player.state", every event type, "pong",
    * "error", "reaction", …) there are local ones: "status" (connection state
    * changed), "state" (local state or `you` changed), "*" (every server message).
    * @param {string} type
@@ -650,15 +578,31 @@ export class PartyhubClient {
         this._emit("state", { state: this.state, you: this.you, cause: message.type });
         this._emit("*", message);
         return;
+      case "player.state":
+        this.pseq = message.pseq;
+        this.you = { ...(this.you || {}), ...message.payload };
+        this._emit(message.type, message);
+        this._emit("state", { state: this.state, you: this.you, cause: message.type });
+        this._emit("*", message);
+        return;
       case "pong":
         this._onPong(message);
         break;
       case "server.draining":
         this.drainAt = performance.now() + Math.max(0, Number(message.reconnect_in_ms) || 0);
         break;
+      case "result":
+      case "error":
+        // An act()'s answer goes to its caller only.
+        if (this._settleAct(message)) return;
+        break;
       default:
         if (typeof message.seq === "number") {
           this._onEvent(message);
+          return;
+        }
+        if (typeof message.pseq === "number") {
+          this._onPrivate(message);
           return;
         }
     }
@@ -668,13 +612,9 @@ export class PartyhubClient {
 
   /** A phase event: drop stale ones, apply, and refresh on a gap. @param {PhaseEvent} event */
   _onEvent(event) {
-    if (this.seq !== null && event.seq <= this.seq) {
-      this.metrics.stale += 1;
-      return;
-    }
-    const gap = this.seq !== null && event.seq > this.seq + 1;
-    this.seq = event.seq;
-    const next = applyEvent(this.state, event);
+    const gap = this._advance("seq", event.seq);
+    if (gap === null) return;
+    const next = applyEvent(this.state, event, this.reducers);
     const known = next !== this.state;
     this.state = next;
     this._emit(event.type, event);
@@ -688,6 +628,80 @@ export class PartyhubClient {
         this._emit("error", { type: "error", code: err.code || "REFRESH_FAILED", message: err.message, local: true });
       });
     }
+  }
+
+  /**
+   * Move counter `name` ("seq" or "pseq") to `n`: null for a stale message
+   * (n not above it: dropped), else whether messages were missed (a gap).
+   * @param {"seq"|"pseq"} name
+   * @param {number} n
+   * @returns {boolean|null}
+   */
+  _advance(name, n) {
+    if (this[name] !== null && n <= this[name]) {
+      this.metrics.stale += 1;
+      return null;
+    }
+    const gap = this[name] !== null && n > this[name] + 1;
+    this[name] = n;
+    return gap;
+  }
+
+  /**
+   * A private event (to this player only): drop stale ones, pass it on, and
+   * refresh (`you` comes back over REST) on a gap in `pseq`.
+   * @param {PrivateEvent} event
+   */
+  _onPrivate(event) {
+    const gap = this._advance("pseq", event.pseq);
+    if (gap === null) return;
+    this._emit(event.type, event);
+    this._emit("*", event);
+    if (gap) {
+      this.metrics.gaps += 1;
+      this.refresh().catch(() => {});
+    }
+  }
+
+  // --- actions over the socket ---------------------------------------------------
+
+  /**
+   * Run a game action over the socket (its client message type, e.g.
+   * "<game>.<action>"): resolves with the `result` body, rejects with an ApiError
+   * carrying the `error`'s code (or NETWORK when not connected, TIMEOUT
+   * after actTimeout). Not queued: an action belongs to the moment it is made.
+   * @param {string} type
+   * @param {Object} [fields]
+   * @returns {Promise<Object>}
+   */
+  act(type, fields = {}) {
+    if (this.status !== "connected" || !this.ws || this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new ApiError(0, "NETWORK", "Not connected to the game server."));
+    }
+    const ref = `a${this._nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this._acts.delete(ref);
+        reject(new ApiError(0, "TIMEOUT", "The game server did not answer in time."));
+      }, this.options.actTimeout);
+      this._acts.set(ref, { resolve, reject, timer });
+      this._sendNow({ ...fields, type, ref });
+    });
+  }
+
+  /**
+   * Settle the act() whose `ref` a `result` or `error` carries.
+   * @param {Object} message
+   * @returns {boolean} whether it was an act()'s answer
+   */
+  _settleAct(message) {
+    const pending = typeof message.ref === "string" ? this._acts.get(message.ref) : undefined;
+    if (!pending) return false;
+    this._acts.delete(message.ref);
+    clearTimeout(pending.timer);
+    if (message.type === "result") pending.resolve(message.body);
+    else pending.reject(new ApiError(400, message.code, message.message));
+    return true;
   }
 
   // --- server clock ------------------------------------------------------------
@@ -741,7 +755,7 @@ export class PartyhubClient {
   /**
    * Call this game's REST API with this client's token.
    * @param {string} method
-   * @param {string} action  "" for the state, or e.g. "lies", "start-round"
+   * @param {string} action  "" for the state, or an action, e.g. "start-round"
    * @param {Object} [body]
    * @returns {Promise<Object>}
    */

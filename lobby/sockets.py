@@ -1,0 +1,95 @@
+"""The platform's side of the WebSocket transport, installed into realtime.hooks.
+
+- `Directory`: who a GameConsumer socket belongs to, and its first state;
+- the `reaction` client message (lobby.reactions);
+- every game action that names a client message (lobby.driver.Action):
+  {"type": <message>, "ref": <anything>, ...fields} runs the action as its
+  REST twin would (lobby.actions), for the socket's player or host; the
+  sender gets {"type": "result", "action", "ref", "body"} or an `error`
+  with the REST error's code and message (the socket stays open).
+
+`install()` runs once, from lobby.apps; games registered later get their
+client messages declared as they register (lobby.registry.listen).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from channels.db import database_sync_to_async
+
+from realtime import hooks, protocol
+
+from . import actions, events, reactions, registry, services
+from .driver import GameDriver
+from .errors import GameError
+from .models import GameSession
+
+logger = logging.getLogger("lobby.sockets")
+
+
+class Directory:
+    """realtime.hooks.SessionDirectory for the platform's sessions."""
+
+    def identify(self, code: str, role: str, token: str) -> tuple[str, int | None] | str:
+        session = GameSession.objects.filter(code=code).first()
+        if session is None:
+            return hooks.NOT_FOUND
+        if session.closed:
+            return hooks.CLOSED
+        if role not in (hooks.HOST, hooks.PLAYER):
+            return hooks.FORBIDDEN
+        try:
+            actor = services.authenticate(session, token)
+        except GameError:
+            return hooks.FORBIDDEN
+        if actor.role != role:
+            return hooks.FORBIDDEN
+        return actor.role, (actor.player.id if actor.player else None)
+
+    def state(self, code: str) -> dict:
+        return services.session_state(GameSession.objects.get(code=code))
+
+
+def _check_fields(message: dict) -> dict | None:
+    """An action message's `ref` must be a JSON scalar (it is echoed back)."""
+    ref = message.get("ref")
+    if isinstance(ref, dict | list):
+        return protocol.error(protocol.INVALID_MESSAGE, "'ref' must be a string or a number.")
+    return None
+
+
+def action_handler(action_name: str, message_type: str) -> hooks.Handler:
+    """The socket handler that runs `action_name` for `message_type` messages."""
+
+    def run(sender: hooks.Sender, message: dict) -> dict:
+        ref = message.get("ref")
+        body = {k: v for k, v in message.items() if k not in ("type", "ref")}
+        caller = actions.Caller(socket=sender)
+        try:
+            _, response = actions.run(sender.code, action_name, caller, lambda: body, logger)
+        except GameError as exc:
+            return protocol.error(exc.code, exc.message, ref)
+        return protocol.result(message_type, response, ref)
+
+    async def handle(sender: hooks.Sender, message: dict) -> dict | None:
+        return await database_sync_to_async(run)(sender, message)
+
+    return handle
+
+
+def declare_game(driver: GameDriver) -> None:
+    """Accept a game's action messages on both servers."""
+    for action in driver.actions:
+        if action.message:
+            protocol.declare_client_type(action.message, _check_fields)
+            hooks.install_handler(action.message, action_handler(action.name, action.message))
+
+
+def install() -> None:
+    """Install the platform into the transport (once per process)."""
+    events.declare()
+    hooks.install_directory(Directory())
+    protocol.declare_client_type(events.REACTION, reactions.check_reaction)
+    hooks.install_handler(events.REACTION, reactions.on_message)
+    registry.listen(declare_game)

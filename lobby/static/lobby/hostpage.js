@@ -1,0 +1,259 @@
+// The big screen, for every game (templates/lobby/host_base.html): the host
+// key check, the connection, the players panel, the lobby, the scoreboard,
+// game over, reactions floating up, and the host's buttons: the platform's
+// (start-round, finish, pause/resume, exit) and the game's, each enabled by
+// the rules (`allowed`). The game's module calls hostPage() and draws its own
+// phases in `render`.
+import { loadIdentity } from "../realtime/partyhub-client.js";
+import { platformReducer } from "./platform.js";
+import {
+  $,
+  bindStatus,
+  fill,
+  gameClient,
+  h,
+  names,
+  pageConfig,
+  points,
+  roundLabel,
+  showPhase,
+  toastError,
+} from "./common.js";
+
+const TITLES = { lobby: "Waiting for players", scoreboard: "Scoreboard", finished: "Final ranking" };
+
+/**
+ * @typedef {Object} HostPageOptions
+ * @property {Function[]} [reducers]  the game's reducers (the platform's is added last)
+ * @property {Object<string, string>} [titles]  phase -> title on the big screen
+ * @property {(state: Object) => Object<string, boolean>} [allowed]  the game's buttons -> enabled
+ * @property {(state: Object, player: Object, page: HostPage) => {done?: boolean, delta?: number, score?: number}} [playerMark]
+ *   how a player shows in the panel now (done: has acted this phase; delta: points this round)
+ * @property {(state: Object) => Map<number, number>|null} [roundDeltas]  points of the last round, for the scoreboard
+ * @property {(state: Object) => boolean} [poll]  refresh the state every 2 s while true (changes without events)
+ * @property {(page: HostPage) => void} [render]  draw the game's phases (after the platform's)
+ * @property {(page: HostPage) => void} [onStart]  subscribe to the client once it exists
+ */
+
+/** The big screen's client and buttons. */
+export class HostPage {
+  /** @param {HostPageOptions} options */
+  constructor(options) {
+    this.options = options;
+    this.config = pageConfig();
+    this.code = this.config.code;
+    this.identity = loadIdentity(this.code, "host");
+    /** @type {import("../realtime/partyhub-client.js").PartyhubClient|null} */
+    this.client = null;
+    this.buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll(".controls button")]);
+    this.inFlight = false;
+    /** After a host action: the phase the server said it moved to, until it shows up here. */
+    this.expected = null;
+  }
+
+  run() {
+    if (!this.identity) {
+      showPhase("nohost");
+      $("phase-title").textContent = "No host key in this tab";
+      $("status-text").textContent = "Not connected";
+      return;
+    }
+    const reducers = [...(this.options.reducers || []), platformReducer];
+    const client = gameClient(this.identity.token, "host", reducers);
+    this.client = client;
+    // For the console: partyhub.metrics.snapshot(), partyhub.state, partyhub.ping()
+    window.partyhub = client;
+    bindStatus(client);
+    // The game's handlers first: they see each change before the page is drawn.
+    if (this.options.onStart) this.options.onStart(this);
+    client.on("state", () => this.render());
+    client.on("error", toastError);
+    client.on("reaction", (message) => this.showReaction(message));
+    client.on("status", (event) => {
+      if (event.fatal) $("phase-title").textContent = event.reason;
+    });
+    for (const button of this.buttons) {
+      button.addEventListener("click", () => this.act(button.dataset.action));
+    }
+    client.connect();
+    if (this.options.poll) {
+      setInterval(() => {
+        if (client.status === "connected" && client.state && this.options.poll(client.state)) {
+          client.refresh().catch(() => {});
+        }
+      }, 2000);
+    }
+  }
+
+  /** Which buttons the state allows: the platform's rules, then the game's. */
+  allowed(state) {
+    const phase = state ? state.phase : null;
+    const players = state ? state.players.length : 0;
+    const moreRounds = state ? state.round < state.rounds : false;
+    const paused = Boolean(state && state.paused);
+    const live = state && !state.closed && phase !== "finished";
+    const own = state && this.options.allowed ? this.options.allowed(state) : {};
+    const ok = { ...own };
+    for (const action of Object.keys(ok)) ok[action] = !paused && ok[action];
+    return Object.assign(ok, {
+      "start-round":
+        !paused &&
+        (phase === "lobby" || phase === "scoreboard") &&
+        players >= (this.config.min_players || 2) &&
+        moreRounds,
+      finish: !paused && phase === "scoreboard",
+      pause: Boolean(live && phase !== "lobby"),
+      exit: Boolean(live),
+    });
+  }
+
+  updateButtons(state) {
+    const ok = this.allowed(state);
+    const expected = this.expected;
+    const waiting = this.inFlight || (expected && state && state.phase !== expected.phase && Date.now() < expected.until);
+    for (const button of this.buttons) {
+      button.disabled = Boolean(waiting) || !ok[button.dataset.action];
+    }
+    $("btn-pause").textContent = state && state.paused ? "Resume" : "Pause";
+    $("btn-start-round").textContent = state && state.round > 0 ? "Next round" : "Start the game";
+    for (const button of this.buttons) {
+      button.classList.toggle("primary", !button.disabled && !button.classList.contains("secondary"));
+    }
+  }
+
+  /** Run a host action over REST; the events that follow update every screen. */
+  async act(action) {
+    const client = this.client;
+    if (this.inFlight) return;
+    if (action === "pause" && client.state && client.state.paused) action = "resume";
+    if (action === "exit" && !window.confirm("End this game for everyone?")) return;
+    this.inFlight = true;
+    this.updateButtons(client.state);
+    try {
+      const body = await client.request("POST", action, {});
+      if (body.phase && !["pause", "resume", "exit"].includes(action)) {
+        this.expected = { phase: body.phase, until: Date.now() + 3000 };
+      }
+      // Without a live socket the event will not come: fetch the state instead.
+      if (client.status !== "connected" || (body.broadcast && !body.broadcast.ok)) await client.refresh();
+      setTimeout(() => {
+        const expected = this.expected;
+        if (client.state && expected && client.state.phase !== expected.phase) client.refresh().catch(() => {});
+        this.updateButtons(client.state);
+      }, 3100);
+    } catch (err) {
+      toastError(err);
+    } finally {
+      this.inFlight = false;
+      this.updateButtons(client.state);
+    }
+  }
+
+  render() {
+    const state = this.client && this.client.state;
+    if (!state) return;
+    if (this.expected && state.phase === this.expected.phase) this.expected = null;
+    showPhase(state.phase);
+    const titles = { ...TITLES, ...(this.options.titles || {}) };
+    $("phase-title").textContent = state.paused ? "Paused" : titles[state.phase] || state.phase;
+    $("round-label").textContent = roundLabel(state);
+    this.renderPlayers(state);
+    this.updateButtons(state);
+    if (state.phase === "lobby") this._lobby(state);
+    if (state.phase === "scoreboard") this._scoreboard(state);
+    if (state.phase === "finished") this._finished(state);
+    if (this.options.render) this.options.render(this);
+  }
+
+  renderPlayers(state) {
+    const mark = this.options.playerMark || (() => ({}));
+    $("player-count").textContent = String(state.players.length);
+    fill(
+      $("players"),
+      state.players.map((p) => {
+        const { done = false, delta = 0, score = p.score } = mark(state, p, this) || {};
+        return h(
+          "li",
+          { className: done ? "player done" : "player", dataset: { playerId: p.player_id } },
+          h("span", { className: "player-name" }, p.name),
+          done ? h("span", { className: "check", "aria-label": "ready" }, "✓") : null,
+          delta ? h("span", { className: "delta-chip" }, points(delta)) : null,
+          h("span", { className: "player-score" }, score.toLocaleString("en")),
+        );
+      }),
+    );
+  }
+
+  _lobby(state) {
+    const missing = (this.config.min_players || 2) - state.players.length;
+    $("lobby-hint").textContent =
+      missing > 0
+        ? `Open the link or type the code on your phone. ${missing} more player${missing > 1 ? "s" : ""} needed.`
+        : "Everyone in? Press “Start the game”.";
+  }
+
+  _rankingRows(tbody, ranking, deltas) {
+    fill(
+      tbody,
+      ranking.map((r) =>
+        h(
+          "tr",
+          { className: r.rank === 1 ? "first" : "" },
+          h("td", {}, String(r.rank)),
+          h("td", {}, r.name),
+          deltas ? h("td", { className: "num" }, points(deltas.get(r.player_id) || 0)) : null,
+          h("td", { className: "num" }, r.score.toLocaleString("en")),
+        ),
+      ),
+    );
+  }
+
+  _scoreboard(state) {
+    if (!state.ranking) return;
+    const deltas = (this.options.roundDeltas && this.options.roundDeltas(state)) || new Map();
+    this._rankingRows($("scoreboard-table").querySelector("tbody"), state.ranking, deltas);
+    $("phase-title").textContent =
+      state.round >= state.rounds ? "Scoreboard after the last round" : `Scoreboard after round ${state.round}`;
+  }
+
+  _finished(state) {
+    if (!state.ranking) return;
+    const winners = state.ranking.filter((r) => r.rank === 1);
+    $("winner").textContent = winners.length
+      ? `🏆 ${names(winners)} win${winners.length > 1 ? "" : "s"} with ${winners[0].score.toLocaleString("en")} points!`
+      : "";
+    this._rankingRows($("final-table").querySelector("tbody"), state.ranking, null);
+    fill(
+      $("awards"),
+      (state.awards || [])
+        .filter((a) => a.winners.length)
+        .map((a) => h("li", {}, h("strong", {}, a.title), ` ${names(a.winners)} (${a.count})`)),
+    );
+  }
+
+  showReaction(message) {
+    const layer = $("reaction-layer");
+    const players = (this.client.state && this.client.state.players) || [];
+    const who = players.find((p) => p.player_id === message.player_id);
+    const el = h(
+      "span",
+      { className: "floating-reaction" },
+      h("span", { className: "emoji" }, message.emoji),
+      who ? h("span", { className: "who" }, who.name) : null,
+    );
+    el.style.left = `${5 + Math.random() * 85}%`;
+    el.addEventListener("animationend", () => el.remove());
+    layer.append(el);
+    while (layer.children.length > 40) layer.firstElementChild.remove();
+  }
+}
+
+/**
+ * Start a host page; returns it.
+ * @param {HostPageOptions} options
+ */
+export function hostPage(options) {
+  const page = new HostPage(options);
+  page.run();
+  return page;
+}

@@ -1,0 +1,84 @@
+"""The quiz's data: the question bank, and each round's lies, answers and guesses.
+
+Rounds hang off the platform's GameSession and lies, answers and guesses
+off its Player, so the purge (lobby.lifecycle) deletes them with the session.
+"""
+
+from django.db import models
+
+from lobby.models import GameSession, Player
+
+
+class Question(models.Model):
+    """A trivia question from the bank, with its short true answer."""
+
+    prompt = models.CharField(max_length=200, unique=True)
+    answer = models.CharField(max_length=40)
+    category = models.CharField(max_length=20, blank=True)
+
+    def __str__(self) -> str:
+        return self.prompt
+
+
+class Round(models.Model):
+    session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="game_rounds")
+    number = models.PositiveSmallIntegerField()
+    question = models.ForeignKey(Question, on_delete=models.PROTECT)
+    # The step-by-step reveal sent when scores were calculated:
+    # {"steps": [phase.reveal_step payloads], "reveal_at": ms of the scores}.
+    reveal = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "number"], name="unique_round_number"),
+            models.UniqueConstraint(fields=["session", "question"], name="unique_round_question"),
+        ]
+
+
+class Lie(models.Model):
+    """What one player wrote this round (replaceable until answers are mixed)."""
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="lies")
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="lies")
+    text = models.CharField(max_length=80)
+    normalized = models.CharField(max_length=80)
+    submitted_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "player"], name="one_lie_per_round")
+        ]
+
+
+class Answer(models.Model):
+    """One choice shown in the guess phase: the truth or a (possibly shared) lie.
+
+    `number` is the public id, assigned after shuffling so it reveals nothing.
+    """
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="answers")
+    number = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=80)
+    is_truth = models.BooleanField(default=False)
+    authors = models.ManyToManyField(Player, related_name="authored_answers", blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "number"], name="unique_answer_number")
+        ]
+
+
+class Guess(models.Model):
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="guesses")
+    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="guesses")
+    answer = models.ForeignKey(Answer, on_delete=models.CASCADE, related_name="guesses")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "player"], name="one_guess_per_round")
+        ]
