@@ -1,7 +1,6 @@
 """Top-level URL configuration."""
 
-from django.contrib.staticfiles.views import serve as serve_static
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from lobby import pages
 
@@ -10,7 +9,5 @@ urlpatterns = [
     path("host/<str:code>/", pages.host_page, name="host_page"),
     path("play/<str:code>/", pages.play_page, name="play_page"),
     path("api/", include("lobby.urls")),
-    # Daphne serves no static files of its own: the pages' JS and CSS come
-    # from the apps' static/ folders through Django, with DEBUG on or off.
-    re_path(r"^static/(?P<path>.+)$", serve_static, {"insecure": True}),
+    # Static files: WhiteNoise (MIDDLEWARE), before any URL is resolved.
 ]
