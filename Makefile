@@ -12,10 +12,13 @@ STAMP := $(VENV)/.partyhub-installed
 # Debian packages: Redis for the channel layer and the tests; the C
 # extension's libraries (libwebsockets, hiredis, libuv, msgpack-c, cJSON,
 # uthash) and the tools to build and check it (clang and its runtime for
-# the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests.
+# the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests; nginx
+# (the shipped deploy/nginx.conf runs in front of the servers in the proxy
+# tests) and OpenSSL (libcrypto for the C code, and the test certificate).
 APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
-	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium
+	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium \
+	nginx openssl libssl-dev
 
 .PHONY: all setup system-deps venv run test test-python test-smoke lint clean
 

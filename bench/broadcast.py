@@ -1,25 +1,42 @@
-"""Benchmark: one broadcast to a group, C layer vs channels_redis.
+"""Benchmark: one broadcast call to a group, three ways, side by side.
 
     make bench-broadcast        (or: .venv/bin/python bench/broadcast.py)
 
-For groups of 10 and 1000 members spread over 1 and 4 process keys, against
-a private redis-server, it measures calls/s and median/p99 latency of
+For groups of 12 and 1000 members spread over 1 and 4 process keys, against
+a private redis-server, it measures calls/s and mean/median/p99 latency of
 
-  C:   realtime.broadcast.sync_broadcast_phase_event(code, type, payload)
-       (INCR + group send in one EVALSHA through realtime._sidecar)
-  py:  async_to_sync(channel_layer.group_send)(group, message)
-       (channels_redis 4.3, as a sync Django view would call it; no INCR)
+  C:       realtime.broadcast.sync_broadcast_phase_event(code, type, payload)
+           (the JSON text in Python, then INCR + group send in one EVALSHA
+           through realtime._sidecar's hiredis connection)
+  script:  the fair pure-Python peer: the same JSON text, then redis-py on a
+           pooled connection runs one registered Lua script -- the C layer's
+           own (read from the extension with rs_source), with the same
+           arguments -- so Redis does the same work in one round trip
+  py:      async_to_sync(channel_layer.group_send)(group, message)
+           (channels_redis 4.3, as a sync Django view would call it; it
+           takes no seq: less work than the other two)
 
-and shows Redis's INFO commandstats deltas per broadcast. Stored messages are
-deleted between batches (untimed) so keys never reach capacity.
-Prints a Markdown table (paste it into BENCHMARKS.md).
+The three run in interleaved rounds in one process (a busy machine slows
+all three alike); ratios are of medians, steadier than means there. Each
+call's time is split into the Redis side -- the execution time of the
+commands it sent, from SLOWLOG with a threshold of 0 during the timed calls
+themselves (a script's entry includes the commands it runs;
+cross-checked with INFO commandstats usec_per_call of EVALSHA) -- and the
+client side: the rest of that same call, which holds the encoding, the
+client library and the loopback round trip (medians of both are shown).
+A raw `PING` over a plain socket gives the round trip's floor.
+Stored messages are deleted between batches (untimed) so keys never reach
+capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import platform
+import random
+import socket
 import statistics
 import sys
 import time
@@ -32,7 +49,15 @@ sys.path.insert(0, str(ROOT))
 from lobby import events as lobby_events  # noqa: E402
 from partyhub.redisproc import RedisServer  # noqa: E402
 
-BATCH = 50  # broadcasts between (untimed) clean-ups
+BATCH = 50  # calls between (untimed) clean-ups
+ROUNDS = 5  # interleaved rounds per path and cell
+ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
+RS_GROUP_SEND = 1  # csrc/rscripts.h rs_script
+PATHS = (
+    ("c", "C `sync_broadcast_phase_event`"),
+    ("script", "redis-py + registered script"),
+    ("py", "channels_redis `group_send`"),
+)
 
 
 def setup_django(port: int) -> None:
@@ -53,6 +78,51 @@ def setup_django(port: int) -> None:
     }
 
 
+def lua_source(script: int) -> str:
+    """The C layer's Lua script, from the built extension (one source)."""
+    from realtime import _sidecar
+
+    rs_source = ctypes.CDLL(_sidecar.__file__).rs_source
+    rs_source.argtypes = [ctypes.c_int]
+    rs_source.restype = ctypes.c_char_p
+    return rs_source(script).decode()
+
+
+class ScriptPeer:
+    """The fair pure-Python peer of the C layer's numbered group send."""
+
+    def __init__(self, port: int, config: dict) -> None:
+        import msgpack
+        import redis
+
+        self.packb = msgpack.packb
+        self.client = redis.Redis(connection_pool=redis.ConnectionPool(port=port))
+        self.script = self.client.register_script(lua_source(RS_GROUP_SEND))
+        self.prefix = config.get("prefix", "asgi")
+        self.fixed = [
+            str(config.get("group_expiry", 86400)),
+            str(config.get("expiry", 60)),
+            self.prefix,
+        ]
+        self.capacity = str(config.get("capacity", 100))
+
+    def send(self, code: str, event_type: str, payload: dict) -> int:
+        """The same steps as realtime.broadcast's C path, in Python."""
+        from realtime import protocol
+        from realtime.broadcast import SEQ_TTL
+
+        head, tail = protocol.encode_event_parts(event_type, payload)
+        packb = self.packb
+        # {"type", "seq", "text", "__asgi_channel__"}: the script fills in the
+        # seq (an int), the text (head + seq + tail) and the member list.
+        before_seq = b"\x84" + packb("type") + packb(protocol.GROUP_EVENT_TYPE) + packb("seq")
+        segments = ["b", before_seq, "i", "b", packb("text"), "t", head, tail, "b", b""]
+        rnd = random.getrandbits(96).to_bytes(12, "big")
+        keys = [f"{self.prefix}:group:{protocol.group_name(code)}", protocol.seq_key(code)]
+        args = [*self.fixed, rnd, self.capacity, SEQ_TTL, 0, len(segments) - 5, *segments]
+        return int(self.script(keys=keys, args=args)[0])
+
+
 def members(n: int, keys: int) -> list[str]:
     prefixes = [uuid.uuid4().hex for _ in range(keys)]
     return [f"specific.{prefixes[i % keys]}!{uuid.uuid4().hex}" for i in range(n)]
@@ -63,42 +133,119 @@ def clean(raw, prefix_keys: list[str]) -> None:
         raw.delete(*prefix_keys)
 
 
-def timed(call, raw, keys, seconds: float, max_calls: int) -> list[float]:
-    """Run `call` in batches until `seconds` of timed work or `max_calls`."""
-    lat: list[float] = []
+SKIP = (b"CONFIG", b"SLOWLOG", b"INFO", b"DEL")  # the harness's own commands
+
+
+def redis_usec(raw, calls: int) -> list[float]:
+    """The Redis execution µs of each of the last `calls` calls, oldest first,
+    from SLOWLOG (threshold 0: every command), then reset it. Redis 7 also
+    logs the commands a script runs, from its fake client "?:0", and the
+    script's own entry includes them: only the commands a client sent count."""
+    entries = raw.slowlog_get(100_000)
+    raw.slowlog_reset()
+    ours = [
+        e["duration"]
+        for e in reversed(entries)
+        if not e.get("client_address", b"").startswith(b"?")
+        and e["command"].split()[0].upper() not in SKIP
+    ]
+    per_call = len(ours) // calls
+    if per_call and per_call * calls == len(ours):  # the same commands each call
+        return [sum(ours[i : i + per_call]) for i in range(0, len(ours), per_call)]
+    return [sum(ours) / calls] * calls  # e.g. a connection's HELLO now and then
+
+
+def timed(call, raw, keys, seconds: float, max_calls: int) -> list[tuple[float, float]]:
+    """Run `call` in batches until `seconds` of timed work or `max_calls`:
+    (wall µs, Redis µs) per call, the two from the same call."""
+    out: list[tuple[float, float]] = []
     spent = 0.0
-    while spent < seconds and len(lat) < max_calls:
+    raw.slowlog_reset()
+    while spent < seconds and len(out) < max_calls:
+        lat = []
         for _ in range(BATCH):
             t0 = time.perf_counter()
             call()
             lat.append(time.perf_counter() - t0)
-        spent = sum(lat)
+        spent += sum(lat)
+        out += zip((x * 1e6 for x in lat), redis_usec(raw, BATCH), strict=True)
         clean(raw, keys)
-    return lat
-
-
-def commandstats(raw, call, keys, n: int = 100) -> dict[str, float]:
-    clean(raw, keys)
-    raw.config_resetstat()
-    for _ in range(n):
-        call()
-    stats = raw.info("commandstats")
-    out = {
-        k.removeprefix("cmdstat_"): v["calls"] / n
-        for k, v in stats.items()
-        if k != "cmdstat_config|resetstat"
-    }
-    clean(raw, keys)
     return out
 
 
-def fmt_stats(stats: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in sorted(stats.items()))
+def commandstats(raw, call, keys) -> tuple[float | None, dict[str, float]]:
+    """EVALSHA usec_per_call (INFO commandstats) and the commands per call."""
+    clean(raw, keys)
+    raw.config_resetstat()
+    for _ in range(ATTRIBUTION_CALLS):
+        call()
+    stats = raw.info("commandstats")
+    clean(raw, keys)
+    evalsha = stats.get("cmdstat_evalsha", {}).get("usec_per_call")
+    commands = {
+        k.removeprefix("cmdstat_"): v["calls"] / ATTRIBUTION_CALLS
+        for k, v in stats.items()
+        if not k.startswith(("cmdstat_config", "cmdstat_slowlog", "cmdstat_del"))
+    }
+    return evalsha, commands
+
+
+def ping_floor(port: int, n: int = 3000) -> float:
+    """Median µs of a raw PING round trip on a plain socket (no client library)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        lat = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            sock.sendall(b"PING\r\n")
+            got = b""
+            while not got.endswith(b"\r\n"):
+                got += sock.recv(64)
+            lat.append(time.perf_counter() - t0)
+    return statistics.median(lat) * 1e6
+
+
+def encode_cost(n: int = 20000) -> float:
+    """Mean µs of protocol.encode_event_parts for the benchmark's payload."""
+    from realtime import protocol
+
+    t0 = time.perf_counter()
+    for _ in range(n):
+        protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+PAYLOAD = {
+    "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)]
+}
+
+
+def check_same_message(raw, fast_layer, peer: ScriptPeer, code: str, name: str) -> None:
+    """The peer stores what the C layer stores, but for the random prefix and seq."""
+    import msgpack
+
+    from realtime.broadcast import sync_broadcast_phase_event
+
+    key = "asgi" + name[: name.index("!") + 1]
+    raw.delete(key)
+    seq_c = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, PAYLOAD)
+    seq_s = peer.send(code, lobby_events.GAME_OVER, PAYLOAD)
+    stored = raw.zrange(key, 0, -1)
+    c, s = (msgpack.unpackb(m[12:], raw=False) for m in stored)
+    if (c["seq"], s["seq"]) != (seq_c, seq_s) or seq_s != seq_c + 1:
+        raise SystemExit(f"the script peer's seq is wrong: {c['seq']}, {s['seq']}")
+    del c["seq"], s["seq"]
+    if c["text"].replace(f'"seq":{seq_c}', "") != s["text"].replace(f'"seq":{seq_s}', ""):
+        raise SystemExit("the script peer's text differs from the C layer's")
+    del c["text"], s["text"]
+    if c != s:
+        raise SystemExit(f"the script peer's message differs: {c} != {s}")
+    raw.delete(key)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.5, help="timed work per cell")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed work per cell and path")
     args = parser.parse_args()
 
     with RedisServer() as server:
@@ -106,6 +253,7 @@ def main() -> None:
         import redis
         from asgiref.sync import async_to_sync
         from channels.layers import get_channel_layer
+        from django.conf import settings
 
         from realtime import layer as layer_mod
         from realtime import protocol
@@ -115,13 +263,11 @@ def main() -> None:
             sys.exit("the C layer is not active: run `make build` first")
         raw = redis.Redis(port=server.port)
         channel_layer = get_channel_layer()
-        payload = {
-            "ranking": [
-                {"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)
-            ]
-        }
+        peer = ScriptPeer(server.port, settings.CHANNEL_LAYERS["default"]["CONFIG"])
+        floor = ping_floor(server.port)
+        encode = encode_cost()
         rows = []
-        for n_members, n_keys in ((10, 1), (10, 4), (1000, 1), (1000, 4)):
+        for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
             group = protocol.group_name(code)
             names = members(n_members, n_keys)
@@ -129,61 +275,106 @@ def main() -> None:
             for name in names:
                 fast.group_add(group, name)
             keys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
-            head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, payload)
+            check_same_message(raw, fast, peer, code, names[0])
+            head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
 
-            def c_call(code=code):
-                sync_broadcast_phase_event(code, lobby_events.GAME_OVER, payload)
-
-            def py_call(group=group, message=message):
-                async_to_sync(channel_layer.group_send)(group, message)
-
-            result = {"members": n_members, "keys": n_keys}
-            for label, call, max_calls in (("c", c_call, 200000), ("py", py_call, 20000)):
+            calls = {
+                "c": lambda code=code: sync_broadcast_phase_event(
+                    code, lobby_events.GAME_OVER, PAYLOAD
+                ),
+                "script": lambda code=code: peer.send(code, lobby_events.GAME_OVER, PAYLOAD),
+                "py": lambda group=group, message=message: async_to_sync(channel_layer.group_send)(
+                    group, message
+                ),
+            }
+            limits = {"c": 200000, "script": 200000, "py": 20000}
+            pairs = {label: [] for label in calls}
+            for call in calls.values():
                 call()  # warm up: connections, scripts
-                lat = timed(call, raw, keys, args.seconds, max_calls)
-                lat.sort()
+            raw.config_set("slowlog-max-len", 100_000)
+            raw.config_set("slowlog-log-slower-than", 0)
+            for _ in range(ROUNDS):
+                for label, call in calls.items():
+                    pairs[label] += timed(
+                        call, raw, keys, args.seconds / ROUNDS, limits[label] // ROUNDS
+                    )
+            raw.config_set("slowlog-log-slower-than", 10_000)
+            result = {"members": n_members, "keys": n_keys}
+            for label, call in calls.items():
+                wall = sorted(w for w, _ in pairs[label])
+                evalsha_us, commands = commandstats(raw, call, keys)
                 result[label] = {
-                    "rate": len(lat) / sum(lat),
-                    "p50": statistics.median(lat) * 1e6,
-                    "p99": lat[int(len(lat) * 0.99) - 1] * 1e6,
-                    "n": len(lat),
-                    "stats": commandstats(raw, call, keys),
+                    "rate": len(wall) / sum(wall) * 1e6,
+                    "mean": statistics.fmean(wall),
+                    "p50": statistics.median(wall),
+                    "p99": wall[int(len(wall) * 0.99) - 1],
+                    "n": len(wall),
+                    "redis": statistics.median(r for _, r in pairs[label]),
+                    "client": statistics.median(w - r for w, r in pairs[label]),
+                    "evalsha": evalsha_us,
+                    "commands": commands,
                 }
             rows.append(result)
+            c_p50 = result["c"]["p50"]
             print(
-                f"{n_members:>5} members / {n_keys} keys: "
-                f"C {result['c']['rate']:,.0f}/s, channels_redis {result['py']['rate']:,.0f}/s, "
-                f"x{result['c']['rate'] / result['py']['rate']:.1f}",
+                f"{n_members:>5} members / {n_keys} keys: median µs C {c_p50:.0f}, "
+                f"script {result['script']['p50']:.0f} "
+                f"(×{result['script']['p50'] / c_p50:.2f}), "
+                f"channels_redis {result['py']['p50']:.0f} (×{result['py']['p50'] / c_p50:.2f})",
                 file=sys.stderr,
             )
 
         print(
             f"Machine: nproc={os.cpu_count()}, kernel {platform.release()}, "
             f"Python {platform.python_version()}, "
-            f"{raw.info('server')['redis_version']} redis-server on 127.0.0.1\n"
+            f"{raw.info('server')['redis_version']} redis-server on 127.0.0.1; "
+            f"load average at the end {os.getloadavg()[0]:.2f}\n"
         )
-        print("| members | process keys | path | calls/s | median µs | p99 µs | speed-up |")
-        print("|---:|---:|---|---:|---:|---:|---:|")
+        print(
+            "| members | process keys | path | calls/s | mean µs | median µs | p99 µs | "
+            "Redis side µs | client side µs | median ÷ C's |"
+        )
+        print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
-            ratio = r["c"]["rate"] / r["py"]["rate"]
-            for label, name in (
-                ("c", "C `sync_broadcast_phase_event`"),
-                ("py", "channels_redis `group_send`"),
-            ):
+            for label, name in PATHS:
                 m = r[label]
                 print(
                     f"| {r['members']} | {r['keys']} | {name} | {m['rate']:,.0f} | "
-                    f"{m['p50']:,.0f} | {m['p99']:,.0f} | "
-                    f"{f'{ratio:.1f}×' if label == 'c' else ''} |"
+                    f"{m['mean']:,.0f} | {m['p50']:,.0f} | {m['p99']:,.0f} | "
+                    f"{m['redis']:,.1f} | {m['client']:,.1f} | "
+                    f"{m['p50'] / r['c']['p50']:.2f} |"
                 )
         print(
-            "\nRedis commands per broadcast (INFO commandstats deltas / 100 broadcasts;"
-            " commands run inside a script are counted too):\n"
+            f"\nRound trip floor (raw `PING` on a plain socket, median): {floor:.1f} µs. "
+            f"The JSON text (`protocol.encode_event_parts`, in both the C and the "
+            f"script path): {encode:.1f} µs. EVALSHA usec_per_call (INFO commandstats, "
+            "cross-check of the Redis side): "
+            + "; ".join(
+                f"{r['members']}/{r['keys']}: C {r['c']['evalsha']}, "
+                f"script {r['script']['evalsha']}"
+                for r in rows
+            )
+        )
+        print(
+            "\nWhere the C path's client side goes (medians, µs): the JSON text, then "
+            "the rest of the call (arguments, hiredis, the wait) above the round trip floor:\n"
         )
         for r in rows:
-            print(f"- {r['members']} members / {r['keys']} keys — C: {fmt_stats(r['c']['stats'])}")
-            print(f"  — channels_redis: {fmt_stats(r['py']['stats'])}")
+            c = r["c"]
+            print(
+                f"- {r['members']} members / {r['keys']} keys: client side {c['client']:.1f} = "
+                f"JSON {encode:.1f} + round trip floor {floor:.1f} + "
+                f"the rest {c['client'] - encode - floor:.1f}"
+            )
+        print(
+            "\nRedis commands per broadcast (INFO commandstats calls / "
+            f"{ATTRIBUTION_CALLS} broadcasts; commands run inside a script are counted too):\n"
+        )
+        for r in rows:
+            for label, name in PATHS:
+                stats = ", ".join(f"{k} {v:g}" for k, v in sorted(r[label]["commands"].items()))
+                print(f"- {r['members']} members / {r['keys']} keys, {name}: {stats}")
         raw.close()
 
 

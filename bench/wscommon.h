@@ -1,7 +1,7 @@
 /*
  * wscommon.h: small helpers shared by the benchmark tools (bench/loadgen.c,
- * bench/soak.c, bench/rawserver.c). Header-only, static functions, no
- * libraries.
+ * bench/soak.c, bench/rawserver.c). Header-only, static functions; the
+ * handshake's SHA-1 and base64 come from libcrypto (link with -lcrypto).
  *
  *   now_ns()            CLOCK_MONOTONIC in ns (the clock Python's
  *                       time.monotonic_ns() reads on Linux)
@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 static inline uint64_t
@@ -72,119 +74,27 @@ xcalloc(size_t n, size_t size)
     return p;
 }
 
-/* ---- SHA-1 (RFC 3174), only for the handshake key ----------------------- */
-
-static inline uint32_t
-sha1_rol(uint32_t x, int n)
-{
-    return (x << n) | (x >> (32 - n));
-}
-
-static inline void
-sha1_block(uint32_t h[5], const unsigned char *p)
-{
-    uint32_t w[80], a, b, c, d, e, f, k, t;
-    int i;
-
-    for (i = 0; i < 16; i++) {
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16
-               | (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    }
-    for (i = 16; i < 80; i++) {
-        w[i] = sha1_rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    }
-    a = h[0]; b = h[1]; c = h[2]; d = h[3]; e = h[4];
-    for (i = 0; i < 80; i++) {
-        if (i < 20) {
-            f = (b & c) | (~b & d); k = 0x5A827999u;
-        } else if (i < 40) {
-            f = b ^ c ^ d; k = 0x6ED9EBA1u;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d; k = 0xCA62C1D6u;
-        }
-        t = sha1_rol(a, 5) + f + e + k + w[i];
-        e = d; d = c; c = sha1_rol(b, 30); b = a; a = t;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
-}
-
-/* SHA-1 of data[0..len) into out[20]; len < 2^29. */
-static inline void
-sha1(const void *data, size_t len, unsigned char out[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
-                     0xC3D2E1F0u};
-    const unsigned char *p = data;
-    unsigned char tail[128];
-    size_t full = len / 64 * 64, rest = len - full, tl;
-    uint64_t bits = (uint64_t)len * 8;
-    int i;
-
-    for (size_t off = 0; off < full; off += 64) {
-        sha1_block(h, p + off);
-    }
-    memset(tail, 0, sizeof(tail));
-    memcpy(tail, p + full, rest);
-    tail[rest] = 0x80;
-    tl = rest + 1 + 8 <= 64 ? 64 : 128;
-    for (i = 0; i < 8; i++) {
-        tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
-    }
-    sha1_block(h, tail);
-    if (tl == 128) {
-        sha1_block(h, tail + 64);
-    }
-    for (i = 0; i < 5; i++) {
-        out[4 * i] = (unsigned char)(h[i] >> 24);
-        out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-        out[4 * i + 2] = (unsigned char)(h[i] >> 8);
-        out[4 * i + 3] = (unsigned char)h[i];
-    }
-}
-
-/* Base64 of in[0..n) into out (NUL-terminated); out needs 4*ceil(n/3)+1. */
-static inline void
-base64(const unsigned char *in, size_t n, char *out)
-{
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i, o = 0;
-
-    for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = tbl[(v >> 6) & 63];
-        out[o++] = tbl[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-
-        out[o++] = tbl[v >> 18];
-        out[o++] = tbl[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-}
+/* ---- the handshake's SHA-1 and base64: libcrypto (OpenSSL) -------------- */
 
 /* Sec-WebSocket-Accept for key (at most 64 chars) into out[29]. */
 static inline void
 ws_accept_key(const char *key, size_t keylen, char out[29])
 {
     char buf[64 + sizeof(WS_GUID)];
-    unsigned char dig[20];
+    unsigned char dig[EVP_MAX_MD_SIZE];
+    unsigned int diglen = 0;
 
     if (keylen > 64) {
         keylen = 64;
     }
     memcpy(buf, key, keylen);
     memcpy(buf + keylen, WS_GUID, sizeof(WS_GUID) - 1);
-    sha1(buf, keylen + sizeof(WS_GUID) - 1, dig);
-    base64(dig, 20, out);
+    if (!EVP_Digest(buf, keylen + sizeof(WS_GUID) - 1, dig, &diglen, EVP_sha1(), NULL)
+        || diglen != 20) {
+        fprintf(stderr, "libcrypto: SHA-1 failed\n");
+        exit(3);
+    }
+    EVP_EncodeBlock((unsigned char *)out, dig, 20);   /* 28 chars and a NUL */
 }
 
 /* ---- client side of the protocol -----------------------------------------
@@ -201,7 +111,7 @@ ws_client_request(char *req, size_t cap, const char *path, const char *host, int
     char key[25];
     int len;
 
-    base64(nonce, 16, key);
+    EVP_EncodeBlock((unsigned char *)key, nonce, 16);   /* 24 chars and a NUL */
     ws_accept_key(key, strlen(key), accept);
     len = snprintf(req, cap,
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"

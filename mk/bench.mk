@@ -14,6 +14,8 @@
 
 BENCH_CC      ?= cc
 BENCH_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
+# The handshake's SHA-1 and base64 (bench/wscommon.h).
+BENCH_LDLIBS  ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 BENCH_OUT     := build/bench
 BENCH_PY      := $(if $(PY),$(PY),.venv/bin/python)
 BENCH_ARGS    ?=
@@ -22,11 +24,11 @@ BENCH_ARGS    ?=
 
 $(BENCH_OUT)/loadgen: bench/loadgen.c bench/wscommon.h
 	@mkdir -p $(@D)
-	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/loadgen.c $(BENCH_LDLIBS)
 
 $(BENCH_OUT)/rawserver: bench/rawserver.c bench/wscommon.h
 	@mkdir -p $(@D)
-	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/rawserver.c
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/rawserver.c $(BENCH_LDLIBS)
 
 # Python side: uvicorn (a peer) and matplotlib (plots) on top of the project.
 bench-deps: setup

@@ -25,7 +25,7 @@ REDIS_COST_ARGS ?=
 
 build/bench/soak: bench/soak.c bench/wscommon.h
 	@mkdir -p $(@D)
-	$(SOAK_CC) $(SOAK_CFLAGS) -o $@ bench/soak.c
+	$(SOAK_CC) $(SOAK_CFLAGS) -o $@ bench/soak.c $(BENCH_LDLIBS)
 
 soak-build: build/bench/soak
 

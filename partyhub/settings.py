@@ -1,12 +1,15 @@
 """Django settings for partyhub.
 
-Everything a deployment changes comes from the environment, with defaults that
-work on a developer's machine (SQLite, Redis on 127.0.0.1:6379).
+Everything a deployment changes comes from the environment. The defaults are
+production's (DEBUG off, HTTPS redirect, no secret key); `make run` and
+`manage.py test` turn DEBUG on for development (SQLite, Redis on
+127.0.0.1:6379). The production environment: deploy/partyhub.env.
 """
 
 import os
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+
+import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,10 +33,24 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
-DEBUG = _env_bool("DJANGO_DEBUG", True)
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+# Without DJANGO_SECRET_KEY and with DEBUG off the key is empty: Django then
+# refuses whatever would sign with it, and `check --deploy` says so.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
+    "dev-only-insecure-key-change-me-in-production" if DEBUG else ""
+)
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS behind a TLS proxy (deploy/nginx.conf sets X-Forwarded-Proto). The
+# header is believed only from `trusted_proxies`: realtime.proxy drops it
+# from anyone else before SecurityMiddleware reads it.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(_env_float("DJANGO_SECURE_HSTS_SECONDS", 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -58,8 +75,12 @@ INSTALLED_APPS = [
 # admin. The game API's views are csrf_exempt (bearer tokens); when a call
 # carries a signed-in session, lobby.webauth checks its CSRF token.
 MIDDLEWARE = [
+    # First: who the client is and whether it came over HTTPS (trusted proxies).
+    "realtime.proxy.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "lobby.ratelimit.RateLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -93,36 +114,17 @@ ASGI_APPLICATION = "partyhub.asgi.application"
 SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 
-def _database_from_url(url: str) -> dict:
-    """Turn DATABASE_URL (sqlite:///path or postgres://user:pw@host:port/db) into a dict."""
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        name = unquote(parsed.path[1:] if parsed.path.startswith("//") else parsed.path)
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": name or BASE_DIR / "db.sqlite3",
-            "OPTIONS": SQLITE_OPTIONS,
-        }
-    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parsed.path.lstrip("/")),
-            "USER": unquote(parsed.username or ""),
-            "PASSWORD": unquote(parsed.password or ""),
-            "HOST": parsed.hostname or "",
-            "PORT": str(parsed.port or ""),
-        }
-    raise ValueError(f"DATABASE_URL scheme {parsed.scheme!r} is not supported")
+def _database(url: str) -> dict:
+    """DATABASE_URL as dj-database-url reads it (its query string becomes
+    OPTIONS, e.g. ?sslmode=require); SQLite gets SQLITE_OPTIONS under them."""
+    db = dj_database_url.parse(url)
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db["OPTIONS"] = {**SQLITE_OPTIONS, **db.get("OPTIONS", {})}
+    return db
 
 
 DATABASES = {
-    "default": _database_from_url(os.environ["DATABASE_URL"])
-    if os.environ.get("DATABASE_URL")
-    else {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / "db.sqlite3",
-        "OPTIONS": SQLITE_OPTIONS,
-    }
+    "default": _database(os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -177,7 +179,22 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` writes here; WhiteNoise serves it (with DEBUG on,
+# straight from the apps' static/ folders).
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # In production: hashed names (cached for a year) and gzip'd copies.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "partyhub.storage.StaticStorage"
+    },
+}
+# Read now, not when the middleware starts (the test runner turns DEBUG off
+# by then): with DEBUG on, files come from the apps and are re-read on change.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 CHANNEL_REDIS_HOST = os.environ.get("CHANNEL_REDIS_HOST", "127.0.0.1")
 CHANNEL_REDIS_PORT = int(os.environ.get("CHANNEL_REDIS_PORT", "6379"))
@@ -255,6 +272,15 @@ PARTYHUB_SIDECAR = {
     name: int(os.environ[f"PARTYHUB_{name.upper()}"])
     for name in ("max_conns_per_ip", "max_connections")
     if os.environ.get(f"PARTYHUB_{name.upper()}")
+}
+
+# HTTP rate limits per client address (lobby/ratelimit.py): "N/S" = at most N
+# requests at once, refilled at N per S seconds; "0" = no limit. `create`
+# (new games), `join`, `action` (every other POST).
+PARTYHUB_RATE_LIMITS = {
+    kind: os.environ[f"PARTYHUB_RATE_LIMIT_{kind.upper()}"]
+    for kind in ("create", "join", "action")
+    if os.environ.get(f"PARTYHUB_RATE_LIMIT_{kind.upper()}")
 }
 
 # Where browsers open their WebSocket: PARTYHUB_WS_URL (e.g.

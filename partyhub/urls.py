@@ -1,8 +1,7 @@
 """Top-level URL configuration."""
 
 from django.contrib import admin
-from django.contrib.staticfiles.views import serve as serve_static
-from django.urls import include, path, re_path
+from django.urls import include, path
 
 from lobby import library_pages, pages
 
@@ -21,7 +20,5 @@ urlpatterns = [
     path("packs/<str:game>/<int:pack_id>/delete/", library_pages.pack_delete, name="pack_delete"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
-    # Daphne serves no static files of its own: the pages' JS and CSS come
-    # from the apps' static/ folders through Django, with DEBUG on or off.
-    re_path(r"^static/(?P<path>.+)$", serve_static, {"insecure": True}),
+    # Static files: WhiteNoise (MIDDLEWARE), before any URL is resolved.
 ]

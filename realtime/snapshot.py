@@ -99,9 +99,14 @@ def player_keys(code: str, player_id: int) -> list[str]:
 
 def client_for(code: str, group: str | None = None) -> redis.Redis:
     """A sync Redis client for the host that holds `group` (default `game_<code>`)."""
+    return client_for_key(group or protocol.group_name(code))
+
+
+def client_for_key(name: str) -> redis.Redis:
+    """A sync Redis client for the host channels_redis' hash places `name` on."""
     config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
     hosts = decode_hosts(config.get("hosts"))
-    index = _consistent_hash(group or protocol.group_name(code), len(hosts))
+    index = _consistent_hash(name, len(hosts))
     host = dict(hosts[index])
     key = (index, repr(sorted(host.items())))
     with _clients_lock:
