@@ -1,11 +1,11 @@
 """The account forms: Django's own, with an email at sign-up and the
-sign-in rate limit (accounts.throttle)."""
+limit of failed sign-ins per username (accounts.throttle)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -36,42 +36,24 @@ class SignUpForm(UserCreationForm):
 
 
 class SignInForm(AuthenticationForm):
-    """Django's sign-in, refused while the username or address is over its
-    limit of failed attempts."""
+    """Django's sign-in, refused while the username is over its limit of
+    failed attempts (per address: lobby.ratelimit's `account` limit)."""
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        address = throttle.client_address(self.request)
-        wait = throttle.wait_seconds(username, address)
+        wait = throttle.wait_seconds(username)
         if wait:
             raise ValidationError(throttle.message(wait), code=THROTTLED)
         try:
             cleaned = super().clean()
         except ValidationError:
-            throttle.failed(username, address)
+            throttle.failed(username)
             raise
         throttle.succeeded(username)
         return cleaned
 
     def throttled(self) -> bool:
         return any(e.code == THROTTLED for e in self.errors.as_data().get("__all__", []))
-
-
-class ResetForm(PasswordResetForm):
-    """Django's password reset; every request counts against the address's limit."""
-
-    def __init__(self, *args, request=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.request = request
-
-    def clean(self):
-        cleaned = super().clean()
-        address = throttle.client_address(self.request)
-        wait = throttle.wait_seconds(None, address)
-        if wait:
-            raise ValidationError(throttle.message(wait), code=THROTTLED)
-        throttle.failed(None, address)
-        return cleaned
 
 
 class DeleteAccountForm(forms.Form):

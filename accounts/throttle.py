@@ -1,14 +1,16 @@
-"""Sign-in rate limit: failed attempts counted per username and per client
-address in Redis (so every server process agrees), in a fixed window.
+"""Failed sign-ins per username: a guesser spread over many addresses still
+meets a limit (the HTTP rate limit, `account` in lobby.ratelimit, holds each
+address to a few sign-in attempts).
 
-After PARTYHUB_LOGIN_FAILURES failures for one username, or
-PARTYHUB_LOGIN_ADDRESS_FAILURES from one address, within
-PARTYHUB_LOGIN_WINDOW seconds, sign-in is refused (even with the right
-password) until the window that began with the first failure ends. A
-successful sign-in clears its username's count. Password-reset requests
-count against their address, as failures do, so the form cannot be used
-to flood someone's inbox. When Redis cannot be asked the attempt goes on
-(logged): the limit protects accounts, it must not lock everyone out.
+After PARTYHUB_LOGIN_FAILURES failures for one username within
+PARTYHUB_LOGIN_WINDOW seconds, signing in as them is refused (even with the
+right password) until the window that began with the first failure ends; a
+successful sign-in starts the count again. The count is a Redis key (on the
+channel layer's hosts), so every server process agrees; its name holds a
+hash of the username, not the username. A fixed window, unlike the rate
+limits' bucket, because only failures count and the question is "how many
+so far". When Redis cannot be asked the attempt goes on (logged): the limit
+protects accounts, it must not lock everyone out.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import math
 
 import redis
 from django.conf import settings
-from django.http import HttpRequest
 from django.utils.translation import ngettext
 
 from realtime import snapshot
@@ -27,58 +28,47 @@ from realtime import snapshot
 logger = logging.getLogger("accounts.throttle")
 
 
-def client_address(request: HttpRequest) -> str:
-    """The address the request came from (the proxy's, behind one)."""
-    return request.META.get("REMOTE_ADDR") or "unknown"
+def key(username: str) -> str:
+    """The count's key (usernames compared as Django's ModelBackend does not:
+    case and spaces folded, so "Ana" and " ana" share one count)."""
+    digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+    return f"partyhub:login:user:{digest}"
 
 
-def _counters(username: str | None, address: str) -> list[tuple[str, int]]:
-    """(Redis key, limit) of each count an attempt is held to."""
-    counters = [(f"partyhub:login:addr:{address}", settings.PARTYHUB_LOGIN_ADDRESS_FAILURES)]
-    if username is not None:
-        # Hashed: the key holds no personal data (usernames are case-insensitive here).
-        digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-        counters.append((f"partyhub:login:user:{digest}", settings.PARTYHUB_LOGIN_FAILURES))
-    return counters
-
-
-def _client(key: str) -> redis.Redis:
-    return snapshot.client_for("", group=key)
-
-
-def wait_seconds(username: str | None, address: str) -> int:
-    """0 when an attempt may go on; else the seconds until one may."""
+def wait_seconds(username: str) -> int:
+    """0 when signing in as `username` may be tried; else the seconds until it may."""
+    name = key(username)
     try:
-        for key, limit in _counters(username, address):
-            pipe = _client(key).pipeline(transaction=False)
-            pipe.get(key)
-            pipe.pttl(key)
-            count, ttl = pipe.execute()
-            if count is not None and int(count) >= limit:
-                return max(1, math.ceil(max(ttl, 0) / 1000))
+        pipe = snapshot.client_for_key(name).pipeline(transaction=False)
+        pipe.get(name)
+        pipe.pttl(name)
+        count, ttl = pipe.execute()
     except redis.RedisError as exc:
         logger.warning("sign-in limit not checked (Redis: %s)", exc)
-    return 0
+        return 0
+    if count is None or int(count) < settings.PARTYHUB_LOGIN_FAILURES:
+        return 0
+    return max(1, math.ceil(max(ttl, 0) / 1000))
 
 
-def failed(username: str | None, address: str) -> None:
-    """Count one failed attempt (or one password-reset request: no username)."""
+def failed(username: str) -> None:
+    """Count one failed sign-in as `username`."""
+    name = key(username)
     window = max(1, int(settings.PARTYHUB_LOGIN_WINDOW * 1000))
     try:
-        for key, _limit in _counters(username, address):
-            pipe = _client(key).pipeline(transaction=True)
-            pipe.set(key, 0, px=window, nx=True)  # the window starts with the first failure
-            pipe.incr(key)
-            pipe.execute()
+        pipe = snapshot.client_for_key(name).pipeline(transaction=True)
+        pipe.set(name, 0, px=window, nx=True)  # the window starts with the first failure
+        pipe.incr(name)
+        pipe.execute()
     except redis.RedisError as exc:
         logger.warning("sign-in failure not counted (Redis: %s)", exc)
 
 
 def succeeded(username: str) -> None:
-    """A right password: the username's count starts again (the address's stays)."""
-    key = _counters(username, "")[1][0]
+    """The right password: the count starts again."""
+    name = key(username)
     try:
-        _client(key).delete(key)
+        snapshot.client_for_key(name).delete(name)
     except redis.RedisError as exc:
         logger.warning("sign-in count not cleared (Redis: %s)", exc)
 
@@ -86,7 +76,7 @@ def succeeded(username: str) -> None:
 def message(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return ngettext(
-        "Too many attempts: try again in %(minutes)d minute.",
-        "Too many attempts: try again in %(minutes)d minutes.",
+        "Too many failed attempts for this account: try again in %(minutes)d minute.",
+        "Too many failed attempts for this account: try again in %(minutes)d minutes.",
         minutes,
     ) % {"minutes": minutes}

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from .forms import DeleteAccountForm, ResetForm, SignInForm, SignUpForm
+from .forms import DeleteAccountForm, SignInForm, SignUpForm
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -43,7 +43,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class SignInView(auth.LoginView):
-    """Django's sign-in; 429 while the attempt is over its rate limit."""
+    """Django's sign-in; 429 while the username is over its limit of failures."""
 
     template_name = "accounts/login.html"
     authentication_form = SignInForm
@@ -56,15 +56,12 @@ class SignInView(auth.LoginView):
 
 
 class ResetView(auth.PasswordResetView):
-    """Django's password reset (the email: accounts/password_reset_email.txt)."""
+    """Django's password reset (the email: accounts/password_reset_email.txt;
+    requests per address: lobby.ratelimit's `account` limit)."""
 
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/password_reset_email.txt"
     subject_template_name = "accounts/password_reset_subject.txt"
-    form_class = ResetForm
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "request": self.request}
 
 
 @login_required

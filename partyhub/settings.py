@@ -146,11 +146,11 @@ LOGOUT_REDIRECT_URL = "home"
 # Cookies only over HTTPS unless DEBUG (development over plain http).
 SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# Sign-in: after LOGIN_FAILURES failed attempts for one username, or
-# LOGIN_ADDRESS_FAILURES from one client address, within LOGIN_WINDOW
-# seconds, sign-in is refused until the window ends (accounts.throttle).
+# Sign-in: after LOGIN_FAILURES failed attempts for one username within
+# LOGIN_WINDOW seconds, from any address, signing in as them is refused
+# until the window ends (accounts.throttle). Per address, sign-in is one
+# of the HTTP rate limits (`account`, PARTYHUB_RATE_LIMITS below).
 PARTYHUB_LOGIN_FAILURES = int(_env_float("PARTYHUB_LOGIN_FAILURES", 5))
-PARTYHUB_LOGIN_ADDRESS_FAILURES = int(_env_float("PARTYHUB_LOGIN_ADDRESS_FAILURES", 30))
 PARTYHUB_LOGIN_WINDOW = _env_float("PARTYHUB_LOGIN_WINDOW", 900)
 
 # Email (password reset). Development prints the emails on the console;
@@ -276,10 +276,11 @@ PARTYHUB_SIDECAR = {
 
 # HTTP rate limits per client address (lobby/ratelimit.py): "N/S" = at most N
 # requests at once, refilled at N per S seconds; "0" = no limit. `create`
-# (new games), `join`, `action` (every other POST).
+# (new games), `join`, `account` (sign-in, sign-up, password reset, deleting
+# an account), `action` (every other POST).
 PARTYHUB_RATE_LIMITS = {
     kind: os.environ[f"PARTYHUB_RATE_LIMIT_{kind.upper()}"]
-    for kind in ("create", "join", "action")
+    for kind in ("create", "join", "account", "action")
     if os.environ.get(f"PARTYHUB_RATE_LIMIT_{kind.upper()}")
 }
 
