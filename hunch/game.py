@@ -3,19 +3,22 @@
 The small game of docs/games.md, whole: one phase per round ("guessing",
 with a countdown), one action (a guess, over REST or the socket), a private
 event (your secret number), a public result, scores and awards. It keeps its
-data in the platform's JSON fields (GameSession.data, Player.data), so it
-has no models and no migrations.
+data in the platform's JSON fields (GameSession.data, Player.data); its one
+model is its part of a saved preset (hunch.models), derived from its
+settings table.
 """
 
 from __future__ import annotations
 
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
-from lobby.driver import PLAYER, Action, Award, GameDriver, Pages, Phase, Setting
+from lobby.driver import PLAYER, Action, Award, GameDriver, Pages, Phase
 from lobby.errors import bad_request, conflict
 from lobby.models import FINISHED, SCOREBOARD, GameSession, Player
 
 from . import rules
+from .models import HunchPreset
+from .settings_table import SETTINGS
 
 GUESSING = "guessing"
 
@@ -111,10 +114,8 @@ class HunchDriver(GameDriver):
     pitch = "Everyone holds a secret number: guess the total of them all."
     min_players = 2
     max_players = 10
-    settings = (
-        Setting("rounds", "Rounds", 3, 1, 10),
-        Setting("guess_time", "Seconds to guess", 45, 10, 300),
-    )
+    settings = SETTINGS
+    preset_model = HunchPreset
     phases = (Phase(GUESSING, "Guessing", timed=True, on_deadline=reveal),)
     actions = (Action("guess", guess, role=PLAYER, status=201, message="hunch.guess"),)
     events = {

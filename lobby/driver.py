@@ -15,7 +15,12 @@ Everything about a game is declared once, here, as data the platform reads:
 - `events` and `private_events`: every event type it sends, with the
   payload fields each requires (the transport refuses any other);
 - `awards`: the awards of `phase.game_over`;
-- `pages`: the templates of the host's screen and the player's phone.
+- `pages`: the templates of the host's screen and the player's phone;
+- `options`: settings beyond whole numbers and switches (which packs of
+  questions or locations to draw from, which categories), and `packs`:
+  what users may upload for the game (lobby.packs);
+- `preset_model`: the game's part of a saved preset (lobby.presets), its
+  columns derived from `settings`, plus one field per option.
 
 and the hooks below (`start_round`, `public_state`, `private_state`,
 `award_counts`, ...), which the platform calls inside the action's
@@ -84,6 +89,75 @@ class Setting:
             "max": self.maximum,
             "help": self.help,
         }
+
+
+# Kinds of Option.
+PACK = "pack"  # one of the game's packs; null: its built-in one
+PACKS = "packs"  # a list of the game's packs; empty: its built-in one
+TAGS = "tags"  # a list of names from Option.choices (e.g. question categories)
+OPTION_KINDS = (PACK, PACKS, TAGS)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A setting beyond the table's numbers and switches: what a game draws from.
+
+    Validated at create (a pack must be one the caller may use:
+    lobby.packs), stored in `session.settings` with the table's, saved in
+    presets (a field of the same name in the game's preset model: a
+    ManyToManyField for PACKS, a ForeignKey for PACK, a JSONField for TAGS).
+    """
+
+    name: str
+    label: str
+    kind: str
+    help: str = ""
+    # TAGS: the names a user may pick (`choices(user)`, user None for a guest).
+    choices: Callable[[Any], list[str]] | None = None
+    max_items: int = 50  # PACKS and TAGS: at most this many
+
+    @property
+    def default(self) -> int | list | None:
+        return None if self.kind == PACK else []
+
+    def describe(self) -> dict:
+        """The option as GET /api/games/ lists it."""
+        return {"name": self.name, "label": self.label, "type": self.kind, "help": self.help}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field of an uploaded pack's rows: a CSV column, a key of a JSON object.
+
+    Text is stored trimmed with inner spaces squeezed; `many`: a list of
+    texts (a JSON array; in CSV one cell, the texts separated by ";").
+    """
+
+    name: str
+    max_length: int
+    required: bool = True
+    many: bool = False
+
+
+@dataclass(frozen=True)
+class Packs:
+    """What a game's users may upload (lobby.packs): packs of items.
+
+    `model`, `item_model`: "app.Model" labels of the pack (a
+    lobby.models.Pack) and of its items (a ForeignKey to the pack and one
+    field per column). A file is CSV with a header row naming the columns,
+    or JSON: a list of objects, or {"name": ..., <items_key>: [...]}.
+    Two items whose first columns have the same `key` are duplicates.
+    """
+
+    model: str
+    item_model: str
+    label: str  # "question pack"
+    item_label: str  # "question"
+    items_key: str  # "questions"
+    columns: tuple[Column, ...]
+    min_items: int = 1
+    key: Callable[[str], str] = str.casefold
 
 
 @dataclass(frozen=True)
@@ -165,12 +239,21 @@ class GameDriver:
     private_events: dict[str, tuple[str, ...]] = {}
     awards: tuple[Award, ...] = ()  # may include lobby.awards.CROWD_FAVOURITE
     pages: Pages | None = None
+    options: tuple[Option, ...] = ()
+    packs: Packs | None = None
+    # The game's part of a preset: a lobby.presets.preset_columns(settings)
+    # model with a field per option. None: the game has no presets.
+    preset_model: type | None = None
 
     # --- hooks ------------------------------------------------------------
 
     def auto_advance(self, settings: dict) -> bool:
         """Whether deadlines end phases by themselves (else the host advances)."""
         return True
+
+    def check_settings(self, settings: dict) -> None:
+        """Refuse (GameError) settings that are valid one by one but not
+        together, e.g. more rounds than the chosen packs have questions."""
 
     def start_round(self, ctx: Context) -> None:
         """Begin round `ctx.session.round_number` (already counted): enter the

@@ -6,7 +6,9 @@ periodically by Celery beat under `make run`) deletes every session that
 ended more than PARTYHUB_END_GRACE ago, and every session with no activity
 for PARTYHUB_ABANDONED_AFTER: the session row and, by cascade, its players
 (with their token digests) and every game's data about them (its models
-delete with the session or its players).
+delete with the session or its players). Then the packs deleted while games
+still used them, once none does (lobby.packs). What users keep (accounts,
+presets, packs) is never purged.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from django.utils import timezone
 
 from realtime.session_keys import delete_session_keys
 
-from . import timers
+from . import packs, timers
 from .models import GameSession
 
 logger = logging.getLogger("lobby.lifecycle")
@@ -60,4 +62,7 @@ def purge_sessions(now=None) -> list[str]:
         codes.append(session.code)
     if codes:
         logger.info("purged %d session(s): %s", len(codes), ", ".join(codes))
+    deleted = packs.purge_deleted()
+    if deleted:
+        logger.info("deleted %d pack(s) no game uses any more", deleted)
     return codes

@@ -1,4 +1,5 @@
-"""Platform data: sessions and players, for every game.
+"""Platform data: sessions and players, for every game; and what is kept
+across games: users' presets and the base of every game's packs.
 
 A game keeps what it needs beyond these in its own models (with foreign keys
 to GameSession and Player, deleted with them), or, for small games, in the
@@ -9,6 +10,12 @@ does not let anyone act as a player. Digests are looked up by index and then
 compared with `hmac.compare_digest`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
 from django.db import models
 
 # Phases every game has (lobby.driver adds the game's own in between).
@@ -56,7 +63,7 @@ class GameSession(models.Model):
 
 
 class PlayerQuerySet(models.QuerySet):
-    def active(self) -> "PlayerQuerySet":
+    def active(self) -> PlayerQuerySet:
         """Players still in the game (not left)."""
         return self.filter(left_at__isnull=True)
 
@@ -82,6 +89,103 @@ class Player(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["session", "name_key"], name="unique_player_name")
         ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- kept across games: presets and packs ------------------------------------
+#
+# Sessions and players are ephemeral (lobby.lifecycle purges them); presets
+# and packs belong to a user account and are kept. Deleting the account
+# deletes its presets (cascade) and its packs (lobby.packs.delete_pack).
+
+
+class Preset(models.Model):
+    """A user's named settings for one game.
+
+    The settings themselves are in the game's preset model (a subclass of
+    GamePreset made by lobby.presets.preset_columns), one row per preset.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presets"
+    )
+    game = models.CharField(max_length=32)
+    name = models.CharField(max_length=60)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["game", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "game", "name"], name="unique_preset_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.game})"
+
+
+class GamePreset(models.Model):
+    """A game's part of a preset (abstract; see lobby.presets.preset_columns)."""
+
+    preset = models.OneToOneField(
+        Preset,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="%(app_label)s_%(class)s",
+    )
+
+    class Meta:
+        abstract = True
+
+
+def preset_columns(table: Iterable[Any]) -> type[GamePreset]:
+    """An abstract GamePreset with a nullable column per setting of a game's
+    settings table (lobby.driver.Setting; null: the setting's default).
+
+    A game's models.py subclasses it and adds a field per option:
+    `class QuizPreset(preset_columns(SETTINGS)): packs = ManyToManyField(...)`.
+    """
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "Meta": type("Meta", (), {"abstract": True}),
+    }
+    for setting in table:
+        column = models.BooleanField if setting.kind == "bool" else models.IntegerField
+        attrs[setting.name] = column(null=True, blank=True)
+    return type("GamePresetColumns", (GamePreset,), attrs)
+
+
+class Pack(models.Model):
+    """A set of things a game draws from (the quiz's questions, Spyster's
+    locations), abstract: each game's pack model subclasses it.
+
+    A user's pack is theirs alone unless an admin publishes it; a built-in
+    pack (shipped with the game) is everyone's and the game's default. A pack
+    deleted while a game still uses it is only marked (`deleted_at`): nobody
+    sees it any more, the game goes on with it, and the purge deletes it
+    once no session refers to it (lobby.packs).
+    """
+
+    name = models.CharField(max_length=60)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="%(app_label)s_%(class)s_set",
+    )
+    published = models.BooleanField(
+        default=False, help_text="Everyone may use it (only an admin can publish)."
+    )
+    builtin = models.BooleanField(default=False, help_text="Shipped with the game: its default.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["-builtin", "name", "id"]
 
     def __str__(self) -> str:
         return self.name

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 
-from . import registry, rules
+from . import options, presets, registry, rules
 from .driver import GameDriver
 from .models import GameSession
 from .reactions import REACTION_EMOJI
@@ -56,13 +57,29 @@ def page_config(
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """`/`: create a game of any registered kind (host) or join one by code."""
+    """`/`: create a game of any registered kind (host) or join one by code.
+
+    The form offers each game's options (the packs and categories this
+    visitor may use) and, signed in, their presets (`?game=&preset=` picks
+    one). Guests host exactly as before.
+    """
     games = describe_games()
-    context = {
-        "config": {**page_config(request), "games": games, "default": registry.default_game()},
+    user = request.user if request.user.is_authenticated else None
+    config = {
+        **page_config(request),
         "games": games,
         "default": registry.default_game(),
+        "choices": {
+            d.name: {o.name: options.choices(d, o, user) for o in d.options}
+            for d in registry.games()
+        },
+        "presets": [presets.describe(p) for p in presets.owned(user)],
+        "signed_in": user is not None,
+        "selected": {"game": request.GET.get("game"), "preset": request.GET.get("preset")},
     }
+    if user is not None:
+        config["csrf_token"] = get_token(request)  # a signed-in create is CSRF-checked
+    context = {"config": config, "games": games, "default": registry.default_game()}
     return render(request, "lobby/home.html", context)
 
 

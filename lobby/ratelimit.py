@@ -1,13 +1,17 @@
-"""HTTP rate limits per client address: creating games, joining, actions.
+"""HTTP rate limits per client address: creating games, joining, actions,
+signing in.
 
 Every POST (or other unsafe method) counts against one limit, chosen by the
 route: `create` (POST /api/sessions/), `join` (the session action `join`),
-or `action` for everything else. A limit is
+`account` (signing in or up, asking for a password reset, deleting an
+account: what guesses passwords or sends email), or `action` for
+everything else. A limit is
 "N/S": at most N requests at once from one address, refilled at N per S
 seconds (GCRA, the token bucket as one timestamp per key). Over it the
 answer is 429 with `Retry-After` and the API's JSON error body, code
-RATE_LIMITED. Counters live in Redis (the channel layer's hosts, placed by
-channels_redis' hash), so every Daphne process enforces the same limit.
+RATE_LIMITED (outside /api/, a page in the platform's look). Counters live
+in Redis (the channel layer's hosts, placed by channels_redis' hash), so
+every Daphne process enforces the same limit.
 
 The client address is realtime.proxy's (the sidecar's rule with its
 `trusted_proxies`). A trusted proxy that names no client (loopback without
@@ -27,6 +31,7 @@ import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from realtime import proxy, snapshot
 
@@ -37,11 +42,18 @@ logger = logging.getLogger("lobby.ratelimit")
 # Default limits, "N/S" (N requests, refilled over S seconds; "0" = none).
 # Players of a party share a venue's address, so join and action are meant
 # to stop one machine flooding, not to limit a party (docs/operations.md).
-DEFAULTS = {"create": "10/60", "join": "60/60", "action": "600/60"}
+DEFAULTS = {"create": "10/60", "join": "60/60", "action": "600/60", "account": "10/300"}
 # Requests with a limit of their own, by URL name (lobby/urls.py) and by
 # session action (/api/sessions/<code>/<action>/, lobby.actions); any other
 # unsafe request is an action.
-KIND_BY_ROUTE = {"create_session": "create"}
+KIND_BY_ROUTE = {
+    "create_session": "create",
+    # accounts/urls.py: a person mistypes a few times; a script guesses on.
+    "login": "account",
+    "signup": "account",
+    "password_reset": "account",
+    "delete_account": "account",
+}
 KIND_BY_ACTION = {"join": "join"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -153,6 +165,10 @@ class RateLimitMiddleware:
             "RATE_LIMITED",
             f"Too many requests from your address: try again in {retry_after} s.",
         )
-        response = JsonResponse(error.as_json(), status=error.status)
+        if request.path.startswith("/api/"):
+            response = JsonResponse(error.as_json(), status=error.status)
+        else:
+            context = {"message": error.message, "retry_after": retry_after}
+            response = render(request, "lobby/rate_limited.html", context, status=error.status)
         response["Retry-After"] = str(retry_after)
         return response

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from . import awards, registry, rules
+from . import awards, options, registry, rules
 from .driver import HOST, PLAYER, GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import FINISHED, LOBBY, SCOREBOARD, GameSession, Player
@@ -37,17 +37,23 @@ class Actor:
 # --- sessions ---------------------------------------------------------------
 
 
-def parse_settings(data: dict, game: str | None = None) -> dict:
-    """Validate the settings of a create call against the game's settings table.
+def parse_settings(data: dict, game: str | None = None, user=None) -> dict:
+    """Validate the settings of a create call (or a preset) against the game's
+    settings table and options; packs must be ones `user` may use.
 
     Unknown fields are refused; missing ones take their default.
     """
     driver = registry.game(game or registry.default_game())
     table = {s.name: s for s in driver.settings}
-    unknown = set(data) - set(table)
+    extra = {o.name: o for o in driver.options}
+    unknown = set(data) - set(table) - set(extra)
     if unknown:
         raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
-    return {name: s.parse(data.get(name, s.default)) for name, s in table.items()}
+    parsed = {name: s.parse(data.get(name, s.default)) for name, s in table.items()}
+    for name, option in extra.items():
+        parsed[name] = options.parse(driver, option, data.get(name, option.default), user)
+    driver.check_settings(parsed)
+    return parsed
 
 
 def create_session(settings: dict, game: str | None = None) -> tuple[GameSession, str]:

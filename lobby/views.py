@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
-from . import actions, registry, services, timers
+from . import actions, options, packs, presets, registry, services, timers, webauth
 from .errors import GameError, bad_request
 from .publish import publish_created
 
@@ -35,7 +38,7 @@ def _bearer(request: HttpRequest) -> str | None:
     return token.strip() or None
 
 
-def _json_body(request: HttpRequest) -> dict:
+def json_body(request: HttpRequest) -> dict:
     if not request.body:
         return {}
     try:
@@ -47,15 +50,27 @@ def _json_body(request: HttpRequest) -> dict:
     return data
 
 
+@csrf_exempt  # bearer tokens; a signed-in caller is checked by lobby.webauth
 def create_session(request: HttpRequest) -> JsonResponse:
-    """POST /api/sessions/ -> 201 {code, game, host_token, settings}."""
+    """POST /api/sessions/ -> 201 {code, game, host_token, settings}.
+
+    {"preset": id} starts from the caller's preset; the call's own settings
+    override it. Packs must be ones the caller may use.
+    """
     if request.method != "POST":
         return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
     try:
-        data = _json_body(request)
-        game = registry.game(data.pop("game") if "game" in data else registry.default_game())
-        settings = services.parse_settings(data, game.name)
-        session, token = services.create_session(settings, game.name)
+        data = json_body(request)
+        user = webauth.session_user(request)
+        game = data.pop("game", registry.default_game() if "preset" not in data else None)
+        if "preset" in data:
+            game, data = presets.session_settings(user, data.pop("preset"), game, data)
+        driver = registry.game(game)
+        with transaction.atomic():
+            settings = services.parse_settings(data, driver.name, user)
+            if driver.packs is not None:
+                packs.lock_usable(driver.packs, options.pack_ids(driver, settings), user)
+            session, token = services.create_session(settings, driver.name)
     except GameError as exc:
         return error_response(exc)
     logger.info("session %s of %s created", session.code, session.game)
@@ -66,6 +81,7 @@ def create_session(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=201)
 
 
+@csrf_exempt  # read-only; any other method is a JSON 405
 def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     """GET /api/sessions/<code>/: public state, plus `you` for a player token."""
     if request.method != "GET":
@@ -85,6 +101,7 @@ def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     return JsonResponse(state)
 
 
+@csrf_exempt  # bearer tokens only
 def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse:
     """POST /api/sessions/<code>/<action>/: one action (lobby.actions)."""
     if not actions.is_known(action):
@@ -93,12 +110,13 @@ def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse
         return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
     caller = actions.Caller(token=_bearer(request))
     try:
-        status, body = actions.run(code, action, caller, lambda: _json_body(request), logger)
+        status, body = actions.run(code, action, caller, lambda: json_body(request), logger)
     except GameError as exc:
         return error_response(exc)
     return JsonResponse(body, status=status)
 
 
+@csrf_exempt  # read-only; any other method is a JSON 405
 def game_list(request: HttpRequest) -> JsonResponse:
     """GET /api/games/: every game, its pitch, player range and settings table."""
     if request.method != "GET":
@@ -116,11 +134,24 @@ def describe_games() -> list[dict]:
             "min_players": d.min_players,
             "max_players": d.max_players,
             "settings": [s.describe() for s in d.settings],
+            "options": [o.describe() for o in d.options],
+            "presets": d.preset_model is not None,
+            "packs": d.packs.label if d.packs else None,
         }
         for d in registry.games()
     ]
 
 
+@csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """JSON 404 for any unknown path under /api/."""
     return error_response(GameError(404, "NOT_FOUND", "No such API endpoint."))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form sent without its token (an old page, another
+    site): JSON under /api/, else a page that says what to do."""
+    if request.path.startswith("/api/"):
+        message = f"CSRF check failed ({reason}): reload the page and try again."
+        return error_response(GameError(403, "CSRF_FAILED", message))
+    return render(request, "lobby/csrf_failure.html", {"reason": reason}, status=403)

@@ -1,11 +1,13 @@
-"""Location decks: the built-in one (spyster/data/locations.json, written by
-us), loaded and checked as data, and the deck a session draws from."""
+"""Location decks: what a deck file looks like (for uploads and for the
+built-in deck, spyster/data/locations.json, written by us), keeping the
+built-in deck in step with its file, and the deck a session draws from."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from lobby import packs
+from lobby.driver import Column, Packs
 from lobby.errors import conflict
 from lobby.models import GameSession
 
@@ -14,54 +16,50 @@ from .models import Deck, Location
 
 DECK_PATH = Path(__file__).resolve().parent / "data" / "locations.json"
 MIN_LOCATIONS = 2
-# GameSession.data key of a session's deck id (absent: the built-in deck).
-SESSION_DECK = "spyster_deck"
+
+# A row of a deck file: CSV with the header `name,roles` (the roles in one
+# cell, separated by ";"), or JSON objects {"name", "roles": [...]} (a list,
+# or {"name": <the deck's>, "locations": [...]}).
+PACKS = Packs(
+    model="spyster.Deck",
+    item_model="spyster.Location",
+    label="location deck",
+    item_label="location",
+    items_key="locations",
+    columns=(Column("name", rules.NAME_MAX), Column("roles", rules.NAME_MAX, many=True)),
+    min_items=MIN_LOCATIONS,
+    key=rules.normalize,
+)
 
 
 def load_deck(path: Path = DECK_PATH) -> dict:
     """Read and check a deck file: {"name", "locations": [{"name", "roles": [...]}]}.
 
-    ValueError names the first problem (entry index and what is wrong).
+    ValueError names every problem with its line (lobby.packs).
     """
-    deck = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(deck, dict) or not isinstance(deck.get("name"), str) or not deck["name"]:
-        raise ValueError(f"{path}: a deck is an object with a 'name'")
-    locations = deck.get("locations")
-    if not isinstance(locations, list) or len(locations) < MIN_LOCATIONS:
-        raise ValueError(f"{path}: a deck needs at least {MIN_LOCATIONS} locations")
-    seen: set[str] = set()
-    for index, entry in enumerate(locations):
-        where = f"{path}: location {index}"
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not 1 <= len(clean(name)) <= rules.NAME_MAX:
-            raise ValueError(f"{where} needs a name of 1 to {rules.NAME_MAX} characters")
-        key = rules.normalize(name)
-        if key in seen:
-            raise ValueError(f"{where}: {name!r} is in the deck twice")
-        seen.add(key)
-        roles = entry.get("roles")
-        if not isinstance(roles, list) or not roles:
-            raise ValueError(f"{where} ({name}) needs a list of roles")
-        for role in roles:
-            if not isinstance(role, str) or not 1 <= len(clean(role)) <= rules.NAME_MAX:
-                raise ValueError(f"{where} ({name}): a role has 1 to {rules.NAME_MAX} characters")
-    return deck
-
-
-def clean(text: str) -> str:
-    """A name as stored and shown: trimmed, inner spaces squeezed."""
-    return " ".join(text.split())
+    try:
+        name, locations = packs.read(PACKS, path.read_bytes(), path.name, limited=False)
+    except packs.PackError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if not name:
+        raise ValueError(f"{path}: a deck file is an object with a 'name' and its 'locations'")
+    return {"name": packs.clean_text(name), "locations": locations}
 
 
 def sync_deck(deck_model, location_model, deck: dict, builtin: bool = True) -> int:
-    """Create the deck or bring it in step with `deck`; return how many
-    locations were added. Locations no longer in the file are kept (past
-    rounds refer to them)."""
-    row, _ = deck_model.objects.get_or_create(name=deck["name"], defaults={"builtin": builtin})
+    """Create the deck or bring it in step with `deck` (checked by load_deck);
+    return how many locations were added. Locations no longer in the file are
+    kept (past rounds refer to them). A deck that is not built in is an
+    admin's: it has no owner, and an admin publishes it."""
+    lookup = {"name": deck["name"], "builtin": builtin}
+    if not builtin:
+        lookup["owner"] = None  # (the migration that loads the built-in deck predates owners)
+    row = deck_model.objects.filter(**lookup).order_by("id").first()
+    row = row or deck_model.objects.create(**lookup)
     existing = {loc.name: loc for loc in location_model.objects.filter(deck=row)}
     added = 0
     for entry in deck["locations"]:
-        name, roles = clean(entry["name"]), [clean(r) for r in entry["roles"]]
+        name, roles = entry["name"], entry["roles"]
         current = existing.get(name)
         if current is None:
             location_model.objects.create(deck=row, name=name, roles=roles)
@@ -72,10 +70,11 @@ def sync_deck(deck_model, location_model, deck: dict, builtin: bool = True) -> i
 
 
 def deck_of(session: GameSession) -> Deck | None:
-    """The deck a session draws from: its own (GameSession.data), else the
-    built-in one; None when the database holds none (not migrated)."""
+    """The deck a session draws from: the one its settings name (checked at
+    create; a deck deleted since still serves the games that use it), else
+    the built-in one; None when the database holds none (not migrated)."""
     decks = Deck.objects.all()
-    deck_id = (session.data or {}).get(SESSION_DECK)
+    deck_id = session.settings.get("deck")
     deck = decks.filter(id=deck_id).first() if deck_id else None
     return deck or decks.filter(builtin=True).order_by("id").first()
 

@@ -9,27 +9,16 @@ location, or the final vote when the clock runs out end the round
 
 from __future__ import annotations
 
-from lobby.driver import PLAYER, Action, GameDriver, Pages, Phase, Setting
+from lobby.driver import PACK, PLAYER, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
 
 from . import actions as play
 from . import awards as spy_awards
 from . import events as spy_events
 from . import rules, state
-
-SETTINGS = (
-    Setting("rounds", "Rounds", 5, 1, 20),
-    Setting("round_minutes", "Minutes per round", 8, 1, 30, help="Time to question each other."),
-    Setting("vote_seconds", "Seconds to vote on an accusation", 45, 10, 300),
-    Setting(
-        "final_vote_seconds",
-        "Seconds for the final vote",
-        60,
-        10,
-        300,
-        help="When time is up everyone names a suspect; who has not voted by then names nobody.",
-    ),
-)
+from .deck import PACKS as DECKS
+from .models import SpysterPreset
+from .settings_table import SETTINGS
 
 # The phase table. An accusation stops the round's clock (vote has its own
 # countdown; the round's goes on with the time that was left); every phase
@@ -39,6 +28,8 @@ PHASES = (
     Phase(state.VOTE, "Accusation vote", timed=True, on_deadline=play.vote_deadline),
     Phase(state.FINAL_VOTE, "Final vote", timed=True, on_deadline=play.final_vote_deadline),
 )
+
+OPTIONS = (Option("deck", "Location deck", PACK, help="None chosen: the built-in deck."),)
 
 ACTIONS = (
     Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse"),
@@ -61,6 +52,9 @@ class SpysterDriver(GameDriver):
     private_events = spy_events.PRIVATE_FIELDS
     awards = spy_awards.AWARDS
     pages = Pages(host="spyster/host.html", play="spyster/play.html")
+    options = OPTIONS
+    packs = DECKS
+    preset_model = SpysterPreset
 
     def start_round(self, ctx) -> None:
         play.start_round(ctx)

@@ -1,7 +1,7 @@
-"""Spyster's data: location decks, and each round's spy, roles and votes.
+"""Spyster's data: location decks, presets, and each round's spy, roles and votes.
 
-Decks are kept (the built-in one comes from spyster/data/locations.json;
-issue 19 adds decks of users). Rounds hang off the platform's GameSession
+Decks (the built-in one from spyster/data/locations.json, and users' own
+uploads, lobby.packs) and presets are kept. Rounds hang off the platform's GameSession
 and their cards and votes off its Player, so the purge (lobby.lifecycle)
 deletes them with the session. None of this is public before a round ends:
 what the platform publishes is spyster.state's, which picks its fields.
@@ -9,20 +9,18 @@ what the platform publishes is spyster.state's, which picks its fields.
 
 from django.db import models
 
-from lobby.models import GameSession, Player
+from lobby.models import GameSession, Pack, Player, preset_columns
 
 from .rules import NAME_MAX
+from .settings_table import SETTINGS
 
 
-class Deck(models.Model):
-    """A set of locations a game draws from."""
+class Deck(Pack):
+    """A set of locations a game draws from: the built-in one (spyster.deck),
+    or a user's upload (lobby.packs)."""
 
-    name = models.CharField(max_length=60, unique=True)
-    # The deck shipped with Spyster (spyster.deck); games use it unless told otherwise.
-    builtin = models.BooleanField(default=False)
-
-    def __str__(self) -> str:
-        return self.name
+    class Meta(Pack.Meta):
+        verbose_name = "location deck"
 
 
 class Location(models.Model):
@@ -40,6 +38,14 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SpysterPreset(preset_columns(SETTINGS)):
+    """Spyster's part of a preset: its settings and its deck (null: the built-in one)."""
+
+    deck = models.ForeignKey(
+        Deck, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
 
 class Round(models.Model):

@@ -1,5 +1,6 @@
 """Shared test helpers: a REST driver for whole games, a sidecar game case,
-a client that never reads, and log and condition waits."""
+a client that never reads, a recorder of everything published, and log and
+condition waits."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from unittest import mock
 
 import redis as redis_py
 import websockets
 from django.test import Client, TransactionTestCase
 
+from lobby import publish
 from realtime import protocol
 from weirsoe.models import Round
 
@@ -32,14 +35,20 @@ class Api:
         self.client = client or Client()
 
     def call(self, method: str, path: str, body=None, token: str | None = None, raw=None):
+        """(status, json); json None for an empty answer (204)."""
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        headers.update(self.headers())
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
         func = getattr(self.client, method.lower())
         if method.upper() == "GET":
             response = func(path, **headers)
         else:
             response = func(path, data=data, content_type="application/json", **headers)
-        return response.status_code, response.json()
+        return response.status_code, (response.json() if response.content else None)
+
+    def headers(self) -> dict:
+        """Headers every call carries (none; a signed-in client's: tests.members)."""
+        return {}
 
     def create(self, **settings):
         status, body = self.call("POST", "/api/sessions/", settings)
@@ -156,6 +165,38 @@ class expect_logs:  # noqa: N801 - a context manager used like assertLogs
                 any(self.text in line for line in self.logs.output), self.logs.output
             )
         return result
+
+
+class Recorder:
+    """Everything lobby.publish sends: public events with their states, private ones."""
+
+    def __init__(self) -> None:
+        self.public: list[tuple[str, dict, dict | None]] = []
+        self.private: list[tuple[int, str, dict, dict | None]] = []
+        real_public = publish.sync_broadcast_phase_event
+        real_private = publish.sync_broadcast_private_event
+
+        def public(code, event_type, payload, state, game):
+            self.public.append((event_type, payload, state))
+            return real_public(code, event_type, payload, state, game)
+
+        def private(code, player_id, event_type, payload, private_state, game):
+            self.private.append((player_id, event_type, payload, private_state))
+            return real_private(code, player_id, event_type, payload, private_state, game)
+
+        self.patches = [
+            mock.patch.object(publish, "sync_broadcast_phase_event", public),
+            mock.patch.object(publish, "sync_broadcast_private_event", private),
+        ]
+
+    def __enter__(self):
+        for patch in self.patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc):
+        for patch in self.patches:
+            patch.stop()
 
 
 class TwoPlayers:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 from django.test.runner import DiscoverRunner
 
 from partyhub.celery import use_broker
@@ -41,6 +42,12 @@ class PartyhubTestRunner(DiscoverRunner):
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
+        # Password hashing made for attackers (PBKDF2's many rounds) costs a
+        # tenth of a second a password: the tests hash hundreds. The server
+        # processes the browser tests start keep the real one.
+        override_settings(
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
+        ).enable()
 
     def teardown_test_environment(self, **kwargs) -> None:
         if PartyhubTestRunner.redis is not None:

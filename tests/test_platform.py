@@ -35,7 +35,9 @@ PLATFORM_FIELDS = (
 
 
 def defaults(driver: GameDriver) -> dict:
-    return {s.name: s.default for s in driver.settings}
+    """A create call's settings when it sends none: the table's and the options' defaults."""
+    table = {s.name: s.default for s in driver.settings}
+    return table | {o.name: o.default for o in driver.options}
 
 
 class EveryGameTests(TestCase):

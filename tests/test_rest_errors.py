@@ -178,6 +178,13 @@ class ErrorTests(TestCase):
             (status, body["settings"]),
             (
                 201,
-                {"rounds": 5, "lie_time_limit": 90, "guess_time_limit": 30, "auto_advance": False},
+                {
+                    "rounds": 5,
+                    "lie_time_limit": 90,
+                    "guess_time_limit": 30,
+                    "auto_advance": False,
+                    "packs": [],
+                    "categories": [],
+                },
             ),
         )

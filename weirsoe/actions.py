@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from lobby.context import Context
 from lobby.errors import bad_request, conflict
 
-from . import events, reveal, rules, state
+from . import events, pool, reveal, rules, state
 from .models import Answer, Guess, Lie, Question, Round
 
 LIE, QUESTION, GUESS, SCORES = "lie", "question", "guess", "scores"
@@ -24,12 +24,13 @@ LIE, QUESTION, GUESS, SCORES = "lie", "question", "guess", "scores"
 
 def start_round(ctx: Context) -> None:
     """The round's first phase (the platform has counted it): pick an unused
-    question, open lie writing."""
+    question of the session's packs (weirsoe.pool), open lie writing."""
     session = ctx.session
     used = session.game_rounds.values_list("question_id", flat=True)
-    candidates = list(Question.objects.exclude(id__in=used).values_list("id", flat=True))
+    fresh = pool.questions(ctx.settings).exclude(id__in=used)
+    candidates = list(fresh.values_list("id", flat=True))
     if not candidates:
-        raise conflict("NO_QUESTIONS_LEFT", "The question bank has no unused question left.")
+        raise conflict("NO_QUESTIONS_LEFT", "The question packs have no unused question left.")
     question = Question.objects.get(id=random.SystemRandom().choice(candidates))
     lie_time = ctx.settings["lie_time_limit"]
     ctx.enter(LIE, lie_time * 1000)

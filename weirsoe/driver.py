@@ -9,26 +9,16 @@ fools (weirsoe.rules).
 from __future__ import annotations
 
 from lobby import timers
-from lobby.driver import HOST, PLAYER, Action, GameDriver, Pages, Phase, Setting
+from lobby.driver import HOST, PACKS, PLAYER, TAGS, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
 
 from . import actions as play
 from . import awards as quiz_awards
 from . import events as quiz_events
-from . import reveal, rules, state
-
-SETTINGS = (
-    Setting("rounds", "Rounds", 3, 1, 20),
-    Setting("lie_time_limit", "Seconds to write a lie", 60, 10, 600),
-    Setting("guess_time_limit", "Seconds to guess", 30, 10, 300),
-    Setting(
-        "auto_advance",
-        "Automatic timers",
-        False,
-        help="The game moves on by itself when time is up. Untick to press every step yourself.",
-        form_default=True,
-    ),
-)
+from . import pool, reveal, rules, state
+from .models import QuizPreset
+from .question_bank import PACKS as QUESTION_PACKS
+from .settings_table import SETTINGS
 
 # The phase table. The lie and question phases share one countdown (showing
 # the question does not restart it); scores has a deadline only with
@@ -38,6 +28,22 @@ PHASES = (
     Phase("question", "Question shown", timed=True, stage="lie", on_deadline=play.mix_answers),
     Phase("guess", "Guessing", timed=True, on_deadline=play.calculate_scores),
     Phase("scores", "Scores calculated", timed=True, on_deadline=play.reveal_scoreboard),
+)
+
+OPTIONS = (
+    Option(
+        "packs",
+        "Question packs",
+        PACKS,
+        help="None chosen: the built-in questions.",
+    ),
+    Option(
+        "categories",
+        "Categories",
+        TAGS,
+        help="None chosen: every category.",
+        choices=pool.categories,
+    ),
 )
 
 ACTIONS = (
@@ -62,6 +68,12 @@ class WeirsoeDriver(GameDriver):
     events = quiz_events.FIELDS
     awards = quiz_awards.AWARDS
     pages = Pages(host="weirsoe/host.html", play="weirsoe/play.html")
+    options = OPTIONS
+    packs = QUESTION_PACKS
+    preset_model = QuizPreset
+
+    def check_settings(self, settings: dict) -> None:
+        pool.check(settings)
 
     def auto_advance(self, settings: dict) -> bool:
         return settings["auto_advance"]

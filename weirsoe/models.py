@@ -1,23 +1,49 @@
-"""The quiz's data: the question bank, and each round's lies, answers and guesses.
+"""The quiz's data: question packs (the built-in bank and users' own),
+presets, and each round's lies, answers and guesses.
 
-Rounds hang off the platform's GameSession and lies, answers and guesses
-off its Player, so the purge (lobby.lifecycle) deletes them with the session.
+Packs and presets are kept; rounds hang off the platform's GameSession and
+lies, answers and guesses off its Player, so the purge (lobby.lifecycle)
+deletes them with the session.
 """
 
 from django.db import models
 
-from lobby.models import GameSession, Player
+from lobby.models import GameSession, Pack, Player, preset_columns
+
+from .settings_table import SETTINGS
+
+
+class QuestionPack(Pack):
+    """A set of questions: the built-in bank (weirsoe/data/questions.json) or
+    a user's upload (lobby.packs)."""
+
+    class Meta(Pack.Meta):
+        verbose_name = "question pack"
 
 
 class Question(models.Model):
-    """A trivia question from the bank, with its short true answer."""
+    """A trivia question with its short true answer, in one pack."""
 
-    prompt = models.CharField(max_length=200, unique=True)
+    pack = models.ForeignKey(QuestionPack, on_delete=models.CASCADE, related_name="questions")
+    prompt = models.CharField(max_length=200)
     answer = models.CharField(max_length=40)
     category = models.CharField(max_length=20, blank=True)
 
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pack", "prompt"], name="unique_question_in_pack")
+        ]
+
     def __str__(self) -> str:
         return self.prompt
+
+
+class QuizPreset(preset_columns(SETTINGS)):
+    """The quiz's part of a preset: its settings, packs and categories."""
+
+    packs = models.ManyToManyField(QuestionPack, blank=True, related_name="+")
+    categories = models.JSONField(default=list, blank=True)
 
 
 class Round(models.Model):

@@ -30,7 +30,7 @@ class DeckFileTests(TestCase):
             self.assertGreaterEqual(len(entry["roles"]), 6, entry["name"])
             self.assertEqual(len(set(entry["roles"])), len(entry["roles"]), entry["name"])
 
-    def test_bad_files_name_the_entry_and_the_problem(self):
+    def test_bad_files_name_the_line_and_the_problem(self):
         good = {
             "name": "Mine",
             "locations": [{"name": "A", "roles": ["x"]}, {"name": "B", "roles": ["y"]}],
@@ -38,20 +38,20 @@ class DeckFileTests(TestCase):
         cases = {
             "not json": "{",
             "an object with a 'name'": {"locations": good["locations"]},
-            "needs at least 2 locations": {"name": "Mine", "locations": good["locations"][:1]},
-            "location 1 needs a name": {
+            "needs at least 2 location": {"name": "Mine", "locations": good["locations"][:1]},
+            "'name' is missing": {
                 "name": "Mine",
                 "locations": [good["locations"][0], {"roles": ["z"]}],
             },
-            "is in the deck twice": {
+            "the same location as line": {
                 "name": "Mine",
                 "locations": [good["locations"][0], {"name": " a ", "roles": ["z"]}],
             },
-            "needs a list of roles": {
+            "'roles' needs at least one entry": {
                 "name": "Mine",
                 "locations": [good["locations"][0], {"name": "C", "roles": []}],
             },
-            "a role has 1 to 40": {
+            "is longer than 40": {
                 "name": "Mine",
                 "locations": [good["locations"][0], {"name": "C", "roles": ["x" * 41]}],
             },

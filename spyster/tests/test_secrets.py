@@ -10,10 +10,10 @@ from unittest import mock
 
 from django.test import TestCase
 
-from lobby import publish
 from realtime import snapshot
 from spyster import actions
 from spyster.models import Location
+from tests.helpers import Recorder
 
 from .support import NAMES, SpysterApi, roles_of, run_deadline
 
@@ -39,38 +39,6 @@ class Rigged:
 
     def shuffle(self, items):
         pass
-
-
-class Recorder:
-    """Everything lobby.publish sends: public events with their states, private ones."""
-
-    def __init__(self) -> None:
-        self.public: list[tuple[str, dict, dict | None]] = []
-        self.private: list[tuple[int, str, dict, dict | None]] = []
-        real_public = publish.sync_broadcast_phase_event
-        real_private = publish.sync_broadcast_private_event
-
-        def public(code, event_type, payload, state, game):
-            self.public.append((event_type, payload, state))
-            return real_public(code, event_type, payload, state, game)
-
-        def private(code, player_id, event_type, payload, private_state, game):
-            self.private.append((player_id, event_type, payload, private_state))
-            return real_private(code, player_id, event_type, payload, private_state, game)
-
-        self.patches = [
-            mock.patch.object(publish, "sync_broadcast_phase_event", public),
-            mock.patch.object(publish, "sync_broadcast_private_event", private),
-        ]
-
-    def __enter__(self):
-        for patch in self.patches:
-            patch.start()
-        return self
-
-    def __exit__(self, *exc):
-        for patch in self.patches:
-            patch.stop()
 
 
 class SecretsTests(TestCase):

@@ -1,8 +1,10 @@
 // `/`: create a game of any registered kind (then open the big screen), or
 // join one by code. Each game's settings form is built from its settings
-// table (config.games, the same list as GET /api/games/).
+// table (config.games, the same list as GET /api/games/), with its options
+// and a signed-in host's presets (homeoptions.js).
 import { apiRequest, saveIdentity } from "../realtime/partyhub-client.js";
 import { $, fill, h, pageConfig, toastError } from "./common.js";
+import { applySettings, optionRows, optionValues, presetRow, requestHeaders } from "./homeoptions.js";
 
 const config = pageConfig();
 const createForm = /** @type {HTMLFormElement} */ ($("create-form"));
@@ -60,13 +62,24 @@ function renderSettings() {
   const game = chosenGame();
   $("game-heading").textContent = game.title;
   $("game-lead").textContent = game.pitch;
-  fill($("settings-fields"), game.settings.map(settingRow));
+  const pick = (preset) => applySettings(createForm, game, preset.settings);
+  const rows = [presetRow(game, config, pick), ...game.settings.map(settingRow), ...optionRows(game, config)];
+  fill($("settings-fields"), rows.filter(Boolean));
 }
 
 for (const radio of createForm.querySelectorAll("input[name=game]")) {
   radio.addEventListener("change", renderSettings);
 }
+// `/?game=<name>&preset=<id>` (from My presets): that game, that preset.
+const selected = config.selected || {};
+const wanted = createForm.querySelector(`input[name=game][value="${CSS.escape(selected.game || "")}"]`);
+if (wanted) wanted.checked = true;
 renderSettings();
+const presetSelect = /** @type {HTMLSelectElement|null} */ ($("preset"));
+if (presetSelect && selected.preset) {
+  presetSelect.value = selected.preset;
+  presetSelect.dispatchEvent(new Event("change"));
+}
 
 /** Run `work` with the form's submit button disabled. */
 async function busy(form, work) {
@@ -89,7 +102,11 @@ createForm.addEventListener("submit", (event) => {
       const input = /** @type {HTMLInputElement} */ (createForm.elements[setting.name]);
       body[setting.name] = setting.type === "bool" ? input.checked : Number(input.value);
     }
-    const created = await apiRequest("POST", "/api/sessions/", { body });
+    Object.assign(body, optionValues(createForm, game));
+    const preset = /** @type {HTMLSelectElement|null} */ ($("preset"));
+    if (preset && preset.value) body.preset = Number(preset.value);
+    const headers = requestHeaders(config);
+    const created = await apiRequest("POST", "/api/sessions/", { body, headers });
     saveIdentity(created.code, "host", { token: created.host_token });
     window.location.assign(`/host/${created.code}/`);
   });

@@ -134,12 +134,13 @@ export class ApiError extends Error {
  * Call the REST API: JSON in, JSON out, errors thrown as ApiError.
  * @param {string} method
  * @param {string} path    e.g. "/api/sessions/ABCD/join/"
- * @param {{body?: Object, token?: string|null, apiBase?: string, timeout?: number}} [options]
+ * @param {{body?: Object, token?: string|null, apiBase?: string, timeout?: number,
+ *   headers?: Object<string, string>}} [options]  headers: extra request headers (e.g. X-CSRFToken)
  * @returns {Promise<Object>}
  */
 export async function apiRequest(method, path, options = {}) {
-  const { body, token, apiBase = "", timeout = 10000 } = options;
-  const headers = { Accept: "application/json" };
+  const { body, token, apiBase = "", timeout = 10000, headers: extra = {} } = options;
+  const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   const controller = new AbortController();
