@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import registry
+from . import text as user_text
 from .driver import PACK, PACKS, GameDriver, Packs
 from .errors import GameError, bad_request
 from .models import GameSession, Pack
@@ -210,8 +211,8 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
 
 
 def clean_text(text: str) -> str:
-    """Text as stored and shown: trimmed, inner spaces squeezed."""
-    return " ".join(text.split())
+    """Text as stored and shown: NFKC, trimmed, inner spaces squeezed (lobby.text)."""
+    return user_text.normalise(text)
 
 
 def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[dict]:
@@ -265,8 +266,11 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
                 problems.append(f"{column.name!r} must be a list of texts")
                 continue
             texts = [clean_text(str(v)) for v in values if clean_text(str(v))]
+            odd = [why for why in map(user_text.problem, texts) if why is not None]
             if column.required and not texts:
                 problems.append(f"{column.name!r} needs at least one entry")
+            if odd:
+                problems.append(f"{column.name!r}: an entry {odd[0]}")
             long = [t for t in texts if len(t) > column.max_length]
             if long:
                 problems.append(
@@ -278,8 +282,11 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
             problems.append(f"{column.name!r} must be text")
             continue
         text = clean_text(str(raw)) if raw is not None else ""
+        why = user_text.problem(text) if text else None
         if column.required and not text:
             problems.append(f"{column.name!r} is missing")
+        elif why is not None:
+            problems.append(f"{column.name!r} {why}")
         elif len(text) > column.max_length:
             problems.append(f"{column.name!r} is longer than {column.max_length} characters")
         item[column.name] = text
@@ -292,10 +299,11 @@ def _is_text(value) -> bool:
     )
 
 
+NAME = user_text.TextRule("name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(clean_text(name)) <= NAME_MAX:
-        raise bad_request("INVALID_NAME", f"A pack's name has 1 to {NAME_MAX} characters.")
-    return clean_text(name)
+    return user_text.clean(name, NAME)
 
 
 # --- models ----------------------------------------------------------------------------

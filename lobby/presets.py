@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from django.db import IntegrityError, models, transaction
 
 from . import registry, services
+from . import text as user_text
 from .driver import GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import GamePreset, Preset
@@ -110,10 +111,11 @@ def presets_driver(game) -> GameDriver:
     return driver
 
 
+NAME = user_text.TextRule("name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(" ".join(name.split())) <= NAME_MAX:
-        raise bad_request("INVALID_NAME", f"A preset's name has 1 to {NAME_MAX} characters.")
-    return " ".join(name.split())
+    return user_text.clean(name, NAME)
 
 
 def create(user, game, name, settings: dict | None) -> Preset:
