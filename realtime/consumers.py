@@ -146,3 +146,10 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def game_close(self, event: dict) -> None:
         """The session ended (4000) or this player left (4001): close with the code given."""
         await self.close(code=event.get("code", protocol.CLOSE_SESSION_CLOSED))
+
+
+class UnroutedConsumer(AsyncWebsocketConsumer):
+    """A handshake to a path that is not a route: refused (HTTP 403)."""
+
+    async def connect(self) -> None:
+        await self.close()

@@ -16,6 +16,8 @@ by whoever owns them (the platform and its registered games) through
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -215,8 +217,89 @@ def pseq_key(code: str, player_id: int) -> str:
 
 
 def dumps(message: dict) -> str:
-    """The one JSON encoding used on the wire: compact, UTF-8, key order kept."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    """The one JSON encoding used on the wire: compact, UTF-8, key order kept;
+    strict (NaN and Infinity raise ValueError: they are not JSON)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# --- strict JSON in ------------------------------------------------------------
+#
+# What both servers accept from a client (the sidecar's wsparse.c checks the
+# same): RFC 8259 JSON, plus
+# - no NaN, Infinity or -Infinity (Python's json takes them, JSON does not);
+# - no number beyond a double's range (1e400, or an integer of 309 digits):
+#   it would come back as Infinity;
+# - no string (key or value) holding a lone surrogate ("\ud800"), which no
+#   UTF-8 text can carry, or U+0000;
+# - arrays and objects nested at most MAX_JSON_DEPTH deep.
+MAX_JSON_DEPTH = 32
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+class NotStrictJSON(ValueError):
+    """Text that json.loads takes but strict JSON (above) does not."""
+
+
+def _no_constant(name: str):
+    raise NotStrictJSON(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise NotStrictJSON("a number beyond a double's range")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    if math.isinf(float(text)):
+        raise NotStrictJSON("a number beyond a double's range")
+    return int(text)
+
+
+def _check_value(value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        if _BAD_CHARS.search(value):
+            raise NotStrictJSON("a lone surrogate or U+0000 in a string")
+    elif isinstance(value, dict | list):
+        if depth >= MAX_JSON_DEPTH:
+            raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str):
+                _check_value(key, depth + 1)
+            _check_value(item, depth + 1)
+
+
+def loads(text: str | bytes, strings: bool = True) -> Any:
+    """json.loads by strict JSON (above); ValueError for anything else.
+
+    `strings=False` lets lone surrogates and U+0000 through, for the REST
+    API, whose text fields refuse them with their own error (lobby.text).
+    """
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_finite_int,
+        )
+    except RecursionError:
+        raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}") from None
+    if strings:
+        _check_value(value, 0)
+    elif _depth_over(value, 0):
+        raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
+    return value
+
+
+def _depth_over(value: Any, depth: int) -> bool:
+    if not isinstance(value, dict | list):
+        return False
+    if depth >= MAX_JSON_DEPTH:
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return any(_depth_over(item, depth + 1) for item in items)
 
 
 def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, str]:
@@ -305,8 +388,8 @@ def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
     if text is None:
         return None, error(INVALID_MESSAGE, "Only text frames carry messages.")
     try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):
+        message = loads(text)
+    except ValueError:
         return None, error(MESSAGE_PARSE_FAILED)
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return None, error(INVALID_MESSAGE)
