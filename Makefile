@@ -14,11 +14,12 @@ STAMP := $(VENV)/.partyhub-installed
 # uthash) and the tools to build and check it (clang and its runtime for
 # the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests; nginx
 # (the shipped deploy/nginx.conf runs in front of the servers in the proxy
-# tests) and OpenSSL (libcrypto for the C code, and the test certificate).
+# tests) and OpenSSL (libcrypto for the C code, and the test certificate);
+# ICU and g++ for PyICU (lobby.text: names people can tell apart).
 APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
 	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium \
-	nginx openssl libssl-dev
+	nginx openssl libssl-dev libicu-dev g++
 
 .PHONY: all setup system-deps venv run test test-python test-smoke lint clean
 

@@ -16,9 +16,10 @@ texts (the quiz's lies, Spyster's location guesses) go through `clean`:
   `é` written as e + U+0301 is one, so is a family emoji);
 - at least one letter, digit or symbol.
 
-`confusable_key` is the key two names must not share in one session: the
-UTS #39 confusable skeleton of the case-folded name (`Ana`, `ana`, Cyrillic
-`Аna` and `ΑΝΑ` have one key). PyICU provides the skeleton (ICU's
+`confusable_key` is the key two names must not share in one session (a
+unique column): the UTS #39 confusable skeleton of the case-folded name
+(`Ana`, `ana`, Cyrillic `Аna` have one key); `confusable` also compares the
+keys of the skeletons, for upper-case look-alikes (Greek `ΑΝΑ`). PyICU provides the skeleton (ICU's
 SpoofChecker with Unicode's confusables.txt), the grapheme clusters and the
 character properties: a maintained table rather than a hand-made list.
 """
@@ -139,6 +140,20 @@ def clean(value, rule: TextRule) -> str:
     return text
 
 
+def _skeleton(text: str) -> str:
+    return unicodedata.normalize("NFC", _spoof.getSkeleton(0, text))
+
+
 def confusable_key(text: str) -> str:
-    """The UTS #39 skeleton of case-folded text: equal for look-alike texts."""
-    return unicodedata.normalize("NFC", _spoof.getSkeleton(0, text.casefold()).casefold())
+    """The UTS #39 skeleton of case-folded text: equal for texts that differ
+    only in case or in look-alike characters (`ana`, Cyrillic `аna`)."""
+    return _skeleton(text.casefold())
+
+
+def confusable(a: str, b: str) -> bool:
+    """True when a and b could be mistaken for each other: the same
+    confusable_key, or the same key of their skeletons (upper-case look-alikes
+    the case fold would part: Greek `ΑΝΑ` and `Ana`, `I1` and `l1`)."""
+    return confusable_key(a) == confusable_key(b) or confusable_key(_skeleton(a)) == confusable_key(
+        _skeleton(b)
+    )
