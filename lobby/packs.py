@@ -299,7 +299,9 @@ def _is_text(value) -> bool:
     )
 
 
-NAME = user_text.TextRule("name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX)
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
 
 
 def clean_name(name) -> str:

@@ -111,7 +111,9 @@ def presets_driver(game) -> GameDriver:
     return driver
 
 
-NAME = user_text.TextRule("name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX)
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
 
 
 def clean_name(name) -> str:

@@ -59,6 +59,8 @@ class TextRule:
     min_chars: int = 1
     # The column's length when it is fixed already; else max_code_points.
     stored: int | None = None
+    # The code when the value is not a string at all.
+    type_code: str = "INVALID_FIELD"
 
     @property
     def max_code_points(self) -> int:
@@ -127,7 +129,7 @@ def normalise(text: str) -> str:
 def clean(value, rule: TextRule) -> str:
     """The text as stored and shown, or GameError 400 (`rule.code`)."""
     if not isinstance(value, str):
-        raise bad_request("INVALID_FIELD", f"'{rule.field}' must be a string.")
+        raise bad_request(rule.type_code, f"'{rule.field}' must be a string.")
     text = normalise(value)
     why = problem(text)
     if why is not None:
