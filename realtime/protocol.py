@@ -257,18 +257,28 @@ def _finite_int(text: str) -> int:
     return int(text)
 
 
-def _check_value(value: Any, depth: int) -> None:
-    if isinstance(value, str):
-        if _BAD_CHARS.search(value):
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_text(text: str, strings: bool) -> None:
+    """Raise NotStrictJSON for nesting past MAX_JSON_DEPTH (and, with
+    `strings`, an escaped lone surrogate or U+0000) anywhere in the text,
+    duplicate keys json.loads drops included: the sidecar checks the text
+    the same way (wsparse.c)."""
+    depth, pos = 0, 0
+    for match in [*_STRING.finditer(text), None]:
+        gap_end = match.start() if match else len(text)
+        for bracket in _BRACKET.findall(text, pos, gap_end):
+            depth += 1 if bracket in "[{" else -1
+            if depth > MAX_JSON_DEPTH:
+                raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
+        if match is None:
+            return
+        literal = match.group()
+        if strings and "\\u" in literal and _BAD_CHARS.search(json.loads(literal)):
             raise NotStrictJSON("a lone surrogate or U+0000 in a string")
-    elif isinstance(value, dict | list):
-        if depth >= MAX_JSON_DEPTH:
-            raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            if isinstance(key, str):
-                _check_value(key, depth + 1)
-            _check_value(item, depth + 1)
+        pos = match.end()
 
 
 def loads(text: str | bytes, strings: bool = True) -> Any:
@@ -277,8 +287,11 @@ def loads(text: str | bytes, strings: bool = True) -> Any:
     `strings=False` lets lone surrogates and U+0000 through, for the REST
     API, whose text fields refuse them with their own error (lobby.text).
     """
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    _check_text(text, strings)
     try:
-        value = json.loads(
+        return json.loads(
             text,
             parse_constant=_no_constant,
             parse_float=_finite_float,
@@ -286,20 +299,6 @@ def loads(text: str | bytes, strings: bool = True) -> Any:
         )
     except RecursionError:
         raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}") from None
-    if strings:
-        _check_value(value, 0)
-    elif _depth_over(value, 0):
-        raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
-    return value
-
-
-def _depth_over(value: Any, depth: int) -> bool:
-    if not isinstance(value, dict | list):
-        return False
-    if depth >= MAX_JSON_DEPTH:
-        return True
-    items = value.values() if isinstance(value, dict) else value
-    return any(_depth_over(item, depth + 1) for item in items)
 
 
 def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, str]:
