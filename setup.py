@@ -72,6 +72,13 @@ _cflags, _ldflags = _flags()
 # csrc/ by program; each directory is on the include path, so a file includes
 # a header by its name alone ("chash.h").
 CSRC_DIRS = ("csrc/common", "csrc/layer", "csrc/sidecar")
+_stray = sorted(glob.glob("csrc/*.[ch]"))
+if _stray:
+    # A file merged in from before the split would silently not be built.
+    raise SystemExit(
+        f"{', '.join(_stray)}: csrc/ is laid out by program; move each file "
+        "into csrc/common/, csrc/layer/ or csrc/sidecar/ (csrc/README.md)"
+    )
 
 setup(
     ext_modules=[
