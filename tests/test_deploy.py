@@ -143,7 +143,7 @@ def proxy_stack() -> ProxyStack:
     return ProxyStack(
         PARTYHUB_RATE_LIMIT_CREATE="5/60",
         PARTYHUB_MAX_CONNS_PER_IP="5",
-        PARTYHUB_REVEAL_STEP="0.6",
+        PARTYHUB_REVEAL_STEP="1.0",  # as tests/browser_settings.py
     )
 
 
