@@ -13,7 +13,7 @@ SIDECAR_PY      ?= .venv/bin/python
 SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 SIDECAR_INC     := -Icsrc -I/usr/include/cjson
-SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lpthread
+SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lcrypto -lpthread
 SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/server_http.c \
                    csrc/server_listen.c csrc/server_drain.c csrc/server_log.c csrc/conn.c \
                    csrc/conn_auth.c \
