@@ -227,12 +227,14 @@ def dumps(message: dict) -> str:
 # What both servers accept from a client (the sidecar's wsparse.c checks the
 # same): RFC 8259 JSON, plus
 # - no NaN, Infinity or -Infinity (Python's json takes them, JSON does not);
-# - no number beyond a double's range (1e400, or an integer of 309 digits):
-#   it would come back as Infinity;
+# - no number beyond a double's range (1e400): it would come back as
+#   Infinity; and none longer than MAX_JSON_NUMBER characters (the C
+#   parser's limit, PH_JSON_NUMBER_MAX in csrc/sidecar/wsparse.h);
 # - no string (key or value) holding a lone surrogate ("\ud800"), which no
 #   UTF-8 text can carry, or U+0000;
 # - arrays and objects nested at most MAX_JSON_DEPTH deep.
 MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER = 63
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -245,6 +247,8 @@ def _no_constant(name: str):
 
 
 def _finite_float(text: str) -> float:
+    if len(text) > MAX_JSON_NUMBER:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER} characters")
     value = float(text)
     if math.isinf(value):
         raise NotStrictJSON("a number beyond a double's range")
@@ -252,9 +256,9 @@ def _finite_float(text: str) -> float:
 
 
 def _finite_int(text: str) -> int:
-    if math.isinf(float(text)):
-        raise NotStrictJSON("a number beyond a double's range")
-    return int(text)
+    if len(text) > MAX_JSON_NUMBER:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER} characters")
+    return int(text)  # 63 digits are always within a double's range
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)

@@ -138,6 +138,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "state_key_prefix": snapshot.state_key(""),
         "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
         "log_level": log_level(),
+        "max_json_depth": protocol.MAX_JSON_DEPTH,
     }
     for name in DEFAULTS:
         if name != "bind":

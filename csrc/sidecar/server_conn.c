@@ -571,7 +571,8 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
     else {
         cap = sizeof(small);
     }
-    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
+    kind = ph_ws_client_message(text, len, srv->cfg.client_types,
+                                srv->cfg.max_json_depth, reply, cap);
     if (kind == PH_CLIENT_FORWARD) {
         if ((shard = ph_srv_inbound_shard(srv)) < 0) {
             cnt_add(&srv->st.redis_undelivered, 1);

@@ -303,7 +303,7 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, 32, reply, sizeof(reply))
     k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
     k = MSG("{\"type\":\"ping\"}", NULL);
@@ -343,8 +343,41 @@ test_wsparse(void)
     k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
     CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
-                             NULL, reply, 20);
+                             NULL, 32, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
+    /* Strict JSON (realtime.protocol.loads): each of these is
+     * MESSAGE_PARSE_FAILED, the same texts at their limit pass. */
+    {
+        static const char *const refused[] = {
+            "{\"type\":\"ping\",\"ts\":NaN}",
+            "{\"type\":\"ping\",\"ts\":-Infinity}",
+            "{\"type\":\"ping\",\"ts\":1e400}",
+            "{\"type\":\"ping\",\"ts\":-1.8e308}",
+            "{\"type\":\"ping\",\"ts\":\"\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"\\udc00\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"a\\u0000b\"}",
+            "{\"type\":\"p\\u0000\",\"type\":\"ping\"}",
+            "{\"type\":\"ping\",\"ts\":"
+            "1234567890123456789012345678901234567890123456789012345678901234}",
+            "{\"type\":\"ping\",\"ts\":"
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+            NULL,
+        };
+        size_t r;
+
+        for (r = 0; refused[r] != NULL; r++) {
+            k = MSG(refused[r], NULL);
+            CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
+        }
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "123456789012345678901234567890123456789012345678901234567890123}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* 63 characters */
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* depth 32 */
+        k = MSG("{\"type\":\"ping\",\"ts\":[\"\\ud83d\\ude00\",1.7976931348623157e308]}", NULL);
+        CHECK(k == PH_CLIENT_PING);
+    }
 #undef MSG
     /* repr() of the type, cut at 40 code points */
     {
