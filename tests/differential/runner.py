@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from autobahn.websocket.protocol import _url_to_origin
+
 from realtime import protocol
 from realtime.sidecar import setting
 
@@ -32,6 +34,11 @@ REPLY_TIMEOUT = 3.0
 # Intended differences: message kind -> what each server does with it. The
 # same rows are in docs/protocol.md ("Intended differences"); a test checks.
 INTENDED = {
+    "origin_unparsable": {
+        "sidecar": "status 403",
+        "daphne": "status 400",
+        "doc": "an Origin header that is not a URL with a host",
+    },
     "too_large": {
         "sidecar": "close 1009",
         "daphne": "answers",
@@ -218,6 +225,15 @@ def run(case: dict, target: Target) -> dict:
     return observed
 
 
+def _origin_parses(origin: str) -> bool:
+    """False for an Origin that Daphne's Autobahn refuses to parse (HTTP 400)."""
+    try:
+        _url_to_origin(origin)
+    except ValueError:
+        return False
+    return True
+
+
 def _matches(expected: str, got: str) -> bool:
     if expected == "answers":
         return not got.startswith(("close", "drop", "timeout"))
@@ -231,6 +247,13 @@ def disagreement(case: dict, sidecar: dict, daphne: dict) -> str | None:
     for name, seen in (("sidecar", sidecar), ("daphne", daphne)):
         if seen.get("not_strict_json"):
             return f"{name} sent text that is not strict JSON: {seen['not_strict_json']}"
+    origin = case["handshake"]["origin"]
+    if origin is not None and not _origin_parses(origin):
+        want = INTENDED["origin_unparsable"]
+        got = {"sidecar": f"status {sidecar['status']}", "daphne": f"status {daphne['status']}"}
+        if got != {"sidecar": want["sidecar"], "daphne": want["daphne"]}:
+            return f"{want['doc']}: {got}, not as documented"
+        return None
     head = ("status", "greeting")
     if [sidecar[k] for k in head] != [daphne[k] for k in head]:
         return "handshake or greeting differ"
