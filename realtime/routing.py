@@ -1,4 +1,4 @@
-"""WebSocket URL routes."""
+"""WebSocket URL routes, matched on the path as the sidecar sees it."""
 
 from django.urls import re_path
 
@@ -10,3 +10,60 @@ websocket_urlpatterns = [
     # not Channels' "No route found" (HTTP 500 and a traceback).
     re_path(r"", UnroutedConsumer.as_asgi()),
 ]
+
+
+def canonical_path(path: str) -> str:
+    """The (percent-decoded) request path as the sidecar's libwebsockets
+    rewrites it before routing: runs of "/" collapsed to one, "/./" to "/",
+    and "/../" backing up one segment (never above "/").
+
+    Written here because the rule is libwebsockets' (lws_parse_urldecode),
+    not a URL standard's; tests/test_differential.py checks both agree.
+    """
+    out: list[str] = []
+    state = ""  # "", "/", "/.", "/.."
+    for ch in path:
+        if state == "/":
+            if ch == "/":
+                continue
+            if ch == ".":
+                state = "/."
+                continue
+        elif state == "/.":
+            if ch == ".":
+                state = "/.."
+                continue
+            if ch == "/":
+                state = "/"
+                continue
+            out.append(".")
+        elif state == "/..":
+            if ch == "/":
+                _back_up(out)
+                state = "/"
+                continue
+            out.append("..")
+        state = "/" if ch == "/" else ""
+        out.append(ch)
+    if state == "/..":
+        _back_up(out)
+    return "".join(out)
+
+
+def _back_up(out: list[str]) -> None:
+    """Drop the last segment of out (which ends with "/"), keeping its "/"."""
+    text = "".join(out)
+    if len(text) > 1:
+        text = text[: text.rstrip("/").rfind("/") + 1] or "/"
+    out[:] = [text]
+
+
+class CanonicalPath:
+    """ASGI middleware: route on canonical_path(scope["path"])."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope, path=canonical_path(scope["path"]))
+        return await self.app(scope, receive, send)

@@ -75,7 +75,7 @@ def _fullwidth(text: str) -> str:
 def _code_segment(spec: dict, target: Target) -> str:
     which, form = spec["which"], spec["form"]
     if which == "text":
-        return quote(spec["text"], safe="")
+        return quote(spec["text"], safe="./%")
     code = {"own": target.code, "other": target.other_code, "unknown": "QXQX"}[which]
     if form == "lower":
         return code.lower()

@@ -219,6 +219,13 @@ PREFIXES = (
     "/./ws/game/",
     "/ws/game/../game/",
     "ws/game/",
+    "/ws/game/./",
+    "/ws/./game/",
+    "/ws/x/../game/",
+    "/ws/game/.../",
+    "/ws/game/%2E/",
+    "/ws/game%2F",
+    "/ws/game/%zz/",
 )
 SUFFIXES = ("/", "/", "/", "", "//", "/x/", "/%2F", "%2F", "/;x", "/#frag", "/ ", "/\u00e9/")
 TOKENS = ("player", "host", "other_player", "other_host")
@@ -246,7 +253,7 @@ code_specs = st.fixed_dictionaries(
     {
         "which": st.sampled_from(("own", "own", "own", "other", "unknown", "text")),
         "form": st.sampled_from(CODE_FORMS),
-        "text": st.text(max_size=6),
+        "text": st.text(max_size=6) | st.text(alphabet="./%2eEfFAB", max_size=8),
     }
 )
 token_values = st.one_of(
