@@ -31,8 +31,11 @@ ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1])
     }
     seg = path + plen;
     slash = strchr(seg, '/');
-    /* Channels' route: ^ws/game/(?P<code>[^/]+)/$ */
-    if (slash == NULL || slash == seg || slash[1] != '\0') {
+    /* Channels' route: ^ws/game/(?P<code>[^/]+)/$. Daphne routes on the
+     * path urlparse() gives, without the ";params" of its last segment
+     * ("/ws/game/ABCD/;x" is "/ws/game/ABCD/"): so does the sidecar. */
+    if (slash == NULL || slash == seg
+        || (slash[1] != '\0' && (slash[1] != ';' || strchr(slash + 1, '/') != NULL))) {
         return -1;
     }
     n = (size_t)(slash - seg);

@@ -28,7 +28,8 @@ typedef enum ph_conn_role {
 } ph_conn_role;
 
 /*
- * Parse a request path against Channels' route ^ws/game/(?P<code>[^/]+)/$.
+ * Parse a request path against Channels' route ^ws/game/(?P<code>[^/]+)/$
+ * (after dropping ";params" from the last segment, as Daphne's urlparse does).
  * Returns 0 and writes the upper-cased code into code[5] when the segment
  * is four ASCII letters (either case); 1 when the route matches but the
  * segment cannot be a session code (the caller accepts, then closes 4004,

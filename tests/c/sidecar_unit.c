@@ -257,6 +257,10 @@ test_wsparse(void)
     CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
     CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    /* ";params" of the last segment are dropped, as Daphne's urlparse does */
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD;x/", code) == 1);
     CHECK(ph_ws_parse_path("/other/", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
     CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
