@@ -1,5 +1,8 @@
 """WebSocket URL routes, matched on the path as the sidecar sees it."""
 
+import re
+
+from channels.security.websocket import WebsocketDenier
 from django.urls import re_path
 
 from .consumers import GameConsumer, UnroutedConsumer
@@ -58,12 +61,28 @@ def _back_up(out: list[str]) -> None:
     out[:] = [text]
 
 
+# What libwebsockets refuses to decode in a request target: %00, or a "%"
+# without two hex digits after it. Daphne refuses the handshake (403), as
+# the sidecar does (it hangs up on %00: docs/protocol.md, "Intended
+# differences").
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|%00")
+
+
+def refused_target(raw_path: bytes, query_string: bytes) -> bool:
+    """True for a request target with an escape libwebsockets refuses."""
+    return bool(_BAD_ESCAPE.search(raw_path) or _BAD_ESCAPE.search(query_string))
+
+
 class CanonicalPath:
-    """ASGI middleware: route on canonical_path(scope["path"])."""
+    """ASGI middleware: route on canonical_path(scope["path"]); refuse
+    (HTTP 403) a request target with an escape the sidecar cannot decode."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        if refused_target(raw_path, scope.get("query_string", b"")):
+            return await WebsocketDenier()(scope, receive, send)
         scope = dict(scope, path=canonical_path(scope["path"]))
         return await self.app(scope, receive, send)

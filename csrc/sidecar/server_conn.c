@@ -920,8 +920,9 @@ ws_check_caps(ph_server *srv, struct lws *wsi)
 /*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
- * (AllowedHostsOriginValidator); then apply the connection caps
- * (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
+ * (AllowedHostsOriginValidator), with HTTP 400 (as Daphne's Autobahn does)
+ * when the path holds a fragment ("#": RFC 6455 4.1 forbids it); then
+ * apply the connection caps (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
  * written), -1 to hang up.
  */
 static int
@@ -931,8 +932,13 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
     const char *orig = NULL;
     int n;
 
-    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
-        || ph_ws_parse_path(path, code) < 0) {
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+        goto refuse;
+    }
+    if (strchr(path, '#') != NULL) {
+        return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
+    }
+    if (ph_ws_parse_path(path, code) < 0) {
         goto refuse;
     }
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,11 @@ REPLY_TIMEOUT = 3.0
 # Intended differences: message kind -> what each server does with it. The
 # same rows are in docs/protocol.md ("Intended differences"); a test checks.
 INTENDED = {
+    "target_nul": {
+        "sidecar": "status drop",
+        "daphne": "status 403",
+        "doc": "a request target with %00 (before any other bad escape)",
+    },
     "origin_unparsable": {
         "sidecar": "status 403",
         "daphne": "status 400",
@@ -182,16 +188,20 @@ def run(case: dict, target: Target) -> dict:
     observed: dict = {"status": None, "greeting": [], "replies": [], "close": None}
     bad_json: list[str] = []
     handshake = case["handshake"]
+    path = request_path(handshake, target)
+    # libwebsockets reads the target in order: the first bad escape decides.
+    first_bad = re.search("%00|%(?![0-9A-Fa-f]{2})", path)
+    observed["target_nul"] = bool(first_bad and first_bad.group() == "%00")
     try:
         ws = wsraw.RawWebSocket.connect(
             "127.0.0.1",
             target.port,
-            request_path(handshake, target),
+            path,
             origin=handshake["origin"],
             timeout=10,
         )
     except wsraw.HandshakeError as exc:
-        observed["status"] = exc.status
+        observed["status"] = exc.status or ("timeout" if "in time" in str(exc) else "drop")
         return observed
     observed["status"] = 101
     try:
@@ -248,11 +258,17 @@ def disagreement(case: dict, sidecar: dict, daphne: dict) -> str | None:
         if seen.get("not_strict_json"):
             return f"{name} sent text that is not strict JSON: {seen['not_strict_json']}"
     origin = case["handshake"]["origin"]
-    if origin is not None and not _origin_parses(origin):
-        want = INTENDED["origin_unparsable"]
-        got = {"sidecar": f"status {sidecar['status']}", "daphne": f"status {daphne['status']}"}
-        if got != {"sidecar": want["sidecar"], "daphne": want["daphne"]}:
-            return f"{want['doc']}: {got}, not as documented"
+    bad_origin = origin is not None and not _origin_parses(origin)
+    if sidecar["target_nul"] or bad_origin:
+        # libwebsockets reads the target first, Autobahn the Origin first.
+        first = {
+            "sidecar": "target_nul" if sidecar["target_nul"] else "origin_unparsable",
+            "daphne": "origin_unparsable" if bad_origin else "target_nul",
+        }
+        for name, seen in (("sidecar", sidecar), ("daphne", daphne)):
+            want = INTENDED[first[name]]
+            if f"status {seen['status']}" != want[name]:
+                return f"{name}: {want['doc']}: status {seen['status']}, not {want[name]!r}"
         return None
     head = ("status", "greeting")
     if [sidecar[k] for k in head] != [daphne[k] for k in head]:
