@@ -918,10 +918,32 @@ ws_check_caps(ph_server *srv, struct lws *wsi)
 }
 
 /*
+ * 1 when a query argument holds a NUL (decoded from %00): lws' lookups
+ * would read it cut short where Daphne refuses the target (403).
+ */
+static int
+args_hold_nul(struct lws *wsi)
+{
+    char arg[1024];
+    int i, n;
+
+    for (i = 0; (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+        /* Longer arguments are no token or role: their NUL changes nothing. */
+        if (n < (int)sizeof(arg)
+            && lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) == n
+            && strlen(arg) != (size_t)n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
  * (AllowedHostsOriginValidator), with HTTP 400 (as Daphne's Autobahn does)
- * when the path holds a fragment ("#": RFC 6455 4.1 forbids it); then
+ * when the path holds a fragment ("#": RFC 6455 4.1 forbids it), 403 when
+ * a query argument holds %00 (Daphne refuses it too); then
  * apply the connection caps (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
  * written), -1 to hang up.
  */
@@ -938,7 +960,7 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
     if (strchr(path, '#') != NULL) {
         return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
     }
-    if (ph_ws_parse_path(path, code) < 0) {
+    if (ph_ws_parse_path(path, code) < 0 || args_hold_nul(wsi)) {
         goto refuse;
     }
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);

@@ -36,13 +36,18 @@ REPLY_TIMEOUT = 3.0
 # same rows are in docs/protocol.md ("Intended differences"); a test checks.
 INTENDED = {
     "target_nul": {
-        "sidecar": "status drop",
-        "daphne": "status 403",
+        "sidecar": "drops the connection, or HTTP 403",
+        "daphne": "HTTP 403",
         "doc": "a request target with %00 (before any other bad escape)",
     },
+    "target_double_slash": {
+        "sidecar": "routes the path with its slashes collapsed",
+        "daphne": "routes the path after `//host` (urlparse reads a host there)",
+        "doc": "a request target starting with //",
+    },
     "origin_unparsable": {
-        "sidecar": "status 403",
-        "daphne": "status 400",
+        "sidecar": "HTTP 403",
+        "daphne": "HTTP 400",
         "doc": "an Origin header that is not a URL with a host",
     },
     "too_large": {
@@ -189,9 +194,7 @@ def run(case: dict, target: Target) -> dict:
     bad_json: list[str] = []
     handshake = case["handshake"]
     path = request_path(handshake, target)
-    # libwebsockets reads the target in order: the first bad escape decides.
-    first_bad = re.search("%00|%(?![0-9A-Fa-f]{2})", path)
-    observed["target_nul"] = bool(first_bad and first_bad.group() == "%00")
+    observed["target"] = path
     try:
         ws = wsraw.RawWebSocket.connect(
             "127.0.0.1",
@@ -235,6 +238,41 @@ def run(case: dict, target: Target) -> dict:
     return observed
 
 
+def _handshake_rules(case: dict, target: str) -> dict | None:
+    """For a handshake an intended difference decides, what each server may
+    answer: {server: (row, allowed statuses)}; None for any other.
+
+    libwebsockets reads the request target before the sidecar looks at the
+    path and then the Origin; Autobahn looks at the path, then the Origin,
+    before Channels routes.
+    """
+    path = target.partition("?")[0]
+    first_bad = re.search("%00|%(?![0-9A-Fa-f]{2})", target)
+    nul = bool(first_bad and first_bad.group() == "%00")
+    fragment = "#" in path
+    origin = case["handshake"]["origin"]
+    bad_origin = origin is not None and not _origin_parses(origin)
+    if path.startswith("//") and not (nul or fragment or bad_origin):
+        return {
+            name: ("target_double_slash", ("drop", 400, 403, 101)) for name in ("sidecar", "daphne")
+        }
+    if not (nul or fragment or bad_origin):
+        return None
+    if nul:
+        sidecar = ("target_nul", ("drop", 403))
+    elif fragment:
+        sidecar = ("fragment", (400,))
+    else:
+        sidecar = ("origin_unparsable", (403,))
+    if fragment:
+        daphne = ("fragment", (400,))
+    elif bad_origin:
+        daphne = ("origin_unparsable", (400,))
+    else:
+        daphne = ("target_nul", (403,))
+    return {"sidecar": sidecar, "daphne": daphne}
+
+
 def _origin_parses(origin: str) -> bool:
     """False for an Origin that Daphne's Autobahn refuses to parse (HTTP 400)."""
     try:
@@ -257,18 +295,12 @@ def disagreement(case: dict, sidecar: dict, daphne: dict) -> str | None:
     for name, seen in (("sidecar", sidecar), ("daphne", daphne)):
         if seen.get("not_strict_json"):
             return f"{name} sent text that is not strict JSON: {seen['not_strict_json']}"
-    origin = case["handshake"]["origin"]
-    bad_origin = origin is not None and not _origin_parses(origin)
-    if sidecar["target_nul"] or bad_origin:
-        # libwebsockets reads the target first, Autobahn the Origin first.
-        first = {
-            "sidecar": "target_nul" if sidecar["target_nul"] else "origin_unparsable",
-            "daphne": "origin_unparsable" if bad_origin else "target_nul",
-        }
+    expected = _handshake_rules(case, sidecar["target"])
+    if expected is not None:
         for name, seen in (("sidecar", sidecar), ("daphne", daphne)):
-            want = INTENDED[first[name]]
-            if f"status {seen['status']}" != want[name]:
-                return f"{name}: {want['doc']}: status {seen['status']}, not {want[name]!r}"
+            row, allowed = expected[name]
+            if seen["status"] not in allowed:
+                return f"{name}: {row}: status {seen['status']}, not one of {allowed}"
         return None
     head = ("status", "greeting")
     if [sidecar[k] for k in head] != [daphne[k] for k in head]:
