@@ -36,7 +36,7 @@ REPLY_TIMEOUT = 3.0
 # same rows are in docs/protocol.md ("Intended differences"); a test checks.
 INTENDED = {
     "target_nul": {
-        "sidecar": "drops the connection, or HTTP 403",
+        "sidecar": "drops the connection, HTTP 403, or reads the value cut at the NUL",
         "daphne": "HTTP 403",
         "doc": "a request target with %00 (before any other bad escape)",
     },
@@ -259,7 +259,7 @@ def _handshake_rules(case: dict, target: str) -> dict | None:
     if not (nul or fragment or bad_origin):
         return None
     if nul:
-        sidecar = ("target_nul", ("drop", 403))
+        sidecar = ("target_nul", ("drop", 403, 101))
     elif fragment:
         sidecar = ("fragment", (400,))
     else:
