@@ -75,14 +75,17 @@ def refused_target(raw_path: bytes, query_string: bytes) -> bool:
 
 class CanonicalPath:
     """ASGI middleware: route on canonical_path(scope["path"]); refuse
-    (HTTP 403) a request target with an escape the sidecar cannot decode."""
+    (HTTP 403) a request target with an escape the sidecar cannot decode,
+    or one that does not start with "/" (Autobahn would route it)."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        if refused_target(raw_path, scope.get("query_string", b"")):
+        if not scope["path"].startswith("/") or refused_target(
+            raw_path, scope.get("query_string", b"")
+        ):
             return await WebsocketDenier()(scope, receive, send)
         scope = dict(scope, path=canonical_path(scope["path"]))
         return await self.app(scope, receive, send)
