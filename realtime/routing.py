@@ -61,11 +61,11 @@ def _back_up(out: list[str]) -> None:
     out[:] = [text]
 
 
-# What libwebsockets refuses to decode in a request target: %00, or a "%"
-# without two hex digits after it. Daphne refuses the handshake (403), as
-# the sidecar does (it hangs up on %00: docs/protocol.md, "Intended
-# differences").
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|%00")
+# A request target libwebsockets cannot take as it is: a "%" without two hex
+# digits after it (it answers 403), or an escaped control character (%00 to
+# %1F: it hangs up, or ends the target there). Daphne refuses both (403;
+# docs/protocol.md, "Intended differences").
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|%[01][0-9A-Fa-f]")
 
 
 def refused_target(raw_path: bytes, query_string: bytes) -> bool:
