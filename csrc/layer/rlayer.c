@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "uvredis.h"     /* ph_redis_reader_bound */
+#include "rbound.h"
 
 static struct timeval
 to_timeval(double seconds)

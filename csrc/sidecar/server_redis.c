@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "chash.h"
+#include "rbound.h"
 #include "uvredis.h"
 
 static const char *const link_names[PH_RLINKS] = {

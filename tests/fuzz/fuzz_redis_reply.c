@@ -4,7 +4,7 @@
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
  * sidecar's async links use), bounded exactly as the sidecar bounds its
- * links (ph_redis_reader_bound, csrc/sidecar/uvredis.c), and every reply it
+ * links (ph_redis_reader_bound, csrc/common/rbound.c), and every reply it
  * produces is handed to one of the reply callbacks, exactly as the event
  * loop would:
  *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
