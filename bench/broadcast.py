@@ -108,7 +108,7 @@ class ScriptPeer:
 
     def send(self, code: str, event_type: str, payload: dict) -> int:
         """The same steps as realtime.broadcast's C path, in Python."""
-        from realtime import protocol
+        from realtime import keys, protocol
         from realtime.broadcast import SEQ_TTL
 
         head, tail = protocol.encode_event_parts(event_type, payload)
@@ -118,9 +118,9 @@ class ScriptPeer:
         before_seq = b"\x84" + packb("type") + packb(protocol.GROUP_EVENT_TYPE) + packb("seq")
         segments = ["b", before_seq, "i", "b", packb("text"), "t", head, tail, "b", b""]
         rnd = random.getrandbits(96).to_bytes(12, "big")
-        keys = [f"{self.prefix}:group:{protocol.group_name(code)}", protocol.seq_key(code)]
+        names = [f"{self.prefix}:group:{keys.group_name(code)}", keys.seq_key(code)]
         args = [*self.fixed, rnd, self.capacity, SEQ_TTL, 0, len(segments) - 5, *segments]
-        return int(self.script(keys=keys, args=args)[0])
+        return int(self.script(keys=names, args=args)[0])
 
 
 def members(n: int, keys: int) -> list[str]:
@@ -255,8 +255,8 @@ def main() -> None:
         from channels.layers import get_channel_layer
         from django.conf import settings
 
+        from realtime import keys, protocol
         from realtime import layer as layer_mod
-        from realtime import protocol
         from realtime.broadcast import sync_broadcast_phase_event
 
         if layer_mod.get_layer() is None:
@@ -269,7 +269,7 @@ def main() -> None:
         rows = []
         for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
-            group = protocol.group_name(code)
+            group = keys.group_name(code)
             names = members(n_members, n_keys)
             fast = layer_mod.get_layer()
             for name in names:

@@ -191,27 +191,7 @@ def client_types() -> tuple[str, ...]:
     return tuple(_client_types)
 
 
-# --- names and encoding ----------------------------------------------------------
-
-
-def group_name(code: str) -> str:
-    """Channels group of every socket of one session."""
-    return f"game_{code}"
-
-
-def player_group_name(code: str, player_id: int) -> str:
-    """Channels group of every socket of one player."""
-    return f"player_{code}_{player_id}"
-
-
-def seq_key(code: str) -> str:
-    """Redis key of the session's event counter (on the group's host)."""
-    return f"partyhub:seq:{code}"
-
-
-def pseq_key(code: str, player_id: int) -> str:
-    """Redis key of one player's private message counter (on the player group's host)."""
-    return f"partyhub:pseq:{code}:{player_id}"
+# --- encoding ----------------------------------------------------------
 
 
 def dumps(message: dict) -> str:

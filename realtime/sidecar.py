@@ -16,7 +16,7 @@ from channels.exceptions import InvalidChannelLayerError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import protocol, snapshot
+from . import keys, protocol
 from .layer import parse_hosts
 
 logger = logging.getLogger("realtime.sidecar")
@@ -134,9 +134,9 @@ def sidecar_kwargs(**overrides) -> dict:
         # worker: the platform and its games declare them (realtime.protocol).
         "client_types": ",".join(t for t in protocol.client_types() if t != protocol.PING),
         "server_version": protocol.SERVER_VERSION,
-        "session_key_prefix": snapshot.session_key(""),
-        "state_key_prefix": snapshot.state_key(""),
-        "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
+        "session_key_prefix": keys.KEY_SESSION,
+        "state_key_prefix": keys.KEY_STATE,
+        "private_key_prefix": keys.KEY_PRIVATE,
         "log_level": log_level(),
     }
     for name in DEFAULTS:

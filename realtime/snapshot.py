@@ -42,7 +42,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from . import protocol
+from . import keys, protocol
 from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
@@ -64,42 +64,9 @@ _clients: dict[tuple, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
-def session_key(code: str) -> str:
-    return f"partyhub:session:{code}"
-
-
-def state_key(code: str) -> str:
-    return f"partyhub:state:{code}"
-
-
-def state_seq_key(code: str) -> str:
-    return f"partyhub:stateseq:{code}"
-
-
-# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/sidecar/server_conn.c).
-PRIVATE_KEY_PREFIX = "partyhub:private:"
-
-
-def private_key(code: str, player_id: int) -> str:
-    return f"{PRIVATE_KEY_PREFIX}{code}:{player_id}"
-
-
-def private_seq_key(code: str, player_id: int) -> str:
-    return f"partyhub:privateseq:{code}:{player_id}"
-
-
-def player_keys(code: str, player_id: int) -> list[str]:
-    """The keys one player of a session has on its group's host."""
-    return [
-        protocol.pseq_key(code, player_id),
-        private_key(code, player_id),
-        private_seq_key(code, player_id),
-    ]
-
-
 def client_for(code: str, group: str | None = None) -> redis.Redis:
     """A sync Redis client for the host that holds `group` (default `game_<code>`)."""
-    return client_for_key(group or protocol.group_name(code))
+    return client_for_key(group or keys.group_name(code))
 
 
 def client_for_key(name: str) -> redis.Redis:
@@ -138,17 +105,19 @@ def _new_client(host: dict) -> redis.Redis:
 
 def register_session(code: str, host_digest: str) -> bool:
     """Store the host token's digest; False (logged) if Redis failed."""
-    return _run(code, "register session", _hset, code, "host", host_digest)
+    return _run(code, "register session", _hset, code, keys.FIELD_HOST, host_digest)
 
 
 def register_player(code: str, token_digest: str, player_id: int) -> bool:
     """Store a player token's digest -> player id; False (logged) on failure."""
-    return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
+    return _run(
+        code, "register player", _hset, code, keys.player_field(token_digest), str(player_id)
+    )
 
 
 def unregister_player(code: str, token_digest: str) -> bool:
     """Forget a player token (the player left); False (logged) on failure."""
-    return _run(code, "unregister player", _hdel, code, f"p:{token_digest}")
+    return _run(code, "unregister player", _hdel, code, keys.player_field(token_digest))
 
 
 def state_parts(payload: dict) -> tuple[str, str]:
@@ -163,8 +132,8 @@ def state_parts(payload: dict) -> tuple[str, str]:
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
     head, tail = state_parts(payload)
-    keys = state_key(code), state_seq_key(code)
-    return _run(code, "store state", _store, keys, seq, f"{head}{int(seq)}{tail}")
+    names = keys.state_key(code), keys.state_seq_key(code)
+    return _run(code, "store state", _store, names, seq, f"{head}{int(seq)}{tail}")
 
 
 def private_parts(payload: dict) -> tuple[str, str]:
@@ -179,31 +148,31 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     redis.RedisError.
     """
     head, tail = private_parts(payload)
-    keys = private_key(code, player_id), private_seq_key(code, player_id)
-    group = protocol.player_group_name(code, player_id)
-    _store(client_for(code, group), keys, pseq, f"{head}{int(pseq)}{tail}")
+    names = keys.private_key(code, player_id), keys.private_seq_key(code, player_id)
+    group = keys.player_group_name(code, player_id)
+    _store(client_for(code, group), names, pseq, f"{head}{int(pseq)}{tail}")
 
 
 def read_private(code: str, player_id: int) -> str | None:
     """The stored `player.state` text of a player (None if none). Raises redis.RedisError."""
-    group = protocol.player_group_name(code, player_id)
-    text = client_for(code, group).get(private_key(code, player_id))
+    group = keys.player_group_name(code, player_id)
+    text = client_for(code, group).get(keys.private_key(code, player_id))
     return None if text is None else text.decode("utf-8")
 
 
 def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe = client.pipeline(transaction=True)
-    pipe.hset(session_key(code), field, value)
-    pipe.expire(session_key(code), KEY_TTL)
+    pipe.hset(keys.session_key(code), field, value)
+    pipe.expire(keys.session_key(code), KEY_TTL)
     pipe.execute()
 
 
 def _hdel(client: redis.Redis, code: str, field: str) -> None:
-    client.hdel(session_key(code), field)
+    client.hdel(keys.session_key(code), field)
 
 
-def _store(client: redis.Redis, keys: tuple[str, str], seq: int, text: str) -> None:
-    client.eval(_STORE_STATE, 2, *keys, seq, text, KEY_TTL)
+def _store(client: redis.Redis, names: tuple[str, str], seq: int, text: str) -> None:
+    client.eval(_STORE_STATE, 2, *names, seq, text, KEY_TTL)
 
 
 def _run(code: str, what: str, func, *args) -> bool:

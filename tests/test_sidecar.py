@@ -18,7 +18,7 @@ from django.test import TransactionTestCase
 
 from lobby import events as lobby_events
 from lobby.reactions import REACTION_EMOJI
-from realtime import protocol
+from realtime import keys, protocol
 from realtime.broadcast import sync_broadcast_phase_event
 from weirsoe import events as quiz_events
 
@@ -162,7 +162,7 @@ class DirectAndInboundTests(GameCase):
         self.assertEqual(await asyncio.wait_for(ana2.recv(), 5), '{"to":"ana2"}')
         # to both of Ana's sockets, not Bo's
         await layer.group_send(
-            protocol.player_group_name(self.code, self.ana_id),
+            keys.player_group_name(self.code, self.ana_id),
             {"type": "game.event", "text": '{"to":"ana"}'},
         )
         self.assertEqual(await asyncio.wait_for(ana1.recv(), 5), '{"to":"ana"}')
@@ -244,7 +244,7 @@ class LimitsTests(GameCase):
             task = asyncio.create_task(reader())
             for i in range(n):
                 await layer.group_send(
-                    protocol.group_name(self.code),
+                    keys.group_name(self.code),
                     {"type": "game.event", "text": json.dumps({"n": i, "b": blob})},
                 )
             self.assertEqual(await task, list(range(n)))

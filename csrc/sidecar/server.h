@@ -69,9 +69,9 @@ typedef struct ph_server_config {
     int group_refresh;             /* re-ZADD local groups every N s, 3600 */
     int capacity;                  /* channels_redis capacity, 100 */
     int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
-    const char *session_key_prefix;  /* "partyhub:session:" */
-    const char *state_key_prefix;    /* "partyhub:state:" */
-    const char *private_key_prefix;  /* "partyhub:private:", then
+    const char *session_key_prefix;  /* PH_KEY_SESSION (keys.h) */
+    const char *state_key_prefix;    /* PH_KEY_STATE */
+    const char *private_key_prefix;  /* PH_KEY_PRIVATE, then
                                       * "<code>:<player id>": a player's
                                       * player.state text */
     const char *inbound_channel;   /* "partyhub.inbound" */

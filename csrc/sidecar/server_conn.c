@@ -18,6 +18,7 @@
 
 #include "chanmsg.h"
 #include "conn_auth.h"
+#include "keys.h"
 #include "wsparse.h"
 
 /* protocol.TOO_MANY_MESSAGES, word for word. */
@@ -286,7 +287,7 @@ conn_read_private(ph_server *srv, ph_conn *c)
     size_t lens[2];
     int n;
 
-    n = snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+    n = snprintf(group, sizeof(group), PH_GROUP_PLAYER "%s_%lld", c->code,
                  (long long)c->player_id);
     private_key(srv, c, key, sizeof(key));
     argv[0] = "GET"; argv[1] = key;
@@ -428,13 +429,13 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         }
     }
     memset(c->token_digest, 0, sizeof(c->token_digest));
-    snprintf(group, sizeof(group), "game_%s", c->code);
+    snprintf(group, sizeof(group), PH_GROUP_GAME "%s", c->code);
     if (conn_join(srv, c, 0, group) < 0) {
         ph_srv_conn_close(srv, c, 1011);
         return;
     }
     if (c->role == PH_ROLE_PLAYER) {
-        snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+        snprintf(group, sizeof(group), PH_GROUP_PLAYER "%s_%lld", c->code,
                  (long long)c->player_id);
         if (conn_join(srv, c, 1, group) < 0) {
             ph_srv_conn_close(srv, c, 1011);
@@ -474,10 +475,10 @@ conn_start_auth(ph_server *srv, ph_conn *c)
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
     digest_hex(c->token_digest, digest);
-    snprintf(field, sizeof(field), "p:%s", digest);
+    snprintf(field, sizeof(field), PH_FIELD_PLAYER "%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
-    argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
-    argv[4] = "closed";
+    argv[0] = "HMGET"; argv[1] = key; argv[2] = PH_FIELD_HOST; argv[3] = field;
+    argv[4] = PH_FIELD_CLOSED;
     for (i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "chash.h"
+#include "keys.h"
 #include "rbound.h"
 #include "uvredis.h"
 
@@ -47,7 +48,7 @@ int
 ph_srv_game_shard(const ph_server *srv, const char *code)
 {
     char group[PH_GROUP_NAME_MAX];
-    int n = snprintf(group, sizeof(group), "game_%s", code);
+    int n = snprintf(group, sizeof(group), PH_GROUP_GAME "%s", code);
 
     if (n < 0 || (size_t)n >= sizeof(group)) {
         n = (int)sizeof(group) - 1;
@@ -286,7 +287,7 @@ shard_reregister(rshard *sh, int resync)
         if (gs == sh->index) {
             ph_srv_redis_group_add(srv, g->name);
         }
-        if (resync && strncmp(g->name, "game_", 5) == 0
+        if (resync && strncmp(g->name, PH_GROUP_GAME, strlen(PH_GROUP_GAME)) == 0
             && (gs == sh->index || sh->index == srv->home_shard)) {
             group_resync(srv, g);
         }
