@@ -32,7 +32,7 @@ def key(username: str) -> str:
     """The count's key (usernames compared as Django's ModelBackend does not:
     case and spaces folded, so "Ana" and " ana" share one count)."""
     digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    return keys.login_user_key(digest)
+    return f"{keys.KEY_LOGIN_USER}{digest}"
 
 
 def wait_seconds(username: str) -> int:

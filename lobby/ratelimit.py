@@ -116,7 +116,7 @@ class Limiter:
 
     def wait(self, kind: str, address: str, count: int, seconds: float) -> float:
         """Seconds to wait before this request may go on (0: go on now)."""
-        name = keys.ratelimit_key(kind, address)
+        name = f"{keys.KEY_RATELIMIT}{kind}:{address}"
         client = snapshot.client_for_key(name)
         if self._script is None:
             self._script = client.register_script(_TAKE)  # EVALSHA on any client

@@ -97,18 +97,3 @@ def of_player(code: str, player_id: int) -> list[str]:
 def reaction_rate_key(code: str, player_id: int) -> str:
     """Counts one player's recent reactions; expires with its window."""
     return f"{KEY_REACT}{code}:{player_id}"
-
-
-def ratelimit_key(kind: str, address: str) -> str:
-    """One HTTP rate limit's state for one client address."""
-    return f"{KEY_RATELIMIT}{kind}:{address}"
-
-
-def login_user_key(digest: str) -> str:
-    """Failed sign-ins of one username (by digest)."""
-    return f"{KEY_LOGIN_USER}{digest}"
-
-
-def player_field(token_digest: str) -> str:
-    """The session hash's field of one player token."""
-    return f"{FIELD_PLAYER}{token_digest}"

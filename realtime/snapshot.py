@@ -111,13 +111,13 @@ def register_session(code: str, host_digest: str) -> bool:
 def register_player(code: str, token_digest: str, player_id: int) -> bool:
     """Store a player token's digest -> player id; False (logged) on failure."""
     return _run(
-        code, "register player", _hset, code, keys.player_field(token_digest), str(player_id)
+        code, "register player", _hset, code, f"{keys.FIELD_PLAYER}{token_digest}", str(player_id)
     )
 
 
 def unregister_player(code: str, token_digest: str) -> bool:
     """Forget a player token (the player left); False (logged) on failure."""
-    return _run(code, "unregister player", _hdel, code, keys.player_field(token_digest))
+    return _run(code, "unregister player", _hdel, code, f"{keys.FIELD_PLAYER}{token_digest}")
 
 
 def state_parts(payload: dict) -> tuple[str, str]:

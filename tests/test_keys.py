@@ -40,7 +40,6 @@ class KeysAgreeTests(SimpleTestCase):
         self.assertEqual(keys.session_key("ABCD"), "partyhub:session:ABCD")
         self.assertEqual(keys.private_key("ABCD", 7), "partyhub:private:ABCD:7")
         self.assertEqual(keys.player_group_name("ABCD", 7), "player_ABCD_7")
-        self.assertEqual(keys.player_field("ab12"), "p:ab12")
         for code, pid in (("ABCD", 7), ("Z9", 123)):
             for key in keys.of_session(code) + keys.of_player(code, pid):
                 self.assertTrue(key.startswith(tuple(py_names().values())), key)

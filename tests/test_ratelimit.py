@@ -114,7 +114,7 @@ class RateLimitTests(TestCase):
         self.assertEqual(post(self.client, CREATE, **addr).status_code, 201)
         # The key expires once the bucket is full again.
         redis = snapshot.client_for_key("x")
-        ttl = redis.pttl(keys.ratelimit_key("create", "203.0.113.9"))
+        ttl = redis.pttl(f"{keys.KEY_RATELIMIT}create:203.0.113.9")
         self.assertTrue(0 < ttl <= 401, ttl)
 
     @override_settings(PARTYHUB_RATE_LIMITS={"create": "0"})
