@@ -32,7 +32,6 @@ capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import platform
 import random
@@ -52,7 +51,6 @@ from partyhub.redisproc import RedisServer  # noqa: E402
 BATCH = 50  # calls between (untimed) clean-ups
 ROUNDS = 5  # interleaved rounds per path and cell
 ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
-RS_GROUP_SEND = 1  # csrc/common/rscripts.h rs_script
 PATHS = (
     ("c", "C `sync_broadcast_phase_event`"),
     ("script", "redis-py + registered script"),
@@ -78,14 +76,11 @@ def setup_django(port: int) -> None:
     }
 
 
-def lua_source(script: int) -> str:
+def lua_source(name: str) -> str:
     """The C layer's Lua script, from the built extension (one source)."""
     from realtime import _sidecar
 
-    rs_source = ctypes.CDLL(_sidecar.__file__).rs_source
-    rs_source.argtypes = [ctypes.c_int]
-    rs_source.restype = ctypes.c_char_p
-    return rs_source(script).decode()
+    return _sidecar.LUA_SCRIPTS[name]
 
 
 class ScriptPeer:
@@ -97,7 +92,7 @@ class ScriptPeer:
 
         self.packb = msgpack.packb
         self.client = redis.Redis(connection_pool=redis.ConnectionPool(port=port))
-        self.script = self.client.register_script(lua_source(RS_GROUP_SEND))
+        self.script = self.client.register_script(lua_source("group_send"))
         self.prefix = config.get("prefix", "asgi")
         self.fixed = [
             str(config.get("group_expiry", 86400)),

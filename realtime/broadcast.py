@@ -90,7 +90,7 @@ def _state_arg(session_code: str, state: dict | None) -> tuple | None:
     """group_send_seq's `state` argument for the session's state payload."""
     if state is None:
         return None
-    head, tail = snapshot.state_parts(state)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, state)
     names = keys.state_key(session_code), keys.state_seq_key(session_code)
     return (*names, head, tail, snapshot.KEY_TTL)
 
@@ -99,7 +99,7 @@ def _private_arg(session_code: str, player_id: int, private: dict | None) -> tup
     """group_send_seq's `state` argument for a player's private state payload."""
     if private is None:
         return None
-    head, tail = snapshot.private_parts(private)
+    head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, private)
     names = keys.private_key(session_code, player_id), keys.private_seq_key(session_code, player_id)
     return (*names, head, tail, snapshot.KEY_TTL)
 
@@ -239,7 +239,7 @@ async def broadcast_private_event(
             if hasattr(get_channel_layer(), "connection"):
                 snapshot.store_private(session_code, player_id, pseq, private)
             else:
-                head_s, tail_s = snapshot.private_parts(private)
+                head_s, tail_s = protocol.encode_private_parts(protocol.PLAYER_STATE, private)
                 _local_private[(session_code, player_id)] = f"{head_s}{pseq}{tail_s}"
 
     return await _send(session_code, args, store)

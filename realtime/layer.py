@@ -98,6 +98,14 @@ def warn_fallback_once():
     )
 
 
+def lua_script(name):
+    """The Lua source of one script of csrc/common/rscripts.c ("store_state", ...),
+    to run by SHA1 from Python (redis-py's ``register_script``)."""
+    if _sidecar is None:
+        raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
+    return _sidecar.LUA_SCRIPTS[name]
+
+
 # ---- configuration ----------------------------------------------------
 
 

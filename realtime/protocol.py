@@ -212,8 +212,13 @@ def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, 
 
 
 def encode_event_parts(event_type: str, payload: dict, owner: str | None = None) -> tuple[str, str]:
-    """A public event's JSON text split around its seq (see message_parts)."""
-    check_event(event_type, payload, owner)
+    """A public event's JSON text split around its seq (`session.state` included).
+
+    For `session.state` it is the text of `dumps(session_state(payload, seq))`,
+    encoded before the seq is known (see message_parts).
+    """
+    if event_type != SESSION_STATE:
+        check_event(event_type, payload, owner)
     return message_parts(event_type, "seq", payload)
 
 

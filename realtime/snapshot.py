@@ -39,10 +39,11 @@ import redis
 from channels_redis.utils import _consistent_hash, decode_hosts
 from django.conf import settings
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from . import keys, protocol
+from . import keys, layer, protocol
 from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
@@ -50,17 +51,8 @@ logger = logging.getLogger("realtime.snapshot")
 KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
-_STORE_STATE = """
-local current = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
-  return 1
-end
-return 0
-"""
-
 _clients: dict[tuple, redis.Redis] = {}
+_store_state: Script | None = None  # rscripts.c's RS_STORE_STATE, run by SHA1
 _clients_lock = threading.Lock()
 
 
@@ -120,25 +112,11 @@ def unregister_player(code: str, token_digest: str) -> bool:
     return _run(code, "unregister player", _hdel, code, f"{keys.FIELD_PLAYER}{token_digest}")
 
 
-def state_parts(payload: dict) -> tuple[str, str]:
-    """The `session.state` JSON text split around its seq: head + str(seq) + tail.
-
-    The same text as `protocol.dumps(protocol.session_state(payload, seq))`,
-    encoded before the seq is known (the C layer splices it in on Redis).
-    """
-    return protocol.message_parts(protocol.SESSION_STATE, "seq", payload)
-
-
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
-    head, tail = state_parts(payload)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, payload)
     names = keys.state_key(code), keys.state_seq_key(code)
-    return _run(code, "store state", _store, names, seq, f"{head}{int(seq)}{tail}")
-
-
-def private_parts(payload: dict) -> tuple[str, str]:
-    """The `player.state` JSON text split around its pseq (see state_parts)."""
-    return protocol.message_parts(protocol.PLAYER_STATE, "pseq", payload)
+    return _run(code, "store state", _store, names, seq, head, tail)
 
 
 def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
@@ -147,10 +125,10 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     Used where the C layer is not (it stores it with the message). Raises
     redis.RedisError.
     """
-    head, tail = private_parts(payload)
+    head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, payload)
     names = keys.private_key(code, player_id), keys.private_seq_key(code, player_id)
     group = keys.player_group_name(code, player_id)
-    _store(client_for(code, group), names, pseq, f"{head}{int(pseq)}{tail}")
+    _store(client_for(code, group), names, pseq, head, tail)
 
 
 def read_private(code: str, player_id: int) -> str | None:
@@ -171,8 +149,12 @@ def _hdel(client: redis.Redis, code: str, field: str) -> None:
     client.hdel(keys.session_key(code), field)
 
 
-def _store(client: redis.Redis, names: tuple[str, str], seq: int, text: str) -> None:
-    client.eval(_STORE_STATE, 2, *names, seq, text, KEY_TTL)
+def _store(client: redis.Redis, names: tuple[str, str], seq: int, head: str, tail: str) -> None:
+    """head + seq + tail under names[0], seq under names[1], unless newer (rscripts.c)."""
+    global _store_state
+    if _store_state is None:
+        _store_state = client.register_script(layer.lua_script("store_state"))
+    _store_state(keys=names, args=[int(seq), head, tail, KEY_TTL], client=client)
 
 
 def _run(code: str, what: str, func, *args) -> bool:

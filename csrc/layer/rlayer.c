@@ -132,44 +132,17 @@ slot_read(rl_slot *s, const rl_host *h, double timeout, redisReply **out,
     return 0;
 }
 
-/* Check one set-up reply (AUTH, SELECT, SCRIPT LOAD). */
-static int
-setup_reply_ok(redisReply *r, const rl_host *h, const char *what,
-               rl_status st, rl_err *err)
+/* The status of a failed set-up step: credentials and a server that is
+ * not (yet) the master make the host unavailable, other errors are replies. */
+static rl_status
+setup_status(ph_setup_result res)
 {
-    if (r->type == REDIS_REPLY_ERROR) {
-        set_err(err, st, h, "%s failed: %s", what, r->str);
-        return 0;
-    }
-    return 1;
-}
-
-/* The set-up commands sent before any call, in this order. */
-typedef enum { SETUP_AUTH, SETUP_ROLE, SETUP_SELECT } setup_kind;
-
-/* Check one set-up reply; ROLE must say master. */
-static int
-setup_step_ok(redisReply *r, const rl_host *h, setup_kind kind, rl_err *err)
-{
-    switch (kind) {
-    case SETUP_AUTH:
-        return setup_reply_ok(r, h, "AUTH", RL_UNAVAILABLE, err);
-    case SETUP_SELECT:
-        return setup_reply_ok(r, h, "SELECT", RL_REPLY, err);
-    case SETUP_ROLE:
-        if (ph_sentinel_role_is_master(r) != 1) {
-            set_err(err, RL_UNAVAILABLE, h,
-                    "not a master (ROLE): the sentinels lag a failover");
-            return 0;
-        }
-        return 1;
-    }
-    return 0;
+    return res == PH_SETUP_ERROR ? RL_REPLY : RL_UNAVAILABLE;
 }
 
 /* Open the slot's connection: connect with the connect timeout, then AUTH,
  * ROLE (check_role: a master found through Sentinel), SELECT and SCRIPT
- * LOAD of every script pipelined in one round trip. */
+ * LOAD of every script pipelined in one round trip (rsetup.h). */
 static int
 slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
 {
@@ -177,9 +150,8 @@ slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
     redisContext *ctx = h->path ? redisConnectUnixWithTimeout(h->path, ctv)
                                 : redisConnectWithTimeout(h->host, h->port, ctv);
     redisReply *r = NULL;
-    setup_kind setup[3];
-    int nsetup = 0;
-    char db[24];
+    ph_setup setup;
+    char why[256];
 
     if (ctx == NULL) {
         set_err(err, RL_NOMEM, h, "out of memory");
@@ -205,52 +177,25 @@ slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
         goto error;
     }
     (void)redisEnableKeepAlive(ctx);
-    if (h->password != NULL) {
-        const char *av[3] = {"AUTH", h->username, h->password};
-        if (h->username == NULL) {
-            av[1] = h->password;
-        }
-        redisAppendCommandArgv(ctx, h->username ? 3 : 2, av, NULL);
-        setup[nsetup++] = SETUP_AUTH;
+    ph_setup_build(&setup, h->username, h->password, h->db,
+                   PH_SETUP_LOAD_SCRIPTS
+                   | (check_role ? PH_SETUP_CHECK_ROLE : 0u));
+    for (int i = 0; i < setup.n; i++) {
+        redisAppendCommandArgv(ctx, setup.cmd[i].argc, setup.cmd[i].argv,
+                               setup.cmd[i].lens);
     }
-    if (check_role) {
-        const char *av[1] = {"ROLE"};
-        redisAppendCommandArgv(ctx, 1, av, NULL);
-        setup[nsetup++] = SETUP_ROLE;
-    }
-    if (h->db != 0) {
-        snprintf(db, sizeof(db), "%d", h->db);
-        const char *av[2] = {"SELECT", db};
-        redisAppendCommandArgv(ctx, 2, av, NULL);
-        setup[nsetup++] = SETUP_SELECT;
-    }
-    for (int i = 0; i < RS_COUNT; i++) {
-        const char *av[3] = {"SCRIPT", "LOAD", rs_source((rs_script)i)};
-        redisAppendCommandArgv(ctx, 3, av, NULL);
-    }
-    for (int i = 0; i < nsetup; i++) {
+    for (int i = 0; i < setup.n; i++) {
+        ph_setup_result res;
+
         if (slot_read(s, h, h->timeout, &r, err) < 0) {
             goto error;
         }
-        if (!setup_step_ok(r, h, setup[i], err)) {
+        res = ph_setup_check(setup.cmd[i].step, setup.cmd[i].script, r,
+                             s->sha, why, sizeof(why));
+        if (res != PH_SETUP_OK) {
+            set_err(err, setup_status(res), h, "%s", why);
             goto error;
         }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    for (int i = 0; i < RS_COUNT; i++) {
-        if (slot_read(s, h, h->timeout, &r, err) < 0) {
-            goto error;
-        }
-        if (!setup_reply_ok(r, h, "SCRIPT LOAD", RL_REPLY, err)) {
-            goto error;
-        }
-        if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-            set_err(err, RL_REPLY, h, "unexpected SCRIPT LOAD reply");
-            goto error;
-        }
-        memcpy(s->sha[i], r->str, 40);
-        s->sha[i][40] = '\0';
         freeReplyObject(r);
         r = NULL;
     }
@@ -305,6 +250,7 @@ sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
     const char *av[3];
     size_t lens[3];
     char detail[256];
+    ph_setup setup;
     int rc = -1;
 
     if (ctx == NULL) {
@@ -316,24 +262,21 @@ sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
         goto done;
     }
     (void)ph_redis_reader_bound(ctx->reader);
-    if (h->sentinel_password != NULL) {
-        const char *auth[3] = {"AUTH", h->sentinel_username,
-                               h->sentinel_password};
-        if (h->sentinel_username == NULL) {
-            auth[1] = h->sentinel_password;
-        }
-        redisAppendCommandArgv(ctx, h->sentinel_username ? 3 : 2, auth, NULL);
+    ph_setup_build(&setup, h->sentinel_username, h->sentinel_password, 0, 0);
+    for (int i = 0; i < setup.n; i++) {
+        redisAppendCommandArgv(ctx, setup.cmd[i].argc, setup.cmd[i].argv,
+                               setup.cmd[i].lens);
     }
     ph_sentinel_command(h->master_name, av, lens);
     redisAppendCommandArgv(ctx, 3, av, lens);
-    if (h->sentinel_password != NULL) {
+    for (int i = 0; i < setup.n; i++) {
         if (redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
             r = NULL;
             sentinel_why(why, whylen, at, ctx->errstr);
             goto done;
         }
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(detail, sizeof(detail), "AUTH failed: %.200s", r->str);
+        if (ph_setup_check(setup.cmd[i].step, -1, r, NULL, detail,
+                           sizeof(detail)) != PH_SETUP_OK) {
             sentinel_why(why, whylen, at, detail);
             goto done;
         }

@@ -12,6 +12,7 @@
 #include <hiredis.h>
 
 #include "rscripts.h"
+#include "rsetup.h"
 #include "sentinel.h"
 
 /* How to reach one Redis server. Strings are owned by whoever fills it.
@@ -41,7 +42,7 @@ typedef struct rl_host {
 /* One connection to one host, with the SHA1s its server gave our scripts. */
 typedef struct rl_slot {
     redisContext *ctx;
-    char sha[RS_COUNT][41];
+    char sha[RS_COUNT][PH_SHA_LEN + 1];
     ph_sentinel_addr master;   /* Sentinel: where ctx is (was) connected */
     int sentinel_first;        /* Sentinel: the sentinel to ask first */
 } rl_slot;

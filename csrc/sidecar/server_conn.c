@@ -517,10 +517,10 @@ conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
              size_t len)
 {
     unsigned char prefix[PH_RANDOM_PREFIX_LEN], *member;
-    char chan[128], score[32], cap_s[16], cutoff[32], exp[16];
+    char chan[128], cap_s[16], exp[16];
     ph_chanmsg_inbound m;
-    const char *argv[9];
-    size_t lens[9], mlen = 0;
+    const char *argv[4];
+    size_t lens[4], mlen = 0;
     int i;
 
     ph_srv_rng_bytes(srv, prefix, sizeof(prefix));
@@ -537,20 +537,18 @@ conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
         conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
         return;
     }
-    snprintf(score, sizeof(score), "%.6f", wall_time());
-    snprintf(cap_s, sizeof(cap_s), "%d", srv->cfg.capacity);
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             (long long)wall_time() - srv->cfg.expiry);
+    /* channels_redis' send(), scored by the Redis server's clock like the
+     * layer's sends (rscripts.c RS_SEND). */
     snprintf(exp, sizeof(exp), "%d", srv->cfg.expiry);
-    argv[0] = "EVAL"; argv[1] = ph_send_lua; argv[2] = "1";
-    argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)member;
-    argv[6] = cap_s; argv[7] = cutoff; argv[8] = exp;
-    for (i = 0; i < 9; i++) {
-        /* argv[5] is binary (random bytes + msgpack): never strlen it. */
-        lens[i] = i == 5 ? mlen : strlen(argv[i]);
+    snprintf(cap_s, sizeof(cap_s), "%d", srv->cfg.capacity);
+    argv[0] = srv->inbound_key; argv[1] = exp; argv[2] = cap_s;
+    argv[3] = (char *)member;
+    for (i = 0; i < 3; i++) {
+        lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, shard, inbound_reply_cb,
-                         (void *)(uintptr_t)c->serial, 9, argv, lens);
+    lens[3] = mlen;                    /* binary: random bytes + msgpack */
+    ph_srv_redis_script(srv, shard, RS_SEND, inbound_reply_cb,
+                        (void *)(uintptr_t)c->serial, 1, 4, argv, lens);
     free(member);
 }
 
