@@ -27,6 +27,8 @@ PKG_CONFIG = (
     ("libuv",),
     ("libcjson",),
     ("zlib",),
+    # SHA-256 and constant-time compare of session tokens (conn_auth.c).
+    ("libcrypto",),
 )
 
 

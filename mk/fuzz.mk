@@ -42,7 +42,7 @@ fuzz_libs_url         := -lcjson
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
                          -Wl,--wrap=lws_partial_buffered,--wrap=lws_write \
                          -lwebsockets -luv -lhiredis \
-                         -lcjson -lmsgpackc -lz -lpthread
+                         -lcjson -lmsgpackc -lz -lcrypto -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 

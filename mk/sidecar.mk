@@ -14,7 +14,7 @@ SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 # The sidecar is built from its own sources and the shared ones (csrc/README.md).
 SIDECAR_INC     := -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
-SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lpthread
+SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lcrypto -lpthread
 SIDECAR_SRCS    := $(addprefix csrc/sidecar/,server.c server_conn.c server_redis.c server_http.c \
                    server_listen.c server_drain.c server_log.c conn.c conn_auth.c outq.c \
                    fanout.c uvredis.c wsparse.c heartbeat.c server_hb.c) \

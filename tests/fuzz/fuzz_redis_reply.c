@@ -149,7 +149,7 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
     /* The connection keeps only the token's sha256 (as ws_filter does). */
-    ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest);
+    CHECK(ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest) == 0);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);
