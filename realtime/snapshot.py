@@ -36,14 +36,13 @@ import logging
 import threading
 
 import redis
-from channels_redis.utils import _consistent_hash, decode_hosts
-from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from . import keys, layer, protocol
+from .redis_hosts import RedisHost, channel_layer_hosts
 from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
@@ -51,7 +50,7 @@ logger = logging.getLogger("realtime.snapshot")
 KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
-_clients: dict[tuple, redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis] = {}
 _store_state: Script | None = None  # rscripts.c's RS_STORE_STATE, run by SHA1
 _clients_lock = threading.Lock()
 
@@ -63,11 +62,10 @@ def client_for(code: str, group: str | None = None) -> redis.Redis:
 
 def client_for_key(name: str) -> redis.Redis:
     """A sync Redis client for the host channels_redis' hash places `name` on."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    hosts = decode_hosts(config.get("hosts"))
-    index = _consistent_hash(name, len(hosts))
-    host = dict(hosts[index])
-    key = (index, repr(sorted(host.items())))
+    hosts = channel_layer_hosts()
+    index = layer.consistent_hash(name, len(hosts))
+    host = hosts[index]
+    key = (index, repr(host))  # a Sentinel entry holds a list: not hashable
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -75,24 +73,41 @@ def client_for_key(name: str) -> redis.Redis:
     return client
 
 
-def _new_client(host: dict) -> redis.Redis:
-    """A redis-py client for one channels_redis host entry (a copy, consumed)."""
-    options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
-    if "master_name" in host:
-        # As channels_redis: sentinel_kwargs go to the sentinels, the rest to
-        # the master. A dead sentinel is skipped at once, not retried. The
-        # async connection class and retry of sentinel_host() are replaced.
-        sentinel_kwargs = {**options, "retry": Retry(NoBackoff(), 0)}
-        sentinel_kwargs.update(host.pop("sentinel_kwargs", None) or {})
-        sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=sentinel_kwargs)
-        name = host.pop("master_name")
-        host.update(connection_class=SentinelConnection, retry=failover_retry())
-        return sentinel.master_for(name, **{**options, **host})
+def _new_client(host: RedisHost) -> redis.Redis:
+    """A redis-py client for one channel-layer host."""
+    options = {
+        "socket_timeout": TIMEOUT,
+        "socket_connect_timeout": TIMEOUT,
+        "db": host.db,
+        "username": host.username,
+        "password": host.password,
+    }
+    if host.sentinel is not None:
+        # As channels_redis: the sentinels get their own credentials, the
+        # master the host's. A dead sentinel is skipped at once, not retried;
+        # the master's connections follow a failover (realtime.redis_sentinel).
+        s = host.sentinel
+        sentinel = Sentinel(
+            s.sentinels,
+            sentinel_kwargs={
+                "socket_timeout": TIMEOUT,
+                "socket_connect_timeout": TIMEOUT,
+                "retry": Retry(NoBackoff(), 0),
+                "username": s.username,
+                "password": s.password,
+            },
+        )
+        return sentinel.master_for(
+            s.master_name,
+            connection_class=SentinelConnection,
+            retry=failover_retry(),
+            **options,
+        )
     # One quick retry: a view must not sit in redis-py's default backoff.
     options["retry"] = Retry(NoBackoff(), 1)
-    if "address" in host:
-        return redis.Redis.from_url(host.pop("address"), **{**options, **host})
-    return redis.Redis(**{**options, **host})
+    if host.path:
+        return redis.Redis(unix_socket_path=host.path, **options)
+    return redis.Redis(host=host.host, port=host.port, **options)
 
 
 def register_session(code: str, host_digest: str) -> bool:

@@ -17,7 +17,7 @@ from django.test import SimpleTestCase, TransactionTestCase
 
 from lobby import events as lobby_events
 from partyhub.asgi import application
-from realtime import broadcast, keys, protocol, snapshot
+from realtime import broadcast, keys, protocol, redis_hosts, snapshot
 from realtime import layer as layer_mod
 from realtime.broadcast import BroadcastError, broadcast_phase_event, sync_broadcast_phase_event
 from weirsoe import events as quiz_events
@@ -240,7 +240,7 @@ class BroadcastRedisDownTests(SimpleTestCase):
                 with self.assertRaises(BroadcastError):
                     sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
                 elapsed = time.monotonic() - started
-                self.assertLess(elapsed, layer_mod.DEFAULT_SOCKET_TIMEOUT + 1)
+                self.assertLess(elapsed, redis_hosts.DEFAULT_SOCKET_TIMEOUT + 1)
 
                 async def async_caller():
                     ticks = 0

@@ -21,7 +21,8 @@ from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
 from lobby import events as lobby_events
 from realtime import broadcast, keys, snapshot
-from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
+from realtime.layer import FastRedisLayer, RedisUnavailable
+from realtime.redis_hosts import parse_hosts
 from realtime.redis_sentinel import sentinel_host
 from weirsoe import events as quiz_events
 

@@ -9,8 +9,8 @@
  * reconnect *before* sending, instead of failing the call (or resending a
  * command that may already have run).
  *
- * Redis Sentinel (rl_host.master_name): a connection is opened by asking
- * the sentinels for the master, connecting there and checking ROLE in the
+ * Redis Sentinel (ph_redis_host.master_name): a connection is opened by
+ * asking the sentinels for the master, connecting there and checking ROLE in the
  * set-up round trip; a failed attempt is retried with backoff (50 ms
  * doubling to 500 ms) until the host's failover_wait runs out, so a call
  * made during a failover waits for the new master for a bounded time.
@@ -47,7 +47,7 @@ to_timeval(double seconds)
 
 /* Fill `err` with "Redis at <where>: <detail>". */
 static void
-set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
+set_err(rl_err *err, rl_status st, const ph_redis_host *h, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -58,16 +58,16 @@ set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
     if (h == NULL) {
         snprintf(err->msg, sizeof(err->msg), "Redis: %s", detail);
     }
-    else if (h->master_name != NULL) {
+    else if (h->master_name[0] != '\0') {
         snprintf(err->msg, sizeof(err->msg), "Redis master %.48s: %.250s",
                  h->master_name, detail);
     }
-    else if (h->path != NULL) {
-        snprintf(err->msg, sizeof(err->msg), "Redis at unix:%s: %s",
-                 h->path, detail);
+    else if (h->host[0] == '/') {
+        snprintf(err->msg, sizeof(err->msg), "Redis at unix:%.64s: %.230s",
+                 h->host, detail);
     }
     else {
-        snprintf(err->msg, sizeof(err->msg), "Redis at %s:%d: %s",
+        snprintf(err->msg, sizeof(err->msg), "Redis at %.64s:%d: %.230s",
                  h->host, h->port, detail);
     }
 }
@@ -75,7 +75,7 @@ set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
 /* Describe a failed context's error, turning hiredis's "Resource
  * temporarily unavailable" (SO_RCVTIMEO expired) into a timeout message. */
 static void
-set_ctx_err(rl_err *err, const rl_host *h, const redisContext *ctx,
+set_ctx_err(rl_err *err, const ph_redis_host *h, const redisContext *ctx,
             double timeout)
 {
     if (ctx->err == REDIS_ERR_IO && (strstr(ctx->errstr, "temporarily") ||
@@ -119,7 +119,7 @@ slot_alive(const rl_slot *s)
 
 /* Read one reply; on failure describe it and drop the context. */
 static int
-slot_read(rl_slot *s, const rl_host *h, double timeout, redisReply **out,
+slot_read(rl_slot *s, const ph_redis_host *h, double timeout, redisReply **out,
           rl_err *err)
 {
     void *reply = NULL;
@@ -144,11 +144,12 @@ setup_status(ph_setup_result res)
  * ROLE (check_role: a master found through Sentinel), SELECT and SCRIPT
  * LOAD of every script pipelined in one round trip (rsetup.h). */
 static int
-slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
+slot_connect(rl_slot *s, const ph_redis_host *h, int check_role, rl_err *err)
 {
     struct timeval ctv = to_timeval(h->connect_timeout);
-    redisContext *ctx = h->path ? redisConnectUnixWithTimeout(h->path, ctv)
-                                : redisConnectWithTimeout(h->host, h->port, ctv);
+    redisContext *ctx = h->host[0] == '/'
+                             ? redisConnectUnixWithTimeout(h->host, ctv)
+                             : redisConnectWithTimeout(h->host, h->port, ctv);
     redisReply *r = NULL;
     ph_setup setup;
     char why[256];
@@ -241,7 +242,7 @@ sentinel_why(char *why, size_t whylen, const ph_sentinel_addr *at,
  * get-master-addr-by-name in one round trip. Returns 0 with `out` set, or
  * -1 with a one-line reason in `why`. */
 static int
-sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
+sentinel_ask(const ph_sentinel_addr *at, const ph_redis_host *h,
              ph_sentinel_addr *out, char *why, size_t whylen)
 {
     struct timeval tv = to_timeval(h->sentinel_timeout);
@@ -302,7 +303,7 @@ done:
 /* Find h's master: ask the sentinels in turn, starting with the one that
  * answered last (as redis-py moves it to the front). */
 static int
-sentinel_discover(rl_slot *s, const rl_host *h, rl_err *err)
+sentinel_discover(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
     char why[320] = "no sentinel configured";
 
@@ -322,17 +323,16 @@ sentinel_discover(rl_slot *s, const rl_host *h, rl_err *err)
 /* Connect to the master a sentinel names, checking ROLE. Error messages
  * name the address tried. */
 static int
-sentinel_connect(rl_slot *s, const rl_host *h, rl_err *err)
+sentinel_connect(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
-    rl_host at = *h;
+    ph_redis_host at = *h;
 
     if (sentinel_discover(s, h, err) < 0) {
         return -1;
     }
-    at.host = s->master.host;
+    memcpy(at.host, s->master.host, sizeof(at.host));
     at.port = s->master.port;
-    at.path = NULL;
-    at.master_name = NULL;
+    at.master_name[0] = '\0';
     return slot_connect(s, &at, 1, err);
 }
 
@@ -340,11 +340,11 @@ sentinel_connect(rl_slot *s, const rl_host *h, rl_err *err)
  * while the failure may be a failover in progress, for at most
  * failover_wait seconds. */
 static int
-slot_open(rl_slot *s, const rl_host *h, rl_err *err)
+slot_open(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
     double deadline, left, delay = 0.05;
 
-    if (h->master_name == NULL) {
+    if (h->master_name[0] == '\0') {
         return slot_connect(s, h, 0, err);
     }
     deadline = now_monotonic() + h->failover_wait;
@@ -485,7 +485,7 @@ is_noscript(const redisReply *r)
 
 /* Set every used host's read timeout to its own plus `extra`. */
 static void
-set_timeouts(rl_conn *c, const rl_host *hosts, const char *used,
+set_timeouts(rl_conn *c, const ph_redis_host *hosts, const char *used,
              double extra)
 {
     for (int h = 0; h < c->nhosts; h++) {
@@ -498,7 +498,7 @@ set_timeouts(rl_conn *c, const rl_host *hosts, const char *used,
 
 /* Connect every host the calls use. */
 static int
-prepare_hosts(rl_conn *c, const rl_host *hosts, const rl_call *calls,
+prepare_hosts(rl_conn *c, const ph_redis_host *hosts, const rl_call *calls,
               int ncalls, char *used, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
@@ -524,7 +524,7 @@ prepare_hosts(rl_conn *c, const rl_host *hosts, const rl_call *calls,
 
 /* Write every used host's output buffer before reading any reply. */
 static int
-flush_hosts(rl_conn *c, const rl_host *hosts, const char *used, rl_err *err)
+flush_hosts(rl_conn *c, const ph_redis_host *hosts, const char *used, rl_err *err)
 {
     for (int h = 0; h < c->nhosts; h++) {
         int done = 0;
@@ -544,7 +544,7 @@ flush_hosts(rl_conn *c, const rl_host *hosts, const char *used, rl_err *err)
 
 /* Re-run calls whose script the server no longer knows, with EVAL. */
 static int
-retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+retry_noscript(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
                double timeout_extra, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
@@ -572,9 +572,9 @@ retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
  * A replica answers writes with READONLY and unblocks blocked pops with
  * UNBLOCKED when demoted; in both cases the command did not run. */
 static int
-is_demoted(const rl_host *h, const redisReply *r)
+is_demoted(const ph_redis_host *h, const redisReply *r)
 {
-    if (h->master_name == NULL || r->type != REDIS_REPLY_ERROR) {
+    if (h->master_name[0] == '\0' || r->type != REDIS_REPLY_ERROR) {
         return 0;
     }
     return (r->len >= 8 && memcmp(r->str, "READONLY", 8) == 0)
@@ -584,12 +584,12 @@ is_demoted(const rl_host *h, const redisReply *r)
 /* Re-discover the master of every Sentinel host that refused calls as a
  * replica, and resend those calls there, one at a time. */
 static int
-retry_demoted(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+retry_demoted(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
               double timeout_extra, char *fresh, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
         rl_call *call = &calls[i];
-        const rl_host *h = &hosts[call->host];
+        const ph_redis_host *h = &hosts[call->host];
         rl_slot *s = &c->slots[call->host];
         if (!is_demoted(h, call->reply)) {
             continue;
@@ -636,7 +636,7 @@ retry_demoted(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
  * connection lost after sending is never resent (the command may have
  * run): the run fails and the next one re-discovers. */
 int
-rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+rl_exec(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
         double extra_timeout, rl_err *err)
 {
     char *used = calloc((size_t)c->nhosts * 2, 1);

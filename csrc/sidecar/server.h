@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "outq.h"
+#include "rhost.h"
 #include "sentinel.h"
 #include "server_log.h"
 
@@ -31,28 +32,6 @@ typedef struct ph_server ph_server;
 #define PH_NOFILE_MAX (1024u * 1024u)
 
 #define PH_REDIS_SHARDS_MAX 64       /* Redis hosts (shards) per sidecar */
-#define PH_REDIS_CRED_MAX 256         /* bytes of a user name or password */
-
-/*
- * One entry of the channel layer's `hosts` list: a Redis server, or a
- * master found through Sentinel when master_name is set (host and port are
- * then unused). Plain bounded arrays, so a config copies by assignment.
- */
-typedef struct ph_redis_host {
-    char host[PH_SENTINEL_HOST_MAX]; /* numeric IP (hiredis resolves
-                                      * blocking), or a unix socket path
-                                      * starting with '/' */
-    int port;
-    int db;                          /* SELECT after connect when non-zero */
-    char username[PH_REDIS_CRED_MAX];  /* ACL user; "" = AUTH <password> */
-    char password[PH_REDIS_CRED_MAX];  /* "" = no AUTH */
-    char master_name[PH_REDIS_CRED_MAX];  /* "" = not Sentinel */
-    ph_sentinel_addr sentinels[PH_SENTINEL_MAX];  /* numeric IPs */
-    int nsentinels;
-    char sentinel_username[PH_REDIS_CRED_MAX];
-    char sentinel_password[PH_REDIS_CRED_MAX];
-} ph_redis_host;
-
 typedef struct ph_server_config {
     const char *host;              /* bind address (numeric), "0.0.0.0" */
     int port;                      /* 0 = any free port (see stats.port) */
