@@ -17,6 +17,7 @@
 #ifndef PH_SERVER_H
 #define PH_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,6 +81,11 @@ typedef struct ph_server_config {
     int stop_grace_ms;             /* wait for close frames on stop, 2000 */
     int log_level;                 /* PH_LOG_*, PH_LOG_INFO */
     size_t log_lines;              /* ring size, 1024 */
+    const _Atomic uint64_t *worker_restarts;  /* the count of workers the
+                                    * supervisor replaced, in memory it
+                                    * shares with its workers and writes
+                                    * (runsidecar --workers); /metrics shows
+                                    * it. NULL = not supervised */
 } ph_server_config;
 
 typedef struct ph_server_stats {

@@ -22,6 +22,7 @@ typedef struct {
     ph_server *srv;
     int serving;          /* serve() in progress (guarded by the GIL) */
     int served;           /* serve() already ran: the loop is gone */
+    Py_buffer restarts;   /* worker_restarts' memory (obj NULL: none) */
 } ServerObject;
 
 static void
@@ -31,6 +32,9 @@ Server_dealloc(ServerObject *self)
 
     /* serve() holds a reference, so we are never freed while serving. */
     ph_server_free(self->srv);
+    if (self->restarts.obj != NULL) {
+        PyBuffer_Release(&self->restarts);
+    }
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -63,12 +67,12 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "group_expiry", "group_refresh", "backlog", "rx_buffer",
         "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
         "max_conns_per_ip", "max_connections", "trusted_proxies",
-        "private_key_prefix", NULL
+        "private_key_prefix", "worker_restarts", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
     PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
-    PyObject *pvkey = NULL;
+    PyObject *pvkey = NULL, *restarts = NULL;
     PyObject *hosts = NULL;
     ph_redis_host *redis_hosts = NULL;
     Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
@@ -88,7 +92,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOO",
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOOO",
             kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
@@ -98,7 +102,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
             &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
             &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
-            &proxies, &pvkey)) {
+            &proxies, &pvkey, &restarts)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -138,6 +142,24 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         PyMem_RawFree(redis_hosts);
         return NULL;
+    }
+    if (restarts != NULL && restarts != Py_None) {
+        /* Shared memory the supervisor writes (realtime.supervisor
+         * SharedCount): held, and read on the loop, until we are freed. */
+        if (PyObject_GetBuffer(restarts, &self->restarts, PyBUF_SIMPLE) < 0) {
+            PyMem_RawFree(redis_hosts);
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (self->restarts.len < (Py_ssize_t)sizeof(uint64_t)
+            || (uintptr_t)self->restarts.buf % _Alignof(uint64_t) != 0) {
+            PyErr_SetString(PyExc_ValueError, "worker_restarts must be an "
+                            "aligned buffer of at least 8 bytes");
+            PyMem_RawFree(redis_hosts);
+            Py_DECREF(self);
+            return NULL;
+        }
+        cfg.worker_restarts = (const _Atomic uint64_t *)self->restarts.buf;
     }
     /* Binding and lws set-up are quick, but do them without the GIL. */
     Py_BEGIN_ALLOW_THREADS
