@@ -49,6 +49,16 @@ ph_conn_rx_reset(ph_conn *c)
 }
 
 /*
+ * c's connection_id, NUL-terminated into out[33]: its serial and its
+ * random half, 16 lowercase hex digits each.
+ */
+void
+ph_conn_id(const ph_conn *c, char out[PH_CONN_ID_LEN + 1])
+{
+    snprintf(out, PH_CONN_ID_LEN + 1, PH_CONN_ID_FMT, PH_CONN_ID_ARGS(c));
+}
+
+/*
  * Keep a copy of text[0..len) at the end of c's pending list, unless max
  * messages are held already. Returns 0, -1 when the list is full, -2 when
  * out of memory.

@@ -92,15 +92,16 @@ ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
         return;
     }
     if (rc == PH_OUTQ_NOMEM) {
-        ph_logf(srv->log, PH_LOG_ERROR, "out of memory queueing for %s", c->id);
+        ph_logf(srv->log, PH_LOG_ERROR, "out of memory queueing for "
+                PH_CONN_ID_FMT, PH_CONN_ID_ARGS(c));
         ph_srv_conn_close(srv, c, 1011);
         return;
     }
     cnt_add(&srv->st.slow_consumer_closes, 1);
     ph_logf(srv->log, PH_LOG_WARNING,
-            "slow consumer %s (session %s): %zu messages, %zu bytes queued "
-            "(%s limit); closing 1008",
-            c->id, c->code, c->q.count, c->q.bytes,
+            "slow consumer " PH_CONN_ID_FMT " (session %s): %zu messages, "
+            "%zu bytes queued (%s limit); closing 1008",
+            PH_CONN_ID_ARGS(c), c->code, c->q.count, c->q.bytes,
             rc == PH_OUTQ_HARD ? "hard" : "soft");
     ph_srv_conn_close(srv, c, 1008);
 }
@@ -200,11 +201,12 @@ static void conn_run_pending(ph_server *srv, ph_conn *c);
 static void
 conn_greet(ph_server *srv, ph_conn *c, ph_frame *state, ph_frame *private)
 {
-    char buf[512];
+    char buf[512], id[PH_CONN_ID_LEN + 1];
     ph_frame *welcome = NULL;
     int n, ok;
 
-    n = ph_ws_welcome(buf, sizeof(buf), c->id, srv->cfg.server_version,
+    ph_conn_id(c, id);
+    n = ph_ws_welcome(buf, sizeof(buf), id, srv->cfg.server_version,
                       c->code, c->role == PH_ROLE_HOST ? "host" : "player",
                       c->player_id, wall_clock_ms());
     if (n >= 0) {
@@ -509,7 +511,8 @@ conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
     int i;
 
     ph_srv_rng_bytes(srv, prefix, sizeof(prefix));
-    snprintf(chan, sizeof(chan), "%sc.%s", srv->chan_prefix, c->id);
+    snprintf(chan, sizeof(chan), "%sc." PH_CONN_ID_FMT, srv->chan_prefix,
+             PH_CONN_ID_ARGS(c));
     m.session = c->code;
     m.player_id = c->player_id;
     m.role = c->role == PH_ROLE_HOST ? "host" : "player";
@@ -628,8 +631,9 @@ conn_rate_ok(ph_server *srv, ph_conn *c)
     cnt_add(&srv->st.rate_limited, 1);
     if (v == PH_RATE_FLOOD) {
         cnt_add(&srv->st.flood_closes, 1);
-        ph_logf(srv->log, PH_LOG_WARNING, "%s (session %s, %s): %u messages "
-                "over msg_rate; closing 4008", c->id, c->code,
+        ph_logf(srv->log, PH_LOG_WARNING, PH_CONN_ID_FMT " (session %s, %s): "
+                "%u messages over msg_rate; closing 4008", PH_CONN_ID_ARGS(c),
+                c->code,
                 c->addr != NULL ? c->addr->addr : "?", c->rate.drops);
         conn_close_after_queue(c, PH_CLOSE_FLOODING);
         return 0;
@@ -654,8 +658,8 @@ conn_on_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
         int rc = ph_conn_pending_add(c, text, len, PH_PENDING_MAX);
 
         if (rc < 0) {
-            ph_logf(srv->log, PH_LOG_WARNING, "%s: %s before the welcome; "
-                    "closing", c->id, rc == -1 ? "too many messages"
+            ph_logf(srv->log, PH_LOG_WARNING, PH_CONN_ID_FMT ": %s before "
+                    "the welcome; closing", PH_CONN_ID_ARGS(c), rc == -1 ? "too many messages"
                                                : "out of memory");
             ph_srv_conn_close(srv, c, rc == -1 ? 1008 : 1011);
         }
@@ -782,7 +786,7 @@ ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len)
         }
         else if (ch->p[plen] == 'c' && ch->p[plen + 1] == '.'
                  && slen == PH_CONN_ID_LEN) {
-            char hex[17];
+            char hex[17], id[PH_CONN_ID_LEN + 1];
             uint64_t serial;
             ph_conn *c;
 
@@ -790,8 +794,11 @@ ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len)
             hex[16] = '\0';
             serial = strtoull(hex, NULL, 16);
             c = ph_fanout_conn(&srv->fan, serial);
-            if (c != NULL && memcmp(c->id, suffix, PH_CONN_ID_LEN) == 0) {
-                deliver_to_conn(srv, c, msg, f);
+            if (c != NULL) {
+                ph_conn_id(c, id);
+                if (memcmp(id, suffix, PH_CONN_ID_LEN) == 0) {
+                    deliver_to_conn(srv, c, msg, f);
+                }
             }
         }
     }
@@ -999,8 +1006,7 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
 
     c->wsi = wsi;
     c->serial = ++srv->next_serial;
-    snprintf(c->id, sizeof(c->id), "%016llx%016llx",
-             (unsigned long long)c->serial, (unsigned long long)r);
+    c->id_rand = r;
     ph_outq_init(&c->q);
     c->player_id = -1;
     ph_fanout_add_conn(&srv->fan, c);

@@ -452,6 +452,61 @@ test_fanout(void)
 }
 
 static void
+test_conn_id(void)
+{
+    ph_conn c;
+    char id[PH_CONN_ID_LEN + 1];
+
+    memset(&c, 0, sizeof(c));
+    c.serial = 0x1f;
+    c.id_rand = 0xfedcba9876543210ull;
+    ph_conn_id(&c, id);
+    CHECK(strcmp(id, "000000000000001ffedcba9876543210") == 0);
+}
+
+/* A group's first member is held inline; the array takes over at the
+ * second and keeps every member through growth, swap-removes and clear. */
+static void
+test_fanout_inline(void)
+{
+    enum { N = 9 };
+    ph_fanout f;
+    ph_conn *c = calloc(N, sizeof(*c));
+    char name[PH_GROUP_NAME_MAX];
+    int first, i, k;
+    ph_group *g;
+
+    ph_fanout_init(&f);
+    CHECK(ph_fanout_join(&f, &c[0], 1, "player_ABCD_1", &first) == 0 && first);
+    g = ph_fanout_group(&f, "player_ABCD_1", 13);
+    CHECK(g != NULL && g->n == 1 && g->members == &g->one && g->one == &c[0]);
+    for (i = 1; i < N; i++) {              /* 1 -> 3 -> 6 -> 12 slots */
+        CHECK(ph_fanout_join(&f, &c[i], 1, "player_ABCD_1", &first) == 0 && !first);
+        CHECK(g->members != &g->one && g->n == (uint32_t)i + 1 && g->cap >= g->n);
+        for (k = 0; k <= i; k++) {
+            CHECK(g->members[c[k].group_idx[1]] == &c[k]);
+        }
+    }
+    CHECK(ph_fanout_leave(&f, &c[0], 1, name) == 0);   /* the inline one */
+    CHECK(g->members[c[N - 1].group_idx[1]] == &c[N - 1]);
+    /* One left in the array, then back to one group member: still found. */
+    for (i = 1; i < N - 1; i++) {
+        CHECK(ph_fanout_leave(&f, &c[i], 1, name) == 0);
+    }
+    CHECK(g->n == 1 && g->members[0] == &c[N - 1]);
+    CHECK(ph_fanout_leave(&f, &c[N - 1], 1, name) == 1
+          && strcmp(name, "player_ABCD_1") == 0);
+    /* Freed by clear, inline or not; the members' slots are emptied. */
+    CHECK(ph_fanout_join(&f, &c[0], 0, "game_ABCD", &first) == 0);
+    CHECK(ph_fanout_join(&f, &c[1], 0, "game_EFGH", &first) == 0);
+    CHECK(ph_fanout_join(&f, &c[2], 0, "game_EFGH", &first) == 0);
+    ph_fanout_clear(&f);
+    CHECK(c[0].groups[0] == NULL && c[1].groups[0] == NULL && c[2].groups[0] == NULL);
+    CHECK(f.groups == NULL);
+    free(c);
+}
+
+static void
 test_rate(void)
 {
     ph_rate_limits lim = { 10000, 3, 4 };       /* 10/s, burst 3, flood 4 */
@@ -607,6 +662,8 @@ main(void)
     test_sha();
     test_log();
     test_fanout();
+    test_fanout_inline();
+    test_conn_id();
     test_rate();
     test_client_addr();
     test_heartbeat();

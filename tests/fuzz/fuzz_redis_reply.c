@@ -143,8 +143,7 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     memset(c, 0, sizeof(*c));
     c->wsi = (struct lws *)(uintptr_t)0x1000;   /* never dereferenced */
     c->serial = serial;
-    snprintf(c->id, sizeof(c->id), "%016llx%016llx",
-             (unsigned long long)serial, 0x0123456789abcdefull);
+    c->id_rand = 0x0123456789abcdefull;
     memcpy(c->code, "ABCD", 5);
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
