@@ -6,10 +6,11 @@ CPY := $(if $(PY),$(PY),.venv/bin/python)
 CC ?= cc
 VALGRIND ?= valgrind
 
-CTEST_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -Icsrc
+CTEST_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -Icsrc/common
 CTEST_BIN = build/ctest/test_c
-# Pure-C sources the unit tests link (no Python in them).
-CTEST_SRCS = tests/c/test_main.c csrc/mpack_read.c csrc/chash.c csrc/names.c csrc/sentinel.c
+# Pure-C sources the unit tests link (no Python in them), all shared ones.
+CTEST_SRCS = tests/c/test_main.c csrc/common/mpack_read.c csrc/common/chash.c \
+             csrc/common/names.c csrc/common/sentinel.c
 CTEST_LIBS = -lz -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
@@ -59,7 +60,8 @@ asan:
 
 ctest-build: $(CTEST_BIN)
 
-$(CTEST_BIN): $(CTEST_SRCS) tests/c/ctest.h csrc/mpack_read.h csrc/chash.h csrc/names.h
+$(CTEST_BIN): $(CTEST_SRCS) tests/c/ctest.h csrc/common/mpack_read.h csrc/common/chash.h \
+             csrc/common/names.h csrc/common/sentinel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CTEST_CFLAGS) -o $@ $(CTEST_SRCS) $(CTEST_LIBS)
 

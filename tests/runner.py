@@ -16,7 +16,9 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import unittest
+from collections import defaultdict
 from urllib.parse import quote
 
 from channels.layers import channel_layers
@@ -30,8 +32,40 @@ from partyhub.celery import use_broker
 from .redis_server import RedisServer
 
 
+class TimedResult(unittest.TextTestResult):
+    """A text result that also writes the slowest test classes to a file.
+
+    Set PARTYHUB_TEST_TIMES=<path>: each class's wall time (its tests plus
+    the set-up and tear-down between them) goes there, slowest first, so the
+    suite's 15-minute budget can be spent knowingly (docs/testing.md).
+    """
+
+    def startTestRun(self) -> None:
+        super().startTestRun()
+        self.class_times: dict[str, float] = defaultdict(float)
+        self.mark = time.monotonic()
+
+    def stopTest(self, test) -> None:
+        super().stopTest(test)
+        now = time.monotonic()
+        self.class_times[type(test).__module__ + "." + type(test).__qualname__] += now - self.mark
+        self.mark = now
+
+    def stopTestRun(self) -> None:
+        super().stopTestRun()
+        path = os.environ.get("PARTYHUB_TEST_TIMES")
+        if path:
+            rows = sorted(self.class_times.items(), key=lambda row: -row[1])
+            with open(path, "w") as out:
+                out.write(f"{sum(self.class_times.values()):8.1f}  total\n")
+                out.writelines(f"{seconds:8.1f}  {name}\n" for name, seconds in rows)
+
+
 class PartyhubTestRunner(DiscoverRunner):
     redis: RedisServer | None = None
+
+    def get_resultclass(self):
+        return super().get_resultclass() or TimedResult
 
     def setup_test_environment(self, **kwargs) -> None:
         super().setup_test_environment(**kwargs)

@@ -4,7 +4,7 @@
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
  * sidecar's async links use), bounded exactly as the sidecar bounds its
- * links (ph_redis_reader_bound, csrc/uvredis.c), and every reply it
+ * links (ph_redis_reader_bound, csrc/sidecar/uvredis.c), and every reply it
  * produces is handed to one of the reply callbacks, exactly as the event
  * loop would:
  *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
@@ -40,8 +40,8 @@
  * start, under libFuzzer's -malloc_limit_mb (= -rss_limit_mb, 2048), and
  * the corpus holds the input as a regression test (docs/testing.md).
  */
-#include "../../csrc/server_conn.c"
-#include "../../csrc/server_redis.c"
+#include "../../csrc/sidecar/server_conn.c"
+#include "../../csrc/sidecar/server_redis.c"
 
 #include "fuzz_util.h"
 
