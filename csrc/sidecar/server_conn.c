@@ -360,21 +360,27 @@ parse_player_id(const char *s, size_t len)
     return v;
 }
 
+/*
+ * The session lookup's context (auth_reply_cb's priv): the connection and
+ * the sha256 of the token it presented, held for that one round trip
+ * only, so that no ph_conn carries it for its whole life.
+ */
+typedef struct auth_req {
+    uint64_t serial;
+    unsigned char digest[PH_SHA256_LEN];   /* zeros without a valid token */
+} auth_req;
+
+/* The session lookup's reply for c, which presented token_digest. */
 static void
-auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+auth_check(ph_server *srv, ph_conn *c, redisReply *reply,
+           const unsigned char token_digest[PH_SHA256_LEN])
 {
-    ph_server *srv = link_srv(ac);
-    redisReply *reply = r;
-    ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
     redisReply *host, *player, *closed;
     char digest[PH_SHA256_HEX_LEN + 1], group[PH_GROUP_NAME_MAX];
     char key[PH_KEY_MAX];
     const char *argv[2];
     size_t lens[2];
 
-    if (c == NULL || c->state != PH_CONN_AUTHING) {
-        return;
-    }
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
         || reply->elements != 3) {
         ph_logf(srv->log, PH_LOG_WARNING, "session lookup failed for %s",
@@ -399,7 +405,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (c->role == PH_ROLE_HOST) {
-        ph_sha256_hex(c->token_digest, digest);
+        ph_sha256_hex(token_digest, digest);
         if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
                          (size_t)host->len)) {
             ph_srv_conn_close(srv, c, 4003);
@@ -415,7 +421,6 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
             return;
         }
     }
-    memset(c->token_digest, 0, sizeof(c->token_digest));
     snprintf(group, sizeof(group), "game_%s", c->code);
     if (conn_join(srv, c, 0, group) < 0) {
         ph_srv_conn_close(srv, c, 1011);
@@ -449,19 +454,56 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
                          (void *)(uintptr_t)c->serial, 2, argv, lens);
 }
 
-/* Start the Redis lookups for a freshly opened socket. */
+/* Runs once per lookup (ph_srv_redis_command); frees its context. */
 static void
+auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    auth_req *q = priv;
+    ph_server *srv = link_srv(ac);
+    ph_conn *c = ph_fanout_conn(&srv->fan, q->serial);
+
+    if (c != NULL && c->state == PH_CONN_AUTHING) {
+        auth_check(srv, c, r, q->digest);
+    }
+    ph_wipe(q, sizeof(*q));
+    free(q);
+}
+
+/*
+ * Start the Redis lookups for a freshly opened socket: its token (still
+ * readable from the handshake's headers) is hashed into the lookup's
+ * context. Returns 0, or -1 when out of memory or libcrypto fails (the
+ * caller closes with 1011).
+ */
+static int
 conn_start_auth(ph_server *srv, ph_conn *c)
 {
     char key[PH_KEY_MAX], field[2 + PH_SHA256_HEX_LEN + 1];
-    char digest[PH_SHA256_HEX_LEN + 1];
-    const char *argv[5];
+    char digest[PH_SHA256_HEX_LEN + 1], val[PH_TOKEN_MAX + 32];
+    const char *argv[5], *v;
     size_t lens[5];
+    auth_req *q = calloc(1, sizeof(*q));
     int i;
 
+    if (q == NULL) {
+        return -1;
+    }
+    q->serial = c->serial;
+    if (c->token_ok) {
+        /* Only the digest is used: Django stores sha256(token) too. */
+        v = lws_get_urlarg_by_name(c->wsi, "session_token=", val, sizeof(val));
+        if (v == NULL || ph_sha256(v, strlen(v), q->digest) < 0) {
+            ph_logf(srv->log, PH_LOG_ERROR, "token digest failed for %s",
+                    c->code);
+            ph_wipe(val, sizeof(val));
+            free(q);
+            return -1;
+        }
+        ph_wipe(val, sizeof(val));
+    }
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
-    ph_sha256_hex(c->token_digest, digest);
+    ph_sha256_hex(q->digest, digest);
     snprintf(field, sizeof(field), "p:%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
@@ -470,7 +512,8 @@ conn_start_auth(ph_server *srv, ph_conn *c)
         lens[i] = strlen(argv[i]);
     }
     ph_srv_redis_command(srv, ph_srv_game_shard(srv, c->code), auth_reply_cb,
-                         (void *)(uintptr_t)c->serial, 5, argv, lens);
+                         q, 5, argv, lens);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -961,11 +1004,11 @@ refuse:
 }
 
 /*
- * FILTER: remember code, role and token (path and Origin are checked).
- * Refuses (-1) a bad path, or a token libcrypto cannot hash.
+ * FILTER: remember code, role and whether the token is well formed (path
+ * and Origin are checked). Refuses (-1) a bad path.
  */
 static int
-ws_filter(ph_server *srv, struct lws *wsi, ph_conn *c)
+ws_filter(struct lws *wsi, ph_conn *c)
 {
     char path[256], val[PH_TOKEN_MAX + 32];
     const char *v;
@@ -985,16 +1028,9 @@ ws_filter(ph_server *srv, struct lws *wsi, ph_conn *c)
     rc = ph_ws_parse_role(v);
     c->role_ok = rc >= 0;
     c->role = rc == PH_ROLE_HOST ? PH_ROLE_HOST : PH_ROLE_PLAYER;
-    c->token_ok = 0;
+    /* Checked here, hashed when the lookup starts (conn_start_auth). */
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
-    if (v != NULL && ph_ws_token_ok(v)) {
-        /* Only the digest is kept: Django stores sha256(token) too. */
-        if (ph_sha256(v, strlen(v), c->token_digest) < 0) {
-            ph_logf(srv->log, PH_LOG_ERROR, "libcrypto: SHA-256 failed");
-            return -1;
-        }
-        c->token_ok = 1;
-    }
+    c->token_ok = v != NULL && ph_ws_token_ok(v);
     return 0;
 }
 
@@ -1037,7 +1073,10 @@ ws_established(ph_server *srv, struct lws *wsi, ph_conn *c)
         lws_close_reason(wsi, 1013, NULL, 0);
         return -1;
     }
-    conn_start_auth(srv, c);
+    if (conn_start_auth(srv, c) < 0) {
+        lws_close_reason(wsi, 1011, NULL, 0);
+        return -1;
+    }
     return 0;
 }
 
@@ -1232,7 +1271,7 @@ ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return ws_filter(srv, wsi, c);
+        return ws_filter(wsi, c);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ws_confirm_upgrade(srv, wsi);
     case LWS_CALLBACK_ESTABLISHED:

@@ -464,6 +464,47 @@ test_conn_id(void)
     CHECK(strcmp(id, "000000000000001ffedcba9876543210") == 0);
 }
 
+/* Messages held before the welcome come back oldest first, at most max
+ * of them; clear frees what is left. */
+static void
+test_conn_pending(void)
+{
+    ph_conn c;
+    ph_pending *p;
+    char text[8];
+    int i;
+
+    memset(&c, 0, sizeof(c));
+    CHECK(ph_conn_pending_pop(&c) == NULL);
+    for (i = 0; i < 3; i++) {
+        snprintf(text, sizeof(text), "m%d", i);
+        CHECK(ph_conn_pending_add(&c, text, strlen(text), 3) == 0);
+    }
+    CHECK(ph_conn_pending_add(&c, "m3", 2, 3) == -1 && c.npend == 3);
+    p = ph_conn_pending_pop(&c);
+    CHECK(p != NULL && p->len == 2 && strcmp(p->text, "m0") == 0);
+    free(p);
+    CHECK(ph_conn_pending_add(&c, "m3", 2, 3) == 0);  /* behind m1, m2 */
+    for (i = 1; i <= 3; i++) {
+        snprintf(text, sizeof(text), "m%d", i);
+        p = ph_conn_pending_pop(&c);
+        CHECK(p != NULL && strcmp(p->text, text) == 0);
+        free(p);
+    }
+    CHECK(ph_conn_pending_pop(&c) == NULL && c.npend == 0 && c.pend == NULL);
+    CHECK(ph_conn_pending_add(&c, "x", 1, 3) == 0);
+    CHECK(ph_conn_pending_add(&c, "y", 1, 3) == 0);
+    ph_conn_pending_clear(&c);                       /* valgrind: no leak */
+    CHECK(c.npend == 0 && c.pend == NULL);
+    /* Reassembly: up to max bytes, then -1 with the buffer kept. */
+    CHECK(ph_conn_rx_append(&c, "abc", 3, 5) == 0);
+    CHECK(ph_conn_rx_append(&c, "de", 2, 5) == 0);
+    CHECK(c.rx_len == 5 && strcmp(c.rx, "abcde") == 0);
+    CHECK(ph_conn_rx_append(&c, "f", 1, 5) == -1 && c.rx_len == 5);
+    ph_conn_rx_reset(&c);
+    CHECK(c.rx == NULL && c.rx_len == 0);
+}
+
 /* A group's first member is held inline; the array takes over at the
  * second and keeps every member through growth, swap-removes and clear. */
 static void
@@ -664,6 +705,7 @@ main(void)
     test_fanout();
     test_fanout_inline();
     test_conn_id();
+    test_conn_pending();
     test_rate();
     test_client_addr();
     test_heartbeat();
