@@ -58,7 +58,7 @@ lint: venv
 # The whole Django suite against the normal build (`make test` runs it under
 # ASan instead, below).
 test-python: setup
-	@$(PY) manage.py test
+	@$(PY) manage.py test --parallel $(TEST_PARALLEL)
 
 # `make test` runs the whole Django suite once, under the ASan+UBSan build
 # of the extension (`asan`, mk/c.mk: it rebuilds the normal one after), then

@@ -13,6 +13,7 @@ environment children inherit.
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite, _init_worker
 
 from partyhub.celery import use_broker
 
@@ -61,8 +62,28 @@ class TimedResult(unittest.TextTestResult):
                 out.writelines(f"{seconds:8.1f}  {name}\n" for name, seconds in rows)
 
 
+def init_worker(counter, *args, **kwargs) -> None:
+    """A parallel worker (`manage.py test --parallel N`): Django's set-up, then its own Redis.
+
+    Each worker gets a private redis-server, so the tests that stop, kill or
+    flush "the" Redis (test_faults, test_c_layer) never touch another
+    worker's, and `DATABASE_URL` names this worker's clone of the test
+    database, so the servers its tests start see the data its tests write.
+    """
+    _init_worker(counter, *args, **kwargs)
+    redis = PartyhubTestRunner.redis = RedisServer().start()
+    multiprocessing.util.Finalize(redis, redis.close, exitpriority=10)
+    use_redis(redis.port)
+    os.environ["DATABASE_URL"] = database_url(connections["default"].settings_dict)
+
+
+class PartyhubParallelSuite(ParallelTestSuite):
+    init_worker = init_worker
+
+
 class PartyhubTestRunner(DiscoverRunner):
     redis: RedisServer | None = None
+    parallel_test_suite = PartyhubParallelSuite
 
     def get_resultclass(self):
         return super().get_resultclass() or TimedResult
