@@ -170,7 +170,7 @@ class DaphneServer(ServerUnderTest):
         log.close()
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"{self.http_url}/api/sessions/ZZZZ/"
         while time.monotonic() < deadline:
@@ -255,7 +255,7 @@ class SidecarServer(ServerUnderTest):
             command, env=self.daphne.env(), cwd=settings.BASE_DIR, stdout=log, stderr=log
         )
         log.close()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the sidecar exited: see {self.log_path}")
