@@ -10,6 +10,8 @@ settings table.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
 from lobby.driver import PLAYER, Action, Award, GameDriver, Pages, Phase
@@ -111,7 +113,7 @@ def guessed(session: GameSession) -> list[int]:
 class HunchDriver(GameDriver):
     name = "hunch"
     title = "Hunch"
-    pitch = "Everyone holds a secret number: guess the total of them all."
+    pitch = _("Everyone holds a secret number: guess the total of them all.")
     min_players = 2
     max_players = 10
     settings = SETTINGS
