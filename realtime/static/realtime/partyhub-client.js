@@ -82,14 +82,17 @@
 
 /**
  * `text` in the page's language: through Django's JavaScript catalog
- * (`gettext`, /jsi18n/) when the page loaded it, else as it is.
+ * (the global `gettext`, /jsi18n/) when the page loaded it, else as it is.
  * @param {string} text
  * @returns {string}
  */
-function translate(text) {
-  const gettext = globalThis.gettext;
-  return typeof gettext === "function" ? gettext(text) : text;
+function gettext(text) {
+  const catalog = /** @type {any} */ (globalThis).gettext;
+  return typeof catalog === "function" ? catalog(text) : text;
 }
+
+/** Marks `text` for translation (makemessages) without translating it yet. */
+const gettext_noop = (/** @type {string} */ text) => text;
 
 /** `format` with each `%s` replaced by the next of `values` (the catalog's `interpolate`). */
 function interpolate(format, values) {
@@ -115,10 +118,10 @@ export const CLOSE_SERVICE_RESTART = 1012;
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
-  4000: "The host has ended this game.",
-  4001: "You left this game.",
-  4003: "This game does not accept your key (it may belong to another game).",
-  4004: "There is no game with this code.",
+  4000: gettext_noop("The host has ended this game."),
+  4001: gettext_noop("You left this game."),
+  4003: gettext_noop("This game does not accept your key (it may belong to another game)."),
+  4004: gettext_noop("There is no game with this code."),
 });
 
 /**
@@ -176,7 +179,7 @@ export async function apiRequest(method, path, options = {}) {
       cache: "no-store",
     });
   } catch (err) {
-    throw new ApiError(0, "NETWORK", translate("Could not reach the game server. Check your connection."));
+    throw new ApiError(0, "NETWORK", gettext("Could not reach the game server. Check your connection."));
   } finally {
     clearTimeout(timer);
   }
@@ -191,7 +194,7 @@ export async function apiRequest(method, path, options = {}) {
     throw new ApiError(
       response.status,
       error.code || `HTTP_${response.status}`,
-      error.message || interpolate(translate("The server answered %s."), [response.status]),
+      error.message || interpolate(gettext("The server answered %s."), [response.status]),
     );
   }
   return data || {};
@@ -476,7 +479,7 @@ export class PartyhubClient {
     this.drainAt = null;
     if (code in FATAL_CLOSE_CODES) {
       this.fatal = code;
-      const reason = translate(FATAL_CLOSE_CODES[code]);
+      const reason = gettext(FATAL_CLOSE_CODES[code]);
       this._setStatus("offline", { code, reason, fatal: true });
       this._emit("error", { type: "error", code: `CLOSE_${code}`, message: reason, local: true });
       return;
@@ -514,7 +517,7 @@ export class PartyhubClient {
     if (this.attempt >= this.options.maxAttempts) {
       // Never a dead end while the game may exist: `offline`, and one more
       // try every maxDelay (wake() and retry() try at once).
-      this._setStatus("offline", { reason: translate("The connection could not be restored.") });
+      this._setStatus("offline", { reason: gettext("The connection could not be restored.") });
       this.metrics.reconnectAttempts += 1;
       this._timers.reconnect = setTimeout(() => this.connect(), this.options.maxDelay);
       return;
@@ -737,13 +740,13 @@ export class PartyhubClient {
    */
   act(type, fields = {}) {
     if (this.status !== "connected" || !this.ws || this.ws.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new ApiError(0, "NETWORK", translate("Not connected to the game server.")));
+      return Promise.reject(new ApiError(0, "NETWORK", gettext("Not connected to the game server.")));
     }
     const ref = `a${this._nextRef++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this._acts.delete(ref);
-        reject(new ApiError(0, "TIMEOUT", translate("The game server did not answer in time.")));
+        reject(new ApiError(0, "TIMEOUT", gettext("The game server did not answer in time.")));
       }, this.options.actTimeout);
       this._acts.set(ref, { resolve, reject, timer });
       this._sendNow({ ...fields, type, ref });
