@@ -227,7 +227,7 @@ export class HostPage {
     if (!state) return;
     if (this.expected && state.phase === this.expected.phase) this.expected = null;
     showPhase(state.phase);
-    document.body.dataset.phase = state.phase;
+    document.body.dataset.gamePhase = state.phase;
     this.device.update(state, this.client.status === "connected");
     if (state.phase === "finished" || state.closed) forgetIdentity(this.code, "host");
     const titles = { ...TITLES, ...(this.options.titles || {}) };

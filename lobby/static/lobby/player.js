@@ -158,7 +158,7 @@ export class PlayerPage {
     if (!state) return;
     const section = this.options.section ? this.options.section(state) : state.phase;
     showPhase(section);
-    document.body.dataset.phase = state.phase;
+    document.body.dataset.gamePhase = state.phase;
     this.device.update(state, this.client.status === "connected");
     // The game is over: this device stops offering to continue it.
     if (state.phase === "finished" || state.closed) forgetIdentity(this.code, "player");
