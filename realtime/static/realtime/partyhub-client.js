@@ -518,8 +518,10 @@ export class PartyhubClient {
       // Never a dead end while the game may exist: `offline`, and one more
       // try every maxDelay (wake() and retry() try at once).
       this._setStatus("offline", { reason: gettext("The connection could not be restored.") });
-      this.metrics.reconnectAttempts += 1;
-      this._timers.reconnect = setTimeout(() => this.connect(), this.options.maxDelay);
+      this._timers.reconnect = setTimeout(() => {
+        this.metrics.reconnectAttempts += 1;
+        this.connect();
+      }, this.options.maxDelay);
       return;
     }
     const delay = backoffDelay(this.attempt, this.options);
