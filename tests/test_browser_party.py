@@ -101,8 +101,17 @@ class PartyTests(BrowserTestCase):
         self.join(bo, code, "Bo")
         expect(host.locator("#player-count")).to_have_text("2")
 
-        # A round: both guess, the scoreboard shows the points.
-        host.click("#btn-start-round")
+        # A round, started from the keyboard (with a visible focus ring):
+        # both guess, the scoreboard shows the points.
+        host.locator("#btn-start-round").press("Enter")
+        expect(host.locator("#phase-title")).to_have_text("Guess the total!")
+        # The disabled button hands the focus on to the next usable control.
+        expect(host.locator("#btn-pause")).to_be_focused()
+        focus = host.evaluate(
+            """() => [document.activeElement.matches(':focus-visible'),
+                      getComputedStyle(document.activeElement).outlineStyle]"""
+        )
+        self.assertEqual(focus, [True, "solid"])
         for phone in (ana, bo):
             expect(phone.locator("#phase-title")).to_have_text("Guess the total")
             self.assert_fits(phone, "guessing at 360")
@@ -213,6 +222,12 @@ class PartyTests(BrowserTestCase):
         expect(page.locator("#phase-title")).to_have_text("Gør dig klar")
         self.assert_fits(page, "lobby at 360")
         self.shot(page, "lobby-da-360")
+        # The device's colour scheme: dark or light.
+        backgrounds = set()
+        for scheme in ("dark", "light"):
+            page.emulate_media(color_scheme=scheme)
+            backgrounds.add(page.evaluate("() => getComputedStyle(document.body).backgroundColor"))
+        self.assertEqual(len(backgrounds), 2)
         # The switcher: English from now on, whatever the browser asks.
         page.select_option("#language-select", "en")
         expect(page.locator("html")).to_have_attribute("lang", "en")

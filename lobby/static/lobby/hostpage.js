@@ -192,6 +192,16 @@ export class HostPage {
     for (const button of this.buttons) {
       button.classList.toggle("primary", !button.disabled && !button.classList.contains("secondary"));
     }
+    // A keyboard user's button went disabled under them: focus the first
+    // control they can use now, rather than losing focus to the page.
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (this.refocus && lost) {
+      const next = this.buttons.find((button) => !button.disabled);
+      if (next) {
+        next.focus();
+        this.refocus = false;
+      }
+    }
   }
 
   /** Run a host action over REST; the events that follow update every screen. */
@@ -200,6 +210,7 @@ export class HostPage {
     if (this.inFlight) return;
     if (action === "pause" && client.state && client.state.paused) action = "resume";
     if (action === "exit" && !window.confirm(gettext("End this game for everyone?"))) return;
+    this.refocus = this.buttons.includes(/** @type {any} */ (document.activeElement));
     this.inFlight = true;
     this.updateButtons(client.state);
     try {
