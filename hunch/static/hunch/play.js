@@ -2,9 +2,14 @@
 // (hidden until tapped, so a neighbour cannot glance at it) and the guess.
 // The secret comes privately: `hunch.secret`, and `player.state` (as
 // client.you) after every (re)connect.
-import { $, Countdown, fmt, gettext, points, runCountdown, toastError } from "../lobby/common.js";
+import { $, Countdown, addMessages, fmt, gettext, points, runCountdown, toastError } from "../lobby/common.js";
 import { playerPage } from "../lobby/player.js";
 import { hunchReducer } from "./events.js";
+
+addMessages({
+  ALREADY_GUESSED: gettext("You already guessed this round."),
+  INVALID_FIELD: gettext("Type a whole number, 0 or more."),
+});
 
 const countdown = new Countdown($("countdown"));
 let shownRound = null;

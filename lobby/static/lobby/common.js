@@ -83,6 +83,11 @@ const FRIENDLY = {
   INVALID_TOKEN: gettext("Your player key is no longer valid."),
   WRONG_SESSION: gettext("Your key belongs to another game."),
   NOT_IN_GAME: gettext("You are not in this game any more."),
+  SESSION_CLOSED: gettext("The host has ended this game."),
+  PAUSED: gettext("The game is paused: only resume (or end) works now."),
+  NOT_PAUSED: gettext("The game is not paused."),
+  NO_MORE_ROUNDS: gettext("That was the last round: finish the game."),
+  NO_CODE_AVAILABLE: gettext("Could not find a free game code; try again."),
 };
 
 /**
@@ -104,6 +109,9 @@ export function humanMessage(problem) {
     return gettext("This game has already started, so no one can join now.");
   }
   if (code === "WRONG_PHASE") return gettext("Too late: the game has moved on.");
+  if (code === "INVALID_NAME" && /^A name /.test(problem.message || "")) {
+    return fmt(gettext("A name has 1 to %(max)s characters."), { max: pageConfig().name_max });
+  }
   if (code === "NOT_ENOUGH_PLAYERS") {
     const min = pageConfig().min_players || 2;
     return fmt(gettext("At least %(min)s players must join before the game can start."), { min });

@@ -7,6 +7,8 @@ addMessages({
   OWN_LIE: gettext("That's your own lie: pick another answer."),
   ALREADY_GUESSED: gettext("You already picked an answer this round."),
   NO_QUESTIONS_LEFT: gettext("The question bank has run out of new questions."),
+  INVALID_LIE: gettext("A lie needs at least one letter or digit, and fits in the box."),
+  UNKNOWN_ANSWER: gettext("That answer is not in this round any more."),
 });
 
 /**
