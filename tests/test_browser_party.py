@@ -204,7 +204,7 @@ class PartyTests(BrowserTestCase):
         self.assert_no_page_errors()
 
     def test_danish_and_360_px(self):
-        code, _ = self.django(Api().create, game="spyster")
+        code, host_token = self.django(Api().create, game="spyster")
         phone = self.browser.new_context(locale="da-DK", **PHONE_360)
         page = phone.new_page()
         self.pages["da"] = page
@@ -222,6 +222,15 @@ class PartyTests(BrowserTestCase):
         expect(page.locator("#phase-title")).to_have_text("Gør dig klar")
         self.assert_fits(page, "lobby at 360")
         self.shot(page, "lobby-da-360")
+        # The big screen on a phone, in Danish: it fits too.
+        host = phone.new_page()
+        self.pages["da-host"] = host
+        host.goto(self.url(f"/host/{code}/#host={host_token}"))
+        expect(self.status(host)).to_contain_text("Forbundet")
+        expect(host.locator("#phase-title")).to_have_text("Venter på spillere")
+        self.assert_fits(host, "the big screen at 360")
+        self.shot(host, "host-da-360")
+        host.close()
         # The device's colour scheme: dark or light.
         backgrounds = set()
         for scheme in ("dark", "light"):
