@@ -12,7 +12,7 @@ import io
 import re
 import time
 
-from .browser_support import BIG_SCREEN, BrowserTestCase
+from .browser_support import BIG_SCREEN, PHONE, BrowserTestCase
 from .helpers import Api
 
 try:
@@ -20,8 +20,7 @@ try:
 except ImportError:  # the browser tests skip themselves, saying why
     expect = None
 
-# The narrowest phone the pages are made for.
-PHONE_360 = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+PHONE_360 = PHONE  # 360 px wide
 
 # The Page Visibility API as the page sees it, driven by the test: a phone
 # that sleeps hides the page (visibilitychange), waking shows it again.
