@@ -11,6 +11,7 @@ settings table.
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
@@ -127,8 +128,16 @@ class HunchDriver(GameDriver):
     }
     private_events = {SECRET: ("round", "secret")}
     awards = (
-        Award("closest", "Sharpest hunch", "Closest to the total the most rounds."),
-        Award("bullseye", "Bullseye", "Guessed the exact total the most often."),
+        Award(
+            "closest",
+            gettext_noop("Sharpest hunch"),
+            gettext_noop("Closest to the total the most rounds."),
+        ),
+        Award(
+            "bullseye",
+            gettext_noop("Bullseye"),
+            gettext_noop("Guessed the exact total the most often."),
+        ),
         CROWD_FAVOURITE,
     )
     pages = Pages(host="hunch/host.html", play="hunch/play.html")

@@ -53,6 +53,9 @@ def page_config(
     }
     if driver is not None:
         config.update(game=driver.name, title=driver.title, min_players=driver.min_players)
+        # Award titles travel in English in phase.game_over (one event for
+        # everyone): each page gets them in its own language, by award id.
+        config["award_titles"] = {award.id: _(award.title) for award in driver.awards}
         config.update(driver.page_config(session))
     return config
 

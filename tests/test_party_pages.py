@@ -90,6 +90,20 @@ class LanguageTests(TestCase):
         english = self.client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         self.assertIn("Join a game", english)
 
+    def test_award_titles_in_the_page_language(self):
+        """phase.game_over carries English titles (one event for everyone):
+        each page's config has them in its language, by award id."""
+        code, _ = Api().create(game="hunch")
+        page = self.client.get(f"/host/{code}/", HTTP_ACCEPT_LANGUAGE="da")
+        config = json.loads(
+            re.search(
+                r'id="partyhub-config" type="application/json">(.*?)</script>',
+                page.content.decode(),
+            ).group(1)
+        )
+        self.assertEqual(config["award_titles"]["bullseye"], "Plet")
+        self.assertEqual(config["award_titles"]["crowd_favourite"], "Publikums favorit")
+
     def test_the_switcher_overrides_the_browser(self):
         response = self.client.post("/i18n/setlang/", {"language": "da", "next": "/"})
         self.assertEqual(response.status_code, 302)

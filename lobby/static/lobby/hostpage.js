@@ -326,7 +326,10 @@ export class HostPage {
       $("awards"),
       (state.awards || [])
         .filter((a) => a.winners.length)
-        .map((a) => h("li", {}, h("strong", {}, a.title), ` ${names(a.winners)} (${a.count})`)),
+        .map((a) => {
+          const title = (this.config.award_titles || {})[a.award] || a.title;
+          return h("li", {}, h("strong", {}, title), ` ${names(a.winners)} (${a.count})`);
+        }),
     );
   }
 
