@@ -704,6 +704,7 @@ ph_server_free(ph_server *srv)
     server_teardown(srv);
     ph_srv_redis_free(srv);
     ph_addr_count_clear(&srv->addrs);
+    free(srv->cork);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

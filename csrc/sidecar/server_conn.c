@@ -49,6 +49,10 @@ wall_clock_ms(void)
 /* ------------------------------------------------------------------ */
 /* connection helpers                                                   */
 
+static void conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm);
+static int conn_write_packed(ph_server *srv, ph_conn *c, size_t max);
+static int cork_add(ph_server *srv, ph_conn *c);
+
 
 /*
  * Close c asynchronously with code: the queue is dropped and the close
@@ -80,6 +84,16 @@ ph_srv_conn_close(ph_server *srv, ph_conn *c, int code)
 void
 ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
 {
+    conn_queue(srv, c, f, 1);
+}
+
+/*
+ * ph_srv_conn_send's body; arm = 0 leaves asking for WRITEABLE to the
+ * caller (the corked fan-out writes the socket itself at the flush).
+ */
+static void
+conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm)
+{
     ph_outq_status rc;
 
     if (c->state == PH_CONN_CLOSING) {
@@ -87,7 +101,7 @@ ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
     }
     rc = ph_outq_push(&c->q, f, &srv->cfg.out_limits, now_ms());
     if (rc == PH_OUTQ_OK) {
-        if (c->state == PH_CONN_READY) {
+        if (arm && c->state == PH_CONN_READY) {
             lws_callback_on_writable(c->wsi);
         }
         return;
@@ -754,9 +768,122 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
 void
 ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
 {
+    if (srv->corking && c->state == PH_CONN_READY && cork_add(srv, c) == 0) {
+        conn_queue(srv, c, f, 0);
+        return;
+    }
     if (!conn_write_now(srv, c, f)) {
         ph_srv_conn_send(srv, c, f);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* corked fan-out                                                       */
+
+/* List c for the flush (once). 0, or -1 when the list cannot grow (the
+ * caller then writes c at once, as without the cork). */
+static int
+cork_add(ph_server *srv, ph_conn *c)
+{
+    if (c->corked) {
+        return 0;
+    }
+    if (srv->ncork == srv->cork_cap) {
+        size_t ncap = srv->cork_cap ? srv->cork_cap * 2 : 1024;
+        ph_conn **nc;
+
+        if (ncap > UINT32_MAX) {
+            return -1;
+        }
+        nc = realloc(srv->cork, ncap * sizeof(*nc));
+        if (nc == NULL) {
+            return -1;
+        }
+        srv->cork = nc;
+        srv->cork_cap = ncap;
+    }
+    c->cork_idx = (uint32_t)srv->ncork;
+    c->corked = 1;
+    srv->cork[srv->ncork++] = c;
+    return 0;
+}
+
+void
+ph_srv_cork_begin(ph_server *srv)
+{
+    srv->corking = 1;
+}
+
+/*
+ * Write each listed socket's queued frames, several in one send (see
+ * conn_write_packed); a socket with more than one send's worth, or whose
+ * previous send is still partly in lws, is left to WRITEABLE.
+ */
+void
+ph_srv_cork_flush(ph_server *srv)
+{
+    size_t i;
+
+    srv->corking = 0;
+    for (i = 0; i < srv->ncork; i++) {
+        ph_conn *c = srv->cork[i];
+
+        if (c == NULL) {
+            continue;                  /* closed since it was listed */
+        }
+        c->corked = 0;
+        if (c->state != PH_CONN_READY || ph_outq_peek(&c->q) == NULL) {
+            continue;
+        }
+        if (!lws_partial_buffered(c->wsi)
+            && conn_write_packed(srv, c, (size_t)srv->cfg.writes_per_turn) < 0) {
+            /* As in conn_write_now: the socket is unusable. */
+            ph_srv_conn_close(srv, c, 1011);
+            continue;
+        }
+        if (ph_outq_peek(&c->q) != NULL) {
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    srv->ncork = 0;
+}
+
+/*
+ * Write c's oldest queued frames in one send: as many whole frames as fit
+ * in PH_CORK_BYTES (ph_outq_pack lays them out, headers included, and
+ * lws_write passes LWS_WRITE_RAW bytes through unframed, keeping any
+ * unsent remainder like any other write), at most max. A frame bigger
+ * than that goes alone, framed by lws in its headroom. Returns the frames
+ * written (0 when the queue is empty), or -1 on a socket error.
+ */
+static int
+conn_write_packed(ph_server *srv, ph_conn *c, size_t max)
+{
+    size_t nf, n, i, bytes = 0;
+    ph_frame *f = ph_outq_peek(&c->q);
+
+    if (f == NULL) {
+        return 0;
+    }
+    n = ph_outq_pack(&c->q, max, srv->cork_buf, sizeof(srv->cork_buf), &nf);
+    if (nf == 0) {
+        if (lws_write(c->wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
+            < (int)f->len) {
+            return -1;
+        }
+        nf = 1;
+    }
+    else if (lws_write(c->wsi, srv->cork_buf, n, LWS_WRITE_RAW) < (int)n) {
+        return -1;
+    }
+    for (i = 0; i < nf; i++) {
+        f = ph_outq_pop(&c->q, &srv->cfg.out_limits);
+        bytes += f->len;
+        ph_srv_frame_release(srv, f);
+    }
+    cnt_add(&srv->st.messages_out, nf);
+    cnt_add(&srv->st.bytes_out, bytes);
+    return (int)nf;
 }
 
 static int
@@ -1123,29 +1250,25 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
 }
 
 /*
- * Write up to writes_per_turn queued frames, stopping when the socket is
- * full: lws then keeps the unsent part (lws_partial_buffered), which tells
+ * Write up to writes_per_turn queued frames, several per send
+ * (conn_write_packed), stopping when the socket is full: lws then keeps the unsent part (lws_partial_buffered), which tells
  * us without the poll() lws_send_pipe_choked() costs per frame. Asks for
  * another WRITEABLE when frames remain. Returns 0, or -1 to hang up.
  */
 static int
 ws_write_queue(ph_server *srv, struct lws *wsi, ph_conn *c)
 {
-    int n = 0;
-    ph_frame *f;
+    int n = 0, w;
 
-    while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
+    while (ph_outq_peek(&c->q) != NULL && n < srv->cfg.writes_per_turn) {
         if (n > 0 && lws_partial_buffered(wsi)) {
             break;
         }
-        if (lws_write(wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
-            < (int)f->len) {
+        w = conn_write_packed(srv, c, (size_t)(srv->cfg.writes_per_turn - n));
+        if (w < 0) {
             return -1;
         }
-        cnt_add(&srv->st.messages_out, 1);
-        cnt_add(&srv->st.bytes_out, f->len);
-        ph_srv_frame_release(srv, ph_outq_pop(&c->q, &srv->cfg.out_limits));
-        n++;
+        n += w;
     }
     if (ph_outq_peek(&c->q) != NULL) {
         lws_callback_on_writable(wsi);
@@ -1214,6 +1337,10 @@ ws_closed(ph_server *srv, ph_conn *c)
 {
     if (!c->in_table) {
         return;                        /* rejected before ESTABLISHED */
+    }
+    if (c->corked) {
+        srv->cork[c->cork_idx] = NULL;
+        c->corked = 0;
     }
     conn_leave_groups(srv, c);
     ph_fanout_del_conn(&srv->fan, c);

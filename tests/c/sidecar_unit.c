@@ -93,6 +93,49 @@ test_outq(void)
     ph_frame_decref(a);
 }
 
+/* Corked writes: queued frames laid out as whole RFC 6455 frames. */
+static void
+test_outq_pack(void)
+{
+    ph_outq_limits lim = { 0, 0, 0, 0, 0 };
+    ph_outq q;
+    unsigned char buf[400], big[300];
+    ph_frame *a = ph_frame_new("hello", 5), *b, *f;
+    size_t n, nf;
+
+    memset(big, 'x', sizeof(big));
+    b = ph_frame_new(big, sizeof(big));
+    ph_outq_init(&q);
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(n == 0 && nf == 0);                        /* empty queue */
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, b, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    /* two 7-byte frames, then 4 + 300 (126: 16-bit length), then 7 */
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(nf == 4 && n == 7 + 7 + 304 + 7);
+    CHECK(buf[0] == 0x81 && buf[1] == 5 && memcmp(buf + 2, "hello", 5) == 0);
+    CHECK(buf[7] == 0x81 && buf[8] == 5);
+    CHECK(buf[14] == 0x81 && buf[15] == 126 && buf[16] == 1 && buf[17] == 44);
+    CHECK(buf[18] == 'x' && buf[317] == 'x' && buf[318] == 0x81);
+    CHECK(q.count == 4);                             /* nothing popped */
+    n = ph_outq_pack(&q, 1, buf, sizeof(buf), &nf); /* frame cap */
+    CHECK(nf == 1 && n == 7);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* whole frames only */
+    CHECK(nf == 2 && n == 14);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* head too big alone */
+    CHECK(nf == 0 && n == 0);
+    ph_outq_clear(&q, NULL, NULL);
+    CHECK(a->refcnt == 1 && b->refcnt == 1);
+    ph_frame_decref(a);
+    ph_frame_decref(b);
+}
+
 static void
 pk_cstr(msgpack_packer *pk, const char *s)
 {
@@ -698,6 +741,7 @@ int
 main(void)
 {
     test_outq();
+    test_outq_pack();
     test_chanmsg();
     test_wsparse();
     test_sha();

@@ -207,6 +207,7 @@ server_drop(ph_server *srv, ph_conn conns[NCONN])
     CHECK(srv->fan.nconns == 0 && srv->fan.groups == NULL);
     ph_fanout_clear(&srv->fan);
     ph_log_free(srv->log);
+    free(srv->cork);
     free(srv->shards);
     free(srv);
 }
