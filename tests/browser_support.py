@@ -44,7 +44,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
-PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+# The narrowest phone the pages are made for (issue 17): every phone in the
+# browser tests is this wide, and assert_fits checks nothing scrolls sideways.
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 BIG_SCREEN = {"viewport": {"width": 1920, "height": 1080}}
 TIMEOUT_MS = 10_000
 
