@@ -16,11 +16,13 @@ STAMP := $(VENV)/.partyhub-installed
 # (the shipped deploy/nginx.conf runs in front of the servers in the proxy
 # tests) and OpenSSL (libcrypto for the C code, and the test certificate);
 # gettext (msgfmt: `make setup` compiles the translations) and a colour emoji
-# font (the reaction bar in the test browser).
+# font (the reaction bar in the test browser); ICU and g++ for PyICU
+# (lobby.text: names people can tell apart).
 APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
 	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium \
-	nginx openssl libssl-dev gettext fonts-noto-color-emoji
+	nginx openssl libssl-dev gettext fonts-noto-color-emoji \
+	libicu-dev g++
 
 .PHONY: all setup system-deps venv messages run test test-python test-smoke lint clean
 

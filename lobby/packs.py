@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import registry
+from . import text as user_text
 from .driver import PACK, PACKS, GameDriver, Packs
 from .errors import GameError, bad_request
 from .models import GameSession, Pack
@@ -221,8 +222,8 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
 
 
 def clean_text(text: str) -> str:
-    """Text as stored and shown: trimmed, inner spaces squeezed."""
-    return " ".join(text.split())
+    """Text as stored and shown: NFKC, trimmed, inner spaces squeezed (lobby.text)."""
+    return user_text.normalise(text)
 
 
 def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[dict]:
@@ -287,10 +288,13 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
                 )
                 continue
             texts = [clean_text(str(v)) for v in values if clean_text(str(v))]
+            odd = [why for why in map(user_text.problem, texts) if why is not None]
             if column.required and not texts:
                 problems.append(
                     _("%(column)s needs at least one entry") % {"column": repr(column.name)}
                 )
+            if odd:
+                problems.append(f"{column.name!r}: an entry {odd[0]}")
             long = [t for t in texts if len(t) > column.max_length]
             if long:
                 message = _("%(column)s: %(text)s is longer than %(max)s")
@@ -308,8 +312,11 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
             problems.append(_("%(column)s must be text") % {"column": repr(column.name)})
             continue
         text = clean_text(str(raw)) if raw is not None else ""
+        why = user_text.problem(text) if text else None
         if column.required and not text:
             problems.append(_("%(column)s is missing") % {"column": repr(column.name)})
+        elif why is not None:
+            problems.append(f"{column.name!r} {why}")
         elif len(text) > column.max_length:
             message = _("%(column)s is longer than %(max)s characters")
             problems.append(message % {"column": repr(column.name), "max": column.max_length})
@@ -323,11 +330,13 @@ def _is_text(value) -> bool:
     )
 
 
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(clean_text(name)) <= NAME_MAX:
-        message = _("A pack's name has 1 to %(max)s characters.") % {"max": NAME_MAX}
-        raise bad_request("INVALID_NAME", message)
-    return clean_text(name)
+    return user_text.clean(name, NAME)
 
 
 # --- models ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from . import registry, services
+from . import text as user_text
 from .driver import GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import GamePreset, Preset
@@ -111,11 +112,13 @@ def presets_driver(game) -> GameDriver:
     return driver
 
 
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(" ".join(name.split())) <= NAME_MAX:
-        message = _("A preset's name has 1 to %(max)s characters.") % {"max": NAME_MAX}
-        raise bad_request("INVALID_NAME", message)
-    return " ".join(name.split())
+    return user_text.clean(name, NAME)
 
 
 def create(user, game, name, settings: dict | None) -> Preset:

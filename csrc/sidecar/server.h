@@ -59,6 +59,8 @@ typedef struct ph_server_config {
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
     size_t max_message;            /* inbound message bytes, 4096 */
+    int max_json_depth;            /* nesting of a client message, 32
+                                    * (realtime.protocol.MAX_JSON_DEPTH) */
     size_t rx_buffer;              /* lws per-connection receive buffer, 128
                                     * (larger messages arrive in pieces and
                                     * are reassembled up to max_message) */

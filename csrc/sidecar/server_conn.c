@@ -630,7 +630,8 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
     else {
         cap = sizeof(small);
     }
-    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
+    kind = ph_ws_client_message(text, len, srv->cfg.client_types,
+                                srv->cfg.max_json_depth, reply, cap);
     if (kind == PH_CLIENT_FORWARD) {
         if ((shard = ph_srv_inbound_shard(srv)) < 0) {
             cnt_add(&srv->st.redis_undelivered, 1);
@@ -1093,10 +1094,33 @@ ws_check_caps(ph_server *srv, struct lws *wsi)
 }
 
 /*
+ * 1 when a query argument holds a NUL (decoded from %00): lws' lookups
+ * would read it cut short where Daphne refuses the target (403).
+ */
+static int
+args_hold_nul(struct lws *wsi)
+{
+    char arg[1024];
+    int i, n;
+
+    for (i = 0; (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+        /* Longer arguments are no token or role: their NUL changes nothing. */
+        if (n < (int)sizeof(arg)
+            && lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) == n
+            && strlen(arg) != (size_t)n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
- * (AllowedHostsOriginValidator); then apply the connection caps
- * (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
+ * (AllowedHostsOriginValidator), with HTTP 400 (as Daphne's Autobahn does)
+ * when the path holds a fragment ("#": RFC 6455 4.1 forbids it), 403 when
+ * a query argument holds %00 (Daphne refuses it too); then
+ * apply the connection caps (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
  * written), -1 to hang up.
  */
 static int
@@ -1106,8 +1130,13 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
     const char *orig = NULL;
     int n;
 
-    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
-        || ph_ws_parse_path(path, code) < 0) {
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+        goto refuse;
+    }
+    if (strchr(path, '#') != NULL) {
+        return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
+    }
+    if (ph_ws_parse_path(path, code) < 0 || args_hold_nul(wsi)) {
         goto refuse;
     }
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);

@@ -67,7 +67,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "group_expiry", "group_refresh", "backlog", "rx_buffer",
         "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
         "max_conns_per_ip", "max_connections", "trusted_proxies",
-        "private_key_prefix", "worker_restarts", NULL
+        "private_key_prefix", "worker_restarts", "max_json_depth", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
@@ -92,7 +92,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOOO",
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOOO" "i",
             kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
@@ -102,7 +102,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
             &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
             &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
-            &proxies, &pvkey, &restarts)) {
+            &proxies, &pvkey, &restarts, &cfg.max_json_depth)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0

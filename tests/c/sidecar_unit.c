@@ -300,6 +300,10 @@ test_wsparse(void)
     CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
     CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    /* ";params" of the last segment are dropped, as Daphne's urlparse does */
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD;x/", code) == 1);
     CHECK(ph_ws_parse_path("/other/", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
     CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
@@ -346,7 +350,7 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, 32, reply, sizeof(reply))
     k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
     k = MSG("{\"type\":\"ping\"}", NULL);
@@ -386,8 +390,41 @@ test_wsparse(void)
     k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
     CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
-                             NULL, reply, 20);
+                             NULL, 32, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
+    /* Strict JSON (realtime.protocol.loads): each of these is
+     * MESSAGE_PARSE_FAILED, the same texts at their limit pass. */
+    {
+        static const char *const refused[] = {
+            "{\"type\":\"ping\",\"ts\":NaN}",
+            "{\"type\":\"ping\",\"ts\":-Infinity}",
+            "{\"type\":\"ping\",\"ts\":1e400}",
+            "{\"type\":\"ping\",\"ts\":-1.8e308}",
+            "{\"type\":\"ping\",\"ts\":\"\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"\\udc00\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"a\\u0000b\"}",
+            "{\"type\":\"p\\u0000\",\"type\":\"ping\"}",
+            "{\"type\":\"ping\",\"ts\":"
+            "1234567890123456789012345678901234567890123456789012345678901234}",
+            "{\"type\":\"ping\",\"ts\":"
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+            NULL,
+        };
+        size_t r;
+
+        for (r = 0; refused[r] != NULL; r++) {
+            k = MSG(refused[r], NULL);
+            CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
+        }
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "123456789012345678901234567890123456789012345678901234567890123}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* 63 characters */
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* depth 32 */
+        k = MSG("{\"type\":\"ping\",\"ts\":[\"\\ud83d\\ude00\",1.7976931348623157e308]}", NULL);
+        CHECK(k == PH_CLIENT_PING);
+    }
 #undef MSG
     /* repr() of the type, cut at 40 code points */
     {
