@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext as _
 
 from . import registry, services
 from . import text as user_text
@@ -126,7 +127,8 @@ def create(user, game, name, settings: dict | None) -> Preset:
     name = clean_name(name)
     limit = django_settings.PARTYHUB_PRESETS_PER_USER
     if owned(user).count() >= limit:
-        raise conflict("TOO_MANY_PRESETS", f"You can keep at most {limit} presets.")
+        message = _("You can keep at most %(limit)s presets.") % {"limit": limit}
+        raise conflict("TOO_MANY_PRESETS", message)
     parsed = services.parse_settings(_settings_object(settings), driver.name, user)
     try:
         with transaction.atomic():
@@ -187,4 +189,5 @@ def _settings_object(settings) -> dict:
 
 
 def _name_taken(name: str) -> GameError:
-    return conflict("PRESET_NAME_TAKEN", f"You already have a preset named {name!r} for this game.")
+    message = _("You already have a preset named %(name)s for this game.") % {"name": repr(name)}
+    return conflict("PRESET_NAME_TAKEN", message)

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import hooks, protocol, ratelimit
+from . import hooks, keys, protocol, ratelimit
 from .broadcast import current_private_state, current_seq
 from .inbound import handle_client_message
 
@@ -54,9 +54,9 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_SESSION_CLOSED)
             return
         self.role, self.player_id = identity
-        self.groups_joined.append(protocol.group_name(self.code))
+        self.groups_joined.append(keys.group_name(self.code))
         if self.player_id is not None:
-            self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
+            self.groups_joined.append(keys.player_group_name(self.code, self.player_id))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         # Only now, with the membership acknowledged by Redis, read what the

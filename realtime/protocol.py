@@ -193,27 +193,7 @@ def client_types() -> tuple[str, ...]:
     return tuple(_client_types)
 
 
-# --- names and encoding ----------------------------------------------------------
-
-
-def group_name(code: str) -> str:
-    """Channels group of every socket of one session."""
-    return f"game_{code}"
-
-
-def player_group_name(code: str, player_id: int) -> str:
-    """Channels group of every socket of one player."""
-    return f"player_{code}_{player_id}"
-
-
-def seq_key(code: str) -> str:
-    """Redis key of the session's event counter (on the group's host)."""
-    return f"partyhub:seq:{code}"
-
-
-def pseq_key(code: str, player_id: int) -> str:
-    """Redis key of one player's private message counter (on the player group's host)."""
-    return f"partyhub:pseq:{code}:{player_id}"
+# --- encoding ----------------------------------------------------------
 
 
 def dumps(message: dict) -> str:
@@ -318,8 +298,13 @@ def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, 
 
 
 def encode_event_parts(event_type: str, payload: dict, owner: str | None = None) -> tuple[str, str]:
-    """A public event's JSON text split around its seq (see message_parts)."""
-    check_event(event_type, payload, owner)
+    """A public event's JSON text split around its seq (`session.state` included).
+
+    For `session.state` it is the text of `dumps(session_state(payload, seq))`,
+    encoded before the seq is known (see message_parts).
+    """
+    if event_type != SESSION_STATE:
+        check_event(event_type, payload, owner)
     return message_parts(event_type, "seq", payload)
 
 

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from lobby import events as lobby_events
-from realtime import protocol
+from realtime import keys, protocol
 from weirsoe import events as quiz_events
 
 from . import servers
@@ -309,13 +309,13 @@ class ProtocolCases(ServerPerClass):
         layer = get_channel_layer()
         text = protocol.encode_event("phase.scoreboard", 99, {"round": 1, "ranking": ["é"]})
         await layer.group_send(
-            protocol.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
+            keys.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
         )
         self.assertEqual(await asyncio.wait_for(ana.recv(), 5), text)
         self.assertEqual(await asyncio.wait_for(bo.recv(), 5), text)
         # The per-player group reaches that player's sockets only.
         await layer.group_send(
-            protocol.player_group_name(self.code, self.bo_id),
+            keys.player_group_name(self.code, self.bo_id),
             {"type": "game.event", "text": '{"type":"note"}'},
         )
         self.assertEqual(await asyncio.wait_for(bo.recv(), 5), '{"type":"note"}')
@@ -330,7 +330,7 @@ class ProtocolCases(ServerPerClass):
             for q in (f"session_token={self.ana}", f"role=host&session_token={self.host}")
         ]
         await get_channel_layer().group_send(
-            protocol.group_name(self.code), {"type": "game.close", "code": 4000}
+            keys.group_name(self.code), {"type": "game.close", "code": 4000}
         )
         for ws in sockets:
             self.assertEqual(await servers.close_code(ws), 4000)

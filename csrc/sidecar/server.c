@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "uvredis.h"
 
 const double ph_srv_lat_bounds_ms[PH_LAT_NB] = {
@@ -364,9 +365,9 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->group_refresh = 3600;
     cfg->capacity = 100;
     cfg->receive_timeout = 5;
-    cfg->session_key_prefix = "partyhub:session:";
-    cfg->state_key_prefix = "partyhub:state:";
-    cfg->private_key_prefix = "partyhub:private:";
+    cfg->session_key_prefix = PH_KEY_SESSION;
+    cfg->state_key_prefix = PH_KEY_STATE;
+    cfg->private_key_prefix = PH_KEY_PRIVATE;
     cfg->inbound_channel = "partyhub.inbound";
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
@@ -706,6 +707,7 @@ ph_server_free(ph_server *srv)
     server_teardown(srv);
     ph_srv_redis_free(srv);
     ph_addr_count_clear(&srv->addrs);
+    free(srv->cork);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }
