@@ -13,6 +13,7 @@ Environment:
 
 import glob
 import os
+import runpy
 import shlex
 import subprocess
 
@@ -74,6 +75,10 @@ _cflags, _ldflags = _flags()
 # csrc/ by program; each directory is on the include path, so a file includes
 # a header by its name alone ("chash.h").
 CSRC_DIRS = ("csrc/common", "csrc/layer", "csrc/sidecar")
+# Headers generated from Python tables (never committed; mk/gen.mk too).
+GEN_DIR = "build/gen"
+SETTINGS_TABLE = "realtime/settings_table.py"
+runpy.run_path(SETTINGS_TABLE)["write_c_def"](os.path.join(GEN_DIR, "ph_settings.def"))
 _stray = sorted(glob.glob("csrc/*.[ch]"))
 if _stray:
     # A file merged in from before the split would silently not be built.
@@ -87,8 +92,8 @@ setup(
         Extension(
             "realtime._sidecar",
             sources=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.c")),
-            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")),
-            include_dirs=list(CSRC_DIRS),
+            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")) + [SETTINGS_TABLE],
+            include_dirs=[*CSRC_DIRS, GEN_DIR],
             extra_compile_args=_cflags,
             extra_link_args=_ldflags,
         )

@@ -85,7 +85,7 @@ ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
     if (c->state == PH_CONN_CLOSING) {
         return;
     }
-    rc = ph_outq_push(&c->q, f, &srv->cfg.out_limits, now_ms());
+    rc = ph_outq_push(&c->q, f, &srv->out_limits, now_ms());
     if (rc == PH_OUTQ_OK) {
         if (c->state == PH_CONN_READY) {
             lws_callback_on_writable(c->wsi);
@@ -1099,7 +1099,7 @@ ws_write_queue(ph_server *srv, struct lws *wsi, ph_conn *c)
         }
         cnt_add(&srv->st.messages_out, 1);
         cnt_add(&srv->st.bytes_out, f->len);
-        ph_srv_frame_release(srv, ph_outq_pop(&c->q, &srv->cfg.out_limits));
+        ph_srv_frame_release(srv, ph_outq_pop(&c->q, &srv->out_limits));
         n++;
     }
     if (ph_outq_peek(&c->q) != NULL) {

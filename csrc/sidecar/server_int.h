@@ -50,6 +50,20 @@
 #define PH_DRAIN_MAX_MS (3600u * 1000u) /* longest drain window */
 #define PH_CLOSE_RESTART 1012          /* service restart (drain turns) */
 
+/* The output queue limits of cfg's hard_* and soft_* settings. */
+static inline ph_outq_limits
+ph_srv_out_limits(const ph_server_config *cfg)
+{
+    ph_outq_limits l;
+
+    l.hard_bytes = cfg->hard_bytes;
+    l.hard_msgs = cfg->hard_msgs;
+    l.soft_bytes = cfg->soft_bytes;
+    l.soft_msgs = cfg->soft_msgs;
+    l.soft_ms = (uint64_t)(cfg->soft_seconds * 1000.0);
+    return l;
+}
+
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 #define PH_LAT_NB 12
 extern const double ph_srv_lat_bounds_ms[PH_LAT_NB];
@@ -138,6 +152,7 @@ typedef struct srv_drain {
 
 struct ph_server {
     ph_server_config cfg;        /* strings point into owned copies */
+    ph_outq_limits out_limits;   /* from cfg's hard_* and soft_* */
     char *strings[16];           /* owned copies of cfg strings */
     size_t nstrings;
 
