@@ -33,7 +33,10 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.player_id: int | None = None
         self.bucket = ratelimit.MessageBucket.from_settings()
         self.flooded = False
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        # The first of repeated parameters counts, empty or not (as in the sidecar).
+        query = parse_qs(
+            self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
         token = query.get("session_token", [""])[0]
         role = query.get("role", [hooks.PLAYER])[0]
         await self.accept()
@@ -146,3 +149,10 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def game_close(self, event: dict) -> None:
         """The session ended (4000) or this player left (4001): close with the code given."""
         await self.close(code=event.get("code", protocol.CLOSE_SESSION_CLOSED))
+
+
+class UnroutedConsumer(AsyncWebsocketConsumer):
+    """A handshake to a path that is not a route: refused (HTTP 403)."""
+
+    async def connect(self) -> None:
+        await self.close()

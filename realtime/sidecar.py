@@ -78,6 +78,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "state_key_prefix": keys.KEY_STATE,
         "private_key_prefix": keys.KEY_PRIVATE,
         "log_level": log_level(),
+        "max_json_depth": protocol.MAX_JSON_DEPTH,
     }
     kwargs.update((s.name, values[s.name]) for s in SETTINGS if s.to_c)
     kwargs.update(overrides)

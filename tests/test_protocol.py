@@ -133,12 +133,14 @@ class ProtocolCases(ServerPerClass):
         await ws.close()
 
     async def test_unrouted_path_refused(self):
-        for path in ("/ws/game/ABCD", "/ws/game//", "/ws/other/"):
+        """403, never a 500 (Daphne used to raise Channels' "No route found")."""
+        for path in ("/ws/game/ABCD", "/ws/game//", "/ws/other/", "/ws/nothing/", "/ws/game/A/B/"):
             with self.subTest(path=path):
-                with self.assertRaises(websockets.InvalidHandshake):
+                with self.assertRaises(websockets.InvalidStatus) as caught:
                     await websockets.connect(
                         f"ws://127.0.0.1:{self.server.port}{path}", origin=servers.ORIGIN
                     )
+                self.assertEqual(caught.exception.response.status_code, 403)
 
     # -- client messages --------------------------------------------------------
 
@@ -189,6 +191,30 @@ class ProtocolCases(ServerPerClass):
             self.assertEqual(await ws.recv(), protocol.dumps(expected), text)
         await ws.send('{"type": "ping", "ts": 1}')
         self.assertEqual(await servers.recv_json(ws), {"type": "pong", "ts": 1})
+        await ws.close()
+
+    async def test_strict_json(self):
+        """What json.loads takes but JSON does not: MESSAGE_PARSE_FAILED, socket open."""
+        ws, _, _ = await self.join(f"session_token={self.ana}")
+        deep = protocol.MAX_JSON_DEPTH
+        for text in (
+            '{"type": "ping", "ts": NaN}',
+            '{"type": "ping", "ts": -Infinity}',
+            '{"type": "ping", "ts": 1e400}',
+            '{"type": "ping", "ts": "\\ud800"}',
+            '{"type": "\\ud800", "type": "ping"}',
+            '{"type": "ping", "ts": "a\\u0000"}',
+            '{"type": "ping", "ts": ' + "9" * (protocol.MAX_JSON_NUMBER + 1) + "}",
+            '{"type": "ping", "ts": ' + "[" * deep + "]" * deep + "}",
+        ):
+            await ws.send(text)
+            self.assertEqual(
+                await ws.recv(), protocol.dumps(protocol.error(protocol.MESSAGE_PARSE_FAILED)), text
+            )
+        inner = "[" * (deep - 2) + "]" * (deep - 2)
+        for ts in ("9" * protocol.MAX_JSON_NUMBER, "1.5e308", inner, '"\\ud83d\\ude00"'):
+            await ws.send('{"type": "ping", "ts": ' + ts + "}")
+            self.assertEqual((await servers.recv_json(ws))["type"], "pong", ts)
         await ws.close()
 
     async def test_binary_frame(self):

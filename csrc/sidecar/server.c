@@ -371,6 +371,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
+    cfg->max_json_depth = 32;
 #define PH_SETTING(name, type, dflt, low, high) cfg->name = dflt;
 #include "ph_settings.def"
 #undef PH_SETTING
@@ -432,7 +433,9 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
     }
     if (cfg->receive_timeout <= 0 || cfg->capacity <= 0 || cfg->expiry <= 0
         || cfg->group_expiry <= 0 || cfg->group_refresh <= 0
-        || cfg->group_refresh >= cfg->group_expiry || cfg->backlog <= 0) {
+        || cfg->group_refresh >= cfg->group_expiry || cfg->backlog <= 0
+        /* cJSON's own nesting limit is 1000 (CJSON_NESTING_LIMIT). */
+        || cfg->max_json_depth < 1 || cfg->max_json_depth > 1000) {
         ph_srv_set_err(err, errlen, "numeric setting out of range");
         return -1;
     }
@@ -712,6 +715,7 @@ ph_server_free(ph_server *srv)
     server_teardown(srv);
     ph_srv_redis_free(srv);
     ph_addr_count_clear(&srv->addrs);
+    free(srv->cork);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

@@ -64,6 +64,8 @@ typedef struct ph_server_config {
     const char *allowed_origins;   /* comma list or "*"; NULL = none */
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
+    int max_json_depth;            /* nesting of a client message, 32
+                                    * (realtime.protocol.MAX_JSON_DEPTH) */
     /* The settings of realtime/settings_table.py, with their defaults
      * and ranges (ph_settings.def, generated into build/gen). */
 #define PH_SETTING(name, type, dflt, low, high) PH_SETTING_##type name;

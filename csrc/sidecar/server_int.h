@@ -49,6 +49,11 @@
 #define PH_DRAIN_STEP_MS 10            /* drain timer period */
 #define PH_DRAIN_MAX_MS (3600u * 1000u) /* longest drain window */
 #define PH_CLOSE_RESTART 1012          /* service restart (drain turns) */
+/* Messages per receive round trip: a BZPOPMIN and, pipelined behind it, a
+ * ZPOPMIN of the rest (BENCHMARKS.md "Corked writes"). */
+#define PH_RX_BATCH 64
+/* One corked send: the queued frames of a socket laid out back to back. */
+#define PH_CORK_BYTES 16384
 
 /* The output queue limits of cfg's hard_* and soft_* settings. */
 static inline ph_outq_limits
@@ -209,6 +214,14 @@ struct ph_server {
     srv_counters st;
     ph_log *log;
     uint64_t nofile_limit;       /* RLIMIT_NOFILE soft limit after raising */
+
+    /* Corked fan-out (server_conn.c): while a receive batch is dispatched,
+     * frames are queued and each socket listed once; the flush writes each
+     * listed socket's frames in one send. ws_closed() clears its slot. */
+    int corking;
+    ph_conn **cork;
+    size_t ncork, cork_cap;
+    unsigned char cork_buf[PH_CORK_BYTES];
 };
 
 /* ---- small inline helpers ------------------------------------------ */
@@ -302,6 +315,15 @@ int ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 void ph_srv_conn_close(ph_server *srv, ph_conn *c, int code);
 void ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f);
 void ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f);
+/*
+ * Cork the fan-out: until ph_srv_cork_flush(), ph_srv_conn_deliver()
+ * queues frames for ready sockets instead of writing them, listing each
+ * socket once. The flush writes every listed socket's queued frames in
+ * one send (up to PH_CORK_BYTES, whole frames) and ends the cork. Nothing
+ * else may run between the two but the dispatch of received messages.
+ */
+void ph_srv_cork_begin(ph_server *srv);
+void ph_srv_cork_flush(ph_server *srv);
 void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
 
 /* ---- server_drain.c --------------------------------------------------- */

@@ -138,7 +138,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "allowed_origins", "client_types", "server_version",
         "session_key_prefix", "state_key_prefix", "log_level", "capacity",
         "expiry", "group_expiry", "group_refresh", "backlog", "redis_hosts",
-        "private_key_prefix", "worker_restarts", NULL
+        "private_key_prefix", "worker_restarts", "max_json_depth", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
@@ -158,11 +158,12 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     ok = settings_from_kwargs(kwds, rest, &cfg) == 0
          && PyArg_ParseTupleAndKeywords(
-                args, rest, "|$OiOiiOOOOOOiiiiiiOOO", kwlist,
+                args, rest, "|$OiOiiOOOOOOiiiiiiOOOi", kwlist,
                 &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
                 &prefix, &origins, &types, &version, &skey, &stkey,
                 &cfg.log_level, &cfg.capacity, &cfg.expiry, &cfg.group_expiry,
-                &cfg.group_refresh, &cfg.backlog, &hosts, &pvkey, &restarts);
+                &cfg.group_refresh, &cfg.backlog, &hosts, &pvkey, &restarts,
+                &cfg.max_json_depth);
     Py_DECREF(rest);                   /* what it holds, kwds holds too */
     if (!ok) {
         return NULL;

@@ -827,6 +827,13 @@ rlink_schedule(rlink *l)
 /* ------------------------------------------------------------------ */
 /* the receive loop                                                     */
 
+/*
+ * The BZPOPMIN's reply: its message is dispatched corked (queued for each
+ * recipient), to go out with the rest of the batch from rx_batch_cb. The
+ * pipelined ZPOPMIN's reply follows at once: Redis runs it as soon as the
+ * BZPOPMIN is served and writes both replies together. On a lost link
+ * hiredis calls both callbacks with NULL, so the cork always ends there.
+ */
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -840,27 +847,64 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
         && reply->element[1]->type == REDIS_REPLY_STRING) {
+        ph_srv_cork_begin(srv);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
     }
     else if (reply_not_master(reply) && l->ac != NULL) {
         shard_lost_master(l->shard, reply->str);
-        return;
     }
     else if (reply->type == REDIS_REPLY_ERROR) {
         ph_logf(srv->log, PH_LOG_ERROR, "BZPOPMIN: %s", reply->str);
+    }
+}
+
+/*
+ * The pipelined ZPOPMIN's reply (member, score, member, score, ...): the
+ * messages that were waiting behind the first one. Dispatched corked too,
+ * then every recipient is written once (ph_srv_cork_flush) and the next
+ * receive is issued.
+ */
+static void
+rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rlink *l = ac->data;
+    ph_server *srv = l->srv;
+    redisReply *reply = r;
+    size_t i;
+
+    (void)priv;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+        ph_srv_cork_begin(srv);
+        for (i = 0; i + 1 < reply->elements; i += 2) {
+            if (reply->element[i]->type == REDIS_REPLY_STRING) {
+                ph_srv_dispatch(srv, (const unsigned char *)reply->element[i]->str,
+                                reply->element[i]->len);
+            }
+        }
+    }
+    ph_srv_cork_flush(srv);
+    if (reply == NULL || (reply_not_master(reply) && l->ac != NULL)) {
+        return;                        /* lost link / master: re-armed on reconnect */
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ph_logf(srv->log, PH_LOG_ERROR, "ZPOPMIN: %s", reply->str);
     }
     if (srv->phase == SRV_RUNNING) {
         rx_receive(l);
     }
 }
 
-/* Issue the next blocking pop on receive link l. */
+/*
+ * Issue the next receive on link l: a blocking pop of one message and,
+ * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more, so a burst
+ * costs one round trip per PH_RX_BATCH messages instead of one each.
+ */
 static void
 rx_receive(rlink *l)
 {
     ph_server *srv = l->srv;
-    char timeout[16];
+    char timeout[16], count[16];
     const char *argv[3];
     size_t lens[3];
 
@@ -868,9 +912,13 @@ rx_receive(rlink *l)
         return;
     }
     snprintf(timeout, sizeof(timeout), "%d", srv->cfg.receive_timeout);
+    snprintf(count, sizeof(count), "%d", PH_RX_BATCH - 1);
     argv[0] = "BZPOPMIN"; argv[1] = srv->rx_key; argv[2] = timeout;
     lens[0] = 8; lens[1] = strlen(srv->rx_key); lens[2] = strlen(timeout);
     redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
+    argv[0] = "ZPOPMIN"; argv[2] = count;
+    lens[0] = 7; lens[2] = strlen(count);
+    redisAsyncCommandArgv(l->ac, rx_batch_cb, NULL, 3, argv, lens);
 }
 
 /* ------------------------------------------------------------------ */

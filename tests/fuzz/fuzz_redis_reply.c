@@ -143,13 +143,10 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     memset(c, 0, sizeof(*c));
     c->wsi = (struct lws *)(uintptr_t)0x1000;   /* never dereferenced */
     c->serial = serial;
-    snprintf(c->id, sizeof(c->id), "%016llx%016llx",
-             (unsigned long long)serial, 0x0123456789abcdefull);
+    c->id_rand = 0x0123456789abcdefull;
     memcpy(c->code, "ABCD", 5);
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
-    /* The connection keeps only the token's sha256 (as ws_filter does). */
-    CHECK(ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest) == 0);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);
@@ -211,6 +208,7 @@ server_drop(ph_server *srv, ph_conn conns[NCONN])
     CHECK(srv->fan.nconns == 0 && srv->fan.groups == NULL);
     ph_fanout_clear(&srv->fan);
     ph_log_free(srv->log);
+    free(srv->cork);
     free(srv->shards);
     free(srv);
 }
@@ -226,10 +224,22 @@ dispatch(ph_server *srv, redisReply *reply, uint8_t sel)
 
     memset(&fake, 0, sizeof(fake));
     switch (sel % 5) {
-    case 0:
+    case 0: {
+        /* The lookup's context, as conn_start_auth makes it (the
+         * callback frees it); a serial past NCONN has gone. */
+        auth_req *q = calloc(1, sizeof(*q));
+
+        CHECK(q != NULL);
+        q->serial = (uint64_t)(uintptr_t)priv;
+        if (q->serial <= NCONN) {
+            const char *t = tokens[q->serial - 1];
+
+            CHECK(ph_sha256(t, strlen(t), q->digest) == 0);
+        }
         fake.data = &srv->shards[0].links[RLINK_CMD];
-        auth_reply_cb(&fake, reply, priv);
+        auth_reply_cb(&fake, reply, q);
         break;
+    }
     case 1:
         fake.data = &srv->shards[0].links[RLINK_CMD];
         state_reply_cb(&fake, reply, priv);
