@@ -5,8 +5,10 @@ ifndef PH_GEN_MK
 PH_GEN_MK := 1
 PH_GEN_DIR := build/gen
 PH_SETTINGS_DEF := $(PH_GEN_DIR)/ph_settings.def
+PH_COUNTERS_DEF := $(PH_GEN_DIR)/ph_counters.def
+PH_GEN_DEFS := $(PH_SETTINGS_DEF) $(PH_COUNTERS_DEF)
 
-# The sidecar's settings (realtime/settings_table.py): standard library only.
-$(PH_SETTINGS_DEF): realtime/settings_table.py
-	python3 realtime/settings_table.py $@
+# The sidecar's settings and counters tables (standard library only).
+$(PH_GEN_DEFS) &: realtime/c_tables.py realtime/settings_table.py realtime/counters_table.py
+	python3 -m realtime.c_tables $(PH_GEN_DIR)
 endif

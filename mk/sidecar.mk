@@ -21,7 +21,7 @@ SIDECAR_SRCS    := $(addprefix csrc/sidecar/,server.c server_conn.c server_redis
                    fanout.c uvredis.c wsparse.c heartbeat.c server_hb.c) \
                    $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
                    rscripts.c rsetup.c)
-SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h) $(PH_SETTINGS_DEF)
+SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h) $(PH_GEN_DEFS)
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
 SIDECAR_XFLAGS := $(SIDECAR_SANFLAGS) -O1

@@ -1,8 +1,8 @@
 """The sidecar's settings, one row each: the only place they are written.
 
 `PARTYHUB_SIDECAR[name]` overrides a default. From this table come the C
-fields, defaults and range checks (setup.py and mk/sidecar.mk generate
-`ph_settings.def` into build/ for csrc/sidecar/server.h), the keywords of
+fields, defaults and range checks (realtime/c_tables.py, run by setup.py and
+mk/gen.mk, generates `ph_settings.def` into build/ for csrc/sidecar/server.h), the keywords of
 `realtime._sidecar.Server`, realtime.config's reading and checking of
 PARTYHUB_SIDECAR, `runsidecar`'s flags, and the table in
 docs/operations.md (tests/test_settings_table.py keeps it equal).
@@ -149,7 +149,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 BY_NAME = {s.name: s for s in SETTINGS}
 
-# Where docs/operations.md holds docs_table() (python3 realtime/settings_table.py --docs).
+# Where docs/operations.md holds docs_table() (python3 -m realtime.settings_table).
 DOCS = "docs/operations.md"
 DOCS_BEGIN = "<!-- settings table: generated from realtime/settings_table.py -->"
 DOCS_END = "<!-- end of settings table -->"
@@ -165,10 +165,7 @@ def _c_literal(value) -> str:
 
 def c_def() -> str:
     """ph_settings.def: PH_SETTING(name, type, default, low, high) per C setting."""
-    lines = [
-        "/* ph_settings.def: generated from realtime/settings_table.py by",
-        " * setup.py or mk/sidecar.mk; do not edit, do not commit. */",
-    ]
+    lines = ["/* ph_settings.def: generated from realtime/settings_table.py; do not edit. */"]
     for s in SETTINGS:
         if s.to_c:
             args = (s.name, _C_TYPES[s.type], _c_literal(s.default), s.low, s.high)
@@ -206,26 +203,5 @@ def write_docs(path: str) -> None:
         f.write(head + DOCS_BEGIN + "\n" + docs_table() + DOCS_END + tail)
 
 
-def write_c_def(path: str) -> None:
-    """Write ph_settings.def to `path` unless it already says the same."""
-    import os
-
-    text = c_def()
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-
-
 if __name__ == "__main__":
-    import sys
-
-    if sys.argv[1:] == ["--docs"]:
-        write_docs(DOCS)
-    else:
-        write_c_def(sys.argv[1])
+    write_docs(DOCS)

@@ -1,5 +1,6 @@
-"""The sidecar's settings come from one table (realtime/settings_table.py):
-the docs, the generated C header, the checks and runsidecar's flags."""
+"""The sidecar's settings and counters come from one table each
+(realtime/settings_table.py, realtime/counters_table.py): the docs, the
+generated C headers, the checks, runsidecar's flags, stats() and /metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase, override_settings
 from realtime._sidecar import Server
 
-from realtime import config, settings_table, sidecar
+from realtime import config, counters_table, settings_table, sidecar
 from realtime.management.commands.runsidecar import Command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,11 +23,13 @@ class SettingsTableTests(SimpleTestCase):
         self.assertEqual(
             shown,
             settings_table.docs_table(),
-            "docs/operations.md is out of date: python3 realtime/settings_table.py --docs",
+            "docs/operations.md is out of date: python3 -m realtime.settings_table",
         )
 
-    def test_the_c_header_is_generated_from_the_table(self):
-        built = (ROOT / "build" / "gen" / "ph_settings.def").read_text()
+    def test_the_c_headers_are_generated_from_the_tables(self):
+        gen = ROOT / "build" / "gen"
+        self.assertEqual((gen / "ph_counters.def").read_text(), counters_table.c_def())
+        built = (gen / "ph_settings.def").read_text()
         self.assertEqual(built, settings_table.c_def())
         for s in settings_table.SETTINGS:
             self.assertEqual(f"PH_SETTING({s.name}," in built, s.to_c, s.name)
@@ -71,3 +74,15 @@ class SettingsTableTests(SimpleTestCase):
             self.assertIn(s.name, flags)
             self.assertIn(f"--{s.name.replace('_', '-')}", flags[s.name].option_strings)
             self.assertIn(s.help, flags[s.name].help)
+
+
+class CountersTableTests(SimpleTestCase):
+    def test_stats_has_every_counter_and_the_docs_name_every_metric(self):
+        stats = Server(host="127.0.0.1", port=0).stats()
+        docs = (ROOT / "docs" / "operations.md").read_text()
+        for c in (*counters_table.COUNTERS, counters_table.WORKER_RESTARTS):
+            with self.subTest(counter=c.name):
+                if c in counters_table.COUNTERS:
+                    self.assertEqual(stats[c.name], 0)
+                short = "`_" + c.metric.removeprefix("partyhub_sidecar_") + "`"
+                self.assertTrue(f"`{c.metric}" in docs or short in docs, c.metric)

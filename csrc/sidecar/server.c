@@ -674,20 +674,9 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->redis_shards_up = atomic_load_explicit(&s->redis_shards_up,
                                                 memory_order_relaxed);
     out->connections = cnt_get(&s->connections);
-    out->connections_total = cnt_get(&s->connections_total);
-    out->messages_in = cnt_get(&s->messages_in);
-    out->bytes_in = cnt_get(&s->bytes_in);
-    out->messages_out = cnt_get(&s->messages_out);
-    out->bytes_out = cnt_get(&s->bytes_out);
-    out->broadcasts = cnt_get(&s->broadcasts);
-    out->slow_consumer_closes = cnt_get(&s->slow_consumer_closes);
-    out->rate_limited = cnt_get(&s->rate_limited);
-    out->flood_closes = cnt_get(&s->flood_closes);
-    out->ip_limit_refusals = cnt_get(&s->ip_limit_refusals);
-    out->conn_limit_refusals = cnt_get(&s->conn_limit_refusals);
-    out->redis_reconnects = cnt_get(&s->redis_reconnects);
-    out->redis_undelivered = cnt_get(&s->redis_undelivered);
-    out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
+#define PH_COUNTER(name, metric, kind, help) out->name = cnt_get(&s->name);
+#include "ph_counters.def"
+#undef PH_COUNTER
     out->log_dropped = srv->log ? ph_log_dropped(srv->log) : 0;
     out->nofile_limit = srv->nofile_limit;
     out->draining = atomic_load_explicit(&s->draining, memory_order_relaxed);

@@ -87,18 +87,10 @@ typedef struct ph_server_stats {
     int redis_shards_up;           /* shards with both links connected */
     int redis_home_shard;          /* where senders put our messages */
     uint64_t connections;          /* open WebSockets now */
-    uint64_t connections_total;
-    uint64_t messages_in, bytes_in;
-    uint64_t messages_out, bytes_out;
-    uint64_t broadcasts;           /* channel-layer messages received */
-    uint64_t slow_consumer_closes;
-    uint64_t rate_limited;         /* client messages refused (RATE_LIMITED) */
-    uint64_t flood_closes;         /* sockets closed 4008 for flooding */
-    uint64_t ip_limit_refusals;    /* handshakes refused: max_conns_per_ip */
-    uint64_t conn_limit_refusals;  /* handshakes refused: max_connections */
-    uint64_t redis_reconnects;
-    uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
-    uint64_t inbound_forwarded;
+    /* The counters of realtime/counters_table.py (ph_counters.def). */
+#define PH_COUNTER(name, metric, kind, help) uint64_t name;
+#include "ph_counters.def"
+#undef PH_COUNTER
     uint64_t log_dropped;
     uint64_t nofile_limit;         /* RLIMIT_NOFILE soft limit in force */
     int draining;                  /* a drain has begun */

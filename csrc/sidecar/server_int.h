@@ -126,13 +126,12 @@ typedef struct rshard {
 } rshard;
 
 typedef struct srv_counters {
-    _Atomic uint64_t connections, connections_total;
-    _Atomic uint64_t messages_in, bytes_in, messages_out, bytes_out;
-    _Atomic uint64_t broadcasts, slow_consumer_closes;
-    _Atomic uint64_t rate_limited, flood_closes;
-    _Atomic uint64_t ip_limit_refusals, conn_limit_refusals;
-    _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
-    _Atomic uint64_t decode_errors, unhandled;
+    _Atomic uint64_t connections;  /* open now */
+    _Atomic uint64_t unhandled;    /* channel-layer types we ignore */
+    /* The counters of realtime/counters_table.py (ph_counters.def). */
+#define PH_COUNTER(name, metric, kind, help) _Atomic uint64_t name;
+#include "ph_counters.def"
+#undef PH_COUNTER
     _Atomic int redis_up;
     _Atomic int redis_shards_up;
     _Atomic int draining;        /* 1 from the drain's start on */

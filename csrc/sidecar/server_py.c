@@ -285,32 +285,35 @@ static PyObject *
 Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 {
     ph_server_stats s;
+    PyObject *stats, *v = NULL;
 
     ph_server_stats_get(self->srv, &s);
-    return Py_BuildValue(
-        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
-        "s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    stats = Py_BuildValue(
+        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:O}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "redis_shards", s.redis_shards, "redis_shards_up", s.redis_shards_up,
         "redis_home_shard", s.redis_home_shard,
         "connections", (unsigned long long)s.connections,
-        "connections_total", (unsigned long long)s.connections_total,
-        "messages_in", (unsigned long long)s.messages_in,
-        "bytes_in", (unsigned long long)s.bytes_in,
-        "messages_out", (unsigned long long)s.messages_out,
-        "bytes_out", (unsigned long long)s.bytes_out,
-        "broadcasts", (unsigned long long)s.broadcasts,
-        "slow_consumer_closes", (unsigned long long)s.slow_consumer_closes,
-        "rate_limited", (unsigned long long)s.rate_limited,
-        "flood_closes", (unsigned long long)s.flood_closes,
-        "ip_limit_refusals", (unsigned long long)s.ip_limit_refusals,
-        "conn_limit_refusals", (unsigned long long)s.conn_limit_refusals,
-        "redis_reconnects", (unsigned long long)s.redis_reconnects,
-        "redis_undelivered", (unsigned long long)s.redis_undelivered,
-        "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
         "log_dropped", (unsigned long long)s.log_dropped,
         "nofile_limit", (unsigned long long)s.nofile_limit,
         "draining", s.draining ? Py_True : Py_False);
+    if (stats == NULL) {
+        return NULL;
+    }
+    /* And every counter of realtime/counters_table.py. */
+#define PH_COUNTER(name, metric, kind, help) \
+    v = PyLong_FromUnsignedLongLong((unsigned long long)s.name); \
+    if (v == NULL || PyDict_SetItemString(stats, #name, v) < 0) { \
+        goto error; \
+    } \
+    Py_CLEAR(v);
+#include "ph_counters.def"
+#undef PH_COUNTER
+    return stats;
+error:
+    Py_XDECREF(v);
+    Py_DECREF(stats);
+    return NULL;
 }
 
 PyDoc_STRVAR(drain_doc,

@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from realtime import supervisor
 from realtime.config import check, setting
+from realtime.counters_table import WORKER_RESTARTS
 from realtime.settings_table import SETTINGS
 from realtime.sidecar import DRAIN_SECONDS, SidecarRunner, logger
 
@@ -34,8 +35,8 @@ LEVELS = {
     "error": logging.ERROR,
 }
 FLAG_TYPES = {"int": int, "bytes": int, "count": int, "float": float, "str": str}
-# The supervisor's counter of replaced workers (--metrics-file).
-RESTARTS_METRIC = "partyhub_sidecar_worker_restarts_total"
+# The supervisor's counter of replaced workers (--metrics-file, /metrics).
+RESTARTS_METRIC = WORKER_RESTARTS.metric
 
 
 class Command(BaseCommand):
@@ -124,7 +125,7 @@ class Command(BaseCommand):
         metrics = None
         shared = supervisor.SharedCount()  # each worker's /metrics shows it
         if metrics_file:
-            metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC)
+            metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC, WORKER_RESTARTS.help)
             try:
                 metrics.write(0)
             except OSError as exc:
