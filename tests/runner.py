@@ -26,6 +26,7 @@ from django.test import override_settings
 from django.test.runner import DiscoverRunner
 
 from partyhub.celery import use_broker
+from realtime import protocol
 
 from .redis_server import RedisServer
 
@@ -40,6 +41,11 @@ class PartyhubTestRunner(DiscoverRunner):
             for name in ("lobby", "realtime"):
                 logging.getLogger(name).setLevel(logging.WARNING)
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
+        # Every payload sent, here and in the servers the tests start, is
+        # checked against its whole schema (realtime.schema): the published
+        # contracts are what the servers really send.
+        os.environ["PARTYHUB_STRICT_EVENTS"] = "1"
+        protocol.strict_payloads(True)
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
         # Password hashing made for attackers (PBKDF2's many rounds) costs a

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lobby import timers
 from lobby.driver import HOST, PACKS, PLAYER, TAGS, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
+from realtime.schema import Field, integer, string
 
 from . import actions as play
 from . import awards as quiz_awards
@@ -48,9 +49,23 @@ OPTIONS = (
 
 ACTIONS = (
     Action("show-question", play.show_question, role=HOST),
-    Action("lies", play.submit_lie, role=PLAYER, status=201, message="weirsoe.lie"),
+    Action(
+        "lies",
+        play.submit_lie,
+        role=PLAYER,
+        status=201,
+        message="weirsoe.lie",
+        fields=(Field("text", string(), doc=f"the lie, 1 to {rules.LIE_MAX} characters"),),
+    ),
     Action("mix-answers", play.mix_answers, role=HOST),
-    Action("guesses", play.submit_guess, role=PLAYER, status=201, message="weirsoe.guess"),
+    Action(
+        "guesses",
+        play.submit_guess,
+        role=PLAYER,
+        status=201,
+        message="weirsoe.guess",
+        fields=(Field("answer_id", integer(), doc="the `id` of one of the answers"),),
+    ),
     Action("calculate-scores", play.calculate_scores, role=HOST),
     Action("reveal-scoreboard", play.reveal_scoreboard, role=HOST),
 )
@@ -66,6 +81,7 @@ class WeirsoeDriver(GameDriver):
     phases = PHASES
     actions = ACTIONS
     events = quiz_events.FIELDS
+    after = quiz_events.AFTER
     awards = quiz_awards.AWARDS
     pages = Pages(host="weirsoe/host.html", play="weirsoe/play.html")
     options = OPTIONS
