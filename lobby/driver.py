@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from realtime.schema import Field
+from realtime.schema import Field, array, boolean, integer, nullable, string
 
 from .errors import bad_request
 from .models import FINISHED, LOBBY, GameSession, Player
@@ -80,6 +80,13 @@ class Setting:
             )
         return value
 
+    def schema(self) -> dict:
+        """The value's JSON Schema (the contracts): what `parse` accepts."""
+        if self.kind == "bool":
+            return {**boolean(), "default": self.default, "description": self.label}
+        kind = integer(self.minimum, self.maximum)
+        return {**kind, "default": self.default, "description": self.label}
+
     def describe(self) -> dict:
         """The setting as GET /api/games/ lists it."""
         return {
@@ -122,6 +129,16 @@ class Option:
     @property
     def default(self) -> int | list | None:
         return None if self.kind == PACK else []
+
+    def schema(self) -> dict:
+        """The value's JSON Schema (the contracts); lobby.options checks it."""
+        if self.kind == PACK:
+            value = nullable(integer(1))
+        elif self.kind == PACKS:
+            value = {**array(integer(1)), "maxItems": self.max_items}
+        else:
+            value = {**array(string()), "maxItems": self.max_items}
+        return {**value, "description": f"{self.label}. {self.help}".strip()}
 
     def describe(self) -> dict:
         """The option as GET /api/games/ lists it."""

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Swagger UI's files for /api/docs/ (static files only, no DRF).
+    "drf_spectacular_sidecar",
     "lobby",
     "realtime",
     # Accounts: sign-up, sign-in, password change and reset (Django's auth).

@@ -273,6 +273,7 @@ def _session_state(payload: tuple[schema.Field, ...]) -> schema.Message:
         doc="The whole public state of the session: right after `welcome`, and again "
         "after a Redis outage (sidecar). The platform's fields, then the game's own.",
         after="connect",
+        extra={"open_payload": True},
     )
 
 
@@ -314,6 +315,7 @@ def _transport_messages() -> dict[str, schema.Message]:
             doc="A player's whole private state (GameDriver.private_state), to that "
             "player's sockets only: after `session.state` on (re)connect, and live.",
             after="connect, or the game refreshes it",
+            extra={"open_payload": True},
         ),
         schema.Message(
             PONG,
