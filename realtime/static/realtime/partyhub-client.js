@@ -53,13 +53,13 @@
  * Every server and client message, typed: the declarations generated from
  * the table the servers validate with (partyhub-protocol.d.ts, `make
  * contracts`; `make typecheck` checks this file against them).
- * @typedef {import("./partyhub-protocol").ServerMessage} ServerMessage
- * @typedef {import("./partyhub-protocol").ClientMessage} ClientMessage
- * @typedef {import("./partyhub-protocol").WelcomeMessage} WelcomeMessage
- * @typedef {import("./partyhub-protocol").SessionStateMessage} SessionStateMessage
- * @typedef {import("./partyhub-protocol").PongMessage} PongMessage
- * @typedef {import("./partyhub-protocol").ReactionMessage} ReactionMessage
- * @typedef {import("./partyhub-protocol").ErrorMessage & {local?: boolean}} ErrorMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ServerMessage} ServerMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ClientMessage} ClientMessage
+ * @typedef {import("./partyhub-protocol.d.ts").WelcomeMessage} WelcomeMessage
+ * @typedef {import("./partyhub-protocol.d.ts").SessionStateMessage} SessionStateMessage
+ * @typedef {import("./partyhub-protocol.d.ts").PongMessage} PongMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ReactionMessage} ReactionMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ErrorMessage & {local?: boolean}} ErrorMessage
  *   `local`: made by this client (e.g. an action that timed out), not sent by the server
  * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  an event to the whole session
  * @typedef {{type: string, pseq: number, payload: Object}} PrivateEvent  to this player only
