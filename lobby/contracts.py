@@ -2,8 +2,8 @@
 
 Every message a socket may receive or send, of the transport, the platform
 and every registered game, as declared to realtime.protocol (the same
-`Message`s the servers check with): as one JSON Schema per message type,
-as an AsyncAPI 3.0 document (GET /api/asyncapi.json), and as the message
+`Message`s the servers check with): as an AsyncAPI 3.0 document with one
+JSON Schema per message type (GET /api/asyncapi.json), and as the message
 tables of docs/protocol.md (`manage.py contracts` writes them between
 markers; a test checks they are current).
 """
@@ -11,7 +11,7 @@ markers; a test checks they are current).
 from __future__ import annotations
 
 from realtime import protocol
-from realtime.schema import DIALECT, Message
+from realtime.schema import Message
 
 from . import registry
 
@@ -31,15 +31,6 @@ def server_messages() -> list[Message]:
 def client_messages() -> list[Message]:
     """What a socket may send: `ping`, `reaction`, every game's action messages."""
     return list(protocol.client_messages().values())
-
-
-def message_schemas() -> dict[str, dict]:
-    """{"server": {type: schema}, "client": {type: schema}}: one JSON Schema
-    (2020-12) per message type."""
-    return {
-        "server": {m.type: {"$schema": DIALECT, **m.schema()} for m in server_messages()},
-        "client": {m.type: {"$schema": DIALECT, **m.schema()} for m in client_messages()},
-    }
 
 
 def _component(message: Message) -> dict:

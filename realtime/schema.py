@@ -21,8 +21,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
 # --- schema constructors -------------------------------------------------------------
 
 
