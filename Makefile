@@ -38,7 +38,7 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*/*.c csrc/*/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing partyhub into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
@@ -58,7 +58,7 @@ lint: venv
 # The whole Django suite against the normal build (`make test` runs it under
 # ASan instead, below).
 test-python: setup
-	@$(PY) manage.py test
+	@$(PY) manage.py test --parallel $(TEST_PARALLEL)
 
 # `make test` runs the whole Django suite once, under the ASan+UBSan build
 # of the extension (`asan`, mk/c.mk: it rebuilds the normal one after), then

@@ -52,7 +52,7 @@ from partyhub.redisproc import RedisServer  # noqa: E402
 BATCH = 50  # calls between (untimed) clean-ups
 ROUNDS = 5  # interleaved rounds per path and cell
 ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
-RS_GROUP_SEND = 1  # csrc/rscripts.h rs_script
+RS_GROUP_SEND = 1  # csrc/common/rscripts.h rs_script
 PATHS = (
     ("c", "C `sync_broadcast_phase_event`"),
     ("script", "redis-py + registered script"),

@@ -76,7 +76,7 @@ def state_seq_key(code: str) -> str:
     return f"partyhub:stateseq:{code}"
 
 
-# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/server_conn.c).
+# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/sidecar/server_conn.c).
 PRIVATE_KEY_PREFIX = "partyhub:private:"
 
 

@@ -385,9 +385,9 @@ class BrowserTestCase(TransactionTestCase):
 
     def _save_evidence_on_failure(self) -> None:
         """After a failure: a screenshot of every page and the browser console."""
-        result = getattr(self._outcome, "result", None)
-        problems = getattr(result, "errors", []) + getattr(result, "failures", [])
-        if not any(test is self for test, _ in problems):
+        # The outcome, not the result's lists: a parallel worker's result
+        # (`manage.py test --parallel`) keeps none.
+        if getattr(self._outcome, "success", True):
             return
         for label, page in self.pages.items():
             try:

@@ -13,17 +13,20 @@ environment children inherit.
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 import os
 import shutil
 import tempfile
+import time
 import unittest
+from collections import defaultdict
 from urllib.parse import quote
 
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
-from django.test.runner import DiscoverRunner
+from django.test.runner import DiscoverRunner, ParallelTestSuite, _init_worker
 
 from partyhub.celery import use_broker
 from realtime import protocol
@@ -31,8 +34,60 @@ from realtime import protocol
 from .redis_server import RedisServer
 
 
+class TimedResult(unittest.TextTestResult):
+    """A text result that also writes the slowest test classes to a file.
+
+    Set PARTYHUB_TEST_TIMES=<path>: each class's wall time (its tests plus
+    the set-up and tear-down between them) goes there, slowest first, so the
+    suite's 15-minute budget can be spent knowingly (docs/testing.md).
+    """
+
+    def startTestRun(self) -> None:
+        super().startTestRun()
+        self.class_times: dict[str, float] = defaultdict(float)
+        self.mark = time.monotonic()
+
+    def stopTest(self, test) -> None:
+        super().stopTest(test)
+        now = time.monotonic()
+        self.class_times[type(test).__module__ + "." + type(test).__qualname__] += now - self.mark
+        self.mark = now
+
+    def stopTestRun(self) -> None:
+        super().stopTestRun()
+        path = os.environ.get("PARTYHUB_TEST_TIMES")
+        if path:
+            rows = sorted(self.class_times.items(), key=lambda row: -row[1])
+            with open(path, "w") as out:
+                out.write(f"{sum(self.class_times.values()):8.1f}  total\n")
+                out.writelines(f"{seconds:8.1f}  {name}\n" for name, seconds in rows)
+
+
+def init_worker(counter, *args, **kwargs) -> None:
+    """A parallel worker (`manage.py test --parallel N`): Django's set-up, then its own Redis.
+
+    Each worker gets a private redis-server, so the tests that stop, kill or
+    flush "the" Redis (test_faults, test_c_layer) never touch another
+    worker's, and `DATABASE_URL` names this worker's clone of the test
+    database, so the servers its tests start see the data its tests write.
+    """
+    _init_worker(counter, *args, **kwargs)
+    redis = PartyhubTestRunner.redis = RedisServer().start()
+    multiprocessing.util.Finalize(redis, redis.close, exitpriority=10)
+    use_redis(redis.port)
+    os.environ["DATABASE_URL"] = database_url(connections["default"].settings_dict)
+
+
+class PartyhubParallelSuite(ParallelTestSuite):
+    init_worker = init_worker
+
+
 class PartyhubTestRunner(DiscoverRunner):
     redis: RedisServer | None = None
+    parallel_test_suite = PartyhubParallelSuite
+
+    def get_resultclass(self):
+        return super().get_resultclass() or TimedResult
 
     def setup_test_environment(self, **kwargs) -> None:
         super().setup_test_environment(**kwargs)

@@ -370,12 +370,19 @@ test_wsparse(void)
 static void
 test_sha(void)
 {
-    char hex[65];
+    unsigned char d[PH_SHA256_LEN];
+    char hex[PH_SHA256_HEX_LEN + 1];
 
-    ph_sha256_hex("abc", hex);
+    CHECK(ph_sha256("abc", 3, d) == 0);
+    ph_sha256_hex(d, hex);
     CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
-    ph_sha256_hex("", hex);
+    CHECK(ph_sha256("", 0, d) == 0);
+    ph_sha256_hex(d, hex);
     CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    /* Two blocks of input (the padding spills into a second block). */
+    CHECK(ph_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d) == 0);
+    ph_sha256_hex(d, hex);
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
     CHECK(ph_ct_equal("abc", 3, "abc", 3));
     CHECK(!ph_ct_equal("abc", 3, "abd", 3));
     CHECK(!ph_ct_equal("abc", 3, "ab", 2));

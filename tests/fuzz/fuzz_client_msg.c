@@ -1,6 +1,6 @@
 /*
  * fuzz_client_msg: the client text-message handling of the sidecar,
- * ph_ws_client_message (csrc/wsparse.c on cJSON), which reads every text
+ * ph_ws_client_message (csrc/sidecar/wsparse.c on cJSON), which reads every text
  * frame a client sends once lws has reassembled it and checked its UTF-8.
  *
  * Input: byte 0 picks the forwarded-types list, the rest is the message.

@@ -4,7 +4,7 @@
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
  * sidecar's async links use), bounded exactly as the sidecar bounds its
- * links (ph_redis_reader_bound, csrc/uvredis.c), and every reply it
+ * links (ph_redis_reader_bound, csrc/sidecar/uvredis.c), and every reply it
  * produces is handed to one of the reply callbacks, exactly as the event
  * loop would:
  *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
@@ -40,8 +40,8 @@
  * start, under libFuzzer's -malloc_limit_mb (= -rss_limit_mb, 2048), and
  * the corpus holds the input as a regression test (docs/testing.md).
  */
-#include "../../csrc/server_conn.c"
-#include "../../csrc/server_redis.c"
+#include "../../csrc/sidecar/server_conn.c"
+#include "../../csrc/sidecar/server_redis.c"
 
 #include "fuzz_util.h"
 
@@ -149,7 +149,7 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
     /* The connection keeps only the token's sha256 (as ws_filter does). */
-    ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest);
+    CHECK(ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest) == 0);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);

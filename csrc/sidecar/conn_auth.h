@@ -3,7 +3,8 @@
  *
  * Django stores sha256(token) as lowercase hex in Redis; the sidecar hashes
  * the presented token the same way and compares digests in constant time,
- * so neither the raw token nor a timing side channel reaches Redis.
+ * so neither the raw token nor a timing side channel reaches Redis. Both
+ * come from libcrypto (EVP, CRYPTO_memcmp).
  */
 #ifndef PH_CONN_AUTH_H
 #define PH_CONN_AUTH_H
@@ -13,14 +14,15 @@
 #define PH_SHA256_LEN 32
 #define PH_SHA256_HEX_LEN 64
 
-/* SHA-256 of data[0..len) into out[32]. Never fails. */
-void ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN]);
-
 /*
- * Lowercase hex SHA-256 of the NUL-terminated string s into hex[65]
- * (NUL-terminated).
+ * SHA-256 of data[0..len) into out[32] (libcrypto). Returns 0, or -1 when
+ * libcrypto fails (out of memory, or SHA-256 refused by its configuration).
  */
-void ph_sha256_hex(const char *s, char hex[PH_SHA256_HEX_LEN + 1]);
+int ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN]);
+
+/* Lowercase hex of a digest d[32] into hex[65] (NUL-terminated). */
+void ph_sha256_hex(const unsigned char d[PH_SHA256_LEN],
+                   char hex[PH_SHA256_HEX_LEN + 1]);
 
 /*
  * Constant-time equality of a[0..alen) and b[0..blen): the time depends

@@ -339,20 +339,6 @@ ph_srv_state_key(const ph_server *srv, const char *code, char *out, size_t outle
     snprintf(out, outlen, "%s%s", srv->cfg.state_key_prefix, code);
 }
 
-/* Lowercase hex of a raw sha256 (Django stores the digest that way). */
-static void
-digest_hex(const unsigned char d[PH_SHA256_LEN], char hex[PH_SHA256_HEX_LEN + 1])
-{
-    static const char digits[] = "0123456789abcdef";
-    int i;
-
-    for (i = 0; i < PH_SHA256_LEN; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[PH_SHA256_HEX_LEN] = '\0';
-}
-
 /* Parse a decimal player id; -1 when it is not one. */
 static int64_t
 parse_player_id(const char *s, size_t len)
@@ -411,7 +397,7 @@ auth_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (c->role == PH_ROLE_HOST) {
-        digest_hex(c->token_digest, digest);
+        ph_sha256_hex(c->token_digest, digest);
         if (!ph_ct_equal(digest, PH_SHA256_HEX_LEN, host->str,
                          (size_t)host->len)) {
             ph_srv_conn_close(srv, c, 4003);
@@ -473,7 +459,7 @@ conn_start_auth(ph_server *srv, ph_conn *c)
 
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
-    digest_hex(c->token_digest, digest);
+    ph_sha256_hex(c->token_digest, digest);
     snprintf(field, sizeof(field), "p:%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
     argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
@@ -967,9 +953,12 @@ refuse:
     return http_refuse(wsi, HTTP_STATUS_FORBIDDEN);
 }
 
-/* FILTER: remember code, role and token (path and Origin are checked). */
+/*
+ * FILTER: remember code, role and token (path and Origin are checked).
+ * Refuses (-1) a bad path, or a token libcrypto cannot hash.
+ */
 static int
-ws_filter(struct lws *wsi, ph_conn *c)
+ws_filter(ph_server *srv, struct lws *wsi, ph_conn *c)
 {
     char path[256], val[PH_TOKEN_MAX + 32];
     const char *v;
@@ -993,7 +982,10 @@ ws_filter(struct lws *wsi, ph_conn *c)
     v = lws_get_urlarg_by_name(wsi, "session_token=", val, sizeof(val));
     if (v != NULL && ph_ws_token_ok(v)) {
         /* Only the digest is kept: Django stores sha256(token) too. */
-        ph_sha256(v, strlen(v), c->token_digest);
+        if (ph_sha256(v, strlen(v), c->token_digest) < 0) {
+            ph_logf(srv->log, PH_LOG_ERROR, "libcrypto: SHA-256 failed");
+            return -1;
+        }
         c->token_ok = 1;
     }
     return 0;
@@ -1234,7 +1226,7 @@ ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return ws_filter(wsi, c);
+        return ws_filter(srv, wsi, c);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return ws_confirm_upgrade(srv, wsi);
     case LWS_CALLBACK_ESTABLISHED:

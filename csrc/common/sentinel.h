@@ -1,6 +1,7 @@
 /*
  * sentinel.h: Redis Sentinel master discovery, shared by the channel layer
- * (synchronous, csrc/rlayer.c) and the sidecar (asynchronous, on its loop).
+ * (synchronous, csrc/layer/rlayer.c) and the sidecar (asynchronous, on its
+ * loop).
  *
  * Discovery follows channels_redis / redis-py: ask each sentinel in turn
  * SENTINEL get-master-addr-by-name <master_name>; the first sentinel that

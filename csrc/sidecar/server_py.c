@@ -425,10 +425,10 @@ PyDoc_STRVAR(Server_doc,
 "--\n\n"
 "The partyhub WebSocket sidecar (libwebsockets on a libuv loop). Binds at\n"
 "construction (OSError with the reason on failure); serve() runs it.\n"
-"Keywords mirror ph_server_config in csrc/server.h; redis_hosts is a list\n"
-"of dicts (host, port, db, username, password, master_name, sentinels:\n"
-"[{host, port}], sentinel_username, sentinel_password) that replaces\n"
-"redis_host/redis_port/redis_db.");
+"Keywords mirror ph_server_config in csrc/sidecar/server.h; redis_hosts\n"
+"is a list of dicts (host, port, db, username, password, master_name,\n"
+"sentinels: [{host, port}], sentinel_username, sentinel_password) that\n"
+"replaces redis_host/redis_port/redis_db.");
 
 static PyType_Slot Server_slots[] = {
     {Py_tp_new, Server_new},
