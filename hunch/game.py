@@ -152,6 +152,18 @@ class HunchDriver(GameDriver):
         ROUND_OVER: (ROUND, Field("total", integer(0)), Field("players", array(RESULT_ROW))),
     }
     private_events = {SECRET: (ROUND, Field("secret", integer(0), doc="yours alone"))}
+    state_fields = (
+        Field("guessed", array(PLAYER_ID), doc="who has guessed this round"),
+        Field(
+            "last_round",
+            nullable(obj(*events[ROUND_OVER])),
+            doc="hunch.round_over's payload, in scoreboard and finished",
+        ),
+    )
+    private_fields = (
+        Field("secret", nullable(integer(0)), doc="your secret number this round"),
+        Field("guess", nullable(integer(0)), doc="your guess this round"),
+    )
     after = {
         ROUND_STARTED: "`start-round`",
         GUESSED: "`guess`",

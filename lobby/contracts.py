@@ -171,9 +171,19 @@ def client_table() -> str:
     return "\n".join(lines)
 
 
+def state_table() -> str:
+    """Each game's own fields of `session.state` and of `player.state`."""
+    lines = [_row(["game", "its fields of `session.state`", "`player.state`"]), "|---|---|---|"]
+    for driver in registry.games():
+        public = ", ".join(_describe(f) for f in driver.state_fields) or "none"
+        private = ", ".join(_describe(f) for f in driver.private_fields) or "none"
+        lines.append(_row([f"`{driver.name}`", public, private]))
+    return "\n".join(lines)
+
+
 def docs_tables() -> dict[str, str]:
     """Marker name -> generated markdown, for docs/protocol.md."""
-    tables = {"events:partyhub": event_table(protocol.SHARED_OWNER)}
+    tables = {"events:partyhub": event_table(protocol.SHARED_OWNER), "state": state_table()}
     for driver in registry.games():
         tables[f"events:{driver.name}"] = event_table(driver.name)
     tables["client-messages"] = client_table()

@@ -264,6 +264,10 @@ class GameDriver:
     events: dict[str, tuple[Field, ...]] = {}
     private_events: dict[str, tuple[Field, ...]] = {}
     after: dict[str, str] = {}  # event type -> when it is sent (for the docs)
+    # The fields of public_state() (after the platform's in `session.state`)
+    # and of private_state() (`player.state`, `you`): typed like events.
+    state_fields: tuple[Field, ...] = ()
+    private_fields: tuple[Field, ...] = ()
     awards: tuple[Award, ...] = ()  # may include lobby.awards.CROWD_FAVOURITE
     pages: Pages | None = None
     options: tuple[Option, ...] = ()

@@ -17,6 +17,7 @@ from realtime.schema import (
     any_value,
     array,
     boolean,
+    const,
     enum,
     integer,
     map_of,
@@ -38,7 +39,7 @@ REACTION = "reaction"
 # --- shapes ---------------------------------------------------------------------------
 
 PLAYER_ID = integer(1)
-ROUND = Field("round", integer(0), doc="the round (1, 2, …; 0 before the first)")
+ROUND = Field("round", integer(0), doc="0 before the first round")
 DEADLINE = Field(
     "deadline", nullable(integer()), doc="epoch ms when the countdown ends; null if none"
 )
@@ -137,4 +138,12 @@ def declare() -> None:
     for event_type, fields in FIELDS.items():
         protocol.declare_event(protocol.SHARED_OWNER, event_type, fields, after=AFTER[event_type])
     protocol.declare_message(REACTION_MESSAGE)
-    protocol.declare_state_fields(STATE_FIELDS)
+
+
+def state_fields(game: str, public: tuple[Field, ...]) -> tuple[Field, ...]:
+    """A game's whole `session.state` payload: the platform's fields (with its
+    name as `game`, which tells the games' states apart), then its own."""
+    platform = tuple(
+        Field("game", const(game), doc=f.doc) if f.name == "game" else f for f in STATE_FIELDS
+    )
+    return platform + tuple(public)

@@ -61,8 +61,8 @@ def _wrap(text: str) -> str:
     return f"({text})" if " | " in text and not text.startswith("{") else text
 
 
-def object_type(schema: dict, indent: str = "", open_keys: tuple[str, ...] = ()) -> str:
-    """An object's type; the objects under `open_keys` may hold other keys too."""
+def object_type(schema: dict, indent: str = "") -> str:
+    """An object's type, its properties documented."""
     inner = indent + "  "
     required = set(schema.get("required", ()))
     lines = ["{"]
@@ -71,12 +71,7 @@ def object_type(schema: dict, indent: str = "", open_keys: tuple[str, ...] = ())
         if doc:
             lines.append(f"{inner}/** {doc} */")
         mark = "" if name in required else "?"
-        if name in open_keys:
-            value = object_type(prop, inner)
-            value = value[:1] + f"\n{inner}  [key: string]: unknown;" + value[1:]
-        else:
-            value = ts_type(prop, inner)
-        lines.append(f"{inner}{_key(name)}{mark}: {value};")
+        lines.append(f"{inner}{_key(name)}{mark}: {ts_type(prop, inner)};")
     lines.append(indent + "}")
     return "\n".join(lines)
 
@@ -86,9 +81,7 @@ def _key(name: str) -> str:
 
 
 def _interface(name: str, message: Message) -> str:
-    # An open payload: the platform's fields, the game's own beside them.
-    open_keys = ("payload",) if message.extra.get("open_payload") else ()
-    body = object_type(message.schema(), open_keys=open_keys)
+    body = object_type(message.schema())
     doc = message.doc or message.type
     owner = f" ({message.owner}{', private' if message.private else ''})"
     return f"/** {doc}{owner} */\nexport interface {name} {body}\n"

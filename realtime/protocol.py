@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import partyhub
@@ -263,28 +264,44 @@ _REF = _F(
 )
 
 
-def _session_state(payload: tuple[schema.Field, ...]) -> schema.Message:
-    return schema.Message(
-        SESSION_STATE,
-        TRANSPORT_OWNER,
-        SEND,
-        fields=(_F("seq", schema.integer(0), doc="the last event this state reflects"),),
-        payload=payload,
-        doc="The whole public state of the session: right after `welcome`, and again "
-        "after a Redis outage (sidecar). The platform's fields, then the game's own.",
-        after="connect",
-        extra={"open_payload": True},
-    )
+@dataclass(frozen=True)
+class StateSpec:
+    """One game's `session.state` payload and `player.state` payload fields."""
+
+    public: tuple[schema.Field, ...]
+    private: tuple[schema.Field, ...]
 
 
-# The platform's fields of `session.state` (declare_state_fields); the game's
-# own follow them (the payload is open).
-_state_fields: dict[str, tuple[schema.Field, ...]] = {"fields": ()}
+# Per owner (a game): its whole state payloads, the platform's fields
+# included (declare_state). Read by the contracts and, with strict_payloads,
+# by check_state.
+_states: dict[str, StateSpec] = {}
 
 
-def declare_state_fields(fields: tuple[schema.Field, ...]) -> None:
-    """The fields every `session.state` payload has (the platform's)."""
-    _state_fields["fields"] = tuple(fields)
+def declare_state(
+    owner: str, public: tuple[schema.Field, ...], private: tuple[schema.Field, ...]
+) -> None:
+    """Declare the fields of `owner`'s `session.state` and `player.state` payloads."""
+    _states[owner] = StateSpec(tuple(public), tuple(private))
+
+
+def check_state(owner: str, payload: dict, private: bool = False) -> None:
+    """With strict_payloads, raise ValueError when a state payload of
+    `owner`'s sessions breaks its declared schema (else nothing)."""
+    spec = _states.get(owner)
+    if _strict["on"] and spec is not None:
+        fields = spec.private if private else spec.public
+        what = PLAYER_STATE if private else SESSION_STATE
+        check_schema(f"{what} of {owner}", schema.obj(*fields), payload)
+
+
+def _state_payload(private: bool) -> dict:
+    """One state payload schema per game (anyOf); any object before any is declared."""
+    variants = []
+    for owner, spec in _states.items():
+        variant = schema.obj(*(spec.private if private else spec.public))
+        variants.append({**variant, "title": owner})
+    return schema.one_of(*variants) if variants else schema.map_of(schema.any_value())
 
 
 def _transport_messages() -> dict[str, schema.Message]:
@@ -304,7 +321,18 @@ def _transport_messages() -> dict[str, schema.Message]:
             doc="The first message on every socket.",
             after="connect",
         ),
-        _session_state(_state_fields["fields"]),
+        schema.Message(
+            SESSION_STATE,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(_F("seq", schema.integer(0), doc="the last event this state reflects"),),
+            payload=(),
+            doc="The whole public state of the session: right after `welcome`, and again "
+            "after a Redis outage (sidecar). The platform's fields, then the game's own "
+            "(one schema per game, told apart by `game`).",
+            after="connect",
+            extra={"payload_schema": _state_payload(private=False)},
+        ),
         schema.Message(
             PLAYER_STATE,
             TRANSPORT_OWNER,
@@ -313,9 +341,10 @@ def _transport_messages() -> dict[str, schema.Message]:
             fields=(_F("pseq", schema.integer(0), doc="the last private message it reflects"),),
             payload=(),
             doc="A player's whole private state (GameDriver.private_state), to that "
-            "player's sockets only: after `session.state` on (re)connect, and live.",
+            "player's sockets only: after `session.state` on (re)connect, and live "
+            "(one schema per game).",
             after="connect, or the game refreshes it",
-            extra={"open_payload": True},
+            extra={"payload_schema": _state_payload(private=True)},
         ),
         schema.Message(
             PONG,

@@ -167,7 +167,9 @@ class Message:
     private: bool = False
     doc: str = ""
     after: str = ""
-    extra: dict = field(default_factory=dict)  # e.g. {"open_payload": True}
+    # {"payload_schema": ...}: a payload that is not one object of `payload`
+    # (e.g. one object per game).
+    extra: dict = field(default_factory=dict)
 
     @property
     def is_event(self) -> bool:

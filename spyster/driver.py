@@ -80,6 +80,8 @@ class SpysterDriver(GameDriver):
     events = spy_events.FIELDS
     private_events = spy_events.PRIVATE_FIELDS
     after = spy_events.AFTER
+    state_fields = state.STATE_FIELDS
+    private_fields = state.PRIVATE_FIELDS
     awards = spy_awards.AWARDS
     pages = Pages(host="spyster/host.html", play="spyster/play.html")
     options = OPTIONS

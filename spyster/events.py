@@ -36,6 +36,7 @@ _DELTA = obj(
     Field("score", integer()),
 )
 LOCATIONS = Field("locations", array(string()), doc="every location of the session's deck")
+VOTE_ROW = _VOTE
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     ROUND_STARTED: (

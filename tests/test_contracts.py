@@ -176,6 +176,21 @@ class ValidationTests(TestCase):
         with self.assertRaisesRegex(ValueError, "lacks player_id"):
             protocol.check_event("hunch.guessed", {"round": 1, "guessed": []}, "hunch")
 
+    def test_states_are_checked_against_their_games_schemas(self):
+        created = self.client.post(
+            "/api/sessions/", {"game": "hunch"}, "application/json", HTTP_HOST="localhost"
+        ).json()
+        state = self.client.get(f"/api/sessions/{created['code']}/").json()
+        public = {k: v for k, v in state.items() if k != "server_time"}
+        protocol.check_state("hunch", public)
+        with self.assertRaisesRegex(ValueError, "session.state of hunch breaks its schema"):
+            protocol.check_state("hunch", {**public, "guessed": "everyone"})
+        with self.assertRaisesRegex(ValueError, "game"):
+            protocol.check_state("hunch", {**public, "game": "spyster"})
+        protocol.check_state("hunch", {"secret": 7, "guess": None}, private=True)
+        with self.assertRaisesRegex(ValueError, "player.state of hunch"):
+            protocol.check_state("hunch", {"secret": "7", "guess": None}, private=True)
+
     def test_client_messages_are_checked_against_their_fields(self):
         for text, message in (
             ('{"type": "reaction", "emoji": "x"}', "'emoji' must be one of 😂 👏"),

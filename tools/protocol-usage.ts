@@ -14,7 +14,12 @@ export function describe(message: ServerMessage): string {
     case "welcome":
       return `${message.role} ${message.player_id ?? "host"} at ${message.server_time}`;
     case "session.state":
+      // One state per game, told apart by `game`.
+      if (message.payload.game === "hunch") return `guessed: ${message.payload.guessed.length}`;
+      if (message.payload.game === "spyster") return message.payload.locations.join(", ");
       return `${message.payload.code} ${message.payload.phase} seq ${message.seq}`;
+    case "player.state":
+      return "secret" in message.payload ? String(message.payload.secret) : "";
     case "phase.lie_started":
       return `${message.payload.prompt} until ${message.payload.deadline ?? "never"}`;
     case "phase.game_over":

@@ -82,6 +82,8 @@ class WeirsoeDriver(GameDriver):
     actions = ACTIONS
     events = quiz_events.FIELDS
     after = quiz_events.AFTER
+    state_fields = state.STATE_FIELDS
+    private_fields = state.PRIVATE_FIELDS
     awards = quiz_awards.AWARDS
     pages = Pages(host="weirsoe/host.html", play="weirsoe/play.html")
     options = OPTIONS

@@ -58,6 +58,15 @@ _FOOLED = obj(
 )
 REVEAL_AT = Field("reveal_at", integer(), doc="epoch ms when to show it")
 
+TRUTH = Field("truth", obj(Field("id", integer(1)), Field("text", string())))
+ANSWERS_SCORED = Field("answers", array(_ANSWER_SCORED))
+DELTAS = Field("deltas", array(_DELTA))
+FOOLED = Field("fooled", array(_FOOLED))
+# The scores of a round (phase.scores_calculated without its timings, and
+# `results` in session.state).
+RESULTS = obj(ROUND, TRUTH, ANSWERS_SCORED, DELTAS, FOOLED)
+ANSWER = _ANSWER
+
 FIELDS: dict[str, tuple[Field, ...]] = {
     LIE_STARTED: (
         ROUND,
@@ -90,10 +99,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     SCORES_CALCULATED: (
         ROUND,
-        Field("truth", obj(Field("id", integer(1)), Field("text", string()))),
-        Field("answers", array(_ANSWER_SCORED)),
-        Field("deltas", array(_DELTA)),
-        Field("fooled", array(_FOOLED)),
+        TRUTH,
+        ANSWERS_SCORED,
+        DELTAS,
+        FOOLED,
         Field("reveal_at", integer(), doc="one step after the last answer"),
         Field("deadline", nullable(integer()), doc="when the scoreboard comes; null by hand"),
     ),

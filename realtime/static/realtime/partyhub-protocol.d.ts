@@ -61,7 +61,7 @@ export interface PhasePausedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** the phase (the game's phase table) */
     phase: string;
@@ -76,7 +76,7 @@ export interface PhaseResumedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** the phase (the game's phase table) */
     phase: string;
@@ -93,7 +93,7 @@ export interface PhaseScoreboardMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     rounds: number;
     final_round: boolean;
@@ -115,7 +115,7 @@ export interface PhaseGameOverMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** final */
     ranking: Array<{
@@ -157,7 +157,7 @@ export interface PhaseLieStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     rounds: number;
     /** the question */
@@ -176,7 +176,7 @@ export interface PhaseQuestionShownMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** its text */
     question: string;
@@ -190,7 +190,7 @@ export interface PhaseGuessStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** shuffled, no authors, the truth unmarked */
     answers: Array<{
@@ -210,7 +210,7 @@ export interface PhaseRevealStepMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** 0, 1, … */
     index: number;
@@ -253,7 +253,7 @@ export interface PhaseScoresCalculatedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     truth: {
       id: number;
@@ -298,7 +298,7 @@ export interface SpysterRoundStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     rounds: number;
     /** seconds */
@@ -324,7 +324,7 @@ export interface SpysterVoteStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     accuser_id: number;
     accused_id: number;
@@ -343,7 +343,7 @@ export interface SpysterVotedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     player_id: number;
     kind: "accusation" | "final";
@@ -356,7 +356,7 @@ export interface SpysterVoteResultMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     accuser_id: number;
     accused_id: number;
@@ -376,7 +376,7 @@ export interface SpysterFinalVoteStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** epoch ms when the countdown ends; null if none */
     deadline: number | null;
@@ -395,7 +395,7 @@ export interface SpysterRoundOverMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     spy_id: number;
     spy_name: string;
@@ -433,7 +433,7 @@ export interface SpysterRoleMessage {
   /** this player's message counter */
   pseq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     spy: boolean;
     /** null for the spy */
@@ -451,7 +451,7 @@ export interface HunchRoundStartedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     rounds: number;
     /** seconds */
@@ -469,7 +469,7 @@ export interface HunchGuessedMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** who guessed (not the value) */
     player_id: number;
@@ -484,7 +484,7 @@ export interface HunchRoundOverMessage {
   /** the session's event counter */
   seq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     total: number;
     players: Array<{
@@ -504,27 +504,26 @@ export interface HunchSecretMessage {
   /** this player's message counter */
   pseq: number;
   payload: {
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     /** yours alone */
     secret: number;
   };
 }
 
-/** The whole public state of the session: right after `welcome`, and again after a Redis outage (sidecar). The platform's fields, then the game's own. (transport) */
+/** The whole public state of the session: right after `welcome`, and again after a Redis outage (sidecar). The platform's fields, then the game's own (one schema per game, told apart by `game`). (transport) */
 export interface SessionStateMessage {
   type: "session.state";
   /** the last event this state reflects */
   seq: number;
   payload: {
-    [key: string]: unknown;
     /** the session code */
     code: string;
     /** the game the session plays */
-    game: string;
+    game: "weirsoe";
     /** the phase (the game's phase table) */
     phase: string;
-    /** the round (1, 2, …; 0 before the first) */
+    /** 0 before the first round */
     round: number;
     rounds: number;
     /** its settings table's values and options */
@@ -561,16 +560,292 @@ export interface SessionStateMessage {
         name: string;
       }>;
     }>;
+    /** from lie to scoreboard */
+    question: {
+      prompt: string;
+      category: string;
+    } | null;
+    /** from guess on */
+    answers: Array<{
+      id: number;
+      text: string;
+    }> | null;
+    /** who has written a lie */
+    lies_submitted: Array<number>;
+    /** who has guessed */
+    guesses_submitted: Array<number>;
+    /** in scores and scoreboard */
+    results: {
+      /** 0 before the first round */
+      round: number;
+      truth: {
+        id: number;
+        text: string;
+      };
+      answers: Array<{
+        id: number;
+        text: string;
+        is_truth: boolean;
+        authors: Array<{
+          player_id: number;
+          name: string;
+        }>;
+        guessed_by: Array<{
+          player_id: number;
+          name: string;
+        }>;
+      }>;
+      deltas: Array<{
+        player_id: number;
+        name: string;
+        delta: number;
+        score: number;
+      }>;
+      fooled: Array<{
+        liar_id: number;
+        liar_name: string;
+        victim_id: number;
+        victim_name: string;
+        answer_id: number;
+      }>;
+    } | null;
+    /** in scores: the reveal's steps */
+    reveal: {
+      steps: Array<{
+        /** 0 before the first round */
+        round: number;
+        /** 0, 1, … */
+        index: number;
+        answer: {
+          id: number;
+          text: string;
+          is_truth: boolean;
+        };
+        /** empty for the truth */
+        authors: Array<{
+          player_id: number;
+          name: string;
+        }>;
+        /** who picked this lie; empty for the truth */
+        fooled: Array<{
+          player_id: number;
+          name: string;
+        }>;
+        /** who picked it */
+        guessed_by: Array<{
+          player_id: number;
+          name: string;
+        }>;
+        /** what this step awards */
+        points: Array<{
+          player_id: number;
+          name: string;
+          points: number;
+          /** the running score after this step */
+          score: number;
+        }>;
+        /** epoch ms when to show it */
+        reveal_at: number;
+      }>;
+      reveal_at: number;
+    } | null;
+    /** seconds, in lie, question and guess */
+    time_limit?: number;
+  } | {
+    /** the session code */
+    code: string;
+    /** the game the session plays */
+    game: "spyster";
+    /** the phase (the game's phase table) */
+    phase: string;
+    /** 0 before the first round */
+    round: number;
+    rounds: number;
+    /** its settings table's values and options */
+    settings: { [key: string]: Json };
+    /** epoch ms when the countdown ends; null if none */
+    deadline: number | null;
+    paused: boolean;
+    /** time left while paused, else null */
+    remaining_ms: number | null;
+    /** the players still in, in join order */
+    players: Array<{
+      player_id: number;
+      name: string;
+      score: number;
+    }>;
+    /** in scoreboard and finished, else null */
+    ranking: Array<{
+      player_id: number;
+      name: string;
+      score: number;
+      /** standard competition ranking: 1, 1, 3 */
+      rank: number;
+    }> | null;
+    /** in finished only */
+    awards?: Array<{
+      /** the award's id */
+      award: string;
+      title: string;
+      /** the top count */
+      count: number;
+      /** every player with the top count; none when it is 0 */
+      winners: Array<{
+        player_id: number;
+        name: string;
+      }>;
+    }>;
+    /** every location of the session's deck */
+    locations: Array<string>;
+    /** the round's seconds */
+    time_limit: number;
+    /** who asks first, during a round */
+    first_player_id: number | null;
+    /** who has accused this round */
+    accusations_used: Array<number>;
+    /** the open accusation, in vote */
+    accusation: {
+      accuser_id: number;
+      accused_id: number;
+      voters: Array<number>;
+      voted: Array<number>;
+    } | null;
+    /** the round's time left, stopped, in vote */
+    clock_ms: number | null;
+    /** in final_vote */
+    final_vote: {
+      voted: Array<number>;
+    } | null;
+    /** the last spyster.round_over, on the scoreboard */
+    result: {
+      /** 0 before the first round */
+      round: number;
+      spy_id: number;
+      spy_name: string;
+      location: string;
+      winner: "players" | "spy";
+      how: "caught" | "framed" | "guessed" | "misguessed" | "voted_out" | "survived" | "spy_left";
+      accuser_id: number | null;
+      accused_id: number | null;
+      /** the spy's guess, if any */
+      guess: string | null;
+      roles: Array<{
+        player_id: number;
+        name: string;
+        spy: boolean;
+        /** null for the spy */
+        role: string | null;
+      }>;
+      /** the final vote */
+      suspects: Array<{
+        voter_id: number;
+        suspect_id: number;
+      }>;
+      deltas: Array<{
+        player_id: number;
+        name: string;
+        delta: number;
+        score: number;
+      }>;
+    } | null;
+  } | {
+    /** the session code */
+    code: string;
+    /** the game the session plays */
+    game: "hunch";
+    /** the phase (the game's phase table) */
+    phase: string;
+    /** 0 before the first round */
+    round: number;
+    rounds: number;
+    /** its settings table's values and options */
+    settings: { [key: string]: Json };
+    /** epoch ms when the countdown ends; null if none */
+    deadline: number | null;
+    paused: boolean;
+    /** time left while paused, else null */
+    remaining_ms: number | null;
+    /** the players still in, in join order */
+    players: Array<{
+      player_id: number;
+      name: string;
+      score: number;
+    }>;
+    /** in scoreboard and finished, else null */
+    ranking: Array<{
+      player_id: number;
+      name: string;
+      score: number;
+      /** standard competition ranking: 1, 1, 3 */
+      rank: number;
+    }> | null;
+    /** in finished only */
+    awards?: Array<{
+      /** the award's id */
+      award: string;
+      title: string;
+      /** the top count */
+      count: number;
+      /** every player with the top count; none when it is 0 */
+      winners: Array<{
+        player_id: number;
+        name: string;
+      }>;
+    }>;
+    /** who has guessed this round */
+    guessed: Array<number>;
+    /** hunch.round_over's payload, in scoreboard and finished */
+    last_round: {
+      /** 0 before the first round */
+      round: number;
+      total: number;
+      players: Array<{
+        player_id: number;
+        name: string;
+        secret: number | null;
+        /** null if they did not guess */
+        guess: number | null;
+        points: number;
+      }>;
+    } | null;
   };
 }
 
-/** A player's whole private state (GameDriver.private_state), to that player's sockets only: after `session.state` on (re)connect, and live. (transport, private) */
+/** A player's whole private state (GameDriver.private_state), to that player's sockets only: after `session.state` on (re)connect, and live (one schema per game). (transport, private) */
 export interface PlayerStateMessage {
   type: "player.state";
   /** the last private message it reflects */
   pseq: number;
   payload: {
-    [key: string]: unknown;
+    /** your lie this round */
+    lie: string | null;
+    /** the answers that are your lie */
+    own_answer_ids: Array<number>;
+    /** the answer you picked */
+    guess: number | null;
+  } | {
+    /** 0 before the first round */
+    round: number;
+    /** null outside a round */
+    spy: boolean | null;
+    /** null for the spy */
+    location: string | null;
+    /** null for the spy */
+    role: string | null;
+    /** every location of the session's deck */
+    locations: Array<string>;
+    /** your vote on the open accusation */
+    vote: {
+      accuser_id: number;
+      agree: boolean;
+    } | null;
+    /** your final vote */
+    suspect_id: number | null;
+  } | {
+    /** your secret number this round */
+    secret: number | null;
+    /** your guess this round */
+    guess: number | null;
   };
 }
 
