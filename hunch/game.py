@@ -37,6 +37,7 @@ RESULT_ROW = obj(
     Field("secret", nullable(integer(0))),
     Field("guess", nullable(integer(0)), doc="null if they did not guess"),
     Field("points", integer(0)),
+    title="HunchResultRow",
 )
 
 

@@ -136,6 +136,8 @@ def _kind(schema: dict) -> str:
         return " \\| ".join(f"`{v}`" if isinstance(v, str) else str(v) for v in schema["enum"])
     if "anyOf" in schema:
         return " or ".join(_kind(s) for s in schema["anyOf"])
+    if "allOf" in schema:
+        return " and ".join(_kind(s) for s in schema["allOf"])
     kind = schema.get("type")
     if kind == "array":
         return f"list of {_kind(schema['items'])}"

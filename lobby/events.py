@@ -44,19 +44,26 @@ DEADLINE = Field(
     "deadline", nullable(integer()), doc="epoch ms when the countdown ends; null if none"
 )
 TIME_LIMIT = Field("time_limit", integer(0), doc="seconds")
-WHO = obj(Field("player_id", PLAYER_ID), Field("name", string()))
-PLAYER = obj(Field("player_id", PLAYER_ID), Field("name", string()), Field("score", integer()))
+WHO = obj(Field("player_id", PLAYER_ID), Field("name", string()), title="PlayerRef")
+PLAYER = obj(
+    Field("player_id", PLAYER_ID),
+    Field("name", string()),
+    Field("score", integer()),
+    title="PlayerScore",
+)
 RANK = obj(
     Field("player_id", PLAYER_ID),
     Field("name", string()),
     Field("score", integer()),
     Field("rank", integer(1), doc="standard competition ranking: 1, 1, 3"),
+    title="RankRow",
 )
 AWARD = obj(
     Field("award", string(), doc="the award's id"),
     Field("title", string()),
     Field("count", integer(0), doc="the top count"),
     Field("winners", array(WHO), doc="every player with the top count; none when it is 0"),
+    title="Award",
 )
 PLAYERS = Field("players", array(PLAYER), doc="the players still in, in join order")
 RANKING = Field("ranking", array(RANK))
@@ -138,12 +145,10 @@ def declare() -> None:
     for event_type, fields in FIELDS.items():
         protocol.declare_event(protocol.SHARED_OWNER, event_type, fields, after=AFTER[event_type])
     protocol.declare_message(REACTION_MESSAGE)
+    protocol.declare_state_fields(STATE_FIELDS)
 
 
 def state_fields(game: str, public: tuple[Field, ...]) -> tuple[Field, ...]:
-    """A game's whole `session.state` payload: the platform's fields (with its
-    name as `game`, which tells the games' states apart), then its own."""
-    platform = tuple(
-        Field("game", const(game), doc=f.doc) if f.name == "game" else f for f in STATE_FIELDS
-    )
-    return platform + tuple(public)
+    """A game's fields of `session.state`, beside the platform's (STATE_FIELDS):
+    its name as `game`, which tells the games' states apart, then its own."""
+    return (Field("game", const(game), doc="the game the session plays"), *public)

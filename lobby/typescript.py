@@ -34,57 +34,96 @@ def pascal(message_type: str) -> str:
     return "".join(p[:1].upper() + p[1:] for p in parts if p)
 
 
-def ts_type(schema: dict, indent: str = "") -> str:
-    """The TypeScript type of a schema of realtime.schema's vocabulary."""
-    if "const" in schema:
-        return json.dumps(schema["const"], ensure_ascii=False)
-    if "enum" in schema:
-        return " | ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
-    if "anyOf" in schema:
-        return " | ".join(_wrap(ts_type(s, indent)) for s in schema["anyOf"])
-    kind = schema.get("type")
-    if kind == "array":
-        return f"Array<{ts_type(schema['items'], indent)}>"
-    if kind == "object" and "properties" in schema:
-        return object_type(schema, indent)
-    if kind == "object":
-        values = schema.get("additionalProperties", {})
-        return f"{{ [key: string]: {ts_type(values, indent) if values else 'Json'} }}"
-    if kind in ("integer", "number"):
-        return "number"
-    if kind in ("string", "boolean", "null"):
-        return kind
-    return "Json"
+class Writer:
+    """Writes TypeScript types of realtime.schema's vocabulary. An object
+    schema with a `title` (a shape the table names, e.g. "PlayerRef") or
+    equal to an event's payload becomes a named interface, written once and
+    referred to by name everywhere it occurs."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}  # canonical schema -> its type name
+        self.defs: dict[str, str] = {}  # type name -> its declaration
+        self.aliases: dict[str, str] = {}  # another name of the same schema -> the name
+
+    @staticmethod
+    def canonical(schema: dict) -> str:
+        return json.dumps(schema, sort_keys=True, ensure_ascii=False)
+
+    def name(self, schema: dict, name: str) -> None:
+        """Call an object schema `name` wherever it occurs."""
+        key = self.canonical(schema)
+        known = self.names.get(key)
+        if known is None and name in self.names.values():
+            raise ValueError(f"two different schemas are both called {name}")
+        if known is not None and known != name:
+            self.aliases[name] = known  # e.g. player.left's payload is player.joined's
+        self.names.setdefault(key, name)
+
+    def named(self, schema: dict) -> str:
+        """The name of an object schema, its interface declared once."""
+        if "title" in schema:
+            self.name(schema, pascal(schema["title"]))
+        name = self.names[self.canonical(schema)]
+        if name not in self.defs:
+            self.defs[name] = ""  # a schema that contains itself stops here
+            doc = schema.get("description")
+            head = f"/** {doc} */\n" if doc else ""
+            self.defs[name] = f"{head}export interface {name} {self.object_type(schema)}\n"
+        return name
+
+    def ts_type(self, schema: dict, indent: str = "") -> str:
+        """The TypeScript type of a schema."""
+        if "const" in schema:
+            return json.dumps(schema["const"], ensure_ascii=False)
+        if "enum" in schema:
+            return " | ".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+        if "anyOf" in schema:
+            return " | ".join(_wrap(self.ts_type(s, indent)) for s in schema["anyOf"])
+        if "allOf" in schema:
+            return " & ".join(_wrap(self.ts_type(s, indent)) for s in schema["allOf"])
+        kind = schema.get("type")
+        if kind == "array":
+            return f"Array<{self.ts_type(schema['items'], indent)}>"
+        if kind == "object" and "properties" in schema:
+            if "title" in schema or self.canonical(schema) in self.names:
+                return self.named(schema)
+            return self.object_type(schema, indent)
+        if kind == "object":
+            values = schema.get("additionalProperties", {})
+            return f"{{ [key: string]: {self.ts_type(values, indent) if values else 'Json'} }}"
+        if kind in ("integer", "number"):
+            return "number"
+        if kind in ("string", "boolean", "null"):
+            return kind
+        return "Json"
+
+    def object_type(self, schema: dict, indent: str = "") -> str:
+        """An object's type, its properties documented."""
+        inner = indent + "  "
+        required = set(schema.get("required", ()))
+        lines = ["{"]
+        for name, prop in schema["properties"].items():
+            doc = prop.get("description")
+            if doc:
+                lines.append(f"{inner}/** {doc} */")
+            mark = "" if name in required else "?"
+            lines.append(f"{inner}{_key(name)}{mark}: {self.ts_type(prop, inner)};")
+        lines.append(indent + "}")
+        return "\n".join(lines)
+
+    def interface(self, name: str, message: Message) -> str:
+        body = self.object_type(message.schema())
+        doc = message.doc or message.type
+        owner = f" ({message.owner}{', private' if message.private else ''})"
+        return f"/** {doc}{owner} */\nexport interface {name} {body}\n"
 
 
 def _wrap(text: str) -> str:
     return f"({text})" if " | " in text and not text.startswith("{") else text
 
 
-def object_type(schema: dict, indent: str = "") -> str:
-    """An object's type, its properties documented."""
-    inner = indent + "  "
-    required = set(schema.get("required", ()))
-    lines = ["{"]
-    for name, prop in schema["properties"].items():
-        doc = prop.get("description")
-        if doc:
-            lines.append(f"{inner}/** {doc} */")
-        mark = "" if name in required else "?"
-        lines.append(f"{inner}{_key(name)}{mark}: {ts_type(prop, inner)};")
-    lines.append(indent + "}")
-    return "\n".join(lines)
-
-
 def _key(name: str) -> str:
     return name if name.isidentifier() else json.dumps(name)
-
-
-def _interface(name: str, message: Message) -> str:
-    body = object_type(message.schema())
-    doc = message.doc or message.type
-    owner = f" ({message.owner}{', private' if message.private else ''})"
-    return f"/** {doc}{owner} */\nexport interface {name} {body}\n"
 
 
 def declarations() -> str:
@@ -93,15 +132,24 @@ def declarations() -> str:
         HEADER,
         "export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };\n",
     ]
+    writer = Writer()
+    payloads = [m for m in server_messages() if "properties" in m.payload_schema()]
+    for message in payloads:
+        writer.name(message.payload_schema(), pascal(message.type) + "Payload")
     server, client = [], []
     for message in server_messages():
         name = pascal(message.type) + "Message"
         server.append(name)
-        out.append(_interface(name, message))
+        out.append(writer.interface(name, message))
     for message in client_messages():
         name = pascal(message.type) + "ClientMessage"
         client.append(name)
-        out.append(_interface(name, message))
+        out.append(writer.interface(name, message))
+    out.append("// --- payloads and the shapes they share ---\n")
+    for message in payloads:
+        writer.named(message.payload_schema())  # every payload by name
+    out += [writer.defs[name] for name in sorted(writer.defs)]
+    out += [f"export type {a} = {n};\n" for a, n in sorted(writer.aliases.items())]
     out.append("/** Every message a socket receives. */")
     out.append("export type ServerMessage =\n  | " + "\n  | ".join(server) + ";\n")
     out.append("/** Every message a socket may send. */")

@@ -272,10 +272,16 @@ class StateSpec:
     private: tuple[schema.Field, ...]
 
 
-# Per owner (a game): its whole state payloads, the platform's fields
-# included (declare_state). Read by the contracts and, with strict_payloads,
-# by check_state.
+# Per owner (a game): its fields of the state payloads (declare_state), and
+# the fields every `session.state` has (the platform's, declare_state_fields).
+# Read by the contracts and, with strict_payloads, by check_state.
 _states: dict[str, StateSpec] = {}
+_shared_state: dict[str, tuple[schema.Field, ...]] = {"fields": ()}
+
+
+def declare_state_fields(fields: tuple[schema.Field, ...]) -> None:
+    """The fields of every `session.state` payload, whatever the game (the platform's)."""
+    _shared_state["fields"] = tuple(fields)
 
 
 def declare_state(
@@ -290,18 +296,26 @@ def check_state(owner: str, payload: dict, private: bool = False) -> None:
     `owner`'s sessions breaks its declared schema (else nothing)."""
     spec = _states.get(owner)
     if _strict["on"] and spec is not None:
-        fields = spec.private if private else spec.public
+        fields = spec.private if private else (*_shared_state["fields"], *spec.public)
         what = PLAYER_STATE if private else SESSION_STATE
         check_schema(f"{what} of {owner}", schema.obj(*fields), payload)
 
 
 def _state_payload(private: bool) -> dict:
-    """One state payload schema per game (anyOf); any object before any is declared."""
+    """A state payload's schema: the shared fields (public state only) and one
+    game's (anyOf: one per game); any object before a game is declared."""
     variants = []
     for owner, spec in _states.items():
-        variant = schema.obj(*(spec.private if private else spec.public))
-        variants.append({**variant, "title": owner})
-    return schema.one_of(*variants) if variants else schema.map_of(schema.any_value())
+        kind = "private_state" if private else "state"
+        variants.append(
+            schema.obj(*(spec.private if private else spec.public), title=f"{owner}.{kind}")
+        )
+    if not variants:
+        return schema.map_of(schema.any_value())
+    games = schema.one_of(*variants)
+    if private:
+        return games
+    return schema.all_of(schema.obj(*_shared_state["fields"], title="platform_state"), games)
 
 
 def _transport_messages() -> dict[str, schema.Message]:

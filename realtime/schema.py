@@ -74,6 +74,11 @@ def one_of(*schemas: dict) -> dict:
     return {"anyOf": list(schemas)}
 
 
+def all_of(*schemas: dict) -> dict:
+    """Every one of `schemas` at once."""
+    return {"allOf": list(schemas)}
+
+
 def array(items: dict) -> dict:
     return {"type": "array", "items": items}
 
@@ -83,12 +88,14 @@ def any_value() -> dict:
     return {}
 
 
-def obj(*fields: Field, open: bool = True) -> dict:
-    """An object of `fields`; `open`: other keys may come too (clients ignore them)."""
-    schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {f.name: f.described() for f in fields},
-    }
+def obj(*fields: Field, open: bool = True, title: str = "") -> dict:
+    """An object of `fields`; `open`: other keys may come too (clients ignore them);
+    `title`: the name of a shape used in several places (e.g. "PlayerRef"),
+    which generated code declares once."""
+    schema: dict[str, Any] = {"type": "object"}
+    if title:
+        schema["title"] = title
+    schema["properties"] = {f.name: f.described() for f in fields}
     required = [f.name for f in fields if f.required]
     if required:
         schema["required"] = required
@@ -176,15 +183,14 @@ class Message:
         return self.payload is not None
 
     def payload_schema(self) -> dict:
-        return obj(*(self.payload or ()))
+        return self.extra.get("payload_schema") or obj(*(self.payload or ()))
 
     def schema(self) -> dict:
         """The whole message's JSON Schema."""
         own = [Field("type", const(self.type))]
         own += list(self.fields)
         if self.payload is not None:
-            payload = self.extra.get("payload_schema") or self.payload_schema()
-            own.append(Field("payload", payload))
+            own.append(Field("payload", self.payload_schema()))
         schema = obj(*own)
         schema["title"] = self.type
         if self.doc:

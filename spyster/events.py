@@ -21,19 +21,21 @@ VOTE_RESULT = "spyster.vote_result"
 FINAL_VOTE_STARTED = "spyster.final_vote_started"
 ROUND_OVER = "spyster.round_over"
 
-_VOTE = obj(Field("player_id", PLAYER_ID), Field("agree", boolean()))
+_VOTE = obj(Field("player_id", PLAYER_ID), Field("agree", boolean()), title="SpysterVote")
 _ROLE_ROW = obj(
     Field("player_id", PLAYER_ID),
     Field("name", string()),
     Field("spy", boolean()),
     Field("role", nullable(string()), doc="null for the spy"),
+    title="SpysterRoleRow",
 )
-_SUSPECT = obj(Field("voter_id", PLAYER_ID), Field("suspect_id", PLAYER_ID))
+_SUSPECT = obj(Field("voter_id", PLAYER_ID), Field("suspect_id", PLAYER_ID), title="SpysterSuspect")
 _DELTA = obj(
     Field("player_id", PLAYER_ID),
     Field("name", string()),
     Field("delta", integer()),
     Field("score", integer()),
+    title="ScoreDelta",
 )
 LOCATIONS = Field("locations", array(string()), doc="every location of the session's deck")
 VOTE_ROW = _VOTE

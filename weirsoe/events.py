@@ -28,26 +28,34 @@ GUESS_STARTED = "phase.guess_started"
 SCORES_CALCULATED = "phase.scores_calculated"
 REVEAL_STEP = "phase.reveal_step"
 
-_ANSWER = obj(Field("id", integer(1)), Field("text", string()))
-_ANSWER_SHOWN = obj(Field("id", integer(1)), Field("text", string()), Field("is_truth", boolean()))
+_ANSWER = obj(Field("id", integer(1)), Field("text", string()), title="QuizAnswer")
+_ANSWER_SHOWN = obj(
+    Field("id", integer(1)),
+    Field("text", string()),
+    Field("is_truth", boolean()),
+    title="QuizRevealedAnswer",
+)
 _ANSWER_SCORED = obj(
     Field("id", integer(1)),
     Field("text", string()),
     Field("is_truth", boolean()),
     Field("authors", array(WHO)),
     Field("guessed_by", array(WHO)),
+    title="QuizScoredAnswer",
 )
 _POINTS = obj(
     Field("player_id", PLAYER_ID),
     Field("name", string()),
     Field("points", integer()),
     Field("score", integer(), doc="the running score after this step"),
+    title="QuizStepPoints",
 )
 _DELTA = obj(
     Field("player_id", PLAYER_ID),
     Field("name", string()),
     Field("delta", integer()),
     Field("score", integer()),
+    title="ScoreDelta",
 )
 _FOOLED = obj(
     Field("liar_id", PLAYER_ID),
@@ -55,6 +63,7 @@ _FOOLED = obj(
     Field("victim_id", PLAYER_ID),
     Field("victim_name", string()),
     Field("answer_id", integer(1)),
+    title="QuizFooled",
 )
 REVEAL_AT = Field("reveal_at", integer(), doc="epoch ms when to show it")
 
@@ -64,7 +73,7 @@ DELTAS = Field("deltas", array(_DELTA))
 FOOLED = Field("fooled", array(_FOOLED))
 # The scores of a round (phase.scores_calculated without its timings, and
 # `results` in session.state).
-RESULTS = obj(ROUND, TRUTH, ANSWERS_SCORED, DELTAS, FOOLED)
+RESULTS = obj(ROUND, TRUTH, ANSWERS_SCORED, DELTAS, FOOLED, title="QuizResults")
 ANSWER = _ANSWER
 
 FIELDS: dict[str, tuple[Field, ...]] = {

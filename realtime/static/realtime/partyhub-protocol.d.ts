@@ -26,16 +26,7 @@ export interface PlayerJoinedMessage {
   type: "player.joined";
   /** the session's event counter */
   seq: number;
-  payload: {
-    player_id: number;
-    name: string;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-  };
+  payload: PlayerJoinedPayload;
 }
 
 /** player.left (partyhub) */
@@ -43,16 +34,7 @@ export interface PlayerLeftMessage {
   type: "player.left";
   /** the session's event counter */
   seq: number;
-  payload: {
-    player_id: number;
-    name: string;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-  };
+  payload: PlayerJoinedPayload;
 }
 
 /** phase.paused (partyhub) */
@@ -60,14 +42,7 @@ export interface PhasePausedMessage {
   type: "phase.paused";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** the phase (the game's phase table) */
-    phase: string;
-    /** time left; null if none counted down */
-    remaining_ms: number | null;
-  };
+  payload: PhasePausedPayload;
 }
 
 /** phase.resumed (partyhub) */
@@ -75,16 +50,7 @@ export interface PhaseResumedMessage {
   type: "phase.resumed";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** the phase (the game's phase table) */
-    phase: string;
-    /** as when paused */
-    remaining_ms: number | null;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-  };
+  payload: PhaseResumedPayload;
 }
 
 /** phase.scoreboard (partyhub) */
@@ -92,21 +58,7 @@ export interface PhaseScoreboardMessage {
   type: "phase.scoreboard";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    final_round: boolean;
-    ranking: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-      /** standard competition ranking: 1, 1, 3 */
-      rank: number;
-    }>;
-    /** next round or game over; null by hand */
-    deadline: number | null;
-  };
+  payload: PhaseScoreboardPayload;
 }
 
 /** phase.game_over (partyhub) */
@@ -114,31 +66,7 @@ export interface PhaseGameOverMessage {
   type: "phase.game_over";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** final */
-    ranking: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-      /** standard competition ranking: 1, 1, 3 */
-      rank: number;
-    }>;
-    /** one per award of the game's table, in its order */
-    awards: Array<{
-      /** the award's id */
-      award: string;
-      title: string;
-      /** the top count */
-      count: number;
-      /** every player with the top count; none when it is 0 */
-      winners: Array<{
-        player_id: number;
-        name: string;
-      }>;
-    }>;
-  };
+  payload: PhaseGameOverPayload;
 }
 
 /** session.closed (partyhub) */
@@ -146,9 +74,7 @@ export interface SessionClosedMessage {
   type: "session.closed";
   /** the session's event counter */
   seq: number;
-  payload: {
-    reason: "exited";
-  };
+  payload: SessionClosedPayload;
 }
 
 /** phase.lie_started (weirsoe) */
@@ -156,18 +82,7 @@ export interface PhaseLieStartedMessage {
   type: "phase.lie_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** the question */
-    prompt: string;
-    category: string;
-    /** seconds */
-    time_limit: number;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-  };
+  payload: PhaseLieStartedPayload;
 }
 
 /** phase.question_shown (weirsoe) */
@@ -175,13 +90,7 @@ export interface PhaseQuestionShownMessage {
   type: "phase.question_shown";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** its text */
-    question: string;
-    category: string;
-  };
+  payload: PhaseQuestionShownPayload;
 }
 
 /** phase.guess_started (weirsoe) */
@@ -189,19 +98,7 @@ export interface PhaseGuessStartedMessage {
   type: "phase.guess_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** shuffled, no authors, the truth unmarked */
-    answers: Array<{
-      id: number;
-      text: string;
-    }>;
-    /** seconds */
-    time_limit: number;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-  };
+  payload: PhaseGuessStartedPayload;
 }
 
 /** phase.reveal_step (weirsoe) */
@@ -209,42 +106,7 @@ export interface PhaseRevealStepMessage {
   type: "phase.reveal_step";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** 0, 1, … */
-    index: number;
-    answer: {
-      id: number;
-      text: string;
-      is_truth: boolean;
-    };
-    /** empty for the truth */
-    authors: Array<{
-      player_id: number;
-      name: string;
-    }>;
-    /** who picked this lie; empty for the truth */
-    fooled: Array<{
-      player_id: number;
-      name: string;
-    }>;
-    /** who picked it */
-    guessed_by: Array<{
-      player_id: number;
-      name: string;
-    }>;
-    /** what this step awards */
-    points: Array<{
-      player_id: number;
-      name: string;
-      points: number;
-      /** the running score after this step */
-      score: number;
-    }>;
-    /** epoch ms when to show it */
-    reveal_at: number;
-  };
+  payload: PhaseRevealStepPayload;
 }
 
 /** phase.scores_calculated (weirsoe) */
@@ -252,44 +114,7 @@ export interface PhaseScoresCalculatedMessage {
   type: "phase.scores_calculated";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    truth: {
-      id: number;
-      text: string;
-    };
-    answers: Array<{
-      id: number;
-      text: string;
-      is_truth: boolean;
-      authors: Array<{
-        player_id: number;
-        name: string;
-      }>;
-      guessed_by: Array<{
-        player_id: number;
-        name: string;
-      }>;
-    }>;
-    deltas: Array<{
-      player_id: number;
-      name: string;
-      delta: number;
-      score: number;
-    }>;
-    fooled: Array<{
-      liar_id: number;
-      liar_name: string;
-      victim_id: number;
-      victim_name: string;
-      answer_id: number;
-    }>;
-    /** one step after the last answer */
-    reveal_at: number;
-    /** when the scoreboard comes; null by hand */
-    deadline: number | null;
-  };
+  payload: PhaseScoresCalculatedPayload;
 }
 
 /** spyster.round_started (spyster) */
@@ -297,25 +122,7 @@ export interface SpysterRoundStartedMessage {
   type: "spyster.round_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** seconds */
-    time_limit: number;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    /** every location of the session's deck */
-    locations: Array<string>;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-    /** who asks first */
-    first_player_id: number;
-  };
+  payload: SpysterRoundStartedPayload;
 }
 
 /** spyster.vote_started (spyster) */
@@ -323,18 +130,7 @@ export interface SpysterVoteStartedMessage {
   type: "spyster.vote_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    accuser_id: number;
-    accused_id: number;
-    /** everyone but the accused */
-    voters: Array<number>;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    /** what the round's clock had left */
-    clock_ms: number;
-  };
+  payload: SpysterVoteStartedPayload;
 }
 
 /** spyster.voted (spyster) */
@@ -342,12 +138,7 @@ export interface SpysterVotedMessage {
   type: "spyster.voted";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    player_id: number;
-    kind: "accusation" | "final";
-  };
+  payload: SpysterVotedPayload;
 }
 
 /** spyster.vote_result (spyster) */
@@ -355,19 +146,7 @@ export interface SpysterVoteResultMessage {
   type: "spyster.vote_result";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    accuser_id: number;
-    accused_id: number;
-    result: "passed" | "rejected" | "timed_out" | "cancelled";
-    votes: Array<{
-      player_id: number;
-      agree: boolean;
-    }>;
-    /** the round's clock again; null when passed */
-    deadline: number | null;
-  };
+  payload: SpysterVoteResultPayload;
 }
 
 /** spyster.final_vote_started (spyster) */
@@ -375,18 +154,7 @@ export interface SpysterFinalVoteStartedMessage {
   type: "spyster.final_vote_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-  };
+  payload: SpysterFinalVoteStartedPayload;
 }
 
 /** spyster.round_over (spyster) */
@@ -394,37 +162,7 @@ export interface SpysterRoundOverMessage {
   type: "spyster.round_over";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    spy_id: number;
-    spy_name: string;
-    location: string;
-    winner: "players" | "spy";
-    how: "caught" | "framed" | "guessed" | "misguessed" | "voted_out" | "survived" | "spy_left";
-    accuser_id: number | null;
-    accused_id: number | null;
-    /** the spy's guess, if any */
-    guess: string | null;
-    roles: Array<{
-      player_id: number;
-      name: string;
-      spy: boolean;
-      /** null for the spy */
-      role: string | null;
-    }>;
-    /** the final vote */
-    suspects: Array<{
-      voter_id: number;
-      suspect_id: number;
-    }>;
-    deltas: Array<{
-      player_id: number;
-      name: string;
-      delta: number;
-      score: number;
-    }>;
-  };
+  payload: SpysterRoundOverPayload;
 }
 
 /** spyster.role (spyster, private) */
@@ -432,17 +170,7 @@ export interface SpysterRoleMessage {
   type: "spyster.role";
   /** this player's message counter */
   pseq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    spy: boolean;
-    /** null for the spy */
-    location: string | null;
-    /** null for the spy */
-    role: string | null;
-    /** every location of the session's deck */
-    locations: Array<string>;
-  };
+  payload: SpysterRolePayload;
 }
 
 /** hunch.round_started (hunch) */
@@ -450,17 +178,7 @@ export interface HunchRoundStartedMessage {
   type: "hunch.round_started";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** seconds */
-    time_limit: number;
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    /** the largest total there can be */
-    max_total: number;
-  };
+  payload: HunchRoundStartedPayload;
 }
 
 /** hunch.guessed (hunch) */
@@ -468,14 +186,7 @@ export interface HunchGuessedMessage {
   type: "hunch.guessed";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** who guessed (not the value) */
-    player_id: number;
-    /** every id that has */
-    guessed: Array<number>;
-  };
+  payload: HunchGuessedPayload;
 }
 
 /** hunch.round_over (hunch) */
@@ -483,19 +194,7 @@ export interface HunchRoundOverMessage {
   type: "hunch.round_over";
   /** the session's event counter */
   seq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    total: number;
-    players: Array<{
-      player_id: number;
-      name: string;
-      secret: number | null;
-      /** null if they did not guess */
-      guess: number | null;
-      points: number;
-    }>;
-  };
+  payload: HunchRoundOverPayload;
 }
 
 /** hunch.secret (hunch, private) */
@@ -503,12 +202,7 @@ export interface HunchSecretMessage {
   type: "hunch.secret";
   /** this player's message counter */
   pseq: number;
-  payload: {
-    /** 0 before the first round */
-    round: number;
-    /** yours alone */
-    secret: number;
-  };
+  payload: HunchSecretPayload;
 }
 
 /** The whole public state of the session: right after `welcome`, and again after a Redis outage (sidecar). The platform's fields, then the game's own (one schema per game, told apart by `game`). (transport) */
@@ -516,299 +210,7 @@ export interface SessionStateMessage {
   type: "session.state";
   /** the last event this state reflects */
   seq: number;
-  payload: {
-    /** the session code */
-    code: string;
-    /** the game the session plays */
-    game: "weirsoe";
-    /** the phase (the game's phase table) */
-    phase: string;
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** its settings table's values and options */
-    settings: { [key: string]: Json };
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    paused: boolean;
-    /** time left while paused, else null */
-    remaining_ms: number | null;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-    /** in scoreboard and finished, else null */
-    ranking: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-      /** standard competition ranking: 1, 1, 3 */
-      rank: number;
-    }> | null;
-    /** in finished only */
-    awards?: Array<{
-      /** the award's id */
-      award: string;
-      title: string;
-      /** the top count */
-      count: number;
-      /** every player with the top count; none when it is 0 */
-      winners: Array<{
-        player_id: number;
-        name: string;
-      }>;
-    }>;
-    /** from lie to scoreboard */
-    question: {
-      prompt: string;
-      category: string;
-    } | null;
-    /** from guess on */
-    answers: Array<{
-      id: number;
-      text: string;
-    }> | null;
-    /** who has written a lie */
-    lies_submitted: Array<number>;
-    /** who has guessed */
-    guesses_submitted: Array<number>;
-    /** in scores and scoreboard */
-    results: {
-      /** 0 before the first round */
-      round: number;
-      truth: {
-        id: number;
-        text: string;
-      };
-      answers: Array<{
-        id: number;
-        text: string;
-        is_truth: boolean;
-        authors: Array<{
-          player_id: number;
-          name: string;
-        }>;
-        guessed_by: Array<{
-          player_id: number;
-          name: string;
-        }>;
-      }>;
-      deltas: Array<{
-        player_id: number;
-        name: string;
-        delta: number;
-        score: number;
-      }>;
-      fooled: Array<{
-        liar_id: number;
-        liar_name: string;
-        victim_id: number;
-        victim_name: string;
-        answer_id: number;
-      }>;
-    } | null;
-    /** in scores: the reveal's steps */
-    reveal: {
-      steps: Array<{
-        /** 0 before the first round */
-        round: number;
-        /** 0, 1, … */
-        index: number;
-        answer: {
-          id: number;
-          text: string;
-          is_truth: boolean;
-        };
-        /** empty for the truth */
-        authors: Array<{
-          player_id: number;
-          name: string;
-        }>;
-        /** who picked this lie; empty for the truth */
-        fooled: Array<{
-          player_id: number;
-          name: string;
-        }>;
-        /** who picked it */
-        guessed_by: Array<{
-          player_id: number;
-          name: string;
-        }>;
-        /** what this step awards */
-        points: Array<{
-          player_id: number;
-          name: string;
-          points: number;
-          /** the running score after this step */
-          score: number;
-        }>;
-        /** epoch ms when to show it */
-        reveal_at: number;
-      }>;
-      reveal_at: number;
-    } | null;
-    /** seconds, in lie, question and guess */
-    time_limit?: number;
-  } | {
-    /** the session code */
-    code: string;
-    /** the game the session plays */
-    game: "spyster";
-    /** the phase (the game's phase table) */
-    phase: string;
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** its settings table's values and options */
-    settings: { [key: string]: Json };
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    paused: boolean;
-    /** time left while paused, else null */
-    remaining_ms: number | null;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-    /** in scoreboard and finished, else null */
-    ranking: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-      /** standard competition ranking: 1, 1, 3 */
-      rank: number;
-    }> | null;
-    /** in finished only */
-    awards?: Array<{
-      /** the award's id */
-      award: string;
-      title: string;
-      /** the top count */
-      count: number;
-      /** every player with the top count; none when it is 0 */
-      winners: Array<{
-        player_id: number;
-        name: string;
-      }>;
-    }>;
-    /** every location of the session's deck */
-    locations: Array<string>;
-    /** the round's seconds */
-    time_limit: number;
-    /** who asks first, during a round */
-    first_player_id: number | null;
-    /** who has accused this round */
-    accusations_used: Array<number>;
-    /** the open accusation, in vote */
-    accusation: {
-      accuser_id: number;
-      accused_id: number;
-      voters: Array<number>;
-      voted: Array<number>;
-    } | null;
-    /** the round's time left, stopped, in vote */
-    clock_ms: number | null;
-    /** in final_vote */
-    final_vote: {
-      voted: Array<number>;
-    } | null;
-    /** the last spyster.round_over, on the scoreboard */
-    result: {
-      /** 0 before the first round */
-      round: number;
-      spy_id: number;
-      spy_name: string;
-      location: string;
-      winner: "players" | "spy";
-      how: "caught" | "framed" | "guessed" | "misguessed" | "voted_out" | "survived" | "spy_left";
-      accuser_id: number | null;
-      accused_id: number | null;
-      /** the spy's guess, if any */
-      guess: string | null;
-      roles: Array<{
-        player_id: number;
-        name: string;
-        spy: boolean;
-        /** null for the spy */
-        role: string | null;
-      }>;
-      /** the final vote */
-      suspects: Array<{
-        voter_id: number;
-        suspect_id: number;
-      }>;
-      deltas: Array<{
-        player_id: number;
-        name: string;
-        delta: number;
-        score: number;
-      }>;
-    } | null;
-  } | {
-    /** the session code */
-    code: string;
-    /** the game the session plays */
-    game: "hunch";
-    /** the phase (the game's phase table) */
-    phase: string;
-    /** 0 before the first round */
-    round: number;
-    rounds: number;
-    /** its settings table's values and options */
-    settings: { [key: string]: Json };
-    /** epoch ms when the countdown ends; null if none */
-    deadline: number | null;
-    paused: boolean;
-    /** time left while paused, else null */
-    remaining_ms: number | null;
-    /** the players still in, in join order */
-    players: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-    }>;
-    /** in scoreboard and finished, else null */
-    ranking: Array<{
-      player_id: number;
-      name: string;
-      score: number;
-      /** standard competition ranking: 1, 1, 3 */
-      rank: number;
-    }> | null;
-    /** in finished only */
-    awards?: Array<{
-      /** the award's id */
-      award: string;
-      title: string;
-      /** the top count */
-      count: number;
-      /** every player with the top count; none when it is 0 */
-      winners: Array<{
-        player_id: number;
-        name: string;
-      }>;
-    }>;
-    /** who has guessed this round */
-    guessed: Array<number>;
-    /** hunch.round_over's payload, in scoreboard and finished */
-    last_round: {
-      /** 0 before the first round */
-      round: number;
-      total: number;
-      players: Array<{
-        player_id: number;
-        name: string;
-        secret: number | null;
-        /** null if they did not guess */
-        guess: number | null;
-        points: number;
-      }>;
-    } | null;
-  };
+  payload: PlatformState & (WeirsoeState | SpysterState | HunchState);
 }
 
 /** A player's whole private state (GameDriver.private_state), to that player's sockets only: after `session.state` on (re)connect, and live (one schema per game). (transport, private) */
@@ -816,37 +218,7 @@ export interface PlayerStateMessage {
   type: "player.state";
   /** the last private message it reflects */
   pseq: number;
-  payload: {
-    /** your lie this round */
-    lie: string | null;
-    /** the answers that are your lie */
-    own_answer_ids: Array<number>;
-    /** the answer you picked */
-    guess: number | null;
-  } | {
-    /** 0 before the first round */
-    round: number;
-    /** null outside a round */
-    spy: boolean | null;
-    /** null for the spy */
-    location: string | null;
-    /** null for the spy */
-    role: string | null;
-    /** every location of the session's deck */
-    locations: Array<string>;
-    /** your vote on the open accusation */
-    vote: {
-      accuser_id: number;
-      agree: boolean;
-    } | null;
-    /** your final vote */
-    suspect_id: number | null;
-  } | {
-    /** your secret number this round */
-    secret: number | null;
-    /** your guess this round */
-    guess: number | null;
-  };
+  payload: WeirsoePrivateState | SpysterPrivateState | HunchPrivateState;
 }
 
 /** The answer to `ping`. (transport) */
@@ -973,6 +345,493 @@ export interface HunchGuessClientMessage {
   /** echoed in the `result` or `error` */
   ref?: string | number;
 }
+
+// --- payloads and the shapes they share ---
+
+export interface Award {
+  /** the award's id */
+  award: string;
+  title: string;
+  /** the top count */
+  count: number;
+  /** every player with the top count; none when it is 0 */
+  winners: Array<PlayerRef>;
+}
+
+export interface HunchGuessedPayload {
+  /** 0 before the first round */
+  round: number;
+  /** who guessed (not the value) */
+  player_id: number;
+  /** every id that has */
+  guessed: Array<number>;
+}
+
+export interface HunchPrivateState {
+  /** your secret number this round */
+  secret: number | null;
+  /** your guess this round */
+  guess: number | null;
+}
+
+export interface HunchResultRow {
+  player_id: number;
+  name: string;
+  secret: number | null;
+  /** null if they did not guess */
+  guess: number | null;
+  points: number;
+}
+
+export interface HunchRoundOverPayload {
+  /** 0 before the first round */
+  round: number;
+  total: number;
+  players: Array<HunchResultRow>;
+}
+
+export interface HunchRoundStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  rounds: number;
+  /** seconds */
+  time_limit: number;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+  /** the largest total there can be */
+  max_total: number;
+}
+
+export interface HunchSecretPayload {
+  /** 0 before the first round */
+  round: number;
+  /** yours alone */
+  secret: number;
+}
+
+export interface HunchState {
+  /** the game the session plays */
+  game: "hunch";
+  /** who has guessed this round */
+  guessed: Array<number>;
+  /** hunch.round_over's payload, in scoreboard and finished */
+  last_round: HunchRoundOverPayload | null;
+}
+
+export interface PhaseGameOverPayload {
+  /** 0 before the first round */
+  round: number;
+  /** final */
+  ranking: Array<RankRow>;
+  /** one per award of the game's table, in its order */
+  awards: Array<Award>;
+}
+
+export interface PhaseGuessStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  /** shuffled, no authors, the truth unmarked */
+  answers: Array<QuizAnswer>;
+  /** seconds */
+  time_limit: number;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+}
+
+export interface PhaseLieStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  rounds: number;
+  /** the question */
+  prompt: string;
+  category: string;
+  /** seconds */
+  time_limit: number;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+}
+
+export interface PhasePausedPayload {
+  /** 0 before the first round */
+  round: number;
+  /** the phase (the game's phase table) */
+  phase: string;
+  /** time left; null if none counted down */
+  remaining_ms: number | null;
+}
+
+export interface PhaseQuestionShownPayload {
+  /** 0 before the first round */
+  round: number;
+  /** its text */
+  question: string;
+  category: string;
+}
+
+export interface PhaseResumedPayload {
+  /** 0 before the first round */
+  round: number;
+  /** the phase (the game's phase table) */
+  phase: string;
+  /** as when paused */
+  remaining_ms: number | null;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+}
+
+export interface PhaseRevealStepPayload {
+  /** 0 before the first round */
+  round: number;
+  /** 0, 1, … */
+  index: number;
+  answer: QuizRevealedAnswer;
+  /** empty for the truth */
+  authors: Array<PlayerRef>;
+  /** who picked this lie; empty for the truth */
+  fooled: Array<PlayerRef>;
+  /** who picked it */
+  guessed_by: Array<PlayerRef>;
+  /** what this step awards */
+  points: Array<QuizStepPoints>;
+  /** epoch ms when to show it */
+  reveal_at: number;
+}
+
+export interface PhaseScoreboardPayload {
+  /** 0 before the first round */
+  round: number;
+  rounds: number;
+  final_round: boolean;
+  ranking: Array<RankRow>;
+  /** next round or game over; null by hand */
+  deadline: number | null;
+}
+
+export interface PhaseScoresCalculatedPayload {
+  /** 0 before the first round */
+  round: number;
+  truth: {
+    id: number;
+    text: string;
+  };
+  answers: Array<QuizScoredAnswer>;
+  deltas: Array<ScoreDelta>;
+  fooled: Array<QuizFooled>;
+  /** one step after the last answer */
+  reveal_at: number;
+  /** when the scoreboard comes; null by hand */
+  deadline: number | null;
+}
+
+export interface PlatformState {
+  /** the session code */
+  code: string;
+  /** the game the session plays */
+  game: string;
+  /** the phase (the game's phase table) */
+  phase: string;
+  /** 0 before the first round */
+  round: number;
+  rounds: number;
+  /** its settings table's values and options */
+  settings: { [key: string]: Json };
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+  paused: boolean;
+  /** time left while paused, else null */
+  remaining_ms: number | null;
+  /** the players still in, in join order */
+  players: Array<PlayerScore>;
+  /** in scoreboard and finished, else null */
+  ranking: Array<RankRow> | null;
+  /** in finished only */
+  awards?: Array<Award>;
+}
+
+export interface PlayerJoinedPayload {
+  player_id: number;
+  name: string;
+  /** the players still in, in join order */
+  players: Array<PlayerScore>;
+}
+
+export interface PlayerRef {
+  player_id: number;
+  name: string;
+}
+
+export interface PlayerScore {
+  player_id: number;
+  name: string;
+  score: number;
+}
+
+export interface QuizAnswer {
+  id: number;
+  text: string;
+}
+
+export interface QuizFooled {
+  liar_id: number;
+  liar_name: string;
+  victim_id: number;
+  victim_name: string;
+  answer_id: number;
+}
+
+export interface QuizResults {
+  /** 0 before the first round */
+  round: number;
+  truth: {
+    id: number;
+    text: string;
+  };
+  answers: Array<QuizScoredAnswer>;
+  deltas: Array<ScoreDelta>;
+  fooled: Array<QuizFooled>;
+}
+
+export interface QuizRevealedAnswer {
+  id: number;
+  text: string;
+  is_truth: boolean;
+}
+
+export interface QuizScoredAnswer {
+  id: number;
+  text: string;
+  is_truth: boolean;
+  authors: Array<PlayerRef>;
+  guessed_by: Array<PlayerRef>;
+}
+
+export interface QuizStepPoints {
+  player_id: number;
+  name: string;
+  points: number;
+  /** the running score after this step */
+  score: number;
+}
+
+export interface RankRow {
+  player_id: number;
+  name: string;
+  score: number;
+  /** standard competition ranking: 1, 1, 3 */
+  rank: number;
+}
+
+export interface ScoreDelta {
+  player_id: number;
+  name: string;
+  delta: number;
+  score: number;
+}
+
+export interface SessionClosedPayload {
+  reason: "exited";
+}
+
+export interface SpysterFinalVoteStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+  /** the players still in, in join order */
+  players: Array<PlayerScore>;
+}
+
+export interface SpysterPrivateState {
+  /** 0 before the first round */
+  round: number;
+  /** null outside a round */
+  spy: boolean | null;
+  /** null for the spy */
+  location: string | null;
+  /** null for the spy */
+  role: string | null;
+  /** every location of the session's deck */
+  locations: Array<string>;
+  /** your vote on the open accusation */
+  vote: {
+    accuser_id: number;
+    agree: boolean;
+  } | null;
+  /** your final vote */
+  suspect_id: number | null;
+}
+
+export interface SpysterRolePayload {
+  /** 0 before the first round */
+  round: number;
+  spy: boolean;
+  /** null for the spy */
+  location: string | null;
+  /** null for the spy */
+  role: string | null;
+  /** every location of the session's deck */
+  locations: Array<string>;
+}
+
+export interface SpysterRoleRow {
+  player_id: number;
+  name: string;
+  spy: boolean;
+  /** null for the spy */
+  role: string | null;
+}
+
+export interface SpysterRoundOverPayload {
+  /** 0 before the first round */
+  round: number;
+  spy_id: number;
+  spy_name: string;
+  location: string;
+  winner: "players" | "spy";
+  how: "caught" | "framed" | "guessed" | "misguessed" | "voted_out" | "survived" | "spy_left";
+  accuser_id: number | null;
+  accused_id: number | null;
+  /** the spy's guess, if any */
+  guess: string | null;
+  roles: Array<SpysterRoleRow>;
+  /** the final vote */
+  suspects: Array<SpysterSuspect>;
+  deltas: Array<ScoreDelta>;
+}
+
+export interface SpysterRoundStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  rounds: number;
+  /** seconds */
+  time_limit: number;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+  /** every location of the session's deck */
+  locations: Array<string>;
+  /** the players still in, in join order */
+  players: Array<PlayerScore>;
+  /** who asks first */
+  first_player_id: number;
+}
+
+export interface SpysterState {
+  /** the game the session plays */
+  game: "spyster";
+  /** every location of the session's deck */
+  locations: Array<string>;
+  /** the round's seconds */
+  time_limit: number;
+  /** who asks first, during a round */
+  first_player_id: number | null;
+  /** who has accused this round */
+  accusations_used: Array<number>;
+  /** the open accusation, in vote */
+  accusation: {
+    accuser_id: number;
+    accused_id: number;
+    voters: Array<number>;
+    voted: Array<number>;
+  } | null;
+  /** the round's time left, stopped, in vote */
+  clock_ms: number | null;
+  /** in final_vote */
+  final_vote: {
+    voted: Array<number>;
+  } | null;
+  /** the last spyster.round_over, on the scoreboard */
+  result: SpysterRoundOverPayload | null;
+}
+
+export interface SpysterSuspect {
+  voter_id: number;
+  suspect_id: number;
+}
+
+export interface SpysterVote {
+  player_id: number;
+  agree: boolean;
+}
+
+export interface SpysterVoteResultPayload {
+  /** 0 before the first round */
+  round: number;
+  accuser_id: number;
+  accused_id: number;
+  result: "passed" | "rejected" | "timed_out" | "cancelled";
+  votes: Array<SpysterVote>;
+  /** the round's clock again; null when passed */
+  deadline: number | null;
+}
+
+export interface SpysterVoteStartedPayload {
+  /** 0 before the first round */
+  round: number;
+  accuser_id: number;
+  accused_id: number;
+  /** everyone but the accused */
+  voters: Array<number>;
+  /** epoch ms when the countdown ends; null if none */
+  deadline: number | null;
+  /** what the round's clock had left */
+  clock_ms: number;
+}
+
+export interface SpysterVotedPayload {
+  /** 0 before the first round */
+  round: number;
+  player_id: number;
+  kind: "accusation" | "final";
+}
+
+export interface WeirsoePrivateState {
+  /** your lie this round */
+  lie: string | null;
+  /** the answers that are your lie */
+  own_answer_ids: Array<number>;
+  /** the answer you picked */
+  guess: number | null;
+}
+
+export interface WeirsoeState {
+  /** the game the session plays */
+  game: "weirsoe";
+  /** from lie to scoreboard */
+  question: {
+    prompt: string;
+    category: string;
+  } | null;
+  /** from guess on */
+  answers: Array<QuizAnswer> | null;
+  /** who has written a lie */
+  lies_submitted: Array<number>;
+  /** who has guessed */
+  guesses_submitted: Array<number>;
+  /** in scores and scoreboard */
+  results: QuizResults | null;
+  /** in scores: the reveal's steps */
+  reveal: {
+    steps: Array<PhaseRevealStepPayload>;
+    reveal_at: number;
+  } | null;
+  /** seconds, in lie, question and guess */
+  time_limit?: number;
+}
+
+export interface WelcomePayload {
+}
+
+export type ErrorPayload = WelcomePayload;
+
+export type PlayerLeftPayload = PlayerJoinedPayload;
+
+export type PongPayload = WelcomePayload;
+
+export type ReactionPayload = WelcomePayload;
+
+export type ResultPayload = WelcomePayload;
+
+export type ServerDrainingPayload = WelcomePayload;
 
 /** Every message a socket receives. */
 export type ServerMessage =
