@@ -720,15 +720,15 @@ def conn_ready(entry: dict[str, Any]) -> int:
     return int(entry.get("connect", {}).get("ready", 0))
 
 
-def scenario_scale(run: Run) -> dict[str, Any]:
+def scenario_scale(run: Run, peer: str = "sidecar") -> dict[str, Any]:
     prof = run.prof
     target, step = prof["scale_target"], prof["scale_step"]
-    shm = run.tmp / "progress-scale"
+    shm = run.tmp / f"progress-scale-{peer}"
     shm.write_bytes(b"\0" * 4096)
-    result: dict[str, Any] = {"peer": "sidecar", "target": target, "steps": []}
+    result: dict[str, Any] = {"peer": peer, "target": target, "steps": []}
     server = lg = None
     try:
-        server, port = run.start_peer("sidecar", shm)
+        server, port = run.start_peer(peer, shm)
         time.sleep(1.0)
         rss0 = proc_rss(server.pid)
         result["rss_before"] = rss0
@@ -739,7 +739,7 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             n = min(step, target - done)
             lines = [spread_line(run.games, i) for i in range(done, done + n)]
             spec = run.spec_file("scale", lines)
-            res = run.connect(lg, spec, n, f"scale {done}+{n}")
+            res = run.connect(lg, spec, n, f"scale {peer} {done}+{n}")
             done += res["ready"]
             rss = proc_rss(server.pid) if server.alive() else 0
             st = {
@@ -754,13 +754,13 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             }
             result["steps"].append(st)
             if not server.alive():
-                result["stopped"] = f"sidecar exited: {run.tail('sidecar', 500)}"
+                result["stopped"] = f"{peer} exited: {run.tail(peer, 500)}"
                 break
             if res["ready"] < n:
                 why = ", ".join(f"{k} x{v}" for k, v in res["errors"].items()) or "?"
                 result["stopped"] = (
                     f"step {len(result['steps'])} connected {res['ready']}/{n}: {why}; "
-                    f"loadgen RLIMIT_NOFILE {res['fd_limit']}, sidecar {result['server_nofile']}"
+                    f"loadgen RLIMIT_NOFILE {res['fd_limit']}, {peer} {result['server_nofile']}"
                 )
                 break
         result["max_connections"] = done
@@ -769,10 +769,10 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             result["stopped"] = "target reached"
         stats = lg.call("stats", "stats", 10)
         result["closed_after_ready"] = stats["closed_after_ready"]
-        log(f"scale: {done} connections; {result['stopped']}")
+        log(f"scale {peer}: {done} connections; {result['stopped']}")
     except BenchError as exc:
         result["stopped"] = f"harness: {exc}"
-        log(f"scale: FAILED: {exc}")
+        log(f"scale {peer}: FAILED: {exc}")
     finally:
         if lg is not None:
             lg.stop()
@@ -1087,6 +1087,9 @@ def main() -> int:
             sc["idle"] = scenario_idle(run, [p for p in peers if p not in LOCAL_PEERS])
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
+        if "scale" in scenarios:
+            # issue 20: the same ramp for uWebSockets and Node ws.
+            sc["scale_peers"] = [scenario_scale(run, p) for p in ("uws", "ws") if p in peers]
         if "drain" in scenarios and "sidecar" in peers:
             sc["drain"] = scenario_drain(run)
         if "broadcast" in scenarios:
