@@ -75,10 +75,24 @@ from bench.common import (  # noqa: E402
 )
 from partyhub.redisproc import RedisServer, free_port  # noqa: E402
 
-PEERS = ("sidecar", "daphne", "uvicorn", "raw", "uws", "uws-local", "ws", "ws-local")
+PEERS = (
+    "sidecar",
+    "daphne",
+    "uvicorn",
+    "raw",
+    "raw-cork",
+    "uws",
+    "uws-local",
+    "ws",
+    "ws-local",
+)
 # Peers that publish their own events (stdin `run`, rawserver's command):
 # no Redis, no broadcaster.
-LOCAL_PEERS = frozenset({"raw", "uws-local", "ws-local"})
+LOCAL_PEERS = frozenset({"raw", "raw-cork", "uws-local", "ws-local"})
+# raw-cork: rawserver writing each socket WINDOW frames in one write() (its
+# `run` CORK argument), the batched ceiling; fan-out at max rate only (at a
+# fixed rate there is one frame per socket to write, and rooms mix games).
+# RAW_CORK (frames per write) is WINDOW, below.
 # bench/peers/: uWebSockets through socketify and Node's ws (issue 20); the
 # "-local" twin is the same server publishing in process.
 PEER_SCRIPTS = {"uws": BENCH / "peers" / "uws_peer.py", "ws": BENCH / "peers" / "ws_peer.js"}
@@ -163,6 +177,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 WINDOW = 4  # events in flight in the closed loop (channels_redis capacity is 100)
+RAW_CORK = WINDOW
 PAYLOAD = 200  # bytes of event text
 CONNECT_CONCURRENCY = 256
 SOURCES = 16  # 127.0.0.1 .. 127.0.0.16
@@ -305,9 +320,9 @@ class Run:
                 env=self.env,
                 log_path=logp,
             )
-        elif peer == "raw":
+        elif peer in ("raw", "raw-cork"):
             child = Child(
-                "raw",
+                peer,
                 [str(BIN / "rawserver"), "--port", str(port), "--shm", str(shm)],
                 env=self.env,
                 json_io=True,
@@ -425,8 +440,9 @@ class Run:
         timeout = self.prof["run_timeout"]
         if peer in LOCAL_PEERS:
             which = "*" if random_games else codes[0]
+            cork = RAW_CORK if peer == "raw-cork" else 1
             done = server.call(
-                f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done", timeout + 30
+                f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1 {cork}", "done", timeout + 30
             )
         else:
             assert self.broadcaster is not None
@@ -579,6 +595,8 @@ def scenario_fanout(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                 r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, 0.0, False, shm)
                 entry["max"] = r
                 log(f"  {label} max rate: {describe(r)}")
+                if peer == "raw-cork":
+                    return  # at a fixed rate it is the raw loop again
                 rate = prof["fanout_rate"][n]
                 count = max(1, int(rate * prof["fixed_seconds"]))
                 r = run.broadcast(
@@ -604,7 +622,7 @@ def scenario_rooms(run: Run, peers: list[str]) -> list[dict[str, Any]]:
     spec = run.spec_file("rooms", lines)
     codes = [game["code"] for game in games]
     out = []
-    for peer in peers:
+    for peer in [p for p in peers if p != "raw-cork"]:
         label = f"rooms {len(games)}x10 {peer}"
         log(f"{label}: start")
 
@@ -1083,7 +1101,7 @@ def main() -> int:
         if "rooms" in scenarios:
             sc["rooms"] = scenario_rooms(run, peers)
         if "idle" in scenarios:
-            # The "-local" peers are the same servers as uws and ws.
+            # The "-local" peers are the same servers as uws and ws (raw-cork: raw).
             sc["idle"] = scenario_idle(run, [p for p in peers if p not in LOCAL_PEERS])
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
