@@ -344,6 +344,7 @@ class Run:
         else:
             raise BenchError(f"unknown peer {peer}")
         self.wait_listening(child, port, peer == "sidecar")
+        child.port = port  # type: ignore[attr-defined]  # /metrics (fan-out time)
         if peer == "sidecar" and not self.sidecar_binding:
             time.sleep(0.2)
             for line in self.tail("sidecar", 100000).splitlines():
@@ -435,6 +436,7 @@ class Run:
         shm: Path,
     ) -> dict[str, Any]:
         lg.call("reset", "reset", 10)
+        fan0 = fanout_time(server) if peer == "sidecar" else None
         cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
         rcpu0 = proc_cpu_s(self.redis.process.pid)
         timeout = self.prof["run_timeout"]
@@ -466,7 +468,16 @@ class Run:
         cpu = proc_cpu_s(server.pid) - cpu0
         span = (stats["last_rx_ns"] - stats["first_t_ns"]) / 1e9 if stats["first_t_ns"] else 0
         lost = max(0, expected - stats["deliveries"])
+        fan = None
+        if fan0 is not None and (fan1 := fanout_time(server)) is not None:
+            # The sidecar's own time from an event's dispatch to its last
+            # recipient's write (partyhub_sidecar_fanout_latency_seconds):
+            # its write loop, as raw's "write" histogram is raw's.
+            n_ev = fan1[1] - fan0[1]
+            fan = {"events": n_ev, "mean_ms": round(1e3 * (fan1[0] - fan0[0]) / n_ev, 3)}
+            fan = fan if n_ev else None
         return {
+            "fanout_time": fan,
             "events_sent": done["sent"],
             "expected_deliveries": expected,
             "deliveries": stats["deliveries"],
@@ -512,6 +523,27 @@ class Run:
 
 
 # ---- scenarios ------------------------------------------------------------
+
+
+def fanout_time(server: Child) -> tuple[float, int] | None:
+    """(sum s, count) of the sidecar's fan-out latency histogram, from /metrics."""
+    port = getattr(server, "port", None)
+    if port is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    vals = {}
+    for line in text.splitlines():
+        for key in ("_sum", "_count"):
+            name = "partyhub_sidecar_fanout_latency_seconds" + key
+            if line.startswith(name + " "):
+                vals[key] = float(line.split()[1])
+    if len(vals) != 2:
+        return None
+    return vals["_sum"], int(vals["_count"])
 
 
 def describe(r: dict[str, Any]) -> str:
