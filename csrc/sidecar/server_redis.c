@@ -742,10 +742,13 @@ rlink_schedule(rlink *l)
 
 /*
  * The BZPOPMIN's reply: its message is dispatched corked (queued for each
- * recipient), to go out with the rest of the batch from rx_batch_cb. The
- * pipelined ZPOPMIN's reply follows at once: Redis runs it as soon as the
- * BZPOPMIN is served and writes both replies together. On a lost link
- * hiredis calls both callbacks with NULL, so the cork always ends there.
+ * recipient), to go out with the rest of the batch from rx_batch_cb when
+ * the pipelined ZPOPMIN's reply is already in hiredis' read buffer (Redis
+ * runs the ZPOPMIN as soon as the BZPOPMIN is served and usually writes
+ * both replies in one go; hiredis then calls rx_batch_cb before returning
+ * to the loop). When it is not there yet, the cork is flushed here: a lone
+ * event never waits for Redis' next turn (BENCHMARKS.md, issue 20). On a
+ * lost link hiredis calls both callbacks with NULL, so the cork always ends.
  */
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -763,6 +766,9 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         ph_srv_cork_begin(srv);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
+        if (ac->c.reader->pos >= ac->c.reader->len) {
+            ph_srv_cork_flush(srv);    /* the batch reply is not here yet */
+        }
     }
     else if (reply_not_master(reply) && l->ac != NULL) {
         shard_lost_master(l->shard, reply->str);
