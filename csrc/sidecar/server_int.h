@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "fanout.h"
 #include "heartbeat.h"
+#include "rsetup.h"
 #include "server.h"
 
 #define PH_RANDOM_PREFIX_LEN 12       /* channels_redis random_prefix_length */
@@ -57,20 +58,6 @@
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 #define PH_LAT_NB 12
 extern const double ph_srv_lat_bounds_ms[PH_LAT_NB];
-
-/*
- * Sends to the inbound channel follow channels_redis' send(): drop expired
- * members, check capacity, ZADD, EXPIRE. One EVAL keeps the capacity check
- * and the add atomic without a round trip per step.
- */
-static const char ph_send_lua[] =
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[4])\n"
-    "if redis.call('ZCOUNT', KEYS[1], '-inf', '+inf') < tonumber(ARGV[3]) then\n"
-    "  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
 
 typedef enum srv_phase {
     SRV_NEW = 0,
@@ -119,6 +106,8 @@ typedef struct rshard {
     int sentinel_next;           /* the sentinel asked next */
     int sentinel_tried;          /* sentinels asked in this round */
     int need_resync;             /* send session.state after a reconnect */
+    char sha[RS_COUNT][PH_SHA_LEN + 1];  /* the scripts, loaded by the
+                                          * command link's set-up */
     rlink links[PH_RLINKS];
 } rshard;
 
@@ -295,6 +284,9 @@ int ph_srv_redis_up(const ph_server *srv, int shard);
 void ph_srv_redis_command(ph_server *srv, int shard, redisCallbackFn *fn,
                           void *priv, int argc, const char **argv,
                           const size_t *lens);
+void ph_srv_redis_script(ph_server *srv, int shard, rs_script id,
+                         redisCallbackFn *fn, void *priv, int nkeys,
+                         int argc, const char **argv, const size_t *lens);
 void ph_srv_redis_group_add(ph_server *srv, const char *group);
 void ph_srv_redis_group_del(ph_server *srv, const char *group);
 void ph_srv_redis_refresh(ph_server *srv);
