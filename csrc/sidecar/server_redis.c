@@ -28,6 +28,7 @@ static const char *const link_names[PH_RLINKS] = {
 
 static void rlink_schedule(rlink *l);
 static void rx_receive(rlink *l);
+static void rx_note_size(ph_server *srv, size_t len);
 static void shard_lost_master(rshard *sh, const char *why);
 
 /* ------------------------------------------------------------------ */
@@ -851,6 +852,7 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
         && reply->element[1]->type == REDIS_REPLY_STRING) {
         ph_srv_cork_begin(srv);
+        rx_note_size(srv, reply->element[1]->len);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
         if (ac->c.reader->pos >= ac->c.reader->len) {
@@ -884,6 +886,7 @@ rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
         ph_srv_cork_begin(srv);
         for (i = 0; i + 1 < reply->elements; i += 2) {
             if (reply->element[i]->type == REDIS_REPLY_STRING) {
+                rx_note_size(srv, reply->element[i]->len);
                 ph_srv_dispatch(srv, (const unsigned char *)reply->element[i]->str,
                                 reply->element[i]->len);
             }
@@ -901,24 +904,36 @@ rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+/* Fold a received message's size into the average: up at once to a larger
+ * one, down slowly (1/8 weight), so large messages shrink batches at once. */
+static void
+rx_note_size(ph_server *srv, size_t len)
+{
+    srv->rx_avg_bytes = len > srv->rx_avg_bytes
+                        ? len : (srv->rx_avg_bytes * 7 + len) / 8;
+}
+
 /*
  * Issue the next receive on link l: a blocking pop of one message and,
- * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more, so a burst
- * costs one round trip per PH_RX_BATCH messages instead of one each.
+ * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more (fewer when
+ * messages are large: about PH_RX_BATCH_BYTES a batch, at least 1), so a
+ * burst costs one round trip per batch instead of one per message.
  */
 static void
 rx_receive(rlink *l)
 {
     ph_server *srv = l->srv;
-    char timeout[16], count[16];
+    char timeout[16], count[24];
     const char *argv[3];
-    size_t lens[3];
+    size_t lens[3], more;
 
     if (l->ac == NULL || !l->up) {
         return;
     }
     snprintf(timeout, sizeof(timeout), "%d", srv->cfg.receive_timeout);
-    snprintf(count, sizeof(count), "%d", PH_RX_BATCH - 1);
+    more = PH_RX_BATCH_BYTES / (srv->rx_avg_bytes ? srv->rx_avg_bytes : 1);
+    more = more < 1 ? 1 : more > PH_RX_BATCH - 1 ? PH_RX_BATCH - 1 : more;
+    snprintf(count, sizeof(count), "%zu", more);
     argv[0] = "BZPOPMIN"; argv[1] = srv->rx_key; argv[2] = timeout;
     lens[0] = 8; lens[1] = strlen(srv->rx_key); lens[2] = strlen(timeout);
     redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
