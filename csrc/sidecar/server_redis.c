@@ -855,7 +855,7 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         rx_note_size(srv, reply->element[1]->len);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
-        if (ac->c.reader->pos >= ac->c.reader->len) {
+        if (ac->c.reader == NULL || ac->c.reader->pos >= ac->c.reader->len) {
             ph_srv_cork_flush(srv);    /* the batch reply is not here yet */
         }
     }
