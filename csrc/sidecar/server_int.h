@@ -55,7 +55,7 @@
 /* ... and at most about this many message bytes: a batch lands in the
  * recipients' queues at once, and their limits are for slow clients, not
  * for a burst of large messages (the count follows the average size). */
-#define PH_RX_BATCH_BYTES (64 * 1024)
+#define PH_RX_BATCH_BYTES (32 * 1024)
 /* One corked send: the queued frames of a socket laid out back to back. */
 #define PH_CORK_BYTES 16384
 

@@ -29,6 +29,9 @@ static const char *const link_names[PH_RLINKS] = {
 static void rlink_schedule(rlink *l);
 static void rx_receive(rlink *l);
 static void rx_note_size(ph_server *srv, size_t len);
+
+/* rx_reply_cb's priv when no ZPOPMIN was pipelined behind the BZPOPMIN. */
+#define RX_ALONE ((void *)1)
 static void shard_lost_master(rshard *sh, const char *why);
 
 /* ------------------------------------------------------------------ */
@@ -844,8 +847,8 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     rlink *l = ac->data;
     ph_server *srv = l->srv;
     redisReply *reply = r;
+    int alone = priv == RX_ALONE;      /* no ZPOPMIN behind this one */
 
-    (void)priv;
     if (reply == NULL) {
         return;                        /* link going down; reconnect re-arms */
     }
@@ -855,15 +858,20 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         rx_note_size(srv, reply->element[1]->len);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
-        if (ac->c.reader == NULL || ac->c.reader->pos >= ac->c.reader->len) {
+        if (alone || ac->c.reader == NULL
+            || ac->c.reader->pos >= ac->c.reader->len) {
             ph_srv_cork_flush(srv);    /* the batch reply is not here yet */
         }
     }
     else if (reply_not_master(reply) && l->ac != NULL) {
         shard_lost_master(l->shard, reply->str);
+        return;
     }
     else if (reply->type == REDIS_REPLY_ERROR) {
         ph_logf(srv->log, PH_LOG_ERROR, "BZPOPMIN: %s", reply->str);
+    }
+    if (alone && srv->phase == SRV_RUNNING) {
+        rx_receive(l);
     }
 }
 
@@ -916,8 +924,10 @@ rx_note_size(ph_server *srv, size_t len)
 /*
  * Issue the next receive on link l: a blocking pop of one message and,
  * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more (fewer when
- * messages are large: about PH_RX_BATCH_BYTES a batch, at least 1), so a
- * burst costs one round trip per batch instead of one per message.
+ * messages are large: about PH_RX_BATCH_BYTES a batch), so a burst costs
+ * one round trip per batch instead of one per message. Messages of half
+ * that or more are popped one at a time (RX_ALONE), as before batching:
+ * they fill a send by themselves.
  */
 static void
 rx_receive(rlink *l)
@@ -932,11 +942,15 @@ rx_receive(rlink *l)
     }
     snprintf(timeout, sizeof(timeout), "%d", srv->cfg.receive_timeout);
     more = PH_RX_BATCH_BYTES / (srv->rx_avg_bytes ? srv->rx_avg_bytes : 1);
-    more = more < 1 ? 1 : more > PH_RX_BATCH - 1 ? PH_RX_BATCH - 1 : more;
+    more = more < 1 ? 0 : more > PH_RX_BATCH ? PH_RX_BATCH - 1 : more - 1;
     snprintf(count, sizeof(count), "%zu", more);
     argv[0] = "BZPOPMIN"; argv[1] = srv->rx_key; argv[2] = timeout;
     lens[0] = 8; lens[1] = strlen(srv->rx_key); lens[2] = strlen(timeout);
-    redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
+    redisAsyncCommandArgv(l->ac, rx_reply_cb, more ? NULL : RX_ALONE, 3,
+                          argv, lens);
+    if (more == 0) {
+        return;
+    }
     argv[0] = "ZPOPMIN"; argv[2] = count;
     lens[0] = 7; lens[2] = strlen(count);
     redisAsyncCommandArgv(l->ac, rx_batch_cb, NULL, 3, argv, lens);
