@@ -10,7 +10,8 @@ Driven by the orchestrator over stdin/stdout, one JSON object a line:
     {"cmd": "quit"}
 
 Each event is `phase.game_over` with payload {"t": <time.monotonic_ns() just
-before the call>, "ranking": [], "pad": "x..."} padded so the frame text is
+before the call>, "round": 0, "ranking": [], "awards": [], "pad": "x..."}
+(round, ranking and awards: the fields lobby.events declares) padded so the frame text is
 about `payload` bytes; the load generator reads `t` (CLOCK_MONOTONIC, the
 same clock as C's) and records receipt - t. `rate` > 0 paces events at that
 many per second; `rate` 0 is the fastest sustainable rate: event k is sent
@@ -83,7 +84,7 @@ def run(cmd: dict) -> dict:
     rate = float(cmd.get("rate", 0))
     window = max(1, int(cmd.get("window", 4)))
     rng = random.Random(int(cmd.get("seed", 1)))
-    pad = "x" * max(1, int(cmd.get("payload", 200)) - 90)
+    pad = "x" * max(1, int(cmd.get("payload", 200)) - 114)
     deadline = time.monotonic() + float(cmd.get("timeout_s", 60))
     progress = Progress(cmd["shm"]) if cmd.get("shm") and rate <= 0 else None
     cum = [0] * (count + 1)
@@ -114,7 +115,10 @@ def run(cmd: dict) -> dict:
         t = time.monotonic_ns()
         try:
             seq = sync_broadcast_phase_event(
-                codes[g], "phase.game_over", {"t": t, "ranking": [], "pad": pad}, state
+                codes[g],
+                "phase.game_over",
+                {"t": t, "round": 0, "ranking": [], "awards": [], "pad": pad},
+                state,
             )
         except BroadcastError as exc:
             errors += 1

@@ -16,8 +16,8 @@
  *       (--shm) shows every delivery of event k-WINDOW); GAME is a code or
  *       "*" for a random game per event (xorshift seeded with SEED);
  *       PAYLOAD is the approximate frame text size in bytes. Each frame is
- *       {"type":"phase.game_over","seq":S,"payload":{"t":T,"ranking":[],
- *       "pad":"x..."}} with T = CLOCK_MONOTONIC ns just before its first
+ *       {"type":"phase.game_over","seq":S,"payload":{"t":T,"round":0,
+ *       "ranking":[],"awards":[],"pad":"x..."}} with T = CLOCK_MONOTONIC ns just before its first
  *       write(). Answers {"ev":"done",...} with the time each event took to
  *       write to all its sockets ("write" histogram).
  *   stats   {"ev":"stats","conns":N,"games":G}
@@ -414,7 +414,7 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
     }
     rng_state = (uint32_t)seed | 1u;
     /* The same shape as the Python broadcaster's event, padded to size. */
-    padlen = payload > 90 ? (size_t)payload - 90 : 1;
+    padlen = payload > 114 ? (size_t)payload - 114 : 1;
     memset(pad, 'x', padlen);
     pad[padlen] = '\0';
     cum = xcalloc((size_t)count + 1, sizeof(*cum));
@@ -455,7 +455,7 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
         }
         n = (size_t)snprintf(text, sizeof(text),
                              "{\"type\":\"phase.game_over\",\"seq\":%llu,\"payload\":{\"t\":%llu,"
-                             "\"ranking\":[],\"pad\":\"%s\"}}",
+                             "\"round\":0,\"ranking\":[],\"awards\":[],\"pad\":\"%s\"}}",
                              (unsigned long long)g->seq, (unsigned long long)t, pad);
         h = frame_header((unsigned char *)fr + blen, n);
         memcpy(fr + blen + h, text, n);

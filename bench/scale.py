@@ -355,7 +355,13 @@ class Scale:
         t0 = time.monotonic()
         for start in range(0, len(self.games), BATCH):
             for g in range(start, min(start + BATCH, len(self.games))):
-                payload = {"t": time.monotonic_ns(), "ranking": [], "pad": pad}
+                payload = {
+                    "t": time.monotonic_ns(),
+                    "round": 0,
+                    "ranking": [],
+                    "awards": [],
+                    "pad": pad,
+                }
                 sync_broadcast_phase_event(self.games[g]["code"], "phase.game_over", payload)
                 sent += 1
                 expected += ready_per_game[g]
