@@ -271,7 +271,7 @@ def main() -> None:
             fast = layer_mod.get_layer()
             for name in names:
                 fast.group_add(group, name)
-            keys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
+            pkeys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
             check_same_message(raw, fast, peer, code, names[0])
             head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
@@ -294,13 +294,13 @@ def main() -> None:
             for _ in range(ROUNDS):
                 for label, call in calls.items():
                     pairs[label] += timed(
-                        call, raw, keys, args.seconds / ROUNDS, limits[label] // ROUNDS
+                        call, raw, pkeys, args.seconds / ROUNDS, limits[label] // ROUNDS
                     )
             raw.config_set("slowlog-log-slower-than", 10_000)
             result = {"members": n_members, "keys": n_keys}
             for label, call in calls.items():
                 wall = sorted(w for w, _ in pairs[label])
-                evalsha_us, commands = commandstats(raw, call, keys)
+                evalsha_us, commands = commandstats(raw, call, pkeys)
                 result[label] = {
                     "rate": len(wall) / sum(wall) * 1e6,
                     "mean": statistics.fmean(wall),
