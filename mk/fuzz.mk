@@ -30,7 +30,8 @@ fuzz_srcs_url         := csrc/sidecar/wsparse.c
 fuzz_srcs_redis_reply := $(addprefix csrc/sidecar/,server.c server_http.c server_listen.c \
                          server_drain.c server_log.c conn.c conn_auth.c outq.c fanout.c \
                          uvredis.c wsparse.c heartbeat.c server_hb.c) \
-                         $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c)
+                         $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
+                         rscripts.c rsetup.c)
 fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm

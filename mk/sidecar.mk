@@ -18,7 +18,8 @@ SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lcrypto -
 SIDECAR_SRCS    := $(addprefix csrc/sidecar/,server.c server_conn.c server_redis.c server_http.c \
                    server_listen.c server_drain.c server_log.c conn.c conn_auth.c outq.c \
                    fanout.c uvredis.c wsparse.c heartbeat.c server_hb.c) \
-                   $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c)
+                   $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
+                   rscripts.c rsetup.c)
 SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h)
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)

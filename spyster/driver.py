@@ -9,6 +9,8 @@ location, or the final vote when the clock runs out end the round
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby.driver import PACK, PLAYER, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
 from realtime.schema import Field, boolean, integer, string
@@ -30,7 +32,7 @@ PHASES = (
     Phase(state.FINAL_VOTE, "Final vote", timed=True, on_deadline=play.final_vote_deadline),
 )
 
-OPTIONS = (Option("deck", "Location deck", PACK, help="None chosen: the built-in deck."),)
+OPTIONS = (Option("deck", _("Location deck"), PACK, help=_("None chosen: the built-in deck.")),)
 
 SUSPECT = Field("suspect_id", integer(), what="a player id (a whole number)", doc="another player")
 ACTIONS = (
@@ -48,14 +50,7 @@ ACTIONS = (
         play.spy_guess,
         role=PLAYER,
         message="spyster.spy_guess",
-        fields=(
-            Field(
-                "location",
-                string(pattern=r"\S"),
-                what="the name of a location",
-                doc="one of the round's locations (the spy only)",
-            ),
-        ),
+        fields=(Field("location", string(), doc="one of the round's locations (the spy only)"),),
     ),
     Action(
         "suspect",
@@ -71,7 +66,7 @@ ACTIONS = (
 class SpysterDriver(GameDriver):
     name = "spyster"
     title = "Spyster"
-    pitch = "One of you is the spy. Ask, bluff and vote before the spy works out where you are."
+    pitch = _("One of you is the spy. Ask, bluff and vote before the spy works out where you are.")
     min_players = rules.MIN_PLAYERS
     max_players = rules.MAX_PLAYERS
     settings = SETTINGS

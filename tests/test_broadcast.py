@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from django.test import TestCase
 
 from lobby import events as lobby_events
+from realtime import keys, protocol, snapshot
 from realtime import layer as layer_mod
-from realtime import protocol, snapshot
 from realtime.broadcast import BroadcastError, current_seq, sync_broadcast_phase_event
 
 from .helpers import Api, redis_commands
@@ -22,7 +22,7 @@ class BroadcastTests(TestCase):
     def test_seq_increases_and_text_is_the_protocol_encoding(self):
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name("SEQA"), channel)
+        async_to_sync(layer.group_add)(keys.group_name("SEQA"), channel)
         before = async_to_sync(current_seq)("SEQA")
         payload = {
             "round": 1,
@@ -61,7 +61,7 @@ class FallbackStateTests(TestCase):
         code, state = "FSTATE", {"phase": "lie", "players": []}
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name(code), channel)
+        async_to_sync(layer.group_add)(keys.group_name(code), channel)
         with (
             mock.patch.object(layer_mod, "C_AVAILABLE", False),
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
@@ -71,11 +71,11 @@ class FallbackStateTests(TestCase):
                 code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}, state
             )
         raw = snapshot.client_for(code)
-        stored = raw.get(snapshot.state_key(code)).decode()
+        stored = raw.get(keys.state_key(code)).decode()
         self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
         self.assertEqual(async_to_sync(layer.receive)(channel)["seq"], seq)
         names = [command.split()[:2] for _, command in commands]
-        state_set = names.index(["SET", snapshot.state_key(code)])
+        state_set = names.index(["SET", keys.state_key(code)])
         channel_key = layer.prefix + layer.non_local_name(channel)
         event_zadd = [i for i, n in enumerate(names) if n == ["ZADD", channel_key]]
         self.assertEqual(len(event_zadd), 1)
@@ -92,7 +92,7 @@ class FallbackStateTests(TestCase):
                     {"round": 1, "ranking": [], "awards": []},
                     {"x": 1},
                 )
-        stored = json.loads(snapshot.client_for(code).get(snapshot.state_key(code)))
+        stored = json.loads(snapshot.client_for(code).get(keys.state_key(code)))
         self.assertEqual(stored["payload"], {"phase": "newer"})
 
 

@@ -44,6 +44,7 @@ from socketify import App, AppListenOptions, OpCode
 
 RANDOM_PREFIX_LEN = 12  # channels_redis' random member prefix
 RECEIVE_TIMEOUT_S = 5
+RX_BATCH = 64  # messages per receive round trip, as the sidecar (PH_RX_BATCH)
 GROUP_EXPIRY_S = 86400
 PROGRESS_MAGIC = 0x50484231
 STALL_NS = 5_000_000_000
@@ -180,13 +181,21 @@ class Peer:
         assert self.redis is not None
         while True:
             try:
-                reply = await self.redis.bzpopmin(self.rx_key, RECEIVE_TIMEOUT_S)
+                # As the sidecar: a ZPOPMIN of the rest pipelined behind the
+                # blocking pop, one round trip per RX_BATCH messages; their
+                # publishes in one loop turn let uWS cork each socket's frames.
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.bzpopmin(self.rx_key, RECEIVE_TIMEOUT_S)
+                    pipe.zpopmin(self.rx_key, RX_BATCH - 1)
+                    first, rest = await pipe.execute()
             except Exception as exc:  # the link drops: retry, as the sidecar does
                 print(f"BZPOPMIN: {exc}", file=sys.stderr)
                 await asyncio.sleep(0.1)
                 continue
-            if reply is not None:
-                self.dispatch(reply[1])
+            if first is not None:
+                self.dispatch(first[1])
+            for member, _score in rest or ():
+                self.dispatch(member)
 
     def dispatch(self, raw: bytes) -> None:
         try:

@@ -22,6 +22,9 @@ ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max)
 {
     char *n;
 
+    if (max > UINT32_MAX) {
+        max = UINT32_MAX;              /* rx_len is 32-bit */
+    }
     if (len > max || c->rx_len > max - len) {
         return -1;
     }
@@ -34,7 +37,7 @@ ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max)
     }
     n = c->rx;
     memcpy(n + c->rx_len, in, len);
-    c->rx_len += len;
+    c->rx_len += (uint32_t)len;
     n[c->rx_len] = '\0';
     return 0;
 }
@@ -46,6 +49,16 @@ ph_conn_rx_reset(ph_conn *c)
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;
+}
+
+/*
+ * c's connection_id, NUL-terminated into out[33]: its serial and its
+ * random half, 16 lowercase hex digits each.
+ */
+void
+ph_conn_id(const ph_conn *c, char out[PH_CONN_ID_LEN + 1])
+{
+    snprintf(out, PH_CONN_ID_LEN + 1, PH_CONN_ID_FMT, PH_CONN_ID_ARGS(c));
 }
 
 /*
@@ -65,17 +78,17 @@ ph_conn_pending_add(ph_conn *c, const char *text, size_t len, size_t max)
     if (p == NULL) {
         return -2;
     }
-    p->next = NULL;
     p->len = len;
     memcpy(p->text, text, len);
     p->text[len] = '\0';
-    if (c->pend_tail != NULL) {
-        c->pend_tail->next = p;
+    if (c->pend != NULL) {             /* after the newest, before the oldest */
+        p->next = c->pend->next;
+        c->pend->next = p;
     }
     else {
-        c->pend_head = p;
+        p->next = p;
     }
-    c->pend_tail = p;
+    c->pend = p;
     c->npend++;
     return 0;
 }
@@ -85,15 +98,20 @@ ph_conn_pending_add(ph_conn *c, const char *text, size_t len, size_t max)
 ph_pending *
 ph_conn_pending_pop(ph_conn *c)
 {
-    ph_pending *p = c->pend_head;
+    ph_pending *p;
 
-    if (p != NULL) {
-        c->pend_head = p->next;
-        if (c->pend_head == NULL) {
-            c->pend_tail = NULL;
-        }
-        c->npend--;
+    if (c->pend == NULL) {
+        return NULL;
     }
+    p = c->pend->next;                 /* the oldest */
+    if (p == c->pend) {
+        c->pend = NULL;
+    }
+    else {
+        c->pend->next = p->next;
+    }
+    p->next = NULL;
+    c->npend--;
     return p;
 }
 

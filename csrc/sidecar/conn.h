@@ -70,43 +70,50 @@ typedef enum ph_rate_verdict {
 /* Group slots a connection can hold: its game and (players) its own. */
 #define PH_CONN_GROUPS 2
 #define PH_CONN_ID_LEN 32  /* hex characters of connection_id */
+/* printf format and arguments of c's connection_id (see ph_conn_id). */
+#define PH_CONN_ID_FMT "%016llx%016llx"
+#define PH_CONN_ID_ARGS(c) \
+    (unsigned long long)(c)->serial, (unsigned long long)(c)->id_rand
 
 /*
  * Kept small: one exists per open socket (see "Performance notes" in
- * docs/architecture.md); flags are bytes and the token is kept only as
- * its raw sha256, which is all the session check needs.
+ * docs/architecture.md); flags, state, role and close code are bytes, the
+ * connection_id is kept as its random half (ph_conn_id() writes it); the
+ * token's sha256 lives in the session lookup's context (server_conn.c),
+ * not here.
  */
 typedef struct ph_conn {
     struct lws *wsi;
     uint64_t serial;                   /* hash key; never reused */
-    char id[PH_CONN_ID_LEN + 1];       /* connection_id: serial hex + random hex */
+    uint64_t id_rand;                  /* connection_id's random half */
     char code[PH_CODE_LEN + 1];
     uint8_t in_table;                  /* linked into the server's hash */
     uint8_t is_ws;                     /* passed FILTER_PROTOCOL_CONNECTION */
-    uint8_t token_ok;                  /* token_digest holds a valid token's */
+    uint8_t token_ok;                  /* session_token= is well formed */
     uint8_t role_ok;                   /* role= was absent, player or host */
     uint8_t code_ok;                   /* the path segment can be a code */
     uint8_t close_await_ack;           /* close with a handshake (flooder) */
     uint8_t close_sent;                /* our close frame is out */
-    ph_conn_state state;
-    ph_conn_role role;
-    int close_code;
+    uint8_t corked;                    /* listed at srv->cork[cork_idx] */
+    uint8_t state;                     /* ph_conn_state */
+    uint8_t role;                      /* ph_conn_role */
+    uint16_t close_code;               /* 1000..4999 once a close is asked */
     int64_t player_id;                 /* -1 for hosts */
     ph_rate rate;                      /* client message bucket */
     ph_addr_count *addr;               /* counted under this address */
-    /* sha256 of the presented token, wiped once the check is done */
-    unsigned char token_digest[PH_SHA256_LEN];
     ph_outq q;
     /* A player's session.state, held while their private state is read. */
     ph_frame *state_frame;
     ph_hb_node hb;                     /* heartbeat deadline (server_hb.c) */
     struct ph_group *groups[PH_CONN_GROUPS];
     uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */
+    uint32_t cork_idx;                 /* slot in srv->cork while corked */
     char *rx;                          /* fragment reassembly, NULL if none */
-    size_t rx_len;
-    /* Messages received before the welcome, answered right after it. */
-    struct ph_pending *pend_head, *pend_tail;
-    size_t npend;
+    uint32_t rx_len;                   /* <= max_message (16 MiB at most) */
+    /* Messages received before the welcome, answered right after it: a
+     * ring through the newest (pend->next is the oldest), NULL if none. */
+    uint32_t npend;
+    struct ph_pending *pend;
     /* HTTP endpoints (/healthz, /metrics) */
     unsigned char *http_body;          /* PH_FRAME_HEADROOM + body */
     size_t http_len;
@@ -122,6 +129,12 @@ int ph_conn_rx_append(ph_conn *c, const void *in, size_t len, size_t max);
 
 /* Free the reassembly buffer. */
 void ph_conn_rx_reset(ph_conn *c);
+
+/*
+ * c's connection_id, NUL-terminated into out[33]: its serial and its
+ * random half, 16 lowercase hex digits each.
+ */
+void ph_conn_id(const ph_conn *c, char out[PH_CONN_ID_LEN + 1]);
 
 /* One client message held while the connection is being authenticated. */
 typedef struct ph_pending {

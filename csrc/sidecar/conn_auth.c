@@ -50,3 +50,11 @@ ph_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 {
     return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
 }
+
+/* Overwrite p[0..len) with zeros in a way the compiler keeps
+ * (OPENSSL_cleanse): for digests about to be freed. */
+void
+ph_wipe(void *p, size_t len)
+{
+    OPENSSL_cleanse(p, len);
+}

@@ -30,4 +30,8 @@ void ph_sha256_hex(const unsigned char d[PH_SHA256_LEN],
  */
 int ph_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Overwrite p[0..len) with zeros in a way the compiler keeps
+ * (OPENSSL_cleanse): for digests about to be freed. */
+void ph_wipe(void *p, size_t len);
+
 #endif /* PH_CONN_AUTH_H */

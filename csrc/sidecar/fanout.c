@@ -13,6 +13,16 @@ ph_fanout_init(ph_fanout *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* Free g and its member array (unless that is the inline slot). */
+static void
+group_free(ph_group *g)
+{
+    if (g->members != &g->one) {
+        free(g->members);
+    }
+    free(g);
+}
+
 /* Group by name (name[0..len)), or NULL. */
 ph_group *
 ph_fanout_group(ph_fanout *f, const char *name, size_t len)
@@ -48,17 +58,29 @@ ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
             return -1;
         }
         memcpy(g->name, name, len + 1);
+        g->members = &g->one;
+        g->cap = 1;
         created = 1;
     }
-    if (g->n >= UINT32_MAX) {          /* group_idx is 32-bit */
-        goto error;
-    }
     if (g->n == g->cap) {
-        /* 3 pointers fill glibc's smallest chunk: most player groups
-         * never grow past it. */
-        size_t ncap = g->cap ? g->cap * 2 : 3;
-        ph_conn **m = realloc(g->members, ncap * sizeof(*m));
+        /* Past the inline slot: 3 pointers fill glibc's smallest chunk,
+         * then doubling. */
+        uint32_t ncap;
+        ph_conn **m;
 
+        if (g->cap > UINT32_MAX / 2) {     /* group_idx is 32-bit */
+            goto error;
+        }
+        ncap = g->cap == 1 ? 3 : g->cap * 2;
+        if (g->members == &g->one) {
+            m = malloc(ncap * sizeof(*m));
+            if (m != NULL) {
+                m[0] = g->one;
+            }
+        }
+        else {
+            m = realloc(g->members, ncap * sizeof(*m));
+        }
         if (m == NULL) {
             goto error;
         }
@@ -77,8 +99,7 @@ ph_fanout_join(ph_fanout *f, ph_conn *c, int slot, const char *name,
 
 error:
     if (created) {
-        free(g->members);
-        free(g);
+        group_free(g);
     }
     return -1;
 }
@@ -130,8 +151,7 @@ ph_fanout_leave(ph_fanout *f, ph_conn *c, int slot,
     }
     memcpy(last_name, g->name, strlen(g->name) + 1);
     HASH_DEL(f->groups, g);
-    free(g->members);
-    free(g);
+    group_free(g);
     return 1;
 }
 
@@ -184,7 +204,6 @@ ph_fanout_clear(ph_fanout *f)
             }
         }
         HASH_DEL(f->groups, g);
-        free(g->members);
-        free(g);
+        group_free(g);
     }
 }

@@ -23,12 +23,15 @@
 #define PH_GROUP_NAME_MAX 100  /* channels_redis: names shorter than 100 */
 
 /* One exists per local group, and a player's own group usually has one
- * socket: the name is allocated to its length (see "Performance notes" in
+ * socket: the name is allocated to its length and the first member is
+ * held in the group itself (members == &one until a second one joins), so
+ * such a group is one allocation (see "Performance notes" in
  * docs/architecture.md). */
 typedef struct ph_group {
-    ph_conn **members;
-    size_t n, cap;
+    ph_conn **members;     /* &one, or an allocated array of cap */
+    uint32_t n, cap;
     UT_hash_handle hh;
+    ph_conn *one;
     char name[];           /* NUL-terminated, < PH_GROUP_NAME_MAX */
 } ph_group;
 

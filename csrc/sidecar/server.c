@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "uvredis.h"
 
 const double ph_srv_lat_bounds_ms[PH_LAT_NB] = {
@@ -364,14 +365,15 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->group_refresh = 3600;
     cfg->capacity = 100;
     cfg->receive_timeout = 5;
-    cfg->session_key_prefix = "partyhub:session:";
-    cfg->state_key_prefix = "partyhub:state:";
-    cfg->private_key_prefix = "partyhub:private:";
+    cfg->session_key_prefix = PH_KEY_SESSION;
+    cfg->state_key_prefix = PH_KEY_STATE;
+    cfg->private_key_prefix = PH_KEY_PRIVATE;
     cfg->inbound_channel = "partyhub.inbound";
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
     cfg->max_message = 4096;
+    cfg->max_json_depth = 32;
     cfg->rx_buffer = 128;
     /* No message rate limit unless asked for: realtime/sidecar.py sets
      * the deployed default (10/s), the protocol conformance suite sends
@@ -424,7 +426,9 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
         || cfg->stop_grace_ms < 0 || cfg->backlog <= 0
         || !(cfg->msg_rate >= 0 && cfg->msg_rate <= 1e6) || cfg->msg_burst < 1
         || cfg->msg_flood < 1 || cfg->max_conns_per_ip < 0
-        || cfg->max_connections < 0) {
+        || cfg->max_connections < 0
+        /* cJSON's own nesting limit is 1000 (CJSON_NESTING_LIMIT). */
+        || cfg->max_json_depth < 1 || cfg->max_json_depth > 1000) {
         ph_srv_set_err(err, errlen, "numeric setting out of range");
         return -1;
     }
@@ -703,6 +707,7 @@ ph_server_free(ph_server *srv)
     server_teardown(srv);
     ph_srv_redis_free(srv);
     ph_addr_count_clear(&srv->addrs);
+    free(srv->cork);
     for (i = 0; i < srv->nstrings; i++) {
         free(srv->strings[i]);
     }

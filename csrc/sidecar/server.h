@@ -17,10 +17,12 @@
 #ifndef PH_SERVER_H
 #define PH_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "outq.h"
+#include "rhost.h"
 #include "sentinel.h"
 #include "server_log.h"
 
@@ -31,28 +33,6 @@ typedef struct ph_server ph_server;
 #define PH_NOFILE_MAX (1024u * 1024u)
 
 #define PH_REDIS_SHARDS_MAX 64       /* Redis hosts (shards) per sidecar */
-#define PH_REDIS_CRED_MAX 256         /* bytes of a user name or password */
-
-/*
- * One entry of the channel layer's `hosts` list: a Redis server, or a
- * master found through Sentinel when master_name is set (host and port are
- * then unused). Plain bounded arrays, so a config copies by assignment.
- */
-typedef struct ph_redis_host {
-    char host[PH_SENTINEL_HOST_MAX]; /* numeric IP (hiredis resolves
-                                      * blocking), or a unix socket path
-                                      * starting with '/' */
-    int port;
-    int db;                          /* SELECT after connect when non-zero */
-    char username[PH_REDIS_CRED_MAX];  /* ACL user; "" = AUTH <password> */
-    char password[PH_REDIS_CRED_MAX];  /* "" = no AUTH */
-    char master_name[PH_REDIS_CRED_MAX];  /* "" = not Sentinel */
-    ph_sentinel_addr sentinels[PH_SENTINEL_MAX];  /* numeric IPs */
-    int nsentinels;
-    char sentinel_username[PH_REDIS_CRED_MAX];
-    char sentinel_password[PH_REDIS_CRED_MAX];
-} ph_redis_host;
-
 typedef struct ph_server_config {
     const char *host;              /* bind address (numeric), "0.0.0.0" */
     int port;                      /* 0 = any free port (see stats.port) */
@@ -69,9 +49,9 @@ typedef struct ph_server_config {
     int group_refresh;             /* re-ZADD local groups every N s, 3600 */
     int capacity;                  /* channels_redis capacity, 100 */
     int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
-    const char *session_key_prefix;  /* "partyhub:session:" */
-    const char *state_key_prefix;    /* "partyhub:state:" */
-    const char *private_key_prefix;  /* "partyhub:private:", then
+    const char *session_key_prefix;  /* PH_KEY_SESSION (keys.h) */
+    const char *state_key_prefix;    /* PH_KEY_STATE */
+    const char *private_key_prefix;  /* PH_KEY_PRIVATE, then
                                       * "<code>:<player id>": a player's
                                       * player.state text */
     const char *inbound_channel;   /* "partyhub.inbound" */
@@ -79,6 +59,8 @@ typedef struct ph_server_config {
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
     size_t max_message;            /* inbound message bytes, 4096 */
+    int max_json_depth;            /* nesting of a client message, 32
+                                    * (realtime.protocol.MAX_JSON_DEPTH) */
     size_t rx_buffer;              /* lws per-connection receive buffer, 128
                                     * (larger messages arrive in pieces and
                                     * are reassembled up to max_message) */
@@ -101,6 +83,11 @@ typedef struct ph_server_config {
     int stop_grace_ms;             /* wait for close frames on stop, 2000 */
     int log_level;                 /* PH_LOG_*, PH_LOG_INFO */
     size_t log_lines;              /* ring size, 1024 */
+    const _Atomic uint64_t *worker_restarts;  /* the count of workers the
+                                    * supervisor replaced, in memory it
+                                    * shares with its workers and writes
+                                    * (runsidecar --workers); /metrics shows
+                                    * it. NULL = not supervised */
 } ph_server_config;
 
 typedef struct ph_server_stats {

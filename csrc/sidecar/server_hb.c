@@ -101,8 +101,9 @@ ph_srv_hb_tick(ph_server *srv)
 
         if (kind == PH_HB_PINGED) {
             ph_hb_remove(&srv->hb, n);
-            ph_logf(srv->log, PH_LOG_INFO, "%s: no answer to PING for %d s; "
-                    "dropped", c->id, srv->cfg.ping_timeout);
+            ph_logf(srv->log, PH_LOG_INFO, PH_CONN_ID_FMT ": no answer to "
+                    "PING for %d s; dropped", PH_CONN_ID_ARGS(c),
+                    srv->cfg.ping_timeout);
             ph_srv_conn_close(srv, c, 1011);
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
             continue;

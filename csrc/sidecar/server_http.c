@@ -137,6 +137,17 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
             return -1;
         }
     }
+    if (srv->cfg.worker_restarts != NULL
+        && buf_appendf(buf, cap, pos,
+                       "# HELP partyhub_sidecar_worker_restarts_total Workers "
+                       "the supervisor replaced after they exited\n"
+                       "# TYPE partyhub_sidecar_worker_restarts_total counter\n"
+                       "partyhub_sidecar_worker_restarts_total %llu\n",
+                       (unsigned long long)atomic_load_explicit(
+                           srv->cfg.worker_restarts, memory_order_relaxed))
+           < 0) {
+        return -1;
+    }
     if (buf_appendf(buf, cap, pos,
                     "# HELP partyhub_sidecar_fanout_latency_seconds Time from "
                     "receiving a channel-layer message to its last socket "
