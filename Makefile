@@ -42,7 +42,7 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*/*.c csrc/*/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard realtime/*_table.py) $(wildcard csrc/*/*.c csrc/*/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing partyhub into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip >/dev/null

@@ -276,7 +276,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The sidecar (realtime/sidecar.py DEFAULTS, docs/operations.md): the
+# The sidecar (realtime/settings_table.py, docs/operations.md): the
 # connection caps may also come from the environment.
 PARTYHUB_SIDECAR = {
     name: int(os.environ[f"PARTYHUB_{name.upper()}"])

@@ -107,12 +107,12 @@ class PartyhubTestRunner(DiscoverRunner):
             for name in ("lobby", "realtime"):
                 logging.getLogger(name).setLevel(logging.WARNING)
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
+        use_port_block(PORTS_FIRST, PORTS_PER_PROCESS)
         # Every payload sent, here and in the servers the tests start, is
         # checked against its whole schema (realtime.schema): the published
         # contracts are what the servers really send.
         os.environ["PARTYHUB_STRICT_EVENTS"] = "1"
         protocol.strict_payloads(True)
-        use_port_block(PORTS_FIRST, PORTS_PER_PROCESS)
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
         # Property tests run under ASan, beside servers and browsers, on a

@@ -33,7 +33,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
 from realtime import supervisor
-from realtime.sidecar import setting
+from realtime.config import setting
 
 WILDCARDS = ("0.0.0.0", "::", "")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
