@@ -7,7 +7,7 @@ a private redis-server, it measures calls/s and mean/median/p99 latency of
 
   C:       realtime.broadcast.sync_broadcast_phase_event(code, type, payload)
            (the JSON text in Python, then INCR + group send in one EVALSHA
-           through realtime._sidecar's hiredis connection)
+           through realtime._redislayer's hiredis connection)
   script:  the fair pure-Python peer: the same JSON text, then redis-py on a
            pooled connection runs one registered Lua script -- the C layer's
            own (read from the extension with rs_source), with the same
@@ -78,9 +78,9 @@ def setup_django(port: int) -> None:
 
 def lua_source(name: str) -> str:
     """The C layer's Lua script, from the built extension (one source)."""
-    from realtime import _sidecar
+    from realtime import _redislayer
 
-    return _sidecar.LUA_SCRIPTS[name]
+    return _redislayer.LUA_SCRIPTS[name]
 
 
 class ScriptPeer:
