@@ -250,8 +250,9 @@ def main() -> None:
         from channels.layers import get_channel_layer
         from django.conf import settings
 
-        from realtime import keys, protocol
+        from realtime import keys as redis_keys
         from realtime import layer as layer_mod
+        from realtime import protocol
         from realtime.broadcast import sync_broadcast_phase_event
 
         if layer_mod.get_layer() is None:
@@ -264,7 +265,7 @@ def main() -> None:
         rows = []
         for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
-            group = keys.group_name(code)
+            group = redis_keys.group_name(code)
             names = members(n_members, n_keys)
             fast = layer_mod.get_layer()
             for name in names:
