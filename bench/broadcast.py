@@ -7,7 +7,7 @@ a private redis-server, it measures calls/s and mean/median/p99 latency of
 
   C:       realtime.broadcast.sync_broadcast_phase_event(code, type, payload)
            (the JSON text in Python, then INCR + group send in one EVALSHA
-           through realtime._sidecar's hiredis connection)
+           through realtime._redislayer's hiredis connection)
   script:  the fair pure-Python peer: the same JSON text, then redis-py on a
            pooled connection runs one registered Lua script -- the C layer's
            own (read from the extension with rs_source), with the same
@@ -78,9 +78,9 @@ def setup_django(port: int) -> None:
 
 def lua_source(name: str) -> str:
     """The C layer's Lua script, from the built extension (one source)."""
-    from realtime import _sidecar
+    from realtime import _redislayer
 
-    return _sidecar.LUA_SCRIPTS[name]
+    return _redislayer.LUA_SCRIPTS[name]
 
 
 class ScriptPeer:
@@ -252,8 +252,9 @@ def main() -> None:
         from channels.layers import get_channel_layer
         from django.conf import settings
 
-        from realtime import keys, protocol
+        from realtime import keys as redis_keys
         from realtime import layer as layer_mod
+        from realtime import protocol
         from realtime.broadcast import sync_broadcast_phase_event
 
         if layer_mod.get_layer() is None:
@@ -266,7 +267,7 @@ def main() -> None:
         rows = []
         for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
-            group = keys.group_name(code)
+            group = redis_keys.group_name(code)
             names = members(n_members, n_keys)
             fast = layer_mod.get_layer()
             for name in names:
