@@ -32,6 +32,10 @@ build:
 # error in a subprocess fails the run even when no test noticed it.
 ASAN_DIR = build/asan
 ASAN_TESTS ?=
+# Test processes (`manage.py test --parallel`): each worker has its own Redis
+# and database clone (tests/runner.py). 2 fits the project's 2-core machine:
+# most of the suite waits on servers, browsers and timers, not on a CPU.
+TEST_PARALLEL ?= 2
 ASAN_CHROMIUM ?= $(or $(PARTYHUB_CHROMIUM),/usr/bin/chromium)
 ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_DIR))/asan \
@@ -56,7 +60,7 @@ if [ $$rc = 0 ]; then echo "asan: passed"; else echo "asan: FAILED"; fi; exit $$
 endef
 
 asan:
-	$(call asan_run,$(CPY) manage.py test $(ASAN_TESTS))
+	$(call asan_run,$(CPY) manage.py test --parallel $(TEST_PARALLEL) $(ASAN_TESTS))
 
 ctest-build: $(CTEST_BIN)
 

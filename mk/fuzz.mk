@@ -13,13 +13,14 @@
 # read); crashes to build/fuzz/artifacts/. A crash input belongs in
 # tests/fuzz/corpus/<target>/ with the fix, as its regression test.
 
+include mk/gen.mk
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
 FUZZ_OUT           ?= build/fuzz
 FUZZ_CORPUS        := tests/fuzz/corpus
 FUZZ_CFLAGS        ?= -std=c11 -Wall -Wextra -Werror -g -O1 \
                       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                      -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
+                      -Icsrc/common -Icsrc/sidecar -I$(PH_GEN_DIR) -I/usr/include/cjson
 FUZZ_RUN_FLAGS     ?= -rss_limit_mb=2048 -timeout=10
 FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
 
@@ -30,7 +31,8 @@ fuzz_srcs_url         := csrc/sidecar/wsparse.c
 fuzz_srcs_redis_reply := $(addprefix csrc/sidecar/,server.c server_http.c server_listen.c \
                          server_drain.c server_log.c conn.c conn_auth.c outq.c fanout.c \
                          uvredis.c wsparse.c heartbeat.c server_hb.c) \
-                         $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c)
+                         $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
+                         rscripts.c rsetup.c)
 fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
@@ -49,7 +51,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*/*.c csrc/*/*.h
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*/*.c csrc/*/*.h $(PH_GEN_DEFS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(fuzz_srcs_$*) $(fuzz_libs_$*)
 

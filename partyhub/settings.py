@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Swagger UI's files for /api/docs/ (static files only, no DRF).
+    "drf_spectacular_sidecar",
     "lobby",
     "realtime",
     # Accounts: sign-up, sign-in, password change and reset (Django's auth).
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "lobby.ratelimit.RateLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,7 +177,10 @@ PARTYHUB_PACKS_PER_USER = int(_env_float("PARTYHUB_PACKS_PER_USER", 50))
 PARTYHUB_PACK_MAX_BYTES = int(_env_float("PARTYHUB_PACK_MAX_BYTES", 512 * 1024))
 PARTYHUB_PACK_MAX_ITEMS = int(_env_float("PARTYHUB_PACK_MAX_ITEMS", 2000))
 
-LANGUAGE_CODE = "en-us"
+# The pages' languages (issue 17): each app's strings are in its locale/
+# folder; `make setup` compiles the .po files (compilemessages).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("da", "Dansk")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -249,6 +256,9 @@ PARTYHUB_REVEAL_STEP = _env_float("PARTYHUB_REVEAL_STEP", 3)
 PARTYHUB_RESULTS_HOLD = _env_float("PARTYHUB_RESULTS_HOLD", 4)
 PARTYHUB_SCOREBOARD_PAUSE = _env_float("PARTYHUB_SCOREBOARD_PAUSE", 10)
 # Reactions: at most LIMIT per player in any WINDOW seconds.
+# Check every WebSocket payload sent against its whole schema (realtime.schema),
+# not only its required fields: the test suite turns it on.
+PARTYHUB_STRICT_EVENTS = _env_bool("PARTYHUB_STRICT_EVENTS", False)
 PARTYHUB_REACTION_LIMIT = int(_env_float("PARTYHUB_REACTION_LIMIT", 5))
 PARTYHUB_REACTION_WINDOW = _env_float("PARTYHUB_REACTION_WINDOW", 5)
 
@@ -266,7 +276,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The sidecar (realtime/sidecar.py DEFAULTS, docs/operations.md): the
+# The sidecar (realtime/settings_table.py, docs/operations.md): the
 # connection caps may also come from the environment.
 PARTYHUB_SIDECAR = {
     name: int(os.environ[f"PARTYHUB_{name.upper()}"])
@@ -292,6 +302,13 @@ PARTYHUB_WS_URL = os.environ.get("PARTYHUB_WS_URL") or None
 PARTYHUB_WS_PORT = (
     int(os.environ["PARTYHUB_WS_PORT"]) if os.environ.get("PARTYHUB_WS_PORT") else None
 )
+
+# The join link on the big screen and its QR code (lobby/joinlink.py): the
+# public origin when set (e.g. https://play.example.com); else the request's
+# own, with PARTYHUB_LAN_ADDRESS (runparty sets it under PARTYHUB_HOST=0.0.0.0)
+# in place of a loopback name.
+PARTYHUB_PUBLIC_URL = os.environ.get("PARTYHUB_PUBLIC_URL") or None
+PARTYHUB_LAN_ADDRESS = os.environ.get("PARTYHUB_LAN_ADDRESS") or None
 
 TEST_RUNNER = "tests.runner.PartyhubTestRunner"
 

@@ -36,13 +36,13 @@ import logging
 import threading
 
 import redis
-from channels_redis.utils import _consistent_hash, decode_hosts
-from django.conf import settings
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from . import protocol
+from . import keys, layer, protocol
+from .redis_hosts import RedisHost, channel_layer_hosts
 from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
@@ -50,65 +50,22 @@ logger = logging.getLogger("realtime.snapshot")
 KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
-_STORE_STATE = """
-local current = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
-  return 1
-end
-return 0
-"""
-
-_clients: dict[tuple, redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_store_state: Script | None = None  # rscripts.c's RS_STORE_STATE, run by SHA1
 _clients_lock = threading.Lock()
-
-
-def session_key(code: str) -> str:
-    return f"partyhub:session:{code}"
-
-
-def state_key(code: str) -> str:
-    return f"partyhub:state:{code}"
-
-
-def state_seq_key(code: str) -> str:
-    return f"partyhub:stateseq:{code}"
-
-
-# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/sidecar/server_conn.c).
-PRIVATE_KEY_PREFIX = "partyhub:private:"
-
-
-def private_key(code: str, player_id: int) -> str:
-    return f"{PRIVATE_KEY_PREFIX}{code}:{player_id}"
-
-
-def private_seq_key(code: str, player_id: int) -> str:
-    return f"partyhub:privateseq:{code}:{player_id}"
-
-
-def player_keys(code: str, player_id: int) -> list[str]:
-    """The keys one player of a session has on its group's host."""
-    return [
-        protocol.pseq_key(code, player_id),
-        private_key(code, player_id),
-        private_seq_key(code, player_id),
-    ]
 
 
 def client_for(code: str, group: str | None = None) -> redis.Redis:
     """A sync Redis client for the host that holds `group` (default `game_<code>`)."""
-    return client_for_key(group or protocol.group_name(code))
+    return client_for_key(group or keys.group_name(code))
 
 
 def client_for_key(name: str) -> redis.Redis:
     """A sync Redis client for the host channels_redis' hash places `name` on."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    hosts = decode_hosts(config.get("hosts"))
-    index = _consistent_hash(name, len(hosts))
-    host = dict(hosts[index])
-    key = (index, repr(sorted(host.items())))
+    hosts = channel_layer_hosts()
+    index = layer.consistent_hash(name, len(hosts))
+    host = hosts[index]
+    key = (index, repr(host))  # a Sentinel entry holds a list: not hashable
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -116,60 +73,65 @@ def client_for_key(name: str) -> redis.Redis:
     return client
 
 
-def _new_client(host: dict) -> redis.Redis:
-    """A redis-py client for one channels_redis host entry (a copy, consumed)."""
-    options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
-    if "master_name" in host:
-        # As channels_redis: sentinel_kwargs go to the sentinels, the rest to
-        # the master. A dead sentinel is skipped at once, not retried. The
-        # async connection class and retry of sentinel_host() are replaced.
-        sentinel_kwargs = {**options, "retry": Retry(NoBackoff(), 0)}
-        sentinel_kwargs.update(host.pop("sentinel_kwargs", None) or {})
-        sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=sentinel_kwargs)
-        name = host.pop("master_name")
-        host.update(connection_class=SentinelConnection, retry=failover_retry())
-        return sentinel.master_for(name, **{**options, **host})
+def _new_client(host: RedisHost) -> redis.Redis:
+    """A redis-py client for one channel-layer host."""
+    options = {
+        "socket_timeout": TIMEOUT,
+        "socket_connect_timeout": TIMEOUT,
+        "db": host.db,
+        "username": host.username,
+        "password": host.password,
+    }
+    if host.sentinel is not None:
+        # As channels_redis: the sentinels get their own credentials, the
+        # master the host's. A dead sentinel is skipped at once, not retried;
+        # the master's connections follow a failover (realtime.redis_sentinel).
+        s = host.sentinel
+        sentinel = Sentinel(
+            s.sentinels,
+            sentinel_kwargs={
+                "socket_timeout": TIMEOUT,
+                "socket_connect_timeout": TIMEOUT,
+                "retry": Retry(NoBackoff(), 0),
+                "username": s.username,
+                "password": s.password,
+            },
+        )
+        return sentinel.master_for(
+            s.master_name,
+            connection_class=SentinelConnection,
+            retry=failover_retry(),
+            **options,
+        )
     # One quick retry: a view must not sit in redis-py's default backoff.
     options["retry"] = Retry(NoBackoff(), 1)
-    if "address" in host:
-        return redis.Redis.from_url(host.pop("address"), **{**options, **host})
-    return redis.Redis(**{**options, **host})
+    if host.path:
+        return redis.Redis(unix_socket_path=host.path, **options)
+    return redis.Redis(host=host.host, port=host.port, **options)
 
 
 def register_session(code: str, host_digest: str) -> bool:
     """Store the host token's digest; False (logged) if Redis failed."""
-    return _run(code, "register session", _hset, code, "host", host_digest)
+    return _run(code, "register session", _hset, code, keys.FIELD_HOST, host_digest)
 
 
 def register_player(code: str, token_digest: str, player_id: int) -> bool:
     """Store a player token's digest -> player id; False (logged) on failure."""
-    return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
+    return _run(
+        code, "register player", _hset, code, f"{keys.FIELD_PLAYER}{token_digest}", str(player_id)
+    )
 
 
 def unregister_player(code: str, token_digest: str) -> bool:
     """Forget a player token (the player left); False (logged) on failure."""
-    return _run(code, "unregister player", _hdel, code, f"p:{token_digest}")
-
-
-def state_parts(payload: dict) -> tuple[str, str]:
-    """The `session.state` JSON text split around its seq: head + str(seq) + tail.
-
-    The same text as `protocol.dumps(protocol.session_state(payload, seq))`,
-    encoded before the seq is known (the C layer splices it in on Redis).
-    """
-    return protocol.message_parts(protocol.SESSION_STATE, "seq", payload)
+    return _run(code, "unregister player", _hdel, code, f"{keys.FIELD_PLAYER}{token_digest}")
 
 
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
-    head, tail = state_parts(payload)
-    keys = state_key(code), state_seq_key(code)
-    return _run(code, "store state", _store, keys, seq, f"{head}{int(seq)}{tail}")
-
-
-def private_parts(payload: dict) -> tuple[str, str]:
-    """The `player.state` JSON text split around its pseq (see state_parts)."""
-    return protocol.message_parts(protocol.PLAYER_STATE, "pseq", payload)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, payload)
+    names = keys.state_key(code), keys.state_seq_key(code)
+    return _run(code, "store state", _store, names, seq, head, tail)
 
 
 def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
@@ -178,32 +140,36 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     Used where the C layer is not (it stores it with the message). Raises
     redis.RedisError.
     """
-    head, tail = private_parts(payload)
-    keys = private_key(code, player_id), private_seq_key(code, player_id)
-    group = protocol.player_group_name(code, player_id)
-    _store(client_for(code, group), keys, pseq, f"{head}{int(pseq)}{tail}")
+    head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, payload)
+    names = keys.private_key(code, player_id), keys.private_seq_key(code, player_id)
+    group = keys.player_group_name(code, player_id)
+    _store(client_for(code, group), names, pseq, head, tail)
 
 
 def read_private(code: str, player_id: int) -> str | None:
     """The stored `player.state` text of a player (None if none). Raises redis.RedisError."""
-    group = protocol.player_group_name(code, player_id)
-    text = client_for(code, group).get(private_key(code, player_id))
+    group = keys.player_group_name(code, player_id)
+    text = client_for(code, group).get(keys.private_key(code, player_id))
     return None if text is None else text.decode("utf-8")
 
 
 def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe = client.pipeline(transaction=True)
-    pipe.hset(session_key(code), field, value)
-    pipe.expire(session_key(code), KEY_TTL)
+    pipe.hset(keys.session_key(code), field, value)
+    pipe.expire(keys.session_key(code), KEY_TTL)
     pipe.execute()
 
 
 def _hdel(client: redis.Redis, code: str, field: str) -> None:
-    client.hdel(session_key(code), field)
+    client.hdel(keys.session_key(code), field)
 
 
-def _store(client: redis.Redis, keys: tuple[str, str], seq: int, text: str) -> None:
-    client.eval(_STORE_STATE, 2, *keys, seq, text, KEY_TTL)
+def _store(client: redis.Redis, names: tuple[str, str], seq: int, head: str, tail: str) -> None:
+    """head + seq + tail under names[0], seq under names[1], unless newer (rscripts.c)."""
+    global _store_state
+    if _store_state is None:
+        _store_state = client.register_script(layer.lua_script("store_state"))
+    _store_state(keys=names, args=[int(seq), head, tail, KEY_TTL], client=client)
 
 
 def _run(code: str, what: str, func, *args) -> bool:

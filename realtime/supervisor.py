@@ -34,6 +34,7 @@ import contextlib
 import ctypes
 import errno
 import logging
+import mmap
 import os
 import select
 import signal
@@ -622,6 +623,21 @@ def _signals_blocked():
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
+class SharedCount:
+    """A supervisor's restart counter in memory its forked workers share
+    (an anonymous shared mapping made before the first fork): each worker's
+    own /metrics reads it (realtime._sidecar.Server's `worker_restarts`),
+    so a scrape of any live worker sees every replacement."""
+
+    def __init__(self) -> None:
+        self.memory = mmap.mmap(-1, mmap.PAGESIZE)  # MAP_SHARED: kept across fork
+        self._count = memoryview(self.memory).cast("Q")  # one aligned 8-byte store
+
+    def __call__(self, supervisor: Supervisor) -> None:
+        """on_restart: publish the new count."""
+        self._count[0] = supervisor.restarts
+
+
 class RestartsFile:
     """A supervisor's restart counter as a Prometheus text file, for
     node_exporter's textfile collector (`--collector.textfile.directory`):
@@ -629,9 +645,10 @@ class RestartsFile:
     removed at exit. The series is labelled with the file's name, so that
     two supervisors (blue and green) never report the same series."""
 
-    def __init__(self, path: str, metric: str) -> None:
+    def __init__(self, path: str, metric: str, help_text: str) -> None:
         self.path = os.path.abspath(path)
         self.metric = metric
+        self.help = help_text
 
     def __call__(self, supervisor: Supervisor) -> None:
         """on_restart: write the new count (a failure is logged: restarts go on)."""
@@ -643,7 +660,7 @@ class RestartsFile:
     def write(self, restarts: int) -> None:
         label = os.path.basename(self.path).replace("\\", "\\\\").replace('"', '\\"')
         text = (
-            f"# HELP {self.metric} Processes the supervisor replaced after they exited.\n"
+            f"# HELP {self.metric} {self.help}\n"
             f"# TYPE {self.metric} counter\n"
             f'{self.metric}{{file="{label}"}} {restarts}\n'
         )

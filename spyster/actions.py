@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 
 from lobby import services
+from lobby import text as user_text
 from lobby.context import Context
 from lobby.errors import GameError, bad_request, conflict
 from lobby.models import Player
@@ -28,6 +29,9 @@ from lobby.models import Player
 from . import deck, events, rules, state
 from .models import Accusation, Card, Location, Round, Suspicion, Vote
 from .state import FINAL_VOTE, PLAYING, VOTE
+
+# The spy's guess of the location: a name as a location's (lobby.text).
+LOCATION_GUESS = user_text.TextRule("location", "INVALID_FIELD", "A location", rules.NAME_MAX)
 
 # Who the spy is must not be predictable from earlier draws: the OS's randomness.
 _random = random.SystemRandom()
@@ -87,7 +91,7 @@ def _pick_location(ctx: Context) -> Location:
 def accuse(ctx: Context, body: dict) -> dict:
     """A player accuses another (once per round): the clock stops and everyone
     else votes. The accuser's own yes is counted at once."""
-    suspect_id = _player_id_field(body, "suspect_id")
+    suspect_id = body["suspect_id"]  # a whole number (the action's fields)
     ctx.require_phase(PLAYING)
     game_round = state.current_round(ctx.session)
     accused = _other_player(ctx, suspect_id)
@@ -115,9 +119,7 @@ def accuse(ctx: Context, body: dict) -> dict:
 def vote(ctx: Context, body: dict) -> dict:
     """A yes or no on the open accusation (once). The first no ends the vote;
     so does the last yes."""
-    agree = body.get("agree")
-    if not isinstance(agree, bool):
-        raise bad_request("INVALID_FIELD", "'agree' must be true or false.")
+    agree = body["agree"]  # true or false (the action's fields)
     ctx.require_phase(VOTE)
     game_round = state.current_round(ctx.session)
     accusation = state.open_accusation(game_round)
@@ -181,9 +183,7 @@ def settle_accusation(ctx: Context, timed_out: bool = False) -> None:
 
 def spy_guess(ctx: Context, body: dict) -> dict:
     """The spy names the location (once: right or wrong, the round ends)."""
-    name = body.get("location")
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request("INVALID_FIELD", "'location' must be the name of a location.")
+    name = user_text.clean(body.get("location"), LOCATION_GUESS)
     ctx.require_phase(PLAYING)
     game_round = state.current_round(ctx.session)
     if ctx.player.id != game_round.spy_id:
@@ -216,7 +216,7 @@ def start_final_vote(ctx: Context) -> None:
 def suspect(ctx: Context, body: dict) -> dict:
     """A player's suspect in the final vote (once). The vote ends when every
     player still in the game has named one, or when its time runs out."""
-    suspect_id = _player_id_field(body, "suspect_id")
+    suspect_id = body["suspect_id"]  # a whole number (the action's fields)
     ctx.require_phase(FINAL_VOTE)
     game_round = state.current_round(ctx.session)
     named = _other_player(ctx, suspect_id)
@@ -284,13 +284,6 @@ def on_leave(ctx: Context, player: Player) -> None:
 
 
 # --- checks -------------------------------------------------------------------------------
-
-
-def _player_id_field(body: dict, field: str) -> int:
-    value = body.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request("INVALID_FIELD", f"'{field}' must be a player id (a whole number).")
-    return value
 
 
 def _other_player(ctx: Context, player_id: int) -> Player:

@@ -9,8 +9,11 @@ location, or the final vote when the clock runs out end the round
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby.driver import PACK, PLAYER, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
+from realtime.schema import Field, boolean, integer, string
 
 from . import actions as play
 from . import awards as spy_awards
@@ -29,20 +32,48 @@ PHASES = (
     Phase(state.FINAL_VOTE, "Final vote", timed=True, on_deadline=play.final_vote_deadline),
 )
 
-OPTIONS = (Option("deck", "Location deck", PACK, help="None chosen: the built-in deck."),)
+OPTIONS = (Option("deck", _("Location deck"), PACK, help=_("None chosen: the built-in deck.")),)
 
+SUSPECT = Field("suspect_id", integer(), what="a player id (a whole number)", doc="another player")
 ACTIONS = (
-    Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse"),
-    Action("votes", play.vote, role=PLAYER, status=201, message="spyster.vote"),
-    Action("spy-guess", play.spy_guess, role=PLAYER, message="spyster.spy_guess"),
-    Action("suspect", play.suspect, role=PLAYER, status=201, message="spyster.suspect"),
+    Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse", fields=(SUSPECT,)),
+    Action(
+        "votes",
+        play.vote,
+        role=PLAYER,
+        status=201,
+        message="spyster.vote",
+        fields=(Field("agree", boolean(), doc="yes or no to the open accusation"),),
+    ),
+    Action(
+        "spy-guess",
+        play.spy_guess,
+        role=PLAYER,
+        message="spyster.spy_guess",
+        fields=(
+            Field(
+                "location",
+                string(pattern=r"\S"),
+                what="the name of a location",
+                doc="one of the round's locations (the spy only)",
+            ),
+        ),
+    ),
+    Action(
+        "suspect",
+        play.suspect,
+        role=PLAYER,
+        status=201,
+        message="spyster.suspect",
+        fields=(SUSPECT,),
+    ),
 )
 
 
 class SpysterDriver(GameDriver):
     name = "spyster"
     title = "Spyster"
-    pitch = "One of you is the spy. Ask, bluff and vote before the spy works out where you are."
+    pitch = _("One of you is the spy. Ask, bluff and vote before the spy works out where you are.")
     min_players = rules.MIN_PLAYERS
     max_players = rules.MAX_PLAYERS
     settings = SETTINGS
@@ -50,6 +81,9 @@ class SpysterDriver(GameDriver):
     actions = ACTIONS
     events = spy_events.FIELDS
     private_events = spy_events.PRIVATE_FIELDS
+    after = spy_events.AFTER
+    state_fields = state.STATE_FIELDS
+    private_fields = state.PRIVATE_FIELDS
     awards = spy_awards.AWARDS
     pages = Pages(host="spyster/host.html", play="spyster/play.html")
     options = OPTIONS

@@ -13,6 +13,7 @@ environment children inherit.
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -25,11 +26,21 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
-from django.test.runner import DiscoverRunner
+from django.test import runner as django_runner
+from django.test.runner import DiscoverRunner, ParallelTestSuite, _init_worker
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from partyhub.celery import use_broker
+from partyhub.redisproc import use_port_block
+from realtime import protocol
 
 from .redis_server import RedisServer
+
+# Each test process's own ports (partyhub.redisproc.use_port_block), below
+# the kernel's ephemeral range (32768-60999): the runner's, then a block per
+# parallel worker.
+PORTS_FIRST, PORTS_PER_PROCESS = 12000, 2500
 
 
 class TimedResult(unittest.TextTestResult):
@@ -61,8 +72,30 @@ class TimedResult(unittest.TextTestResult):
                 out.writelines(f"{seconds:8.1f}  {name}\n" for name, seconds in rows)
 
 
+def init_worker(counter, *args, **kwargs) -> None:
+    """A parallel worker (`manage.py test --parallel N`): Django's set-up, then its own Redis.
+
+    Each worker gets a private redis-server, so the tests that stop, kill or
+    flush "the" Redis (test_faults, test_c_layer) never touch another
+    worker's, and `DATABASE_URL` names this worker's clone of the test
+    database, so the servers its tests start see the data its tests write.
+    """
+    _init_worker(counter, *args, **kwargs)
+    worker = django_runner._worker_id  # 1, 2, … as _init_worker just set it
+    use_port_block(PORTS_FIRST + worker * PORTS_PER_PROCESS, PORTS_PER_PROCESS)
+    redis = PartyhubTestRunner.redis = RedisServer().start()
+    multiprocessing.util.Finalize(redis, redis.close, exitpriority=10)
+    use_redis(redis.port)
+    os.environ["DATABASE_URL"] = database_url(connections["default"].settings_dict)
+
+
+class PartyhubParallelSuite(ParallelTestSuite):
+    init_worker = init_worker
+
+
 class PartyhubTestRunner(DiscoverRunner):
     redis: RedisServer | None = None
+    parallel_test_suite = PartyhubParallelSuite
 
     def get_resultclass(self):
         return super().get_resultclass() or TimedResult
@@ -74,8 +107,20 @@ class PartyhubTestRunner(DiscoverRunner):
             for name in ("lobby", "realtime"):
                 logging.getLogger(name).setLevel(logging.WARNING)
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
+        use_port_block(PORTS_FIRST, PORTS_PER_PROCESS)
+        # Every payload sent, here and in the servers the tests start, is
+        # checked against its whole schema (realtime.schema): the published
+        # contracts are what the servers really send.
+        os.environ["PARTYHUB_STRICT_EVENTS"] = "1"
+        protocol.strict_payloads(True)
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
+        # Property tests run under ASan, beside servers and browsers, on a
+        # loaded 2-core machine: a slow draw says nothing about the code.
+        hypothesis_settings.register_profile(
+            "partyhub", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )
+        hypothesis_settings.load_profile("partyhub")
         # Password hashing made for attackers (PBKDF2's many rounds) costs a
         # tenth of a second a password: the tests hash hundreds. The server
         # processes the browser tests start keep the real one.

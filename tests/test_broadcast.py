@@ -9,8 +9,8 @@ from channels.layers import get_channel_layer
 from django.test import TestCase
 
 from lobby import events as lobby_events
+from realtime import keys, protocol, snapshot
 from realtime import layer as layer_mod
-from realtime import protocol, snapshot
 from realtime.broadcast import BroadcastError, current_seq, sync_broadcast_phase_event
 
 from .helpers import Api, redis_commands
@@ -22,9 +22,15 @@ class BroadcastTests(TestCase):
     def test_seq_increases_and_text_is_the_protocol_encoding(self):
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name("SEQA"), channel)
+        async_to_sync(layer.group_add)(keys.group_name("SEQA"), channel)
         before = async_to_sync(current_seq)("SEQA")
-        payload = {"round": 1, "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}]}
+        payload = {
+            "round": 1,
+            "rounds": 3,
+            "final_round": False,
+            "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}],
+            "deadline": None,
+        }
         first = sync_broadcast_phase_event("SEQA", "phase.scoreboard", payload)
         second = sync_broadcast_phase_event("SEQA", "phase.scoreboard", payload)
         self.assertEqual((first, second), (before + 1, before + 2))
@@ -55,19 +61,21 @@ class FallbackStateTests(TestCase):
         code, state = "FSTATE", {"phase": "lie", "players": []}
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name(code), channel)
+        async_to_sync(layer.group_add)(keys.group_name(code), channel)
         with (
             mock.patch.object(layer_mod, "C_AVAILABLE", False),
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
             redis_commands(PartyhubTestRunner.redis.port) as commands,
         ):
-            seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, state)
+            seq = sync_broadcast_phase_event(
+                code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}, state
+            )
         raw = snapshot.client_for(code)
-        stored = raw.get(snapshot.state_key(code)).decode()
+        stored = raw.get(keys.state_key(code)).decode()
         self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
         self.assertEqual(async_to_sync(layer.receive)(channel)["seq"], seq)
         names = [command.split()[:2] for _, command in commands]
-        state_set = names.index(["SET", snapshot.state_key(code)])
+        state_set = names.index(["SET", keys.state_key(code)])
         channel_key = layer.prefix + layer.non_local_name(channel)
         event_zadd = [i for i, n in enumerate(names) if n == ["ZADD", channel_key]]
         self.assertEqual(len(event_zadd), 1)
@@ -78,8 +86,13 @@ class FallbackStateTests(TestCase):
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
         with mock.patch.object(layer_mod, "C_AVAILABLE", False):
             with mock.patch.object(layer_mod, "_FALLBACK_WARNED", True):
-                sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, {"x": 1})
-        stored = json.loads(snapshot.client_for(code).get(snapshot.state_key(code)))
+                sync_broadcast_phase_event(
+                    code,
+                    lobby_events.GAME_OVER,
+                    {"round": 1, "ranking": [], "awards": []},
+                    {"x": 1},
+                )
+        stored = json.loads(snapshot.client_for(code).get(keys.state_key(code)))
         self.assertEqual(stored["payload"], {"phase": "newer"})
 
 
@@ -91,7 +104,9 @@ class RedisDownTests(TestCase):
     def test_helper_raises_a_clear_error_quickly(self):
         started = time.monotonic()
         with self.assertRaises(BroadcastError) as caught:
-            sync_broadcast_phase_event("DOWN", "phase.game_over", {"ranking": []})
+            sync_broadcast_phase_event(
+                "DOWN", "phase.game_over", {"round": 1, "ranking": [], "awards": []}
+            )
         self.assertLess(time.monotonic() - started, 10)
         self.assertIn("unavailable", str(caught.exception))
 

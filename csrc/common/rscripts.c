@@ -86,8 +86,9 @@
 
 /* Store the session.state text head .. seq .. tail under skey, and seq
  * under seqkey, unless seqkey already holds a seq >= this one (an older
- * state never replaces a newer one; same rule as realtime/snapshot.py's
- * _STORE_STATE). Both keys get ttl seconds. Run by the numbered group
+ * state never replaces a newer one). Both keys get ttl seconds. Returns 1
+ * if stored, 0 if not. Run alone by RS_STORE_STATE (a new session's first
+ * state, realtime/snapshot.py), and Run by the numbered group
  * sends in the same script as the INCR, so a socket that reads the state
  * after the script finds the event's seq in it, and one that read it
  * before was already a group member and gets the event. */
@@ -98,7 +99,9 @@
     "    local seqstr = string.format('%d', seq)\n" \
     "    redis.call('SET', skey, head .. seqstr .. tail, 'EX', ttl)\n" \
     "    redis.call('SET', seqkey, seqstr, 'EX', ttl)\n" \
+    "    return 1\n" \
     "  end\n" \
+    "  return 0\n" \
     "end\n"
 
 /* RS_SEND. KEYS[1] channel key. ARGV: 1 expiry, 2 capacity, 3 stored
@@ -243,18 +246,37 @@ static const char rs_deliver[] =
     "end\n"
     "return over\n";
 
+/* RS_STORE_STATE. KEYS[1] state text key, KEYS[2] state seq key. ARGV: 1
+ * seq, 2 and 3 the text's head and tail around the seq, 4 TTL in seconds.
+ * Returns 1 if stored, 0 if a newer state is there (see RS_LUA_STATE). */
+static const char rs_store_state[] =
+    RS_LUA_STATE
+    "return store_state(tonumber(ARGV[1]), KEYS[1], KEYS[2], ARGV[2], "
+    "ARGV[3], ARGV[4])\n";
+
+static const struct {
+    const char *name;
+    const char *source;
+} rs_scripts[RS_COUNT] = {
+    [RS_SEND] = {"send", rs_send},
+    [RS_GROUP_SEND] = {"group_send", rs_group_send},
+    [RS_MEMBERS] = {"members", rs_members},
+    [RS_DELIVER] = {"deliver", rs_deliver},
+    [RS_STORE_STATE] = {"store_state", rs_store_state},
+};
+
 /* The Lua source of script `id` (static storage, NUL-terminated). Returns
  * NULL for an unknown id. The argument layout of each script is documented
  * next to its source in rscripts.c. */
 const char *
 rs_source(rs_script id)
 {
-    switch (id) {
-    case RS_SEND: return rs_send;
-    case RS_GROUP_SEND: return rs_group_send;
-    case RS_MEMBERS: return rs_members;
-    case RS_DELIVER: return rs_deliver;
-    case RS_COUNT: break;
-    }
-    return NULL;
+    return (unsigned)id < RS_COUNT ? rs_scripts[id].source : NULL;
+}
+
+/* The name of script `id`, or NULL for an unknown id. */
+const char *
+rs_name(rs_script id)
+{
+    return (unsigned)id < RS_COUNT ? rs_scripts[id].name : NULL;
 }

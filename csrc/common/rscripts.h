@@ -1,4 +1,6 @@
-/* rscripts.h - the Lua scripts the Redis layer runs. */
+/* rscripts.h - every Lua script partyhub runs on Redis: the layer's, the
+ * sidecar's send and the snapshot's state store (Python reads them from
+ * realtime._sidecar.LUA_SCRIPTS). Each is run by its SHA1. */
 #ifndef PARTYHUB_RSCRIPTS_H
 #define PARTYHUB_RSCRIPTS_H
 
@@ -8,6 +10,7 @@ typedef enum {
     RS_MEMBERS,        /* several hosts, step 1: clean + read members
                         * (+ seq, state) */
     RS_DELIVER,        /* several hosts, step 2: store per-key messages */
+    RS_STORE_STATE,    /* a state text, unless a newer one is stored */
     RS_COUNT
 } rs_script;
 
@@ -15,5 +18,9 @@ typedef enum {
  * NULL for an unknown id. The argument layout of each script is documented
  * next to its source in rscripts.c. */
 const char *rs_source(rs_script id);
+
+/* The name of script `id` ("send", "group_send", "members", "deliver",
+ * "store_state"; static storage), or NULL for an unknown id. */
+const char *rs_name(rs_script id);
 
 #endif

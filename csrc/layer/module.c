@@ -10,6 +10,7 @@
 #include "mpack_dec.h"
 #include "mpack_enc.h"
 #include "pylayer.h"
+#include "rscripts.h"
 #include "server_py.h"
 
 /* The same patterns as channels.layers.BaseChannelLayer. Only used for
@@ -126,6 +127,32 @@ compile_regex(PyObject *re, const char *pattern)
     return PyObject_CallMethod(re, "compile", "s", pattern);
 }
 
+/* LUA_SCRIPTS: {name: Lua source} of every script in rscripts.c, for the
+ * Python code that runs one (by SHA1, e.g. redis-py's register_script). */
+static int
+add_lua_scripts(PyObject *module)
+{
+    PyObject *scripts = PyDict_New(), *source = NULL;
+    int rc = -1;
+
+    if (scripts == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < RS_COUNT; i++) {
+        source = PyUnicode_FromString(rs_source((rs_script)i));
+        if (source == NULL
+            || PyDict_SetItemString(scripts, rs_name((rs_script)i), source) < 0) {
+            goto error;
+        }
+        Py_CLEAR(source);
+    }
+    rc = PyModule_AddObjectRef(module, "LUA_SCRIPTS", scripts);
+error:
+    Py_XDECREF(source);
+    Py_DECREF(scripts);
+    return rc;
+}
+
 static int
 sc_exec(PyObject *module)
 {
@@ -175,6 +202,9 @@ sc_exec(PyObject *module)
         goto error;
     }
     if (PyModule_AddIntConstant(module, "MAX_DEPTH_ENCODE", MPE_MAX_DEPTH) < 0) {
+        goto error;
+    }
+    if (add_lua_scripts(module) < 0) {
         goto error;
     }
     rc = 0;

@@ -25,6 +25,7 @@
 #include "mpack_dec.h"
 #include "mpack_enc.h"
 #include "names.h"
+#include "pyhost.h"
 #include "rlayer.h"
 
 #define INVALID_NAME_MSG                                               \
@@ -46,7 +47,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     int nhosts;
-    rl_host *hosts;
+    ph_redis_host *hosts;
     char *prefix;
     Py_ssize_t prefix_len;
     long long expiry;
@@ -1362,111 +1363,17 @@ dup_utf8(PyObject *o, const char *what)
     return d;
 }
 
-/* *out = a copy of o (str or None -> NULL). Returns 0, or -1 with an
- * exception. */
+/* Check what the layer needs of each host beyond pyhost.c's checks: its
+ * timeouts (realtime.redis_hosts always gives them). */
 static int
-dup_optional(PyObject *o, const char *what, char **out)
+check_host_timeouts(const ph_redis_host *h)
 {
-    *out = dup_utf8(o, what);
-    return (*out == NULL && PyErr_Occurred()) ? -1 : 0;
-}
-
-/* Fill h's Sentinel fields from (master_name, [(host, port), ...],
- * username, password, timeout, failover_wait). */
-static int
-parse_sentinel(PyObject *t, rl_host *h)
-{
-    PyObject *name, *addrs, *user, *password, *fast = NULL;
-    Py_ssize_t n;
-    int rc = -1;
-
-    if (!PyArg_ParseTuple(t, "OOOOdd;sentinel entries are 6-tuples", &name,
-                          &addrs, &user, &password, &h->sentinel_timeout,
-                          &h->failover_wait)) {
-        return -1;
-    }
-    h->master_name = dup_utf8(name, "master_name");
-    if (h->master_name == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_ValueError, "master_name is required");
-        }
-        return -1;
-    }
-    if (dup_optional(user, "sentinel username", &h->sentinel_username) < 0
-        || dup_optional(password, "sentinel password",
-                        &h->sentinel_password) < 0) {
-        return -1;
-    }
-    if (!(h->sentinel_timeout > 0) || !(h->failover_wait >= 0)) {
-        PyErr_SetString(PyExc_ValueError,
-                        "sentinel timeout must be > 0, failover_wait >= 0");
-        return -1;
-    }
-    fast = PySequence_Fast(addrs, "sentinels must be a list of (host, port)");
-    if (fast == NULL) {
-        return -1;
-    }
-    n = PySequence_Fast_GET_SIZE(fast);
-    if (n < 1 || n > PH_SENTINEL_MAX) {
-        PyErr_Format(PyExc_ValueError, "need 1 to %d sentinels", PH_SENTINEL_MAX);
-        goto done;
-    }
-    h->sentinels = PyMem_RawCalloc((size_t)n, sizeof(ph_sentinel_addr));
-    if (h->sentinels == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ph_sentinel_addr *a = &h->sentinels[i];
-        const char *host;
-        Py_ssize_t len;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i),
-                              "s#i;sentinels are (host, port) pairs", &host,
-                              &len, &a->port)) {
-            goto done;
-        }
-        if (len < 1 || (size_t)len >= sizeof(a->host)
-            || memchr(host, '\0', (size_t)len) != NULL
-            || a->port < 1 || a->port > 65535) {
-            PyErr_SetString(PyExc_ValueError, "bad sentinel address");
-            goto done;
-        }
-        memcpy(a->host, host, (size_t)len + 1);
-        h->nsentinels++;
-    }
-    rc = 0;
-done:
-    Py_DECREF(fast);
-    return rc;
-}
-
-/* Fill `h` from (host, port, path, db, username, password,
- * connect_timeout, timeout[, sentinel]); sentinel is None or as
- * parse_sentinel reads it. */
-static int
-parse_host(PyObject *t, rl_host *h)
-{
-    PyObject *host, *path, *user, *password, *sentinel = Py_None;
-    if (!PyArg_ParseTuple(t, "OiOiOOdd|O;host entries are 8- or 9-tuples",
-                          &host, &h->port, &path, &h->db, &user, &password,
-                          &h->connect_timeout, &h->timeout, &sentinel)) {
-        return -1;
-    }
-    if (dup_optional(host, "host", &h->host) < 0
-        || dup_optional(path, "path", &h->path) < 0
-        || dup_optional(user, "username", &h->username) < 0
-        || dup_optional(password, "password", &h->password) < 0) {
-        return -1;
-    }
-    if (sentinel != Py_None && parse_sentinel(sentinel, h) < 0) {
-        return -1;
-    }
-    if (h->host == NULL && h->path == NULL && h->master_name == NULL) {
-        PyErr_SetString(PyExc_ValueError, "a host needs a name or a path");
-        return -1;
-    }
     if (!(h->connect_timeout > 0) || !(h->timeout > 0)) {
         PyErr_SetString(PyExc_ValueError, "timeouts must be > 0 seconds");
+        return -1;
+    }
+    if (h->master_name[0] != '\0' && !(h->sentinel_timeout > 0)) {
+        PyErr_SetString(PyExc_ValueError, "sentinel timeout must be > 0");
         return -1;
     }
     return 0;
@@ -1556,30 +1463,17 @@ layer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         goto error;
     }
     self->prefix_len = (Py_ssize_t)strlen(self->prefix);
-    PyObject *fast = PySequence_Fast(hosts, "hosts must be a list");
-    if (fast == NULL) {
+    size_t nhosts = 0;
+    if (ph_redis_hosts_from_py(hosts, "hosts", 4096, &self->hosts,
+                               &nhosts) < 0) {
         goto error;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    if (n < 1 || n > 4096) {
-        Py_DECREF(fast);
-        PyErr_SetString(PyExc_ValueError, "need 1 to 4096 hosts");
-        goto error;
-    }
-    self->hosts = PyMem_RawCalloc((size_t)n, sizeof(rl_host));
-    if (self->hosts == NULL) {
-        Py_DECREF(fast);
-        PyErr_NoMemory();
-        goto error;
-    }
-    self->nhosts = (int)n;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (parse_host(PySequence_Fast_GET_ITEM(fast, i), &self->hosts[i]) < 0) {
-            Py_DECREF(fast);
+    self->nhosts = (int)nhosts;
+    for (int i = 0; i < self->nhosts; i++) {
+        if (check_host_timeouts(&self->hosts[i]) < 0) {
             goto error;
         }
     }
-    Py_DECREF(fast);
     if (capacity_for != Py_None) {
         if (!PyCallable_Check(capacity_for)) {
             PyErr_SetString(PyExc_TypeError, "capacity_for must be callable");
@@ -1623,17 +1517,6 @@ layer_dealloc(LayerObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     layer_clear(self);
-    for (int i = 0; i < self->nhosts; i++) {
-        rl_host *h = &self->hosts[i];
-        PyMem_RawFree(h->host);
-        PyMem_RawFree(h->path);
-        PyMem_RawFree(h->username);
-        PyMem_RawFree(h->password);
-        PyMem_RawFree(h->master_name);
-        PyMem_RawFree(h->sentinels);
-        PyMem_RawFree(h->sentinel_username);
-        PyMem_RawFree(h->sentinel_password);
-    }
     PyMem_RawFree(self->hosts);
     if (self->cap_pat != NULL) {
         for (int i = 0; i < self->ncaps; i++) {

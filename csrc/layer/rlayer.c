@@ -9,8 +9,8 @@
  * reconnect *before* sending, instead of failing the call (or resending a
  * command that may already have run).
  *
- * Redis Sentinel (rl_host.master_name): a connection is opened by asking
- * the sentinels for the master, connecting there and checking ROLE in the
+ * Redis Sentinel (ph_redis_host.master_name): a connection is opened by
+ * asking the sentinels for the master, connecting there and checking ROLE in the
  * set-up round trip; a failed attempt is retried with backoff (50 ms
  * doubling to 500 ms) until the host's failover_wait runs out, so a call
  * made during a failover waits for the new master for a bounded time.
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "uvredis.h"     /* ph_redis_reader_bound */
+#include "rbound.h"
 
 static struct timeval
 to_timeval(double seconds)
@@ -47,7 +47,7 @@ to_timeval(double seconds)
 
 /* Fill `err` with "Redis at <where>: <detail>". */
 static void
-set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
+set_err(rl_err *err, rl_status st, const ph_redis_host *h, const char *fmt, ...)
 {
     char detail[256];
     va_list ap;
@@ -58,16 +58,16 @@ set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
     if (h == NULL) {
         snprintf(err->msg, sizeof(err->msg), "Redis: %s", detail);
     }
-    else if (h->master_name != NULL) {
+    else if (h->master_name[0] != '\0') {
         snprintf(err->msg, sizeof(err->msg), "Redis master %.48s: %.250s",
                  h->master_name, detail);
     }
-    else if (h->path != NULL) {
-        snprintf(err->msg, sizeof(err->msg), "Redis at unix:%s: %s",
-                 h->path, detail);
+    else if (h->host[0] == '/') {
+        snprintf(err->msg, sizeof(err->msg), "Redis at unix:%.64s: %.230s",
+                 h->host, detail);
     }
     else {
-        snprintf(err->msg, sizeof(err->msg), "Redis at %s:%d: %s",
+        snprintf(err->msg, sizeof(err->msg), "Redis at %.64s:%d: %.230s",
                  h->host, h->port, detail);
     }
 }
@@ -75,7 +75,7 @@ set_err(rl_err *err, rl_status st, const rl_host *h, const char *fmt, ...)
 /* Describe a failed context's error, turning hiredis's "Resource
  * temporarily unavailable" (SO_RCVTIMEO expired) into a timeout message. */
 static void
-set_ctx_err(rl_err *err, const rl_host *h, const redisContext *ctx,
+set_ctx_err(rl_err *err, const ph_redis_host *h, const redisContext *ctx,
             double timeout)
 {
     if (ctx->err == REDIS_ERR_IO && (strstr(ctx->errstr, "temporarily") ||
@@ -119,7 +119,7 @@ slot_alive(const rl_slot *s)
 
 /* Read one reply; on failure describe it and drop the context. */
 static int
-slot_read(rl_slot *s, const rl_host *h, double timeout, redisReply **out,
+slot_read(rl_slot *s, const ph_redis_host *h, double timeout, redisReply **out,
           rl_err *err)
 {
     void *reply = NULL;
@@ -132,54 +132,27 @@ slot_read(rl_slot *s, const rl_host *h, double timeout, redisReply **out,
     return 0;
 }
 
-/* Check one set-up reply (AUTH, SELECT, SCRIPT LOAD). */
-static int
-setup_reply_ok(redisReply *r, const rl_host *h, const char *what,
-               rl_status st, rl_err *err)
+/* The status of a failed set-up step: credentials and a server that is
+ * not (yet) the master make the host unavailable, other errors are replies. */
+static rl_status
+setup_status(ph_setup_result res)
 {
-    if (r->type == REDIS_REPLY_ERROR) {
-        set_err(err, st, h, "%s failed: %s", what, r->str);
-        return 0;
-    }
-    return 1;
-}
-
-/* The set-up commands sent before any call, in this order. */
-typedef enum { SETUP_AUTH, SETUP_ROLE, SETUP_SELECT } setup_kind;
-
-/* Check one set-up reply; ROLE must say master. */
-static int
-setup_step_ok(redisReply *r, const rl_host *h, setup_kind kind, rl_err *err)
-{
-    switch (kind) {
-    case SETUP_AUTH:
-        return setup_reply_ok(r, h, "AUTH", RL_UNAVAILABLE, err);
-    case SETUP_SELECT:
-        return setup_reply_ok(r, h, "SELECT", RL_REPLY, err);
-    case SETUP_ROLE:
-        if (ph_sentinel_role_is_master(r) != 1) {
-            set_err(err, RL_UNAVAILABLE, h,
-                    "not a master (ROLE): the sentinels lag a failover");
-            return 0;
-        }
-        return 1;
-    }
-    return 0;
+    return res == PH_SETUP_ERROR ? RL_REPLY : RL_UNAVAILABLE;
 }
 
 /* Open the slot's connection: connect with the connect timeout, then AUTH,
  * ROLE (check_role: a master found through Sentinel), SELECT and SCRIPT
- * LOAD of every script pipelined in one round trip. */
+ * LOAD of every script pipelined in one round trip (rsetup.h). */
 static int
-slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
+slot_connect(rl_slot *s, const ph_redis_host *h, int check_role, rl_err *err)
 {
     struct timeval ctv = to_timeval(h->connect_timeout);
-    redisContext *ctx = h->path ? redisConnectUnixWithTimeout(h->path, ctv)
-                                : redisConnectWithTimeout(h->host, h->port, ctv);
+    redisContext *ctx = h->host[0] == '/'
+                             ? redisConnectUnixWithTimeout(h->host, ctv)
+                             : redisConnectWithTimeout(h->host, h->port, ctv);
     redisReply *r = NULL;
-    setup_kind setup[3];
-    int nsetup = 0;
-    char db[24];
+    ph_setup setup;
+    char why[256];
 
     if (ctx == NULL) {
         set_err(err, RL_NOMEM, h, "out of memory");
@@ -205,52 +178,25 @@ slot_connect(rl_slot *s, const rl_host *h, int check_role, rl_err *err)
         goto error;
     }
     (void)redisEnableKeepAlive(ctx);
-    if (h->password != NULL) {
-        const char *av[3] = {"AUTH", h->username, h->password};
-        if (h->username == NULL) {
-            av[1] = h->password;
-        }
-        redisAppendCommandArgv(ctx, h->username ? 3 : 2, av, NULL);
-        setup[nsetup++] = SETUP_AUTH;
+    ph_setup_build(&setup, h->username, h->password, h->db,
+                   PH_SETUP_LOAD_SCRIPTS
+                   | (check_role ? PH_SETUP_CHECK_ROLE : 0u));
+    for (int i = 0; i < setup.n; i++) {
+        redisAppendCommandArgv(ctx, setup.cmd[i].argc, setup.cmd[i].argv,
+                               setup.cmd[i].lens);
     }
-    if (check_role) {
-        const char *av[1] = {"ROLE"};
-        redisAppendCommandArgv(ctx, 1, av, NULL);
-        setup[nsetup++] = SETUP_ROLE;
-    }
-    if (h->db != 0) {
-        snprintf(db, sizeof(db), "%d", h->db);
-        const char *av[2] = {"SELECT", db};
-        redisAppendCommandArgv(ctx, 2, av, NULL);
-        setup[nsetup++] = SETUP_SELECT;
-    }
-    for (int i = 0; i < RS_COUNT; i++) {
-        const char *av[3] = {"SCRIPT", "LOAD", rs_source((rs_script)i)};
-        redisAppendCommandArgv(ctx, 3, av, NULL);
-    }
-    for (int i = 0; i < nsetup; i++) {
+    for (int i = 0; i < setup.n; i++) {
+        ph_setup_result res;
+
         if (slot_read(s, h, h->timeout, &r, err) < 0) {
             goto error;
         }
-        if (!setup_step_ok(r, h, setup[i], err)) {
+        res = ph_setup_check(setup.cmd[i].step, setup.cmd[i].script, r,
+                             s->sha, why, sizeof(why));
+        if (res != PH_SETUP_OK) {
+            set_err(err, setup_status(res), h, "%s", why);
             goto error;
         }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    for (int i = 0; i < RS_COUNT; i++) {
-        if (slot_read(s, h, h->timeout, &r, err) < 0) {
-            goto error;
-        }
-        if (!setup_reply_ok(r, h, "SCRIPT LOAD", RL_REPLY, err)) {
-            goto error;
-        }
-        if (r->type != REDIS_REPLY_STRING || r->len != 40) {
-            set_err(err, RL_REPLY, h, "unexpected SCRIPT LOAD reply");
-            goto error;
-        }
-        memcpy(s->sha[i], r->str, 40);
-        s->sha[i][40] = '\0';
         freeReplyObject(r);
         r = NULL;
     }
@@ -296,7 +242,7 @@ sentinel_why(char *why, size_t whylen, const ph_sentinel_addr *at,
  * get-master-addr-by-name in one round trip. Returns 0 with `out` set, or
  * -1 with a one-line reason in `why`. */
 static int
-sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
+sentinel_ask(const ph_sentinel_addr *at, const ph_redis_host *h,
              ph_sentinel_addr *out, char *why, size_t whylen)
 {
     struct timeval tv = to_timeval(h->sentinel_timeout);
@@ -305,6 +251,7 @@ sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
     const char *av[3];
     size_t lens[3];
     char detail[256];
+    ph_setup setup;
     int rc = -1;
 
     if (ctx == NULL) {
@@ -316,24 +263,21 @@ sentinel_ask(const ph_sentinel_addr *at, const rl_host *h,
         goto done;
     }
     (void)ph_redis_reader_bound(ctx->reader);
-    if (h->sentinel_password != NULL) {
-        const char *auth[3] = {"AUTH", h->sentinel_username,
-                               h->sentinel_password};
-        if (h->sentinel_username == NULL) {
-            auth[1] = h->sentinel_password;
-        }
-        redisAppendCommandArgv(ctx, h->sentinel_username ? 3 : 2, auth, NULL);
+    ph_setup_build(&setup, h->sentinel_username, h->sentinel_password, 0, 0);
+    for (int i = 0; i < setup.n; i++) {
+        redisAppendCommandArgv(ctx, setup.cmd[i].argc, setup.cmd[i].argv,
+                               setup.cmd[i].lens);
     }
     ph_sentinel_command(h->master_name, av, lens);
     redisAppendCommandArgv(ctx, 3, av, lens);
-    if (h->sentinel_password != NULL) {
+    for (int i = 0; i < setup.n; i++) {
         if (redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
             r = NULL;
             sentinel_why(why, whylen, at, ctx->errstr);
             goto done;
         }
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(detail, sizeof(detail), "AUTH failed: %.200s", r->str);
+        if (ph_setup_check(setup.cmd[i].step, -1, r, NULL, detail,
+                           sizeof(detail)) != PH_SETUP_OK) {
             sentinel_why(why, whylen, at, detail);
             goto done;
         }
@@ -359,7 +303,7 @@ done:
 /* Find h's master: ask the sentinels in turn, starting with the one that
  * answered last (as redis-py moves it to the front). */
 static int
-sentinel_discover(rl_slot *s, const rl_host *h, rl_err *err)
+sentinel_discover(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
     char why[320] = "no sentinel configured";
 
@@ -379,17 +323,16 @@ sentinel_discover(rl_slot *s, const rl_host *h, rl_err *err)
 /* Connect to the master a sentinel names, checking ROLE. Error messages
  * name the address tried. */
 static int
-sentinel_connect(rl_slot *s, const rl_host *h, rl_err *err)
+sentinel_connect(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
-    rl_host at = *h;
+    ph_redis_host at = *h;
 
     if (sentinel_discover(s, h, err) < 0) {
         return -1;
     }
-    at.host = s->master.host;
+    memcpy(at.host, s->master.host, sizeof(at.host));
     at.port = s->master.port;
-    at.path = NULL;
-    at.master_name = NULL;
+    at.master_name[0] = '\0';
     return slot_connect(s, &at, 1, err);
 }
 
@@ -397,11 +340,11 @@ sentinel_connect(rl_slot *s, const rl_host *h, rl_err *err)
  * while the failure may be a failover in progress, for at most
  * failover_wait seconds. */
 static int
-slot_open(rl_slot *s, const rl_host *h, rl_err *err)
+slot_open(rl_slot *s, const ph_redis_host *h, rl_err *err)
 {
     double deadline, left, delay = 0.05;
 
-    if (h->master_name == NULL) {
+    if (h->master_name[0] == '\0') {
         return slot_connect(s, h, 0, err);
     }
     deadline = now_monotonic() + h->failover_wait;
@@ -542,7 +485,7 @@ is_noscript(const redisReply *r)
 
 /* Set every used host's read timeout to its own plus `extra`. */
 static void
-set_timeouts(rl_conn *c, const rl_host *hosts, const char *used,
+set_timeouts(rl_conn *c, const ph_redis_host *hosts, const char *used,
              double extra)
 {
     for (int h = 0; h < c->nhosts; h++) {
@@ -555,7 +498,7 @@ set_timeouts(rl_conn *c, const rl_host *hosts, const char *used,
 
 /* Connect every host the calls use. */
 static int
-prepare_hosts(rl_conn *c, const rl_host *hosts, const rl_call *calls,
+prepare_hosts(rl_conn *c, const ph_redis_host *hosts, const rl_call *calls,
               int ncalls, char *used, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
@@ -581,7 +524,7 @@ prepare_hosts(rl_conn *c, const rl_host *hosts, const rl_call *calls,
 
 /* Write every used host's output buffer before reading any reply. */
 static int
-flush_hosts(rl_conn *c, const rl_host *hosts, const char *used, rl_err *err)
+flush_hosts(rl_conn *c, const ph_redis_host *hosts, const char *used, rl_err *err)
 {
     for (int h = 0; h < c->nhosts; h++) {
         int done = 0;
@@ -601,7 +544,7 @@ flush_hosts(rl_conn *c, const rl_host *hosts, const char *used, rl_err *err)
 
 /* Re-run calls whose script the server no longer knows, with EVAL. */
 static int
-retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+retry_noscript(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
                double timeout_extra, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
@@ -629,9 +572,9 @@ retry_noscript(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
  * A replica answers writes with READONLY and unblocks blocked pops with
  * UNBLOCKED when demoted; in both cases the command did not run. */
 static int
-is_demoted(const rl_host *h, const redisReply *r)
+is_demoted(const ph_redis_host *h, const redisReply *r)
 {
-    if (h->master_name == NULL || r->type != REDIS_REPLY_ERROR) {
+    if (h->master_name[0] == '\0' || r->type != REDIS_REPLY_ERROR) {
         return 0;
     }
     return (r->len >= 8 && memcmp(r->str, "READONLY", 8) == 0)
@@ -641,12 +584,12 @@ is_demoted(const rl_host *h, const redisReply *r)
 /* Re-discover the master of every Sentinel host that refused calls as a
  * replica, and resend those calls there, one at a time. */
 static int
-retry_demoted(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+retry_demoted(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
               double timeout_extra, char *fresh, rl_err *err)
 {
     for (int i = 0; i < ncalls; i++) {
         rl_call *call = &calls[i];
-        const rl_host *h = &hosts[call->host];
+        const ph_redis_host *h = &hosts[call->host];
         rl_slot *s = &c->slots[call->host];
         if (!is_demoted(h, call->reply)) {
             continue;
@@ -693,7 +636,7 @@ retry_demoted(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
  * connection lost after sending is never resent (the command may have
  * run): the run fails and the next one re-discovers. */
 int
-rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+rl_exec(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
         double extra_timeout, rl_err *err)
 {
     char *used = calloc((size_t)c->nhosts * 2, 1);

@@ -11,37 +11,15 @@
 
 #include <hiredis.h>
 
+#include "rhost.h"
 #include "rscripts.h"
+#include "rsetup.h"
 #include "sentinel.h"
-
-/* How to reach one Redis server. Strings are owned by whoever fills it.
- *
- * Redis Sentinel: with master_name set, host/port/path are unused. Every
- * (re)connect asks the sentinels in turn for the master (sentinel.h),
- * connects there and checks ROLE; while no master answers it retries with
- * backoff for at most failover_wait seconds. */
-typedef struct rl_host {
-    char *host;              /* hostname or IP; NULL when `path` is used */
-    int port;
-    char *path;              /* unix socket path or NULL */
-    int db;
-    char *username;          /* NULL: AUTH <password> (Redis < 6 style) */
-    char *password;          /* NULL: no AUTH */
-    double connect_timeout;  /* seconds */
-    double timeout;          /* seconds, per socket read/write */
-    char *master_name;       /* NULL: no Sentinel */
-    int nsentinels;          /* 1..PH_SENTINEL_MAX with master_name */
-    ph_sentinel_addr *sentinels;
-    char *sentinel_username; /* as username/password, for the sentinels */
-    char *sentinel_password;
-    double sentinel_timeout; /* seconds, connect and reply per sentinel */
-    double failover_wait;    /* seconds one call may spend re-discovering */
-} rl_host;
 
 /* One connection to one host, with the SHA1s its server gave our scripts. */
 typedef struct rl_slot {
     redisContext *ctx;
-    char sha[RS_COUNT][41];
+    char sha[RS_COUNT][PH_SHA_LEN + 1];
     ph_sentinel_addr master;   /* Sentinel: where ctx is (was) connected */
     int sentinel_first;        /* Sentinel: the sentinel to ask first */
 } rl_slot;
@@ -116,7 +94,7 @@ void rl_random_bytes(rl_conn *c, unsigned char *buf, size_t n);
  * failover_wait) and, for those replies, resend the refused calls. A
  * connection lost after sending is never resent (the command may have
  * run): the run fails and the next one re-discovers. */
-int rl_exec(rl_conn *c, const rl_host *hosts, rl_call *calls, int ncalls,
+int rl_exec(rl_conn *c, const ph_redis_host *hosts, rl_call *calls, int ncalls,
             double extra_timeout, rl_err *err);
 
 #endif

@@ -94,6 +94,7 @@ typedef struct ph_conn {
     uint8_t code_ok;                   /* the path segment can be a code */
     uint8_t close_await_ack;           /* close with a handshake (flooder) */
     uint8_t close_sent;                /* our close frame is out */
+    uint8_t corked;                    /* listed at srv->cork[cork_idx] */
     uint8_t state;                     /* ph_conn_state */
     uint8_t role;                      /* ph_conn_role */
     uint16_t close_code;               /* 1000..4999 once a close is asked */
@@ -106,6 +107,7 @@ typedef struct ph_conn {
     ph_hb_node hb;                     /* heartbeat deadline (server_hb.c) */
     struct ph_group *groups[PH_CONN_GROUPS];
     uint32_t group_idx[PH_CONN_GROUPS]; /* position in groups[i]->members */
+    uint32_t cork_idx;                 /* slot in srv->cork while corked */
     char *rx;                          /* fragment reassembly, NULL if none */
     uint32_t rx_len;                   /* <= max_message (16 MiB at most) */
     /* Messages received before the welcome, answered right after it: a

@@ -217,3 +217,61 @@ ph_outq_pop(ph_outq *q, const ph_outq_limits *lim)
     }
     return f;
 }
+
+/*
+ * Server-to-client text frame header (RFC 6455 5.2, FIN, unmasked) for a
+ * payload of len bytes into h (10 bytes room); returns its size.
+ */
+static size_t
+ws_text_header(unsigned char *h, size_t len)
+{
+    int i;
+
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (i = 0; i < 8; i++) {
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    return 10;
+}
+
+/*
+ * Lay the oldest queued frames out as complete WebSocket text frames in
+ * buf[0..cap): at most max_frames of them, stopping before the first that
+ * does not fit whole. The queue is not changed (the caller pops *nframes
+ * frames once the bytes are handed to the socket). Returns the bytes
+ * written; 0 with *nframes == 0 when the oldest frame alone needs more
+ * than cap (it goes out on its own).
+ */
+size_t
+ph_outq_pack(const ph_outq *q, size_t max_frames, unsigned char *buf,
+             size_t cap, size_t *nframes)
+{
+    size_t used = 0, k;
+
+    *nframes = 0;
+    for (k = 0; k < q->count && k < max_frames; k++) {
+        ph_frame *f = q->ring[(q->head + k) & (q->cap - 1)];
+        unsigned char h[10];
+        size_t hl = ws_text_header(h, f->len);
+
+        if (f->len > cap || hl + f->len > cap - used) {
+            break;
+        }
+        memcpy(buf + used, h, hl);
+        memcpy(buf + used + hl, ph_frame_payload(f), f->len);
+        used += hl + f->len;
+        (*nframes)++;
+    }
+    return used;
+}

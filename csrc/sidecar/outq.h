@@ -117,4 +117,16 @@ ph_frame *ph_outq_peek(const ph_outq *q);
  */
 ph_frame *ph_outq_pop(ph_outq *q, const ph_outq_limits *lim);
 
+/*
+ * Corked writes: lay the oldest queued frames out as complete WebSocket
+ * text frames (header + payload, server side: unmasked, FIN) in
+ * buf[0..cap), at most max_frames and only whole frames, so one send()
+ * carries several (as uWebSockets corks a socket's frames). The queue is
+ * unchanged; *nframes tells how many to pop once the bytes are handed to
+ * the socket. Returns the bytes laid out; 0 with *nframes == 0 when the
+ * oldest frame alone does not fit (the caller writes it on its own).
+ */
+size_t ph_outq_pack(const ph_outq *q, size_t max_frames, unsigned char *buf,
+                    size_t cap, size_t *nframes);
+
 #endif /* PH_OUTQ_H */

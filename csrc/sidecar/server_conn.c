@@ -18,6 +18,7 @@
 
 #include "chanmsg.h"
 #include "conn_auth.h"
+#include "keys.h"
 #include "wsparse.h"
 
 /* protocol.TOO_MANY_MESSAGES, word for word. */
@@ -47,6 +48,10 @@ wall_clock_ms(void)
 
 /* ------------------------------------------------------------------ */
 /* connection helpers                                                   */
+
+static void conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm);
+static int conn_write_packed(ph_server *srv, ph_conn *c, size_t max);
+static int cork_add(ph_server *srv, ph_conn *c);
 
 
 /*
@@ -79,14 +84,24 @@ ph_srv_conn_close(ph_server *srv, ph_conn *c, int code)
 void
 ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f)
 {
+    conn_queue(srv, c, f, 1);
+}
+
+/*
+ * ph_srv_conn_send's body; arm = 0 leaves asking for WRITEABLE to the
+ * caller (the corked fan-out writes the socket itself at the flush).
+ */
+static void
+conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm)
+{
     ph_outq_status rc;
 
     if (c->state == PH_CONN_CLOSING) {
         return;
     }
-    rc = ph_outq_push(&c->q, f, &srv->cfg.out_limits, now_ms());
+    rc = ph_outq_push(&c->q, f, &srv->out_limits, now_ms());
     if (rc == PH_OUTQ_OK) {
-        if (c->state == PH_CONN_READY) {
+        if (arm && c->state == PH_CONN_READY) {
             lws_callback_on_writable(c->wsi);
         }
         return;
@@ -288,7 +303,7 @@ conn_read_private(ph_server *srv, ph_conn *c)
     size_t lens[2];
     int n;
 
-    n = snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+    n = snprintf(group, sizeof(group), PH_GROUP_PLAYER "%s_%lld", c->code,
                  (long long)c->player_id);
     private_key(srv, c, key, sizeof(key));
     argv[0] = "GET"; argv[1] = key;
@@ -421,13 +436,13 @@ auth_check(ph_server *srv, ph_conn *c, redisReply *reply,
             return;
         }
     }
-    snprintf(group, sizeof(group), "game_%s", c->code);
+    snprintf(group, sizeof(group), PH_GROUP_GAME "%s", c->code);
     if (conn_join(srv, c, 0, group) < 0) {
         ph_srv_conn_close(srv, c, 1011);
         return;
     }
     if (c->role == PH_ROLE_PLAYER) {
-        snprintf(group, sizeof(group), "player_%s_%lld", c->code,
+        snprintf(group, sizeof(group), PH_GROUP_PLAYER "%s_%lld", c->code,
                  (long long)c->player_id);
         if (conn_join(srv, c, 1, group) < 0) {
             ph_srv_conn_close(srv, c, 1011);
@@ -504,10 +519,10 @@ conn_start_auth(ph_server *srv, ph_conn *c)
     c->state = PH_CONN_AUTHING;
     snprintf(key, sizeof(key), "%s%s", srv->cfg.session_key_prefix, c->code);
     ph_sha256_hex(q->digest, digest);
-    snprintf(field, sizeof(field), "p:%s", digest);
+    snprintf(field, sizeof(field), PH_FIELD_PLAYER "%s", digest);
     /* One round trip: host digest, this token's player id, exited flag. */
-    argv[0] = "HMGET"; argv[1] = key; argv[2] = "host"; argv[3] = field;
-    argv[4] = "closed";
+    argv[0] = "HMGET"; argv[1] = key; argv[2] = PH_FIELD_HOST; argv[3] = field;
+    argv[4] = PH_FIELD_CLOSED;
     for (i = 0; i < 5; i++) {
         lens[i] = strlen(argv[i]);
     }
@@ -547,10 +562,10 @@ conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
              size_t len)
 {
     unsigned char prefix[PH_RANDOM_PREFIX_LEN], *member;
-    char chan[128], score[32], cap_s[16], cutoff[32], exp[16];
+    char chan[128], cap_s[16], exp[16];
     ph_chanmsg_inbound m;
-    const char *argv[9];
-    size_t lens[9], mlen = 0;
+    const char *argv[4];
+    size_t lens[4], mlen = 0;
     int i;
 
     ph_srv_rng_bytes(srv, prefix, sizeof(prefix));
@@ -568,20 +583,18 @@ conn_forward(ph_server *srv, ph_conn *c, int shard, const char *text,
         conn_send_error(srv, c, "SERVER_BUSY", PH_MSG_BUSY);
         return;
     }
-    snprintf(score, sizeof(score), "%.6f", wall_time());
-    snprintf(cap_s, sizeof(cap_s), "%d", srv->cfg.capacity);
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             (long long)wall_time() - srv->cfg.expiry);
+    /* channels_redis' send(), scored by the Redis server's clock like the
+     * layer's sends (rscripts.c RS_SEND). */
     snprintf(exp, sizeof(exp), "%d", srv->cfg.expiry);
-    argv[0] = "EVAL"; argv[1] = ph_send_lua; argv[2] = "1";
-    argv[3] = srv->inbound_key; argv[4] = score; argv[5] = (char *)member;
-    argv[6] = cap_s; argv[7] = cutoff; argv[8] = exp;
-    for (i = 0; i < 9; i++) {
-        /* argv[5] is binary (random bytes + msgpack): never strlen it. */
-        lens[i] = i == 5 ? mlen : strlen(argv[i]);
+    snprintf(cap_s, sizeof(cap_s), "%d", srv->cfg.capacity);
+    argv[0] = srv->inbound_key; argv[1] = exp; argv[2] = cap_s;
+    argv[3] = (char *)member;
+    for (i = 0; i < 3; i++) {
+        lens[i] = strlen(argv[i]);
     }
-    ph_srv_redis_command(srv, shard, inbound_reply_cb,
-                         (void *)(uintptr_t)c->serial, 9, argv, lens);
+    lens[3] = mlen;                    /* binary: random bytes + msgpack */
+    ph_srv_redis_script(srv, shard, RS_SEND, inbound_reply_cb,
+                        (void *)(uintptr_t)c->serial, 1, 4, argv, lens);
     free(member);
 }
 
@@ -617,7 +630,8 @@ conn_handle_message(ph_server *srv, ph_conn *c, const char *text, size_t len)
     else {
         cap = sizeof(small);
     }
-    kind = ph_ws_client_message(text, len, srv->cfg.client_types, reply, cap);
+    kind = ph_ws_client_message(text, len, srv->cfg.client_types,
+                                srv->cfg.max_json_depth, reply, cap);
     if (kind == PH_CLIENT_FORWARD) {
         if ((shard = ph_srv_inbound_shard(srv)) < 0) {
             cnt_add(&srv->st.redis_undelivered, 1);
@@ -755,9 +769,122 @@ deliver_to_conn(ph_server *srv, ph_conn *c, const ph_chanmsg *msg,
 void
 ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
 {
+    if (srv->corking && c->state == PH_CONN_READY && cork_add(srv, c) == 0) {
+        conn_queue(srv, c, f, 0);
+        return;
+    }
     if (!conn_write_now(srv, c, f)) {
         ph_srv_conn_send(srv, c, f);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* corked fan-out                                                       */
+
+/* List c for the flush (once). 0, or -1 when the list cannot grow (the
+ * caller then writes c at once, as without the cork). */
+static int
+cork_add(ph_server *srv, ph_conn *c)
+{
+    if (c->corked) {
+        return 0;
+    }
+    if (srv->ncork == srv->cork_cap) {
+        size_t ncap = srv->cork_cap ? srv->cork_cap * 2 : 1024;
+        ph_conn **nc;
+
+        if (ncap > UINT32_MAX) {
+            return -1;
+        }
+        nc = realloc(srv->cork, ncap * sizeof(*nc));
+        if (nc == NULL) {
+            return -1;
+        }
+        srv->cork = nc;
+        srv->cork_cap = ncap;
+    }
+    c->cork_idx = (uint32_t)srv->ncork;
+    c->corked = 1;
+    srv->cork[srv->ncork++] = c;
+    return 0;
+}
+
+void
+ph_srv_cork_begin(ph_server *srv)
+{
+    srv->corking = 1;
+}
+
+/*
+ * Write each listed socket's queued frames, several in one send (see
+ * conn_write_packed); a socket with more than one send's worth, or whose
+ * previous send is still partly in lws, is left to WRITEABLE.
+ */
+void
+ph_srv_cork_flush(ph_server *srv)
+{
+    size_t i;
+
+    srv->corking = 0;
+    for (i = 0; i < srv->ncork; i++) {
+        ph_conn *c = srv->cork[i];
+
+        if (c == NULL) {
+            continue;                  /* closed since it was listed */
+        }
+        c->corked = 0;
+        if (c->state != PH_CONN_READY || ph_outq_peek(&c->q) == NULL) {
+            continue;
+        }
+        if (!lws_partial_buffered(c->wsi)
+            && conn_write_packed(srv, c, (size_t)srv->cfg.writes_per_turn) < 0) {
+            /* As in conn_write_now: the socket is unusable. */
+            ph_srv_conn_close(srv, c, 1011);
+            continue;
+        }
+        if (ph_outq_peek(&c->q) != NULL) {
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    srv->ncork = 0;
+}
+
+/*
+ * Write c's oldest queued frames in one send: as many whole frames as fit
+ * in PH_CORK_BYTES (ph_outq_pack lays them out, headers included, and
+ * lws_write passes LWS_WRITE_RAW bytes through unframed, keeping any
+ * unsent remainder like any other write), at most max. A frame bigger
+ * than that goes alone, framed by lws in its headroom. Returns the frames
+ * written (0 when the queue is empty), or -1 on a socket error.
+ */
+static int
+conn_write_packed(ph_server *srv, ph_conn *c, size_t max)
+{
+    size_t nf, n, i, bytes = 0;
+    ph_frame *f = ph_outq_peek(&c->q);
+
+    if (f == NULL) {
+        return 0;
+    }
+    n = ph_outq_pack(&c->q, max, srv->cork_buf, sizeof(srv->cork_buf), &nf);
+    if (nf == 0) {
+        if (lws_write(c->wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
+            < (int)f->len) {
+            return -1;
+        }
+        nf = 1;
+    }
+    else if (lws_write(c->wsi, srv->cork_buf, n, LWS_WRITE_RAW) < (int)n) {
+        return -1;
+    }
+    for (i = 0; i < nf; i++) {
+        f = ph_outq_pop(&c->q, &srv->out_limits);
+        bytes += f->len;
+        ph_srv_frame_release(srv, f);
+    }
+    cnt_add(&srv->st.messages_out, nf);
+    cnt_add(&srv->st.bytes_out, bytes);
+    return (int)nf;
 }
 
 static int
@@ -967,10 +1094,33 @@ ws_check_caps(ph_server *srv, struct lws *wsi)
 }
 
 /*
+ * 1 when a query argument holds a NUL (decoded from %00): lws' lookups
+ * would read it cut short where Daphne refuses the target (403).
+ */
+static int
+args_hold_nul(struct lws *wsi)
+{
+    char arg[1024];
+    int i, n;
+
+    for (i = 0; (n = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i)) > 0; i++) {
+        /* Longer arguments are no token or role: their NUL changes nothing. */
+        if (n < (int)sizeof(arg)
+            && lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i) == n
+            && strlen(arg) != (size_t)n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
- * (AllowedHostsOriginValidator); then apply the connection caps
- * (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
+ * (AllowedHostsOriginValidator), with HTTP 400 (as Daphne's Autobahn does)
+ * when the path holds a fragment ("#": RFC 6455 4.1 forbids it), 403 when
+ * a query argument holds %00 (Daphne refuses it too); then
+ * apply the connection caps (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
  * written), -1 to hang up.
  */
 static int
@@ -980,8 +1130,13 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
     const char *orig = NULL;
     int n;
 
-    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0
-        || ph_ws_parse_path(path, code) < 0) {
+    if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
+        goto refuse;
+    }
+    if (strchr(path, '#') != NULL) {
+        return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
+    }
+    if (ph_ws_parse_path(path, code) < 0 || args_hold_nul(wsi)) {
         goto refuse;
     }
     n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
@@ -1124,29 +1279,25 @@ ws_receive(ph_server *srv, struct lws *wsi, ph_conn *c, const char *in,
 }
 
 /*
- * Write up to writes_per_turn queued frames, stopping when the socket is
- * full: lws then keeps the unsent part (lws_partial_buffered), which tells
+ * Write up to writes_per_turn queued frames, several per send
+ * (conn_write_packed), stopping when the socket is full: lws then keeps the unsent part (lws_partial_buffered), which tells
  * us without the poll() lws_send_pipe_choked() costs per frame. Asks for
  * another WRITEABLE when frames remain. Returns 0, or -1 to hang up.
  */
 static int
 ws_write_queue(ph_server *srv, struct lws *wsi, ph_conn *c)
 {
-    int n = 0;
-    ph_frame *f;
+    int n = 0, w;
 
-    while ((f = ph_outq_peek(&c->q)) != NULL && n < srv->cfg.writes_per_turn) {
+    while (ph_outq_peek(&c->q) != NULL && n < srv->cfg.writes_per_turn) {
         if (n > 0 && lws_partial_buffered(wsi)) {
             break;
         }
-        if (lws_write(wsi, ph_frame_payload(f), f->len, LWS_WRITE_TEXT)
-            < (int)f->len) {
+        w = conn_write_packed(srv, c, (size_t)(srv->cfg.writes_per_turn - n));
+        if (w < 0) {
             return -1;
         }
-        cnt_add(&srv->st.messages_out, 1);
-        cnt_add(&srv->st.bytes_out, f->len);
-        ph_srv_frame_release(srv, ph_outq_pop(&c->q, &srv->cfg.out_limits));
-        n++;
+        n += w;
     }
     if (ph_outq_peek(&c->q) != NULL) {
         lws_callback_on_writable(wsi);
@@ -1215,6 +1366,10 @@ ws_closed(ph_server *srv, ph_conn *c)
 {
     if (!c->in_table) {
         return;                        /* rejected before ESTABLISHED */
+    }
+    if (c->corked) {
+        srv->cork[c->cork_idx] = NULL;
+        c->corked = 0;
     }
     conn_leave_groups(srv, c);
     ph_fanout_del_conn(&srv->fan, c);

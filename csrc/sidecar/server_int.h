@@ -31,6 +31,7 @@
 #include "conn.h"
 #include "fanout.h"
 #include "heartbeat.h"
+#include "rsetup.h"
 #include "server.h"
 
 #define PH_RANDOM_PREFIX_LEN 12       /* channels_redis random_prefix_length */
@@ -48,24 +49,29 @@
 #define PH_DRAIN_STEP_MS 10            /* drain timer period */
 #define PH_DRAIN_MAX_MS (3600u * 1000u) /* longest drain window */
 #define PH_CLOSE_RESTART 1012          /* service restart (drain turns) */
+/* Messages per receive round trip: a BZPOPMIN and, pipelined behind it, a
+ * ZPOPMIN of the rest (BENCHMARKS.md "Corked writes"). */
+#define PH_RX_BATCH 64
+/* One corked send: the queued frames of a socket laid out back to back. */
+#define PH_CORK_BYTES 16384
+
+/* The output queue limits of cfg's hard_* and soft_* settings. */
+static inline ph_outq_limits
+ph_srv_out_limits(const ph_server_config *cfg)
+{
+    ph_outq_limits l;
+
+    l.hard_bytes = cfg->hard_bytes;
+    l.hard_msgs = cfg->hard_msgs;
+    l.soft_bytes = cfg->soft_bytes;
+    l.soft_msgs = cfg->soft_msgs;
+    l.soft_ms = (uint64_t)(cfg->soft_seconds * 1000.0);
+    return l;
+}
 
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 #define PH_LAT_NB 12
 extern const double ph_srv_lat_bounds_ms[PH_LAT_NB];
-
-/*
- * Sends to the inbound channel follow channels_redis' send(): drop expired
- * members, check capacity, ZADD, EXPIRE. One EVAL keeps the capacity check
- * and the add atomic without a round trip per step.
- */
-static const char ph_send_lua[] =
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[4])\n"
-    "if redis.call('ZCOUNT', KEYS[1], '-inf', '+inf') < tonumber(ARGV[3]) then\n"
-    "  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
 
 typedef enum srv_phase {
     SRV_NEW = 0,
@@ -114,17 +120,18 @@ typedef struct rshard {
     int sentinel_next;           /* the sentinel asked next */
     int sentinel_tried;          /* sentinels asked in this round */
     int need_resync;             /* send session.state after a reconnect */
+    char sha[RS_COUNT][PH_SHA_LEN + 1];  /* the scripts, loaded by the
+                                          * command link's set-up */
     rlink links[PH_RLINKS];
 } rshard;
 
 typedef struct srv_counters {
-    _Atomic uint64_t connections, connections_total;
-    _Atomic uint64_t messages_in, bytes_in, messages_out, bytes_out;
-    _Atomic uint64_t broadcasts, slow_consumer_closes;
-    _Atomic uint64_t rate_limited, flood_closes;
-    _Atomic uint64_t ip_limit_refusals, conn_limit_refusals;
-    _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
-    _Atomic uint64_t decode_errors, unhandled;
+    _Atomic uint64_t connections;  /* open now */
+    _Atomic uint64_t unhandled;    /* channel-layer types we ignore */
+    /* The counters of realtime/counters_table.py (ph_counters.def). */
+#define PH_COUNTER(name, metric, kind, help) _Atomic uint64_t name;
+#include "ph_counters.def"
+#undef PH_COUNTER
     _Atomic int redis_up;
     _Atomic int redis_shards_up;
     _Atomic int draining;        /* 1 from the drain's start on */
@@ -149,6 +156,7 @@ typedef struct srv_drain {
 
 struct ph_server {
     ph_server_config cfg;        /* strings point into owned copies */
+    ph_outq_limits out_limits;   /* from cfg's hard_* and soft_* */
     char *strings[16];           /* owned copies of cfg strings */
     size_t nstrings;
 
@@ -205,6 +213,14 @@ struct ph_server {
     srv_counters st;
     ph_log *log;
     uint64_t nofile_limit;       /* RLIMIT_NOFILE soft limit after raising */
+
+    /* Corked fan-out (server_conn.c): while a receive batch is dispatched,
+     * frames are queued and each socket listed once; the flush writes each
+     * listed socket's frames in one send. ws_closed() clears its slot. */
+    int corking;
+    ph_conn **cork;
+    size_t ncork, cork_cap;
+    unsigned char cork_buf[PH_CORK_BYTES];
 };
 
 /* ---- small inline helpers ------------------------------------------ */
@@ -282,6 +298,9 @@ int ph_srv_redis_up(const ph_server *srv, int shard);
 void ph_srv_redis_command(ph_server *srv, int shard, redisCallbackFn *fn,
                           void *priv, int argc, const char **argv,
                           const size_t *lens);
+void ph_srv_redis_script(ph_server *srv, int shard, rs_script id,
+                         redisCallbackFn *fn, void *priv, int nkeys,
+                         int argc, const char **argv, const size_t *lens);
 void ph_srv_redis_group_add(ph_server *srv, const char *group);
 void ph_srv_redis_group_del(ph_server *srv, const char *group);
 void ph_srv_redis_refresh(ph_server *srv);
@@ -295,6 +314,15 @@ int ph_srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 void ph_srv_conn_close(ph_server *srv, ph_conn *c, int code);
 void ph_srv_conn_send(ph_server *srv, ph_conn *c, ph_frame *f);
 void ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f);
+/*
+ * Cork the fan-out: until ph_srv_cork_flush(), ph_srv_conn_deliver()
+ * queues frames for ready sockets instead of writing them, listing each
+ * socket once. The flush writes every listed socket's queued frames in
+ * one send (up to PH_CORK_BYTES, whole frames) and ends the cork. Nothing
+ * else may run between the two but the dispatch of received messages.
+ */
+void ph_srv_cork_begin(ph_server *srv);
+void ph_srv_cork_flush(ph_server *srv);
 void ph_srv_dispatch(ph_server *srv, const unsigned char *p, size_t len);
 
 /* ---- server_drain.c --------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,15 @@ accept_some(ph_server *srv, int max)
             }
             return;
         }
+        /*
+         * No Nagle: lws sets TCP_NODELAY only on sockets it accepts itself,
+         * not on adopted ones, and with Nagle a frame written while the
+         * previous one is unacknowledged waits for the client's (possibly
+         * delayed) ACK. Each send is a whole frame or a corked batch of
+         * them, so nothing is gained by holding it. A failure only costs
+         * latency.
+         */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
         if (lws_adopt_socket_vhost(srv->vh, fd) == NULL) {
             ph_logf(srv->log, PH_LOG_ERROR, "lws refused an accepted socket");
             /* lws closes the descriptor when adoption fails. */

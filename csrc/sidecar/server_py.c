@@ -14,6 +14,9 @@
  */
 #include "server_py.h"
 
+#include <limits.h>
+
+#include "pyhost.h"
 #include "server.h"
 
 typedef struct {
@@ -21,6 +24,7 @@ typedef struct {
     ph_server *srv;
     int serving;          /* serve() in progress (guarded by the GIL) */
     int served;           /* serve() already ran: the loop is gone */
+    Py_buffer restarts;   /* worker_restarts' memory (obj NULL: none) */
 } ServerObject;
 
 static void
@@ -30,6 +34,9 @@ Server_dealloc(ServerObject *self)
 
     /* serve() holds a reference, so we are never freed while serving. */
     ph_server_free(self->srv);
+    if (self->restarts.obj != NULL) {
+        PyBuffer_Release(&self->restarts);
+    }
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
@@ -49,191 +56,116 @@ opt_str(PyObject *obj, const char **out)
     return *out == NULL ? -1 : 0;
 }
 
-/* Copy the str item key of dict d (absent or None: "") into out[0..cap). */
+/* Setting converters by table type (ph_settings.def); ranges are checked
+ * by ph_server_new from the same table. */
 static int
-host_str(PyObject *d, const char *key, char *out, size_t cap)
+set_int(PyObject *v, const char *name, int *out)
 {
-    PyObject *v = PyDict_GetItemString(d, key);     /* borrowed */
-    const char *s;
-    Py_ssize_t n;
+    long n = PyLong_AsLong(v);
 
-    if (v == NULL || v == Py_None) {
-        out[0] = '\0';
-        return 0;
-    }
-    if (!PyUnicode_Check(v)) {
-        PyErr_Format(PyExc_TypeError, "redis_hosts: %s must be str", key);
-        return -1;
-    }
-    s = PyUnicode_AsUTF8AndSize(v, &n);
-    if (s == NULL) {
-        return -1;
-    }
-    if ((size_t)n >= cap || memchr(s, '\0', (size_t)n) != NULL) {
-        PyErr_Format(PyExc_ValueError, "redis_hosts: %s too long", key);
-        return -1;
-    }
-    memcpy(out, s, (size_t)n + 1);
-    return 0;
-}
-
-/* Copy the int item key of dict d (absent: dflt) into *out. */
-static int
-host_int(PyObject *d, const char *key, int dflt, int *out)
-{
-    PyObject *v = PyDict_GetItemString(d, key);     /* borrowed */
-    long n;
-
-    if (v == NULL || v == Py_None) {
-        *out = dflt;
-        return 0;
-    }
-    n = PyLong_AsLong(v);
     if (n == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (n < 0 || n > 65535) {
-        PyErr_Format(PyExc_ValueError, "redis_hosts: %s out of range", key);
+    if (n < INT_MIN || n > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s out of range", name);
         return -1;
     }
     *out = (int)n;
     return 0;
 }
 
-/* Fill h from one redis_hosts dict (keys as in realtime/sidecar.py). */
 static int
-host_from_dict(PyObject *d, ph_redis_host *h)
+set_size(PyObject *v, const char *name, size_t *out)
 {
-    PyObject *sentinels;
-    Py_ssize_t i, n;
+    long long n = PyLong_AsLongLong(v);
 
-    if (!PyDict_Check(d)) {
-        PyErr_SetString(PyExc_TypeError, "redis_hosts items must be dicts");
+    if (n == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (host_str(d, "host", h->host, sizeof(h->host)) < 0
-        || host_int(d, "port", 6379, &h->port) < 0
-        || host_int(d, "db", 0, &h->db) < 0
-        || host_str(d, "username", h->username, sizeof(h->username)) < 0
-        || host_str(d, "password", h->password, sizeof(h->password)) < 0
-        || host_str(d, "master_name", h->master_name,
-                    sizeof(h->master_name)) < 0
-        || host_str(d, "sentinel_username", h->sentinel_username,
-                    sizeof(h->sentinel_username)) < 0
-        || host_str(d, "sentinel_password", h->sentinel_password,
-                    sizeof(h->sentinel_password)) < 0) {
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "%s out of range", name);
         return -1;
     }
-    sentinels = PyDict_GetItemString(d, "sentinels");   /* borrowed */
-    if (sentinels == NULL || sentinels == Py_None) {
-        return 0;
-    }
-    if (!PyList_Check(sentinels)
-        || PyList_GET_SIZE(sentinels) > PH_SENTINEL_MAX) {
-        PyErr_Format(PyExc_ValueError, "redis_hosts: sentinels must be a "
-                     "list of at most %d dicts", PH_SENTINEL_MAX);
-        return -1;
-    }
-    n = PyList_GET_SIZE(sentinels);
-    for (i = 0; i < n; i++) {
-        PyObject *sd = PyList_GET_ITEM(sentinels, i);   /* borrowed */
-
-        if (!PyDict_Check(sd)
-            || host_str(sd, "host", h->sentinels[i].host,
-                        sizeof(h->sentinels[i].host)) < 0
-            || host_int(sd, "port", 26379, &h->sentinels[i].port) < 0) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_TypeError, "redis_hosts: a sentinel "
-                                "must be a dict with host and port");
-            }
-            return -1;
-        }
-    }
-    h->nsentinels = (int)n;
+    *out = (size_t)n;
     return 0;
 }
 
-/* Convert the redis_hosts list into a PyMem array (*out, *n). */
 static int
-hosts_from_list(PyObject *list, ph_redis_host **out, size_t *n)
+set_float(PyObject *v, const char *name, double *out)
 {
-    Py_ssize_t i, len;
+    (void)name;
+    *out = PyFloat_AsDouble(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
 
-    if (list == NULL || list == Py_None) {
+static int
+set_str(PyObject *v, const char *name, const char **out)
+{
+    (void)name;
+    return opt_str(v, out);
+}
+
+/* Read the table's settings from kwds into cfg and drop them from rest
+ * (a copy of kwds). Strings are borrowed from kwds. */
+static int
+settings_from_kwargs(PyObject *kwds, PyObject *rest, ph_server_config *cfg)
+{
+    PyObject *v;
+
+    if (kwds == NULL) {
         return 0;
     }
-    if (!PyList_Check(list) || PyList_GET_SIZE(list) < 1
-        || PyList_GET_SIZE(list) > PH_REDIS_SHARDS_MAX) {
-        PyErr_Format(PyExc_ValueError, "redis_hosts must be a list of 1 to "
-                     "%d dicts", PH_REDIS_SHARDS_MAX);
-        return -1;
+#define PH_SETTING(name, type, dflt, low, high) \
+    if ((v = PyDict_GetItemString(kwds, #name)) != NULL) { \
+        if (v != Py_None && set_##type(v, #name, &cfg->name) < 0) { \
+            return -1; \
+        } \
+        if (PyDict_DelItemString(rest, #name) < 0) { \
+            return -1; \
+        } \
     }
-    len = PyList_GET_SIZE(list);
-    *out = PyMem_Calloc((size_t)len, sizeof(**out));
-    if (*out == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (i = 0; i < len; i++) {
-        if (host_from_dict(PyList_GET_ITEM(list, i), &(*out)[i]) < 0) {
-            PyMem_Free(*out);
-            *out = NULL;
-            return -1;
-        }
-    }
-    *n = (size_t)len;
+#include "ph_settings.def"
+#undef PH_SETTING
     return 0;
 }
 
 static PyObject *
 Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
+    /* Beside these, every setting of realtime/settings_table.py. */
     static char *kwlist[] = {
         "host", "port", "redis_host", "redis_port", "redis_db", "prefix",
         "allowed_origins", "client_types", "server_version",
-        "session_key_prefix", "state_key_prefix", "inbound_channel",
-        "max_message", "ping_interval", "ping_timeout", "hard_bytes",
-        "hard_msgs", "soft_bytes", "soft_msgs", "soft_seconds",
-        "writes_per_turn", "stop_grace", "log_level", "capacity", "expiry",
-        "group_expiry", "group_refresh", "backlog", "rx_buffer",
-        "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
-        "max_conns_per_ip", "max_connections", "trusted_proxies",
-        "private_key_prefix", NULL
+        "session_key_prefix", "state_key_prefix", "log_level", "capacity",
+        "expiry", "group_expiry", "group_refresh", "backlog", "redis_hosts",
+        "private_key_prefix", "worker_restarts", "max_json_depth", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
-    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
-    PyObject *pvkey = NULL;
-    PyObject *hosts = NULL;
+    PyObject *skey = NULL, *stkey = NULL;
+    PyObject *pvkey = NULL, *restarts = NULL;
+    PyObject *hosts = NULL, *rest;
     ph_redis_host *redis_hosts = NULL;
-    Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
-    Py_ssize_t rx_buffer;
-    double soft_seconds, stop_grace;
     ph_server_config cfg;
     ServerObject *self;
     char err[256];
+    int ok;
 
     ph_server_config_defaults(&cfg);
-    max_message = (Py_ssize_t)cfg.max_message;
-    rx_buffer = (Py_ssize_t)cfg.rx_buffer;
-    hard_bytes = (Py_ssize_t)cfg.out_limits.hard_bytes;
-    hard_msgs = (Py_ssize_t)cfg.out_limits.hard_msgs;
-    soft_bytes = (Py_ssize_t)cfg.out_limits.soft_bytes;
-    soft_msgs = (Py_ssize_t)cfg.out_limits.soft_msgs;
-    soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
-    stop_grace = (double)cfg.stop_grace_ms / 1000.0;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOO",
-            kwlist,
-            &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
-            &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
-            &max_message, &cfg.ping_interval, &cfg.ping_timeout,
-            &hard_bytes, &hard_msgs, &soft_bytes, &soft_msgs, &soft_seconds,
-            &cfg.writes_per_turn, &stop_grace, &cfg.log_level, &cfg.capacity,
-            &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
-            &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
-            &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
-            &proxies, &pvkey)) {
+    rest = kwds != NULL ? PyDict_Copy(kwds) : PyDict_New();
+    if (rest == NULL) {
+        return NULL;
+    }
+    ok = settings_from_kwargs(kwds, rest, &cfg) == 0
+         && PyArg_ParseTupleAndKeywords(
+                args, rest, "|$OiOiiOOOOOOiiiiiiOOOi", kwlist,
+                &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
+                &prefix, &origins, &types, &version, &skey, &stkey,
+                &cfg.log_level, &cfg.capacity, &cfg.expiry, &cfg.group_expiry,
+                &cfg.group_refresh, &cfg.backlog, &hosts, &pvkey, &restarts,
+                &cfg.max_json_depth);
+    Py_DECREF(rest);                   /* what it holds, kwds holds too */
+    if (!ok) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -243,40 +175,44 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(version, &cfg.server_version) < 0
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
-        || opt_str(pvkey, &cfg.private_key_prefix) < 0
-        || opt_str(inbound, &cfg.inbound_channel) < 0
-        || opt_str(proxies, &cfg.trusted_proxies) < 0) {
+        || opt_str(pvkey, &cfg.private_key_prefix) < 0) {
         return NULL;
     }
-    if (max_message < 0 || rx_buffer < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
-        || soft_msgs < 0 || soft_seconds < 0 || stop_grace < 0
-        || soft_seconds > 86400 || stop_grace > 60) {
-        PyErr_SetString(PyExc_ValueError, "limits must be non-negative");
-        return NULL;
-    }
-    cfg.max_message = (size_t)max_message;
-    cfg.rx_buffer = (size_t)rx_buffer;
-    cfg.out_limits.hard_bytes = (size_t)hard_bytes;
-    cfg.out_limits.hard_msgs = (size_t)hard_msgs;
-    cfg.out_limits.soft_bytes = (size_t)soft_bytes;
-    cfg.out_limits.soft_msgs = (size_t)soft_msgs;
-    cfg.out_limits.soft_ms = (uint64_t)(soft_seconds * 1000.0);
-    cfg.stop_grace_ms = (int)(stop_grace * 1000.0);
-    if (hosts_from_list(hosts, &redis_hosts, &cfg.nredis_hosts) < 0) {
+    if (hosts != NULL && hosts != Py_None
+        && ph_redis_hosts_from_py(hosts, "redis_hosts", PH_REDIS_SHARDS_MAX,
+                                  &redis_hosts, &cfg.nredis_hosts) < 0) {
         return NULL;
     }
     cfg.redis_hosts = redis_hosts;
 
     self = (ServerObject *)type->tp_alloc(type, 0);
     if (self == NULL) {
-        PyMem_Free(redis_hosts);
+        PyMem_RawFree(redis_hosts);
         return NULL;
+    }
+    if (restarts != NULL && restarts != Py_None) {
+        /* Shared memory the supervisor writes (realtime.supervisor
+         * SharedCount): held, and read on the loop, until we are freed. */
+        if (PyObject_GetBuffer(restarts, &self->restarts, PyBUF_SIMPLE) < 0) {
+            PyMem_RawFree(redis_hosts);
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (self->restarts.len < (Py_ssize_t)sizeof(uint64_t)
+            || (uintptr_t)self->restarts.buf % _Alignof(uint64_t) != 0) {
+            PyErr_SetString(PyExc_ValueError, "worker_restarts must be an "
+                            "aligned buffer of at least 8 bytes");
+            PyMem_RawFree(redis_hosts);
+            Py_DECREF(self);
+            return NULL;
+        }
+        cfg.worker_restarts = (const _Atomic uint64_t *)self->restarts.buf;
     }
     /* Binding and lws set-up are quick, but do them without the GIL. */
     Py_BEGIN_ALLOW_THREADS
     self->srv = ph_server_new(&cfg, err, sizeof(err));
     Py_END_ALLOW_THREADS
-    PyMem_Free(redis_hosts);           /* copied by ph_server_new */
+    PyMem_RawFree(redis_hosts);        /* copied by ph_server_new */
     if (self->srv == NULL) {
         PyErr_SetString(PyExc_OSError, err);
         Py_DECREF(self);
@@ -349,32 +285,35 @@ static PyObject *
 Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 {
     ph_server_stats s;
+    PyObject *stats, *v = NULL;
 
     ph_server_stats_get(self->srv, &s);
-    return Py_BuildValue(
-        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
-        "s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    stats = Py_BuildValue(
+        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:O}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "redis_shards", s.redis_shards, "redis_shards_up", s.redis_shards_up,
         "redis_home_shard", s.redis_home_shard,
         "connections", (unsigned long long)s.connections,
-        "connections_total", (unsigned long long)s.connections_total,
-        "messages_in", (unsigned long long)s.messages_in,
-        "bytes_in", (unsigned long long)s.bytes_in,
-        "messages_out", (unsigned long long)s.messages_out,
-        "bytes_out", (unsigned long long)s.bytes_out,
-        "broadcasts", (unsigned long long)s.broadcasts,
-        "slow_consumer_closes", (unsigned long long)s.slow_consumer_closes,
-        "rate_limited", (unsigned long long)s.rate_limited,
-        "flood_closes", (unsigned long long)s.flood_closes,
-        "ip_limit_refusals", (unsigned long long)s.ip_limit_refusals,
-        "conn_limit_refusals", (unsigned long long)s.conn_limit_refusals,
-        "redis_reconnects", (unsigned long long)s.redis_reconnects,
-        "redis_undelivered", (unsigned long long)s.redis_undelivered,
-        "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
         "log_dropped", (unsigned long long)s.log_dropped,
         "nofile_limit", (unsigned long long)s.nofile_limit,
         "draining", s.draining ? Py_True : Py_False);
+    if (stats == NULL) {
+        return NULL;
+    }
+    /* And every counter of realtime/counters_table.py. */
+#define PH_COUNTER(name, metric, kind, help) \
+    v = PyLong_FromUnsignedLongLong((unsigned long long)s.name); \
+    if (v == NULL || PyDict_SetItemString(stats, #name, v) < 0) { \
+        goto error; \
+    } \
+    Py_CLEAR(v);
+#include "ph_counters.def"
+#undef PH_COUNTER
+    return stats;
+error:
+    Py_XDECREF(v);
+    Py_DECREF(stats);
+    return NULL;
 }
 
 PyDoc_STRVAR(drain_doc,
@@ -426,9 +365,8 @@ PyDoc_STRVAR(Server_doc,
 "The partyhub WebSocket sidecar (libwebsockets on a libuv loop). Binds at\n"
 "construction (OSError with the reason on failure); serve() runs it.\n"
 "Keywords mirror ph_server_config in csrc/sidecar/server.h; redis_hosts\n"
-"is a list of dicts (host, port, db, username, password, master_name,\n"
-"sentinels: [{host, port}], sentinel_username, sentinel_password) that\n"
-"replaces redis_host/redis_port/redis_db.");
+"is a list of dicts as realtime.redis_hosts.RedisHost.as_c() makes them\n"
+"(csrc/common/pyhost.h) that replaces redis_host/redis_port/redis_db.");
 
 static PyType_Slot Server_slots[] = {
     {Py_tp_new, Server_new},

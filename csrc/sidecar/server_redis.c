@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "chash.h"
+#include "keys.h"
+#include "rbound.h"
 #include "uvredis.h"
 
 static const char *const link_names[PH_RLINKS] = {
@@ -46,7 +48,7 @@ int
 ph_srv_game_shard(const ph_server *srv, const char *code)
 {
     char group[PH_GROUP_NAME_MAX];
-    int n = snprintf(group, sizeof(group), "game_%s", code);
+    int n = snprintf(group, sizeof(group), PH_GROUP_GAME "%s", code);
 
     if (n < 0 || (size_t)n >= sizeof(group)) {
         n = (int)sizeof(group) - 1;
@@ -129,6 +131,107 @@ ph_srv_redis_command(ph_server *srv, int shard, redisCallbackFn *fn,
             fn(&fake, NULL, priv);
         }
     }
+}
+
+/* One script call kept until its reply, to be sent again with EVAL when
+ * the server lost the script: one allocation holding the arguments. */
+typedef struct script_call {
+    ph_server *srv;
+    redisCallbackFn *fn;
+    void *priv;
+    int shard;
+    rs_script id;
+    int nkeys;
+    int argc;                    /* the caller's arguments (keys first) */
+    const char **argv;           /* argc + 3: EVALSHA sha nkeys args... */
+    size_t *lens;
+    char nkeys_s[16];
+} script_call;
+
+static void script_send(script_call *sc, int eval);
+
+static int
+is_noscript(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR
+           && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void
+script_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    script_call *sc = priv;
+
+    if (is_noscript(r) && strcmp(sc->argv[0], "EVALSHA") == 0) {
+        script_send(sc, 1);            /* that call owns sc now */
+        return;
+    }
+    if (sc->fn != NULL) {
+        sc->fn(ac, r, sc->priv);
+    }
+    free(sc);
+}
+
+/* Send sc as EVALSHA, or as EVAL with the script's source. */
+static void
+script_send(script_call *sc, int eval)
+{
+    rshard *sh = &sc->srv->shards[sc->shard];
+
+    sc->argv[0] = eval ? "EVAL" : "EVALSHA";
+    sc->argv[1] = eval ? rs_source(sc->id) : sh->sha[sc->id];
+    sc->lens[0] = strlen(sc->argv[0]);
+    sc->lens[1] = strlen(sc->argv[1]);
+    ph_srv_redis_command(sc->srv, sc->shard, script_reply_cb, sc,
+                         sc->argc + 3, sc->argv, sc->lens);
+}
+
+/*
+ * Run script id on shard's command link by its SHA1 (EVALSHA, loaded by
+ * the link's set-up), the first nkeys of argv being keys; a NOSCRIPT reply
+ * (the server lost its scripts) sends it once more with EVAL, which loads
+ * it again. fn(ac, reply, priv) runs exactly once, as with
+ * ph_srv_redis_command; out of memory it runs at once with NULL.
+ */
+void
+ph_srv_redis_script(ph_server *srv, int shard, rs_script id,
+                    redisCallbackFn *fn, void *priv, int nkeys, int argc,
+                    const char **argv, const size_t *lens)
+{
+    size_t bytes = 0, n = (size_t)argc + 3;
+    script_call *sc;
+    char *data;
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        bytes += lens[i];
+    }
+    sc = malloc(sizeof(*sc) + n * (sizeof(char *) + sizeof(size_t)) + bytes);
+    if (sc == NULL || shard < 0 || shard >= srv->nshards) {
+        free(sc);
+        ph_srv_redis_command(srv, -1, fn, priv, 0, NULL, NULL);
+        return;
+    }
+    sc->srv = srv;
+    sc->fn = fn;
+    sc->priv = priv;
+    sc->shard = shard;
+    sc->id = id;
+    sc->nkeys = nkeys;
+    sc->argc = argc;
+    sc->argv = (const char **)(sc + 1);
+    sc->lens = (size_t *)(sc->argv + n);
+    data = (char *)(sc->lens + n);
+    snprintf(sc->nkeys_s, sizeof(sc->nkeys_s), "%d", nkeys);
+    sc->argv[2] = sc->nkeys_s;
+    sc->lens[2] = strlen(sc->nkeys_s);
+    for (i = 0; i < argc; i++) {
+        memcpy(data, argv[i], lens[i]);
+        sc->argv[i + 3] = data;
+        sc->lens[i + 3] = lens[i];
+        data += lens[i];
+    }
+    script_send(sc, 0);
 }
 
 /* An error reply that says the shard's server is no longer a master. */
@@ -285,7 +388,7 @@ shard_reregister(rshard *sh, int resync)
         if (gs == sh->index) {
             ph_srv_redis_group_add(srv, g->name);
         }
-        if (resync && strncmp(g->name, "game_", 5) == 0
+        if (resync && strncmp(g->name, PH_GROUP_GAME, strlen(PH_GROUP_GAME)) == 0
             && (gs == sh->index || sh->index == srv->home_shard)) {
             group_resync(srv, g);
         }
@@ -350,6 +453,12 @@ link_up(rlink *l)
     l->ever_up = 1;
 }
 
+/* A set-up command's step and script, carried as the reply's priv. */
+#define SETUP_PRIV(step, script) \
+    ((void *)(uintptr_t)((unsigned)(step) | ((unsigned)((script) + 1) << 8)))
+#define SETUP_STEP(priv) ((ph_setup_step)((uintptr_t)(priv) & 0xffu))
+#define SETUP_SCRIPT(priv) ((int)((uintptr_t)(priv) >> 8) - 1)
+
 /* A set-up reply: the link is up once the last one arrived without error. */
 static void
 setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -357,21 +466,22 @@ setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     rlink *l = ac->data;
     rshard *sh = l->shard;
     redisReply *reply = r;
-    const char *what = priv;
     char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
-    int role = 1;
+    char why[256];
+    ph_setup_result res;
 
     if (reply == NULL || l->ac == NULL) {
         return;                        /* going down: disconnect_cb follows */
     }
     l->setup_pending--;
-    if (!l->setup_failed && strcmp(what, "ROLE") == 0
-        && reply->type != REDIS_REPLY_ERROR) {
-        role = ph_sentinel_role_is_master(reply);
+    if (l->setup_failed) {
+        return;
     }
-    if (!l->setup_failed && (reply->type == REDIS_REPLY_ERROR || role != 1)) {
+    res = ph_setup_check(SETUP_STEP(priv), SETUP_SCRIPT(priv), reply,
+                         sh->sha, why, sizeof(why));
+    if (res != PH_SETUP_OK) {
         l->setup_failed = 1;
-        if (role != 1) {
+        if (res == PH_SETUP_NOT_MASTER) {
             ph_logf(l->srv->log, PH_LOG_WARNING, "redis shard %d (%s) %s "
                     "link: not a master any more; asking the sentinels again",
                     sh->index, shard_addr(sh, addr, sizeof(addr)),
@@ -380,50 +490,36 @@ setup_reply_cb(redisAsyncContext *ac, void *r, void *priv)
         }
         else {
             ph_logf(l->srv->log, PH_LOG_ERROR, "redis shard %d (%s) %s link: "
-                    "%s refused: %.200s", sh->index,
-                    shard_addr(sh, addr, sizeof(addr)), link_names[l->kind],
-                    what, reply->str);
+                    "%s", sh->index, shard_addr(sh, addr, sizeof(addr)),
+                    link_names[l->kind], why);
         }
         redisAsyncDisconnect(ac);      /* retried with backoff */
         return;
     }
-    if (l->setup_pending == 0 && !l->setup_failed
-        && l->kind != RLINK_SENTINEL) {
+    if (l->setup_pending == 0 && l->kind != RLINK_SENTINEL) {
         link_up(l);
     }
 }
 
-/* Queue one set-up command (argv of argc strings) on l. */
+/* Queue l's set-up commands (rsetup.h); each reply goes to setup_reply_cb. */
 static void
-setup_command(rlink *l, const char *what, int argc, const char **argv)
+setup_send(rlink *l, const char *user, const char *password, int db,
+           unsigned flags)
 {
-    size_t lens[4];
+    ph_setup setup;
     int i;
 
-    for (i = 0; i < argc; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-    if (redisAsyncCommandArgv(l->ac, setup_reply_cb, (void *)what, argc, argv,
-                              lens) == REDIS_OK) {
-        l->setup_pending++;
-    }
-}
+    l->setup_pending = 0;
+    l->setup_failed = 0;
+    ph_setup_build(&setup, user, password, db, flags);
+    for (i = 0; i < setup.n; i++) {
+        ph_setup_cmd *c = &setup.cmd[i];
 
-/* AUTH [user] password when a password is set. */
-static void
-setup_auth(rlink *l, const char *user, const char *password)
-{
-    const char *argv[3] = { "AUTH", user, password };
-
-    if (password[0] == '\0') {
-        return;
-    }
-    if (user[0] != '\0') {
-        setup_command(l, "AUTH", 3, argv);
-    }
-    else {
-        argv[1] = password;
-        setup_command(l, "AUTH", 2, argv);
+        if (redisAsyncCommandArgv(l->ac, setup_reply_cb,
+                                  SETUP_PRIV(c->step, c->script), c->argc,
+                                  c->argv, c->lens) == REDIS_OK) {
+            l->setup_pending++;
+        }
     }
 }
 
@@ -530,9 +626,7 @@ sentinel_ask(rlink *l)
     const char *argv[3];
     size_t lens[3];
 
-    l->setup_pending = 0;
-    l->setup_failed = 0;
-    setup_auth(l, sh->cfg.sentinel_username, sh->cfg.sentinel_password);
+    setup_send(l, sh->cfg.sentinel_username, sh->cfg.sentinel_password, 0, 0);
     ph_sentinel_command(sh->cfg.master_name, argv, lens);
     redisAsyncCommandArgv(l->ac, sentinel_reply_cb, NULL, 3, argv, lens);
 }
@@ -580,8 +674,6 @@ rlink_connect_cb(const redisAsyncContext *cac, int status)
     rlink *l = ac->data;
     rshard *sh = l->shard;
     char addr[PH_SENTINEL_HOST_MAX + PH_REDIS_CRED_MAX + 16];
-    const char *argv[2];
-    char db[16];
 
     if (status != REDIS_OK) {
         /* hiredis frees ac after this callback. */
@@ -606,18 +698,13 @@ rlink_connect_cb(const redisAsyncContext *cac, int status)
         sentinel_ask(l);
         return;
     }
-    l->setup_pending = 0;
-    l->setup_failed = 0;
-    setup_auth(l, sh->cfg.username, sh->cfg.password);
-    if (sh->cfg.db != 0) {
-        snprintf(db, sizeof(db), "%d", sh->cfg.db);
-        argv[0] = "SELECT"; argv[1] = db;
-        setup_command(l, "SELECT", 2, argv);
-    }
     /* ROLE checks a Sentinel-named master (a sentinel may lag a failover,
-     * as redis-py checks); PING makes a missing password fail here. */
-    argv[0] = sh->cfg.master_name[0] != '\0' ? "ROLE" : "PING";
-    setup_command(l, argv[0], 1, argv);
+     * as redis-py checks); PING makes a missing password fail here. The
+     * command link loads the scripts it runs by SHA1 (ph_srv_redis_script). */
+    setup_send(l, sh->cfg.username, sh->cfg.password, sh->cfg.db,
+               (sh->cfg.master_name[0] != '\0' ? PH_SETUP_CHECK_ROLE : 0u)
+               | PH_SETUP_PING_LAST
+               | (l->kind == RLINK_CMD ? PH_SETUP_LOAD_SCRIPTS : 0u));
     if (l->setup_pending == 0) {
         redisAsyncDisconnect(ac);      /* could not queue: retry */
     }
@@ -740,6 +827,13 @@ rlink_schedule(rlink *l)
 /* ------------------------------------------------------------------ */
 /* the receive loop                                                     */
 
+/*
+ * The BZPOPMIN's reply: its message is dispatched corked (queued for each
+ * recipient), to go out with the rest of the batch from rx_batch_cb. The
+ * pipelined ZPOPMIN's reply follows at once: Redis runs it as soon as the
+ * BZPOPMIN is served and writes both replies together. On a lost link
+ * hiredis calls both callbacks with NULL, so the cork always ends there.
+ */
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -753,27 +847,64 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
         && reply->element[1]->type == REDIS_REPLY_STRING) {
+        ph_srv_cork_begin(srv);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
     }
     else if (reply_not_master(reply) && l->ac != NULL) {
         shard_lost_master(l->shard, reply->str);
-        return;
     }
     else if (reply->type == REDIS_REPLY_ERROR) {
         ph_logf(srv->log, PH_LOG_ERROR, "BZPOPMIN: %s", reply->str);
+    }
+}
+
+/*
+ * The pipelined ZPOPMIN's reply (member, score, member, score, ...): the
+ * messages that were waiting behind the first one. Dispatched corked too,
+ * then every recipient is written once (ph_srv_cork_flush) and the next
+ * receive is issued.
+ */
+static void
+rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rlink *l = ac->data;
+    ph_server *srv = l->srv;
+    redisReply *reply = r;
+    size_t i;
+
+    (void)priv;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY) {
+        ph_srv_cork_begin(srv);
+        for (i = 0; i + 1 < reply->elements; i += 2) {
+            if (reply->element[i]->type == REDIS_REPLY_STRING) {
+                ph_srv_dispatch(srv, (const unsigned char *)reply->element[i]->str,
+                                reply->element[i]->len);
+            }
+        }
+    }
+    ph_srv_cork_flush(srv);
+    if (reply == NULL || (reply_not_master(reply) && l->ac != NULL)) {
+        return;                        /* lost link / master: re-armed on reconnect */
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        ph_logf(srv->log, PH_LOG_ERROR, "ZPOPMIN: %s", reply->str);
     }
     if (srv->phase == SRV_RUNNING) {
         rx_receive(l);
     }
 }
 
-/* Issue the next blocking pop on receive link l. */
+/*
+ * Issue the next receive on link l: a blocking pop of one message and,
+ * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more, so a burst
+ * costs one round trip per PH_RX_BATCH messages instead of one each.
+ */
 static void
 rx_receive(rlink *l)
 {
     ph_server *srv = l->srv;
-    char timeout[16];
+    char timeout[16], count[16];
     const char *argv[3];
     size_t lens[3];
 
@@ -781,9 +912,13 @@ rx_receive(rlink *l)
         return;
     }
     snprintf(timeout, sizeof(timeout), "%d", srv->cfg.receive_timeout);
+    snprintf(count, sizeof(count), "%d", PH_RX_BATCH - 1);
     argv[0] = "BZPOPMIN"; argv[1] = srv->rx_key; argv[2] = timeout;
     lens[0] = 8; lens[1] = strlen(srv->rx_key); lens[2] = strlen(timeout);
     redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
+    argv[0] = "ZPOPMIN"; argv[2] = count;
+    lens[0] = 7; lens[2] = strlen(count);
+    redisAsyncCommandArgv(l->ac, rx_batch_cb, NULL, 3, argv, lens);
 }
 
 /* ------------------------------------------------------------------ */

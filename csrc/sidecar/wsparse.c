@@ -4,6 +4,7 @@
 #include "wsparse.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,8 +31,11 @@ ph_ws_parse_path(const char *path, char code[PH_CODE_LEN + 1])
     }
     seg = path + plen;
     slash = strchr(seg, '/');
-    /* Channels' route: ^ws/game/(?P<code>[^/]+)/$ */
-    if (slash == NULL || slash == seg || slash[1] != '\0') {
+    /* Channels' route: ^ws/game/(?P<code>[^/]+)/$. Daphne routes on the
+     * path urlparse() gives, without the ";params" of its last segment
+     * ("/ws/game/ABCD/;x" is "/ws/game/ABCD/"): so does the sidecar. */
+    if (slash == NULL || slash == seg
+        || (slash[1] != '\0' && (slash[1] != ';' || strchr(slash + 1, '/') != NULL))) {
         return -1;
     }
     n = (size_t)(slash - seg);
@@ -684,10 +688,13 @@ json_digits(const char *text, size_t len, size_t *i)
 }
 
 /* The end of the JSON number starting at text[i], or 0 when it is not one
- * (a number never ends at 0: it starts at i and has a digit). */
+ * (a number never ends at 0: it starts at i and has a digit) or is longer
+ * than PH_JSON_NUMBER_MAX characters. */
 static size_t
 json_number_end(const char *text, size_t len, size_t i)
 {
+    size_t start = i;
+
     if (text[i] == '-') {
         i++;
     }
@@ -716,13 +723,13 @@ json_number_end(const char *text, size_t len, size_t i)
     if (i < len && strchr("+-.0123456789eE", text[i]) != NULL) {
         return 0;
     }
-    return i;
+    return i - start > PH_JSON_NUMBER_MAX ? 0 : i;
 }
 
 static int
-json_lexical_ok(const char *text, size_t len)
+json_lexical_ok(const char *text, size_t len, int max_depth)
 {
-    int in_str = 0;
+    int in_str = 0, depth = 0;
     size_t i, k;
 
     for (i = 0; i < len; i++) {
@@ -743,6 +750,14 @@ json_lexical_ok(const char *text, size_t len)
             else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
                 return 0;
             }
+            else if (c == '[' || c == '{') {
+                if (++depth > max_depth) {
+                    return 0;
+                }
+            }
+            else if (c == ']' || c == '}') {
+                depth--;
+            }
             continue;
         }
         if (c == '"') {
@@ -762,6 +777,9 @@ json_lexical_ok(const char *text, size_t len)
                         return 0;
                     }
                 }
+                if (memcmp(text + i + 1, "0000", 4) == 0) {
+                    return 0;      /* U+0000: cJSON would cut the string */
+                }
                 i += 4;
             }
             else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
@@ -772,20 +790,42 @@ json_lexical_ok(const char *text, size_t len)
     return 1;
 }
 
-/* Parse text[0..len) as exactly one JSON value (json.loads refuses
- * anything after it but whitespace, and lexical errors cJSON takes). */
+/* 1 when every number in the items from item on (and inside them) is
+ * finite: cJSON reads 1e400 as infinity. Recursion is bounded by the
+ * depth json_lexical_ok allowed. */
+static int
+numbers_finite(const cJSON *item)
+{
+    for (; item != NULL; item = item->next) {
+        if (cJSON_IsNumber(item) && !isfinite(item->valuedouble)) {
+            return 0;
+        }
+        if (item->child != NULL && !numbers_finite(item->child)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parse text[0..len) as exactly one strict JSON value (docs/protocol.md,
+ * "Strict JSON"; the same rules as realtime.protocol.loads): json.loads
+ * refuses anything after it but whitespace, and lexical errors cJSON
+ * takes; strict JSON also refuses nesting past max_depth, U+0000, numbers
+ * beyond a double's range or longer than PH_JSON_NUMBER_MAX characters
+ * (cJSON itself refuses lone surrogates, and NaN and Infinity). */
 static cJSON *
-parse_whole(const char *text, size_t len)
+parse_whole(const char *text, size_t len, int max_depth)
 {
     const char *end = NULL;
     cJSON *root;
 
-    if (!json_lexical_ok(text, len)) {
+    if (!json_lexical_ok(text, len, max_depth)) {
         return NULL;
     }
     root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 
-    if (root != NULL && skip_ws(end, text + len) != text + len) {
+    if (root != NULL && (skip_ws(end, text + len) != text + len
+                         || !numbers_finite(root))) {
         cJSON_Delete(root);
         root = NULL;
     }
@@ -807,13 +847,13 @@ parse_whole(const char *text, size_t len)
  */
 int
 ph_ws_client_message(const char *text, size_t len, const char *types,
-                     char *reply, size_t replylen)
+                     int max_depth, char *reply, size_t replylen)
 {
     cJSON *root;
     const cJSON *type;
     int kind = -1;
 
-    root = parse_whole(text, len);
+    root = parse_whole(text, len, max_depth);
     if (root == NULL) {
         if (ph_ws_error(reply, replylen, "MESSAGE_PARSE_FAILED",
                         PH_MSG_PARSE_FAILED) >= 0) {

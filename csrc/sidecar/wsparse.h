@@ -28,7 +28,8 @@ typedef enum ph_conn_role {
 } ph_conn_role;
 
 /*
- * Parse a request path against Channels' route ^ws/game/(?P<code>[^/]+)/$.
+ * Parse a request path against Channels' route ^ws/game/(?P<code>[^/]+)/$
+ * (after dropping ";params" from the last segment, as Daphne's urlparse does).
  * Returns 0 and writes the upper-cased code into code[5] when the segment
  * is four ASCII letters (either case); 1 when the route matches but the
  * segment cannot be a session code (the caller accepts, then closes 4004,
@@ -66,6 +67,11 @@ int ph_ws_token_ok(const char *tok);
  */
 int ph_ws_origin_ok(const char *origin, const char *allow);
 
+/* The longest JSON number (in characters) a client message may hold:
+ * cJSON 1.7 copies a number into a 64-byte buffer and fails on longer
+ * ones; realtime.protocol.MAX_JSON_NUMBER is the same limit. */
+#define PH_JSON_NUMBER_MAX 63
+
 typedef enum ph_client_kind {
     PH_CLIENT_PING = 1,    /* reply holds the pong */
     PH_CLIENT_ERROR,       /* reply holds an error message */
@@ -80,13 +86,17 @@ typedef enum ph_client_kind {
  * none, "*" = any); a type outside it gets UNKNOWN_TYPE, like the
  * consumer's protocol.CLIENT_TYPES check. Parsing follows json.loads:
  * one value and nothing after it but whitespace; of duplicate keys the last
- * counts. The pong's ts is the exact JSON text the client sent for it
+ * counts; and strict JSON as realtime.protocol.loads checks it: nesting at
+ * most max_depth (protocol.MAX_JSON_DEPTH) deep, no U+0000 or lone
+ * surrogate in a string, no NaN or Infinity, no number beyond a double's
+ * range or longer than PH_JSON_NUMBER_MAX characters (MESSAGE_PARSE_FAILED).
+ * The pong's ts is the exact JSON text the client sent for it
  * (so integers beyond 2^53 survive); a reply buffer of len + 64 bytes
  * always holds it. Returns the kind, or -1 when the reply does not fit or
  * memory runs out (the caller answers with a generic error).
  */
 int ph_ws_client_message(const char *text, size_t len, const char *types,
-                         char *reply, size_t replylen);
+                         int max_depth, char *reply, size_t replylen);
 
 /*
  * Write Python's repr(s[:maxcp]) (maxcp code points of the UTF-8 string s)

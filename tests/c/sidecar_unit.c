@@ -93,6 +93,49 @@ test_outq(void)
     ph_frame_decref(a);
 }
 
+/* Corked writes: queued frames laid out as whole RFC 6455 frames. */
+static void
+test_outq_pack(void)
+{
+    ph_outq_limits lim = { 0, 0, 0, 0, 0 };
+    ph_outq q;
+    unsigned char buf[400], big[300];
+    ph_frame *a = ph_frame_new("hello", 5), *b, *f;
+    size_t n, nf;
+
+    memset(big, 'x', sizeof(big));
+    b = ph_frame_new(big, sizeof(big));
+    ph_outq_init(&q);
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(n == 0 && nf == 0);                        /* empty queue */
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, b, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    /* two 7-byte frames, then 4 + 300 (126: 16-bit length), then 7 */
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(nf == 4 && n == 7 + 7 + 304 + 7);
+    CHECK(buf[0] == 0x81 && buf[1] == 5 && memcmp(buf + 2, "hello", 5) == 0);
+    CHECK(buf[7] == 0x81 && buf[8] == 5);
+    CHECK(buf[14] == 0x81 && buf[15] == 126 && buf[16] == 1 && buf[17] == 44);
+    CHECK(buf[18] == 'x' && buf[317] == 'x' && buf[318] == 0x81);
+    CHECK(q.count == 4);                             /* nothing popped */
+    n = ph_outq_pack(&q, 1, buf, sizeof(buf), &nf); /* frame cap */
+    CHECK(nf == 1 && n == 7);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* whole frames only */
+    CHECK(nf == 2 && n == 14);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* head too big alone */
+    CHECK(nf == 0 && n == 0);
+    ph_outq_clear(&q, NULL, NULL);
+    CHECK(a->refcnt == 1 && b->refcnt == 1);
+    ph_frame_decref(a);
+    ph_frame_decref(b);
+}
+
 static void
 pk_cstr(msgpack_packer *pk, const char *s)
 {
@@ -257,6 +300,10 @@ test_wsparse(void)
     CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
     CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    /* ";params" of the last segment are dropped, as Daphne's urlparse does */
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD;x/", code) == 1);
     CHECK(ph_ws_parse_path("/other/", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
     CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
@@ -303,7 +350,7 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, 32, reply, sizeof(reply))
     k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
     k = MSG("{\"type\":\"ping\"}", NULL);
@@ -343,8 +390,41 @@ test_wsparse(void)
     k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
     CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
-                             NULL, reply, 20);
+                             NULL, 32, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
+    /* Strict JSON (realtime.protocol.loads): each of these is
+     * MESSAGE_PARSE_FAILED, the same texts at their limit pass. */
+    {
+        static const char *const refused[] = {
+            "{\"type\":\"ping\",\"ts\":NaN}",
+            "{\"type\":\"ping\",\"ts\":-Infinity}",
+            "{\"type\":\"ping\",\"ts\":1e400}",
+            "{\"type\":\"ping\",\"ts\":-1.8e308}",
+            "{\"type\":\"ping\",\"ts\":\"\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"\\udc00\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"a\\u0000b\"}",
+            "{\"type\":\"p\\u0000\",\"type\":\"ping\"}",
+            "{\"type\":\"ping\",\"ts\":"
+            "1234567890123456789012345678901234567890123456789012345678901234}",
+            "{\"type\":\"ping\",\"ts\":"
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+            NULL,
+        };
+        size_t r;
+
+        for (r = 0; refused[r] != NULL; r++) {
+            k = MSG(refused[r], NULL);
+            CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
+        }
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "123456789012345678901234567890123456789012345678901234567890123}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* 63 characters */
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* depth 32 */
+        k = MSG("{\"type\":\"ping\",\"ts\":[\"\\ud83d\\ude00\",1.7976931348623157e308]}", NULL);
+        CHECK(k == PH_CLIENT_PING);
+    }
 #undef MSG
     /* repr() of the type, cut at 40 code points */
     {
@@ -699,6 +779,7 @@ int
 main(void)
 {
     test_outq();
+    test_outq_pack();
     test_chanmsg();
     test_wsparse();
     test_sha();

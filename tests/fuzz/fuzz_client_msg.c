@@ -136,13 +136,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(msg, data + 1, len);
 
     reply = malloc(REPLY_MAX);
-    kind_small = ph_ws_client_message(msg, len, types, reply, REPLY_MAX);
+    kind_small = ph_ws_client_message(msg, len, types, 32, reply, REPLY_MAX);
     check_reply(msg, len, kind_small, reply, REPLY_MAX);
     free(reply);
 
     cap = 4 * len + REPLY_MAX;
     reply = malloc(cap);
-    kind = ph_ws_client_message(msg, len, types, reply, cap);
+    kind = ph_ws_client_message(msg, len, types, 32, reply, cap);
     CHECK(kind > 0);                   /* always a reply (no OOM here) */
     check_reply(msg, len, kind, reply, cap);
     /* Only a pong may outgrow the small buffer. */

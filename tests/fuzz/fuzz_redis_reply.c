@@ -4,7 +4,7 @@
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
  * sidecar's async links use), bounded exactly as the sidecar bounds its
- * links (ph_redis_reader_bound, csrc/sidecar/uvredis.c), and every reply it
+ * links (ph_redis_reader_bound, csrc/common/rbound.c), and every reply it
  * produces is handed to one of the reply callbacks, exactly as the event
  * loop would:
  *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
@@ -172,6 +172,7 @@ server_make(ph_conn conns[NCONN])
     int i;
 
     ph_server_config_defaults(&srv->cfg);
+    srv->out_limits = ph_srv_out_limits(&srv->cfg);
     srv->log = ph_log_new(16, PH_LOG_DEBUG);
     ph_fanout_init(&srv->fan);
     snprintf(srv->client_prefix, sizeof(srv->client_prefix), "%s",
@@ -207,6 +208,7 @@ server_drop(ph_server *srv, ph_conn conns[NCONN])
     CHECK(srv->fan.nconns == 0 && srv->fan.groups == NULL);
     ph_fanout_clear(&srv->fan);
     ph_log_free(srv->log);
+    free(srv->cork);
     free(srv->shards);
     free(srv);
 }
