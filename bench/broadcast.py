@@ -231,7 +231,9 @@ def encode_cost() -> tuple[float, float]:
 
 
 PAYLOAD = {
-    "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)]
+    "round": 3,
+    "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)],
+    "awards": [],
 }
 
 
