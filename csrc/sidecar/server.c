@@ -470,6 +470,7 @@ server_make_ids(ph_server *srv, char *err, size_t errlen)
              srv->client_prefix);
     snprintf(srv->rx_key, sizeof(srv->rx_key), "%s%s", srv->cfg.prefix,
              srv->chan_prefix);
+    srv->rx_avg_bytes = PH_RX_BATCH_BYTES / 16; /* 16 a batch until measured */
     snprintf(srv->inbound_key, sizeof(srv->inbound_key), "%s%s",
              srv->cfg.prefix, srv->cfg.inbound_channel);
     return 0;
