@@ -350,14 +350,14 @@ class Scale:
             f"({expected_total} sockets) via "
             f"{'the C layer' if layer.get_layer() is not None else 'channels_redis'}"
         )
-        pad = "x" * 110
+        pad = "x" * 88
         sent = expected = stalls = 0
         t0 = time.monotonic()
         for start in range(0, len(self.games), BATCH):
             for g in range(start, min(start + BATCH, len(self.games))):
                 payload = {
                     "t": time.monotonic_ns(),
-                    "round": 0,
+                    "round": 1,
                     "ranking": [],
                     "awards": [],
                     "pad": pad,

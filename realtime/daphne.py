@@ -26,7 +26,7 @@ from daphne.cli import CommandLineInterface
 from twisted.web.http_headers import Headers
 
 from . import proxy
-from .sidecar import setting
+from .config import setting
 
 
 def _values(headers, name: str | None) -> list[str]:

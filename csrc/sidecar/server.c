@@ -598,6 +598,11 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     if (config_check(cfg, err, errlen) < 0) {
         return NULL;
     }
+    /* libcrypto sets itself up now, not at the first token check. */
+    if (ph_sha256_selftest() < 0) {
+        ph_srv_set_err(err, errlen, "libcrypto: SHA-256 self-test failed");
+        return NULL;
+    }
     srv = calloc(1, sizeof(*srv));
     if (srv == NULL) {
         ph_srv_set_err(err, errlen, "out of memory");
