@@ -79,7 +79,7 @@ SMOKE_TESTS ?= tests.test_sidecar_binding tests.test_c_layer_broadcast tests.tes
 test-smoke: setup
 	@$(PY) manage.py test $(SMOKE_TESTS)
 
-test: setup lint ctest sidecar-unit fuzz-smoke asan test-smoke sidecar-valgrind
+test: setup lint typecheck ctest sidecar-unit fuzz-smoke asan test-smoke sidecar-valgrind
 
 clean:
 	rm -rf build *.egg-info realtime/*.so
