@@ -1130,9 +1130,8 @@ args_hold_nul(struct lws *wsi)
 /*
  * CONFIRM_UPGRADE: refuse the handshake with HTTP 403, as Channels does,
  * when the path is not the game route or the Origin is not allowed
- * (AllowedHostsOriginValidator), with HTTP 400 (as Daphne's Autobahn does)
- * when the path holds a fragment ("#": RFC 6455 4.1 forbids it), 403 when
- * a query argument holds %00 (Daphne refuses it too); then
+ * (AllowedHostsOriginValidator), or a query argument holds %00 (Daphne
+ * refuses it too); then
  * apply the connection caps (ws_check_caps). Returns 0 to go on, 1 when refused (the response is
  * written), -1 to hang up.
  */
@@ -1145,9 +1144,6 @@ ws_confirm_upgrade(ph_server *srv, struct lws *wsi)
 
     if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) {
         goto refuse;
-    }
-    if (strchr(path, '#') != NULL) {
-        return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST);
     }
     if (ph_ws_parse_path(path, code) < 0 || args_hold_nul(wsi)) {
         goto refuse;

@@ -50,6 +50,11 @@ INTENDED = {
         "daphne": "routes the path after `//host` (urlparse reads a host there)",
         "doc": "a request target starting with //",
     },
+    "fragment": {
+        "sidecar": "a # like any character of the path (403 unless it routes)",
+        "daphne": "HTTP 400 (Autobahn)",
+        "doc": "a request target with a raw # (a fragment)",
+    },
     "origin_unparsable": {
         "sidecar": "HTTP 403",
         "daphne": "HTTP 400",
@@ -267,7 +272,8 @@ def _handshake_rules(case: dict, target: str) -> dict | None:
     elif bad:
         sidecar = ("target_escape", (403,))
     elif fragment:
-        sidecar = ("fragment", (400,))
+        # libwebsockets decodes %23 to "#" too: a "#" is part of the path.
+        sidecar = ("fragment", (403, 101))
     else:
         sidecar = ("origin_unparsable", (403,))
     if fragment:
