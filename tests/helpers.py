@@ -156,7 +156,15 @@ class expect_logs:  # noqa: N801 - a context manager used like assertLogs
     def __exit__(self, *exc):
         runner = getattr(self.sidecar, "runner", None)
         if runner is not None:
+            # The loop may note the change (redis_up) a moment before it
+            # writes the line: drain the ring until the line is there (5 s).
+            deadline = time.monotonic() + 5
             runner.flush_logs()
+            while exc[0] is None and time.monotonic() < deadline:
+                if any(self.text in line for line in self.logs.output):
+                    break
+                time.sleep(0.05)
+                runner.flush_logs()
         else:  # the driver writes its lines to its own log file
             logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
         result = self.cm.__exit__(*exc)
