@@ -99,7 +99,13 @@ PLATFORM_ACTIONS: dict[str, Action] = {
             status=201,
             fields=(
                 Field(
-                    "name", string(), doc=f"1 to {rules.NAME_MAX} characters, unique in the game"
+                    "name",
+                    string(),
+                    doc=(
+                        f"1 to {rules.NAME_MAX} user-perceived characters (NFKC, no control or "
+                        "invisible characters; lobby.text), no look-alike of another "
+                        "player's name in the game"
+                    ),
                 ),
             ),
             doc="Join the game in its lobby: the player's id and session token.",
