@@ -13,8 +13,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import hooks, protocol, ratelimit
-from .broadcast import current_private_state, current_seq
+from . import hooks, protocol, ratelimit, resync
 from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
@@ -54,21 +53,19 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.groups_joined.append(protocol.group_name(self.code))
         if self.player_id is not None:
             self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.join_groups()
+        except Exception as exc:  # Redis down: the client retries with backoff
+            logger.warning("session %s: cannot join its groups (%s): closing 1013", self.code, exc)
+            await self.close(code=protocol.CLOSE_TRY_AGAIN)
+            return
         # Only now, with the membership acknowledged by Redis, read what the
-        # client starts from: an event broadcast after this reaches us, one
-        # broadcast before is in the seq and the state (read from the
-        # database, which commits before any broadcast). Read the seq before
-        # the state: the state then reflects at least every event up to seq,
-        # so a client can drop events with seq <= it.
-        seq = await current_seq(self.code)
-        state = await database_sync_to_async(directory.state)(self.code)
-        # A player's private state, as stored with their last private message
-        # (the sidecar sends the same text): read after joining their group.
-        private = None
-        if self.player_id is not None:
-            private = await current_private_state(self.code, self.player_id)
+        # client starts from, from the database: an event numbered after this
+        # read reaches us; one numbered before is in the state and its seq
+        # (seq and state are one row, read at once), so the client drops it
+        # if it also arrives (seq <= the state's). Likewise a player's
+        # private state and pseq.
+        state, private = await database_sync_to_async(directory.greeting)(self.code, self.player_id)
         self.connection_id = uuid.uuid4().hex
         GameConsumer.live_connections += 1
         self.counted = True
@@ -83,11 +80,29 @@ class GameConsumer(AsyncWebsocketConsumer):
         await self.send_json(
             protocol.welcome(self.connection_id, self.code, self.role, self.player_id)
         )
-        await self.send_json(protocol.session_state(state, seq))
+        await self.send(text_data=state)
+        if private is not None:
+            await self.send(text_data=private)
+        resync.watcher().add(self)
+
+    async def join_groups(self) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def resync(self) -> None:
+        """Redis lost data (realtime.resync): join the groups again and send
+        the state again, from the database (a client keeps the newer of the
+        state and the events it has, by seq)."""
+        await self.join_groups()
+        state, private = await database_sync_to_async(hooks.directory().greeting)(
+            self.code, self.player_id
+        )
+        await self.send(text_data=state)
         if private is not None:
             await self.send(text_data=private)
 
     async def disconnect(self, code: int) -> None:
+        resync.watcher().discard(self)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.counted:

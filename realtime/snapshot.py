@@ -22,6 +22,15 @@ Per player, on the Redis host that holds the player's group
   player stores it, in the same script; both servers send it to that
   player's sockets right after `session.state`.
 
+What Redis holds here is a cache of the database (lobby.outbox, lobby.relay):
+every text and digest is written with the seq (or, for the token hash, the
+session seq) it belongs to, newer-only, so a late or repeated write never
+replaces a newer one, and the relay can rebuild all of it after Redis comes
+back empty. `READY_KEY` on each Redis host says that this host's keys were
+rebuilt since the host started (its value is the host's `run_id`): while it
+is missing, a socket whose session hash is not found is told to retry (1013)
+instead of "no such game" (4004).
+
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
 game action that caused it. With a Sentinel host in CHANNEL_LAYERS the client
@@ -50,7 +59,7 @@ logger = logging.getLogger("realtime.snapshot")
 KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
-_STORE_STATE = """
+STORE_STATE = """
 local current = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if tonumber(ARGV[1]) > current then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -59,6 +68,32 @@ if tonumber(ARGV[1]) > current then
 end
 return 0
 """
+
+# The token hash, rewritten whole (DEL + HSET, one script) unless it holds a
+# newer version (`v`: the session seq of the write). ARGV: version, TTL, then
+# field/value pairs.
+_STORE_TOKENS = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
+if tonumber(ARGV[1]) < current then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# Raise a delivered-seq counter to ARGV[1] (never lower it). ARGV[2]: TTL.
+_RAISE = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# On every Redis host: present once this host's keys were rebuilt from the
+# database since it started; the value is the host's run_id (INFO server).
+READY_KEY = "partyhub:ready"
 
 _clients: dict[tuple, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -104,10 +139,19 @@ def client_for(code: str, group: str | None = None) -> redis.Redis:
 
 def client_for_key(name: str) -> redis.Redis:
     """A sync Redis client for the host channels_redis' hash places `name` on."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    hosts = decode_hosts(config.get("hosts"))
+    hosts = _hosts()
     index = _consistent_hash(name, len(hosts))
-    host = dict(hosts[index])
+    return _client(index, hosts[index])
+
+
+def _hosts() -> list:
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    return decode_hosts(config.get("hosts"))
+
+
+def _client(index: int, host) -> redis.Redis:
+    """The cached client of host number `index` of the channel layer."""
+    host = dict(host)
     key = (index, repr(sorted(host.items())))
     with _clients_lock:
         client = _clients.get(key)
@@ -136,19 +180,47 @@ def _new_client(host: dict) -> redis.Redis:
     return redis.Redis(**{**options, **host})
 
 
+def all_clients() -> list[redis.Redis]:
+    """A sync client per Redis host of the channel layer, in `hosts` order."""
+    return [_client(index, host) for index, host in enumerate(_hosts())]
+
+
 def register_session(code: str, host_digest: str) -> bool:
     """Store the host token's digest; False (logged) if Redis failed."""
     return _run(code, "register session", _hset, code, "host", host_digest)
 
 
-def register_player(code: str, token_digest: str, player_id: int) -> bool:
-    """Store a player token's digest -> player id; False (logged) on failure."""
-    return _run(code, "register player", _hset, code, f"p:{token_digest}", str(player_id))
+def store_tokens(code: str, version: int, tokens: dict) -> None:
+    """Rewrite the session's token hash from `tokens` = {"host": digest,
+    "players": {digest: player id}, "closed": bool} unless Redis holds a newer
+    `version` (the session seq it was written at). Raises redis.RedisError."""
+    fields = ["host", tokens["host"]]
+    for digest, player_id in tokens["players"].items():
+        fields += [f"p:{digest}", str(player_id)]
+    if tokens.get("closed"):
+        fields += ["closed", "1"]
+    client_for(code).eval(_STORE_TOKENS, 1, session_key(code), int(version), KEY_TTL, *fields)
 
 
-def unregister_player(code: str, token_digest: str) -> bool:
-    """Forget a player token (the player left); False (logged) on failure."""
-    return _run(code, "unregister player", _hdel, code, f"p:{token_digest}")
+def raise_counter(client: redis.Redis, key: str, seq: int) -> None:
+    """Raise a delivered-seq counter (the session's seq, a player's pseq) to
+    `seq`, never lowering it. Raises redis.RedisError."""
+    client.eval(_RAISE, 1, key, int(seq), KEY_TTL)
+
+
+def ready(client: redis.Redis) -> bool:
+    """Whether this host's keys were rebuilt since it started (READY_KEY
+    holds its current run_id). Raises redis.RedisError."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(READY_KEY)
+    pipe.info("server")
+    marker, info = pipe.execute()
+    return marker is not None and marker.decode() == str(info.get("run_id"))
+
+
+def mark_ready(client: redis.Redis) -> None:
+    """Record that this host's keys are rebuilt (no TTL). Raises redis.RedisError."""
+    client.set(READY_KEY, str(client.info("server").get("run_id")))
 
 
 def state_parts(payload: dict) -> tuple[str, str]:
@@ -178,10 +250,20 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     Used where the C layer is not (it stores it with the message). Raises
     redis.RedisError.
     """
-    head, tail = private_parts(payload)
+    store_private_text(code, player_id, pseq, *private_parts(payload))
+
+
+def store_private_text(code: str, player_id: int, pseq: int, head: str, tail: str) -> None:
+    """`store_private` for a text already split around its pseq. Raises redis.RedisError."""
     keys = private_key(code, player_id), private_seq_key(code, player_id)
     group = protocol.player_group_name(code, player_id)
     _store(client_for(code, group), keys, pseq, f"{head}{int(pseq)}{tail}")
+
+
+def store_state_text(code: str, seq: int, head: str, tail: str) -> None:
+    """`store_state` for a text already split around its seq. Raises redis.RedisError."""
+    keys = state_key(code), state_seq_key(code)
+    _store(client_for(code), keys, seq, f"{head}{int(seq)}{tail}")
 
 
 def read_private(code: str, player_id: int) -> str | None:
@@ -198,12 +280,8 @@ def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe.execute()
 
 
-def _hdel(client: redis.Redis, code: str, field: str) -> None:
-    client.hdel(session_key(code), field)
-
-
 def _store(client: redis.Redis, keys: tuple[str, str], seq: int, text: str) -> None:
-    client.eval(_STORE_STATE, 2, *keys, seq, text, KEY_TTL)
+    client.eval(STORE_STATE, 2, *keys, seq, text, KEY_TTL)
 
 
 def _run(code: str, what: str, func, *args) -> bool:
