@@ -135,7 +135,8 @@ class Relay:
                 snapshot.mark_ready(client)
             except redis.RedisError as exc:
                 logger.warning("could not mark a host ready (%s); retrying next turn", exc)
-        logger.warning(
+        logger.log(
+            logging.WARNING if count else logging.INFO,
             "Redis rebuilt from the database: %d session(s) in %.2f s",
             count,
             time.monotonic() - started,
