@@ -166,6 +166,7 @@ tick_cb(uv_timer_t *t)
         srv->next_refresh_ms = now + (uint64_t)srv->cfg.group_refresh * 1000u;
         ph_srv_redis_refresh(srv);
     }
+    ph_srv_redis_check_ready(srv);
 }
 
 /* Heartbeats: O(due) work (see heartbeat.h), so a short period is cheap. */
@@ -367,6 +368,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->session_key_prefix = "partyhub:session:";
     cfg->state_key_prefix = "partyhub:state:";
     cfg->private_key_prefix = "partyhub:private:";
+    cfg->ready_key = NULL;
     cfg->inbound_channel = "partyhub.inbound";
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
@@ -431,7 +433,8 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
     if (strlen(cfg->prefix) > 32 || strlen(cfg->inbound_channel) > 99
         || strlen(cfg->session_key_prefix) > 128
         || strlen(cfg->state_key_prefix) > 128
-        || strlen(cfg->private_key_prefix) > 128) {
+        || strlen(cfg->private_key_prefix) > 128
+        || (cfg->ready_key != NULL && strlen(cfg->ready_key) > 128)) {
         ph_srv_set_err(err, errlen, "prefix or channel name too long");
         return -1;
     }
@@ -611,6 +614,7 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         || own_string(srv, &srv->cfg.session_key_prefix) < 0
         || own_string(srv, &srv->cfg.state_key_prefix) < 0
         || own_string(srv, &srv->cfg.private_key_prefix) < 0
+        || own_string(srv, &srv->cfg.ready_key) < 0
         || own_string(srv, &srv->cfg.inbound_channel) < 0
         || own_string(srv, &srv->cfg.allowed_origins) < 0
         || own_string(srv, &srv->cfg.client_types) < 0

@@ -71,6 +71,9 @@ typedef struct ph_server_config {
     int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
     const char *session_key_prefix;  /* "partyhub:session:" */
     const char *state_key_prefix;    /* "partyhub:state:" */
+    const char *ready_key;           /* "partyhub:ready" on every shard once
+                                      * Django rebuilt its keys; NULL: not
+                                      * used (no 1013 for unknown codes) */
     const char *private_key_prefix;  /* "partyhub:private:", then
                                       * "<code>:<player id>": a player's
                                       * player.state text */

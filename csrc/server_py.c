@@ -198,12 +198,12 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "group_expiry", "group_refresh", "backlog", "rx_buffer",
         "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
         "max_conns_per_ip", "max_connections", "trusted_proxies",
-        "private_key_prefix", NULL
+        "private_key_prefix", "ready_key", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
     PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
-    PyObject *pvkey = NULL;
+    PyObject *pvkey = NULL, *rdkey = NULL;
     PyObject *hosts = NULL;
     ph_redis_host *redis_hosts = NULL;
     Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
@@ -223,7 +223,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
     stop_grace = (double)cfg.stop_grace_ms / 1000.0;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOO",
+            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOOO",
             kwlist,
             &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
             &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
@@ -233,7 +233,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
             &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
             &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
-            &proxies, &pvkey)) {
+            &proxies, &pvkey, &rdkey)) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -244,6 +244,7 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
         || opt_str(pvkey, &cfg.private_key_prefix) < 0
+        || opt_str(rdkey, &cfg.ready_key) < 0
         || opt_str(inbound, &cfg.inbound_channel) < 0
         || opt_str(proxies, &cfg.trusted_proxies) < 0) {
         return NULL;

@@ -137,6 +137,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "session_key_prefix": snapshot.session_key(""),
         "state_key_prefix": snapshot.state_key(""),
         "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
+        "ready_key": snapshot.READY_KEY,
         "log_level": log_level(),
     }
     for name in DEFAULTS:
