@@ -6,6 +6,7 @@ code. Bad input never closes the socket; it gets an `error` message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from urllib.parse import parse_qs
@@ -23,6 +24,34 @@ class GameConsumer(AsyncWebsocketConsumer):
     """One player's or the host's socket in one game."""
 
     live_connections = 0  # per process, for the connect/disconnect log lines
+
+    # channels' consumer loop awaits `self.channel_receive`, the layer's
+    # receive, and dies with the socket (1011) when Redis goes away. It gets
+    # `receive_surviving` instead, which waits for Redis to come back; the
+    # memberships and the state come back with realtime.resync.
+    @property
+    def channel_receive(self):
+        return self.receive_surviving
+
+    @channel_receive.setter
+    def channel_receive(self, layer_receive) -> None:
+        self.layer_receive = layer_receive
+
+    async def receive_surviving(self) -> dict:
+        """The channel layer's next message for this socket, across Redis outages."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.layer_receive()
+            except (OSError, ConnectionError) as exc:
+                problem = exc
+            except Exception as exc:  # redis-py raises its own RedisError tree
+                if not type(exc).__module__.startswith("redis"):
+                    raise
+                problem = exc
+            logger.debug("session %s: channel layer down (%s): waiting", self.code, problem)
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
 
     async def connect(self) -> None:
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()

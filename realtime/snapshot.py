@@ -27,9 +27,9 @@ every text and digest is written with the seq (or, for the token hash, the
 session seq) it belongs to, newer-only, so a late or repeated write never
 replaces a newer one, and the relay can rebuild all of it after Redis comes
 back empty. `READY_KEY` on each Redis host says that this host's keys were
-rebuilt since the host started (its value is the host's `run_id`): while it
-is missing, a socket whose session hash is not found is told to retry (1013)
-instead of "no such game" (4004).
+rebuilt since the host started (its value: the host's `run_id` and a part
+new at each rebuild): while it is missing, a socket whose session hash is
+not found is told to retry (1013) instead of "no such game" (4004).
 
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
@@ -42,6 +42,7 @@ as long as the C layer waits for a failover (realtime.redis_sentinel).
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 
 import redis
@@ -215,12 +216,16 @@ def ready(client: redis.Redis) -> bool:
     pipe.get(READY_KEY)
     pipe.info("server")
     marker, info = pipe.execute()
-    return marker is not None and marker.decode() == str(info.get("run_id"))
+    return marker is not None and marker.decode().split(":")[0] == str(info.get("run_id"))
 
 
 def mark_ready(client: redis.Redis) -> None:
-    """Record that this host's keys are rebuilt (no TTL). Raises redis.RedisError."""
-    client.set(READY_KEY, str(client.info("server").get("run_id")))
+    """Record that this host's keys are rebuilt (no TTL): its run_id and a
+    random part, new at every rebuild, so the WebSocket servers, which watch
+    the value, notice a rebuild even if they missed the key's absence.
+    Raises redis.RedisError."""
+    run_id = client.info("server").get("run_id")
+    client.set(READY_KEY, f"{run_id}:{secrets.token_hex(4)}")
 
 
 def state_parts(payload: dict) -> tuple[str, str]:
