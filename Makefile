@@ -14,17 +14,21 @@ STAMP := $(VENV)/.partyhub-installed
 # uthash) and the tools to build and check it (clang and its runtime for
 # the libFuzzer targets, mk/fuzz.mk); Chromium for the browser tests; nginx
 # (the shipped deploy/nginx.conf runs in front of the servers in the proxy
-# tests) and OpenSSL (libcrypto for the C code, and the test certificate).
+# tests) and OpenSSL (libcrypto for the C code, and the test certificate);
+# gettext (msgfmt: `make setup` compiles the translations) and a colour emoji
+# font (the reaction bar in the test browser); ICU and g++ for PyICU
+# (lobby.text: names people can tell apart).
 APT_PACKAGES := redis-server redis-tools redis-sentinel gcc make pkg-config python3-dev \
 	libwebsockets-dev libwebsockets-evlib-uv libhiredis-dev libuv1-dev \
 	libmsgpack-dev libcjson-dev uthash-dev clang libclang-rt-14-dev chromium \
-	nginx openssl libssl-dev
+	nginx openssl libssl-dev gettext fonts-noto-color-emoji \
+	libicu-dev g++
 
-.PHONY: all setup system-deps venv run test test-python test-smoke lint clean
+.PHONY: all setup system-deps venv messages run test test-python test-smoke lint clean
 
 all: setup
 
-setup: system-deps venv
+setup: system-deps venv messages
 
 # Install missing Debian packages (root, or sudo when available).
 system-deps:
@@ -38,12 +42,17 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*/*.c csrc/*/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing partyhub into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
+
+# The translations (each app's locale/*/LC_MESSAGES/*.po) compiled to the .mo
+# files Django reads; the .mo files are build outputs, never committed.
+messages: venv
+	@$(PY) manage.py compilemessages --ignore=.venv --ignore=build -v0
 
 run: setup
 	@$(PY) manage.py migrate --noinput -v0
@@ -58,7 +67,7 @@ lint: venv
 # The whole Django suite against the normal build (`make test` runs it under
 # ASan instead, below).
 test-python: setup
-	@$(PY) manage.py test
+	@$(PY) manage.py test --parallel $(TEST_PARALLEL)
 
 # `make test` runs the whole Django suite once, under the ASan+UBSan build
 # of the extension (`asan`, mk/c.mk: it rebuilds the normal one after), then

@@ -1,7 +1,9 @@
 """Build the partyhub C extension ``realtime._sidecar``.
 
 Metadata lives in pyproject.toml; this file only declares the Extension.
-Every ``csrc/*.c`` is compiled (a glob, so files added later build too).
+Every ``csrc/<program>/*.c`` is compiled (a glob, so files added later build
+too): ``common`` (shared by both programs), ``layer`` (the channel layer the
+views use) and ``sidecar`` (the WebSocket server); see csrc/README.md.
 
 Environment:
   PARTYHUB_STRICT=1 or CI   add -Werror
@@ -25,6 +27,8 @@ PKG_CONFIG = (
     ("libuv",),
     ("libcjson",),
     ("zlib",),
+    # SHA-256 and constant-time compare of session tokens (conn_auth.c).
+    ("libcrypto",),
 )
 
 
@@ -67,12 +71,24 @@ def _flags():
 
 _cflags, _ldflags = _flags()
 
+# csrc/ by program; each directory is on the include path, so a file includes
+# a header by its name alone ("chash.h").
+CSRC_DIRS = ("csrc/common", "csrc/layer", "csrc/sidecar")
+_stray = sorted(glob.glob("csrc/*.[ch]"))
+if _stray:
+    # A file merged in from before the split would silently not be built.
+    raise SystemExit(
+        f"{', '.join(_stray)}: csrc/ is laid out by program; move each file "
+        "into csrc/common/, csrc/layer/ or csrc/sidecar/ (csrc/README.md)"
+    )
+
 setup(
     ext_modules=[
         Extension(
             "realtime._sidecar",
-            sources=sorted(glob.glob("csrc/*.c")),
-            depends=sorted(glob.glob("csrc/*.h")),
+            sources=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.c")),
+            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")),
+            include_dirs=list(CSRC_DIRS),
             extra_compile_args=_cflags,
             extra_link_args=_ldflags,
         )

@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 from django.utils.translation import ngettext
 
-from realtime import snapshot
+from realtime import keys, snapshot
 
 logger = logging.getLogger("accounts.throttle")
 
@@ -32,7 +32,7 @@ def key(username: str) -> str:
     """The count's key (usernames compared as Django's ModelBackend does not:
     case and spaces folded, so "Ana" and " ana" share one count)."""
     digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    return f"partyhub:login:user:{digest}"
+    return f"{keys.KEY_LOGIN_USER}{digest}"
 
 
 def wait_seconds(username: str) -> int:

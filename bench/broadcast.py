@@ -32,7 +32,6 @@ capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import platform
 import random
@@ -52,7 +51,6 @@ from partyhub.redisproc import RedisServer  # noqa: E402
 BATCH = 50  # calls between (untimed) clean-ups
 ROUNDS = 5  # interleaved rounds per path and cell
 ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
-RS_GROUP_SEND = 1  # csrc/rscripts.h rs_script
 PATHS = (
     ("c", "C `sync_broadcast_phase_event`"),
     ("script", "redis-py + registered script"),
@@ -78,14 +76,11 @@ def setup_django(port: int) -> None:
     }
 
 
-def lua_source(script: int) -> str:
+def lua_source(name: str) -> str:
     """The C layer's Lua script, from the built extension (one source)."""
     from realtime import _sidecar
 
-    rs_source = ctypes.CDLL(_sidecar.__file__).rs_source
-    rs_source.argtypes = [ctypes.c_int]
-    rs_source.restype = ctypes.c_char_p
-    return rs_source(script).decode()
+    return _sidecar.LUA_SCRIPTS[name]
 
 
 class ScriptPeer:
@@ -97,7 +92,7 @@ class ScriptPeer:
 
         self.packb = msgpack.packb
         self.client = redis.Redis(connection_pool=redis.ConnectionPool(port=port))
-        self.script = self.client.register_script(lua_source(RS_GROUP_SEND))
+        self.script = self.client.register_script(lua_source("group_send"))
         self.prefix = config.get("prefix", "asgi")
         self.fixed = [
             str(config.get("group_expiry", 86400)),
@@ -108,7 +103,7 @@ class ScriptPeer:
 
     def send(self, code: str, event_type: str, payload: dict) -> int:
         """The same steps as realtime.broadcast's C path, in Python."""
-        from realtime import protocol
+        from realtime import keys, protocol
         from realtime.broadcast import SEQ_TTL
 
         head, tail = protocol.encode_event_parts(event_type, payload)
@@ -118,9 +113,9 @@ class ScriptPeer:
         before_seq = b"\x84" + packb("type") + packb(protocol.GROUP_EVENT_TYPE) + packb("seq")
         segments = ["b", before_seq, "i", "b", packb("text"), "t", head, tail, "b", b""]
         rnd = random.getrandbits(96).to_bytes(12, "big")
-        keys = [f"{self.prefix}:group:{protocol.group_name(code)}", protocol.seq_key(code)]
+        names = [f"{self.prefix}:group:{keys.group_name(code)}", keys.seq_key(code)]
         args = [*self.fixed, rnd, self.capacity, SEQ_TTL, 0, len(segments) - 5, *segments]
-        return int(self.script(keys=keys, args=args)[0])
+        return int(self.script(keys=names, args=args)[0])
 
 
 def members(n: int, keys: int) -> list[str]:
@@ -255,8 +250,8 @@ def main() -> None:
         from channels.layers import get_channel_layer
         from django.conf import settings
 
+        from realtime import keys, protocol
         from realtime import layer as layer_mod
-        from realtime import protocol
         from realtime.broadcast import sync_broadcast_phase_event
 
         if layer_mod.get_layer() is None:
@@ -269,7 +264,7 @@ def main() -> None:
         rows = []
         for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
-            group = protocol.group_name(code)
+            group = keys.group_name(code)
             names = members(n_members, n_keys)
             fast = layer_mod.get_layer()
             for name in names:

@@ -22,8 +22,23 @@ PEER_NAMES = {
     "daphne": "Daphne + GameConsumer",
     "uvicorn": "uvicorn + GameConsumer",
     "raw": "raw C write() baseline",
+    "uws": "uWebSockets (socketify), events from Redis",
+    "uws-local": "uWebSockets (socketify), own publish",
+    "ws": "Node ws, events from Redis",
+    "ws-local": "Node ws, own publish",
 }
-COLORS = {"sidecar": "#1f77b4", "daphne": "#d62728", "uvicorn": "#ff7f0e", "raw": "#7f7f7f"}
+COLORS = {
+    "sidecar": "#1f77b4",
+    "daphne": "#d62728",
+    "uvicorn": "#ff7f0e",
+    "raw": "#7f7f7f",
+    "uws": "#2ca02c",
+    "uws-local": "#98df8a",
+    "ws": "#9467bd",
+    "ws-local": "#c5b0d5",
+}
+# issue 20: the peers the sidecar is held against, fed from Redis as it is.
+BEST_PEERS = (("uws", "uWebSockets"), ("ws", "Node ws"))
 
 
 def _get(entry: dict[str, Any], mode: str, key: str, sub: str | None = None):
@@ -50,6 +65,56 @@ def _ratio(a, b) -> str:
 
 def fanout_index(res: dict) -> dict[tuple[int, str], dict]:
     return {(e["n"], e["peer"]): e for e in res["scenarios"].get("fanout", [])}
+
+
+def cpu_per_delivery(run: dict[str, Any] | None) -> float | None:
+    """Server CPU microseconds per delivered frame (None when nothing arrived)."""
+    if not run or not run.get("deliveries"):
+        return None
+    return 1e6 * run["server_cpu_s"] / run["deliveries"]
+
+
+def peer_targets(res: dict) -> list[tuple[str, str, str]]:
+    """issue 20: the sidecar against uWebSockets and Node ws, both fed from
+    Redis like it, at every fan-out size of the run: server CPU per delivery
+    at the fastest rate, p99 at the fixed rate, and deliveries/s."""
+    fo = fanout_index(res)
+    rows = []
+    for peer, name in BEST_PEERS:
+        for n in sorted({n for n, p in fo if p == peer}):
+            side, other = fo.get((n, "sidecar")), fo.get((n, peer))
+            if not side or not other:
+                continue
+            a, b = cpu_per_delivery(side.get("max")), cpu_per_delivery(other.get("max"))
+            if a and b:
+                rows.append(
+                    (
+                        f"server CPU per delivery ≤ {name} at {n:,} (max rate)",
+                        f"{a:.2f} vs {b:.2f} µs = {a / b:.2f}×",
+                        "yes" if a <= b else "no",
+                    )
+                )
+            a = _get(side, "fixed", "latency_us", "p99_us")
+            b = _get(other, "fixed", "latency_us", "p99_us")
+            if a and b:
+                rows.append(
+                    (
+                        f"p99 ≤ {name} at {n:,} (fixed rate)",
+                        f"{a / 1e3:.2f} vs {b / 1e3:.2f} ms = {a / b:.2f}×",
+                        "yes" if a <= b else "no",
+                    )
+                )
+            a = _get(side, "max", "deliveries_per_s")
+            b = _get(other, "max", "deliveries_per_s")
+            if a and b:
+                rows.append(
+                    (
+                        f"deliveries/s ≥ {name} at {n:,} (max rate)",
+                        f"{a:,.0f} vs {b:,.0f}/s = {a / b:.2f}×",
+                        "yes" if a >= b else "no",
+                    )
+                )
+    return rows
 
 
 def lost_cell(run: dict[str, Any]) -> str:
@@ -192,6 +257,7 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
             "no" if side_losses else "yes",
         )
     )
+    rows += peer_targets(res)
     other = [x for x in losses if " sidecar " not in x]
     if other:
         rows.append(("(other peers, for the record)", "; ".join(other)[:400], "—"))
@@ -240,8 +306,8 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
             "### 1. Fan-out: one game, N clients",
             "",
             "| N | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost | reordered "
-            "| server CPU % | sidecar ÷ peer | note |",
-            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| server CPU % | CPU µs / delivery | sidecar ÷ peer | note |",
+            "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for e in fo:
             for mode in ("max", "fixed"):
@@ -251,7 +317,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     if mode == "max":
                         out.append(
                             f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | — | — | — | — | — "
-                            f"| — | — | — | — | {status_of(e) or 'not run'} |"
+                            f"| — | — | — | — | — | {status_of(e) or 'not run'} |"
                         )
                     continue
                 side = idx.get((e["n"], "sidecar"))
@@ -262,7 +328,8 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"| {e['n']:,} | {PEER_NAMES[e['peer']]} | {label} | "
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
-                    f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | {ratio} | "
+                    f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | "
+                    f"{_fmt(cpu_per_delivery(run), 2)} | {ratio} | "
                     f"{status_of(e) if mode == 'max' else ''} |"
                 )
         out.append("")
@@ -272,8 +339,8 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
             "### 2. Many rooms: events to random games",
             "",
             "| games × players | peer | mode | deliveries/s | p50 ms | p99 ms | max ms | lost "
-            "| reordered | server CPU % | note |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| reordered | server CPU % | CPU µs / delivery | note |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for e in rooms:
             for mode in ("fixed", "max"):
@@ -282,7 +349,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     if mode == "fixed":
                         out.append(
                             f"| {e.get('games')} × 10 | {PEER_NAMES[e['peer']]} | — | — | — "
-                            f"| — | — | — | — | — | {status_of(e) or 'not run'} |"
+                            f"| — | — | — | — | — | — | {status_of(e) or 'not run'} |"
                         )
                     continue
                 label = "max" if mode == "max" else f"{run['rate']:g} ev/s"
@@ -292,6 +359,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                     f"{_fmt(run['deliveries_per_s'])} | {_fmt(lat['p50_us'], 2, 1e3)} | "
                     f"{_fmt(lat['p99_us'], 2, 1e3)} | {_fmt(lat['max_us'], 1, 1e3)} | "
                     f"{lost_cell(run)} | {run['reordered']} | {run['server_cpu_pct']} | "
+                    f"{_fmt(cpu_per_delivery(run), 2)} | "
                     f"{status_of(e) if mode == 'fixed' else ''} |"
                 )
         out.append("")

@@ -75,7 +75,13 @@ from bench.common import (  # noqa: E402
 )
 from partyhub.redisproc import RedisServer, free_port  # noqa: E402
 
-PEERS = ("sidecar", "daphne", "uvicorn", "raw")
+PEERS = ("sidecar", "daphne", "uvicorn", "raw", "uws", "uws-local", "ws", "ws-local")
+# Peers that publish their own events (stdin `run`, rawserver's command):
+# no Redis, no broadcaster.
+LOCAL_PEERS = frozenset({"raw", "uws-local", "ws-local"})
+# bench/peers/: uWebSockets through socketify and Node's ws (issue 20); the
+# "-local" twin is the same server publishing in process.
+PEER_SCRIPTS = {"uws": BENCH / "peers" / "uws_peer.py", "ws": BENCH / "peers" / "ws_peer.js"}
 SCENARIOS = ("fanout", "rooms", "idle", "scale", "broadcast", "drain")
 
 # Sizes per profile. "full" is the recorded run (quiet machine, < 15 min),
@@ -309,6 +315,17 @@ class Run:
             )
             hello = child.expect("hello", 10)
             return child, int(hello["port"])
+        elif peer.split("-")[0] in PEER_SCRIPTS:
+            base = peer.split("-")[0]
+            script = PEER_SCRIPTS[base]
+            cmd = [PY if base == "uws" else "node", str(script), "--port", str(port)]
+            cmd += ["--shm", str(shm), "--ping", hb]
+            if peer not in LOCAL_PEERS:
+                cmd += ["--redis-port", str(self.redis.port)]
+            child = Child(peer, cmd, env=self.env, json_io=True, log_path=logp)
+            hello = child.expect("hello", 30)
+            self.wait_listening(child, int(hello["port"]), False)
+            return child, int(hello["port"])
         else:
             raise BenchError(f"unknown peer {peer}")
         self.wait_listening(child, port, peer == "sidecar")
@@ -406,7 +423,7 @@ class Run:
         cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
         rcpu0 = proc_cpu_s(self.redis.process.pid)
         timeout = self.prof["run_timeout"]
-        if peer == "raw":
+        if peer in LOCAL_PEERS:
             which = "*" if random_games else codes[0]
             done = server.call(
                 f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done", timeout + 30
@@ -531,7 +548,7 @@ def with_peer(run: Run, peer: str, n: int, spec: Path, label: str, body) -> dict
     except BenchError as exc:
         entry["reached"] = False
         entry["failure"] = f"harness: {exc}"
-        log(f"  {label}: FAILED: {exc}")
+        log(f"  {label}: FAILED: {exc}; {peer} log: {run.tail(peer, 600)!r}")
     finally:
         if lg is not None:
             lg.stop()
@@ -598,8 +615,8 @@ def scenario_rooms(run: Run, peers: list[str]) -> list[dict[str, Any]]:
             count = max(1, int(rate * prof["rooms_seconds"]))
             r = run.broadcast(peer, server, lg, codes, sizes, count, rate, True, shm)
             r["rate"] = rate
-            if peer == "raw":
-                r["note"] = "raw picks its random games with its own generator"
+            if peer in LOCAL_PEERS:
+                r["note"] = f"{peer} picks its random games with its own generator"
             entry["fixed"] = r
             log(f"  {label} fixed {rate:g}/s: {describe(r)}")
             r = run.broadcast(
@@ -1057,7 +1074,7 @@ def main() -> int:
             prof["drain_clients"] // 10 if "drain" in scenarios else 1,
         )
         run.setup_games(need_games)
-        if {"fanout", "rooms"} & set(scenarios) and set(peers) - {"raw"}:
+        if {"fanout", "rooms"} & set(scenarios) and set(peers) - LOCAL_PEERS:
             run.start_broadcaster()
             results["broadcast_path"] = run.broadcast_path
         sc = results["scenarios"]
@@ -1066,7 +1083,8 @@ def main() -> int:
         if "rooms" in scenarios:
             sc["rooms"] = scenario_rooms(run, peers)
         if "idle" in scenarios:
-            sc["idle"] = scenario_idle(run, [p for p in peers if p != "raw"])
+            # The "-local" peers are the same servers as uws and ws.
+            sc["idle"] = scenario_idle(run, [p for p in peers if p not in LOCAL_PEERS])
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
         if "drain" in scenarios and "sidecar" in peers:

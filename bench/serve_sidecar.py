@@ -7,8 +7,9 @@ the channel layer's Redis and prefix, ALLOWED_HOSTS as Origin allowlist, the
 PARTYHUB_SIDECAR defaults) with the bind address and heartbeat interval
 overridden. Uses `realtime._sidecar.Server`; on a branch where module.c does
 not register it yet, the stand-in module `_sidecar_server_test` that
-mk/sidecar.mk builds into build/sidecar/ (same csrc/server_py.c binding). serve() runs in a worker
-thread with the GIL released; SIGTERM/SIGINT call stop(). Prints one JSON
+mk/sidecar.mk builds into build/sidecar/ (same csrc/sidecar/server_py.c
+binding). serve() runs in a worker thread with the GIL released;
+SIGTERM/SIGINT call stop(). Prints one JSON
 line {"ev": "hello", "port": ..., "binding": ...} once listening and Redis
 is up; C log lines go to stderr.
 """

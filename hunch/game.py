@@ -10,6 +10,9 @@ settings table.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
+
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
 from lobby.driver import PLAYER, Action, Award, GameDriver, Pages, Phase
@@ -111,7 +114,7 @@ def guessed(session: GameSession) -> list[int]:
 class HunchDriver(GameDriver):
     name = "hunch"
     title = "Hunch"
-    pitch = "Everyone holds a secret number: guess the total of them all."
+    pitch = _("Everyone holds a secret number: guess the total of them all.")
     min_players = 2
     max_players = 10
     settings = SETTINGS
@@ -125,8 +128,16 @@ class HunchDriver(GameDriver):
     }
     private_events = {SECRET: ("round", "secret")}
     awards = (
-        Award("closest", "Sharpest hunch", "Closest to the total the most rounds."),
-        Award("bullseye", "Bullseye", "Guessed the exact total the most often."),
+        Award(
+            "closest",
+            gettext_noop("Sharpest hunch"),
+            gettext_noop("Closest to the total the most rounds."),
+        ),
+        Award(
+            "bullseye",
+            gettext_noop("Bullseye"),
+            gettext_noop("Guessed the exact total the most often."),
+        ),
         CROWD_FAVOURITE,
     )
     pages = Pages(host="hunch/host.html", play="hunch/play.html")

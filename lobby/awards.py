@@ -11,11 +11,15 @@ Ties: every player with the top count wins, listed in join order; a count of
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from .driver import Award, GameDriver
 from .models import GameSession
 
 CROWD_FAVOURITE = Award(
-    "crowd_favourite", "Crowd favourite", "Most reactions received from the other players."
+    "crowd_favourite",
+    gettext_noop("Crowd favourite"),
+    gettext_noop("Most reactions received from the other players."),
 )
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from . import rules
+
 # Phases every game has (lobby.driver adds the game's own in between).
 LOBBY = "lobby"
 SCOREBOARD = "scoreboard"
@@ -74,8 +76,10 @@ class PlayerQuerySet(models.QuerySet):
 
 class Player(models.Model):
     session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="players")
-    name = models.CharField(max_length=20)
-    name_key = models.CharField(max_length=20)
+    # lobby.text: NFKC, checked, at most rules.NAME_MAX user-perceived characters.
+    name = models.CharField(max_length=rules.NAME.max_code_points)
+    # Its confusable skeleton (lobby.text.confusable_key), unique per session.
+    name_key = models.CharField(max_length=rules.NAME_KEY_MAX)
     token_digest = models.CharField(max_length=64, db_index=True)
     score = models.IntegerField(default=0)
     reactions_received = models.PositiveIntegerField(default=0)

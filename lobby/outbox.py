@@ -15,7 +15,7 @@ whatever Redis loses.
 
 from __future__ import annotations
 
-from realtime import protocol, snapshot
+from realtime import protocol
 
 from . import registry, services
 from .context import Outcome
@@ -55,8 +55,8 @@ def record(session: GameSession, outcome: Outcome) -> list[OutboxEvent]:
                 session=session, seq=session.seq, event_type=event.type, head=head, tail=tail
             )
             if index == last_public:
-                row.state_head, row.state_tail = snapshot.state_parts(
-                    services.session_state(session)
+                row.state_head, row.state_tail = protocol.encode_event_parts(
+                    protocol.SESSION_STATE, services.session_state(session)
                 )
             rows.append(row)
             continue
@@ -82,7 +82,9 @@ def record(session: GameSession, outcome: Outcome) -> list[OutboxEvent]:
             tail=tail,
         )
         if private is not None:
-            row.state_head, row.state_tail = snapshot.private_parts(private)
+            row.state_head, row.state_tail = protocol.encode_private_parts(
+                protocol.PLAYER_STATE, private
+            )
         rows.append(row)
     for player in recipients.values():
         Player.objects.filter(id=player.id).update(pseq=player.pseq)
@@ -99,7 +101,9 @@ def record(session: GameSession, outcome: Outcome) -> list[OutboxEvent]:
 def record_created(session: GameSession) -> list[OutboxEvent]:
     """A new session's row (in its transaction): the host token's digest and
     the first state (seq 0), so sockets can connect."""
-    head, tail = snapshot.state_parts(services.session_state(session))
+    head, tail = protocol.encode_event_parts(
+        protocol.SESSION_STATE, services.session_state(session)
+    )
     row = OutboxEvent(session=session, seq=0, state_head=head, state_tail=tail)
     row.tokens = tokens(session)
     return OutboxEvent.objects.bulk_create([row])

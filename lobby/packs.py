@@ -31,8 +31,10 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import registry
+from . import text as user_text
 from .driver import PACK, PACKS, GameDriver, Packs
 from .errors import GameError, bad_request
 from .models import GameSession, Pack
@@ -62,7 +64,9 @@ class PackError(GameError):
 
 def problem_text(problem: dict) -> str:
     return (
-        f"line {problem['line']}: {problem['message']}" if problem["line"] else problem["message"]
+        _("line %(line)s: %(problem)s") % {"line": problem["line"], "problem": problem["message"]}
+        if problem["line"]
+        else problem["message"]
     )
 
 
@@ -94,7 +98,8 @@ def read(
 
 def too_large() -> GameError:
     limit = settings.PARTYHUB_PACK_MAX_BYTES
-    return GameError(413, "PACK_TOO_LARGE", f"A pack file has at most {limit // 1024} KiB.")
+    message = _("A pack file has at most %(kib)s KiB.") % {"kib": limit // 1024}
+    return GameError(413, "PACK_TOO_LARGE", message)
 
 
 def file_format(filename: str, text: str) -> str:
@@ -123,32 +128,38 @@ def _csv_rows(kind: Packs, text: str) -> Iterator[Row]:
     try:
         header = next(reader, None)
         if header is None:
-            raise PackError("The file is empty.", [])
+            raise PackError(_("The file is empty."), [])
         names = [cell.strip().casefold() for cell in header]
         known = [c.name for c in kind.columns]
         for name in names:
             if name not in known:
-                message = f"unknown column {name!r} (the columns: {', '.join(known)})"
+                message = _("unknown column %(name)s (the columns: %(known)s)") % {
+                    "name": repr(name),
+                    "known": ", ".join(known),
+                }
                 problems.append({"line": 1, "message": message})
         for column in kind.columns:
             if column.required and column.name not in names:
-                problems.append({"line": 1, "message": f"the column {column.name!r} is missing"})
+                message = _("the column %(name)s is missing") % {"name": repr(column.name)}
+                problems.append({"line": 1, "message": message})
         if len(set(names)) != len(names):
-            problems.append({"line": 1, "message": "a column is named twice"})
+            problems.append({"line": 1, "message": _("a column is named twice")})
         if problems:
-            raise PackError("The first row must name the columns.", problems)
+            raise PackError(_("The first row must name the columns."), problems)
         end = reader.line_num
         for cells in reader:
             start, end = end + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are allowed anywhere
             if len(cells) > len(names):
-                yield Row(start, f"has {len(cells)} cells but there are {len(names)} columns")
+                message = _("has %(cells)s cells but there are %(columns)s columns")
+                yield Row(start, message % {"cells": len(cells), "columns": len(names)})
                 continue
             yield Row(start, dict(zip(names, cells, strict=False)))
     except csv.Error as exc:
-        problem = {"line": reader.line_num, "message": f"not valid CSV ({exc})"}
-        raise PackError("The file is not valid CSV.", [problem]) from None
+        message = _("not valid CSV (%(error)s)") % {"error": exc}
+        problem = {"line": reader.line_num, "message": message}
+        raise PackError(_("The file is not valid CSV."), [problem]) from None
 
 
 class _Object(dict):
@@ -186,23 +197,24 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
     try:
         data = _LineDecoder(text).decode(text)
     except json.JSONDecodeError as exc:
-        problem = {"line": exc.lineno, "message": f"not valid JSON ({exc.msg})"}
-        raise PackError("The file is not valid JSON.", [problem]) from None
+        message = _("not valid JSON (%(error)s)") % {"error": exc.msg}
+        problem = {"line": exc.lineno, "message": message}
+        raise PackError(_("The file is not valid JSON."), [problem]) from None
     except RecursionError:
         raise PackError(
-            "The file is not valid JSON.", [{"line": 0, "message": "nested too deeply"}]
+            _("The file is not valid JSON."), [{"line": 0, "message": _("nested too deeply")}]
         ) from None
     name = None
     if isinstance(data, dict) and isinstance(data.get(kind.items_key), list):
         name = data.get("name") if isinstance(data.get("name"), str) else None
         data = data[kind.items_key]
     if not isinstance(data, list):
-        shape = f'a list of objects, or {{"name": ..., "{kind.items_key}": [...]}}'
-        raise PackError(f"A JSON pack file is {shape}.", [])
+        shape = _('A JSON pack file is a list of objects, or {"name": ..., "%(key)s": [...]}.')
+        raise PackError(shape % {"key": kind.items_key}, [])
     rows, line = [], 1
     for item in data:
         line = getattr(item, "line", line)
-        rows.append(Row(line, item if isinstance(item, dict) else "is not an object"))
+        rows.append(Row(line, item if isinstance(item, dict) else _("is not an object")))
     return name, rows
 
 
@@ -210,8 +222,8 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
 
 
 def clean_text(text: str) -> str:
-    """Text as stored and shown: trimmed, inner spaces squeezed."""
-    return " ".join(text.split())
+    """Text as stored and shown: NFKC, trimmed, inner spaces squeezed (lobby.text)."""
+    return user_text.normalise(text)
 
 
 def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[dict]:
@@ -222,29 +234,38 @@ def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[di
     first = kind.columns[0].name
     for row in rows:
         if isinstance(row.fields, str):
-            problems.append({"line": row.line, "message": f"this {kind.item_label} {row.fields}"})
+            message = _("this %(item)s %(problem)s") % {
+                "item": kind.item_label,
+                "problem": row.fields,
+            }
+            problems.append({"line": row.line, "message": message})
             continue
         item, row_problems = _clean_row(kind, row.fields)
         if isinstance(item.get(first), str) and item[first]:
             key = kind.key(item[first])
             if key in seen:
-                message = f"the same {kind.item_label} as line {seen[key]}: {item[first]!r}"
+                message = _("the same %(item)s as line %(line)s: %(text)s") % {
+                    "item": kind.item_label,
+                    "line": seen[key],
+                    "text": repr(item[first]),
+                }
                 row_problems.append(message)
             seen.setdefault(key, row.line)
         problems += [{"line": row.line, "message": m} for m in row_problems]
         items.append(item)
     if most is not None and len(rows) > most:
-        problems.append({"line": 0, "message": f"at most {most} {kind.item_label}s per pack"})
+        message = _("at most %(most)s %(item)ss per pack") % {"most": most, "item": kind.item_label}
+        problems.append({"line": 0, "message": message})
     if len(rows) < kind.min_items:
-        problems.append(
-            {
-                "line": 0,
-                "message": f"a {kind.label} needs at least {kind.min_items} {kind.item_label}(s)",
-            }
-        )
+        message = _("a %(pack)s needs at least %(n)s %(item)s(s)") % {
+            "pack": kind.label,
+            "n": kind.min_items,
+            "item": kind.item_label,
+        }
+        problems.append({"line": 0, "message": message})
     if problems:
-        count = len(problems)
-        raise PackError(f"{count} problem(s) in the file: nothing was saved.", problems)
+        message = _("%(count)s problem(s) in the file: nothing was saved.")
+        raise PackError(message % {"count": len(problems)}, problems)
     return items
 
 
@@ -254,7 +275,7 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
     known = {c.name for c in kind.columns}
     for key in fields:
         if key not in known:
-            problems.append(f"unknown field {str(key)[:40]!r}")
+            problems.append(_("unknown field %(name)s") % {"name": repr(str(key)[:40])})
     for column in kind.columns:
         raw = fields.get(column.name)
         if column.many:
@@ -262,26 +283,43 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
             if raw is None:
                 values = []
             if not isinstance(values, list) or not all(_is_text(v) for v in values):
-                problems.append(f"{column.name!r} must be a list of texts")
+                problems.append(
+                    _("%(column)s must be a list of texts") % {"column": repr(column.name)}
+                )
                 continue
             texts = [clean_text(str(v)) for v in values if clean_text(str(v))]
+            odd = [why for why in map(user_text.problem, texts) if why is not None]
             if column.required and not texts:
-                problems.append(f"{column.name!r} needs at least one entry")
+                problems.append(
+                    _("%(column)s needs at least one entry") % {"column": repr(column.name)}
+                )
+            if odd:
+                problems.append(f"{column.name!r}: an entry {odd[0]}")
             long = [t for t in texts if len(t) > column.max_length]
             if long:
+                message = _("%(column)s: %(text)s is longer than %(max)s")
                 problems.append(
-                    f"{column.name!r}: {long[0][:40]!r} is longer than {column.max_length}"
+                    message
+                    % {
+                        "column": repr(column.name),
+                        "text": repr(long[0][:40]),
+                        "max": column.max_length,
+                    }
                 )
             item[column.name] = texts
             continue
         if raw is not None and not _is_text(raw):
-            problems.append(f"{column.name!r} must be text")
+            problems.append(_("%(column)s must be text") % {"column": repr(column.name)})
             continue
         text = clean_text(str(raw)) if raw is not None else ""
+        why = user_text.problem(text) if text else None
         if column.required and not text:
-            problems.append(f"{column.name!r} is missing")
+            problems.append(_("%(column)s is missing") % {"column": repr(column.name)})
+        elif why is not None:
+            problems.append(f"{column.name!r} {why}")
         elif len(text) > column.max_length:
-            problems.append(f"{column.name!r} is longer than {column.max_length} characters")
+            message = _("%(column)s is longer than %(max)s characters")
+            problems.append(message % {"column": repr(column.name), "max": column.max_length})
         item[column.name] = text
     return item, problems
 
@@ -292,10 +330,13 @@ def _is_text(value) -> bool:
     )
 
 
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(clean_text(name)) <= NAME_MAX:
-        raise bad_request("INVALID_NAME", f"A pack's name has 1 to {NAME_MAX} characters.")
-    return clean_text(name)
+    return user_text.clean(name, NAME)
 
 
 # --- models ----------------------------------------------------------------------------
@@ -363,7 +404,8 @@ def owned(kind: Packs, user) -> models.QuerySet:
 
 
 def not_found(kind: Packs, pack_id) -> GameError:
-    return GameError(404, "PACK_NOT_FOUND", f"There is no {kind.label} {pack_id!r} for you.")
+    message = _("There is no %(pack)s %(id)s for you.") % {"pack": kind.label, "id": repr(pack_id)}
+    return GameError(404, "PACK_NOT_FOUND", message)
 
 
 def pack_id(value) -> int | None:
@@ -399,7 +441,11 @@ def save(driver: GameDriver, owner, name: str, items: list[dict]) -> Pack:
     kind = driver.packs
     limit = settings.PARTYHUB_PACKS_PER_USER
     if owned(kind, owner).count() >= limit:
-        raise GameError(409, "TOO_MANY_PACKS", f"You can keep at most {limit} {kind.label}s.")
+        message = _("You can keep at most %(limit)s %(pack)ss.") % {
+            "limit": limit,
+            "pack": kind.label,
+        }
+        raise GameError(409, "TOO_MANY_PACKS", message)
     link = item_link(kind)
     items_model = item_model(kind)
     with transaction.atomic():

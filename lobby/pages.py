@@ -14,8 +14,9 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
-from . import options, presets, registry, rules
+from . import joinlink, options, presets, registry, rules
 from .driver import GameDriver
 from .models import GameSession
 from .reactions import REACTION_EMOJI
@@ -46,12 +47,15 @@ def page_config(
         "role": role,
         "ws_url": settings.PARTYHUB_WS_URL,
         "ws_port": getattr(settings, "PARTYHUB_WS_PORT", None),
-        "join_url": request.build_absolute_uri(f"/play/{code}/") if code else None,
+        "join_url": joinlink.join_url(request, code) if code else None,
         "name_max": rules.NAME_MAX,
         "reaction_emoji": list(REACTION_EMOJI),
     }
     if driver is not None:
         config.update(game=driver.name, title=driver.title, min_players=driver.min_players)
+        # Award titles travel in English in phase.game_over (one event for
+        # everyone): each page gets them in its own language, by award id.
+        config["award_titles"] = {award.id: _(award.title) for award in driver.awards}
         config.update(driver.page_config(session))
     return config
 
@@ -91,7 +95,12 @@ def _game_page(request: HttpRequest, code: str, role: str) -> HttpResponse:
     driver = registry.of(session) if session else registry.game(registry.default_game())
     template = driver.pages.host if role == "host" else driver.pages.play
     config = page_config(request, code, role, driver, session)
-    return render(request, template, {"config": config, "code": code, "game": driver})
+    context = {"config": config, "code": code, "game": driver}
+    if role == "host":
+        context["join_qr"] = joinlink.qr_svg(
+            config["join_url"], _("QR code of the join link %(url)s") % {"url": config["join_url"]}
+        )
+    return render(request, template, context)
 
 
 def host_page(request: HttpRequest, code: str) -> HttpResponse:

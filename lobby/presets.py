@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext as _
 
 from . import registry, services
+from . import text as user_text
 from .driver import GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import GamePreset, Preset
@@ -110,10 +112,13 @@ def presets_driver(game) -> GameDriver:
     return driver
 
 
+NAME = user_text.TextRule(
+    "name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+)
+
+
 def clean_name(name) -> str:
-    if not isinstance(name, str) or not 1 <= len(" ".join(name.split())) <= NAME_MAX:
-        raise bad_request("INVALID_NAME", f"A preset's name has 1 to {NAME_MAX} characters.")
-    return " ".join(name.split())
+    return user_text.clean(name, NAME)
 
 
 def create(user, game, name, settings: dict | None) -> Preset:
@@ -122,7 +127,8 @@ def create(user, game, name, settings: dict | None) -> Preset:
     name = clean_name(name)
     limit = django_settings.PARTYHUB_PRESETS_PER_USER
     if owned(user).count() >= limit:
-        raise conflict("TOO_MANY_PRESETS", f"You can keep at most {limit} presets.")
+        message = _("You can keep at most %(limit)s presets.") % {"limit": limit}
+        raise conflict("TOO_MANY_PRESETS", message)
     parsed = services.parse_settings(_settings_object(settings), driver.name, user)
     try:
         with transaction.atomic():
@@ -183,4 +189,5 @@ def _settings_object(settings) -> dict:
 
 
 def _name_taken(name: str) -> GameError:
-    return conflict("PRESET_NAME_TAKEN", f"You already have a preset named {name!r} for this game.")
+    message = _("You already have a preset named %(name)s for this game.") % {"name": repr(name)}
+    return conflict("PRESET_NAME_TAKEN", message)

@@ -33,7 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from realtime import proxy, snapshot
+from realtime import keys, proxy, snapshot
 
 from .errors import GameError
 
@@ -76,10 +76,6 @@ return 0
 """
 
 
-def key(kind: str, address: str) -> str:
-    return f"partyhub:ratelimit:{kind}:{address}"
-
-
 def parse_limit(text: str) -> tuple[int, float] | None:
     """'N/S' -> (N, S); '0' or 'off' -> None (no limit)."""
     value = str(text).strip().lower()
@@ -120,7 +116,7 @@ class Limiter:
 
     def wait(self, kind: str, address: str, count: int, seconds: float) -> float:
         """Seconds to wait before this request may go on (0: go on now)."""
-        name = key(kind, address)
+        name = f"{keys.KEY_RATELIMIT}{kind}:{address}"
         client = snapshot.client_for_key(name)
         if self._script is None:
             self._script = client.register_script(_TAKE)  # EVALSHA on any client

@@ -28,7 +28,8 @@ from django.db.models import F
 
 from realtime import hooks, protocol
 from realtime.broadcast import BroadcastError, broadcast_text
-from realtime.session_keys import over_rate_limit, reaction_rate_key
+from realtime.keys import reaction_rate_key
+from realtime.session_keys import over_rate_limit
 
 from . import events, registry
 from .models import GameSession, Player

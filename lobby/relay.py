@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from realtime import protocol, session_keys, snapshot
+from realtime import keys, protocol, session_keys, snapshot
 from realtime.broadcast import BroadcastError
 
 from . import outbox, publish, registry, services
@@ -68,14 +68,14 @@ def rebuild_session(session_id: int) -> None:
         all_ids = list(session.players.values_list("id", flat=True))
     code = session.code
     snapshot.store_tokens(code, session.seq, tokens)
-    head, tail = snapshot.state_parts(state)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, state)
     snapshot.store_state_text(code, session.seq, head, tail)
-    snapshot.raise_counter(snapshot.client_for(code), protocol.seq_key(code), delivered)
+    snapshot.raise_seq(snapshot.client_for(code), keys.seq_key(code), delivered)
     for player_id, pseq, done, private in players:
         snapshot.store_private(code, player_id, pseq, private)
-        group = protocol.player_group_name(code, player_id)
+        group = keys.player_group_name(code, player_id)
         client = snapshot.client_for(code, group)
-        snapshot.raise_counter(client, protocol.pseq_key(code, player_id), done)
+        snapshot.raise_seq(client, keys.pseq_key(code, player_id), done)
     if ended:
         ttl = int(settings.PARTYHUB_END_GRACE) + publish.KEY_MARGIN
         session_keys.end_session(code, ttl, closed, all_ids)

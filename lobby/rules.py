@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import secrets
 
+from . import text
 from .errors import bad_request
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: they read like 1 and 0
-NAME_MAX = 20
+NAME_MAX = 20  # user-perceived characters
+NAME = text.TextRule("name", "INVALID_NAME", "A name", NAME_MAX)
+# Player.name_key holds the confusable key of a name of NAME.max_code_points.
+NAME_KEY_MAX = NAME.max_code_points * 4
 
 
 def new_code() -> str:
@@ -25,23 +29,17 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def clean_name(name: str) -> str:
-    """Trim a display name and squeeze inner whitespace."""
-    return " ".join(name.split())
-
-
 def check_name(name) -> tuple[str, str]:
-    """The one check of a player's display name, for every game.
+    """The one check of a player's display name, for every game (lobby.text).
 
-    Returns (name as shown, key that must be unique in the session); raises
-    GameError 400 for anything else than 1..NAME_MAX characters of text.
+    Returns (name as shown, key that must be unique in the session: names
+    players could mistake for each other share it); raises GameError 400.
     """
-    if not isinstance(name, str):
-        raise bad_request("INVALID_FIELD", "'name' must be a string.")
-    name = clean_name(name)
-    if not 1 <= len(name) <= NAME_MAX:
-        raise bad_request("INVALID_NAME", f"A name has 1 to {NAME_MAX} characters.")
-    return name, name.casefold()
+    name = text.clean(name, NAME)
+    key = text.confusable_key(name)
+    if len(key) > NAME_KEY_MAX:
+        raise bad_request("INVALID_NAME", "A name is too long.")
+    return name, key
 
 
 def rank(players: list[tuple[int, str, int]]) -> list[dict]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from . import awards, options, registry, rules
+from . import awards, options, registry, rules, text
 from .driver import HOST, PLAYER, GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import FINISHED, LOBBY, SCOREBOARD, GameSession, Player
@@ -156,7 +156,10 @@ def join(session: GameSession, name) -> tuple[Player, str]:
     driver = registry.of(session)
     if session.players.count() >= driver.max_players:
         raise conflict("SESSION_FULL", f"A game has at most {driver.max_players} players.")
-    if session.players.filter(name_key=name_key).exists():
+    taken = session.players.values_list("name", flat=True)
+    if session.players.filter(name_key=name_key).exists() or any(
+        text.confusable(name, other) for other in taken
+    ):
         raise conflict("NAME_TAKEN", f"The name {name!r} is taken in this game.")
     token = rules.new_token()
     try:

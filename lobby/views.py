@@ -11,13 +11,16 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
+from django.conf import settings as django_settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
+
+from realtime import protocol
 
 from . import actions, options, outbox, packs, presets, registry, services, timers, webauth
 from .errors import GameError, bad_request
@@ -39,11 +42,21 @@ def _bearer(request: HttpRequest) -> str | None:
 
 
 def json_body(request: HttpRequest) -> dict:
-    if not request.body:
+    """The request's JSON object body ({} when empty), or GameError 400/413."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raise GameError(
+            413, "BODY_TOO_LARGE", f"A request body has at most {limit // 1024} KiB."
+        ) from None
+    if not raw:
         return {}
     try:
-        data = json.loads(request.body)
-    except (ValueError, RecursionError):
+        # Strict JSON (no NaN/Infinity); a text field refuses lone surrogates
+        # itself, with its own code (lobby.text).
+        data = protocol.loads(raw, strings=False)
+    except ValueError:
         raise bad_request("INVALID_JSON", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise bad_request("INVALID_JSON", "The request body must be a JSON object.")

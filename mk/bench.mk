@@ -1,8 +1,9 @@
 # mk/bench.mk - issue 5 benchmarks. Included by the top Makefile
 # (-include mk/*.mk).
 #
-#   make bench         full run (< 15 min on a quiet 2-core box): every
-#                      scenario, every peer; writes bench/results/<ts>.json,
+#   make bench         full run: every scenario, every peer (the sidecar,
+#                      Daphne, uvicorn, the raw loop, uWebSockets and Node
+#                      ws); writes bench/results/<ts>.json,
 #                      PNG plots and the table in BENCHMARKS.md
 #   make bench-quick   reduced set (< 2 min)
 #   make bench-smoke   tiny sizes, to prove the harness on a busy machine
@@ -30,10 +31,24 @@ $(BENCH_OUT)/rawserver: bench/rawserver.c bench/wscommon.h
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ bench/rawserver.c $(BENCH_LDLIBS)
 
-# Python side: uvicorn (a peer) and matplotlib (plots) on top of the project.
-bench-deps: setup
-	@$(BENCH_PY) -c "import uvicorn, matplotlib" 2>/dev/null || \
-		$(BENCH_PY) -m pip install -q 'uvicorn[standard]' matplotlib
+# Python side: uvicorn and socketify (uWebSockets) as peers, matplotlib
+# (plots) on top of the project. Node side (issue 20): Debian's nodejs and
+# npm when no node is installed, then bench/peers' pinned lock file
+# (ws, ioredis, @msgpack/msgpack) with `npm ci`, redone when the lock changes.
+BENCH_SOCKETIFY ?= socketify==0.0.31
+BENCH_NODE_STAMP := bench/peers/node_modules/.package-lock.json
+
+bench-deps: setup $(BENCH_NODE_STAMP)
+	@$(BENCH_PY) -c "import uvicorn, matplotlib, socketify" 2>/dev/null || \
+		$(BENCH_PY) -m pip install -q 'uvicorn[standard]' matplotlib '$(BENCH_SOCKETIFY)'
+
+$(BENCH_NODE_STAMP): bench/peers/package.json bench/peers/package-lock.json
+	@command -v npm >/dev/null || { \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq nodejs npm >/dev/null; }
+	cd bench/peers && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The sidecar's Python binding: realtime._sidecar.Server once module.c
 # registers it, until then the stand-in module built by mk/sidecar.mk.

@@ -6,10 +6,11 @@ CPY := $(if $(PY),$(PY),.venv/bin/python)
 CC ?= cc
 VALGRIND ?= valgrind
 
-CTEST_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -Icsrc
+CTEST_CFLAGS = -std=c11 -Wall -Wextra -Werror -g -O1 -Icsrc/common
 CTEST_BIN = build/ctest/test_c
-# Pure-C sources the unit tests link (no Python in them).
-CTEST_SRCS = tests/c/test_main.c csrc/mpack_read.c csrc/chash.c csrc/names.c csrc/sentinel.c
+# Pure-C sources the unit tests link (no Python in them), all shared ones.
+CTEST_SRCS = tests/c/test_main.c csrc/common/mpack_read.c csrc/common/chash.c \
+             csrc/common/names.c csrc/common/sentinel.c
 CTEST_LIBS = -lz -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
@@ -31,6 +32,10 @@ build:
 # error in a subprocess fails the run even when no test noticed it.
 ASAN_DIR = build/asan
 ASAN_TESTS ?=
+# Test processes (`manage.py test --parallel`): each worker has its own Redis
+# and database clone (tests/runner.py). 2 fits the project's 2-core machine:
+# most of the suite waits on servers, browsers and timers, not on a CPU.
+TEST_PARALLEL ?= 2
 ASAN_CHROMIUM ?= $(or $(PARTYHUB_CHROMIUM),/usr/bin/chromium)
 ASAN_ENV = LD_PRELOAD=$(ASAN_LIB) PYTHONMALLOC=malloc \
 	ASAN_OPTIONS=detect_leaks=0:log_path=$(abspath $(ASAN_DIR))/asan \
@@ -55,11 +60,12 @@ if [ $$rc = 0 ]; then echo "asan: passed"; else echo "asan: FAILED"; fi; exit $$
 endef
 
 asan:
-	$(call asan_run,$(CPY) manage.py test $(ASAN_TESTS))
+	$(call asan_run,$(CPY) manage.py test --parallel $(TEST_PARALLEL) $(ASAN_TESTS))
 
 ctest-build: $(CTEST_BIN)
 
-$(CTEST_BIN): $(CTEST_SRCS) tests/c/ctest.h csrc/mpack_read.h csrc/chash.h csrc/names.h
+$(CTEST_BIN): $(CTEST_SRCS) tests/c/ctest.h csrc/common/mpack_read.h csrc/common/chash.h \
+             csrc/common/names.h csrc/common/sentinel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CTEST_CFLAGS) -o $@ $(CTEST_SRCS) $(CTEST_LIBS)
 

@@ -19,19 +19,19 @@ FUZZ_OUT           ?= build/fuzz
 FUZZ_CORPUS        := tests/fuzz/corpus
 FUZZ_CFLAGS        ?= -std=c11 -Wall -Wextra -Werror -g -O1 \
                       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                      -Icsrc -I/usr/include/cjson
+                      -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
 FUZZ_RUN_FLAGS     ?= -rss_limit_mb=2048 -timeout=10
 FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
 
-fuzz_srcs_mpack_read  := csrc/mpack_read.c
-fuzz_srcs_channel_msg := csrc/chanmsg.c csrc/mpack_read.c
-fuzz_srcs_client_msg  := csrc/wsparse.c
-fuzz_srcs_url         := csrc/wsparse.c
-fuzz_srcs_redis_reply := csrc/server.c csrc/server_http.c csrc/server_listen.c csrc/server_drain.c \
-                         csrc/server_log.c csrc/conn.c csrc/conn_auth.c csrc/outq.c \
-                         csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                         csrc/wsparse.c csrc/chash.c csrc/sentinel.c csrc/heartbeat.c \
-                         csrc/server_hb.c
+fuzz_srcs_mpack_read  := csrc/common/mpack_read.c
+fuzz_srcs_channel_msg := csrc/common/chanmsg.c csrc/common/mpack_read.c
+fuzz_srcs_client_msg  := csrc/sidecar/wsparse.c
+fuzz_srcs_url         := csrc/sidecar/wsparse.c
+fuzz_srcs_redis_reply := $(addprefix csrc/sidecar/,server.c server_http.c server_listen.c \
+                         server_drain.c server_log.c conn.c conn_auth.c outq.c fanout.c \
+                         uvredis.c wsparse.c heartbeat.c server_hb.c) \
+                         $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
+                         rscripts.c rsetup.c)
 fuzz_libs_mpack_read  :=
 fuzz_libs_channel_msg := -lmsgpackc
 fuzz_libs_client_msg  := -lcjson -lm
@@ -42,7 +42,7 @@ fuzz_libs_url         := -lcjson
 fuzz_libs_redis_reply := -Wl,--wrap=lws_callback_on_writable,--wrap=lws_set_timeout \
                          -Wl,--wrap=lws_partial_buffered,--wrap=lws_write \
                          -lwebsockets -luv -lhiredis \
-                         -lcjson -lmsgpackc -lz -lpthread
+                         -lcjson -lmsgpackc -lz -lcrypto -lpthread
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
@@ -50,7 +50,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*.c csrc/*.h
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*/*.c csrc/*/*.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(fuzz_srcs_$*) $(fuzz_libs_$*)
 

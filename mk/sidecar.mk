@@ -12,14 +12,15 @@ SIDECAR_CC      ?= cc
 SIDECAR_PY      ?= .venv/bin/python
 SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
-SIDECAR_INC     := -Icsrc -I/usr/include/cjson
-SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lpthread
-SIDECAR_SRCS    := csrc/server.c csrc/server_conn.c csrc/server_redis.c csrc/server_http.c \
-                   csrc/server_listen.c csrc/server_drain.c csrc/server_log.c csrc/conn.c \
-                   csrc/conn_auth.c \
-                   csrc/outq.c csrc/fanout.c csrc/chanmsg.c csrc/mpack_read.c csrc/uvredis.c \
-                   csrc/wsparse.c csrc/chash.c csrc/sentinel.c csrc/heartbeat.c \
-                   csrc/server_hb.c
+# The sidecar is built from its own sources and the shared ones (csrc/README.md).
+SIDECAR_INC     := -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
+SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lcrypto -lpthread
+SIDECAR_SRCS    := $(addprefix csrc/sidecar/,server.c server_conn.c server_redis.c server_http.c \
+                   server_listen.c server_drain.c server_log.c conn.c conn_auth.c outq.c \
+                   fanout.c uvredis.c wsparse.c heartbeat.c server_hb.c) \
+                   $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
+                   rscripts.c rsetup.c)
+SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h)
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
 SIDECAR_XFLAGS := $(SIDECAR_SANFLAGS) -O1
@@ -32,11 +33,11 @@ SIDECAR_BINS := $(SIDECAR_OUT)/sidecar_run $(SIDECAR_OUT)/sidecar_unit \
 
 sidecar-all: $(SIDECAR_BINS)
 
-$(SIDECAR_OUT)/sidecar_run: tests/c/sidecar_run.c $(SIDECAR_SRCS) csrc/*.h
+$(SIDECAR_OUT)/sidecar_run: tests/c/sidecar_run.c $(SIDECAR_SRCS) $(SIDECAR_HDRS)
 	@mkdir -p $(@D)
 	$(SIDECAR_CC) $(SIDECAR_CFLAGS) $(SIDECAR_XFLAGS) $(SIDECAR_INC) -o $@ tests/c/sidecar_run.c $(SIDECAR_SRCS) $(SIDECAR_LIBS)
 
-$(SIDECAR_OUT)/sidecar_unit: tests/c/sidecar_unit.c $(SIDECAR_SRCS) csrc/*.h
+$(SIDECAR_OUT)/sidecar_unit: tests/c/sidecar_unit.c $(SIDECAR_SRCS) $(SIDECAR_HDRS)
 	@mkdir -p $(@D)
 	$(SIDECAR_CC) $(SIDECAR_CFLAGS) $(SIDECAR_XFLAGS) $(SIDECAR_INC) -o $@ tests/c/sidecar_unit.c $(SIDECAR_SRCS) $(SIDECAR_LIBS)
 

@@ -11,7 +11,7 @@ from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  #
 from channels.security.websocket import OriginValidator  # noqa: E402
 
 from realtime.inbound import InboundConsumer  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import CanonicalPath, websocket_urlpatterns  # noqa: E402
 from realtime.sidecar import allowed_origins, setting  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -19,7 +19,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # The same Origin rules as the sidecar: ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS.
         "websocket": OriginValidator(
-            URLRouter(websocket_urlpatterns), allowed_origins().split(",")
+            CanonicalPath(URLRouter(websocket_urlpatterns)), allowed_origins().split(",")
         ),
         # `manage.py runworker partyhub.inbound`: client messages the sidecar forwards.
         "channel": ChannelNameRouter({setting("inbound_channel"): InboundConsumer.as_asgi()}),

@@ -9,6 +9,7 @@ Used by `make run` (when no Redis is configured) and by the tests:
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,12 +17,41 @@ import subprocess
 import tempfile
 import time
 
+# Where free_port() looks: by default the kernel's choice (port 0, from the
+# ephemeral range). A test process that runs beside others (`manage.py test
+# --parallel`) takes a block of its own below the ephemeral range
+# (use_port_block), so that two processes, or a client socket the kernel just
+# gave a port, cannot be handed the same port between its choice and its bind.
+_block: dict[str, int] = {}
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+
+def use_port_block(first: int, count: int) -> None:
+    """Make free_port() hand out ports from [first, first + count) in turn."""
+    _block.update(first=first, count=count, next=random.randrange(count))
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(count: int = 1) -> int:
+    """The first of `count` adjacent TCP ports on 127.0.0.1 that nothing uses right now."""
+    for _ in range(200):
+        if _block:
+            port = _block["first"] + _block["next"]
+            _block["next"] = (_block["next"] + count) % (_block["count"] - count)
+        else:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+        if all(_bindable(port + i) for i in range(count)):
+            return port
+    raise RuntimeError(f"no {count} adjacent free ports")
 
 
 def redis_server_binary() -> str:

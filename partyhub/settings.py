@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "lobby.ratelimit.RateLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,7 +175,10 @@ PARTYHUB_PACKS_PER_USER = int(_env_float("PARTYHUB_PACKS_PER_USER", 50))
 PARTYHUB_PACK_MAX_BYTES = int(_env_float("PARTYHUB_PACK_MAX_BYTES", 512 * 1024))
 PARTYHUB_PACK_MAX_ITEMS = int(_env_float("PARTYHUB_PACK_MAX_ITEMS", 2000))
 
-LANGUAGE_CODE = "en-us"
+# The pages' languages (issue 17): each app's strings are in its locale/
+# folder; `make setup` compiles the .po files (compilemessages).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("da", "Dansk")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -298,6 +303,13 @@ PARTYHUB_WS_URL = os.environ.get("PARTYHUB_WS_URL") or None
 PARTYHUB_WS_PORT = (
     int(os.environ["PARTYHUB_WS_PORT"]) if os.environ.get("PARTYHUB_WS_PORT") else None
 )
+
+# The join link on the big screen and its QR code (lobby/joinlink.py): the
+# public origin when set (e.g. https://play.example.com); else the request's
+# own, with PARTYHUB_LAN_ADDRESS (runparty sets it under PARTYHUB_HOST=0.0.0.0)
+# in place of a loopback name.
+PARTYHUB_PUBLIC_URL = os.environ.get("PARTYHUB_PUBLIC_URL") or None
+PARTYHUB_LAN_ADDRESS = os.environ.get("PARTYHUB_LAN_ADDRESS") or None
 
 TEST_RUNNER = "tests.runner.PartyhubTestRunner"
 

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from . import keys, protocol, snapshot
 from . import layer as fast_layer
-from . import protocol, snapshot
 
 logger = logging.getLogger("realtime.broadcast")
 
@@ -50,8 +50,8 @@ class BroadcastError(ConnectionError):
 
 async def _next_seq(layer, code: str, group: str | None = None, key: str | None = None) -> int:
     """INCR a counter on `group`'s host (default: the session's seq)."""
-    group = group or protocol.group_name(code)
-    key = key or protocol.seq_key(code)
+    group = group or keys.group_name(code)
+    key = key or keys.seq_key(code)
     if not hasattr(layer, "connection"):
         _local_seq[key] = _local_seq.get(key, 0) + 1
         return _local_seq[key]
@@ -66,57 +66,45 @@ async def _next_seq(layer, code: str, group: str | None = None, key: str | None 
 async def current_seq(code: str) -> int:
     """The seq of the last event broadcast to the session (0 if none)."""
     layer = get_channel_layer()
-    key = protocol.seq_key(code)
+    key = keys.seq_key(code)
     if not hasattr(layer, "connection"):
         return _local_seq.get(key, 0)
-    group = protocol.group_name(code)
+    group = keys.group_name(code)
     conn = layer.connection(layer.consistent_hash(group))
     value = await conn.get(key)
     return int(value or 0)
-
-
-async def current_private_state(code: str, player_id: int) -> str | None:
-    """The stored `player.state` text of a player, or None (nothing private yet)."""
-    layer = get_channel_layer()
-    if not hasattr(layer, "connection"):
-        return _local_private.get((code, player_id))
-    group = protocol.player_group_name(code, player_id)
-    conn = layer.connection(layer.consistent_hash(group))
-    value = await conn.get(snapshot.private_key(code, player_id))
-    return None if value is None else value.decode("utf-8")
 
 
 def _state_arg(session_code: str, state: dict | None) -> tuple | None:
     """group_send_seq's `state` argument for the session's state payload."""
     if state is None:
         return None
-    head, tail = snapshot.state_parts(state)
-    keys = snapshot.state_key(session_code), snapshot.state_seq_key(session_code)
-    return (*keys, head, tail, snapshot.KEY_TTL)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, state)
+    names = keys.state_key(session_code), keys.state_seq_key(session_code)
+    return (*names, head, tail, snapshot.KEY_TTL)
 
 
 def _private_arg(session_code: str, player_id: int, private: dict | None) -> tuple | None:
     """group_send_seq's `state` argument for a player's private state payload."""
     if private is None:
         return None
-    head, tail = snapshot.private_parts(private)
-    keys = snapshot.private_key(session_code, player_id)
-    seq_key = snapshot.private_seq_key(session_code, player_id)
-    return (keys, seq_key, head, tail, snapshot.KEY_TTL)
+    head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, private)
+    names = keys.private_key(session_code, player_id), keys.private_seq_key(session_code, player_id)
+    return (*names, head, tail, snapshot.KEY_TTL)
 
 
 def _public(session_code: str, event_type: str, payload: dict, state, game) -> tuple:
     """(group, counter key, head, tail, state argument) of a public event."""
     head, tail = protocol.encode_event_parts(event_type, payload, game)
-    group, counter = protocol.group_name(session_code), protocol.seq_key(session_code)
+    group, counter = keys.group_name(session_code), keys.seq_key(session_code)
     return group, counter, head, tail, _state_arg(session_code, state)
 
 
 def _private(session_code: str, player_id: int, event_type: str, payload, private, game) -> tuple:
     """(group, counter key, head, tail, state argument) of a private event."""
     head, tail = protocol.encode_private_parts(event_type, payload, game)
-    group = protocol.player_group_name(session_code, player_id)
-    counter = protocol.pseq_key(session_code, player_id)
+    group = keys.player_group_name(session_code, player_id)
+    counter = keys.pseq_key(session_code, player_id)
     return group, counter, head, tail, _private_arg(session_code, player_id, private)
 
 
@@ -143,14 +131,6 @@ def _c_broadcast(
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
 
 
-# The pure-Python twin of the C layer's given-seq check (rscripts.c RS_LUA_GIVEN).
-_GIVEN = """
-if tonumber(ARGV[1]) <= tonumber(redis.call('GET', KEYS[1]) or '0') then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return 1
-"""
-
-
 def sync_deliver(
     session_code: str,
     player_id: int | None,
@@ -168,16 +148,16 @@ def sync_deliver(
     C layer: one round trip. Raises BroadcastError.
     """
     if player_id is None:
-        group, counter = protocol.group_name(session_code), protocol.seq_key(session_code)
-        keys = snapshot.state_key(session_code), snapshot.state_seq_key(session_code)
+        group, counter = keys.group_name(session_code), keys.seq_key(session_code)
+        names = keys.state_key(session_code), keys.state_seq_key(session_code)
     else:
-        group = protocol.player_group_name(session_code, player_id)
-        counter = protocol.pseq_key(session_code, player_id)
-        keys = (
-            snapshot.private_key(session_code, player_id),
-            snapshot.private_seq_key(session_code, player_id),
+        group = keys.player_group_name(session_code, player_id)
+        counter = keys.pseq_key(session_code, player_id)
+        names = (
+            keys.private_key(session_code, player_id),
+            keys.private_seq_key(session_code, player_id),
         )
-    state = None if state_parts is None else (*keys, *state_parts, snapshot.KEY_TTL)
+    state = None if state_parts is None else (*names, *state_parts, snapshot.KEY_TTL)
     fast = fast_layer.get_layer()
     if fast is not None:
         return _c_broadcast(fast, group, counter, head, tail, state, seq) > 0
@@ -200,12 +180,14 @@ async def _given_send(
     try:
         if hasattr(layer, "connection"):
             conn = layer.connection(layer.consistent_hash(group))
-            if not await conn.eval(_GIVEN, 1, counter, seq, SEQ_TTL):
+            # rscripts.c's scripts: the given-seq check, then the state.
+            raise_seq = fast_layer.lua_script("raise_seq")
+            if not await conn.eval(raise_seq, 1, counter, seq, SEQ_TTL):
                 return False
             if state is not None:
                 skey, sseq, shead, stail, ttl = state
-                text = f"{shead}{seq}{stail}"
-                await conn.eval(snapshot.STORE_STATE, 2, skey, sseq, seq, text, ttl)
+                store = fast_layer.lua_script("store_state")
+                await conn.eval(store, 2, skey, sseq, seq, shead, stail, ttl)
         else:
             if seq <= _local_seq.get(counter, 0):
                 return False
@@ -332,7 +314,7 @@ async def broadcast_private_event(
             if hasattr(get_channel_layer(), "connection"):
                 snapshot.store_private(session_code, player_id, pseq, private)
             else:
-                head_s, tail_s = snapshot.private_parts(private)
+                head_s, tail_s = protocol.encode_private_parts(protocol.PLAYER_STATE, private)
                 _local_private[(session_code, player_id)] = f"{head_s}{pseq}{tail_s}"
 
     return await _send(session_code, args, store)
@@ -361,7 +343,7 @@ def sync_broadcast_private_event(
 
 async def _group_send(session_code: str, message: dict, group: str | None = None) -> None:
     try:
-        await get_channel_layer().group_send(group or protocol.group_name(session_code), message)
+        await get_channel_layer().group_send(group or keys.group_name(session_code), message)
     except (OSError, ConnectionError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
     except Exception as exc:  # redis-py raises its own RedisError tree
@@ -396,7 +378,7 @@ async def close_player_sockets(
     session_code: str, player_id: int, code: int = protocol.CLOSE_LEFT
 ) -> None:
     """Close every socket of one player, on every server, with `code`."""
-    group = protocol.player_group_name(session_code, player_id)
+    group = keys.player_group_name(session_code, player_id)
     await _group_send(session_code, {"type": protocol.GROUP_CLOSE_TYPE, "code": code}, group)
 
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import hooks, protocol, ratelimit, resync
+from . import hooks, keys, protocol, ratelimit, resync
 from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
@@ -61,7 +61,10 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.player_id: int | None = None
         self.bucket = ratelimit.MessageBucket.from_settings()
         self.flooded = False
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        # The first of repeated parameters counts, empty or not (as in the sidecar).
+        query = parse_qs(
+            self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
         token = query.get("session_token", [""])[0]
         role = query.get("role", [hooks.PLAYER])[0]
         await self.accept()
@@ -79,9 +82,9 @@ class GameConsumer(AsyncWebsocketConsumer):
             await self.close(code=protocol.CLOSE_SESSION_CLOSED)
             return
         self.role, self.player_id = identity
-        self.groups_joined.append(protocol.group_name(self.code))
+        self.groups_joined.append(keys.group_name(self.code))
         if self.player_id is not None:
-            self.groups_joined.append(protocol.player_group_name(self.code, self.player_id))
+            self.groups_joined.append(keys.player_group_name(self.code, self.player_id))
         try:
             await self.join_groups()
         except Exception as exc:  # Redis down: the client retries with backoff
@@ -190,3 +193,10 @@ class GameConsumer(AsyncWebsocketConsumer):
     async def game_close(self, event: dict) -> None:
         """The session ended (4000) or this player left (4001): close with the code given."""
         await self.close(code=event.get("code", protocol.CLOSE_SESSION_CLOSED))
+
+
+class UnroutedConsumer(AsyncWebsocketConsumer):
+    """A handshake to a path that is not a route: refused (HTTP 403)."""
+
+    async def connect(self) -> None:
+        await self.close()

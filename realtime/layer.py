@@ -42,10 +42,11 @@ import fnmatch
 import logging
 import re
 import threading
-import urllib.parse
 import uuid
 
 from channels.exceptions import ChannelFull, InvalidChannelLayerError
+
+from .redis_hosts import parse_hosts
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,6 @@ else:  # pragma: no cover
         """Redis answered a layer command with an error."""
 
 
-DEFAULT_CONNECT_TIMEOUT = 1.0
-DEFAULT_SOCKET_TIMEOUT = 2.0
-#: The ``sentinel_kwargs`` the C layer understands (redis-py's names).
-# Keywords of a channels_redis host dict the C code uses.
-HOST_KEYWORDS = ("db", "password", "username", "socket_timeout", "socket_connect_timeout")
-SENTINEL_KWARGS = frozenset({"username", "password", "socket_timeout", "socket_connect_timeout"})
 REDIS_BACKEND = "channels_redis.core.RedisChannelLayer"
 
 _FALLBACK_WARNED = False
@@ -98,167 +93,23 @@ def warn_fallback_once():
     )
 
 
+def lua_script(name):
+    """The Lua source of one script of csrc/common/rscripts.c ("store_state", ...),
+    to run by SHA1 from Python (redis-py's ``register_script``)."""
+    if _sidecar is None:
+        raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
+    return _sidecar.LUA_SCRIPTS[name]
+
+
+def consistent_hash(name, ring_size):
+    """channels_redis' host index of ``name`` over ``ring_size`` hosts
+    (``chash.c``, the hash the C layer and the sidecar use)."""
+    if _sidecar is None:
+        raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
+    return _sidecar.consistent_hash(name, ring_size)
+
+
 # ---- configuration ----------------------------------------------------
-
-
-def _timeout(value, default):
-    if value is None:
-        return default
-    value = float(value)
-    if value <= 0:
-        raise InvalidChannelLayerError("Redis timeouts must be > 0 seconds")
-    return value
-
-
-def _parse_url(url):
-    """What a redis:// or unix:// URL says: only the settings it names."""
-    parts = urllib.parse.urlsplit(url)
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    conf = {}
-    if parts.username:
-        conf["username"] = urllib.parse.unquote(parts.username)
-    if parts.password:
-        conf["password"] = urllib.parse.unquote(parts.password)
-    if parts.scheme == "redis":
-        conf["host"] = parts.hostname or "localhost"
-        conf["port"] = parts.port or 6379
-        path = parts.path.lstrip("/")
-        if path:
-            conf["db"] = int(path)
-    elif parts.scheme == "unix":
-        conf["path"] = parts.path
-    elif parts.scheme == "rediss":
-        raise InvalidChannelLayerError(
-            "rediss:// (TLS) is not supported by the C layer (hiredis 0.14 has no TLS)"
-        )
-    else:
-        raise InvalidChannelLayerError(f"Unsupported Redis URL: {url!r}")
-    if "db" in query:
-        conf["db"] = int(query.pop("db"))
-    if "password" in query:
-        conf["password"] = query.pop("password")
-    for key in ("socket_timeout", "socket_connect_timeout"):
-        if key in query:
-            conf[key] = float(query.pop(key))
-    return conf
-
-
-def _is_tls(entry: dict) -> bool:
-    """A host dict asking for TLS (`ssl`, or a redis-py SSL connection class).
-    Other classes and `retry` (e.g. from realtime.redis_sentinel.sentinel_host)
-    tune redis-py's own reconnects; the C code has its own and ignores them."""
-    import redis.asyncio.connection
-    import redis.connection
-
-    cls = entry.get("connection_class")
-    tls = (redis.connection.SSLConnection, redis.asyncio.connection.SSLConnection)
-    return bool(entry.get("ssl")) or (isinstance(cls, type) and issubclass(cls, tls))
-
-
-def _parse_sentinel(entry, connect_timeout, timeout):
-    """The C layer's Sentinel tuple for a channels_redis Sentinel host dict.
-
-    channels_redis passes ``sentinels`` and ``sentinel_kwargs`` to redis-py's
-    ``Sentinel`` (the sentinels get no password unless ``sentinel_kwargs``
-    has one) and the other keys to the master's connections. A call waits
-    for a failover at most ``connect_timeout + timeout`` seconds.
-    """
-    sentinels = entry.pop("sentinels", None)
-    if not sentinels or isinstance(sentinels, (str, bytes)):
-        raise InvalidChannelLayerError("Redis Sentinel needs a list of (host, port) sentinels")
-    kwargs = dict(entry.pop("sentinel_kwargs", None) or {})
-    unknown = set(kwargs) - SENTINEL_KWARGS
-    if unknown:
-        raise InvalidChannelLayerError(
-            f"sentinel_kwargs {sorted(unknown)} not supported by the C layer "
-            f"(only {sorted(SENTINEL_KWARGS)})"
-        )
-    sentinel_timeout = _timeout(
-        kwargs.get("socket_timeout", kwargs.get("socket_connect_timeout")), connect_timeout
-    )
-    return (
-        str(entry.pop("master_name")),
-        [(str(host), int(port)) for host, port in sentinels],
-        kwargs.get("username"),
-        kwargs.get("password"),
-        sentinel_timeout,
-        connect_timeout + timeout,
-    )
-
-
-def parse_hosts(hosts, socket_connect_timeout=None, socket_timeout=None):
-    """Turn channels_redis's ``hosts`` setting into the C layer's tuples.
-
-    Accepts what channels_redis accepts: ``redis://`` and ``unix://`` URLs
-    (``redis://:password@host:port/db``, with optional username),
-    ``(host, port)`` pairs and dicts with ``address`` (a URL) or
-    ``host``/``port`` or Sentinel's ``sentinels``/``master_name``/
-    ``sentinel_kwargs``, plus ``db``, ``password``, ``username``,
-    ``socket_timeout``, ``socket_connect_timeout``. Returns a list of
-    ``(host, port, unix_path, db, username, password, connect_timeout,
-    timeout, sentinel)``; sentinel is None or ``(master_name, [(host,
-    port)], username, password, timeout, failover_wait)``.
-    """
-    if not hosts:
-        hosts = ["redis://localhost:6379"]
-    if isinstance(hosts, (str, bytes)):
-        raise InvalidChannelLayerError(
-            "You must pass a list of Redis hosts, even if there is only one."
-        )
-    result = []
-    for entry in hosts:
-        sentinel = None
-        if isinstance(entry, dict):
-            entry = dict(entry)
-            if _is_tls(entry):
-                raise InvalidChannelLayerError("TLS Redis connections are not supported")
-            conf = {k: entry[k] for k in HOST_KEYWORDS if k in entry}
-            if "master_name" in entry:
-                conf.update(host=None, port=0)
-                sentinel = entry  # parsed below, once the timeouts are known
-            elif "address" in entry:
-                # As redis-py's from_url (channels_redis' create_pool): what
-                # the URL says wins over the keywords.
-                conf.update(_parse_url(entry.pop("address")))
-            else:
-                conf.update(host=entry.get("host", "localhost"), port=int(entry.get("port", 6379)))
-                path = entry.get("unix_socket_path") or entry.get("path")
-                if path:
-                    conf["path"] = path
-        elif isinstance(entry, (tuple, list)):
-            conf = {"host": entry[0], "port": int(entry[1])}
-        else:
-            conf = _parse_url(entry)
-        path = conf.get("path")
-        connect_timeout = _timeout(
-            conf.get("socket_connect_timeout", socket_connect_timeout), DEFAULT_CONNECT_TIMEOUT
-        )
-        timeout = _timeout(conf.get("socket_timeout", socket_timeout), DEFAULT_SOCKET_TIMEOUT)
-        if sentinel is not None:
-            sentinel = _parse_sentinel(sentinel, connect_timeout, timeout)
-        result.append(
-            (
-                None if path or sentinel else str(conf["host"]),
-                int(conf.get("port") or 0),
-                path,
-                int(conf.get("db") or 0),
-                conf.get("username"),
-                conf.get("password"),
-                connect_timeout,
-                timeout,
-                sentinel,
-            )
-        )
-    return result
-
-
-def _describe(host):
-    """A parsed host for repr(): no passwords."""
-    if host[8]:
-        return f"sentinel:{host[8][0]}/{host[3]}"
-    if host[2]:
-        return f"unix:{host[2]}"
-    return f"{host[0]}:{host[1]}/{host[3]}"
 
 
 def _glob_to_lua(pattern):
@@ -350,7 +201,7 @@ class FastRedisLayer:
         self.channel_capacity, lua_caps = compile_capacities(channel_capacity)
         self.client_prefix = uuid.uuid4().hex
         self._c = _sidecar.RedisLayer(
-            self.hosts,
+            [host.as_c() for host in self.hosts],
             prefix,
             expiry=self.expiry,
             group_expiry=self.group_expiry,
@@ -369,7 +220,7 @@ class FastRedisLayer:
         return cls(**config)
 
     def __repr__(self):
-        where = ", ".join(_describe(h) for h in self.hosts)
+        where = ", ".join(h.describe() for h in self.hosts)
         return f"<FastRedisLayer {where} prefix={self.prefix!r}>"
 
     # -- names and capacities (same rules as channels) --

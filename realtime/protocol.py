@@ -16,6 +16,8 @@ by whoever owns them (the platform and its registered games) through
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,32 +196,96 @@ def client_types() -> tuple[str, ...]:
     return tuple(_client_types)
 
 
-# --- names and encoding ----------------------------------------------------------
-
-
-def group_name(code: str) -> str:
-    """Channels group of every socket of one session."""
-    return f"game_{code}"
-
-
-def player_group_name(code: str, player_id: int) -> str:
-    """Channels group of every socket of one player."""
-    return f"player_{code}_{player_id}"
-
-
-def seq_key(code: str) -> str:
-    """Redis key of the session's event counter (on the group's host)."""
-    return f"partyhub:seq:{code}"
-
-
-def pseq_key(code: str, player_id: int) -> str:
-    """Redis key of one player's private message counter (on the player group's host)."""
-    return f"partyhub:pseq:{code}:{player_id}"
+# --- encoding ----------------------------------------------------------
 
 
 def dumps(message: dict) -> str:
-    """The one JSON encoding used on the wire: compact, UTF-8, key order kept."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    """The one JSON encoding used on the wire: compact, UTF-8, key order kept;
+    strict (NaN and Infinity raise ValueError: they are not JSON)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# --- strict JSON in ------------------------------------------------------------
+#
+# What both servers accept from a client (the sidecar's wsparse.c checks the
+# same): RFC 8259 JSON, plus
+# - no NaN, Infinity or -Infinity (Python's json takes them, JSON does not);
+# - no number beyond a double's range (1e400): it would come back as
+#   Infinity; and none longer than MAX_JSON_NUMBER characters (the C
+#   parser's limit, PH_JSON_NUMBER_MAX in csrc/sidecar/wsparse.h);
+# - no string (key or value) holding a lone surrogate ("\ud800"), which no
+#   UTF-8 text can carry, or U+0000;
+# - arrays and objects nested at most MAX_JSON_DEPTH deep.
+MAX_JSON_DEPTH = 32
+MAX_JSON_NUMBER = 63
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+class NotStrictJSON(ValueError):
+    """Text that json.loads takes but strict JSON (above) does not."""
+
+
+def _no_constant(name: str):
+    raise NotStrictJSON(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    if len(text) > MAX_JSON_NUMBER:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER} characters")
+    value = float(text)
+    if math.isinf(value):
+        raise NotStrictJSON("a number beyond a double's range")
+    return value
+
+
+def _finite_int(text: str) -> int:
+    if len(text) > MAX_JSON_NUMBER:
+        raise NotStrictJSON(f"a number longer than {MAX_JSON_NUMBER} characters")
+    return int(text)  # 63 digits are always within a double's range
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_text(text: str, strings: bool) -> None:
+    """Raise NotStrictJSON for nesting past MAX_JSON_DEPTH (and, with
+    `strings`, an escaped lone surrogate or U+0000) anywhere in the text,
+    duplicate keys json.loads drops included: the sidecar checks the text
+    the same way (wsparse.c)."""
+    depth, pos = 0, 0
+    for match in [*_STRING.finditer(text), None]:
+        gap_end = match.start() if match else len(text)
+        for bracket in _BRACKET.findall(text, pos, gap_end):
+            depth += 1 if bracket in "[{" else -1
+            if depth > MAX_JSON_DEPTH:
+                raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}")
+        if match is None:
+            return
+        literal = match.group()
+        if strings and "\\u" in literal and _BAD_CHARS.search(json.loads(literal)):
+            raise NotStrictJSON("a lone surrogate or U+0000 in a string")
+        pos = match.end()
+
+
+def loads(text: str | bytes, strings: bool = True) -> Any:
+    """json.loads by strict JSON (above); ValueError for anything else.
+
+    `strings=False` lets lone surrogates and U+0000 through, for the REST
+    API, whose text fields refuse them with their own error (lobby.text).
+    """
+    if isinstance(text, bytes | bytearray):
+        text = text.decode("utf-8")
+    _check_text(text, strings)
+    try:
+        return json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_finite_int,
+        )
+    except RecursionError:
+        raise NotStrictJSON(f"nested deeper than {MAX_JSON_DEPTH}") from None
 
 
 def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, str]:
@@ -235,8 +301,13 @@ def message_parts(message_type: str, counter: str, payload: dict) -> tuple[str, 
 
 
 def encode_event_parts(event_type: str, payload: dict, owner: str | None = None) -> tuple[str, str]:
-    """A public event's JSON text split around its seq (see message_parts)."""
-    check_event(event_type, payload, owner)
+    """A public event's JSON text split around its seq (`session.state` included).
+
+    For `session.state` it is the text of `dumps(session_state(payload, seq))`,
+    encoded before the seq is known (see message_parts).
+    """
+    if event_type != SESSION_STATE:
+        check_event(event_type, payload, owner)
     return message_parts(event_type, "seq", payload)
 
 
@@ -308,8 +379,8 @@ def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
     if text is None:
         return None, error(INVALID_MESSAGE, "Only text frames carry messages.")
     try:
-        message = json.loads(text)
-    except (ValueError, RecursionError):
+        message = loads(text)
+    except ValueError:
         return None, error(MESSAGE_PARSE_FAILED)
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return None, error(INVALID_MESSAGE)

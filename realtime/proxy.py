@@ -1,7 +1,7 @@
 """Who sent an HTTP request, by the sidecar's rule for WebSockets.
 
 `client_address()` is the Python twin of the C sidecar's
-`ph_conn_client_addr` (csrc/conn.c; tests/test_proxy.py checks both agree):
+`ph_conn_client_addr` (csrc/sidecar/conn.c; tests/test_proxy.py checks both agree):
 the socket's peer, unless the peer is one of `trusted_proxies` (the
 sidecar's setting, `PARTYHUB_SIDECAR`); then X-Forwarded-For is read from
 the right (the nearest proxy appends last) past trusted proxies, and the
@@ -26,15 +26,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from .sidecar import setting
 
-# What the address is (csrc/conn.h PH_ADDR_*): the peer's own; read from
+# What the address is (csrc/sidecar/conn.h PH_ADDR_*): the peer's own; read from
 # X-Forwarded-For; or a trusted proxy's that names no client (no header, or
 # a malformed one), which stands for any number of clients.
 PEER, FORWARDED, PROXY = "peer", "forwarded", "proxy"
 
-# The longest X-Forwarded-For read; longer is refused with 400 (csrc/server_conn.c
+# The longest X-Forwarded-For read; longer is refused with 400 (csrc/sidecar/server_conn.c
 # PH_XFF_MAX: the sidecar copies the header into a buffer of this size).
 XFF_MAX = 2048
-# inet_ntop's longest text plus its NUL (csrc/conn.h PH_ADDR_MAX).
+# inet_ntop's longest text plus its NUL (csrc/sidecar/conn.h PH_ADDR_MAX).
 ADDR_MAX = 46
 
 

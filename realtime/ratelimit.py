@@ -1,5 +1,5 @@
 """Per-socket client message rate: the token bucket the C sidecar uses
-(csrc/conn.c ph_rate_take), for GameConsumer on Daphne.
+(csrc/sidecar/conn.c ph_rate_take), for GameConsumer on Daphne.
 
 Settings (shared with the sidecar, `PARTYHUB_SIDECAR`): `msg_rate` messages
 per second refill a bucket of `msg_burst`; a message finding it empty is

@@ -20,7 +20,7 @@ import weakref
 
 from channels.layers import get_channel_layer
 
-from . import snapshot
+from . import keys
 
 logger = logging.getLogger("realtime.resync")
 
@@ -66,7 +66,7 @@ class Watcher:
     async def changed(self, layer, index: int) -> bool:
         """Whether host `index`'s marker differs from the last one seen."""
         try:
-            value = await layer.connection(index).get(snapshot.READY_KEY)
+            value = await layer.connection(index).get(keys.KEY_READY)
         except Exception:  # redis-py's errors, OSError: the host is down
             value = _DOWN
         before = self.seen.get(index, value)

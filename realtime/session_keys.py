@@ -11,22 +11,7 @@ period, and the purge deletes them. Uses the snapshot module's sync client: call
 
 from __future__ import annotations
 
-from . import protocol, snapshot
-
-
-def keys_of(code: str) -> list[str]:
-    """Every per-session key but the short-lived reaction counters."""
-    return [
-        protocol.seq_key(code),
-        snapshot.session_key(code),
-        snapshot.state_key(code),
-        snapshot.state_seq_key(code),
-    ]
-
-
-def reaction_rate_key(code: str, player_id: int) -> str:
-    """Counts one player's recent reactions; expires with its window."""
-    return f"partyhub:react:{code}:{player_id}"
+from . import keys, snapshot
 
 
 def end_session(code: str, seconds: int, closed: bool, player_ids=()) -> None:
@@ -37,26 +22,26 @@ def end_session(code: str, seconds: int, closed: bool, player_ids=()) -> None:
     """
     pipe = snapshot.client_for(code).pipeline(transaction=True)
     if closed:
-        pipe.hset(snapshot.session_key(code), "closed", "1")
-    for key in keys_of(code):
+        pipe.hset(keys.session_key(code), keys.FIELD_CLOSED, "1")
+    for key in keys.of_session(code):
         pipe.expire(key, max(1, int(seconds)))
     pipe.execute()
     for player_id in player_ids:
         pipe = _player_client(code, player_id).pipeline(transaction=True)
-        for key in snapshot.player_keys(code, player_id):
+        for key in keys.of_player(code, player_id):
             pipe.expire(key, max(1, int(seconds)))
         pipe.execute()
 
 
 def delete_session_keys(code: str, player_ids=()) -> None:
     """Delete the session's keys (and its players') now (the purge). Raises redis.RedisError."""
-    snapshot.client_for(code).delete(*keys_of(code))
+    snapshot.client_for(code).delete(*keys.of_session(code))
     for player_id in player_ids:
-        _player_client(code, player_id).delete(*snapshot.player_keys(code, player_id))
+        _player_client(code, player_id).delete(*keys.of_player(code, player_id))
 
 
 def _player_client(code: str, player_id: int):
-    return snapshot.client_for(code, protocol.player_group_name(code, player_id))
+    return snapshot.client_for(code, keys.player_group_name(code, player_id))
 
 
 def over_rate_limit(code: str, key: str, limit: int, window: float) -> bool:

@@ -16,8 +16,8 @@ from channels.exceptions import InvalidChannelLayerError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import protocol, snapshot
-from .layer import parse_hosts
+from . import keys, protocol
+from .redis_hosts import channel_layer_hosts
 
 logger = logging.getLogger("realtime.sidecar")
 
@@ -69,35 +69,15 @@ def _numeric(host: str) -> str:
         raise ImproperlyConfigured(f"cannot resolve Redis host {host!r}: {exc}") from exc
 
 
-def _shard(host: tuple) -> dict:
-    """One host as realtime.layer.parse_hosts reads it (every form
-    channels_redis 4.3 takes), as a shard of the Server's `redis_hosts`."""
-    name, port, path, db, username, password, _, _, sentinel = host
-    shard = {"username": username, "password": password, "db": db}
-    if sentinel is not None:
-        master_name, sentinels, sentinel_username, sentinel_password, _, _ = sentinel
-        shard.update(
-            master_name=master_name,
-            sentinels=[{"host": _numeric(h), "port": p} for h, p in sentinels],
-            sentinel_username=sentinel_username,
-            sentinel_password=sentinel_password,
-        )
-    elif path:
-        shard.update(host=path, port=0)
-    else:
-        shard.update(host=_numeric(name), port=port)
-    return {k: v for k, v in shard.items() if v is not None}
-
-
 def redis_hosts() -> list[dict]:
     """The channel layer's Redis hosts, in its order, as
     realtime._sidecar.Server's `redis_hosts`: the sidecar places keys with
     channels_redis' consistent hash over this list, as the C layer does."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
     try:
-        return [_shard(host) for host in parse_hosts(config.get("hosts"))]
+        hosts = channel_layer_hosts()
     except InvalidChannelLayerError as exc:
         raise ImproperlyConfigured(f"the sidecar cannot use these Redis hosts: {exc}") from exc
+    return [host.resolved(_numeric).as_c(timeouts=False) for host in hosts]
 
 
 def allowed_origins() -> str:
@@ -134,11 +114,12 @@ def sidecar_kwargs(**overrides) -> dict:
         # worker: the platform and its games declare them (realtime.protocol).
         "client_types": ",".join(t for t in protocol.client_types() if t != protocol.PING),
         "server_version": protocol.SERVER_VERSION,
-        "session_key_prefix": snapshot.session_key(""),
-        "state_key_prefix": snapshot.state_key(""),
-        "private_key_prefix": snapshot.PRIVATE_KEY_PREFIX,
-        "ready_key": snapshot.READY_KEY,
+        "session_key_prefix": keys.KEY_SESSION,
+        "state_key_prefix": keys.KEY_STATE,
+        "private_key_prefix": keys.KEY_PRIVATE,
+        "ready_key": keys.KEY_READY,
         "log_level": log_level(),
+        "max_json_depth": protocol.MAX_JSON_DEPTH,
     }
     for name in DEFAULTS:
         if name != "bind":

@@ -5,7 +5,9 @@ without a Python call per connection, so Django keeps, per session, on the
 Redis host that holds the session's group:
 
 - `partyhub:session:<CODE>` — a hash: `host` -> SHA-256 hex of the host token,
-  `p:<SHA-256 hex of a player token>` -> player id;
+  `p:<SHA-256 hex of a player token>` -> player id, `closed`, and `v`, the
+  session seq it was written at: rewritten whole whenever the tokens change
+  (lobby.outbox), never by an older version;
 - `partyhub:state:<CODE>` — the exact text of the latest `session.state`
   message, written only if its seq is newer than the stored one
   (`partyhub:stateseq:<CODE>`), so a slow writer never replaces a newer state.
@@ -26,10 +28,10 @@ What Redis holds here is a cache of the database (lobby.outbox, lobby.relay):
 every text and digest is written with the seq (or, for the token hash, the
 session seq) it belongs to, newer-only, so a late or repeated write never
 replaces a newer one, and the relay can rebuild all of it after Redis comes
-back empty. `READY_KEY` on each Redis host says that this host's keys were
-rebuilt since the host started (its value: the host's `run_id` and a part
-new at each rebuild): while it is missing, a socket whose session hash is
-not found is told to retry (1013) instead of "no such game" (4004).
+back empty. `keys.KEY_READY` on each Redis host says that this host's keys
+were rebuilt since the host started (its value: the host's `run_id` and a
+part new at each rebuild): while it is missing, a socket whose session hash
+is not found is told to retry (1013) instead of "no such game" (4004).
 
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
@@ -46,13 +48,13 @@ import secrets
 import threading
 
 import redis
-from channels_redis.utils import _consistent_hash, decode_hosts
-from django.conf import settings
 from redis.backoff import NoBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from . import protocol
+from . import keys, layer, protocol
+from .redis_hosts import RedisHost, channel_layer_hosts
 from .redis_sentinel import SentinelConnection, failover_retry
 
 logger = logging.getLogger("realtime.snapshot")
@@ -60,100 +62,22 @@ logger = logging.getLogger("realtime.snapshot")
 KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
-STORE_STATE = """
-local current = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
-  return 1
-end
-return 0
-"""
-
-# The token hash, rewritten whole (DEL + HSET, one script) unless it holds a
-# newer version (`v`: the session seq of the write). ARGV: version, TTL, then
-# field/value pairs.
-_STORE_TOKENS = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')
-if tonumber(ARGV[1]) < current then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
-# Raise a delivered-seq counter to ARGV[1] (never lower it). ARGV[2]: TTL.
-_RAISE = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# On every Redis host: present once this host's keys were rebuilt from the
-# database since it started; the value is the host's run_id (INFO server).
-READY_KEY = "partyhub:ready"
-
-_clients: dict[tuple, redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_scripts: dict[str, Script] = {}  # rscripts.c's scripts by name, run by SHA1
 _clients_lock = threading.Lock()
-
-
-def session_key(code: str) -> str:
-    return f"partyhub:session:{code}"
-
-
-def state_key(code: str) -> str:
-    return f"partyhub:state:{code}"
-
-
-def state_seq_key(code: str) -> str:
-    return f"partyhub:stateseq:{code}"
-
-
-# The sidecar builds the same key: "<prefix><CODE>:<player id>" (csrc/server_conn.c).
-PRIVATE_KEY_PREFIX = "partyhub:private:"
-
-
-def private_key(code: str, player_id: int) -> str:
-    return f"{PRIVATE_KEY_PREFIX}{code}:{player_id}"
-
-
-def private_seq_key(code: str, player_id: int) -> str:
-    return f"partyhub:privateseq:{code}:{player_id}"
-
-
-def player_keys(code: str, player_id: int) -> list[str]:
-    """The keys one player of a session has on its group's host."""
-    return [
-        protocol.pseq_key(code, player_id),
-        private_key(code, player_id),
-        private_seq_key(code, player_id),
-    ]
 
 
 def client_for(code: str, group: str | None = None) -> redis.Redis:
     """A sync Redis client for the host that holds `group` (default `game_<code>`)."""
-    return client_for_key(group or protocol.group_name(code))
+    return client_for_key(group or keys.group_name(code))
 
 
 def client_for_key(name: str) -> redis.Redis:
     """A sync Redis client for the host channels_redis' hash places `name` on."""
-    hosts = _hosts()
-    index = _consistent_hash(name, len(hosts))
-    return _client(index, hosts[index])
-
-
-def _hosts() -> list:
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    return decode_hosts(config.get("hosts"))
-
-
-def _client(index: int, host) -> redis.Redis:
-    """The cached client of host number `index` of the channel layer."""
-    host = dict(host)
-    key = (index, repr(sorted(host.items())))
+    hosts = channel_layer_hosts()
+    index = layer.consistent_hash(name, len(hosts))
+    host = hosts[index]
+    key = (index, repr(host))  # a Sentinel entry holds a list: not hashable
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
@@ -161,59 +85,87 @@ def _client(index: int, host) -> redis.Redis:
     return client
 
 
-def _new_client(host: dict) -> redis.Redis:
-    """A redis-py client for one channels_redis host entry (a copy, consumed)."""
-    options = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
-    if "master_name" in host:
-        # As channels_redis: sentinel_kwargs go to the sentinels, the rest to
-        # the master. A dead sentinel is skipped at once, not retried. The
-        # async connection class and retry of sentinel_host() are replaced.
-        sentinel_kwargs = {**options, "retry": Retry(NoBackoff(), 0)}
-        sentinel_kwargs.update(host.pop("sentinel_kwargs", None) or {})
-        sentinel = Sentinel(host.pop("sentinels"), sentinel_kwargs=sentinel_kwargs)
-        name = host.pop("master_name")
-        host.update(connection_class=SentinelConnection, retry=failover_retry())
-        return sentinel.master_for(name, **{**options, **host})
-    # One quick retry: a view must not sit in redis-py's default backoff.
-    options["retry"] = Retry(NoBackoff(), 1)
-    if "address" in host:
-        return redis.Redis.from_url(host.pop("address"), **{**options, **host})
-    return redis.Redis(**{**options, **host})
-
-
 def all_clients() -> list[redis.Redis]:
     """A sync client per Redis host of the channel layer, in `hosts` order."""
-    return [_client(index, host) for index, host in enumerate(_hosts())]
+    clients = []
+    for index, host in enumerate(channel_layer_hosts()):
+        key = (index, repr(host))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = _new_client(host)
+        clients.append(client)
+    return clients
+
+
+def _new_client(host: RedisHost) -> redis.Redis:
+    """A redis-py client for one channel-layer host."""
+    options = {
+        "socket_timeout": TIMEOUT,
+        "socket_connect_timeout": TIMEOUT,
+        "db": host.db,
+        "username": host.username,
+        "password": host.password,
+    }
+    if host.sentinel is not None:
+        # As channels_redis: the sentinels get their own credentials, the
+        # master the host's. A dead sentinel is skipped at once, not retried;
+        # the master's connections follow a failover (realtime.redis_sentinel).
+        s = host.sentinel
+        sentinel = Sentinel(
+            s.sentinels,
+            sentinel_kwargs={
+                "socket_timeout": TIMEOUT,
+                "socket_connect_timeout": TIMEOUT,
+                "retry": Retry(NoBackoff(), 0),
+                "username": s.username,
+                "password": s.password,
+            },
+        )
+        return sentinel.master_for(
+            s.master_name,
+            connection_class=SentinelConnection,
+            retry=failover_retry(),
+            **options,
+        )
+    # One quick retry: a view must not sit in redis-py's default backoff.
+    options["retry"] = Retry(NoBackoff(), 1)
+    if host.path:
+        return redis.Redis(unix_socket_path=host.path, **options)
+    return redis.Redis(host=host.host, port=host.port, **options)
 
 
 def register_session(code: str, host_digest: str) -> bool:
     """Store the host token's digest; False (logged) if Redis failed."""
-    return _run(code, "register session", _hset, code, "host", host_digest)
+    return _run(code, "register session", _hset, code, keys.FIELD_HOST, host_digest)
 
 
 def store_tokens(code: str, version: int, tokens: dict) -> None:
     """Rewrite the session's token hash from `tokens` = {"host": digest,
     "players": {digest: player id}, "closed": bool} unless Redis holds a newer
-    `version` (the session seq it was written at). Raises redis.RedisError."""
-    fields = ["host", tokens["host"]]
+    `version` (the session seq it was read at). Raises redis.RedisError."""
+    fields = [keys.FIELD_HOST, tokens["host"]]
     for digest, player_id in tokens["players"].items():
-        fields += [f"p:{digest}", str(player_id)]
+        fields += [f"{keys.FIELD_PLAYER}{digest}", str(player_id)]
     if tokens.get("closed"):
-        fields += ["closed", "1"]
-    client_for(code).eval(_STORE_TOKENS, 1, session_key(code), int(version), KEY_TTL, *fields)
+        fields += [keys.FIELD_CLOSED, "1"]
+    client = client_for(code)
+    _script(client, "store_tokens")(
+        keys=[keys.session_key(code)], args=[int(version), KEY_TTL, *fields], client=client
+    )
 
 
-def raise_counter(client: redis.Redis, key: str, seq: int) -> None:
-    """Raise a delivered-seq counter (the session's seq, a player's pseq) to
-    `seq`, never lowering it. Raises redis.RedisError."""
-    client.eval(_RAISE, 1, key, int(seq), KEY_TTL)
+def raise_seq(client: redis.Redis, key: str, seq: int) -> bool:
+    """Raise a delivered-seq counter (keys.seq_key, keys.pseq_key) to `seq`,
+    never lowering it; whether it was raised. Raises redis.RedisError."""
+    return bool(_script(client, "raise_seq")(keys=[key], args=[int(seq), KEY_TTL], client=client))
 
 
 def ready(client: redis.Redis) -> bool:
-    """Whether this host's keys were rebuilt since it started (READY_KEY
-    holds its current run_id). Raises redis.RedisError."""
+    """Whether this host's keys were rebuilt since it started (KEY_READY
+    names its current run_id). Raises redis.RedisError."""
     pipe = client.pipeline(transaction=False)
-    pipe.get(READY_KEY)
+    pipe.get(keys.KEY_READY)
     pipe.info("server")
     marker, info = pipe.execute()
     return marker is not None and marker.decode().split(":")[0] == str(info.get("run_id"))
@@ -225,28 +177,14 @@ def mark_ready(client: redis.Redis) -> None:
     the value, notice a rebuild even if they missed the key's absence.
     Raises redis.RedisError."""
     run_id = client.info("server").get("run_id")
-    client.set(READY_KEY, f"{run_id}:{secrets.token_hex(4)}")
-
-
-def state_parts(payload: dict) -> tuple[str, str]:
-    """The `session.state` JSON text split around its seq: head + str(seq) + tail.
-
-    The same text as `protocol.dumps(protocol.session_state(payload, seq))`,
-    encoded before the seq is known (the C layer splices it in on Redis).
-    """
-    return protocol.message_parts(protocol.SESSION_STATE, "seq", payload)
+    client.set(keys.KEY_READY, f"{run_id}:{secrets.token_hex(4)}")
 
 
 def store_state(code: str, seq: int, payload: dict) -> bool:
     """Store the `session.state` text for `seq` unless a newer one is there."""
-    head, tail = state_parts(payload)
-    keys = state_key(code), state_seq_key(code)
-    return _run(code, "store state", _store, keys, seq, f"{head}{int(seq)}{tail}")
-
-
-def private_parts(payload: dict) -> tuple[str, str]:
-    """The `player.state` JSON text split around its pseq (see state_parts)."""
-    return protocol.message_parts(protocol.PLAYER_STATE, "pseq", payload)
+    head, tail = protocol.encode_event_parts(protocol.SESSION_STATE, payload)
+    names = keys.state_key(code), keys.state_seq_key(code)
+    return _run(code, "store state", _store, names, seq, head, tail)
 
 
 def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
@@ -255,38 +193,48 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     Used where the C layer is not (it stores it with the message). Raises
     redis.RedisError.
     """
-    store_private_text(code, player_id, pseq, *private_parts(payload))
+    head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, payload)
+    store_private_text(code, player_id, pseq, head, tail)
 
 
 def store_private_text(code: str, player_id: int, pseq: int, head: str, tail: str) -> None:
     """`store_private` for a text already split around its pseq. Raises redis.RedisError."""
-    keys = private_key(code, player_id), private_seq_key(code, player_id)
-    group = protocol.player_group_name(code, player_id)
-    _store(client_for(code, group), keys, pseq, f"{head}{int(pseq)}{tail}")
+    names = keys.private_key(code, player_id), keys.private_seq_key(code, player_id)
+    group = keys.player_group_name(code, player_id)
+    _store(client_for(code, group), names, pseq, head, tail)
 
 
 def store_state_text(code: str, seq: int, head: str, tail: str) -> None:
     """`store_state` for a text already split around its seq. Raises redis.RedisError."""
-    keys = state_key(code), state_seq_key(code)
-    _store(client_for(code), keys, seq, f"{head}{int(seq)}{tail}")
+    names = keys.state_key(code), keys.state_seq_key(code)
+    _store(client_for(code), names, seq, head, tail)
 
 
 def read_private(code: str, player_id: int) -> str | None:
     """The stored `player.state` text of a player (None if none). Raises redis.RedisError."""
-    group = protocol.player_group_name(code, player_id)
-    text = client_for(code, group).get(private_key(code, player_id))
+    group = keys.player_group_name(code, player_id)
+    text = client_for(code, group).get(keys.private_key(code, player_id))
     return None if text is None else text.decode("utf-8")
 
 
 def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe = client.pipeline(transaction=True)
-    pipe.hset(session_key(code), field, value)
-    pipe.expire(session_key(code), KEY_TTL)
+    pipe.hset(keys.session_key(code), field, value)
+    pipe.expire(keys.session_key(code), KEY_TTL)
     pipe.execute()
 
 
-def _store(client: redis.Redis, keys: tuple[str, str], seq: int, text: str) -> None:
-    client.eval(STORE_STATE, 2, *keys, seq, text, KEY_TTL)
+def _store(client: redis.Redis, names: tuple[str, str], seq: int, head: str, tail: str) -> None:
+    """head + seq + tail under names[0], seq under names[1], unless newer (rscripts.c)."""
+    _script(client, "store_state")(keys=names, args=[int(seq), head, tail, KEY_TTL], client=client)
+
+
+def _script(client: redis.Redis, name: str) -> Script:
+    """Script `name` of rscripts.c, registered once (redis-py runs it by SHA1)."""
+    script = _scripts.get(name)
+    if script is None:
+        script = _scripts[name] = client.register_script(layer.lua_script(name))
+    return script
 
 
 def _run(code: str, what: str, func, *args) -> bool:

@@ -34,6 +34,7 @@ import contextlib
 import ctypes
 import errno
 import logging
+import mmap
 import os
 import select
 import signal
@@ -620,6 +621,21 @@ def _signals_blocked():
         yield mask
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+class SharedCount:
+    """A supervisor's restart counter in memory its forked workers share
+    (an anonymous shared mapping made before the first fork): each worker's
+    own /metrics reads it (realtime._sidecar.Server's `worker_restarts`),
+    so a scrape of any live worker sees every replacement."""
+
+    def __init__(self) -> None:
+        self.memory = mmap.mmap(-1, mmap.PAGESIZE)  # MAP_SHARED: kept across fork
+        self._count = memoryview(self.memory).cast("Q")  # one aligned 8-byte store
+
+    def __call__(self, supervisor: Supervisor) -> None:
+        """on_restart: publish the new count."""
+        self._count[0] = supervisor.restarts
 
 
 class RestartsFile:

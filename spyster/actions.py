@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 
 from lobby import services
+from lobby import text as user_text
 from lobby.context import Context
 from lobby.errors import GameError, bad_request, conflict
 from lobby.models import Player
@@ -28,6 +29,9 @@ from lobby.models import Player
 from . import deck, events, rules, state
 from .models import Accusation, Card, Location, Round, Suspicion, Vote
 from .state import FINAL_VOTE, PLAYING, VOTE
+
+# The spy's guess of the location: a name as a location's (lobby.text).
+LOCATION_GUESS = user_text.TextRule("location", "INVALID_FIELD", "A location", rules.NAME_MAX)
 
 # Who the spy is must not be predictable from earlier draws: the OS's randomness.
 _random = random.SystemRandom()
@@ -181,9 +185,7 @@ def settle_accusation(ctx: Context, timed_out: bool = False) -> None:
 
 def spy_guess(ctx: Context, body: dict) -> dict:
     """The spy names the location (once: right or wrong, the round ends)."""
-    name = body.get("location")
-    if not isinstance(name, str) or not name.strip():
-        raise bad_request("INVALID_FIELD", "'location' must be the name of a location.")
+    name = user_text.clean(body.get("location"), LOCATION_GUESS)
     ctx.require_phase(PLAYING)
     game_round = state.current_round(ctx.session)
     if ctx.player.id != game_round.spy_id:

@@ -13,6 +13,8 @@ Winners and ties follow the platform's rule (lobby.awards.pick_awards).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from lobby import awards as platform_awards
 from lobby.driver import Award
 from lobby.models import GameSession
@@ -21,10 +23,20 @@ from . import rules, state
 from .models import Accusation, Suspicion
 
 AWARDS = (
-    Award("master_spy", "Master spy", "Won the most rounds as the spy."),
-    Award("sleuth", "Sleuth", "Unmasked the spy with an accusation most often."),
+    Award(
+        "master_spy", gettext_noop("Master spy"), gettext_noop("Won the most rounds as the spy.")
+    ),
+    Award(
+        "sleuth",
+        gettext_noop("Sleuth"),
+        gettext_noop("Unmasked the spy with an accusation most often."),
+    ),
     platform_awards.CROWD_FAVOURITE,
-    Award("most_suspected", "Most suspected", "Named by the others most often."),
+    Award(
+        "most_suspected",
+        gettext_noop("Most suspected"),
+        gettext_noop("Named by the others most often."),
+    ),
 )
 CREDIT_AWARD = {
     rules.SPY_GUESS: "master_spy",

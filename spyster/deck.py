@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby import packs
 from lobby.driver import Column, Packs
 from lobby.errors import conflict
@@ -23,8 +25,8 @@ MIN_LOCATIONS = 2
 PACKS = Packs(
     model="spyster.Deck",
     item_model="spyster.Location",
-    label="location deck",
-    item_label="location",
+    label=_("location deck"),
+    item_label=_("location"),
     items_key="locations",
     columns=(Column("name", rules.NAME_MAX), Column("roles", rules.NAME_MAX, many=True)),
     min_items=MIN_LOCATIONS,

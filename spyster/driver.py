@@ -9,6 +9,8 @@ location, or the final vote when the clock runs out end the round
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby.driver import PACK, PLAYER, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
 
@@ -29,7 +31,7 @@ PHASES = (
     Phase(state.FINAL_VOTE, "Final vote", timed=True, on_deadline=play.final_vote_deadline),
 )
 
-OPTIONS = (Option("deck", "Location deck", PACK, help="None chosen: the built-in deck."),)
+OPTIONS = (Option("deck", _("Location deck"), PACK, help=_("None chosen: the built-in deck.")),)
 
 ACTIONS = (
     Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse"),
@@ -42,7 +44,7 @@ ACTIONS = (
 class SpysterDriver(GameDriver):
     name = "spyster"
     title = "Spyster"
-    pitch = "One of you is the spy. Ask, bluff and vote before the spy works out where you are."
+    pitch = _("One of you is the spy. Ask, bluff and vote before the spy works out where you are.")
     min_players = rules.MIN_PLAYERS
     max_players = rules.MAX_PLAYERS
     settings = SETTINGS

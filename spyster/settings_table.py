@@ -4,18 +4,22 @@ Its own module, so that the preset model (spyster.models.SpysterPreset) can
 derive its columns from it without importing the driver.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby.driver import Setting
 
 SETTINGS = (
-    Setting("rounds", "Rounds", 5, 1, 20),
-    Setting("round_minutes", "Minutes per round", 8, 1, 30, help="Time to question each other."),
-    Setting("vote_seconds", "Seconds to vote on an accusation", 45, 10, 300),
+    Setting("rounds", _("Rounds"), 5, 1, 20),
+    Setting(
+        "round_minutes", _("Minutes per round"), 8, 1, 30, help=_("Time to question each other.")
+    ),
+    Setting("vote_seconds", _("Seconds to vote on an accusation"), 45, 10, 300),
     Setting(
         "final_vote_seconds",
-        "Seconds for the final vote",
+        _("Seconds for the final vote"),
         60,
         10,
         300,
-        help="When time is up everyone names a suspect; who has not voted by then names nobody.",
+        help=_("When time is up everyone names a suspect; who has not voted by then names nobody."),
     ),
 )

@@ -44,7 +44,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
-PHONE = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+# The narrowest phone the pages are made for (issue 17): every phone in the
+# browser tests is this wide, and assert_fits checks nothing scrolls sideways.
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 BIG_SCREEN = {"viewport": {"width": 1920, "height": 1080}}
 TIMEOUT_MS = 10_000
 
@@ -170,7 +172,7 @@ class DaphneServer(ServerUnderTest):
         log.close()
         self.wait_ready()
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         url = f"{self.http_url}/api/sessions/ZZZZ/"
         while time.monotonic() < deadline:
@@ -255,7 +257,7 @@ class SidecarServer(ServerUnderTest):
             command, env=self.daphne.env(), cwd=settings.BASE_DIR, stdout=log, stderr=log
         )
         log.close()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the sidecar exited: see {self.log_path}")
@@ -385,9 +387,9 @@ class BrowserTestCase(TransactionTestCase):
 
     def _save_evidence_on_failure(self) -> None:
         """After a failure: a screenshot of every page and the browser console."""
-        result = getattr(self._outcome, "result", None)
-        problems = getattr(result, "errors", []) + getattr(result, "failures", [])
-        if not any(test is self for test, _ in problems):
+        # The outcome, not the result's lists: a parallel worker's result
+        # (`manage.py test --parallel`) keeps none.
+        if getattr(self._outcome, "success", True):
             return
         for label, page in self.pages.items():
             try:

@@ -20,7 +20,7 @@ import websockets
 from django.test import Client, TransactionTestCase
 
 from lobby import publish
-from realtime import protocol
+from realtime import keys, protocol
 from weirsoe.models import Round
 
 from . import servers
@@ -396,7 +396,7 @@ async def follow(port: int, code: str, tokens: list[str], n: int) -> list[Follow
 
 def last_seq(redis, code: str) -> int:
     """The session's last event seq, read from Redis."""
-    reply = redis.command("GET", protocol.seq_key(code))
+    reply = redis.command("GET", keys.seq_key(code))
     return int(reply.split(b"\r\n")[1])
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from .redis_server import free_port
 from .servers import manage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,17 +98,7 @@ def socket_owner(server_port: int, client_port: int, pids: list[int]) -> int | N
 
 def free_port_pair() -> int:
     """A port p such that p and p + 1 are both free on 127.0.0.1 (Daphne, sidecar)."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no two adjacent free ports")
+    return free_port(2)
 
 
 # What each runparty service runs, to tell them apart in the process list.

@@ -13,26 +13,100 @@ environment children inherit.
 from __future__ import annotations
 
 import logging
+import multiprocessing.util
 import os
 import shutil
 import tempfile
+import time
 import unittest
+from collections import defaultdict
 from urllib.parse import quote
 
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 from django.test import override_settings
-from django.test.runner import DiscoverRunner
+from django.test import runner as django_runner
+from django.test.runner import DiscoverRunner, ParallelTestSuite, _init_worker
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from partyhub.celery import use_broker
+from partyhub.redisproc import use_port_block
 from realtime import snapshot
 
 from .redis_server import RedisServer
 
+# Each test process's own ports (partyhub.redisproc.use_port_block), below
+# the kernel's ephemeral range (32768-60999): the runner's, then a block per
+# parallel worker.
+PORTS_FIRST, PORTS_PER_PROCESS = 12000, 2500
+
+
+class TimedResult(unittest.TextTestResult):
+    """A text result that also writes the slowest test classes to a file.
+
+    Set PARTYHUB_TEST_TIMES=<path>: each class's wall time (its tests plus
+    the set-up and tear-down between them) goes there, slowest first, so the
+    suite's 15-minute budget can be spent knowingly (docs/testing.md).
+    """
+
+    def startTestRun(self) -> None:
+        super().startTestRun()
+        self.class_times: dict[str, float] = defaultdict(float)
+        self.mark = time.monotonic()
+
+    def stopTest(self, test) -> None:
+        super().stopTest(test)
+        now = time.monotonic()
+        self.class_times[type(test).__module__ + "." + type(test).__qualname__] += now - self.mark
+        self.mark = now
+
+    def stopTestRun(self) -> None:
+        super().stopTestRun()
+        path = os.environ.get("PARTYHUB_TEST_TIMES")
+        if path:
+            rows = sorted(self.class_times.items(), key=lambda row: -row[1])
+            with open(path, "w") as out:
+                out.write(f"{sum(self.class_times.values()):8.1f}  total\n")
+                out.writelines(f"{seconds:8.1f}  {name}\n" for name, seconds in rows)
+
+
+def init_worker(counter, *args, **kwargs) -> None:
+    """A parallel worker (`manage.py test --parallel N`): Django's set-up, then its own Redis.
+
+    Each worker gets a private redis-server, so the tests that stop, kill or
+    flush "the" Redis (test_faults, test_c_layer) never touch another
+    worker's, and `DATABASE_URL` names this worker's clone of the test
+    database, so the servers its tests start see the data its tests write.
+    """
+    _init_worker(counter, *args, **kwargs)
+    worker = django_runner._worker_id  # 1, 2, … as _init_worker just set it
+    use_port_block(PORTS_FIRST + worker * PORTS_PER_PROCESS, PORTS_PER_PROCESS)
+    redis = PartyhubTestRunner.redis = RedisServer().start()
+    multiprocessing.util.Finalize(redis, redis.close, exitpriority=10)
+    use_redis(redis.port)
+    mark_ready()
+    os.environ["DATABASE_URL"] = database_url(connections["default"].settings_dict)
+
+
+def mark_ready() -> None:
+    """A test run's new Redis has every key it should (there are no sessions
+    yet): say so as the relay does after a rebuild, so the sidecar answers an
+    unknown code with 4004, not 1013 (tests/test_durability.py runs the relay)."""
+    snapshot.mark_ready(snapshot.all_clients()[0])
+
+
+class PartyhubParallelSuite(ParallelTestSuite):
+    init_worker = init_worker
+
 
 class PartyhubTestRunner(DiscoverRunner):
     redis: RedisServer | None = None
+    parallel_test_suite = PartyhubParallelSuite
+
+    def get_resultclass(self):
+        return super().get_resultclass() or TimedResult
 
     def setup_test_environment(self, **kwargs) -> None:
         super().setup_test_environment(**kwargs)
@@ -41,11 +115,16 @@ class PartyhubTestRunner(DiscoverRunner):
             for name in ("lobby", "realtime"):
                 logging.getLogger(name).setLevel(logging.WARNING)
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
+        use_port_block(PORTS_FIRST, PORTS_PER_PROCESS)
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
-        # Its keys are complete (there are no sessions yet): what the relay
-        # says after a rebuild, so the sidecar answers unknown codes with 4004.
-        snapshot.mark_ready(snapshot.all_clients()[0])
+        # Property tests run under ASan, beside servers and browsers, on a
+        # loaded 2-core machine: a slow draw says nothing about the code.
+        hypothesis_settings.register_profile(
+            "partyhub", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )
+        hypothesis_settings.load_profile("partyhub")
+        mark_ready()
         # Password hashing made for attackers (PBKDF2's many rounds) costs a
         # tenth of a second a password: the tests hash hundreds. The server
         # processes the browser tests start keep the real one.

@@ -149,7 +149,12 @@ class DriverSidecar:
         "trusted_proxies": "--trusted-proxies",
     }
     # Passed always: runsidecar's defaults (realtime/sidecar.py), not C's.
-    DEPLOYED = {"msg_rate": "--msg-rate", "msg_burst": "--msg-burst", "msg_flood": "--msg-flood"}
+    DEPLOYED = {
+        "msg_rate": "--msg-rate",
+        "msg_burst": "--msg-burst",
+        "msg_flood": "--msg-flood",
+        "max_json_depth": "--max-json-depth",
+    }
 
     def __init__(self, **overrides) -> None:
         from realtime.sidecar import sidecar_kwargs

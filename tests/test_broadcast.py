@@ -10,8 +10,8 @@ from django.test import TestCase
 
 from lobby import events as lobby_events
 from lobby.models import OutboxEvent
+from realtime import keys, protocol, snapshot
 from realtime import layer as layer_mod
-from realtime import protocol, snapshot
 from realtime.broadcast import BroadcastError, current_seq, sync_broadcast_phase_event
 
 from .helpers import Api, redis_commands
@@ -23,7 +23,7 @@ class BroadcastTests(TestCase):
     def test_seq_increases_and_text_is_the_protocol_encoding(self):
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name("SEQA"), channel)
+        async_to_sync(layer.group_add)(keys.group_name("SEQA"), channel)
         before = async_to_sync(current_seq)("SEQA")
         payload = {"round": 1, "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}]}
         first = sync_broadcast_phase_event("SEQA", "phase.scoreboard", payload)
@@ -56,7 +56,7 @@ class FallbackStateTests(TestCase):
         code, state = "FSTATE", {"phase": "lie", "players": []}
         layer = get_channel_layer()
         channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(protocol.group_name(code), channel)
+        async_to_sync(layer.group_add)(keys.group_name(code), channel)
         with (
             mock.patch.object(layer_mod, "C_AVAILABLE", False),
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
@@ -64,11 +64,11 @@ class FallbackStateTests(TestCase):
         ):
             seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, state)
         raw = snapshot.client_for(code)
-        stored = raw.get(snapshot.state_key(code)).decode()
+        stored = raw.get(keys.state_key(code)).decode()
         self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
         self.assertEqual(async_to_sync(layer.receive)(channel)["seq"], seq)
         names = [command.split()[:2] for _, command in commands]
-        state_set = names.index(["SET", snapshot.state_key(code)])
+        state_set = names.index(["SET", keys.state_key(code)])
         channel_key = layer.prefix + layer.non_local_name(channel)
         event_zadd = [i for i, n in enumerate(names) if n == ["ZADD", channel_key]]
         self.assertEqual(len(event_zadd), 1)
@@ -80,7 +80,7 @@ class FallbackStateTests(TestCase):
         with mock.patch.object(layer_mod, "C_AVAILABLE", False):
             with mock.patch.object(layer_mod, "_FALLBACK_WARNED", True):
                 sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, {"x": 1})
-        stored = json.loads(snapshot.client_for(code).get(snapshot.state_key(code)))
+        stored = json.loads(snapshot.client_for(code).get(keys.state_key(code)))
         self.assertEqual(stored["payload"], {"phase": "newer"})
 
 

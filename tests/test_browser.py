@@ -59,8 +59,8 @@ class FullGame:
         page = self.new_page(name, PHONE)
         if via_home:
             page.goto(self.url("/"))
-            self.assert_fits(page, "home at 375")
-            self.shot(page, "home-375")
+            self.assert_fits(page, "home at 360")
+            self.shot(page, "home-360")
             page.fill("#join-code", code.lower())
             page.fill("#join-name", name)
             page.click("#join-button")
@@ -296,8 +296,8 @@ class FullGame:
         self.shoot_all(host, players, "finished")
         # The big screen on a phone, too.
         host.set_viewport_size(PHONE["viewport"])
-        self.assert_fits(host, "host at 375")
-        self.shot(host, "host-finished-at-375")
+        self.assert_fits(host, "host at 360")
+        self.shot(host, "host-finished-at-360")
         for page in (host, *players.values()):
             self.assertEqual(self.metrics(page)["gaps"], 0)
         self.assert_no_page_errors()

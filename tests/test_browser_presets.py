@@ -85,7 +85,7 @@ class PresetFlowBrowserTests(BrowserTestCase):
         other.goto(self.url("/"))
         expect(other.locator("#sign-in-link")).to_be_visible()
         self.assertNotIn("Friday night", other.content())
-        self.assert_fits(other, "home at 375")
+        self.assert_fits(other, "home at 360")
         other.goto(self.url(f"/presets/{preset.id}/"))
         expect(other.locator("h1")).to_have_text("Sign in")  # guests sign in first
         self.assert_no_page_errors()

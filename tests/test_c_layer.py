@@ -20,7 +20,8 @@ from django.conf import settings
 from django.test import SimpleTestCase, override_settings
 
 from realtime import layer as layer_mod
-from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
+from realtime.layer import FastRedisLayer, RedisUnavailable
+from realtime.redis_hosts import parse_hosts
 
 from .helpers import redis_commands
 from .redis_server import RedisServer, free_port

@@ -17,7 +17,7 @@ from django.test import SimpleTestCase, TransactionTestCase
 
 from lobby import events as lobby_events
 from partyhub.asgi import application
-from realtime import broadcast, protocol, snapshot
+from realtime import broadcast, keys, protocol, redis_hosts, snapshot
 from realtime import layer as layer_mod
 from realtime.broadcast import BroadcastError, broadcast_phase_event, sync_broadcast_phase_event
 from weirsoe import events as quiz_events
@@ -81,11 +81,11 @@ class StoredBytesTests(SimpleTestCase):
         code = "BYTES"
         channel = "specific.bytesproc!c1"
         fast = layer_mod.get_layer()
-        fast.group_add(protocol.group_name(code), channel)
-        fast.group_add(protocol.group_name(code), "specific.bytesproc!c2")
+        fast.group_add(keys.group_name(code), channel)
+        fast.group_add(keys.group_name(code), "specific.bytesproc!c2")
         for start in (0, 126, 127, 254, 255, 65534, 65535, 2**32 - 2, 2**32 - 1, 2**40):
             for text_len in (1, 20, 31, 32, 255, 256, 65536):
-                self.raw.set(protocol.seq_key(code), start)
+                self.raw.set(keys.seq_key(code), start)
                 payload = {"round": 1, "question": "q" * text_len}
                 seq = sync_broadcast_phase_event(code, quiz_events.QUESTION_SHOWN, payload)
                 self.assertEqual(seq, start + 1)
@@ -98,14 +98,14 @@ class StoredBytesTests(SimpleTestCase):
                     }
                 )
                 self.assertEqual(self.stored(code, channel), expected, (start, text_len))
-        ttl = self.raw.ttl(protocol.seq_key(code))
+        ttl = self.raw.ttl(keys.seq_key(code))
         self.assertTrue(broadcast.SEQ_TTL - 5 < ttl <= broadcast.SEQ_TTL)
 
     def test_one_redis_command_per_broadcast(self):
         code = "ONERT"
         fast = layer_mod.get_layer()
         for i in range(10):
-            fast.group_add(protocol.group_name(code), f"specific.p{i % 2}!c{i}")
+            fast.group_add(keys.group_name(code), f"specific.p{i % 2}!c{i}")
         sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []})
         self.raw.config_resetstat()
         for _ in range(5):
@@ -124,7 +124,7 @@ class StoredBytesTests(SimpleTestCase):
 
         async def scenario():
             channel = await layer.new_channel()
-            await layer.group_add(protocol.group_name("RECV"), channel)
+            await layer.group_add(keys.group_name("RECV"), channel)
             seq = await broadcast_phase_event("RECV", lobby_events.GAME_OVER, {"ranking": [1]})
             message = await layer.receive(channel)
             self.assertEqual(
@@ -135,14 +135,14 @@ class StoredBytesTests(SimpleTestCase):
                     "text": protocol.encode_event(lobby_events.GAME_OVER, seq, {"ranking": [1]}),
                 },
             )
-            await layer.group_discard(protocol.group_name("RECV"), channel)
+            await layer.group_discard(keys.group_name("RECV"), channel)
 
         async_to_sync(scenario)()
 
     def test_concurrent_broadcasts_number_in_delivery_order(self):
         code = "ORDER"
         fast = layer_mod.get_layer()
-        fast.group_add(protocol.group_name(code), "specific.order!c")
+        fast.group_add(keys.group_name(code), "specific.order!c")
 
         async def scenario():
             return await asyncio.gather(
@@ -168,40 +168,40 @@ class StateWithEventTests(SimpleTestCase):
         self.addCleanup(self.raw.close)
 
     def stored_state(self, code: str) -> dict:
-        return json.loads(self.raw.get(snapshot.state_key(code)))
+        return json.loads(self.raw.get(keys.state_key(code)))
 
     def test_a_joiner_right_after_the_event_reads_a_state_with_its_seq(self):
         code = "STATE"
         fast = layer_mod.get_layer()
-        fast.group_add(protocol.group_name(code), "specific.stateproc!c")
+        fast.group_add(keys.group_name(code), "specific.stateproc!c")
         for start in (0, 127, 65535, 2**40):
-            self.raw.set(protocol.seq_key(code), start)
-            self.raw.delete(snapshot.state_seq_key(code))
+            self.raw.set(keys.seq_key(code), start)
+            self.raw.delete(keys.state_seq_key(code))
             with redis_commands(PartyhubTestRunner.redis.port) as commands:
                 seq = sync_broadcast_phase_event(
                     code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE
                 )
             # What a socket joining now would GET: the event's seq, same text
             # as snapshot.store_state writes.
-            text = self.raw.get(snapshot.state_key(code)).decode()
+            text = self.raw.get(keys.state_key(code)).decode()
             self.assertEqual(text, protocol.dumps(protocol.session_state(self.STATE, seq)))
-            self.assertEqual(int(self.raw.get(snapshot.state_seq_key(code))), seq)
+            self.assertEqual(int(self.raw.get(keys.state_seq_key(code))), seq)
             # One command from the client; the state SETs ran inside it.
             sent = [c for kind, c in commands if kind != "lua"]
             self.assertEqual(len(sent), 1)
             self.assertTrue(sent[0].lower().startswith("evalsha"))
             in_script = [c.split() for kind, c in commands if kind == "lua"]
             sets = [words[1] for words in in_script if words[0].upper() == "SET"]
-            self.assertIn(snapshot.state_key(code), sets)
+            self.assertIn(keys.state_key(code), sets)
             self.assertEqual(fast.receive("specific.stateproc!", 1)[1]["seq"], seq)
-        for key in (snapshot.state_key(code), snapshot.state_seq_key(code)):
+        for key in (keys.state_key(code), keys.state_seq_key(code)):
             ttl = self.raw.ttl(key)
             self.assertTrue(snapshot.KEY_TTL - 5 < ttl <= snapshot.KEY_TTL)
 
     def test_an_older_seq_leaves_a_newer_state_and_still_sends(self):
         code = "NEWER"
         fast = layer_mod.get_layer()
-        fast.group_add(protocol.group_name(code), "specific.newerproc!c")
+        fast.group_add(keys.group_name(code), "specific.newerproc!c")
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
         seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE)
         self.assertLess(seq, 10**6)
@@ -240,7 +240,7 @@ class BroadcastRedisDownTests(SimpleTestCase):
                 with self.assertRaises(BroadcastError):
                     sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
                 elapsed = time.monotonic() - started
-                self.assertLess(elapsed, layer_mod.DEFAULT_SOCKET_TIMEOUT + 1)
+                self.assertLess(elapsed, redis_hosts.DEFAULT_SOCKET_TIMEOUT + 1)
 
                 async def async_caller():
                     ticks = 0

@@ -15,7 +15,7 @@ from django.utils import timezone
 from lobby import flow, lifecycle, timers
 from lobby.models import GameSession
 from partyhub.asgi import application
-from realtime import protocol, snapshot
+from realtime import keys, protocol, snapshot
 from weirsoe import events as quiz_events
 from weirsoe.tests.test_flow import SCHEDULE, expire, timer_args
 
@@ -122,7 +122,7 @@ class ExitTests(TestCase):
         ):
             self.assertEqual((status, body["error"]["code"]), (410, "SESSION_CLOSED"), body)
         # WebSocket servers reading Redis learn it too.
-        closed = snapshot.client_for(self.code).hget(snapshot.session_key(self.code), "closed")
+        closed = snapshot.client_for(self.code).hget(keys.session_key(self.code), "closed")
         self.assertEqual(closed, b"1")
         self.assertEqual(lifecycle.purge_sessions(), [])  # within the grace period
         later = timezone.now() + timedelta(seconds=601)

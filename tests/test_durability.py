@@ -18,7 +18,7 @@ from django.test import TransactionTestCase
 
 from lobby import flow, phases, publish, registry, timers
 from lobby.models import GameSession, OutboxEvent
-from realtime import protocol, snapshot
+from realtime import keys, protocol
 
 from . import servers
 from .helpers import BothServers, PrivateRedis, play_round, wait_for
@@ -84,7 +84,7 @@ class DurabilityCase(PrivateRedis, BothServers, TransactionTestCase):
         self.assertTrue(async_wait(self.rebuilt))
 
     def rebuilt(self) -> bool:
-        return self.redis.command("EXISTS", snapshot.READY_KEY) == b":1\r\n"
+        return self.redis.command("EXISTS", keys.KEY_READY) == b":1\r\n"
 
     async def watch(self, port: int, code: str, token: str) -> Watcher:
         ws, _, state = await servers.join(port, code, f"session_token={token}")

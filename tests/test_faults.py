@@ -16,7 +16,7 @@ import signal
 from asgiref.sync import sync_to_async
 from django.test import TransactionTestCase
 
-from realtime import protocol
+from realtime import keys
 
 from . import servers
 from .helpers import Follower, GameCase, PrivateRedis, follow, http, last_seq
@@ -57,8 +57,8 @@ class RedisFrozenTests(PrivateRedis, GameCase):
             self.assertTrue(await client.wait(lambda c: c.seq >= final), (client.seq, final))
             self.assertEqual((client.seq, client.twice), (final, []))
         self.assertEqual(self.sidecar.stats()["connections"], 200)
-        members = self.redis.command("ZRANGE", f"asgi:group:{protocol.group_name(code)}", "0", "-1")
-        self.assertIn(f"!g.{protocol.group_name(code)}".encode(), members)
+        members = self.redis.command("ZRANGE", f"asgi:group:{keys.group_name(code)}", "0", "-1")
+        self.assertIn(f"!g.{keys.group_name(code)}".encode(), members)
         await asyncio.gather(*(client.close() for client in clients))
 
 

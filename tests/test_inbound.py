@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from channels.testing import ApplicationCommunicator
 from django.test import TransactionTestCase
 
-from realtime import protocol
+from realtime import keys
 from realtime.inbound import InboundConsumer
 
 from .helpers import Api
@@ -27,7 +27,7 @@ class InboundTests(TransactionTestCase):
         """Send one client.message through InboundConsumer; (reply, group message)."""
         layer = get_channel_layer()
         reply, member = await layer.new_channel(), await layer.new_channel()
-        await layer.group_add(protocol.group_name(self.code), member)
+        await layer.group_add(keys.group_name(self.code), member)
         app = ApplicationCommunicator(
             InboundConsumer.as_asgi(), {"type": "channel", "channel": "partyhub.inbound"}
         )
@@ -49,7 +49,7 @@ class InboundTests(TransactionTestCase):
             except TimeoutError:
                 got[name] = None
         app.stop()
-        await layer.group_discard(protocol.group_name(self.code), member)
+        await layer.group_discard(keys.group_name(self.code), member)
         return got["reply"], got["group"]
 
     async def test_a_forwarded_reaction_is_broadcast(self):

@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase
 
-from realtime import protocol
+from realtime import keys, protocol
 from realtime.sidecar import DEFAULTS
 
 from . import servers
@@ -311,9 +311,7 @@ class AllAbusersAtOnceTests(GameCase):
             layer = get_channel_layer()
             for i in range(blobs):
                 text = json.dumps({"blob": i, "b": "z" * 30000})
-                await layer.group_send(
-                    protocol.group_name(code), {"type": "game.event", "text": text}
-                )
+                await layer.group_send(keys.group_name(code), {"type": "game.event", "text": text})
 
         def open_many():
             return [handshake(port, code, self.ana, "203.0.113.66") for _ in range(500)]
@@ -346,7 +344,7 @@ class AllAbusersAtOnceTests(GameCase):
         while stats()["slow_consumer_closes"] == before["slow_consumer_closes"]:
             self.assertLess(time.monotonic(), deadline, "the never-reader was not cut")
             await layer.group_send(
-                protocol.group_name(code), {"type": "game.event", "text": '{"tick":1}'}
+                keys.group_name(code), {"type": "game.event", "text": '{"tick":1}'}
             )
             await asyncio.sleep(0.25)
         never_reads.close()

@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from lobby import events as lobby_events
-from realtime import protocol
+from realtime import keys, protocol
 from weirsoe import events as quiz_events
 
 from . import servers
@@ -133,12 +133,14 @@ class ProtocolCases(ServerPerClass):
         await ws.close()
 
     async def test_unrouted_path_refused(self):
-        for path in ("/ws/game/ABCD", "/ws/game//", "/ws/other/"):
+        """403, never a 500 (Daphne used to raise Channels' "No route found")."""
+        for path in ("/ws/game/ABCD", "/ws/game//", "/ws/other/", "/ws/nothing/", "/ws/game/A/B/"):
             with self.subTest(path=path):
-                with self.assertRaises(websockets.InvalidHandshake):
+                with self.assertRaises(websockets.InvalidStatus) as caught:
                     await websockets.connect(
                         f"ws://127.0.0.1:{self.server.port}{path}", origin=servers.ORIGIN
                     )
+                self.assertEqual(caught.exception.response.status_code, 403)
 
     # -- client messages --------------------------------------------------------
 
@@ -189,6 +191,30 @@ class ProtocolCases(ServerPerClass):
             self.assertEqual(await ws.recv(), protocol.dumps(expected), text)
         await ws.send('{"type": "ping", "ts": 1}')
         self.assertEqual(await servers.recv_json(ws), {"type": "pong", "ts": 1})
+        await ws.close()
+
+    async def test_strict_json(self):
+        """What json.loads takes but JSON does not: MESSAGE_PARSE_FAILED, socket open."""
+        ws, _, _ = await self.join(f"session_token={self.ana}")
+        deep = protocol.MAX_JSON_DEPTH
+        for text in (
+            '{"type": "ping", "ts": NaN}',
+            '{"type": "ping", "ts": -Infinity}',
+            '{"type": "ping", "ts": 1e400}',
+            '{"type": "ping", "ts": "\\ud800"}',
+            '{"type": "\\ud800", "type": "ping"}',
+            '{"type": "ping", "ts": "a\\u0000"}',
+            '{"type": "ping", "ts": ' + "9" * (protocol.MAX_JSON_NUMBER + 1) + "}",
+            '{"type": "ping", "ts": ' + "[" * deep + "]" * deep + "}",
+        ):
+            await ws.send(text)
+            self.assertEqual(
+                await ws.recv(), protocol.dumps(protocol.error(protocol.MESSAGE_PARSE_FAILED)), text
+            )
+        inner = "[" * (deep - 2) + "]" * (deep - 2)
+        for ts in ("9" * protocol.MAX_JSON_NUMBER, "1.5e308", inner, '"\\ud83d\\ude00"'):
+            await ws.send('{"type": "ping", "ts": ' + ts + "}")
+            self.assertEqual((await servers.recv_json(ws))["type"], "pong", ts)
         await ws.close()
 
     async def test_binary_frame(self):
@@ -283,13 +309,13 @@ class ProtocolCases(ServerPerClass):
         layer = get_channel_layer()
         text = protocol.encode_event("phase.scoreboard", 99, {"round": 1, "ranking": ["é"]})
         await layer.group_send(
-            protocol.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
+            keys.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
         )
         self.assertEqual(await asyncio.wait_for(ana.recv(), 5), text)
         self.assertEqual(await asyncio.wait_for(bo.recv(), 5), text)
         # The per-player group reaches that player's sockets only.
         await layer.group_send(
-            protocol.player_group_name(self.code, self.bo_id),
+            keys.player_group_name(self.code, self.bo_id),
             {"type": "game.event", "text": '{"type":"note"}'},
         )
         self.assertEqual(await asyncio.wait_for(bo.recv(), 5), '{"type":"note"}')
@@ -304,7 +330,7 @@ class ProtocolCases(ServerPerClass):
             for q in (f"session_token={self.ana}", f"role=host&session_token={self.host}")
         ]
         await get_channel_layer().group_send(
-            protocol.group_name(self.code), {"type": "game.close", "code": 4000}
+            keys.group_name(self.code), {"type": "game.close", "code": 4000}
         )
         for ws in sockets:
             self.assertEqual(await servers.close_code(ws), 4000)

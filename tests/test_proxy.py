@@ -1,6 +1,6 @@
 """Who sent a request: realtime.proxy, the Python twin of the sidecar's rule.
 
-The C function (`ph_conn_client_addr`, csrc/conn.c) is called through
+The C function (`ph_conn_client_addr`, csrc/sidecar/conn.c) is called through
 ctypes from the built extension and must agree with the Python one on every
 input, from the C unit test's table and from random headers.
 """
@@ -18,7 +18,7 @@ from realtime import proxy
 from .helpers import Api
 
 LOOPBACK = "127.0.0.1,::1"
-C_KINDS = {0: proxy.PEER, 1: proxy.FORWARDED, 2: proxy.PROXY}  # csrc/conn.h PH_ADDR_*
+C_KINDS = {0: proxy.PEER, 1: proxy.FORWARDED, 2: proxy.PROXY}  # csrc/sidecar/conn.h PH_ADDR_*
 
 
 def c_client_address():

@@ -13,7 +13,7 @@ from django.utils import timezone
 from lobby import lifecycle
 from lobby.models import GameSession, Player
 from lobby.publish import KEY_MARGIN
-from realtime import protocol, session_keys
+from realtime import keys
 from realtime.broadcast import current_seq
 from weirsoe.models import Answer, Guess, Lie, Round
 
@@ -69,17 +69,17 @@ class PurgeTests(TestCase):
             {"GameSession": 1, "Player": 2, "Round": 1, "Lie": 1, "Answer": 2, "Guess": 1},
         )
         # Its Redis keys now expire (grace period + margin); the live game's do not.
-        for key in session_keys.keys_of(done):
+        for key in keys.of_session(done):
             self.assertGreater(redis_ttl(key), 600, key)
             self.assertLessEqual(redis_ttl(key), 600 + KEY_MARGIN, key)
-        self.assertEqual(redis_ttl(protocol.seq_key(live)), 7 * 24 * 3600)
+        self.assertEqual(redis_ttl(keys.seq_key(live)), 7 * 24 * 3600)
         # Within the grace period the final screen still loads.
         self.assertEqual(lifecycle.purge_sessions(), [])
         self.assertEqual(self.api.state(done)[1]["phase"], "finished")
         later = GameSession.objects.get(code=done).ended_at + timedelta(seconds=601)
         self.assertEqual(lifecycle.purge_sessions(now=later), [done])
         self.assertEqual(set(rows(done).values()), {0})
-        for key in session_keys.keys_of(done):
+        for key in keys.of_session(done):
             self.assertEqual(redis_ttl(key), -2, key)
         self.assertEqual(rows(live), live_rows)
         self.assertGreater(async_to_sync(current_seq)(live), 0)

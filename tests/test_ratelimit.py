@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory, TestCase, TransactionTestCase, o
 from django.urls import resolve
 
 from lobby import ratelimit
-from realtime import snapshot
+from realtime import keys, snapshot
 
 from . import servers
 from .helpers import Api
@@ -114,7 +114,7 @@ class RateLimitTests(TestCase):
         self.assertEqual(post(self.client, CREATE, **addr).status_code, 201)
         # The key expires once the bucket is full again.
         redis = snapshot.client_for_key("x")
-        ttl = redis.pttl(ratelimit.key("create", "203.0.113.9"))
+        ttl = redis.pttl(f"{keys.KEY_RATELIMIT}create:203.0.113.9")
         self.assertTrue(0 < ttl <= 401, ttl)
 
     @override_settings(PARTYHUB_RATE_LIMITS={"create": "0"})

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.test import TransactionTestCase
 
 from lobby.reactions import REACTION_EMOJI
-from realtime import protocol
+from realtime import keys, protocol
 from realtime.sidecar import DEFAULTS
 from weirsoe import events as quiz_events
 
@@ -60,7 +60,7 @@ def games_on_each_shard(api: Api) -> dict[int, tuple[str, str]]:
         code, host = api.create(rounds=1)
         api.join(code, "Ana")
         api.join(code, "Bo")
-        games.setdefault(_consistent_hash(protocol.group_name(code), 2), (code, host))
+        games.setdefault(_consistent_hash(keys.group_name(code), 2), (code, host))
     return games
 
 
@@ -119,7 +119,7 @@ class _ShardedCase(_TwoRedisCase):
         return [await servers.recv_json(ws, timeout) for _ in range(n)]
 
     def shard_of_game(self, code: str) -> int:
-        return _consistent_hash(protocol.group_name(code), len(self.hosts))
+        return _consistent_hash(keys.group_name(code), len(self.hosts))
 
 
 class ShardedGameTests(_ShardedCase):
@@ -198,7 +198,7 @@ class ChannelsRedisInteropTests(_ShardedCase):
             for i in range(12)
         ]
         await self.layer.group_send(
-            protocol.group_name(self.code), {"type": "game.event", "text": '{"to":"all"}'}
+            keys.group_name(self.code), {"type": "game.event", "text": '{"to":"all"}'}
         )
         for ws in sockets:
             self.assertEqual(await servers.recv_json(ws), {"to": "all"})

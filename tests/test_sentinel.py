@@ -20,8 +20,9 @@ from channels.layers import channel_layers, get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase, override_settings
 
 from lobby import events as lobby_events
-from realtime import broadcast, protocol, snapshot
-from realtime.layer import FastRedisLayer, RedisUnavailable, parse_hosts
+from realtime import broadcast, keys, snapshot
+from realtime.layer import FastRedisLayer, RedisUnavailable
+from realtime.redis_hosts import parse_hosts
 from realtime.redis_sentinel import sentinel_host
 from weirsoe import events as quiz_events
 
@@ -97,7 +98,7 @@ class CLayerFailoverTests(_ClusterCase):
         layers = readme_layers(self.cluster)
         layers["default"]["BACKEND"] = "tests.browser_layer.BrowserTestLayer"
         receiver = self.layer()
-        await asyncio.to_thread(receiver.group_add, protocol.group_name("PURE"), "pure-member")
+        await asyncio.to_thread(receiver.group_add, keys.group_name("PURE"), "pure-member")
         with override_settings(CHANNEL_LAYERS=layers):
             channel_layers.backends.clear()
             try:
@@ -162,7 +163,7 @@ class DemotedMasterTests(_ClusterCase):
         self.assertEqual(popped["r"][1], {"type": "after"})  # UNBLOCKED, popped again
         with override_settings(CHANNEL_LAYERS=layers):
             self.assertTrue(snapshot.register_session("SNTL", "digest-2"))
-        self.assertEqual(new.client().hget(snapshot.session_key("SNTL"), "host"), b"digest-2")
+        self.assertEqual(new.client().hget(keys.session_key("SNTL"), "host"), b"digest-2")
 
 
 class DaphneGameFailoverTests(TransactionTestCase):
@@ -227,5 +228,5 @@ class DaphneGameFailoverTests(TransactionTestCase):
         ws, _, state = await servers.join(self.daphne.port, code, queries[0])
         self.assertEqual((state["seq"], state["payload"]["phase"]), (last, "finished"))
         await ws.close()
-        stored = self.cluster.master.client().get(snapshot.state_seq_key(code))
+        stored = self.cluster.master.client().get(keys.state_seq_key(code))
         self.assertEqual(int(stored), last)

@@ -7,18 +7,20 @@ limits, heartbeat, Redis loss, and stopping.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import threading
 import time
 
+import redis as redis_py
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.test import TransactionTestCase
 
 from lobby import events as lobby_events
 from lobby.reactions import REACTION_EMOJI
-from realtime import protocol
+from realtime import _sidecar, keys, protocol
 from realtime.broadcast import sync_broadcast_phase_event
 from weirsoe import events as quiz_events
 
@@ -31,6 +33,7 @@ from .helpers import (
     follow,
     play_game,
     raw_handshake,
+    redis_commands,
     wait_for,
 )
 from .runner import PartyhubTestRunner
@@ -162,7 +165,7 @@ class DirectAndInboundTests(GameCase):
         self.assertEqual(await asyncio.wait_for(ana2.recv(), 5), '{"to":"ana2"}')
         # to both of Ana's sockets, not Bo's
         await layer.group_send(
-            protocol.player_group_name(self.code, self.ana_id),
+            keys.player_group_name(self.code, self.ana_id),
             {"type": "game.event", "text": '{"to":"ana"}'},
         )
         self.assertEqual(await asyncio.wait_for(ana1.recv(), 5), '{"to":"ana"}')
@@ -171,6 +174,27 @@ class DirectAndInboundTests(GameCase):
             await asyncio.wait_for(bo.recv(), 0.3)
         for ws in (ana1, ana2, bo):
             await ws.close()
+
+    async def test_the_send_script_runs_by_sha_and_survives_a_script_flush(self):
+        # The inbound send is rscripts.c's RS_SEND (the server's clock), by
+        # EVALSHA; once Redis lost its scripts, NOSCRIPT resends it with EVAL.
+        ws, _, _ = await servers.join(self.sidecar.port, self.code, f"session_token={self.ana}")
+        layer = get_channel_layer()
+        port = PartyhubTestRunner.redis.port
+        redis_py.Redis(port=port).script_flush()
+        with redis_commands(port) as commands:
+            for n in (1, 2):
+                await ws.send(f'{{"type":"hello","n":{n}}}')
+                inbound = await asyncio.wait_for(layer.receive("partyhub.inbound"), 5)
+                self.assertEqual(inbound["text"], f'{{"type":"hello","n":{n}}}')
+        sha = hashlib.sha1(_sidecar.LUA_SCRIPTS["send"].encode()).hexdigest()
+        sent = [
+            c.split()[0]
+            for t, c in commands
+            if t != "lua" and (c.startswith(f"EVALSHA {sha} 1 ") or c.startswith("EVAL local"))
+        ]
+        self.assertEqual(sent[:3], ["EVALSHA", "EVAL", "EVALSHA"])
+        await ws.close()
 
     async def test_client_message_through_a_django_worker_and_back(self):
         worker = await sync_to_async(servers.Worker)()
@@ -244,7 +268,7 @@ class LimitsTests(GameCase):
             task = asyncio.create_task(reader())
             for i in range(n):
                 await layer.group_send(
-                    protocol.group_name(self.code),
+                    keys.group_name(self.code),
                     {"type": "game.event", "text": json.dumps({"n": i, "b": blob})},
                 )
             self.assertEqual(await task, list(range(n)))

@@ -27,7 +27,7 @@ from realtime.supervisor import Backoff
 from weirsoe import events as quiz_events
 
 from . import servers
-from .helpers import TwoPlayers
+from .helpers import TwoPlayers, http
 from .processes import alive, children, listeners, socket_owner, wait_until
 
 GOING_AWAY = 1001  # the sidecar stops (RFC 6455)
@@ -84,6 +84,17 @@ def wait_replaced(server: servers.RunSidecar, gone: int, before: list[int], time
 
 def restarts_in(path: Path) -> int:
     return int(re.search(rf"^{RESTARTS_METRIC}\{{[^}}]*\}} (\d+)$", path.read_text(), re.M)[1])
+
+
+def restarts_scraped(port: int, scrapes: int = 6) -> set[int]:
+    """The restart counts the workers' own /metrics show (SO_REUSEPORT hands
+    each scrape to one of them)."""
+    seen = set()
+    for _ in range(scrapes):
+        status, text = http(port, "GET", "/metrics")
+        assert status == 200, status
+        seen.add(int(re.search(rf"^{RESTARTS_METRIC} (\d+)$", text, re.M)[1]))
+    return seen
 
 
 async def still_open(ws, seconds: float) -> bool:
@@ -143,6 +154,7 @@ class WorkerSupervisionTests(TwoPlayers, TransactionTestCase):
         server = await self.start("--workers", "3", "--metrics-file", str(metrics))
         self.assertEqual(restarts_in(metrics), 0)
         pids = await sync_to_async(wait_workers)(server, 3)
+        self.assertEqual(await sync_to_async(restarts_scraped)(server.port), {0})
         held = await self.spread(server.port, pids)
         victim, *survivors = pids
 
@@ -170,8 +182,9 @@ class WorkerSupervisionTests(TwoPlayers, TransactionTestCase):
         fresh = await self.spread(server.port, [replacement, *survivors], per_worker=1)
         await ping(fresh[replacement][0], "fresh")
         self.assertTrue(all(alive(pid) for pid in survivors))
-        # Counted and logged.
+        # Counted and logged; every live worker's /metrics shows the count.
         self.assertEqual(restarts_in(metrics), 1)
+        self.assertEqual(await sync_to_async(restarts_scraped)(server.port), {1})
         log = server.process.logtext()
         self.assertRegex(
             log,

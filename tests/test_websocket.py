@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import TransactionTestCase
 
 from partyhub.asgi import application
-from realtime import protocol
+from realtime import keys, protocol
 from weirsoe import events as quiz_events
 
 from .helpers import Api, answer_id, truth_of
@@ -184,11 +184,11 @@ class WebsocketTests(TransactionTestCase):
         ws, _, _ = await self.joined(f"session_token={self.ana}")
         text = protocol.encode_event("phase.scoreboard", 99, {"round": 1, "ranking": []})
         await get_channel_layer().group_send(
-            protocol.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
+            keys.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
         )
         self.assertEqual(await ws.receive_from(timeout=5), text)
         await get_channel_layer().group_send(
-            protocol.player_group_name(self.code, self.ana_id),
+            keys.player_group_name(self.code, self.ana_id),
             {"type": "game.event", "seq": 100, "text": '{"type":"note"}'},
         )
         self.assertEqual(await ws.receive_from(timeout=5), '{"type":"note"}')

@@ -13,6 +13,7 @@ import random
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 
+from lobby import text as lobby_text
 from lobby.context import Context
 from lobby.errors import bad_request, conflict
 
@@ -61,12 +62,7 @@ def show_question(ctx: Context, body: dict | None = None) -> None:
 
 def submit_lie(ctx: Context, body: dict) -> dict:
     """Store or replace a player's lie for the current round."""
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise bad_request("INVALID_FIELD", "'text' must be a string.")
-    text = " ".join(text.split())
-    if not 1 <= len(text) <= rules.LIE_MAX:
-        raise bad_request("INVALID_LIE", f"A lie has 1 to {rules.LIE_MAX} characters.")
+    text = lobby_text.clean(body.get("text"), rules.LIE)
     normalized = rules.normalize(text)
     if not normalized:
         raise bad_request("INVALID_LIE", "A lie needs at least one letter or digit.")

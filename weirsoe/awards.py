@@ -11,6 +11,8 @@ Winners and ties follow the platform's rule (lobby.awards.pick_awards).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
+
 from lobby import awards as platform_awards
 from lobby.driver import Award
 from lobby.models import GameSession
@@ -19,10 +21,14 @@ from . import rules
 from .models import Guess
 
 AWARDS = (
-    Award("best_liar", "Best liar", "Fooled the most players."),
-    Award("truth_seeker", "Truth seeker", "Found the truth most often."),
+    Award("best_liar", gettext_noop("Best liar"), gettext_noop("Fooled the most players.")),
+    Award(
+        "truth_seeker", gettext_noop("Truth seeker"), gettext_noop("Found the truth most often.")
+    ),
     platform_awards.CROWD_FAVOURITE,
-    Award("most_gullible", "Most gullible", "Fell for a lie most often."),
+    Award(
+        "most_gullible", gettext_noop("Most gullible"), gettext_noop("Fell for a lie most often.")
+    ),
 )
 AWARD_IDS = tuple(a.id for a in AWARDS)
 CREDIT_AWARD = {rules.FOOL: "best_liar", rules.TRUTH: "truth_seeker"}

@@ -8,6 +8,8 @@ fools (weirsoe.rules).
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby import timers
 from lobby.driver import HOST, PACKS, PLAYER, TAGS, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
@@ -33,15 +35,15 @@ PHASES = (
 OPTIONS = (
     Option(
         "packs",
-        "Question packs",
+        _("Question packs"),
         PACKS,
-        help="None chosen: the built-in questions.",
+        help=_("None chosen: the built-in questions."),
     ),
     Option(
         "categories",
-        "Categories",
+        _("Categories"),
         TAGS,
-        help="None chosen: every category.",
+        help=_("None chosen: every category."),
         choices=pool.categories,
     ),
 )
@@ -59,7 +61,7 @@ ACTIONS = (
 class WeirsoeDriver(GameDriver):
     name = "weirsoe"
     title = "Weirsøe Party Protocol"
-    pitch = "The bluffing quiz: write a lie, spot the truth, fool your friends."
+    pitch = _("The bluffing quiz: write a lie, spot the truth, fool your friends.")
     min_players = rules.MIN_PLAYERS
     max_players = rules.MAX_PLAYERS
     settings = SETTINGS

@@ -10,6 +10,7 @@ from django.db import models
 
 from lobby.models import GameSession, Pack, Player, preset_columns
 
+from . import rules
 from .settings_table import SETTINGS
 
 
@@ -67,8 +68,8 @@ class Lie(models.Model):
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="lies")
     player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="lies")
-    text = models.CharField(max_length=80)
-    normalized = models.CharField(max_length=80)
+    text = models.CharField(max_length=rules.LIE.max_code_points)
+    normalized = models.CharField(max_length=rules.LIE.max_code_points)
     submitted_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -86,7 +87,7 @@ class Answer(models.Model):
 
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="answers")
     number = models.PositiveSmallIntegerField()
-    text = models.CharField(max_length=80)
+    text = models.CharField(max_length=rules.LIE.max_code_points)
     is_truth = models.BooleanField(default=False)
     authors = models.ManyToManyField(Player, related_name="authored_answers", blank=True)
 

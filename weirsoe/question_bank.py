@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 from lobby import packs
 from lobby.driver import Column, Packs
 
@@ -17,8 +19,8 @@ BUILTIN_NAME = "Built-in questions"
 PACKS = Packs(
     model="weirsoe.QuestionPack",
     item_model="weirsoe.Question",
-    label="question pack",
-    item_label="question",
+    label=_("question pack"),
+    item_label=_("question"),
     items_key="questions",
     columns=(
         Column("prompt", 200),

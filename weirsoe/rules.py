@@ -10,9 +10,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from lobby.text import TextRule
+
 MIN_PLAYERS = 2
 MAX_PLAYERS = 12
-LIE_MAX = 80
+LIE_MAX = 80  # user-perceived characters
+LIE = TextRule("text", "INVALID_LIE", "A lie", LIE_MAX)
 TRUTH_POINTS = 1000
 FOOL_POINTS = 500
 

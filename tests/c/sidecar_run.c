@@ -3,7 +3,7 @@
  * measurements, until the Python binding serves it).
  *
  *   sidecar_run [--host H] [--port N] [--redis-port N] [--origins LIST]
- *               [--max-message N] [--hard-msgs N] [--hard-bytes N]
+ *               [--max-message N] [--max-json-depth N] [--hard-msgs N] [--hard-bytes N]
  *               [--soft-msgs N] [--soft-bytes N] [--soft-ms N]
  *               [--ping N --ping-timeout N] [--types LIST] [--port-file F]
  *               [--version TEXT]
@@ -83,6 +83,7 @@ main(int argc, char **argv)
         else if (!strcmp(k, "--types")) cfg.client_types = v;
         else if (!strcmp(k, "--version")) cfg.server_version = v;
         else if (!strcmp(k, "--max-message")) cfg.max_message = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--max-json-depth")) cfg.max_json_depth = atoi(v);
         else if (!strcmp(k, "--hard-msgs")) cfg.out_limits.hard_msgs = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--hard-bytes")) cfg.out_limits.hard_bytes = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--soft-msgs")) cfg.out_limits.soft_msgs = strtoul(v, NULL, 10);

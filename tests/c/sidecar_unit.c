@@ -93,6 +93,49 @@ test_outq(void)
     ph_frame_decref(a);
 }
 
+/* Corked writes: queued frames laid out as whole RFC 6455 frames. */
+static void
+test_outq_pack(void)
+{
+    ph_outq_limits lim = { 0, 0, 0, 0, 0 };
+    ph_outq q;
+    unsigned char buf[400], big[300];
+    ph_frame *a = ph_frame_new("hello", 5), *b, *f;
+    size_t n, nf;
+
+    memset(big, 'x', sizeof(big));
+    b = ph_frame_new(big, sizeof(big));
+    ph_outq_init(&q);
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(n == 0 && nf == 0);                        /* empty queue */
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, b, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+    /* two 7-byte frames, then 4 + 300 (126: 16-bit length), then 7 */
+    n = ph_outq_pack(&q, 16, buf, sizeof(buf), &nf);
+    CHECK(nf == 4 && n == 7 + 7 + 304 + 7);
+    CHECK(buf[0] == 0x81 && buf[1] == 5 && memcmp(buf + 2, "hello", 5) == 0);
+    CHECK(buf[7] == 0x81 && buf[8] == 5);
+    CHECK(buf[14] == 0x81 && buf[15] == 126 && buf[16] == 1 && buf[17] == 44);
+    CHECK(buf[18] == 'x' && buf[317] == 'x' && buf[318] == 0x81);
+    CHECK(q.count == 4);                             /* nothing popped */
+    n = ph_outq_pack(&q, 1, buf, sizeof(buf), &nf); /* frame cap */
+    CHECK(nf == 1 && n == 7);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* whole frames only */
+    CHECK(nf == 2 && n == 14);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    ph_frame_decref(f);
+    n = ph_outq_pack(&q, 16, buf, 100, &nf);         /* head too big alone */
+    CHECK(nf == 0 && n == 0);
+    ph_outq_clear(&q, NULL, NULL);
+    CHECK(a->refcnt == 1 && b->refcnt == 1);
+    ph_frame_decref(a);
+    ph_frame_decref(b);
+}
+
 static void
 pk_cstr(msgpack_packer *pk, const char *s)
 {
@@ -257,6 +300,10 @@ test_wsparse(void)
     CHECK(ph_ws_parse_path("/ws/game/ABCD", code) < 0);       /* not routed */
     CHECK(ph_ws_parse_path("/ws/game//", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCD/x", code) < 0);
+    /* ";params" of the last segment are dropped, as Daphne's urlparse does */
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x", code) == 0 && strcmp(code, "ABCD") == 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD/;x/", code) < 0);
+    CHECK(ph_ws_parse_path("/ws/game/ABCD;x/", code) == 1);
     CHECK(ph_ws_parse_path("/other/", code) < 0);
     CHECK(ph_ws_parse_path("/ws/game/ABCDE/", code) == 1);    /* routed: 4004 */
     CHECK(ph_ws_parse_path("/ws/game/ab/", code) == 1);
@@ -303,7 +350,7 @@ test_wsparse(void)
     CHECK(!ph_ws_origin_ok("null", "localhost"));
     CHECK(!ph_ws_origin_ok("http://a:99999999999", "a"));
 
-#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, reply, sizeof(reply))
+#define MSG(text, types) ph_ws_client_message(text, strlen(text), types, 32, reply, sizeof(reply))
     k = MSG("{\"type\":\"ping\",\"ts\":[1,\"x\"]}", NULL);
     CHECK(k == PH_CLIENT_PING && strcmp(reply, "{\"type\":\"pong\",\"ts\":[1,\"x\"]}") == 0);
     k = MSG("{\"type\":\"ping\"}", NULL);
@@ -343,8 +390,41 @@ test_wsparse(void)
     k = MSG("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL);
     CHECK(k == PH_CLIENT_PING);
     k = ph_ws_client_message("{\"type\":\"ping\",\"ts\":\"xxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 47,
-                             NULL, reply, 20);
+                             NULL, 32, reply, 20);
     CHECK(k == -1);                            /* reply does not fit */
+    /* Strict JSON (realtime.protocol.loads): each of these is
+     * MESSAGE_PARSE_FAILED, the same texts at their limit pass. */
+    {
+        static const char *const refused[] = {
+            "{\"type\":\"ping\",\"ts\":NaN}",
+            "{\"type\":\"ping\",\"ts\":-Infinity}",
+            "{\"type\":\"ping\",\"ts\":1e400}",
+            "{\"type\":\"ping\",\"ts\":-1.8e308}",
+            "{\"type\":\"ping\",\"ts\":\"\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"\\udc00\\ud800\"}",
+            "{\"type\":\"ping\",\"ts\":\"a\\u0000b\"}",
+            "{\"type\":\"p\\u0000\",\"type\":\"ping\"}",
+            "{\"type\":\"ping\",\"ts\":"
+            "1234567890123456789012345678901234567890123456789012345678901234}",
+            "{\"type\":\"ping\",\"ts\":"
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+            NULL,
+        };
+        size_t r;
+
+        for (r = 0; refused[r] != NULL; r++) {
+            k = MSG(refused[r], NULL);
+            CHECK(k == PH_CLIENT_ERROR && strstr(reply, "MESSAGE_PARSE_FAILED"));
+        }
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "123456789012345678901234567890123456789012345678901234567890123}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* 63 characters */
+        k = MSG("{\"type\":\"ping\",\"ts\":"
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", NULL);
+        CHECK(k == PH_CLIENT_PING);                        /* depth 32 */
+        k = MSG("{\"type\":\"ping\",\"ts\":[\"\\ud83d\\ude00\",1.7976931348623157e308]}", NULL);
+        CHECK(k == PH_CLIENT_PING);
+    }
 #undef MSG
     /* repr() of the type, cut at 40 code points */
     {
@@ -370,12 +450,19 @@ test_wsparse(void)
 static void
 test_sha(void)
 {
-    char hex[65];
+    unsigned char d[PH_SHA256_LEN];
+    char hex[PH_SHA256_HEX_LEN + 1];
 
-    ph_sha256_hex("abc", hex);
+    CHECK(ph_sha256("abc", 3, d) == 0);
+    ph_sha256_hex(d, hex);
     CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
-    ph_sha256_hex("", hex);
+    CHECK(ph_sha256("", 0, d) == 0);
+    ph_sha256_hex(d, hex);
     CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    /* Two blocks of input (the padding spills into a second block). */
+    CHECK(ph_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d) == 0);
+    ph_sha256_hex(d, hex);
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
     CHECK(ph_ct_equal("abc", 3, "abc", 3));
     CHECK(!ph_ct_equal("abc", 3, "abd", 3));
     CHECK(!ph_ct_equal("abc", 3, "ab", 2));
@@ -441,6 +528,102 @@ test_fanout(void)
     }
     CHECK(f.nconns == 0);
     ph_fanout_clear(&f);
+    free(c);
+}
+
+static void
+test_conn_id(void)
+{
+    ph_conn c;
+    char id[PH_CONN_ID_LEN + 1];
+
+    memset(&c, 0, sizeof(c));
+    c.serial = 0x1f;
+    c.id_rand = 0xfedcba9876543210ull;
+    ph_conn_id(&c, id);
+    CHECK(strcmp(id, "000000000000001ffedcba9876543210") == 0);
+}
+
+/* Messages held before the welcome come back oldest first, at most max
+ * of them; clear frees what is left. */
+static void
+test_conn_pending(void)
+{
+    ph_conn c;
+    ph_pending *p;
+    char text[8];
+    int i;
+
+    memset(&c, 0, sizeof(c));
+    CHECK(ph_conn_pending_pop(&c) == NULL);
+    for (i = 0; i < 3; i++) {
+        snprintf(text, sizeof(text), "m%d", i);
+        CHECK(ph_conn_pending_add(&c, text, strlen(text), 3) == 0);
+    }
+    CHECK(ph_conn_pending_add(&c, "m3", 2, 3) == -1 && c.npend == 3);
+    p = ph_conn_pending_pop(&c);
+    CHECK(p != NULL && p->len == 2 && strcmp(p->text, "m0") == 0);
+    free(p);
+    CHECK(ph_conn_pending_add(&c, "m3", 2, 3) == 0);  /* behind m1, m2 */
+    for (i = 1; i <= 3; i++) {
+        snprintf(text, sizeof(text), "m%d", i);
+        p = ph_conn_pending_pop(&c);
+        CHECK(p != NULL && strcmp(p->text, text) == 0);
+        free(p);
+    }
+    CHECK(ph_conn_pending_pop(&c) == NULL && c.npend == 0 && c.pend == NULL);
+    CHECK(ph_conn_pending_add(&c, "x", 1, 3) == 0);
+    CHECK(ph_conn_pending_add(&c, "y", 1, 3) == 0);
+    ph_conn_pending_clear(&c);                       /* valgrind: no leak */
+    CHECK(c.npend == 0 && c.pend == NULL);
+    /* Reassembly: up to max bytes, then -1 with the buffer kept. */
+    CHECK(ph_conn_rx_append(&c, "abc", 3, 5) == 0);
+    CHECK(ph_conn_rx_append(&c, "de", 2, 5) == 0);
+    CHECK(c.rx_len == 5 && strcmp(c.rx, "abcde") == 0);
+    CHECK(ph_conn_rx_append(&c, "f", 1, 5) == -1 && c.rx_len == 5);
+    ph_conn_rx_reset(&c);
+    CHECK(c.rx == NULL && c.rx_len == 0);
+}
+
+/* A group's first member is held inline; the array takes over at the
+ * second and keeps every member through growth, swap-removes and clear. */
+static void
+test_fanout_inline(void)
+{
+    enum { N = 9 };
+    ph_fanout f;
+    ph_conn *c = calloc(N, sizeof(*c));
+    char name[PH_GROUP_NAME_MAX];
+    int first, i, k;
+    ph_group *g;
+
+    ph_fanout_init(&f);
+    CHECK(ph_fanout_join(&f, &c[0], 1, "player_ABCD_1", &first) == 0 && first);
+    g = ph_fanout_group(&f, "player_ABCD_1", 13);
+    CHECK(g != NULL && g->n == 1 && g->members == &g->one && g->one == &c[0]);
+    for (i = 1; i < N; i++) {              /* 1 -> 3 -> 6 -> 12 slots */
+        CHECK(ph_fanout_join(&f, &c[i], 1, "player_ABCD_1", &first) == 0 && !first);
+        CHECK(g->members != &g->one && g->n == (uint32_t)i + 1 && g->cap >= g->n);
+        for (k = 0; k <= i; k++) {
+            CHECK(g->members[c[k].group_idx[1]] == &c[k]);
+        }
+    }
+    CHECK(ph_fanout_leave(&f, &c[0], 1, name) == 0);   /* the inline one */
+    CHECK(g->members[c[N - 1].group_idx[1]] == &c[N - 1]);
+    /* One left in the array, then back to one group member: still found. */
+    for (i = 1; i < N - 1; i++) {
+        CHECK(ph_fanout_leave(&f, &c[i], 1, name) == 0);
+    }
+    CHECK(g->n == 1 && g->members[0] == &c[N - 1]);
+    CHECK(ph_fanout_leave(&f, &c[N - 1], 1, name) == 1
+          && strcmp(name, "player_ABCD_1") == 0);
+    /* Freed by clear, inline or not; the members' slots are emptied. */
+    CHECK(ph_fanout_join(&f, &c[0], 0, "game_ABCD", &first) == 0);
+    CHECK(ph_fanout_join(&f, &c[1], 0, "game_EFGH", &first) == 0);
+    CHECK(ph_fanout_join(&f, &c[2], 0, "game_EFGH", &first) == 0);
+    ph_fanout_clear(&f);
+    CHECK(c[0].groups[0] == NULL && c[1].groups[0] == NULL && c[2].groups[0] == NULL);
+    CHECK(f.groups == NULL);
     free(c);
 }
 
@@ -595,11 +778,15 @@ int
 main(void)
 {
     test_outq();
+    test_outq_pack();
     test_chanmsg();
     test_wsparse();
     test_sha();
     test_log();
     test_fanout();
+    test_fanout_inline();
+    test_conn_id();
+    test_conn_pending();
     test_rate();
     test_client_addr();
     test_heartbeat();

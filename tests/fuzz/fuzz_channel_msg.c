@@ -1,5 +1,5 @@
 /*
- * fuzz_channel_msg: csrc/chanmsg.c, the sidecar's decoder for channel-layer
+ * fuzz_channel_msg: csrc/common/chanmsg.c, the sidecar's decoder for channel-layer
  * messages popped from Redis (BZPOPMIN, ph_chanmsg_decode) and its writer
  * of the inbound message a client sends to Django
  * (ph_chanmsg_pack_inbound, msgpack-c's packer).

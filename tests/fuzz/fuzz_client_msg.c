@@ -1,6 +1,6 @@
 /*
  * fuzz_client_msg: the client text-message handling of the sidecar,
- * ph_ws_client_message (csrc/wsparse.c on cJSON), which reads every text
+ * ph_ws_client_message (csrc/sidecar/wsparse.c on cJSON), which reads every text
  * frame a client sends once lws has reassembled it and checked its UTF-8.
  *
  * Input: byte 0 picks the forwarded-types list, the rest is the message.
@@ -136,13 +136,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(msg, data + 1, len);
 
     reply = malloc(REPLY_MAX);
-    kind_small = ph_ws_client_message(msg, len, types, reply, REPLY_MAX);
+    kind_small = ph_ws_client_message(msg, len, types, 32, reply, REPLY_MAX);
     check_reply(msg, len, kind_small, reply, REPLY_MAX);
     free(reply);
 
     cap = 4 * len + REPLY_MAX;
     reply = malloc(cap);
-    kind = ph_ws_client_message(msg, len, types, reply, cap);
+    kind = ph_ws_client_message(msg, len, types, 32, reply, cap);
     CHECK(kind > 0);                   /* always a reply (no OOM here) */
     check_reply(msg, len, kind, reply, cap);
     /* Only a pong may outgrow the small buffer. */

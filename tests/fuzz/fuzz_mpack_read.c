@@ -1,5 +1,5 @@
 /*
- * fuzz_mpack_read: csrc/mpack_read.c, the bounded msgpack reader that
+ * fuzz_mpack_read: csrc/common/mpack_read.c, the bounded msgpack reader that
  * reads every channel-layer message taken from Redis (the C layer's
  * receive path decodes with it).
  *

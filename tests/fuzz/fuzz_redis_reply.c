@@ -4,7 +4,7 @@
  *
  * The RESP bytes go through hiredis' reader (redisReader, the parser the
  * sidecar's async links use), bounded exactly as the sidecar bounds its
- * links (ph_redis_reader_bound, csrc/uvredis.c), and every reply it
+ * links (ph_redis_reader_bound, csrc/common/rbound.c), and every reply it
  * produces is handed to one of the reply callbacks, exactly as the event
  * loop would:
  *   auth_reply_cb     HMGET partyhub:session:<CODE> host p:<digest> closed
@@ -40,8 +40,8 @@
  * start, under libFuzzer's -malloc_limit_mb (= -rss_limit_mb, 2048), and
  * the corpus holds the input as a regression test (docs/testing.md).
  */
-#include "../../csrc/server_conn.c"
-#include "../../csrc/server_redis.c"
+#include "../../csrc/sidecar/server_conn.c"
+#include "../../csrc/sidecar/server_redis.c"
 
 #include "fuzz_util.h"
 
@@ -143,13 +143,10 @@ conn_make(ph_server *srv, ph_conn *c, uint64_t serial)
     memset(c, 0, sizeof(*c));
     c->wsi = (struct lws *)(uintptr_t)0x1000;   /* never dereferenced */
     c->serial = serial;
-    snprintf(c->id, sizeof(c->id), "%016llx%016llx",
-             (unsigned long long)serial, 0x0123456789abcdefull);
+    c->id_rand = 0x0123456789abcdefull;
     memcpy(c->code, "ABCD", 5);
     c->role = serial % 2 == 0 ? PH_ROLE_HOST : PH_ROLE_PLAYER;
     c->player_id = c->role == PH_ROLE_HOST ? -1 : (int64_t)serial + 4;
-    /* The connection keeps only the token's sha256 (as ws_filter does). */
-    ph_sha256(tokens[serial - 1], strlen(tokens[serial - 1]), c->token_digest);
     c->token_ok = 1;
     c->is_ws = 1;
     ph_outq_init(&c->q);
@@ -210,6 +207,7 @@ server_drop(ph_server *srv, ph_conn conns[NCONN])
     CHECK(srv->fan.nconns == 0 && srv->fan.groups == NULL);
     ph_fanout_clear(&srv->fan);
     ph_log_free(srv->log);
+    free(srv->cork);
     free(srv->shards);
     free(srv);
 }
@@ -225,10 +223,22 @@ dispatch(ph_server *srv, redisReply *reply, uint8_t sel)
 
     memset(&fake, 0, sizeof(fake));
     switch (sel % 5) {
-    case 0:
+    case 0: {
+        /* The lookup's context, as conn_start_auth makes it (the
+         * callback frees it); a serial past NCONN has gone. */
+        auth_req *q = calloc(1, sizeof(*q));
+
+        CHECK(q != NULL);
+        q->serial = (uint64_t)(uintptr_t)priv;
+        if (q->serial <= NCONN) {
+            const char *t = tokens[q->serial - 1];
+
+            CHECK(ph_sha256(t, strlen(t), q->digest) == 0);
+        }
         fake.data = &srv->shards[0].links[RLINK_CMD];
-        auth_reply_cb(&fake, reply, priv);
+        auth_reply_cb(&fake, reply, q);
         break;
+    }
     case 1:
         fake.data = &srv->shards[0].links[RLINK_CMD];
         state_reply_cb(&fake, reply, priv);

@@ -1,5 +1,5 @@
 /*
- * fuzz_url: the sidecar's handshake parsing in csrc/wsparse.c, which reads
+ * fuzz_url: the sidecar's handshake parsing in csrc/sidecar/wsparse.c, which reads
  * the request path, the session_token query value and the Origin header of
  * every connection attempt, plus the JSON string writer that puts client-
  * influenced strings (session code, connection id) into welcome/error

@@ -1,6 +1,6 @@
 // `/host/<code>/` of Hunch: the platform's big screen with one phase of its
 // own (everyone guessing) and the round's result above the scoreboard.
-import { $, Countdown, fill, h, points, runCountdown } from "../lobby/common.js";
+import { $, Countdown, fill, fmt, gettext, h, points, runCountdown } from "../lobby/common.js";
 import { hostPage } from "../lobby/hostpage.js";
 import { hunchReducer } from "./events.js";
 
@@ -8,7 +8,7 @@ const countdown = new Countdown($("countdown"));
 
 hostPage({
   reducers: [hunchReducer],
-  titles: { guessing: "Guess the total!" },
+  titles: { guessing: gettext("Guess the total!") },
   // Who has guessed this round, and the points of the last one on the scoreboard.
   playerMark: (state, player) => ({
     done: state.phase === "guessing" && (state.guessed || []).includes(player.player_id),
@@ -19,7 +19,10 @@ hostPage({
     const state = page.client.state;
     runCountdown(countdown, state, page.client, { show: (s) => s.phase === "guessing" });
     if (state.phase === "guessing") {
-      $("guess-progress").textContent = `${(state.guessed || []).length} of ${state.players.length} guesses in`;
+      $("guess-progress").textContent = fmt(gettext("%(done)s of %(all)s guesses in"), {
+        done: (state.guessed || []).length,
+        all: state.players.length,
+      });
     }
     const result = state.last_round;
     if (state.phase === "scoreboard" && result) {
@@ -31,7 +34,11 @@ hostPage({
             "li",
             { className: p.points ? "player done" : "player" },
             h("span", { className: "player-name" }, `${p.name} (${p.secret})`),
-            h("span", { className: "player-score" }, p.guess === null ? "no guess" : `guessed ${p.guess}`),
+            h(
+              "span",
+              { className: "player-score" },
+              p.guess === null ? gettext("no guess") : fmt(gettext("guessed %(guess)s"), p),
+            ),
             p.points ? h("span", { className: "delta-chip" }, points(p.points)) : null,
           ),
         ),

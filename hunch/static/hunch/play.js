@@ -2,16 +2,21 @@
 // (hidden until tapped, so a neighbour cannot glance at it) and the guess.
 // The secret comes privately: `hunch.secret`, and `player.state` (as
 // client.you) after every (re)connect.
-import { $, Countdown, points, runCountdown, toastError } from "../lobby/common.js";
+import { $, Countdown, addMessages, fmt, gettext, points, runCountdown, toastError } from "../lobby/common.js";
 import { playerPage } from "../lobby/player.js";
 import { hunchReducer } from "./events.js";
+
+addMessages({
+  ALREADY_GUESSED: gettext("You already guessed this round."),
+  INVALID_FIELD: gettext("Type a whole number, 0 or more."),
+});
 
 const countdown = new Countdown($("countdown"));
 let shownRound = null;
 
 const page = playerPage({
   reducers: [hunchReducer],
-  titles: { guessing: "Guess the total" },
+  titles: { guessing: gettext("Guess the total") },
   onStart(started) {
     // The private event: the secret of a new round (hide the card again).
     started.client.on("hunch.secret", (event) => {
@@ -28,7 +33,11 @@ const page = playerPage({
       const mine = state.last_round.players.find((p) => p.player_id === current.myId());
       $("round-total").textContent = String(state.last_round.total);
       $("my-round").textContent = mine
-        ? `Your ${mine.secret}, your guess ${mine.guess ?? "–"}: ${points(mine.points)}`
+        ? fmt(gettext("Your %(secret)s, your guess %(guess)s: %(points)s"), {
+            secret: mine.secret,
+            guess: mine.guess ?? "–",
+            points: points(mine.points),
+          })
         : "";
     }
   },
@@ -43,13 +52,15 @@ function guessing(state, you) {
   $("secret-value").textContent = you.secret ? String(you.secret) : "…";
   const guessed = you.guess !== null && you.guess !== undefined;
   $("guess-form").hidden = guessed;
-  $("guess-status").textContent = guessed ? `You guessed ${you.guess}. Waiting for the others…` : "";
+  $("guess-status").textContent = guessed
+    ? fmt(gettext("You guessed %(guess)s. Waiting for the others…"), { guess: you.guess })
+    : "";
 }
 
 function setCard(open) {
   $("secret-card").setAttribute("aria-pressed", String(open));
   $("secret-value").hidden = !open;
-  $("secret-hint").textContent = open ? "Tap to hide it" : "Tap to see your secret number";
+  $("secret-hint").textContent = open ? gettext("Tap to hide it") : gettext("Tap to see your secret number");
 }
 
 $("secret-card").addEventListener("click", () => {

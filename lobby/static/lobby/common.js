@@ -1,6 +1,9 @@
 // The page shell's helpers, shared by every game's pages: config, client,
 // status indicator, toasts, countdown, DOM bits.
 import { PartyhubClient } from "../realtime/partyhub-client.js";
+import { fmt, gettext, ngettext, number } from "./i18n.js";
+
+export { fmt, gettext, ngettext, number };
 
 /** @returns {{code: string|null, role: string|null, ws_url: string|null, ws_port: number|null,
  *   join_url: string|null, name_max: number, reaction_emoji: string[],
@@ -67,23 +70,29 @@ export function showPhase(name) {
 // --- human messages -----------------------------------------------------------
 
 const FRIENDLY = {
-  NETWORK: "Can't reach the game server. Check your Wi-Fi and try again.",
-  TIMEOUT: "The game server did not answer in time. Try again.",
-  UNKNOWN_TYPE: "The server doesn't support that yet.",
-  MESSAGE_PARSE_FAILED: "The server could not read a message from this page.",
-  INVALID_MESSAGE: "The server could not read a message from this page.",
-  SESSION_NOT_FOUND: "There is no game with that code.",
-  UNKNOWN_GAME: "This server does not have that game.",
-  NAME_TAKEN: "Someone in this game already has that name. Pick another one.",
-  SESSION_FULL: "This game is full.",
-  RATE_LIMITED: "Easy there! Wait a moment before reacting again.",
-  INVALID_TOKEN: "Your player key is no longer valid.",
-  WRONG_SESSION: "Your key belongs to another game.",
-  NOT_IN_GAME: "You are not in this game any more.",
+  NETWORK: gettext("Can't reach the game server. Check your Wi-Fi and try again."),
+  TIMEOUT: gettext("The game server did not answer in time. Try again."),
+  UNKNOWN_TYPE: gettext("The server doesn't support that yet."),
+  MESSAGE_PARSE_FAILED: gettext("The server could not read a message from this page."),
+  INVALID_MESSAGE: gettext("The server could not read a message from this page."),
+  SESSION_NOT_FOUND: gettext("There is no game with that code."),
+  UNKNOWN_GAME: gettext("This server does not have that game."),
+  NAME_TAKEN: gettext("Someone in this game already has that name. Pick another one."),
+  SESSION_FULL: gettext("This game is full."),
+  RATE_LIMITED: gettext("Easy there! Wait a moment before reacting again."),
+  INVALID_TOKEN: gettext("Your player key is no longer valid."),
+  WRONG_SESSION: gettext("Your key belongs to another game."),
+  NOT_IN_GAME: gettext("You are not in this game any more."),
+  SESSION_CLOSED: gettext("The host has ended this game."),
+  PAUSED: gettext("The game is paused: only resume (or end) works now."),
+  NOT_PAUSED: gettext("The game is not paused."),
+  NO_MORE_ROUNDS: gettext("That was the last round: finish the game."),
+  NO_CODE_AVAILABLE: gettext("Could not find a free game code; try again."),
 };
 
 /**
- * Add a game's own friendly texts for its error codes.
+ * Add a game's own friendly texts for its error codes (already translated:
+ * gettext("…")).
  * @param {Object<string, string>} messages  error code -> text for a person
  */
 export function addMessages(messages) {
@@ -97,15 +106,18 @@ export function addMessages(messages) {
 export function humanMessage(problem) {
   const code = problem && problem.code;
   if (code === "WRONG_PHASE" && /lobby/.test(problem.message || "")) {
-    return "This game has already started, so no one can join now.";
+    return gettext("This game has already started, so no one can join now.");
   }
-  if (code === "WRONG_PHASE") return "Too late: the game has moved on.";
+  if (code === "WRONG_PHASE") return gettext("Too late: the game has moved on.");
+  if (code === "INVALID_NAME" && /^A name /.test(problem.message || "")) {
+    return fmt(gettext("A name has 1 to %(max)s characters."), { max: pageConfig().name_max });
+  }
   if (code === "NOT_ENOUGH_PLAYERS") {
     const min = pageConfig().min_players || 2;
-    return `At least ${min} players must join before the game can start.`;
+    return fmt(gettext("At least %(min)s players must join before the game can start."), { min });
   }
   if (code && FRIENDLY[code]) return FRIENDLY[code];
-  return (problem && problem.message) || "Something went wrong.";
+  return (problem && problem.message) || gettext("Something went wrong.");
 }
 
 // --- toasts -------------------------------------------------------------------
@@ -138,11 +150,11 @@ export function toastError(problem) {
 // --- connection status --------------------------------------------------------
 
 const STATUS_TEXT = {
-  idle: "Not connected",
-  connecting: "Connecting…",
-  connected: "Connected",
-  reconnecting: "Reconnecting…",
-  offline: "Offline",
+  idle: gettext("Not connected"),
+  connecting: gettext("Connecting…"),
+  connected: gettext("Connected"),
+  reconnecting: gettext("Reconnecting…"),
+  offline: gettext("Offline"),
 };
 
 /**
@@ -159,9 +171,9 @@ export function bindStatus(client) {
     box.dataset.status = status;
     let label = STATUS_TEXT[status] || status;
     if (status === "reconnecting" && event.delay) {
-      label = `Reconnecting in ${Math.max(1, Math.round(event.delay / 1000))} s…`;
+      label = fmt(gettext("Reconnecting in %(seconds)s s…"), { seconds: Math.max(1, Math.round(event.delay / 1000)) });
     } else if (status === "reconnecting" && event.attempt) {
-      label = `Reconnecting (try ${event.attempt})…`;
+      label = fmt(gettext("Reconnecting (try %(attempt)s)…"), { attempt: event.attempt });
     }
     text.textContent = label;
     retry.hidden = status !== "offline";
@@ -174,7 +186,9 @@ export function bindStatus(client) {
 
 /**
  * A countdown shown in `el`: start(key, seconds) restarts it only when `key`
- * changes, so state updates within one phase do not reset it.
+ * changes, so state updates within one phase do not reset it. Each of the
+ * last 5 seconds of a running countdown fires `partyhub:last-seconds` on the
+ * document (the sound cue, device.js).
  */
 export class Countdown {
   /** @param {HTMLElement} el */
@@ -196,13 +210,14 @@ export class Countdown {
     this.deadline = deadline ?? Date.now() + seconds * 1000;
     clearInterval(this.timer);
     this.el.hidden = false;
-    this.tick();
     this.timer = setInterval(() => this.tick(), 250);
+    this.tick();
   }
 
   /** Show a fixed time left (a paused game). @param {number} ms */
   hold(ms) {
     clearInterval(this.timer);
+    this.timer = 0;
     this.key = null;
     this.deadline = Date.now() + ms;
     this.el.hidden = false;
@@ -211,17 +226,25 @@ export class Countdown {
 
   tick() {
     const left = Math.max(0, Math.ceil((this.deadline - Date.now()) / 1000));
+    if (this.timer && left > 0 && left <= 5 && left !== this.lastLeft) {
+      document.dispatchEvent(new CustomEvent("partyhub:last-seconds", { detail: { left } }));
+    }
+    this.lastLeft = left;
     const minutes = Math.floor(left / 60);
     const seconds = String(left % 60).padStart(2, "0");
     const text = `${minutes}:${seconds}`;
     if (this.el.textContent !== text) this.el.textContent = text;
     this.el.classList.toggle("urgent", left <= 5);
     this.el.classList.toggle("done", left === 0);
-    if (left === 0) clearInterval(this.timer);
+    if (left === 0) {
+      clearInterval(this.timer);
+      this.timer = 0;
+    }
   }
 
   stop() {
     clearInterval(this.timer);
+    this.timer = 0;
     this.key = null;
     this.el.hidden = true;
   }
@@ -253,17 +276,17 @@ export function runCountdown(countdown, state, client, options = {}) {
 
 /** "Round 2 of 3" */
 export function roundLabel(state) {
-  return state && state.round ? `Round ${state.round} of ${state.rounds}` : "";
+  return state && state.round ? fmt(gettext("Round %(round)s of %(rounds)s"), state) : "";
 }
 
 /** "Ana, Bo and Cy" from [{name}, ...] */
 export function names(list) {
   const all = list.map((w) => w.name);
   if (all.length <= 1) return all.join("");
-  return `${all.slice(0, -1).join(", ")} and ${all[all.length - 1]}`;
+  return fmt(gettext("%(first)s and %(last)s"), { first: all.slice(0, -1).join(", "), last: all[all.length - 1] });
 }
 
 /** @param {number} n */
 export function points(n) {
-  return `${n > 0 ? "+" : ""}${n.toLocaleString("en")}`;
+  return `${n > 0 ? "+" : ""}${number(n)}`;
 }

@@ -1,9 +1,10 @@
 // `/`: create a game of any registered kind (then open the big screen), or
 // join one by code. Each game's settings form is built from its settings
 // table (config.games, the same list as GET /api/games/), with its options
-// and a signed-in host's presets (homeoptions.js).
-import { apiRequest, saveIdentity } from "../realtime/partyhub-client.js";
-import { $, fill, h, pageConfig, toastError } from "./common.js";
+// and a signed-in host's presets (homeoptions.js). Games this device is in
+// (saved identities) are offered first: "Continue as <name>".
+import { apiRequest, forgetIdentity, savedIdentities, saveIdentity } from "../realtime/partyhub-client.js";
+import { $, fill, fmt, gettext, h, pageConfig, toastError } from "./common.js";
 import { applySettings, optionRows, optionValues, presetRow, requestHeaders } from "./homeoptions.js";
 
 const config = pageConfig();
@@ -128,3 +129,44 @@ joinForm.addEventListener("submit", (event) => {
     window.location.assign(`/play/${code}/`);
   });
 });
+
+/**
+ * "Your games on this device": each saved identity whose game still runs
+ * (asked with its token), as a link back in; ended or unknown ones are
+ * forgotten.
+ */
+async function offerToContinue() {
+  const saved = [
+    ...savedIdentities("player").map((identity) => ({ ...identity, role: "player" })),
+    ...savedIdentities("host").map((identity) => ({ ...identity, role: "host" })),
+  ];
+  const rows = [];
+  for (const identity of saved.slice(0, 6)) {
+    let state;
+    try {
+      state = await apiRequest("GET", `/api/sessions/${encodeURIComponent(identity.code)}/`, { token: identity.token });
+    } catch (err) {
+      if (err.status === 404 || err.status === 401 || err.status === 403) forgetIdentity(identity.code, identity.role);
+      continue;
+    }
+    if (state.phase === "finished" || state.closed) {
+      forgetIdentity(identity.code, identity.role);
+      continue;
+    }
+    const host = identity.role === "host";
+    const label = host
+      ? fmt(gettext("Back to the big screen of game %(code)s"), identity)
+      : fmt(gettext("Continue as %(name)s in game %(code)s"), { name: identity.name || "?", code: identity.code });
+    rows.push(
+      h(
+        "li",
+        {},
+        h("a", { className: "button-link", href: `/${host ? "host" : "play"}/${identity.code}/`, dataset: { code: identity.code, role: identity.role } }, label),
+      ),
+    );
+  }
+  fill($("continue-list"), rows);
+  $("continue-card").hidden = rows.length === 0;
+}
+
+offerToContinue().catch(() => {});

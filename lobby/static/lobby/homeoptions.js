@@ -1,13 +1,13 @@
 // The home form's extras (lobby.pages.home): a signed-in host's preset
 // picker, and each game's options (packs, categories) as this visitor may
 // use them (config.choices, the same lists the server checks against).
-import { h } from "./common.js";
+import { gettext, h } from "./common.js";
 
 const PACK = "pack";
 const PACKS = "packs";
 
 /**
- * The "Start from a preset" row for `game` (signed in, the game has presets).
+ * The gettext("Start from a preset") row for `game` (signed in, the game has presets).
  * Picking one fills the form with its settings (onPick); what the host then
  * changes overrides the preset (POST /api/sessions/ {"preset": id, ...}).
  */
@@ -18,15 +18,15 @@ export function presetRow(game, config, onPick) {
     return h(
       "p",
       { className: "hint", id: "preset-hint" },
-      "Keep the settings you use every time as a preset: ",
-      h("a", { href: `/presets/new/${game.game}/` }, "new preset"),
+      gettext("Keep the settings you use every time as a preset: "),
+      h("a", { href: `/presets/new/${game.game}/` }, gettext("new preset")),
       ".",
     );
   }
   const select = h(
     "select",
     { id: "preset", name: "preset" },
-    h("option", { value: "" }, "None: the settings below"),
+    h("option", { value: "" }, gettext("None: the settings below")),
     ...mine.map((p) => h("option", { value: String(p.id) }, p.name)),
   );
   select.addEventListener("change", () => {
@@ -36,7 +36,7 @@ export function presetRow(game, config, onPick) {
   return h(
     "div",
     { className: "select-row" },
-    h("label", { htmlFor: "preset" }, "Start from a preset"),
+    h("label", { htmlFor: "preset" }, gettext("Start from a preset")),
     select,
   );
 }
@@ -56,7 +56,7 @@ export function optionRows(game, config) {
         h(
           "select",
           { id: `option-${option.name}`, name: option.name, dataset: { option: option.name } },
-          h("option", { value: "" }, "The built-in one"),
+          h("option", { value: "" }, gettext("The built-in one")),
           ...own.map((c) => h("option", { value: String(c.value) }, c.label)),
         ),
         option.help ? h("p", { className: "hint" }, option.help) : null,

@@ -3,16 +3,25 @@
 // game over, reactions floating up, and the host's buttons: the platform's
 // (start-round, finish, pause/resume, exit) and the game's, each enabled by
 // the rules (`allowed`). The game's module calls hostPage() and draws its own
-// phases in `render`.
-import { loadIdentity } from "../realtime/partyhub-client.js";
+// phases in `render`. The host key stays on this device (localStorage) until
+// the game ends, so the big screen can be closed and opened again; the host
+// link (behind a confirmation) carries it to another device in its #host=…
+// fragment, which never reaches a server. The screen stays awake and plays
+// the sound cues while the game runs (device.js).
+import { forgetIdentity, loadIdentity, saveIdentity } from "../realtime/partyhub-client.js";
+import { pageDevice } from "./device.js";
 import { platformReducer } from "./platform.js";
 import {
   $,
   bindStatus,
   fill,
+  fmt,
   gameClient,
+  gettext,
   h,
   names,
+  ngettext,
+  number,
   pageConfig,
   points,
   roundLabel,
@@ -20,7 +29,25 @@ import {
   toastError,
 } from "./common.js";
 
-const TITLES = { lobby: "Waiting for players", scoreboard: "Scoreboard", finished: "Final ranking" };
+const TITLES = {
+  lobby: gettext("Waiting for players"),
+  scoreboard: gettext("Scoreboard"),
+  finished: gettext("Final ranking"),
+};
+
+/**
+ * The host key a host link carries (`#host=<token>`), saved on this device
+ * and taken out of the address bar; null without one.
+ * @param {string} code
+ */
+function takeHostLink(code) {
+  const match = /(?:^#|&)host=([^&]+)/.exec(window.location.hash);
+  if (!match) return null;
+  const token = decodeURIComponent(match[1]);
+  saveIdentity(code, "host", { token });
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  return { token };
+}
 
 /**
  * @typedef {Object} HostPageOptions
@@ -42,7 +69,7 @@ export class HostPage {
     this.options = options;
     this.config = pageConfig();
     this.code = this.config.code;
-    this.identity = loadIdentity(this.code, "host");
+    this.identity = takeHostLink(this.code) || loadIdentity(this.code, "host");
     /** @type {import("../realtime/partyhub-client.js").PartyhubClient|null} */
     this.client = null;
     this.buttons = /** @type {HTMLButtonElement[]} */ ([...document.querySelectorAll(".controls button")]);
@@ -53,11 +80,10 @@ export class HostPage {
 
   run() {
     if (!this.identity) {
-      showPhase("nohost");
-      $("phase-title").textContent = "No host key in this tab";
-      $("status-text").textContent = "Not connected";
+      this.noHost();
       return;
     }
+    this.device = pageDevice("host");
     const reducers = [...(this.options.reducers || []), platformReducer];
     const client = gameClient(this.identity.token, "host", reducers);
     this.client = client;
@@ -70,8 +96,19 @@ export class HostPage {
     client.on("error", toastError);
     client.on("reaction", (message) => this.showReaction(message));
     client.on("status", (event) => {
-      if (event.fatal) $("phase-title").textContent = event.reason;
+      this.device.update(client.state, client.status === "connected");
+      if (!event.fatal) return;
+      if (event.code === 4003) {
+        forgetIdentity(this.code, "host");
+        client.close();
+        this.noHost();
+        return;
+      }
+      if (event.code === 4000 || event.code === 4004) forgetIdentity(this.code, "host");
+      this.device.stop();
+      $("phase-title").textContent = event.reason;
     });
+    this.bindHostLink();
     for (const button of this.buttons) {
       button.addEventListener("click", () => this.act(button.dataset.action));
     }
@@ -83,6 +120,42 @@ export class HostPage {
         }
       }, 2000);
     }
+  }
+
+  /** This device holds no (valid) host key for the game. */
+  noHost() {
+    showPhase("nohost");
+    $("phase-title").textContent = gettext("No host key on this device");
+    $("status-text").textContent = gettext("Not connected");
+    $("host-link").hidden = true;
+  }
+
+  /** The host link: shown only after a click on "Show the host link". */
+  bindHostLink() {
+    const url = new URL(`/host/${this.code}/`, this.config.join_url || window.location.href);
+    url.hash = `host=${encodeURIComponent(this.identity.token)}`;
+    $("host-link-show").addEventListener("click", () => {
+      /** @type {HTMLInputElement} */ ($("host-link-url")).value = url.href;
+      $("host-link-box").hidden = false;
+      $("host-link-show").hidden = true;
+      $("host-link-url").focus();
+      /** @type {HTMLInputElement} */ ($("host-link-url")).select();
+    });
+    $("host-link-copy").addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(url.href);
+        $("host-link-copy").textContent = gettext("Copied");
+      } catch (err) {
+        /** @type {HTMLInputElement} */ ($("host-link-url")).select();
+      }
+    });
+    // Closed again: hide the link until asked once more.
+    $("host-link").addEventListener("toggle", () => {
+      if (/** @type {HTMLDetailsElement} */ ($("host-link")).open) return;
+      $("host-link-box").hidden = true;
+      $("host-link-show").hidden = false;
+      /** @type {HTMLInputElement} */ ($("host-link-url")).value = "";
+    });
   }
 
   /** Which buttons the state allows: the platform's rules, then the game's. */
@@ -114,10 +187,20 @@ export class HostPage {
     for (const button of this.buttons) {
       button.disabled = Boolean(waiting) || !ok[button.dataset.action];
     }
-    $("btn-pause").textContent = state && state.paused ? "Resume" : "Pause";
-    $("btn-start-round").textContent = state && state.round > 0 ? "Next round" : "Start the game";
+    $("btn-pause").textContent = state && state.paused ? gettext("Resume") : gettext("Pause");
+    $("btn-start-round").textContent = state && state.round > 0 ? gettext("Next round") : gettext("Start the game");
     for (const button of this.buttons) {
       button.classList.toggle("primary", !button.disabled && !button.classList.contains("secondary"));
+    }
+    // A keyboard user's button went disabled under them: focus the first
+    // control they can use now, rather than losing focus to the page.
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (this.refocus && lost) {
+      const next = this.buttons.find((button) => !button.disabled);
+      if (next) {
+        next.focus();
+        this.refocus = false;
+      }
     }
   }
 
@@ -126,7 +209,8 @@ export class HostPage {
     const client = this.client;
     if (this.inFlight) return;
     if (action === "pause" && client.state && client.state.paused) action = "resume";
-    if (action === "exit" && !window.confirm("End this game for everyone?")) return;
+    if (action === "exit" && !window.confirm(gettext("End this game for everyone?"))) return;
+    this.refocus = this.buttons.includes(/** @type {any} */ (document.activeElement));
     this.inFlight = true;
     this.updateButtons(client.state);
     try {
@@ -154,8 +238,11 @@ export class HostPage {
     if (!state) return;
     if (this.expected && state.phase === this.expected.phase) this.expected = null;
     showPhase(state.phase);
+    document.body.dataset.gamePhase = state.phase;
+    this.device.update(state, this.client.status === "connected");
+    if (state.phase === "finished" || state.closed) forgetIdentity(this.code, "host");
     const titles = { ...TITLES, ...(this.options.titles || {}) };
-    $("phase-title").textContent = state.paused ? "Paused" : titles[state.phase] || state.phase;
+    $("phase-title").textContent = state.paused ? gettext("Paused") : titles[state.phase] || state.phase;
     $("round-label").textContent = roundLabel(state);
     this.renderPlayers(state);
     this.updateButtons(state);
@@ -176,9 +263,9 @@ export class HostPage {
           "li",
           { className: done ? "player done" : "player", dataset: { playerId: p.player_id } },
           h("span", { className: "player-name" }, p.name),
-          done ? h("span", { className: "check", "aria-label": "ready" }, "✓") : null,
+          done ? h("span", { className: "check", "aria-label": gettext("ready") }, "✓") : null,
           delta ? h("span", { className: "delta-chip" }, points(delta)) : null,
-          h("span", { className: "player-score" }, score.toLocaleString("en")),
+          h("span", { className: "player-score" }, number(score)),
         );
       }),
     );
@@ -188,8 +275,15 @@ export class HostPage {
     const missing = (this.config.min_players || 2) - state.players.length;
     $("lobby-hint").textContent =
       missing > 0
-        ? `Open the link or type the code on your phone. ${missing} more player${missing > 1 ? "s" : ""} needed.`
-        : "Everyone in? Press “Start the game”.";
+        ? fmt(
+            ngettext(
+              "Scan the QR code, open the link or type the code on your phone. %(missing)s more player needed.",
+              "Scan the QR code, open the link or type the code on your phone. %(missing)s more players needed.",
+              missing,
+            ),
+            { missing },
+          )
+        : gettext("Everyone in? Press “Start the game”.");
   }
 
   _rankingRows(tbody, ranking, deltas) {
@@ -202,7 +296,7 @@ export class HostPage {
           h("td", {}, String(r.rank)),
           h("td", {}, r.name),
           deltas ? h("td", { className: "num" }, points(deltas.get(r.player_id) || 0)) : null,
-          h("td", { className: "num" }, r.score.toLocaleString("en")),
+          h("td", { className: "num" }, number(r.score)),
         ),
       ),
     );
@@ -213,21 +307,29 @@ export class HostPage {
     const deltas = (this.options.roundDeltas && this.options.roundDeltas(state)) || new Map();
     this._rankingRows($("scoreboard-table").querySelector("tbody"), state.ranking, deltas);
     $("phase-title").textContent =
-      state.round >= state.rounds ? "Scoreboard after the last round" : `Scoreboard after round ${state.round}`;
+      state.round >= state.rounds
+        ? gettext("Scoreboard after the last round")
+        : fmt(gettext("Scoreboard after round %(round)s"), state);
   }
 
   _finished(state) {
     if (!state.ranking) return;
     const winners = state.ranking.filter((r) => r.rank === 1);
     $("winner").textContent = winners.length
-      ? `🏆 ${names(winners)} win${winners.length > 1 ? "" : "s"} with ${winners[0].score.toLocaleString("en")} points!`
+      ? `🏆 ${fmt(
+          ngettext("%(names)s wins with %(points)s points!", "%(names)s win with %(points)s points!", winners.length),
+          { names: names(winners), points: number(winners[0].score) },
+        )}`
       : "";
     this._rankingRows($("final-table").querySelector("tbody"), state.ranking, null);
     fill(
       $("awards"),
       (state.awards || [])
         .filter((a) => a.winners.length)
-        .map((a) => h("li", {}, h("strong", {}, a.title), ` ${names(a.winners)} (${a.count})`)),
+        .map((a) => {
+          const title = (this.config.award_titles || {})[a.award] || a.title;
+          return h("li", {}, h("strong", {}, title), ` ${names(a.winners)} (${a.count})`);
+        }),
     );
   }
 

@@ -1,16 +1,22 @@
 // A player's phone, for every game (templates/lobby/play_base.html): join
-// by name (the token stays in sessionStorage, so a reload rejoins as the
-// same player), the connection, the lobby, the scoreboard, game over,
-// leaving, reactions. The game's module calls playerPage() and draws its
-// own phases in `render`.
+// by name (the token stays on this device, in localStorage, until the game
+// ends: closing the tab or the browser and opening the link again continues
+// as the same player), the connection, the lobby, the scoreboard, game over,
+// leaving, reactions, and the device's part (wake lock, sound, vibration:
+// device.js). The game's module calls playerPage() and draws its own phases
+// in `render`.
 import { apiRequest, forgetIdentity, loadIdentity, saveIdentity } from "../realtime/partyhub-client.js";
+import { pageDevice } from "./device.js";
 import { platformReducer } from "./platform.js";
 import {
   $,
   bindStatus,
   fill,
+  fmt,
   gameClient,
+  gettext,
   h,
+  number,
   pageConfig,
   roundLabel,
   showPhase,
@@ -18,7 +24,7 @@ import {
   toastError,
 } from "./common.js";
 
-const TITLES = { lobby: "Get ready", scoreboard: "Scoreboard", finished: "Game over" };
+const TITLES = { lobby: gettext("Get ready"), scoreboard: gettext("Scoreboard"), finished: gettext("Game over") };
 
 /**
  * @typedef {Object} PlayerPageOptions
@@ -39,6 +45,7 @@ export class PlayerPage {
     /** @type {import("../realtime/partyhub-client.js").PartyhubClient|null} */
     this.client = null;
     this.identity = loadIdentity(this.code, "player");
+    this.device = pageDevice("player");
   }
 
   /** This player's id (from the welcome, else the saved identity). */
@@ -67,13 +74,14 @@ export class PlayerPage {
 
   async showJoin() {
     showPhase("join");
-    $("phase-title").textContent = `Join game ${this.code}`;
+    $("phase-title").textContent = fmt(gettext("Join game %(code)s"), { code: this.code });
     try {
       const state = await apiRequest("GET", `/api/sessions/${this.code}/`);
-      if (state.phase !== "lobby") this.gone("This game has already started, so no one can join now.");
+      if (state.phase === "finished" || state.closed) this.gone(gettext("This game is over."));
+      else if (state.phase !== "lobby") this.gone(gettext("This game has already started, so no one can join now."));
       else $("name").focus();
     } catch (err) {
-      if (err.code === "SESSION_NOT_FOUND") this.gone(`There is no game with code ${this.code}.`);
+      if (err.code === "SESSION_NOT_FOUND") this.gone(fmt(gettext("There is no game with code %(code)s."), { code: this.code }));
       else toastError(err);
     }
   }
@@ -81,7 +89,8 @@ export class PlayerPage {
   /** Show the "can't play here" section with `text`. */
   gone(text) {
     showPhase("gone");
-    $("phase-title").textContent = "Can't join";
+    this.device.stop();
+    $("phase-title").textContent = gettext("Can't join");
     $("gone-text").textContent = text;
     $("reaction-bar").hidden = true;
     $("leave-row").hidden = true;
@@ -119,21 +128,23 @@ export class PlayerPage {
     $("me-name").textContent = me.name;
     $("reaction-bar").hidden = false;
     $("leave-row").hidden = false;
-    $("phase-title").textContent = "Connecting…";
+    $("phase-title").textContent = gettext("Connecting…");
     // The game's handlers first: they see each change before the page is drawn.
     if (this.options.onStart) this.options.onStart(this);
     client.on("state", () => this.render());
     client.on("error", toastError);
     client.on("status", (event) => {
+      this.device.update(client.state, client.status === "connected");
       if (!event.fatal) return;
+      // The game is gone for this player: nothing to come back to.
+      forgetIdentity(this.code, "player");
       if (event.code === 4003 || event.code === 4001) {
-        forgetIdentity(this.code, "player");
         client.close();
         if (event.code === 4001) {
-          this.gone("You left this game.");
+          this.gone(gettext("You left this game."));
           return;
         }
-        toast("Your player key is not valid for this game any more.");
+        toast(gettext("Your player key is not valid for this game any more."));
         this.showJoin();
       } else {
         this.gone(event.reason);
@@ -147,11 +158,15 @@ export class PlayerPage {
     if (!state) return;
     const section = this.options.section ? this.options.section(state) : state.phase;
     showPhase(section);
+    document.body.dataset.gamePhase = state.phase;
+    this.device.update(state, this.client.status === "connected");
+    // The game is over: this device stops offering to continue it.
+    if (state.phase === "finished" || state.closed) forgetIdentity(this.code, "player");
     const titles = { ...TITLES, ...(this.options.titles || {}) };
-    $("phase-title").textContent = state.paused ? "Paused" : titles[state.phase] || state.phase;
+    $("phase-title").textContent = state.paused ? gettext("Paused") : titles[state.phase] || state.phase;
     $("round-label").textContent = roundLabel(state);
     const me = this.me(state);
-    $("me-score").textContent = (me ? me.score : 0).toLocaleString("en");
+    $("me-score").textContent = number(me ? me.score : 0);
     if (me) $("me-name").textContent = me.name;
     $("leave-row").hidden = state.phase === "finished";
     if (state.phase === "lobby") this._lobby(state);
@@ -177,7 +192,7 @@ export class PlayerPage {
           { className: r.player_id === id ? "me-row" : "" },
           h("span", { className: "rank" }, `#${r.rank}`),
           h("span", { className: "rank-name" }, r.name),
-          h("span", { className: "rank-score" }, r.score.toLocaleString("en")),
+          h("span", { className: "rank-score" }, number(r.score)),
         ),
       ),
     );
@@ -186,7 +201,9 @@ export class PlayerPage {
   _scoreboard(state) {
     if (!state.ranking) return;
     const mine = this.myRank(state);
-    $("my-rank").textContent = mine ? `You are #${mine.rank} with ${mine.score.toLocaleString("en")} points.` : "";
+    $("my-rank").textContent = mine
+      ? fmt(gettext("You are #%(rank)s with %(points)s points."), { rank: mine.rank, points: number(mine.score) })
+      : "";
     this._rankingList($("ranking-list"), state.ranking);
   }
 
@@ -195,20 +212,25 @@ export class PlayerPage {
     const mine = this.myRank(state);
     $("final-place").textContent = mine
       ? mine.rank === 1
-        ? `🏆 You won with ${mine.score.toLocaleString("en")} points!`
-        : `You finished #${mine.rank} with ${mine.score.toLocaleString("en")} points.`
+        ? `🏆 ${fmt(gettext("You won with %(points)s points!"), { points: number(mine.score) })}`
+        : fmt(gettext("You finished #%(rank)s with %(points)s points."), { rank: mine.rank, points: number(mine.score) })
       : "";
     this._rankingList($("final-list"), state.ranking);
   }
 
   _bindLeave() {
     $("leave-button").addEventListener("click", async () => {
-      if (!this.client || !window.confirm("Leave this game? You cannot come back in.")) return;
+      if (!this.client) return;
+      const lobby = this.client.state && this.client.state.phase === "lobby";
+      const question = lobby
+        ? gettext("Leave this game? You can join again while it is in the lobby.")
+        : gettext("Leave this game? You cannot come back in.");
+      if (!window.confirm(question)) return;
       try {
         await this.client.request("POST", "leave", {});
         forgetIdentity(this.code, "player");
         this.client.close();
-        this.gone("You left this game.");
+        this.gone(gettext("You left this game."));
       } catch (err) {
         toastError(err);
       }

@@ -98,6 +98,10 @@ class Command(BaseCommand):
             # ALLOWED_HOSTS is also the WebSocket Origin allowlist: let phones
             # that open http://<this machine's address>:<port>/ in.
             env["DJANGO_ALLOWED_HOSTS"] = lan_allowed_hosts(addresses)
+        if addresses:
+            # The big screen opened on localhost shows this address in its
+            # join link and QR code (lobby/joinlink.py).
+            env.setdefault("PARTYHUB_LAN_ADDRESS", addresses[0])
         sidecar = self._sidecar_available()
         for taken in (port, port + 1) if sidecar else (port,):
             if supervisor.port_in_use(host, taken):

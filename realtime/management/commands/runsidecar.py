@@ -72,11 +72,12 @@ class Command(BaseCommand):
             sys.exit(self.serve(bind))
         self.supervise(bind, workers, metrics_file)
 
-    def serve(self, bind: str, ready=None) -> int:
+    def serve(self, bind: str, ready=None, restarts=None) -> int:
         """Run one server until SIGTERM/SIGINT/SIGHUP (SIGUSR1 drains); return
-        the exit status. `ready()` is called once it serves (--workers)."""
+        the exit status. `ready()` is called once it serves and `restarts` is
+        the supervisor's shared count, shown on /metrics (--workers)."""
         try:
-            runner = SidecarRunner(bind=bind).start()
+            runner = SidecarRunner(bind=bind, worker_restarts=restarts).start()
         except ImportError as exc:
             raise CommandError(f"the C extension is not built: {exc}") from exc
         except OSError as exc:
@@ -100,18 +101,27 @@ class Command(BaseCommand):
     def supervise(self, bind: str, workers: int, metrics_file: str | None) -> None:
         """Fork `workers` servers on one port and keep them running (realtime.supervisor)."""
         metrics = None
+        shared = supervisor.SharedCount()  # each worker's /metrics shows it
         if metrics_file:
             metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC)
             try:
                 metrics.write(0)
             except OSError as exc:
                 raise CommandError(f"--metrics-file: {exc}") from exc
+
+        def on_restart(arbiter: supervisor.Supervisor) -> None:
+            shared(arbiter)
+            if metrics is not None:
+                metrics(arbiter)
+
         try:
-            with supervisor.Supervisor(on_restart=metrics) as arbiter:
+            with supervisor.Supervisor(on_restart=on_restart) as arbiter:
                 services = [
                     supervisor.Service(
                         f"sidecar worker {i}",
-                        start=lambda: arbiter.fork(lambda ready: self.serve(bind, ready)),
+                        start=lambda: arbiter.fork(
+                            lambda ready: self.serve(bind, ready, shared.memory)
+                        ),
                         ready=lambda proc: proc.ready(),
                         takes=frozenset({signal.SIGUSR1}),
                     )

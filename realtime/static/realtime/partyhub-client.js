@@ -4,7 +4,8 @@
 // contract in docs/protocol.md (usage: docs/client.md):
 //   - connection states idle → connecting → connected → reconnecting → offline;
 //   - reconnect with exponential backoff and jitter (1, 2, 4, 8, 16 s, capped
-//     at 30 s), then "offline" until retry();
+//     at 30 s), then "offline" with a try every 30 s; at once when the page
+//     becomes visible again or the network returns (wake());
 //   - a draining server (`server.draining`, then close 1012) is followed at the
 //     time it gave, not with the failure backoff, and not counted as a failure;
 //   - heartbeat: `ping` every 30 s, a missing `pong` after 5 s forces a reconnect;
@@ -75,7 +76,29 @@
  * @property {Reducer[]} [reducers]   apply events to the state, first match wins
  *   (e.g. the platform's and the game's; lobby/static/lobby/platform.js)
  * @property {number} [actTimeout]    ms to wait for the `result` of act() (10000)
+ * @property {number} [wakePongTimeout] ms a connected client waits for the pong of
+ *   its check when the page becomes visible again, before reconnecting (1500)
  */
+
+/**
+ * `text` in the page's language: through Django's JavaScript catalog
+ * (the global `gettext`, /jsi18n/) when the page loaded it, else as it is.
+ * @param {string} text
+ * @returns {string}
+ */
+function gettext(text) {
+  const catalog = /** @type {any} */ (globalThis).gettext;
+  return typeof catalog === "function" ? catalog(text) : text;
+}
+
+/** Marks `text` for translation (makemessages) without translating it yet. */
+const gettext_noop = (/** @type {string} */ text) => text;
+
+/** `format` with each `%s` replaced by the next of `values` (the catalog's `interpolate`). */
+function interpolate(format, values) {
+  let i = 0;
+  return format.replace(/%s/g, () => String(values[i++]));
+}
 
 /** Defaults of the tunable options. */
 export const DEFAULTS = Object.freeze({
@@ -87,6 +110,7 @@ export const DEFAULTS = Object.freeze({
   jitter: 0.2,
   queueLimit: 100,
   actTimeout: 10000,
+  wakePongTimeout: 1500,
 });
 
 /** Close code of a draining server: reconnect at the time `server.draining` gave. */
@@ -94,10 +118,10 @@ export const CLOSE_SERVICE_RESTART = 1012;
 
 /** Close codes after which reconnecting cannot help (docs/protocol.md). */
 export const FATAL_CLOSE_CODES = Object.freeze({
-  4000: "The host has ended this game.",
-  4001: "You left this game.",
-  4003: "This game does not accept your key (it may belong to another game).",
-  4004: "There is no game with this code.",
+  4000: gettext_noop("The host has ended this game."),
+  4001: gettext_noop("You left this game."),
+  4003: gettext_noop("This game does not accept your key (it may belong to another game)."),
+  4004: gettext_noop("There is no game with this code."),
 });
 
 /**
@@ -155,7 +179,7 @@ export async function apiRequest(method, path, options = {}) {
       cache: "no-store",
     });
   } catch (err) {
-    throw new ApiError(0, "NETWORK", "Could not reach the game server. Check your connection.");
+    throw new ApiError(0, "NETWORK", gettext("Could not reach the game server. Check your connection."));
   } finally {
     clearTimeout(timer);
   }
@@ -170,7 +194,7 @@ export async function apiRequest(method, path, options = {}) {
     throw new ApiError(
       response.status,
       error.code || `HTTP_${response.status}`,
-      error.message || `The server answered ${response.status}.`,
+      error.message || interpolate(gettext("The server answered %s."), [response.status]),
     );
   }
   return data || {};
@@ -303,6 +327,8 @@ export class PartyhubClient {
     this.attempt = 0;
     this.everConnected = false;
     this.closedByUser = false;
+    /** @type {number|null} the fatal close code that ended the connection (FATAL_CLOSE_CODES) */
+    this.fatal = null;
     this.lastClose = null;
     /** performance.now() at which a draining server asked us to reconnect, or null */
     this.drainAt = null;
@@ -311,10 +337,37 @@ export class PartyhubClient {
     this._timers = { reconnect: 0, ping: 0, pong: 0 };
     this._pendingPing = null;
     this._refreshing = null;
-    this._onOnline = () => {
-      if (this.status === "offline" || this.status === "reconnecting") this.retry();
-    };
-    if (typeof window !== "undefined") window.addEventListener("online", this._onOnline);
+    // Back from sleep, a hidden tab, the back/forward cache or a lost network:
+    // reconnect at once instead of waiting out the backoff (see wake()).
+    this._onWake = () => this.wake();
+    if (typeof window !== "undefined") {
+      window.addEventListener("online", this._onWake);
+      window.addEventListener("pageshow", this._onWake);
+      if (typeof document !== "undefined") {
+        document.addEventListener("visibilitychange", this._onWake);
+        document.addEventListener("resume", this._onWake);
+      }
+    }
+  }
+
+  /**
+   * The page is visible again (or the network is back): a client waiting
+   * for its next reconnect attempt (or `offline` after the last one, unless
+   * the game is gone) reconnects now with a fresh backoff; a connected one
+   * checks its socket with a ping that must be answered within
+   * `wakePongTimeout`, else it reconnects at once. Nothing while the page is
+   * hidden, after close(), or after a fatal close.
+   * @returns {boolean} whether it reconnected or pinged
+   */
+  wake() {
+    if (typeof document !== "undefined" && document.visibilityState === "hidden") return false;
+    if (this.closedByUser || this.status === "idle" || this.fatal) return false;
+    if (this.status === "offline" || this.status === "reconnecting") {
+      this.retry();
+      return true;
+    }
+    if (this.status === "connected") return this.ping(this.options.wakePongTimeout, () => this.retry());
+    return false;
   }
 
   // --- subscriptions -------------------------------------------------------
@@ -359,6 +412,7 @@ export class PartyhubClient {
   connect() {
     if (this.ws) return;
     this.closedByUser = false;
+    this.fatal = null;
     clearTimeout(this._timers.reconnect);
     if (this.attempt > 0) this._setStatus("reconnecting", { attempt: this.attempt, trying: true });
     else this._setStatus("connecting");
@@ -424,8 +478,10 @@ export class PartyhubClient {
     }
     this.drainAt = null;
     if (code in FATAL_CLOSE_CODES) {
-      this._setStatus("offline", { code, reason: FATAL_CLOSE_CODES[code], fatal: true });
-      this._emit("error", { type: "error", code: `CLOSE_${code}`, message: FATAL_CLOSE_CODES[code], local: true });
+      this.fatal = code;
+      const reason = gettext(FATAL_CLOSE_CODES[code]);
+      this._setStatus("offline", { code, reason, fatal: true });
+      this._emit("error", { type: "error", code: `CLOSE_${code}`, message: reason, local: true });
       return;
     }
     this._scheduleReconnect();
@@ -459,7 +515,13 @@ export class PartyhubClient {
   _scheduleReconnect() {
     clearTimeout(this._timers.reconnect);
     if (this.attempt >= this.options.maxAttempts) {
-      this._setStatus("offline", { reason: "The connection could not be restored." });
+      // Never a dead end while the game may exist: `offline`, and one more
+      // try every maxDelay (wake() and retry() try at once).
+      this._setStatus("offline", { reason: gettext("The connection could not be restored.") });
+      this._timers.reconnect = setTimeout(() => {
+        this.metrics.reconnectAttempts += 1;
+        this.connect();
+      }, this.options.maxDelay);
       return;
     }
     const delay = backoffDelay(this.attempt, this.options);
@@ -493,19 +555,22 @@ export class PartyhubClient {
   }
 
   /**
-   * Send a `ping` now; a `pong` within pongTimeout records the latency, none
-   * forces a reconnect.
+   * Send a `ping` now; a `pong` within `timeout` (pongTimeout) records the
+   * latency, none forces a reconnect (or calls `onTimeout` instead).
+   * @param {number} [timeout]
+   * @param {(() => void)|null} [onTimeout]
    * @returns {boolean} whether a ping was sent
    */
-  ping() {
+  ping(timeout = this.options.pongTimeout, onTimeout = null) {
     if (this.status !== "connected" || this._pendingPing) return false;
     const ts = Date.now();
     this._pendingPing = { ts, sentAt: performance.now() };
     this._sendNow({ type: "ping", ts });
     this._timers.pong = setTimeout(() => {
       this.metrics.pongTimeouts += 1;
-      this._forceReconnect("no pong within the timeout");
-    }, this.options.pongTimeout);
+      if (onTimeout) onTimeout();
+      else this._forceReconnect("no pong within the timeout");
+    }, timeout);
     return true;
   }
 
@@ -677,13 +742,13 @@ export class PartyhubClient {
    */
   act(type, fields = {}) {
     if (this.status !== "connected" || !this.ws || this.ws.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new ApiError(0, "NETWORK", "Not connected to the game server."));
+      return Promise.reject(new ApiError(0, "NETWORK", gettext("Not connected to the game server.")));
     }
     const ref = `a${this._nextRef++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this._acts.delete(ref);
-        reject(new ApiError(0, "TIMEOUT", "The game server did not answer in time."));
+        reject(new ApiError(0, "TIMEOUT", gettext("The game server did not answer in time.")));
       }, this.options.actTimeout);
       this._acts.set(ref, { resolve, reject, timer });
       this._sendNow({ ...fields, type, ref });
@@ -766,42 +831,108 @@ export class PartyhubClient {
   }
 }
 
-// --- keeping a token across reloads -----------------------------------------
+// --- keeping a token across reloads and restarts ----------------------------
 
-/**
- * Remember who this tab is in a game (sessionStorage: per tab, survives reloads).
- * @param {string} code
- * @param {"player"|"host"} role
- * @param {{token: string, player_id?: number, name?: string}} data
- */
-export function saveIdentity(code, role, data) {
-  try {
-    sessionStorage.setItem(`partyhub:${role}:${code.toUpperCase()}`, JSON.stringify(data));
-  } catch (err) {
-    console.warn("[partyhub] cannot use sessionStorage:", err);
-  }
-}
+/** How long a saved identity is offered back (a game does not last longer). */
+export const IDENTITY_TTL_MS = 24 * 3600 * 1000;
+const IDENTITY_PREFIX = "partyhub:";
 
-/**
- * @param {string} code
- * @param {"player"|"host"} role
- * @returns {{token: string, player_id?: number, name?: string}|null}
- */
-export function loadIdentity(code, role) {
+/** @param {string} code @param {"player"|"host"} role */
+const identityKey = (code, role) => `${IDENTITY_PREFIX}${role}:${code.toUpperCase()}`;
+
+/** Storage that may be missing or refuse (private modes): null then. */
+function storage(name) {
   try {
-    const raw = sessionStorage.getItem(`partyhub:${role}:${code.toUpperCase()}`);
-    const data = raw ? JSON.parse(raw) : null;
-    return data && typeof data.token === "string" ? data : null;
+    const store = globalThis[name];
+    return store && typeof store.getItem === "function" ? store : null;
   } catch (err) {
     return null;
   }
 }
 
-/** @param {string} code @param {"player"|"host"} role */
-export function forgetIdentity(code, role) {
+/** @returns {{token: string, player_id?: number, name?: string, saved_at?: number}|null} */
+function readIdentity(store, key) {
   try {
-    sessionStorage.removeItem(`partyhub:${role}:${code.toUpperCase()}`);
+    const raw = store ? store.getItem(key) : null;
+    const data = raw ? JSON.parse(raw) : null;
+    if (!data || typeof data.token !== "string") return null;
+    if (typeof data.saved_at === "number" && Date.now() - data.saved_at > IDENTITY_TTL_MS) {
+      store.removeItem(key);
+      return null;
+    }
+    return data;
   } catch (err) {
-    // nothing to forget
+    return null;
   }
+}
+
+/**
+ * Remember who this device is in a game: localStorage, so closing the tab or
+ * restarting the browser keeps it (for IDENTITY_TTL_MS; forgetIdentity()
+ * when the game ends).
+ * @param {string} code
+ * @param {"player"|"host"} role
+ * @param {{token: string, player_id?: number, name?: string}} data
+ */
+export function saveIdentity(code, role, data) {
+  const value = JSON.stringify({ ...data, saved_at: Date.now() });
+  for (const name of ["localStorage", "sessionStorage"]) {
+    const store = storage(name);
+    try {
+      if (store) {
+        store.setItem(identityKey(code, role), value);
+        return;
+      }
+    } catch (err) {
+      console.warn(`[partyhub] cannot use ${name}:`, err);
+    }
+  }
+}
+
+/**
+ * This device's identity in a game (localStorage; this tab's sessionStorage,
+ * where older pages kept it, as a fallback), or null.
+ * @param {string} code
+ * @param {"player"|"host"} role
+ * @returns {{token: string, player_id?: number, name?: string, saved_at?: number}|null}
+ */
+export function loadIdentity(code, role) {
+  const key = identityKey(code, role);
+  return readIdentity(storage("localStorage"), key) || readIdentity(storage("sessionStorage"), key);
+}
+
+/** Forget this device's identity in a game. @param {string} code @param {"player"|"host"} role */
+export function forgetIdentity(code, role) {
+  for (const name of ["localStorage", "sessionStorage"]) {
+    try {
+      const store = storage(name);
+      if (store) store.removeItem(identityKey(code, role));
+    } catch (err) {
+      // nothing to forget
+    }
+  }
+}
+
+/**
+ * Every game this device has an identity in for `role` (newest first): the
+ * home page's "Continue as …".
+ * @param {"player"|"host"} role
+ * @returns {Array<{code: string, token: string, player_id?: number, name?: string, saved_at?: number}>}
+ */
+export function savedIdentities(role) {
+  const store = storage("localStorage");
+  if (!store) return [];
+  const prefix = `${IDENTITY_PREFIX}${role}:`;
+  const found = [];
+  try {
+    for (let i = store.length - 1; i >= 0; i -= 1) {
+      const key = store.key(i);
+      if (!key || !key.startsWith(prefix)) continue;
+      const data = readIdentity(store, key);
+      if (data) found.push({ ...data, code: key.slice(prefix.length) });
+    }
+  } catch (err) {
+    return found;
+  }
+  return found.sort((a, b) => (b.saved_at || 0) - (a.saved_at || 0));
 }

@@ -4,7 +4,7 @@
 // the scoreboard, who the spy was, where everyone was and how it ended.
 // Nothing secret is ever here before the round is over: the host's socket
 // and state carry none of it.
-import { $, Countdown, fill, h, points, runCountdown } from "../lobby/common.js";
+import { $, Countdown, fill, fmt, gettext, h, points, runCountdown } from "../lobby/common.js";
 import { hostPage } from "../lobby/hostpage.js";
 import { spysterReducer } from "./events.js";
 import { SPYSTER_COUNTDOWN, clock, howText, nameOf, voteText } from "./spyster.js";
@@ -13,7 +13,7 @@ const countdown = new Countdown($("countdown"));
 
 hostPage({
   reducers: [spysterReducer],
-  titles: { playing: "Who is the spy?", vote: "Accusation!", final_vote: "The final vote" },
+  titles: { playing: gettext("Who is the spy?"), vote: gettext("Accusation!"), final_vote: gettext("The final vote") },
   playerMark: (state, player) => ({ done: voted(state).includes(player.player_id) }),
   roundDeltas: (state) => new Map(((state.result && state.result.deltas) || []).map((d) => [d.player_id, d.delta])),
   render(page) {
@@ -22,7 +22,10 @@ hostPage({
     if (state.phase === "playing") playing(state);
     if (state.phase === "vote") vote(state);
     if (state.phase === "final_vote") {
-      $("final-progress").textContent = `${voted(state).length} of ${state.players.length} have voted`;
+      $("final-progress").textContent = fmt(gettext("%(done)s of %(all)s have voted"), {
+        done: voted(state).length,
+        all: state.players.length,
+      });
     }
     if (state.phase === "scoreboard") result(state);
   },
@@ -39,12 +42,14 @@ let shownLocations = "";
 
 function playing(state) {
   $("first-asker").textContent = state.first_player_id
-    ? `${nameOf(state, state.first_player_id)} asks the first question.`
+    ? fmt(gettext("%(name)s asks the first question."), { name: nameOf(state, state.first_player_id) })
     : "";
   $("last-vote").textContent = state.last_vote ? voteText(state, state.last_vote) : "";
   $("last-vote").hidden = !state.last_vote;
   const used = (state.accusations_used || []).map((id) => nameOf(state, id));
-  $("accusations-used").textContent = used.length ? `Accusations used: ${used.join(", ")}.` : "Nobody has accused anyone yet.";
+  $("accusations-used").textContent = used.length
+    ? fmt(gettext("Accusations used: %(names)s."), { names: used.join(", ") })
+    : gettext("Nobody has accused anyone yet.");
   const key = JSON.stringify(state.locations || []);
   if (key !== shownLocations) {
     shownLocations = key;
@@ -65,19 +70,22 @@ function vote(state) {
         "li",
         { className: done ? "player done" : "player", dataset: { playerId: id } },
         h("span", { className: "player-name" }, nameOf(state, id)),
-        h("span", { className: "player-score" }, done ? "voted" : "thinking…"),
+        h("span", { className: "player-score" }, done ? gettext("voted") : gettext("thinking…")),
       );
     }),
   );
   $("vote-clock").textContent =
-    typeof state.clock_ms === "number" ? `The round's clock is stopped at ${clock(state.clock_ms)}.` : "";
+    typeof state.clock_ms === "number"
+      ? fmt(gettext("The round's clock is stopped at %(clock)s."), { clock: clock(state.clock_ms) })
+      : "";
 }
 
 function result(state) {
   const r = state.result;
   $("round-result").hidden = !r;
   if (!r) return;
-  $("result-headline").textContent = `${r.winner === "spy" ? "The spy wins!" : "The spy is caught!"} The spy was ${r.spy_name}.`;
+  const headline = r.winner === "spy" ? gettext("The spy wins!") : gettext("The spy is caught!");
+  $("result-headline").textContent = `${headline} ${fmt(gettext("The spy was %(name)s."), { name: r.spy_name })}`;
   $("result-location").textContent = r.location;
   $("result-how").textContent = howText(state, r);
   const deltas = new Map(r.deltas.map((d) => [d.player_id, d.delta]));
@@ -88,7 +96,7 @@ function result(state) {
         "li",
         { className: p.spy ? "player spy-row" : "player", dataset: { playerId: p.player_id } },
         h("span", { className: "player-name" }, p.name),
-        h("span", { className: "player-role" }, p.spy ? "the spy" : p.role),
+        h("span", { className: "player-role" }, p.spy ? gettext("the spy") : p.role),
         deltas.get(p.player_id) ? h("span", { className: "delta-chip" }, points(deltas.get(p.player_id))) : null,
       ),
     ),

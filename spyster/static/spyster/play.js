@@ -8,7 +8,7 @@
 // the list to guessing and tap the location (with a confirmation). Accusing,
 // voting and the final vote are buttons; the actions go over the socket
 // (their client messages), or REST when it is down.
-import { $, Countdown, fill, h, points, runCountdown, toastError } from "../lobby/common.js";
+import { $, Countdown, fill, fmt, gettext, h, points, runCountdown, toastError } from "../lobby/common.js";
 import { playerPage } from "../lobby/player.js";
 import { spysterReducer } from "./events.js";
 import { ROUND_PHASES, SPYSTER_COUNTDOWN, howText, nameOf, voteText } from "./spyster.js";
@@ -34,7 +34,7 @@ let drawn = null;
 
 const page = playerPage({
   reducers: [spysterReducer],
-  titles: { playing: "Who is the spy?", vote: "Accusation!", final_vote: "The final vote" },
+  titles: { playing: gettext("Who is the spy?"), vote: gettext("Accusation!"), final_vote: gettext("The final vote") },
   section: (state) => (ROUND_PHASES.includes(state.phase) ? "round" : state.phase),
   onStart(started) {
     // A new card: it starts face down.
@@ -83,20 +83,20 @@ function card(state, you) {
   }
   $("secret-card").setAttribute("aria-pressed", String(cardOpen));
   $("card-face").hidden = !cardOpen;
-  $("secret-hint").textContent = cardOpen ? "Tap to hide it" : "Tap to see your secret card";
+  $("secret-hint").textContent = cardOpen ? gettext("Tap to hide it") : gettext("Tap to see your secret card");
   $("secret-card").classList.toggle("is-spy", cardOpen && dealt && you.spy);
   if (!dealt) {
-    $("card-location").textContent = "Dealing…";
+    $("card-location").textContent = gettext("Dealing…");
     $("card-role").textContent = "";
   } else if (you.spy) {
-    $("card-location").textContent = "You are the spy";
-    $("card-role").textContent = "Work out where everyone is, and blend in.";
+    $("card-location").textContent = gettext("You are the spy");
+    $("card-role").textContent = gettext("Work out where everyone is, and blend in.");
   } else {
     $("card-location").textContent = you.location;
-    $("card-role").textContent = `You are: ${you.role}`;
+    $("card-role").textContent = fmt(gettext("You are: %(role)s"), you);
   }
   $("guess-open").hidden = !(cardOpen && dealt && you.spy && state.phase === "playing");
-  $("guess-open").textContent = guessing ? "Back to crossing off" : "Guess the location…";
+  $("guess-open").textContent = guessing ? gettext("Back to crossing off") : gettext("Guess the location…");
 }
 
 $("guess-open").addEventListener("click", () => {
@@ -130,15 +130,19 @@ function others(state) {
 function playing(state) {
   $("first-asker").textContent = state.first_player_id
     ? state.first_player_id === page.myId()
-      ? "You ask the first question."
-      : `${nameOf(state, state.first_player_id)} asks the first question.`
+      ? gettext("You ask the first question.")
+      : fmt(gettext("%(name)s asks the first question."), { name: nameOf(state, state.first_player_id) })
     : "";
   $("last-vote").textContent = state.last_vote ? voteText(state, state.last_vote) : "";
   $("last-vote").hidden = !state.last_vote;
   const used = (state.accusations_used || []).includes(page.myId());
   const button = /** @type {HTMLButtonElement} */ ($("accuse-open"));
   button.disabled = used;
-  button.textContent = used ? "You have made your accusation" : accusing ? "Cancel" : "Accuse someone…";
+  button.textContent = used
+    ? gettext("You have made your accusation")
+    : accusing
+      ? gettext("Cancel")
+      : gettext("Accuse someone…");
   $("accuse-choices").hidden = used || !accusing;
   if (!used && accusing) {
     fill(
@@ -158,7 +162,10 @@ $("accuse-open").addEventListener("click", () => {
 });
 
 async function accuse(player) {
-  if (!(await confirmChoice(`Accuse ${player.name} of being the spy? You can accuse once a round.`, "Accuse"))) return;
+  if (!(await confirmChoice(
+        fmt(gettext("Accuse %(name)s of being the spy? You can accuse once a round."), player),
+        gettext("Accuse"),
+      ))) return;
   accusing = false;
   await act("spyster.accuse", "accuse", { suspect_id: player.player_id });
 }
@@ -169,17 +176,22 @@ function vote(state, you) {
   const me = page.myId();
   const accused = nameOf(state, accusation.accused_id);
   const mine = you.vote && you.vote.accuser_id === accusation.accuser_id ? you.vote : null;
-  let question = `${nameOf(state, accusation.accuser_id)} accuses ${accused}. Is ${accused} the spy?`;
+  const accuser = nameOf(state, accusation.accuser_id);
+  let question = fmt(gettext("%(accuser)s accuses %(accused)s. Is %(accused)s the spy?"), { accuser, accused });
   let status = "";
   let canVote = true;
   if (accusation.accused_id === me) {
-    question = `${nameOf(state, accusation.accuser_id)} accuses you! The others are voting.`;
+    question = fmt(gettext("%(accuser)s accuses you! The others are voting."), { accuser });
     canVote = false;
   } else if (accusation.accuser_id === me) {
-    status = "Your accusation counts as a yes. Waiting for the others…";
+    status = gettext("Your accusation counts as a yes. Waiting for the others…");
     canVote = false;
   } else if (mine || accusation.voted.includes(me)) {
-    status = mine ? `You voted ${mine.agree ? "yes" : "no"}. Waiting for the others…` : "Your vote is in.";
+    status = mine
+      ? mine.agree
+        ? gettext("You voted yes. Waiting for the others…")
+        : gettext("You voted no. Waiting for the others…")
+      : gettext("Your vote is in.");
     canVote = false;
   }
   $("vote-question").textContent = question;
@@ -215,11 +227,13 @@ function finalVote(state, you) {
       return choice;
     }),
   );
-  $("final-status").textContent = named !== null ? `You named ${nameOf(state, named)}. Waiting for the others…` : "";
+  $("final-status").textContent = named !== null
+      ? fmt(gettext("You named %(name)s. Waiting for the others…"), { name: nameOf(state, named) })
+      : "";
 }
 
 async function suspect(player) {
-  if (!(await confirmChoice(`Name ${player.name} as the spy?`, "Name them"))) return;
+  if (!(await confirmChoice(fmt(gettext("Name %(name)s as the spy?"), player), gettext("Name them")))) return;
   await act("spyster.suspect", "suspect", { suspect_id: player.player_id });
 }
 
@@ -229,8 +243,8 @@ function locations(state) {
   const guessNow = guessing && state.phase === "playing";
   $("locations").classList.toggle("guessing", guessNow);
   $("locations-hint").textContent = guessNow
-    ? "Tap the location you think it is. If you are wrong, everyone else wins."
-    : "Tap a place to cross it off.";
+    ? gettext("Tap the location you think it is. If you are wrong, everyone else wins.")
+    : gettext("Tap a place to cross it off.");
   fill(
     $("locations"),
     (state.locations || []).map((name) => {
@@ -252,7 +266,10 @@ async function tapLocation(name) {
     page.render();
     return;
   }
-  if (!(await confirmChoice(`Guess “${name}”? If you are wrong, everyone else wins the round.`, "Guess"))) return;
+  if (!(await confirmChoice(
+        fmt(gettext("Guess “%(name)s”? If you are wrong, everyone else wins the round."), { name }),
+        gettext("Guess"),
+      ))) return;
   guessing = false;
   await act("spyster.spy_guess", "spy-guess", { location: name });
 }
@@ -266,13 +283,13 @@ function result(state) {
   const me = page.myId();
   const wasSpy = r.spy_id === me;
   const won = r.how !== "spy_left" && (r.winner === "spy") === wasSpy;
-  $("result-headline").textContent = `${won ? "You win the round!" : "You lose the round."} ${
-    wasSpy ? "You were the spy." : `The spy was ${r.spy_name}.`
+  $("result-headline").textContent = `${won ? gettext("You win the round!") : gettext("You lose the round.")} ${
+    wasSpy ? gettext("You were the spy.") : fmt(gettext("The spy was %(name)s."), { name: r.spy_name })
   }`;
   $("result-location").textContent = r.location;
   $("result-how").textContent = howText(state, r);
   const mine = r.deltas.find((d) => d.player_id === me);
-  $("my-round").textContent = mine ? `${points(mine.delta)} this round` : "";
+  $("my-round").textContent = mine ? fmt(gettext("%(points)s this round"), { points: points(mine.delta) }) : "";
 }
 
 // --- acting and confirming ------------------------------------------------------------------

@@ -1,16 +1,16 @@
 // What both Spyster pages share: its error texts, its countdown, the
 // names of players, and how a round ended, in words.
-import { addMessages } from "../lobby/common.js";
+import { addMessages, fmt, gettext } from "../lobby/common.js";
 
 addMessages({
-  ALREADY_ACCUSED: "You have already made your accusation this round.",
-  ALREADY_VOTED: "Your vote is already in.",
-  NOT_A_VOTER: "You are the one accused: the others vote.",
-  NOT_THE_SPY: "Only the spy can guess the location.",
-  UNKNOWN_LOCATION: "That is not one of the locations.",
-  SELF_ACCUSED: "Pick someone other than yourself.",
-  UNKNOWN_PLAYER: "That player is not in the game any more.",
-  NO_DECK: "This server has no locations yet: ask its owner to run `manage.py migrate`.",
+  ALREADY_ACCUSED: gettext("You have already made your accusation this round."),
+  ALREADY_VOTED: gettext("Your vote is already in."),
+  NOT_A_VOTER: gettext("You are the one accused: the others vote."),
+  NOT_THE_SPY: gettext("Only the spy can guess the location."),
+  UNKNOWN_LOCATION: gettext("That is not one of the locations."),
+  SELF_ACCUSED: gettext("Pick someone other than yourself."),
+  UNKNOWN_PLAYER: gettext("That player is not in the game any more."),
+  NO_DECK: gettext("This server has no locations yet: ask its owner to run `manage.py migrate`."),
 });
 
 /** The phases of a round (spyster/state.py). */
@@ -26,7 +26,7 @@ export const SPYSTER_COUNTDOWN = {
 export function nameOf(state, id) {
   const players = [...((state && state.players) || []), ...(((state && state.result) || {}).roles || [])];
   const found = players.find((p) => p.player_id === id);
-  return found ? found.name : "someone";
+  return found ? found.name : gettext("someone");
 }
 
 /** "4:05" from milliseconds. */
@@ -45,19 +45,21 @@ export function howText(state, result) {
   const accuser = nameOf(state, result.accuser_id);
   switch (result.how) {
     case "caught":
-      return `${accuser}'s accusation unmasked ${spy}: everyone else wins.`;
+      return fmt(gettext("%(accuser)s's accusation unmasked %(spy)s: everyone else wins."), { accuser, spy });
     case "framed":
-      return `Everyone agreed on ${nameOf(state, result.accused_id)}, who was innocent: the spy wins.`;
+      return fmt(gettext("Everyone agreed on %(accused)s, who was innocent: the spy wins."), {
+        accused: nameOf(state, result.accused_id),
+      });
     case "guessed":
-      return `${spy} named the location: the spy wins.`;
+      return fmt(gettext("%(spy)s named the location: the spy wins."), { spy });
     case "misguessed":
-      return `${spy} guessed ${result.guess}, which was wrong: everyone else wins.`;
+      return fmt(gettext("%(spy)s guessed %(guess)s, which was wrong: everyone else wins."), { spy, guess: result.guess });
     case "voted_out":
-      return `Time ran out and the majority named ${spy}: everyone else wins.`;
+      return fmt(gettext("Time ran out and the majority named %(spy)s: everyone else wins."), { spy });
     case "survived":
-      return `Time ran out and no majority named ${spy}: the spy wins.`;
+      return fmt(gettext("Time ran out and no majority named %(spy)s: the spy wins."), { spy });
     case "spy_left":
-      return `${spy} left the game: nobody scores this round.`;
+      return fmt(gettext("%(spy)s left the game: nobody scores this round."), { spy });
     default:
       return "";
   }
@@ -69,11 +71,11 @@ export function voteText(state, vote) {
   const no = vote.votes.filter((v) => !v.agree).map((v) => nameOf(state, v.player_id));
   switch (vote.result) {
     case "rejected":
-      return `The vote on ${accused} failed: ${no.join(", ")} said no.`;
+      return fmt(gettext("The vote on %(accused)s failed: %(no)s said no."), { accused, no: no.join(", ") });
     case "timed_out":
-      return `The vote on ${accused} ran out of time.`;
+      return fmt(gettext("The vote on %(accused)s ran out of time."), { accused });
     case "cancelled":
-      return `${accused} left: the vote is off.`;
+      return fmt(gettext("%(accused)s left: the vote is off."), { accused });
     default:
       return "";
   }

@@ -1,7 +1,7 @@
 // `/host/<code>/` of the quiz: the platform's big screen (lobby/hostpage.js)
 // with the quiz's phases. Host buttons call the REST API, and the phase
 // events that follow update every screen.
-import { $, Countdown, fill, h, names, points, runCountdown } from "../lobby/common.js";
+import { $, Countdown, fill, fmt, gettext, h, names, points, runCountdown } from "../lobby/common.js";
 import { hostPage } from "../lobby/hostpage.js";
 import { quizReducer } from "./events.js";
 import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
@@ -9,10 +9,10 @@ import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
 const countdown = new Countdown($("countdown"));
 
 const TITLES = {
-  lie: "Write your lies!",
-  question: "The question",
-  guess: "Find the truth",
-  scores: "Results",
+  lie: gettext("Write your lies!"),
+  question: gettext("The question"),
+  guess: gettext("Find the truth"),
+  scores: gettext("Results"),
 };
 
 /** The quiz's host buttons the state allows (the same rules as weirsoe/actions.py). */
@@ -68,19 +68,27 @@ hostPage({
   render,
 });
 
-function progress(list, state, verb) {
-  return `${list.length} of ${state.players.length} ${verb}`;
+/** "2 of 3 lies in": `format` with %(done)s and %(all)s. */
+function progress(list, state, format) {
+  return fmt(format, { done: list.length, all: state.players.length });
+}
+
+/** "Category: …" of the question, or "". */
+function category(state) {
+  return state.question && state.question.category
+    ? fmt(gettext("Category: %(category)s"), state.question)
+    : "";
 }
 
 function lie(state) {
-  $("lie-category").textContent = state.question && state.question.category ? `Category: ${state.question.category}` : "";
-  $("lie-progress").textContent = progress(state.lies_submitted, state, "lies in");
+  $("lie-category").textContent = category(state);
+  $("lie-progress").textContent = progress(state.lies_submitted, state, gettext("%(done)s of %(all)s lies in"));
 }
 
 function question(state) {
-  $("question-category").textContent = state.question && state.question.category ? `Category: ${state.question.category}` : "";
+  $("question-category").textContent = category(state);
   $("question-prompt").textContent = state.question ? state.question.prompt : "";
-  $("question-progress").textContent = progress(state.lies_submitted, state, "lies in");
+  $("question-progress").textContent = progress(state.lies_submitted, state, gettext("%(done)s of %(all)s lies in"));
 }
 
 function guess(state) {
@@ -89,7 +97,7 @@ function guess(state) {
     $("guess-answers"),
     (state.answers || []).map((a) => h("li", { className: "answer", dataset: { answerId: a.id } }, a.text)),
   );
-  $("guess-progress").textContent = progress(state.guesses_submitted, state, "guesses in");
+  $("guess-progress").textContent = progress(state.guesses_submitted, state, gettext("%(done)s of %(all)s guesses in"));
 }
 
 function scores(state, reveal) {
@@ -113,18 +121,18 @@ function scores(state, reveal) {
           "li",
           { className, dataset: { index: step.index }, "aria-hidden": shown ? "false" : "true" },
           h("span", { className: "result-text" }, step.answer.text),
-          h("span", { className: "result-tag" }, truth ? "TRUTH" : `lie by ${names(step.authors)}`),
+          h("span", { className: "result-tag" }, truth ? gettext("TRUTH") : lieBy(step.authors)),
           h(
             "span",
             { className: "result-picked" },
             truth
-              ? who.length ? `found by ${names(who)}` : "found by nobody"
-              : who.length ? `fooled ${names(who)}` : "fooled nobody",
+              ? who.length ? fmt(gettext("found by %(names)s"), { names: names(who) }) : gettext("found by nobody")
+              : who.length ? fmt(gettext("fooled %(names)s"), { names: names(who) }) : gettext("fooled nobody"),
           ),
           h(
             "span",
             { className: "result-points" },
-            step.points.length ? step.points.map((p) => `${p.name} ${points(p.points)}`).join(" · ") : "no points",
+            step.points.length ? step.points.map((p) => `${p.name} ${points(p.points)}`).join(" · ") : gettext("no points"),
           ),
         );
       }),
@@ -141,11 +149,11 @@ function scores(state, reveal) {
           "li",
           { className: a.is_truth ? "result truth" : "result" },
           h("span", { className: "result-text" }, a.text),
-          h("span", { className: "result-tag" }, a.is_truth ? "TRUTH" : `lie by ${names(a.authors)}`),
+          h("span", { className: "result-tag" }, a.is_truth ? gettext("TRUTH") : lieBy(a.authors)),
           h(
             "span",
             { className: "result-picked" },
-            a.guessed_by.length ? `picked by ${names(a.guessed_by)}` : "picked by nobody",
+            a.guessed_by.length ? fmt(gettext("picked by %(names)s"), { names: names(a.guessed_by) }) : gettext("picked by nobody"),
           ),
         ),
       ),
@@ -160,7 +168,14 @@ function scores(state, reveal) {
   fill(
     $("scores-fooled"),
     byLiar.size
-      ? [...byLiar.values()].map((l) => h("li", {}, h("strong", {}, l.name), ` fooled ${names(l.victims)}`))
-      : [h("li", { className: "muted" }, "Nobody was fooled this round.")],
+      ? [...byLiar.values()].map((l) =>
+          h("li", {}, h("strong", {}, l.name), " ", fmt(gettext("fooled %(names)s"), { names: names(l.victims) })),
+        )
+      : [h("li", { className: "muted" }, gettext("Nobody was fooled this round."))],
   );
+}
+
+/** "lie by Ana and Bo" */
+function lieBy(authors) {
+  return fmt(gettext("lie by %(names)s"), { names: names(authors) });
 }

@@ -1,6 +1,6 @@
 // `/play/<code>/` of the quiz: the platform's phone page (lobby/player.js)
 // with the quiz's phases: write a lie, pick an answer, see the results.
-import { $, Countdown, fill, h, names, points, runCountdown, toastError } from "../lobby/common.js";
+import { $, Countdown, fill, fmt, gettext, h, names, number, points, runCountdown, toastError } from "../lobby/common.js";
 import { playerPage } from "../lobby/player.js";
 import { quizReducer } from "./events.js";
 import { QUIZ_COUNTDOWN, rerenderAt, revealProgress } from "./quiz.js";
@@ -12,10 +12,10 @@ let youKey = null;
 let choicesKey = null;
 
 const TITLES = {
-  lie: "Write a lie",
-  question: "Write a lie",
-  guess: "Pick the truth",
-  scores: "Results",
+  lie: gettext("Write a lie"),
+  question: gettext("Write a lie"),
+  guess: gettext("Pick the truth"),
+  scores: gettext("Results"),
 };
 
 const stateKey = (state) => (state ? `${state.phase}:${state.round}` : null);
@@ -44,7 +44,7 @@ const page = playerPage({
     const me = current.me(state);
     const reveal = revealProgress(state, client);
     rerenderAt(reveal.nextAt, () => current.render());
-    $("me-score").textContent = (me ? reveal.scoreOf(me.player_id, me.score) : 0).toLocaleString("en");
+    $("me-score").textContent = number(me ? reveal.scoreOf(me.player_id, me.score) : 0);
     runCountdown(countdown, state, client, QUIZ_COUNTDOWN);
     const renderers = { lie, question: lie, guess, scores };
     if (renderers[state.phase]) renderers[state.phase](state, fresh, reveal);
@@ -58,11 +58,12 @@ function lie(state, you) {
     lieRound = state.round;
     /** @type {HTMLInputElement} */ ($("lie")).value = "";
   }
-  $("lie-category").textContent = state.question && state.question.category ? `Category: ${state.question.category}` : "";
+  $("lie-category").textContent =
+    state.question && state.question.category ? fmt(gettext("Category: %(category)s"), state.question) : "";
   $("lie-prompt").textContent = state.question ? state.question.prompt : "";
   const mine = you && you.lie;
-  $("lie-button").textContent = mine ? "Change my lie" : "Send lie";
-  $("lie-status").textContent = mine ? `Your lie: “${mine}”. You can change it until the answers are mixed.` : "";
+  $("lie-button").textContent = mine ? gettext("Change my lie") : gettext("Send lie");
+  $("lie-status").textContent = mine ? yourLie(mine) : "";
 }
 
 $("lie-form").addEventListener("submit", async (event) => {
@@ -72,7 +73,7 @@ $("lie-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const body = await page.client.request("POST", "lies", { text: input.value });
-    $("lie-status").textContent = `Your lie: “${body.text}”. You can change it until the answers are mixed.`;
+    $("lie-status").textContent = yourLie(body.text);
     input.value = "";
     await page.client.refresh();
   } catch (err) {
@@ -82,13 +83,23 @@ $("lie-form").addEventListener("submit", async (event) => {
   }
 });
 
+/** @param {string} text */
+function yourLie(text) {
+  return fmt(gettext("Your lie: “%(text)s”. You can change it until the answers are mixed."), { text });
+}
+
+/** @param {string} text */
+function youPicked(text) {
+  return fmt(gettext("You picked “%(text)s”. Waiting for the others…"), { text });
+}
+
 function guess(state, you) {
   $("guess-prompt").textContent = state.question ? state.question.prompt : "";
   const box = $("guess-choices");
   const status = $("guess-status");
   if (!you) {
     // Until we know which answers are our own lie, offer none.
-    if (choicesKey !== "loading") fill(box, [h("p", { className: "muted" }, "Loading the answers…")]);
+    if (choicesKey !== "loading") fill(box, [h("p", { className: "muted" }, gettext("Loading the answers…"))]);
     choicesKey = "loading";
     status.textContent = "";
     return;
@@ -117,7 +128,7 @@ function guess(state, you) {
     }),
   );
   const chosen = (state.answers || []).find((a) => a.id === you.guess);
-  status.textContent = chosen ? `You picked “${chosen.text}”. Waiting for the others…` : "";
+  status.textContent = chosen ? youPicked(chosen.text) : "";
 }
 
 async function pick(answer, button) {
@@ -125,7 +136,7 @@ async function pick(answer, button) {
   button.classList.add("chosen");
   try {
     await page.client.request("POST", "guesses", { answer_id: answer.id });
-    $("guess-status").textContent = `You picked “${answer.text}”. Waiting for the others…`;
+    $("guess-status").textContent = youPicked(answer.text);
     await page.client.refresh();
   } catch (err) {
     toastError(err);
@@ -143,24 +154,30 @@ function scores(state, _fresh, reveal) {
   $("result-truth").textContent = reveal.done || reveal.truthShown ? (results.truth ? results.truth.text : "") : "…";
   const lines = [];
   const picked = results.answers.find((a) => a.guessed_by.some((w) => w.player_id === id));
-  if (!picked) lines.push(h("li", {}, "You didn't pick an answer."));
-  else if (!shown(picked)) lines.push(h("li", { className: "waiting" }, "Your pick: wait for it…"));
-  else if (picked.is_truth) lines.push(h("li", { className: "good" }, "You found the truth!"));
-  else lines.push(h("li", { className: "bad" }, `You fell for ${names(picked.authors)}'s lie “${picked.text}”.`));
-  const mine = results.answers.find((a) => a.authors.some((w) => w.player_id === id));
-  if (!mine) lines.push(h("li", {}, "You didn't write a lie."));
-  else if (!shown(mine)) lines.push(h("li", { className: "waiting" }, `Your lie “${mine.text}”: wait for it…`));
+  if (!picked) lines.push(h("li", {}, gettext("You didn't pick an answer.")));
+  else if (!shown(picked)) lines.push(h("li", { className: "waiting" }, gettext("Your pick: wait for it…")));
+  else if (picked.is_truth) lines.push(h("li", { className: "good" }, gettext("You found the truth!")));
   else {
+    const fell = fmt(gettext("You fell for %(names)s's lie “%(text)s”."), { names: names(picked.authors), text: picked.text });
+    lines.push(h("li", { className: "bad" }, fell));
+  }
+  const mine = results.answers.find((a) => a.authors.some((w) => w.player_id === id));
+  if (!mine) lines.push(h("li", {}, gettext("You didn't write a lie.")));
+  else if (!shown(mine)) {
+    lines.push(h("li", { className: "waiting" }, fmt(gettext("Your lie “%(text)s”: wait for it…"), mine)));
+  } else {
     const victims = mine.guessed_by.filter((w) => w.player_id !== id);
     lines.push(
       victims.length
-        ? h("li", { className: "good" }, `Your lie “${mine.text}” fooled ${names(victims)}.`)
-        : h("li", {}, `Nobody fell for your lie “${mine.text}”.`),
+        ? h("li", { className: "good" }, fmt(gettext("Your lie “%(text)s” fooled %(names)s."), { text: mine.text, names: names(victims) }))
+        : h("li", {}, fmt(gettext("Nobody fell for your lie “%(text)s”."), mine)),
     );
   }
   fill($("my-results"), lines);
   const delta = results.deltas.find((d) => d.player_id === id);
   const gained = reveal.done ? (delta ? delta.delta : 0) : reveal.gainedOf(id);
   const total = delta ? reveal.scoreOf(id, delta.score) : 0;
-  $("my-delta").textContent = delta ? `${points(gained)} this round · ${total.toLocaleString("en")} in total` : "";
+  $("my-delta").textContent = delta
+    ? fmt(gettext("%(gained)s this round · %(total)s in total"), { gained: points(gained), total: number(total) })
+    : "";
 }

@@ -1,12 +1,14 @@
 // What both quiz pages share: its error texts, its countdowns, and the
 // step-by-step reveal on screen (which steps are up now, when the next one is).
-import { addMessages } from "../lobby/common.js";
+import { addMessages, gettext } from "../lobby/common.js";
 
 addMessages({
-  LIE_IS_TRUTH: "That's the true answer! Write a lie instead.",
-  OWN_LIE: "That's your own lie: pick another answer.",
-  ALREADY_GUESSED: "You already picked an answer this round.",
-  NO_QUESTIONS_LEFT: "The question bank has run out of new questions.",
+  LIE_IS_TRUTH: gettext("That's the true answer! Write a lie instead."),
+  OWN_LIE: gettext("That's your own lie: pick another answer."),
+  ALREADY_GUESSED: gettext("You already picked an answer this round."),
+  NO_QUESTIONS_LEFT: gettext("The question bank has run out of new questions."),
+  INVALID_LIE: gettext("A lie needs at least one letter or digit, and fits in the box."),
+  UNKNOWN_ANSWER: gettext("That answer is not in this round any more."),
 });
 
 /**
