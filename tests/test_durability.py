@@ -13,15 +13,16 @@ import signal
 import time
 
 import websockets
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.test import TransactionTestCase
 
 from lobby import flow, phases, publish, registry, timers
-from lobby.models import GameSession, OutboxEvent
-from realtime import keys, protocol
+from lobby.models import GameSession, OutboxEvent, Player
+from realtime import keys, protocol, snapshot
 
 from . import servers
-from .helpers import BothServers, PrivateRedis, play_round, wait_for
+from .helpers import Api, BothServers, PrivateRedis, play_round, wait_for
+from .test_scaleout import _TwoRedisCase, games_on_each_shard, use_hosts
 
 
 class Watcher:
@@ -274,8 +275,6 @@ class OutboxTests(PrivateRedis, TransactionTestCase):
     serialized_rollback = True
 
     def test_seq_survives_a_flush_and_a_row_is_never_delivered_twice(self):
-        from .helpers import Api
-
         api = Api()
         code, host = api.create()
         api.join(code, "Ana")
@@ -289,3 +288,68 @@ class OutboxTests(PrivateRedis, TransactionTestCase):
         self.assertEqual(session.seq, 4)
         self.assertFalse(publish.sync_deliver(code, None, 4, '{"seq":', "}"))  # delivered
         self.assertTrue(publish.sync_deliver(code, None, 5, '{"seq":', "}"))
+
+
+class RebuildPrivateTests(PrivateRedis, TransactionTestCase):
+    """The relay's rebuild brings back each player's private state at their
+    pseq (a game with secrets: Spyster's cards) and the delivered counters."""
+
+    serialized_rollback = True
+
+    def test_private_states_and_counters_come_back(self):
+        from lobby.relay import Relay
+        from realtime import broadcast
+        from spyster.tests.support import SpysterApi
+
+        api = SpysterApi()
+        code, host = api.create_spyster(rounds=2)
+        ids = [api.join(code, name)[0] for name in ("Ana", "Bo", "Cy", "Di")]
+        self.assertEqual(api.host(code, "start-round", host)[0], 200)
+        before = {pid: snapshot.read_private(code, pid) for pid in ids}
+        self.assertTrue(all(before.values()))  # everyone was dealt a card
+        seq = GameSession.objects.get(code=code).seq
+        self.redis.command("FLUSHALL")
+        Relay().turn()  # no marker: rebuild everything from the database
+        self.assertTrue(snapshot.ready(snapshot.all_clients()[0]))
+        for pid in ids:
+            pseq = Player.objects.get(id=pid).pseq
+            text = json.loads(snapshot.read_private(code, pid))
+            self.assertEqual((text["pseq"], text), (pseq, json.loads(before[pid])))
+            self.assertEqual(
+                self.redis.command("GET", keys.pseq_key(code, pid)).split()[-1], str(pseq).encode()
+            )
+        self.assertEqual(async_to_sync(broadcast.current_seq)(code), seq)
+        state = json.loads(self.redis.command("GET", keys.state_key(code)).split(b"\r\n")[1])
+        self.assertEqual(state["seq"], seq)
+
+
+class ShardTests(_TwoRedisCase):
+    """Two Redis hosts: one flushed; the relay finds that one, rebuilds, and
+    the games on both go on with the database's seq (the C layer's two-step
+    send with a given seq)."""
+
+    def test_one_shard_flushed(self):
+        from lobby.relay import Relay
+
+        use_hosts([["127.0.0.1", r.port] for r in self.redis])
+        api = Api()
+        games = games_on_each_shard(api)
+        relay = Relay()
+        relay.turn()  # fresh hosts: rebuilt and marked
+        self.assertEqual(relay.stale_hosts(), [])
+        for code, host in games.values():
+            self.assertEqual(api.host(code, "start-round", host)[1]["broadcast"]["seq"], [3])
+        self.redis[1].command("FLUSHALL")
+        stale = relay.stale_hosts()
+        self.assertEqual(
+            [c.connection_pool.connection_kwargs["port"] for c in stale], [self.redis[1].port]
+        )
+        relay.turn()
+        self.assertEqual(relay.stale_hosts(), [])
+        code, host = games[1]
+        self.assertEqual(
+            self.redis[1].command("HEXISTS", keys.session_key(code), "host"), b":1\r\n"
+        )
+        for code, host in games.values():
+            body = api.host(code, "show-question", host)[1]
+            self.assertEqual(body["broadcast"], {"ok": True, "seq": [4]})
