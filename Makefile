@@ -42,7 +42,7 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*/*.c csrc/*/*.h)
+$(STAMP): pyproject.toml setup.py $(wildcard realtime/*_table.py) $(wildcard csrc/*/*.c csrc/*/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing partyhub into $(VENV)"
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
@@ -79,7 +79,7 @@ SMOKE_TESTS ?= tests.test_sidecar_binding tests.test_c_layer_broadcast tests.tes
 test-smoke: setup
 	@$(PY) manage.py test $(SMOKE_TESTS)
 
-test: setup lint ctest sidecar-unit fuzz-smoke asan test-smoke sidecar-valgrind
+test: setup lint typecheck ctest sidecar-unit fuzz-smoke asan test-smoke sidecar-valgrind
 
 clean:
 	rm -rf build *.egg-info realtime/*.so

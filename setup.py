@@ -15,6 +15,7 @@ import glob
 import os
 import shlex
 import subprocess
+import sys
 
 from setuptools import Extension, setup
 
@@ -74,6 +75,15 @@ _cflags, _ldflags = _flags()
 # csrc/ by program; each directory is on the include path, so a file includes
 # a header by its name alone ("chash.h").
 CSRC_DIRS = ("csrc/common", "csrc/layer", "csrc/sidecar")
+# Headers generated from the sidecar's tables (never committed; mk/gen.mk
+# too). The tables are standard-library modules of the empty `realtime`
+# package, importable before anything is installed.
+GEN_DIR = "build/gen"
+TABLES = ["realtime/c_tables.py", "realtime/settings_table.py", "realtime/counters_table.py"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from realtime import c_tables  # noqa: E402 - needs the path above
+
+c_tables.write_defs(GEN_DIR)
 _stray = sorted(glob.glob("csrc/*.[ch]"))
 if _stray:
     # A file merged in from before the split would silently not be built.
@@ -87,8 +97,8 @@ setup(
         Extension(
             "realtime._sidecar",
             sources=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.c")),
-            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")),
-            include_dirs=list(CSRC_DIRS),
+            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")) + TABLES,
+            include_dirs=[*CSRC_DIRS, GEN_DIR],
             extra_compile_args=_cflags,
             extra_link_args=_ldflags,
         )

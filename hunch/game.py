@@ -16,8 +16,10 @@ from django.utils.translation import gettext_noop
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
 from lobby.driver import PLAYER, Action, Award, GameDriver, Pages, Phase
-from lobby.errors import bad_request, conflict
+from lobby.errors import conflict
+from lobby.events import DEADLINE, PLAYER_ID, ROUND, TIME_LIMIT
 from lobby.models import FINISHED, SCOREBOARD, GameSession, Player
+from realtime.schema import Field, array, integer, nullable, obj, string
 
 from . import rules
 from .models import HunchPreset
@@ -30,6 +32,16 @@ ROUND_STARTED = "hunch.round_started"
 GUESSED = "hunch.guessed"
 ROUND_OVER = "hunch.round_over"
 SECRET = "hunch.secret"  # private: to one player
+
+# A player's line of `hunch.round_over`.
+RESULT_ROW = obj(
+    Field("player_id", PLAYER_ID),
+    Field("name", string()),
+    Field("secret", nullable(integer(0))),
+    Field("guess", nullable(integer(0)), doc="null if they did not guess"),
+    Field("points", integer(0)),
+    title="HunchResultRow",
+)
 
 
 def start_round(ctx: Context) -> None:
@@ -57,9 +69,7 @@ def start_round(ctx: Context) -> None:
 
 def guess(ctx: Context, body: dict) -> dict:
     """A player's one guess of the total this round."""
-    total = body.get("total")
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise bad_request("INVALID_FIELD", "'total' must be a whole number, 0 or more.")
+    total = body["total"]  # a whole number, 0 or more (the action's fields)
     ctx.require_phase(GUESSING)
     player = ctx.player
     if player.data.get("guess") is not None:
@@ -120,13 +130,50 @@ class HunchDriver(GameDriver):
     settings = SETTINGS
     preset_model = HunchPreset
     phases = (Phase(GUESSING, "Guessing", timed=True, on_deadline=reveal),)
-    actions = (Action("guess", guess, role=PLAYER, status=201, message="hunch.guess"),)
+    actions = (
+        Action(
+            "guess",
+            guess,
+            role=PLAYER,
+            status=201,
+            message="hunch.guess",
+            fields=(Field("total", integer(0), doc="your guess of the total"),),
+        ),
+    )
     events = {
-        ROUND_STARTED: ("round", "deadline", "max_total"),
-        GUESSED: ("round", "player_id", "guessed"),
-        ROUND_OVER: ("round", "total", "players"),
+        ROUND_STARTED: (
+            ROUND,
+            Field("rounds", integer(1)),
+            TIME_LIMIT,
+            DEADLINE,
+            Field("max_total", integer(0), doc="the largest total there can be"),
+        ),
+        GUESSED: (
+            ROUND,
+            Field("player_id", PLAYER_ID, doc="who guessed (not the value)"),
+            Field("guessed", array(PLAYER_ID), doc="every id that has"),
+        ),
+        ROUND_OVER: (ROUND, Field("total", integer(0)), Field("players", array(RESULT_ROW))),
     }
-    private_events = {SECRET: ("round", "secret")}
+    private_events = {SECRET: (ROUND, Field("secret", integer(0), doc="yours alone"))}
+    state_fields = (
+        Field("guessed", array(PLAYER_ID), doc="who has guessed this round"),
+        Field(
+            "last_round",
+            nullable(obj(*events[ROUND_OVER])),
+            doc="hunch.round_over's payload, in scoreboard and finished",
+        ),
+    )
+    private_fields = (
+        Field("secret", nullable(integer(0)), doc="your secret number this round"),
+        Field("guess", nullable(integer(0)), doc="your guess this round"),
+    )
+    after = {
+        ROUND_STARTED: "`start-round`",
+        GUESSED: "`guess`",
+        ROUND_OVER: "the deadline, or the last guess; then `phase.scoreboard`",
+        SECRET: "`start-round`, to each player alone",
+    }
     awards = (
         Award(
             "closest",

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from realtime import hooks
+from realtime import hooks, schema
+from realtime.schema import Field, string
 
-from . import controls, events, outbox, registry, rounds, services
+from . import controls, events, outbox, registry, rounds, rules, services
 from .context import Context
 from .driver import ANYONE, HOST, PLAYER, Action, GameDriver
-from .errors import GameError, conflict
+from .errors import GameError, bad_request, conflict
 from .models import FINISHED, LOBBY, SCOREBOARD
 from .publish import publish
 
@@ -92,13 +93,24 @@ def finish(ctx: Context, body: dict) -> dict | None:
 PLATFORM_ACTIONS: dict[str, Action] = {
     a.name: a
     for a in (
-        Action("join", join, role=ANYONE, status=201),
-        Action("leave", leave, role=PLAYER, while_paused=True),
-        Action("start-round", start_round, role=HOST),
-        Action("finish", finish, role=HOST),
-        Action("pause", controls.pause, role=HOST),
-        Action("resume", controls.resume, role=HOST, while_paused=True),
-        Action("exit", controls.exit_session, role=HOST, while_paused=True),
+        Action(
+            "join",
+            join,
+            role=ANYONE,
+            status=201,
+            fields=(
+                Field(
+                    "name", string(), doc=f"1 to {rules.NAME_MAX} characters, unique in the game"
+                ),
+            ),
+            doc="Join the game in its lobby: the player's id and session token.",
+        ),
+        Action("leave", leave, role=PLAYER, while_paused=True, doc="Leave the game."),
+        Action("start-round", start_round, role=HOST, doc="Start the next round."),
+        Action("finish", finish, role=HOST, doc="End the game after a scoreboard."),
+        Action("pause", controls.pause, role=HOST, doc="Freeze the countdown."),
+        Action("resume", controls.resume, role=HOST, while_paused=True, doc="Run it on."),
+        Action("exit", controls.exit_session, role=HOST, while_paused=True, doc="End the session."),
     )
 }
 assert tuple(PLATFORM_ACTIONS) == registry.PLATFORM_ACTIONS
@@ -151,6 +163,9 @@ def run(
         if not action.while_paused:
             services.require_running(session)
         body = read_body()
+        bad = schema.problem(action.fields, body)
+        if bad is not None:
+            raise bad_request("INVALID_FIELD", bad.must_be())
         ctx = Context(session, driver, actor)
         response = action.run(ctx, body)
         if response is None:

@@ -12,8 +12,9 @@ Everything about a game is declared once, here, as data the platform reads:
   which the host may pause, what runs when a deadline passes);
 - `actions`: REST actions under /api/sessions/<code>/<action>/, each also a
   WebSocket client message when it names one;
-- `events` and `private_events`: every event type it sends, with the
-  payload fields each requires (the transport refuses any other);
+- `events` and `private_events`: every event type it sends, with its
+  payload fields, typed (realtime.schema; the transport refuses any other
+  type and any payload without its required fields);
 - `awards`: the awards of `phase.game_over`;
 - `pages`: the templates of the host's screen and the player's phone;
 - `options`: settings beyond whole numbers and switches (which packs of
@@ -32,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from realtime.schema import Field, array, boolean, integer, nullable, string
 
 from .errors import bad_request
 from .models import FINISHED, LOBBY, GameSession, Player
@@ -77,6 +80,13 @@ class Setting:
             )
         return value
 
+    def schema(self) -> dict:
+        """The value's JSON Schema (the contracts): what `parse` accepts."""
+        if self.kind == "bool":
+            return {**boolean(), "default": self.default, "description": self.label}
+        kind = integer(self.minimum, self.maximum)
+        return {**kind, "default": self.default, "description": self.label}
+
     def describe(self) -> dict:
         """The setting as GET /api/games/ lists it."""
         return {
@@ -119,6 +129,16 @@ class Option:
     @property
     def default(self) -> int | list | None:
         return None if self.kind == PACK else []
+
+    def schema(self) -> dict:
+        """The value's JSON Schema (the contracts); lobby.options checks it."""
+        if self.kind == PACK:
+            value = nullable(integer(1))
+        elif self.kind == PACKS:
+            value = {**array(integer(1)), "maxItems": self.max_items}
+        else:
+            value = {**array(string()), "maxItems": self.max_items}
+        return {**value, "description": f"{self.label}. {self.help}".strip()}
 
     def describe(self) -> dict:
         """The option as GET /api/games/ lists it."""
@@ -203,6 +223,11 @@ class Action:
     status: int = 200
     message: str | None = None
     while_paused: bool = False
+    # The body's fields (realtime.schema): checked before `run` (400
+    # INVALID_FIELD, over REST and the socket alike) and published in the
+    # contracts (the REST request body, the client message's fields).
+    fields: tuple[Field, ...] = ()
+    doc: str = ""  # one line for the contracts
 
 
 @dataclass(frozen=True)
@@ -235,8 +260,14 @@ class GameDriver:
     settings: tuple[Setting, ...] = ()  # must include the whole number "rounds"
     phases: tuple[Phase, ...] = ()  # the game's own; lobby, scoreboard, finished are the platform's
     actions: tuple[Action, ...] = ()
-    events: dict[str, tuple[str, ...]] = {}  # read-only tables
-    private_events: dict[str, tuple[str, ...]] = {}
+    # Event type -> its payload fields (realtime.schema.Field): read-only tables.
+    events: dict[str, tuple[Field, ...]] = {}
+    private_events: dict[str, tuple[Field, ...]] = {}
+    after: dict[str, str] = {}  # event type -> when it is sent (for the docs)
+    # The fields of public_state() (after the platform's in `session.state`)
+    # and of private_state() (`player.state`, `you`): typed like events.
+    state_fields: tuple[Field, ...] = ()
+    private_fields: tuple[Field, ...] = ()
     awards: tuple[Award, ...] = ()  # may include lobby.awards.CROWD_FAVOURITE
     pages: Pages | None = None
     options: tuple[Option, ...] = ()

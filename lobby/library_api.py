@@ -19,14 +19,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import packs, presets, registry, webauth
 from .errors import GameError, bad_request
-from .views import error_response, json_body
+from .views import error_response, json_body, method_not_allowed
 
 
 def _dispatch(request: HttpRequest, handlers: dict[str, Callable[[], HttpResponse]]):
     handler = handlers.get(request.method)
     if handler is None:
-        allowed = ", ".join(handlers)
-        return error_response(GameError(405, "METHOD_NOT_ALLOWED", f"Use {allowed}."))
+        return method_not_allowed(*handlers)
     try:
         return handler()
     except GameError as exc:

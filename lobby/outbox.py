@@ -66,6 +66,7 @@ def record(session: GameSession, outcome: Outcome) -> list[OutboxEvent]:
         private = None
         if index == last_private[event.to]:
             private = registry.of(session).private_state(session, player)
+            protocol.check_state(game, private, private=True)
         payload = event.payload
         if event.type == protocol.PLAYER_STATE:
             if private is None:

@@ -29,6 +29,7 @@ from django.db.models import F
 from realtime import hooks, protocol
 from realtime.broadcast import BroadcastError, broadcast_text
 from realtime.keys import reaction_rate_key
+from realtime.schema import Field, Message, enum, integer, nullable, problem
 from realtime.session_keys import over_rate_limit
 
 from . import events, registry
@@ -42,19 +43,29 @@ ONLY_PLAYERS = "Only players can react."
 TOO_MANY = "Too many reactions: wait a moment."
 
 
+# The client message (checked by the transport against these fields).
+REACTION_CLIENT = Message(
+    events.REACTION,
+    protocol.SHARED_OWNER,
+    protocol.RECEIVE,
+    fields=(
+        Field("emoji", enum(*REACTION_EMOJI), doc="one of " + " ".join(REACTION_EMOJI)),
+        Field(
+            "target_player_id",
+            nullable(integer()),
+            required=False,
+            what="a player id (a whole number)",
+            doc="whom it is for (optional)",
+        ),
+    ),
+    doc="A player's reaction: broadcast to everyone as `reaction`, or an `error` to the sender.",
+)
+
+
 def check_reaction(message: dict) -> dict | None:
     """The error for a malformed `reaction` message, or None if it is well formed."""
-    emoji = message.get("emoji")
-    if not isinstance(emoji, str) or emoji not in REACTION_EMOJI:
-        return protocol.error(
-            protocol.INVALID_MESSAGE, f"'emoji' must be one of {' '.join(REACTION_EMOJI)}."
-        )
-    target = message.get("target_player_id")
-    if target is not None and (isinstance(target, bool) or not isinstance(target, int)):
-        return protocol.error(
-            protocol.INVALID_MESSAGE, "'target_player_id' must be a player id (a whole number)."
-        )
-    return None
+    bad = problem(REACTION_CLIENT.fields, message)
+    return None if bad is None else protocol.error(protocol.INVALID_MESSAGE, bad.must_be())
 
 
 def reaction(player_id: int, emoji: str, targets: list[int]) -> dict:

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from realtime import protocol
 
-from . import models
+from . import events, models
 from .driver import ANYONE, HOST, PLAYER, GameDriver
 from .errors import bad_request
 
@@ -40,9 +40,13 @@ class GameRegistry:
                 return current  # ready() ran twice (e.g. tests): keep the first
             raise ValueError(f"a game named {driver.name!r} is already registered")
         for event_type, fields in driver.events.items():
-            protocol.declare_event(driver.name, event_type, fields)
+            after = driver.after.get(event_type, "")
+            protocol.declare_event(driver.name, event_type, fields, after=after)
         for event_type, fields in driver.private_events.items():
-            protocol.declare_event(driver.name, event_type, fields, private=True)
+            after = driver.after.get(event_type, "")
+            protocol.declare_event(driver.name, event_type, fields, private=True, after=after)
+        public = events.state_fields(driver.name, driver.state_fields)
+        protocol.declare_state(driver.name, public, driver.private_fields)
         self.drivers[driver.name] = driver
         for listener in self.listeners:
             listener(driver)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from realtime import protocol
+
 from . import awards, options, registry, rules, text
 from .driver import HOST, PLAYER, GameDriver
 from .errors import GameError, bad_request, conflict
@@ -211,6 +213,7 @@ def session_state(session: GameSession) -> dict:
     state["ranking"] = ranking(session) if session.phase in (SCOREBOARD, FINISHED) else None
     if session.phase == FINISHED:
         state["awards"] = awards.game_awards(session, driver)
+    protocol.check_state(session.game, state)  # the declared schema (strict: tests)
     return state
 
 

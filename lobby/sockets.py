@@ -20,9 +20,10 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 
 from realtime import hooks, protocol
+from realtime.schema import Field, Message, number, one_of, problem, string
 
 from . import actions, events, reactions, registry, services
-from .driver import GameDriver
+from .driver import Action, GameDriver
 from .errors import GameError
 from .models import GameSession
 
@@ -63,12 +64,33 @@ class Directory:
             return state, protocol.dumps(protocol.player_state(private, player.pseq))
 
 
-def _check_fields(message: dict) -> dict | None:
-    """An action message's `ref` must be a JSON scalar (it is echoed back)."""
-    ref = message.get("ref")
-    if isinstance(ref, dict | list):
-        return protocol.error(protocol.INVALID_MESSAGE, "'ref' must be a string or a number.")
-    return None
+# An action message's `ref` is echoed back: a string or a number.
+REF = Field(
+    "ref",
+    one_of(string(), number()),
+    required=False,
+    what="a string or a number",
+    doc="echoed in the `result` or `error`",
+)
+
+
+def _check_ref(message: dict) -> dict | None:
+    """The transport checks an action message's `ref` only: its other fields
+    are the action's, checked as over REST (INVALID_FIELD, with the ref)."""
+    bad = problem((REF,), message)
+    return None if bad is None else protocol.error(protocol.INVALID_MESSAGE, bad.must_be())
+
+
+def action_message(driver: GameDriver, action: Action) -> Message:
+    """The client message that runs `action` (its fields and `ref`)."""
+    return Message(
+        action.message,
+        driver.name,
+        protocol.RECEIVE,
+        fields=(*action.fields, REF),
+        doc=action.doc or f"Runs `{action.name}` (POST /api/sessions/<code>/{action.name}/).",
+        after=action.name,
+    )
 
 
 def action_handler(action_name: str, message_type: str) -> hooks.Handler:
@@ -94,7 +116,7 @@ def declare_game(driver: GameDriver) -> None:
     """Accept a game's action messages on both servers."""
     for action in driver.actions:
         if action.message:
-            protocol.declare_client_type(action.message, _check_fields)
+            protocol.declare_client_type(action_message(driver, action), _check_ref)
             hooks.install_handler(action.message, action_handler(action.name, action.message))
 
 
@@ -102,6 +124,6 @@ def install() -> None:
     """Install the platform into the transport (once per process)."""
     events.declare()
     hooks.install_directory(Directory())
-    protocol.declare_client_type(events.REACTION, reactions.check_reaction)
+    protocol.declare_client_type(reactions.REACTION_CLIENT)
     hooks.install_handler(events.REACTION, reactions.on_message)
     registry.listen(declare_game)

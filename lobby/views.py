@@ -33,6 +33,13 @@ def error_response(exc: GameError) -> JsonResponse:
     return JsonResponse(exc.as_json(), status=exc.status)
 
 
+def method_not_allowed(*methods: str) -> JsonResponse:
+    """405 with the API's JSON error and the Allow header (RFC 9110)."""
+    response = error_response(GameError(405, "METHOD_NOT_ALLOWED", f"Use {' or '.join(methods)}."))
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
 def _bearer(request: HttpRequest) -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -71,7 +78,7 @@ def create_session(request: HttpRequest) -> JsonResponse:
     override it. Packs must be ones the caller may use.
     """
     if request.method != "POST":
-        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
+        return method_not_allowed("POST")
     try:
         data = json_body(request)
         user = webauth.session_user(request)
@@ -99,7 +106,7 @@ def create_session(request: HttpRequest) -> JsonResponse:
 def session_detail(request: HttpRequest, code: str) -> JsonResponse:
     """GET /api/sessions/<code>/: public state, plus `you` for a player token."""
     if request.method != "GET":
-        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use GET."))
+        return method_not_allowed("GET")
     try:
         session = services.find_session(code)
         state = services.session_state(session)
@@ -121,7 +128,7 @@ def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse
     if not actions.is_known(action):
         return not_found(request)
     if request.method != "POST":
-        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use POST."))
+        return method_not_allowed("POST")
     caller = actions.Caller(token=_bearer(request))
     try:
         status, body = actions.run(code, action, caller, lambda: json_body(request), logger)
@@ -134,7 +141,7 @@ def session_action(request: HttpRequest, code: str, action: str) -> JsonResponse
 def game_list(request: HttpRequest) -> JsonResponse:
     """GET /api/games/: every game, its pitch, player range and settings table."""
     if request.method != "GET":
-        return error_response(GameError(405, "METHOD_NOT_ALLOWED", "Use GET."))
+        return method_not_allowed("GET")
     return JsonResponse({"default": registry.default_game(), "games": describe_games()})
 
 

@@ -13,13 +13,14 @@
 # read); crashes to build/fuzz/artifacts/. A crash input belongs in
 # tests/fuzz/corpus/<target>/ with the fix, as its regression test.
 
+include mk/gen.mk
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 60
 FUZZ_OUT           ?= build/fuzz
 FUZZ_CORPUS        := tests/fuzz/corpus
 FUZZ_CFLAGS        ?= -std=c11 -Wall -Wextra -Werror -g -O1 \
                       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-                      -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
+                      -Icsrc/common -Icsrc/sidecar -I$(PH_GEN_DIR) -I/usr/include/cjson
 FUZZ_RUN_FLAGS     ?= -rss_limit_mb=2048 -timeout=10
 FUZZ_TARGETS       := mpack_read channel_msg client_msg url redis_reply
 
@@ -50,7 +51,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*/*.c csrc/*/*.h
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h csrc/*/*.c csrc/*/*.h $(PH_GEN_DEFS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(fuzz_srcs_$*) $(fuzz_libs_$*)
 

@@ -12,15 +12,16 @@ SIDECAR_CC      ?= cc
 SIDECAR_PY      ?= .venv/bin/python
 SIDECAR_OUT     ?= build/sidecar
 SIDECAR_CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
+include mk/gen.mk
 # The sidecar is built from its own sources and the shared ones (csrc/README.md).
-SIDECAR_INC     := -Icsrc/common -Icsrc/sidecar -I/usr/include/cjson
+SIDECAR_INC     := -Icsrc/common -Icsrc/sidecar -I$(PH_GEN_DIR) -I/usr/include/cjson
 SIDECAR_LIBS    := -lwebsockets -luv -lhiredis -lcjson -lmsgpackc -lz -lcrypto -lpthread
 SIDECAR_SRCS    := $(addprefix csrc/sidecar/,server.c server_conn.c server_redis.c server_http.c \
                    server_listen.c server_drain.c server_log.c conn.c conn_auth.c outq.c \
                    fanout.c uvredis.c wsparse.c heartbeat.c server_hb.c) \
                    $(addprefix csrc/common/,chanmsg.c mpack_read.c chash.c sentinel.c rbound.c \
                    rscripts.c rsetup.c)
-SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h)
+SIDECAR_HDRS    := $(wildcard csrc/common/*.h csrc/sidecar/*.h) $(PH_GEN_DEFS)
 SIDECAR_SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
 ifeq ($(SIDECAR_SAN),1)
 SIDECAR_XFLAGS := $(SIDECAR_SANFLAGS) -O1

@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 
+from realtime.config import allowed_origins, setting  # noqa: E402
 from realtime.inbound import InboundConsumer  # noqa: E402
 from realtime.routing import CanonicalPath, websocket_urlpatterns  # noqa: E402
-from realtime.sidecar import allowed_origins, setting  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

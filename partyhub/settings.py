@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Swagger UI's files for /api/docs/ (static files only, no DRF).
+    "drf_spectacular_sidecar",
     "lobby",
     "realtime",
     # Accounts: sign-up, sign-in, password change and reset (Django's auth).
@@ -260,6 +262,9 @@ PARTYHUB_REVEAL_STEP = _env_float("PARTYHUB_REVEAL_STEP", 3)
 PARTYHUB_RESULTS_HOLD = _env_float("PARTYHUB_RESULTS_HOLD", 4)
 PARTYHUB_SCOREBOARD_PAUSE = _env_float("PARTYHUB_SCOREBOARD_PAUSE", 10)
 # Reactions: at most LIMIT per player in any WINDOW seconds.
+# Check every WebSocket payload sent against its whole schema (realtime.schema),
+# not only its required fields: the test suite turns it on.
+PARTYHUB_STRICT_EVENTS = _env_bool("PARTYHUB_STRICT_EVENTS", False)
 PARTYHUB_REACTION_LIMIT = int(_env_float("PARTYHUB_REACTION_LIMIT", 5))
 PARTYHUB_REACTION_WINDOW = _env_float("PARTYHUB_REACTION_WINDOW", 5)
 
@@ -277,7 +282,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# The sidecar (realtime/sidecar.py DEFAULTS, docs/operations.md): the
+# The sidecar (realtime/settings_table.py, docs/operations.md): the
 # connection caps may also come from the environment.
 PARTYHUB_SIDECAR = {
     name: int(os.environ[f"PARTYHUB_{name.upper()}"])

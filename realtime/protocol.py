@@ -25,6 +25,8 @@ from typing import Any
 
 import partyhub
 
+from . import schema
+
 SERVER_VERSION = partyhub.__version__
 
 # Server -> client.
@@ -94,38 +96,61 @@ class UndeclaredEvent(ValueError):
     """An event type its sender did not declare (or declared otherwise)."""
 
 
-@dataclass(frozen=True)
-class EventSpec:
-    """One declared event: who owns it, the payload fields it requires, and
-    whether it goes to one player only (private) or to the whole session."""
-
-    owner: str
-    fields: tuple[str, ...]
-    private: bool = False
-
-
-# Owner name of the events every game may send (the platform's).
+# Owner name of the events every game may send (the platform's), and of the
+# transport's own messages.
 SHARED_OWNER = "partyhub"
+TRANSPORT_OWNER = "transport"
+SEND, RECEIVE = "send", "receive"  # server -> client, client -> server
 
 # Filled at start-up (AppConfig.ready) by the platform for itself and for each
 # registered game; read-only afterwards.
-_events: dict[str, EventSpec] = {}
-# client type -> check(message) -> error message or None (None: no check).
+_events: dict[str, schema.Message] = {}
+# Server messages that are not events (reactions): declared like them.
+_others: dict[str, schema.Message] = {}
+# client type -> check(message) -> error message or None (None: the message's
+# fields, by their schemas).
 ClientCheck = Callable[[dict], "dict | None"]
-_client_types: dict[str, ClientCheck | None] = {PING: None}
+_client_types: dict[str, tuple[schema.Message, ClientCheck | None]] = {}  # ping: below
+# Check every payload against its whole schema, not only its required fields
+# (the test suite turns it on: PARTYHUB_STRICT_EVENTS).
+_strict = {"on": False}
+
+
+def strict_payloads(on: bool) -> None:
+    """Check sent payloads against their whole schemas (tests), or only for
+    their required fields (the default: the hot path stays cheap)."""
+    _strict["on"] = on
 
 
 def declare_event(
-    owner: str, event_type: str, fields: tuple[str, ...], private: bool = False
+    owner: str,
+    event_type: str,
+    fields: tuple[schema.Field, ...],
+    private: bool = False,
+    doc: str = "",
+    after: str = "",
 ) -> None:
-    """Declare `event_type` as `owner`'s, with its required payload fields.
+    """Declare `event_type` as `owner`'s, with its payload fields.
 
     Declaring the same type again with the same owner, fields and privacy is
     a no-op; anything else raises ValueError (two owners for one type).
     """
-    spec = EventSpec(owner, tuple(fields), private)
+    spec = schema.Message(
+        event_type,
+        owner,
+        SEND,
+        fields=_event_fields(private),
+        payload=tuple(fields),
+        private=private,
+        doc=doc,
+        after=after,
+    )
     current = _events.get(event_type)
-    if current is not None and current != spec:
+    if current is not None and (current.owner, current.payload, current.private) != (
+        spec.owner,
+        spec.payload,
+        spec.private,
+    ):
         raise ValueError(
             f"event type {event_type!r} is already declared by {current.owner!r}"
             + (" with other fields" if current.owner == owner else "")
@@ -133,11 +158,26 @@ def declare_event(
     _events[event_type] = spec
 
 
-def event_spec(event_type: str) -> EventSpec | None:
+def _event_fields(private: bool) -> tuple[schema.Field, ...]:
+    if private:
+        return (schema.Field("pseq", schema.integer(0), doc="this player's message counter"),)
+    return (schema.Field("seq", schema.integer(0), doc="the session's event counter"),)
+
+
+def declare_message(message: schema.Message) -> None:
+    """Declare a server message that is neither an event nor the transport's
+    own (e.g. the platform's `reaction`)."""
+    current = _others.get(message.type)
+    if current is not None and current != message:
+        raise ValueError(f"server message {message.type!r} is already declared")
+    _others[message.type] = message
+
+
+def event_spec(event_type: str) -> schema.Message | None:
     return _events.get(event_type)
 
 
-def declared_events(owner: str | None = None) -> dict[str, EventSpec]:
+def declared_events(owner: str | None = None) -> dict[str, schema.Message]:
     """Every declared event (of `owner` only, when given), in declaration order."""
     return {t: s for t, s in _events.items() if owner is None or s.owner == owner}
 
@@ -154,7 +194,7 @@ def check_event(
 
     It must be declared by `owner` (or be shared), or by anyone when `owner`
     is None; be private exactly when `private`; and `payload` must hold its
-    required fields.
+    required fields (and, with strict_payloads, match its whole schema).
     """
     spec = _events.get(event_type)
     if spec is None:
@@ -174,26 +214,210 @@ def check_event(
         raise UndeclaredEvent(f"{spec.owner!r} declares {event_type!r} as {how}")
     if not isinstance(payload, dict):
         raise ValueError("an event payload must be a dict")
-    missing = [name for name in spec.fields if name not in payload]
+    missing = schema.missing(spec.payload, payload)
     if missing:
         raise ValueError(f"{event_type} payload lacks {', '.join(missing)}")
+    if _strict["on"]:
+        check_schema(spec.type, spec.payload_schema(), payload)
 
 
-def declare_client_type(client_type: str, check: ClientCheck | None = None) -> None:
-    """Accept client messages of `client_type` (besides `ping`).
+def check_schema(what: str, message_schema: dict, value: Any) -> None:
+    """Raise ValueError naming every way `value` breaks `message_schema`."""
+    problems = schema.errors(message_schema, value)
+    if problems:
+        raise ValueError(f"{what} breaks its schema: " + "; ".join(problems[:5]))
 
-    `check(message)` returns the `error` message for a malformed one, or None.
+
+def declare_client_type(message: schema.Message, check: ClientCheck | None = None) -> None:
+    """Accept client messages of `message.type` (besides `ping`).
+
+    They are checked by `check(message)` (the `error` message for a
+    malformed one, or None) or, without one, against the message's fields.
     Both servers refuse undeclared types with UNKNOWN_TYPE; the sidecar
     forwards declared ones to the inbound worker (realtime.inbound).
     """
-    if client_type in _client_types and _client_types[client_type] is not check:
-        raise ValueError(f"client message type {client_type!r} is already declared")
-    _client_types[client_type] = check
+    current = _client_types.get(message.type)
+    if current is not None and current != (message, check):
+        raise ValueError(f"client message type {message.type!r} is already declared")
+    _client_types[message.type] = (message, check)
 
 
 def client_types() -> tuple[str, ...]:
     """Every accepted client message type, `ping` first."""
     return tuple(_client_types)
+
+
+def client_messages() -> dict[str, schema.Message]:
+    """Every accepted client message, `ping` first, by type."""
+    return {t: m for t, (m, _) in _client_types.items()}
+
+
+def server_messages() -> dict[str, schema.Message]:
+    """Every server message that is not an event: the transport's and those
+    declared with declare_message, by type."""
+    return {**_transport_messages(), **_others}
+
+
+# --- the transport's own messages ------------------------------------------------
+
+_F = schema.Field
+_REF = _F(
+    "ref",
+    schema.one_of(schema.string(), schema.number()),
+    required=False,
+    doc="the client message's `ref`, when it had one",
+)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One game's `session.state` payload and `player.state` payload fields."""
+
+    public: tuple[schema.Field, ...]
+    private: tuple[schema.Field, ...]
+
+
+# Per owner (a game): its fields of the state payloads (declare_state), and
+# the fields every `session.state` has (the platform's, declare_state_fields).
+# Read by the contracts and, with strict_payloads, by check_state.
+_states: dict[str, StateSpec] = {}
+_shared_state: dict[str, tuple[schema.Field, ...]] = {"fields": ()}
+
+
+def declare_state_fields(fields: tuple[schema.Field, ...]) -> None:
+    """The fields of every `session.state` payload, whatever the game (the platform's)."""
+    _shared_state["fields"] = tuple(fields)
+
+
+def declare_state(
+    owner: str, public: tuple[schema.Field, ...], private: tuple[schema.Field, ...]
+) -> None:
+    """Declare the fields of `owner`'s `session.state` and `player.state` payloads."""
+    _states[owner] = StateSpec(tuple(public), tuple(private))
+
+
+def check_state(owner: str, payload: dict, private: bool = False) -> None:
+    """With strict_payloads, raise ValueError when a state payload of
+    `owner`'s sessions breaks its declared schema (else nothing)."""
+    spec = _states.get(owner)
+    if _strict["on"] and spec is not None:
+        fields = spec.private if private else (*_shared_state["fields"], *spec.public)
+        what = PLAYER_STATE if private else SESSION_STATE
+        check_schema(f"{what} of {owner}", schema.obj(*fields), payload)
+
+
+def _state_payload(private: bool) -> dict:
+    """A state payload's schema: the shared fields (public state only) and one
+    game's (anyOf: one per game); any object before a game is declared."""
+    variants = []
+    for owner, spec in _states.items():
+        kind = "private_state" if private else "state"
+        variants.append(
+            schema.obj(*(spec.private if private else spec.public), title=f"{owner}.{kind}")
+        )
+    if not variants:
+        return schema.map_of(schema.any_value())
+    games = schema.one_of(*variants)
+    if private:
+        return games
+    return schema.all_of(schema.obj(*_shared_state["fields"], title="platform_state"), games)
+
+
+def _transport_messages() -> dict[str, schema.Message]:
+    messages = (
+        schema.Message(
+            WELCOME,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(
+                _F("connection_id", schema.string(), doc="this socket's id"),
+                _F("server_version", schema.string()),
+                _F("session", schema.string(), doc="the session code"),
+                _F("role", schema.enum("host", "player")),
+                _F("player_id", schema.nullable(schema.integer()), doc="null for the host"),
+                _F("server_time", schema.integer(), doc="the server's clock, epoch ms"),
+            ),
+            doc="The first message on every socket.",
+            after="connect",
+        ),
+        schema.Message(
+            SESSION_STATE,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(_F("seq", schema.integer(0), doc="the last event this state reflects"),),
+            payload=(),
+            doc="The whole public state of the session: right after `welcome`, and again "
+            "after a Redis outage (sidecar). The platform's fields, then the game's own "
+            "(one schema per game, told apart by `game`).",
+            after="connect",
+            extra={"payload_schema": _state_payload(private=False)},
+        ),
+        schema.Message(
+            PLAYER_STATE,
+            TRANSPORT_OWNER,
+            SEND,
+            private=True,
+            fields=(_F("pseq", schema.integer(0), doc="the last private message it reflects"),),
+            payload=(),
+            doc="A player's whole private state (GameDriver.private_state), to that "
+            "player's sockets only: after `session.state` on (re)connect, and live "
+            "(one schema per game).",
+            after="connect, or the game refreshes it",
+            extra={"payload_schema": _state_payload(private=True)},
+        ),
+        schema.Message(
+            PONG,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(_F("ts", schema.any_value(), required=False, doc="the ping's `ts`"),),
+            doc="The answer to `ping`.",
+            after="ping",
+        ),
+        schema.Message(
+            ERROR,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(
+                _F("code", schema.string(), doc="a code of the error table, or a REST error code"),
+                _F("message", schema.string(), doc="for people"),
+                _REF,
+            ),
+            doc="A refused client message; the socket stays open.",
+            after="a refused client message",
+        ),
+        schema.Message(
+            RESULT,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(
+                _F("action", schema.string(), doc="the client message's type"),
+                _F("body", schema.map_of(schema.any_value()), doc="what the REST action answers"),
+                _REF,
+            ),
+            doc="The answer to a client message that ran a game action, to its sender.",
+            after="a game action's client message",
+        ),
+        schema.Message(
+            SERVER_DRAINING,
+            TRANSPORT_OWNER,
+            SEND,
+            fields=(_F("reconnect_in_ms", schema.integer(0), doc="when to reconnect"),),
+            doc="The sidecar is draining: this socket closes with 1012 about "
+            "reconnect_in_ms later (C sidecar only).",
+            after="SIGUSR1 to runsidecar",
+        ),
+    )
+    return {m.type: m for m in messages}
+
+
+PING_MESSAGE = schema.Message(
+    PING,
+    TRANSPORT_OWNER,
+    RECEIVE,
+    fields=(_F("ts", schema.any_value(), required=False, doc="any JSON value, echoed"),),
+    doc="Answered with `pong`.",
+)
+_client_types[PING] = (PING_MESSAGE, None)
 
 
 # --- encoding ----------------------------------------------------------
@@ -386,9 +610,13 @@ def parse_client_message(text: str | None) -> tuple[dict | None, dict | None]:
         return None, error(INVALID_MESSAGE)
     if message["type"] not in _client_types:
         return None, error(UNKNOWN_TYPE, f"Unknown message type {message['type'][:40]!r}.")
-    check = _client_types[message["type"]]
+    spec, check = _client_types[message["type"]]
     if check is not None:
         problem = check(message)
         if problem is not None:
             return None, problem
+        return message, None
+    bad = schema.problem(spec.fields, message)
+    if bad is not None:
+        return None, error(INVALID_MESSAGE, bad.must_be())
     return message, None

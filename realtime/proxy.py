@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .sidecar import setting
+from .config import setting
 
 # What the address is (csrc/sidecar/conn.h PH_ADDR_*): the peer's own; read from
 # X-Forwarded-For; or a trusted proxy's that names no client (no header, or

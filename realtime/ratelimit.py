@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from .sidecar import setting
+from .config import setting
 
 OK, DROP, FLOOD = "ok", "drop", "flood"
 

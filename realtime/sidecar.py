@@ -16,41 +16,11 @@ from channels.exceptions import InvalidChannelLayerError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from . import keys, protocol
+from . import config, keys, protocol
 from .redis_hosts import channel_layer_hosts
+from .settings_table import SETTINGS
 
 logger = logging.getLogger("realtime.sidecar")
-
-# Defaults of every sidecar setting; PARTYHUB_SIDECAR in settings overrides.
-DEFAULTS = {
-    "bind": "127.0.0.1:8001",
-    "ping_interval": 20,  # s of silence before a protocol PING
-    "ping_timeout": 30,  # s without a PONG before hanging up
-    "max_message": 4096,  # bytes per client message; larger closes 1009
-    "rx_buffer": 128,  # lws receive buffer per connection (bytes, 128..65536);
-    # larger messages arrive in pieces and are reassembled up to max_message
-    "hard_bytes": 1 << 20,  # per-socket output queue: over this, close now
-    "hard_msgs": 1024,
-    "soft_bytes": 256 << 10,  # over this for soft_seconds, close
-    "soft_msgs": 256,
-    "soft_seconds": 10.0,
-    "writes_per_turn": 16,  # frames per socket per loop turn (fairness)
-    "stop_grace": 2.0,  # s to let close frames out on stop
-    "inbound_channel": "partyhub.inbound",
-    # Abuse limits (docs/architecture.md, "Limits"). msg_* apply to
-    # GameConsumer on Daphne too.
-    "msg_rate": 10.0,  # client messages per s per socket (0 = no limit)
-    "msg_burst": 20,  # messages a socket may send at once
-    "msg_flood": 50,  # messages refused without a pause before closing 4008
-    "max_conns_per_ip": 256,  # open sockets per client address (0 = no limit)
-    "max_connections": 0,  # open sockets in all (0 = no limit)
-    "trusted_proxies": "127.0.0.1,::1",  # whose X-Forwarded-For names the client
-}
-
-
-def setting(name: str):
-    """One sidecar setting: PARTYHUB_SIDECAR[name] or its default."""
-    return getattr(settings, "PARTYHUB_SIDECAR", {}).get(name, DEFAULTS[name])
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -80,36 +50,26 @@ def redis_hosts() -> list[dict]:
     return [host.resolved(_numeric).as_c(timeouts=False) for host in hosts]
 
 
-def allowed_origins() -> str:
-    """The sidecar's Origin patterns: ALLOWED_HOSTS (Channels' rules) and
-    CSRF_TRUSTED_ORIGINS (full origins; Django's `https://*.example.com`
-    becomes the pattern `https://.example.com`)."""
-    hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not hosts:
-        hosts = ["localhost", "127.0.0.1", "[::1]"]
-    trusted = [o.replace("://*.", "://.", 1) for o in settings.CSRF_TRUSTED_ORIGINS]
-    return ",".join(hosts + trusted)
-
-
 def log_level() -> int:
     return logger.getEffectiveLevel()
 
 
 def sidecar_kwargs(**overrides) -> dict:
     """Keyword arguments for realtime._sidecar.Server from Django settings."""
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    if config.get("symmetric_encryption_keys"):
+    layer_config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    if layer_config.get("symmetric_encryption_keys"):
         raise ImproperlyConfigured("the sidecar does not support encrypted channel layers")
-    host, port = parse_bind(overrides.pop("bind", None) or setting("bind"))
+    values = config.all_settings()
+    host, port = parse_bind(overrides.pop("bind", None) or values["bind"])
     kwargs = {
         "host": host,
         "port": port,
         "redis_hosts": redis_hosts(),
-        "prefix": config.get("prefix", "asgi"),
-        "expiry": int(config.get("expiry", 60)),
-        "group_expiry": int(config.get("group_expiry", 86400)),
-        "capacity": int(config.get("capacity", 100)),
-        "allowed_origins": allowed_origins(),
+        "prefix": layer_config.get("prefix", "asgi"),
+        "expiry": int(layer_config.get("expiry", 60)),
+        "group_expiry": int(layer_config.get("group_expiry", 86400)),
+        "capacity": int(layer_config.get("capacity", 100)),
+        "allowed_origins": config.allowed_origins(),
         # Every declared type but ping (answered in C) goes to the inbound
         # worker: the platform and its games declare them (realtime.protocol).
         "client_types": ",".join(t for t in protocol.client_types() if t != protocol.PING),
@@ -121,9 +81,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "log_level": log_level(),
         "max_json_depth": protocol.MAX_JSON_DEPTH,
     }
-    for name in DEFAULTS:
-        if name != "bind":
-            kwargs[name] = setting(name)
+    kwargs.update((s.name, values[s.name]) for s in SETTINGS if s.to_c)
     kwargs.update(overrides)
     return kwargs
 

@@ -645,9 +645,10 @@ class RestartsFile:
     removed at exit. The series is labelled with the file's name, so that
     two supervisors (blue and green) never report the same series."""
 
-    def __init__(self, path: str, metric: str) -> None:
+    def __init__(self, path: str, metric: str, help_text: str) -> None:
         self.path = os.path.abspath(path)
         self.metric = metric
+        self.help = help_text
 
     def __call__(self, supervisor: Supervisor) -> None:
         """on_restart: write the new count (a failure is logged: restarts go on)."""
@@ -659,7 +660,7 @@ class RestartsFile:
     def write(self, restarts: int) -> None:
         label = os.path.basename(self.path).replace("\\", "\\\\").replace('"', '\\"')
         text = (
-            f"# HELP {self.metric} Processes the supervisor replaced after they exited.\n"
+            f"# HELP {self.metric} {self.help}\n"
             f"# TYPE {self.metric} counter\n"
             f'{self.metric}{{file="{label}"}} {restarts}\n'
         )

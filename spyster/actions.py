@@ -91,7 +91,7 @@ def _pick_location(ctx: Context) -> Location:
 def accuse(ctx: Context, body: dict) -> dict:
     """A player accuses another (once per round): the clock stops and everyone
     else votes. The accuser's own yes is counted at once."""
-    suspect_id = _player_id_field(body, "suspect_id")
+    suspect_id = body["suspect_id"]  # a whole number (the action's fields)
     ctx.require_phase(PLAYING)
     game_round = state.current_round(ctx.session)
     accused = _other_player(ctx, suspect_id)
@@ -119,9 +119,7 @@ def accuse(ctx: Context, body: dict) -> dict:
 def vote(ctx: Context, body: dict) -> dict:
     """A yes or no on the open accusation (once). The first no ends the vote;
     so does the last yes."""
-    agree = body.get("agree")
-    if not isinstance(agree, bool):
-        raise bad_request("INVALID_FIELD", "'agree' must be true or false.")
+    agree = body["agree"]  # true or false (the action's fields)
     ctx.require_phase(VOTE)
     game_round = state.current_round(ctx.session)
     accusation = state.open_accusation(game_round)
@@ -218,7 +216,7 @@ def start_final_vote(ctx: Context) -> None:
 def suspect(ctx: Context, body: dict) -> dict:
     """A player's suspect in the final vote (once). The vote ends when every
     player still in the game has named one, or when its time runs out."""
-    suspect_id = _player_id_field(body, "suspect_id")
+    suspect_id = body["suspect_id"]  # a whole number (the action's fields)
     ctx.require_phase(FINAL_VOTE)
     game_round = state.current_round(ctx.session)
     named = _other_player(ctx, suspect_id)
@@ -286,13 +284,6 @@ def on_leave(ctx: Context, player: Player) -> None:
 
 
 # --- checks -------------------------------------------------------------------------------
-
-
-def _player_id_field(body: dict, field: str) -> int:
-    value = body.get(field)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request("INVALID_FIELD", f"'{field}' must be a player id (a whole number).")
-    return value
 
 
 def _other_player(ctx: Context, player_id: int) -> Player:

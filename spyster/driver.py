@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from lobby.driver import PACK, PLAYER, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
+from realtime.schema import Field, boolean, integer, string
 
 from . import actions as play
 from . import awards as spy_awards
@@ -33,11 +34,39 @@ PHASES = (
 
 OPTIONS = (Option("deck", _("Location deck"), PACK, help=_("None chosen: the built-in deck.")),)
 
+SUSPECT = Field("suspect_id", integer(), what="a player id (a whole number)", doc="another player")
 ACTIONS = (
-    Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse"),
-    Action("votes", play.vote, role=PLAYER, status=201, message="spyster.vote"),
-    Action("spy-guess", play.spy_guess, role=PLAYER, message="spyster.spy_guess"),
-    Action("suspect", play.suspect, role=PLAYER, status=201, message="spyster.suspect"),
+    Action("accuse", play.accuse, role=PLAYER, message="spyster.accuse", fields=(SUSPECT,)),
+    Action(
+        "votes",
+        play.vote,
+        role=PLAYER,
+        status=201,
+        message="spyster.vote",
+        fields=(Field("agree", boolean(), doc="yes or no to the open accusation"),),
+    ),
+    Action(
+        "spy-guess",
+        play.spy_guess,
+        role=PLAYER,
+        message="spyster.spy_guess",
+        fields=(
+            Field(
+                "location",
+                string(pattern=r"\S"),
+                what="the name of a location",
+                doc="one of the round's locations (the spy only)",
+            ),
+        ),
+    ),
+    Action(
+        "suspect",
+        play.suspect,
+        role=PLAYER,
+        status=201,
+        message="spyster.suspect",
+        fields=(SUSPECT,),
+    ),
 )
 
 
@@ -52,6 +81,9 @@ class SpysterDriver(GameDriver):
     actions = ACTIONS
     events = spy_events.FIELDS
     private_events = spy_events.PRIVATE_FIELDS
+    after = spy_events.AFTER
+    state_fields = state.STATE_FIELDS
+    private_fields = state.PRIVATE_FIELDS
     awards = spy_awards.AWARDS
     pages = Pages(host="spyster/host.html", play="spyster/play.html")
     options = OPTIONS

@@ -10,13 +10,56 @@ in a round's result, once it is over.
 
 from __future__ import annotations
 
+from lobby.events import PLAYER_ID, ROUND
 from lobby.models import FINISHED, SCOREBOARD, GameSession, Player
+from realtime.schema import Field, array, boolean, integer, nullable, obj, string
 
-from . import deck, rules
+from . import deck, events, rules
 from .models import Accusation, Round
 
 PLAYING, VOTE, FINAL_VOTE = "playing", "vote", "final_vote"
 ROUND_PHASES = (PLAYING, VOTE, FINAL_VOTE)
+
+# The fields of public_state() and private_state() (the contracts; the tests
+# check every state against them).
+STATE_FIELDS = (
+    events.LOCATIONS,
+    Field("time_limit", integer(0), doc="the round's seconds"),
+    Field("first_player_id", nullable(PLAYER_ID), doc="who asks first, during a round"),
+    Field("accusations_used", array(PLAYER_ID), doc="who has accused this round"),
+    Field(
+        "accusation",
+        nullable(
+            obj(
+                Field("accuser_id", PLAYER_ID),
+                Field("accused_id", PLAYER_ID),
+                Field("voters", array(PLAYER_ID)),
+                Field("voted", array(PLAYER_ID)),
+            )
+        ),
+        doc="the open accusation, in vote",
+    ),
+    Field("clock_ms", nullable(integer(0)), doc="the round's time left, stopped, in vote"),
+    Field("final_vote", nullable(obj(Field("voted", array(PLAYER_ID)))), doc="in final_vote"),
+    Field(
+        "result",
+        nullable(obj(*events.FIELDS[events.ROUND_OVER])),
+        doc="the last spyster.round_over, on the scoreboard",
+    ),
+)
+PRIVATE_FIELDS = (
+    ROUND,
+    Field("spy", nullable(boolean()), doc="null outside a round"),
+    Field("location", nullable(string()), doc="null for the spy"),
+    Field("role", nullable(string()), doc="null for the spy"),
+    events.LOCATIONS,
+    Field(
+        "vote",
+        nullable(obj(Field("accuser_id", PLAYER_ID), Field("agree", boolean()))),
+        doc="your vote on the open accusation",
+    ),
+    Field("suspect_id", nullable(PLAYER_ID), doc="your final vote"),
+)
 
 
 def current_round(session: GameSession) -> Round | None:

@@ -227,6 +227,11 @@ class ProxyStack(ServerUnderTest):
         )
         self.wait("nginx", lambda: _get(f"{self.http_url}/", self.tls()), "no page over https")
 
+    def daphne_log(self) -> str:
+        """What Daphne wrote (its access log names each request's client)."""
+        path = self.log_path.with_name(f"{self.log_path.stem}-daphne.log")
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def tls(self) -> ssl.SSLContext:
         """A client context that trusts the test certificate (and only it)."""
         return ssl.create_default_context(cafile=str(self.cert))

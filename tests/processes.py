@@ -106,7 +106,7 @@ SERVICES = {
     "redis": "redis-server",
     "sidecar": "manage.py runsidecar",
     "inbound": "manage.py runworker",
-    "daphne": "-m daphne",
+    "daphne": "-m realtime.daphne",
     "celery": " worker --loglevel",
     "beat": " beat --loglevel",
     "relay": "manage.py runrelay",

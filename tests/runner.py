@@ -33,7 +33,7 @@ from hypothesis import settings as hypothesis_settings
 
 from partyhub.celery import use_broker
 from partyhub.redisproc import use_port_block
-from realtime import snapshot
+from realtime import protocol, snapshot
 
 from .redis_server import RedisServer
 
@@ -116,6 +116,11 @@ class PartyhubTestRunner(DiscoverRunner):
                 logging.getLogger(name).setLevel(logging.WARNING)
                 settings.LOGGING["loggers"][name]["level"] = "WARNING"
         use_port_block(PORTS_FIRST, PORTS_PER_PROCESS)
+        # Every payload sent, here and in the servers the tests start, is
+        # checked against its whole schema (realtime.schema): the published
+        # contracts are what the servers really send.
+        os.environ["PARTYHUB_STRICT_EVENTS"] = "1"
+        protocol.strict_payloads(True)
         PartyhubTestRunner.redis = RedisServer().start()
         use_redis(PartyhubTestRunner.redis.port)
         # Property tests run under ASan, beside servers and browsers, on a

@@ -25,7 +25,13 @@ class BroadcastTests(TestCase):
         channel = async_to_sync(layer.new_channel)()
         async_to_sync(layer.group_add)(keys.group_name("SEQA"), channel)
         before = async_to_sync(current_seq)("SEQA")
-        payload = {"round": 1, "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}]}
+        payload = {
+            "round": 1,
+            "rounds": 3,
+            "final_round": False,
+            "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}],
+            "deadline": None,
+        }
         first = sync_broadcast_phase_event("SEQA", "phase.scoreboard", payload)
         second = sync_broadcast_phase_event("SEQA", "phase.scoreboard", payload)
         self.assertEqual((first, second), (before + 1, before + 2))
@@ -62,7 +68,9 @@ class FallbackStateTests(TestCase):
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", True),
             redis_commands(PartyhubTestRunner.redis.port) as commands,
         ):
-            seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, state)
+            seq = sync_broadcast_phase_event(
+                code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}, state
+            )
         raw = snapshot.client_for(code)
         stored = raw.get(keys.state_key(code)).decode()
         self.assertEqual(stored, protocol.dumps(protocol.session_state(state, seq)))
@@ -79,7 +87,12 @@ class FallbackStateTests(TestCase):
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
         with mock.patch.object(layer_mod, "C_AVAILABLE", False):
             with mock.patch.object(layer_mod, "_FALLBACK_WARNED", True):
-                sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, {"x": 1})
+                sync_broadcast_phase_event(
+                    code,
+                    lobby_events.GAME_OVER,
+                    {"round": 1, "ranking": [], "awards": []},
+                    {"x": 1},
+                )
         stored = json.loads(snapshot.client_for(code).get(keys.state_key(code)))
         self.assertEqual(stored["payload"], {"phase": "newer"})
 
@@ -92,7 +105,9 @@ class RedisDownTests(TestCase):
     def test_helper_raises_a_clear_error_quickly(self):
         started = time.monotonic()
         with self.assertRaises(BroadcastError) as caught:
-            sync_broadcast_phase_event("DOWN", "phase.game_over", {"ranking": []})
+            sync_broadcast_phase_event(
+                "DOWN", "phase.game_over", {"round": 1, "ranking": [], "awards": []}
+            )
         self.assertLess(time.monotonic() - started, 10)
         self.assertIn("unavailable", str(caught.exception))
 

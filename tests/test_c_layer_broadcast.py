@@ -27,7 +27,13 @@ from .redis_server import RedisServer, free_port
 from .runner import PartyhubTestRunner, use_redis
 
 ORIGIN = (b"origin", b"http://localhost")
-SCOREBOARD = {"round": 1, "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}]}
+SCOREBOARD = {
+    "round": 1,
+    "rounds": 3,
+    "final_round": False,
+    "ranking": [{"player_id": 1, "name": "Åsa", "score": 0, "rank": 1}],
+    "deadline": None,
+}
 
 
 def raw_client() -> redis.Redis:
@@ -57,10 +63,17 @@ class ConsumerDeliveryTests(TransactionTestCase):
         self.assertEqual(seq, state["seq"] + 1)
         text = await communicator.receive_from(timeout=5)
         self.assertEqual(text, protocol.encode_event(lobby_events.SCOREBOARD, seq, SCOREBOARD))
-        seq2 = await broadcast_phase_event(self.code, lobby_events.GAME_OVER, {"ranking": []})
+        seq2 = await broadcast_phase_event(
+            self.code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+        )
         self.assertEqual(seq2, seq + 1)
         text = await communicator.receive_from(timeout=5)
-        self.assertEqual(text, protocol.encode_event(lobby_events.GAME_OVER, seq2, {"ranking": []}))
+        self.assertEqual(
+            text,
+            protocol.encode_event(
+                lobby_events.GAME_OVER, seq2, {"round": 1, "ranking": [], "awards": []}
+            ),
+        )
         await communicator.disconnect()
 
 
@@ -86,7 +99,7 @@ class StoredBytesTests(SimpleTestCase):
         for start in (0, 126, 127, 254, 255, 65534, 65535, 2**32 - 2, 2**32 - 1, 2**40):
             for text_len in (1, 20, 31, 32, 255, 256, 65536):
                 self.raw.set(keys.seq_key(code), start)
-                payload = {"round": 1, "question": "q" * text_len}
+                payload = {"round": 1, "question": "q" * text_len, "category": "c"}
                 seq = sync_broadcast_phase_event(code, quiz_events.QUESTION_SHOWN, payload)
                 self.assertEqual(seq, start + 1)
                 text = protocol.encode_event(quiz_events.QUESTION_SHOWN, seq, payload)
@@ -106,10 +119,14 @@ class StoredBytesTests(SimpleTestCase):
         fast = layer_mod.get_layer()
         for i in range(10):
             fast.group_add(keys.group_name(code), f"specific.p{i % 2}!c{i}")
-        sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []})
+        sync_broadcast_phase_event(
+            code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+        )
         self.raw.config_resetstat()
         for _ in range(5):
-            sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event(
+                code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+            )
         calls = {k: v["calls"] for k, v in self.raw.info("commandstats").items()}
         # Commands run by the script are counted too; the client sent EVALSHA
         # and nothing else (no MULTI/EXEC, no separate INCR round trip).
@@ -125,14 +142,18 @@ class StoredBytesTests(SimpleTestCase):
         async def scenario():
             channel = await layer.new_channel()
             await layer.group_add(keys.group_name("RECV"), channel)
-            seq = await broadcast_phase_event("RECV", lobby_events.GAME_OVER, {"ranking": [1]})
+            seq = await broadcast_phase_event(
+                "RECV", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+            )
             message = await layer.receive(channel)
             self.assertEqual(
                 message,
                 {
                     "type": "game.event",
                     "seq": seq,
-                    "text": protocol.encode_event(lobby_events.GAME_OVER, seq, {"ranking": [1]}),
+                    "text": protocol.encode_event(
+                        lobby_events.GAME_OVER, seq, {"round": 1, "ranking": [], "awards": []}
+                    ),
                 },
             )
             await layer.group_discard(keys.group_name("RECV"), channel)
@@ -147,7 +168,9 @@ class StoredBytesTests(SimpleTestCase):
         async def scenario():
             return await asyncio.gather(
                 *[
-                    broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": [i]})
+                    broadcast_phase_event(
+                        code, lobby_events.GAME_OVER, {"round": i, "ranking": [], "awards": []}
+                    )
                     for i in range(20)
                 ]
             )
@@ -179,7 +202,10 @@ class StateWithEventTests(SimpleTestCase):
             self.raw.delete(keys.state_seq_key(code))
             with redis_commands(PartyhubTestRunner.redis.port) as commands:
                 seq = sync_broadcast_phase_event(
-                    code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE
+                    code,
+                    lobby_events.GAME_OVER,
+                    {"round": 1, "ranking": [], "awards": []},
+                    self.STATE,
                 )
             # What a socket joining now would GET: the event's seq, same text
             # as snapshot.store_state writes.
@@ -203,7 +229,9 @@ class StateWithEventTests(SimpleTestCase):
         fast = layer_mod.get_layer()
         fast.group_add(keys.group_name(code), "specific.newerproc!c")
         self.assertTrue(snapshot.store_state(code, 10**6, {"phase": "newer"}))
-        seq = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE)
+        seq = sync_broadcast_phase_event(
+            code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}, self.STATE
+        )
         self.assertLess(seq, 10**6)
         self.assertEqual(self.stored_state(code)["payload"], {"phase": "newer"})
         self.assertEqual(fast.receive("specific.newerproc!", 1)[1]["seq"], seq)
@@ -211,7 +239,7 @@ class StateWithEventTests(SimpleTestCase):
     def test_async_helper_stores_the_state_too(self):
         code = "ASTATE"
         seq = async_to_sync(broadcast_phase_event)(
-            code, lobby_events.GAME_OVER, {"ranking": []}, self.STATE
+            code, lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}, self.STATE
         )
         self.assertEqual(self.stored_state(code)["seq"], seq)
 
@@ -225,7 +253,9 @@ class BroadcastRedisDownTests(SimpleTestCase):
         self.assertIsNotNone(layer_mod.get_layer())
         started = time.monotonic()
         with self.assertRaises(BroadcastError) as caught:
-            sync_broadcast_phase_event("DOWN", lobby_events.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event(
+                "DOWN", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+            )
         self.assertLess(time.monotonic() - started, 1.0)
         self.assertIn("unavailable", str(caught.exception))
         self.assertIsInstance(caught.exception.__cause__, layer_mod.RedisUnavailable)
@@ -233,12 +263,16 @@ class BroadcastRedisDownTests(SimpleTestCase):
     def test_hung_redis_raises_within_the_read_timeout(self):
         with RedisServer() as server:
             use_redis(server.port)
-            sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
+            sync_broadcast_phase_event(
+                "HUNG", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+            )
             server.process.send_signal(19)  # SIGSTOP
             try:
                 started = time.monotonic()
                 with self.assertRaises(BroadcastError):
-                    sync_broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
+                    sync_broadcast_phase_event(
+                        "HUNG", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+                    )
                 elapsed = time.monotonic() - started
                 self.assertLess(elapsed, redis_hosts.DEFAULT_SOCKET_TIMEOUT + 1)
 
@@ -253,7 +287,11 @@ class BroadcastRedisDownTests(SimpleTestCase):
 
                     task = asyncio.ensure_future(ticker())
                     with self.assertRaises(BroadcastError):
-                        await broadcast_phase_event("HUNG", lobby_events.GAME_OVER, {"ranking": []})
+                        await broadcast_phase_event(
+                            "HUNG",
+                            lobby_events.GAME_OVER,
+                            {"round": 1, "ranking": [], "awards": []},
+                        )
                     task.cancel()
                     return ticks
 
@@ -271,8 +309,12 @@ class FallbackTests(SimpleTestCase):
             mock.patch.object(layer_mod, "_FALLBACK_WARNED", False),
         ):
             with self.assertLogs("realtime.layer", "WARNING") as logs:
-                seq = sync_broadcast_phase_event("FALLB", lobby_events.GAME_OVER, {"ranking": []})
-                sync_broadcast_phase_event("FALLB", lobby_events.GAME_OVER, {"ranking": []})
+                seq = sync_broadcast_phase_event(
+                    "FALLB", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+                )
+                sync_broadcast_phase_event(
+                    "FALLB", lobby_events.GAME_OVER, {"round": 1, "ranking": [], "awards": []}
+                )
             self.assertEqual(len(logs.output), 1)
             self.assertIn("not built", logs.output[0])
         self.assertEqual(async_to_sync(broadcast.current_seq)("FALLB"), seq + 1)

@@ -231,6 +231,50 @@ class ThroughNginxTests(FullGame, BrowserTestCase):
         self.assertEqual(status, 301)
         self.assertTrue(headers["Location"].startswith("https://"), headers["Location"])
 
+    def test_join_links_say_https(self):
+        status, _, body = self.create("127.0.0.14")
+        self.assertEqual(status, 201, body)
+        code = json.loads(body)["code"]
+        status, _, page = self.request("GET", f"/host/{code}/", source="127.0.0.14")
+        self.assertEqual(status, 200)
+        link = f"https://127.0.0.1:{self.server.https_port}/play/{code}/"
+        self.assertIn(link, page.decode())
+
+    def test_daphne_takes_the_client_from_the_trusted_proxy_only(self):
+        # Daphne runs with --proxy-headers (realtime.daphne): from a trusted
+        # proxy's address (loopback, as nginx), the client and the scheme
+        # are the headers'; the rate limit counts that client.
+        def as_proxy(client: str):
+            return self.request(
+                "POST",
+                "/api/sessions/",
+                source="127.0.0.1",
+                port=self.server.daphne_port,
+                tls=False,
+                headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": client},
+                body={},
+            )
+
+        for _ in range(5):
+            status, _, body = as_proxy("198.51.100.21")
+            self.assertEqual(status, 201, body)  # https: no redirect
+        self.assert_limited(as_proxy("198.51.100.21"))
+        self.assertEqual(as_proxy("198.51.100.22")[0], 201)
+        # Daphne's own log names the client the proxy gave, and never one a
+        # client wrote itself (test_a_forwarded_for_written_by_the_client_...).
+        log = self.server.daphne_log()
+        self.assertIn("198.51.100.21:0 - -", log)
+        status, _, _ = self.request(
+            "GET",
+            "/api/games/",
+            source="127.0.0.15",
+            port=self.server.daphne_port,
+            tls=False,
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.23"},
+        )
+        self.assertEqual(status, 301)
+        self.assertNotIn("198.51.100.23", self.server.daphne_log())
+
     def test_what_production_serves(self):
         status, headers, body = self.request("GET", "/", source="127.0.0.13")
         self.assertEqual(status, 200)

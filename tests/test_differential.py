@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from django.test import TransactionTestCase
+from django.test import SimpleTestCase, TransactionTestCase
 from hypothesis import HealthCheck, Phase, given, settings
 
 from . import servers
@@ -151,7 +151,7 @@ class DifferentialFuzz(TransactionTestCase):
         self.assertEqual(found, [], "\n\n".join(why for _, why in found))
 
 
-class IntendedDifferencesDocumented(TransactionTestCase):
+class IntendedDifferencesDocumented(SimpleTestCase):
     def test_table_in_protocol_md(self):
         """docs/protocol.md lists exactly runner.INTENDED."""
         text = PROTOCOL_DOC.read_text()

@@ -22,7 +22,7 @@ from channels.layers import get_channel_layer
 from django.test import SimpleTestCase, TransactionTestCase
 
 from realtime import keys, protocol
-from realtime.sidecar import DEFAULTS
+from realtime.config import DEFAULTS
 
 from . import servers
 from .helpers import (

@@ -307,7 +307,7 @@ class ProtocolCases(ServerPerClass):
         ana, _, _ = await self.join(f"session_token={self.ana}")
         bo, _, _ = await self.join(f"session_token={self.bo}")
         layer = get_channel_layer()
-        text = protocol.encode_event("phase.scoreboard", 99, {"round": 1, "ranking": ["é"]})
+        text = protocol.encode_event("session.closed", 99, {"reason": "exited", "note": "é"})
         await layer.group_send(
             keys.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
         )

@@ -11,8 +11,11 @@ import ctypes
 import random
 import unittest
 
+from daphne import http_protocol, ws_protocol
 from django.test import RequestFactory, SimpleTestCase, TestCase, override_settings
+from twisted.web.http_headers import Headers
 
+from realtime import daphne as daphne_proxy
 from realtime import proxy
 
 from .helpers import Api
@@ -151,3 +154,46 @@ class ProxyHeadersTests(TestCase):
         response = self.create(HTTP_X_FORWARDED_FOR=longest + ",1.2.3.4")  # 2,050
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json()["error"]["code"], "BAD_REQUEST")
+
+
+@override_settings(PARTYHUB_SIDECAR={"trusted_proxies": LOOPBACK})
+class DaphneProxyHeadersTests(SimpleTestCase):
+    """realtime.daphne: Daphne's --proxy-headers, believing trusted proxies only."""
+
+    def parse(self, peer: str, headers: dict[bytes, bytes], scheme="http"):
+        return daphne_proxy.parse_forwarded(
+            headers,
+            "X-Forwarded-For",
+            "X-Forwarded-Port",
+            "X-Forwarded-Proto",
+            [peer, 5555],
+            scheme,
+        )
+
+    def test_a_trusted_proxy_names_the_client_and_the_scheme(self):
+        headers = {
+            b"x-forwarded-for": b"198.51.100.1, 203.0.113.4, 127.0.0.1",
+            b"x-forwarded-proto": b"https",
+        }
+        # Read from the right past trusted proxies: what the client wrote
+        # (198.51.100.1, left of the address nginx appended) is not believed.
+        self.assertEqual(self.parse("127.0.0.1", headers), (["203.0.113.4", 0], "https"))
+        twisted = Headers({b"X-Forwarded-For": [b"203.0.113.4"], b"X-Forwarded-Port": [b"443"]})
+        self.assertEqual(self.parse("::1", twisted), (["203.0.113.4", 443], "http"))
+
+    def test_anyone_else_is_taken_as_they_connect(self):
+        headers = {b"x-forwarded-for": b"203.0.113.4", b"x-forwarded-proto": b"https"}
+        self.assertEqual(self.parse("192.0.2.9", headers), (["192.0.2.9", 5555], "http"))
+
+    def test_a_trusted_proxy_that_names_nobody_stays_itself(self):
+        for headers in ({}, {b"x-forwarded-for": b"not an address"}):
+            self.assertEqual(self.parse("127.0.0.1", headers), (["127.0.0.1", 5555], "http"))
+        self.assertEqual(
+            self.parse("127.0.0.1", {b"x-forwarded-proto": b"gopher"}, "http"),
+            (["127.0.0.1", 5555], "http"),
+        )
+
+    def test_both_of_daphnes_protocols_use_it(self):
+        daphne_proxy.install()
+        self.assertIs(http_protocol.parse_x_forwarded_for, daphne_proxy.parse_forwarded)
+        self.assertIs(ws_protocol.parse_x_forwarded_for, daphne_proxy.parse_forwarded)

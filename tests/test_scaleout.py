@@ -20,7 +20,7 @@ from django.test import TransactionTestCase
 
 from lobby.reactions import REACTION_EMOJI
 from realtime import keys, protocol
-from realtime.sidecar import DEFAULTS
+from realtime.config import DEFAULTS
 from weirsoe import events as quiz_events
 
 from . import servers

@@ -102,7 +102,7 @@ class CLayerFailoverTests(_ClusterCase):
         with override_settings(CHANNEL_LAYERS=layers):
             channel_layers.backends.clear()
             try:
-                payload = {"round": 1, "question": "?"}
+                payload = {"round": 1, "question": "?", "category": "c"}
                 seq = await broadcast.broadcast_phase_event(
                     "PURE", quiz_events.QUESTION_SHOWN, payload
                 )

@@ -107,7 +107,10 @@ class JoinDuringBroadcastsTests(GameCase):
         def broadcast():
             while not stop.is_set():
                 last[0] = sync_broadcast_phase_event(
-                    self.code, lobby_events.GAME_OVER, {"ranking": []}, {"phase": "lobby"}
+                    self.code,
+                    lobby_events.GAME_OVER,
+                    {"round": 1, "ranking": [], "awards": []},
+                    {"phase": "lobby"},
                 )
                 time.sleep(0.005)  # pacing only: keep 20 Python readers up
 

@@ -182,7 +182,7 @@ class WebsocketTests(TransactionTestCase):
 
     async def test_group_send_from_plain_channels_reaches_client(self):
         ws, _, _ = await self.joined(f"session_token={self.ana}")
-        text = protocol.encode_event("phase.scoreboard", 99, {"round": 1, "ranking": []})
+        text = protocol.encode_event("session.closed", 99, {"reason": "exited"})
         await get_channel_layer().group_send(
             keys.group_name(self.code), {"type": "game.event", "seq": 99, "text": text}
         )

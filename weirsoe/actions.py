@@ -106,9 +106,7 @@ def mix_answers(ctx: Context, body: dict | None = None) -> None:
 
 def submit_guess(ctx: Context, body: dict) -> dict:
     """Record a player's one guess of the round."""
-    answer_id = body.get("answer_id")
-    if isinstance(answer_id, bool) or not isinstance(answer_id, int):
-        raise bad_request("INVALID_FIELD", "'answer_id' must be a whole number.")
+    answer_id = body["answer_id"]  # a whole number (the action's fields)
     ctx.require_phase(GUESS)
     game_round = state.current_round(ctx.session)
     answer = game_round.answers.filter(number=answer_id).first()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from lobby import timers
 from lobby.driver import HOST, PACKS, PLAYER, TAGS, Action, GameDriver, Option, Pages, Phase
 from lobby.models import GameSession, Player
+from realtime.schema import Field, integer, string
 
 from . import actions as play
 from . import awards as quiz_awards
@@ -50,9 +51,23 @@ OPTIONS = (
 
 ACTIONS = (
     Action("show-question", play.show_question, role=HOST),
-    Action("lies", play.submit_lie, role=PLAYER, status=201, message="weirsoe.lie"),
+    Action(
+        "lies",
+        play.submit_lie,
+        role=PLAYER,
+        status=201,
+        message="weirsoe.lie",
+        fields=(Field("text", string(), doc=f"the lie, 1 to {rules.LIE_MAX} characters"),),
+    ),
     Action("mix-answers", play.mix_answers, role=HOST),
-    Action("guesses", play.submit_guess, role=PLAYER, status=201, message="weirsoe.guess"),
+    Action(
+        "guesses",
+        play.submit_guess,
+        role=PLAYER,
+        status=201,
+        message="weirsoe.guess",
+        fields=(Field("answer_id", integer(), doc="the `id` of one of the answers"),),
+    ),
     Action("calculate-scores", play.calculate_scores, role=HOST),
     Action("reveal-scoreboard", play.reveal_scoreboard, role=HOST),
 )
@@ -68,6 +83,9 @@ class WeirsoeDriver(GameDriver):
     phases = PHASES
     actions = ACTIONS
     events = quiz_events.FIELDS
+    after = quiz_events.AFTER
+    state_fields = state.STATE_FIELDS
+    private_fields = state.PRIVATE_FIELDS
     awards = quiz_awards.AWARDS
     pages = Pages(host="weirsoe/host.html", play="weirsoe/play.html")
     options = OPTIONS

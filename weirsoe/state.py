@@ -3,12 +3,44 @@ and the round's results."""
 
 from __future__ import annotations
 
+from lobby.events import PLAYER_ID
 from lobby.models import FINISHED, GameSession, Player
+from realtime.schema import Field, array, integer, nullable, obj, string
 
-from . import rules
+from . import events, rules
 from .models import Round
 
 LIE, QUESTION, GUESS, SCORES, SCOREBOARD = "lie", "question", "guess", "scores", "scoreboard"
+
+# The fields of public_state() and private_state() (the contracts; the tests
+# check every state against them).
+STATE_FIELDS = (
+    Field(
+        "question",
+        nullable(obj(Field("prompt", string()), Field("category", string()))),
+        doc="from lie to scoreboard",
+    ),
+    Field("answers", nullable(array(events.ANSWER)), doc="from guess on"),
+    Field("lies_submitted", array(PLAYER_ID), doc="who has written a lie"),
+    Field("guesses_submitted", array(PLAYER_ID), doc="who has guessed"),
+    Field("results", nullable(events.RESULTS), doc="in scores and scoreboard"),
+    Field(
+        "reveal",
+        nullable(
+            obj(
+                Field("steps", array(obj(*events.FIELDS[events.REVEAL_STEP]))),
+                Field("reveal_at", integer()),
+            )
+        ),
+        doc="in scores: the reveal's steps",
+    ),
+    Field("time_limit", integer(0), required=False, doc="seconds, in lie, question and guess"),
+)
+PRIVATE_FIELDS = (
+    Field("lie", nullable(string()), doc="your lie this round"),
+    Field("own_answer_ids", array(integer(1)), doc="the answers that are your lie"),
+    Field("guess", nullable(integer(1)), doc="the answer you picked"),
+)
 
 
 def current_round(session: GameSession) -> Round | None:

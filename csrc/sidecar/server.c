@@ -220,7 +220,7 @@ stop_begin(ph_server *srv)
     HASH_ITER(hh, srv->fan.conns, c, tmp) {
         ph_srv_conn_close(srv, c, srv->drain.active ? PH_CLOSE_RESTART : 1001);
     }
-    srv->stop_deadline_ms = now_ms() + (uint64_t)srv->cfg.stop_grace_ms;
+    srv->stop_deadline_ms = now_ms() + (uint64_t)(srv->cfg.stop_grace * 1000.0);
     uv_timer_start(&srv->stop_timer, stop_timer_cb, 0, PH_STOP_POLL_MS);
 }
 
@@ -370,35 +370,46 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->state_key_prefix = PH_KEY_STATE;
     cfg->private_key_prefix = PH_KEY_PRIVATE;
     cfg->ready_key = NULL;
-    cfg->inbound_channel = "partyhub.inbound";
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
-    cfg->max_message = 4096;
     cfg->max_json_depth = 32;
-    cfg->rx_buffer = 128;
-    /* No message rate limit unless asked for: realtime/sidecar.py sets
-     * the deployed default (10/s), the protocol conformance suite sends
-     * 1000 pings in one write. */
-    cfg->msg_rate = 0.0;
-    cfg->msg_burst = 20;
-    cfg->msg_flood = 50;
-    /* One venue's Wi-Fi is one public address: be generous. */
-    cfg->max_conns_per_ip = 256;
-    cfg->max_connections = 0;
-    cfg->trusted_proxies = "127.0.0.1,::1";
-    cfg->ping_interval = 20;
-    cfg->ping_timeout = 30;
-    /* Roughly Redis' pubsub class: 1 MiB hard, 256 KiB for 10 s soft. */
-    cfg->out_limits.hard_bytes = 1024 * 1024;
-    cfg->out_limits.hard_msgs = 4096;
-    cfg->out_limits.soft_bytes = 256 * 1024;
-    cfg->out_limits.soft_msgs = 1024;
-    cfg->out_limits.soft_ms = 10000;
-    cfg->writes_per_turn = 16;
-    cfg->stop_grace_ms = 2000;
+#define PH_SETTING(name, type, dflt, low, high) cfg->name = dflt;
+#include "ph_settings.def"
+#undef PH_SETTING
     cfg->log_level = PH_LOG_INFO;
     cfg->log_lines = 1024;
+}
+
+/* The range of one setting of the table (ph_settings.def): numbers within
+ * [low, high] (NaN is not), strings of at most `high` bytes (NULL allowed
+ * when `low` is 0, for "none"). */
+#define SETTING_BAD_int(v, low, high) (!((v) >= (low) && (v) <= (high)))
+#define SETTING_BAD_size(v, low, high) \
+    (!((double)(v) >= (low) && (double)(v) <= (high)))
+#define SETTING_BAD_float(v, low, high) (!((v) >= (low) && (v) <= (high)))
+#define SETTING_BAD_str(v, low, high) str_out_of_range((v), (low), (high))
+
+static int
+str_out_of_range(const char *v, double low, double high)
+{
+    double n = v != NULL ? (double)strlen(v) : 0.0;
+
+    return v == NULL ? low > 0 : !(n >= low && n <= high);
+}
+
+static int
+settings_check(const ph_server_config *cfg, char *err, size_t errlen)
+{
+#define PH_SETTING(name, type, dflt, low, high) \
+    if (SETTING_BAD_##type(cfg->name, low, high)) { \
+        ph_srv_set_err(err, errlen, "%s out of range (%g..%g)", #name, \
+                       (double)(low), (double)(high)); \
+        return -1; \
+    }
+#include "ph_settings.def"
+#undef PH_SETTING
+    return 0;
 }
 
 static int
@@ -406,7 +417,7 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
 {
     if (cfg->host == NULL || cfg->redis_host == NULL || cfg->prefix == NULL
         || cfg->session_key_prefix == NULL || cfg->state_key_prefix == NULL
-        || cfg->private_key_prefix == NULL || cfg->inbound_channel == NULL || cfg->server_version == NULL) {
+        || cfg->private_key_prefix == NULL || cfg->server_version == NULL) {
         ph_srv_set_err(err, errlen, "missing required configuration string");
         return -1;
     }
@@ -415,26 +426,22 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
         ph_srv_set_err(err, errlen, "port out of range");
         return -1;
     }
-    if (cfg->ping_interval <= 0 || cfg->ping_timeout <= cfg->ping_interval
-        || cfg->ping_timeout > 65535) {
-        ph_srv_set_err(err, errlen, "ping_timeout must exceed ping_interval (> 0)");
+    if (settings_check(cfg, err, errlen) < 0) {
         return -1;
     }
-    if (cfg->max_message == 0 || cfg->max_message > 16 * 1024 * 1024
-        || cfg->rx_buffer < 128 || cfg->rx_buffer > 65536
-        || cfg->writes_per_turn <= 0 || cfg->receive_timeout <= 0
-        || cfg->capacity <= 0 || cfg->expiry <= 0 || cfg->group_expiry <= 0
-        || cfg->group_refresh <= 0 || cfg->group_refresh >= cfg->group_expiry
-        || cfg->stop_grace_ms < 0 || cfg->backlog <= 0
-        || !(cfg->msg_rate >= 0 && cfg->msg_rate <= 1e6) || cfg->msg_burst < 1
-        || cfg->msg_flood < 1 || cfg->max_conns_per_ip < 0
-        || cfg->max_connections < 0
+    if (cfg->ping_timeout <= cfg->ping_interval) {
+        ph_srv_set_err(err, errlen, "ping_timeout must exceed ping_interval");
+        return -1;
+    }
+    if (cfg->receive_timeout <= 0 || cfg->capacity <= 0 || cfg->expiry <= 0
+        || cfg->group_expiry <= 0 || cfg->group_refresh <= 0
+        || cfg->group_refresh >= cfg->group_expiry || cfg->backlog <= 0
         /* cJSON's own nesting limit is 1000 (CJSON_NESTING_LIMIT). */
         || cfg->max_json_depth < 1 || cfg->max_json_depth > 1000) {
         ph_srv_set_err(err, errlen, "numeric setting out of range");
         return -1;
     }
-    if (strlen(cfg->prefix) > 32 || strlen(cfg->inbound_channel) > 99
+    if (strlen(cfg->prefix) > 32
         || strlen(cfg->session_key_prefix) > 128
         || strlen(cfg->state_key_prefix) > 128
         || strlen(cfg->private_key_prefix) > 128
@@ -607,6 +614,7 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     }
     srv->closed = 1;                   /* until the wake handle exists */
     ph_fanout_init(&srv->fan);
+    srv->out_limits = ph_srv_out_limits(cfg);
     srv->rate.rate_milli = (uint64_t)(cfg->msg_rate * 1000.0 + 0.5);
     srv->rate.burst = (uint32_t)cfg->msg_burst;
     srv->rate.flood = (uint32_t)cfg->msg_flood;
@@ -670,20 +678,9 @@ ph_server_stats_get(ph_server *srv, ph_server_stats *out)
     out->redis_shards_up = atomic_load_explicit(&s->redis_shards_up,
                                                 memory_order_relaxed);
     out->connections = cnt_get(&s->connections);
-    out->connections_total = cnt_get(&s->connections_total);
-    out->messages_in = cnt_get(&s->messages_in);
-    out->bytes_in = cnt_get(&s->bytes_in);
-    out->messages_out = cnt_get(&s->messages_out);
-    out->bytes_out = cnt_get(&s->bytes_out);
-    out->broadcasts = cnt_get(&s->broadcasts);
-    out->slow_consumer_closes = cnt_get(&s->slow_consumer_closes);
-    out->rate_limited = cnt_get(&s->rate_limited);
-    out->flood_closes = cnt_get(&s->flood_closes);
-    out->ip_limit_refusals = cnt_get(&s->ip_limit_refusals);
-    out->conn_limit_refusals = cnt_get(&s->conn_limit_refusals);
-    out->redis_reconnects = cnt_get(&s->redis_reconnects);
-    out->redis_undelivered = cnt_get(&s->redis_undelivered);
-    out->inbound_forwarded = cnt_get(&s->inbound_forwarded);
+#define PH_COUNTER(name, metric, kind, help) out->name = cnt_get(&s->name);
+#include "ph_counters.def"
+#undef PH_COUNTER
     out->log_dropped = srv->log ? ph_log_dropped(srv->log) : 0;
     out->nofile_limit = srv->nofile_limit;
     out->draining = atomic_load_explicit(&s->draining, memory_order_relaxed);

@@ -33,6 +33,13 @@ typedef struct ph_server ph_server;
 #define PH_NOFILE_MAX (1024u * 1024u)
 
 #define PH_REDIS_SHARDS_MAX 64       /* Redis hosts (shards) per sidecar */
+
+/* The C types of the settings table's types (ph_settings.def). */
+#define PH_SETTING_int int
+#define PH_SETTING_size size_t
+#define PH_SETTING_float double
+#define PH_SETTING_str const char *
+
 typedef struct ph_server_config {
     const char *host;              /* bind address (numeric), "0.0.0.0" */
     int port;                      /* 0 = any free port (see stats.port) */
@@ -57,33 +64,16 @@ typedef struct ph_server_config {
     const char *private_key_prefix;  /* PH_KEY_PRIVATE, then
                                       * "<code>:<player id>": a player's
                                       * player.state text */
-    const char *inbound_channel;   /* "partyhub.inbound" */
     const char *allowed_origins;   /* comma list or "*"; NULL = none */
     const char *client_types;      /* forwarded types; NULL = all */
     const char *server_version;    /* reported in welcome */
-    size_t max_message;            /* inbound message bytes, 4096 */
     int max_json_depth;            /* nesting of a client message, 32
                                     * (realtime.protocol.MAX_JSON_DEPTH) */
-    size_t rx_buffer;              /* lws per-connection receive buffer, 128
-                                    * (larger messages arrive in pieces and
-                                    * are reassembled up to max_message) */
-    double msg_rate;               /* client messages per s per socket,
-                                    * 0 = no limit (runsidecar: 10) */
-    int msg_burst;                 /* messages a socket may send at once, 20 */
-    int msg_flood;                 /* refused messages (since the bucket was
-                                    * last full) that close 4008, 50 */
-    int max_conns_per_ip;          /* open sockets per client address, 256;
-                                    * 0 = no limit (over: HTTP 429) */
-    int max_connections;           /* open sockets in all, 0 = no limit
-                                    * (over: HTTP 503) */
-    const char *trusted_proxies;   /* addresses whose X-Forwarded-For names
-                                    * the client, "127.0.0.1,::1"; NULL or
-                                    * "" = none */
-    int ping_interval;             /* s without PONG before PING, 20 */
-    int ping_timeout;              /* s without PONG before hangup, 30 */
-    ph_outq_limits out_limits;     /* per-socket output queue limits */
-    int writes_per_turn;           /* frames per WRITEABLE, 16 */
-    int stop_grace_ms;             /* wait for close frames on stop, 2000 */
+    /* The settings of realtime/settings_table.py, with their defaults
+     * and ranges (ph_settings.def, generated into build/gen). */
+#define PH_SETTING(name, type, dflt, low, high) PH_SETTING_##type name;
+#include "ph_settings.def"
+#undef PH_SETTING
     int log_level;                 /* PH_LOG_*, PH_LOG_INFO */
     size_t log_lines;              /* ring size, 1024 */
     const _Atomic uint64_t *worker_restarts;  /* the count of workers the
@@ -100,24 +90,16 @@ typedef struct ph_server_stats {
     int redis_shards_up;           /* shards with both links connected */
     int redis_home_shard;          /* where senders put our messages */
     uint64_t connections;          /* open WebSockets now */
-    uint64_t connections_total;
-    uint64_t messages_in, bytes_in;
-    uint64_t messages_out, bytes_out;
-    uint64_t broadcasts;           /* channel-layer messages received */
-    uint64_t slow_consumer_closes;
-    uint64_t rate_limited;         /* client messages refused (RATE_LIMITED) */
-    uint64_t flood_closes;         /* sockets closed 4008 for flooding */
-    uint64_t ip_limit_refusals;    /* handshakes refused: max_conns_per_ip */
-    uint64_t conn_limit_refusals;  /* handshakes refused: max_connections */
-    uint64_t redis_reconnects;
-    uint64_t redis_undelivered;    /* inbound messages not stored in Redis */
-    uint64_t inbound_forwarded;
+    /* The counters of realtime/counters_table.py (ph_counters.def). */
+#define PH_COUNTER(name, metric, kind, help) uint64_t name;
+#include "ph_counters.def"
+#undef PH_COUNTER
     uint64_t log_dropped;
     uint64_t nofile_limit;         /* RLIMIT_NOFILE soft limit in force */
     int draining;                  /* a drain has begun */
 } ph_server_stats;
 
-/* Fill cfg with the defaults listed above. */
+/* Fill cfg with the defaults listed above and the settings table's. */
 void ph_server_config_defaults(ph_server_config *cfg);
 
 /*

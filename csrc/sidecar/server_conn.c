@@ -99,7 +99,7 @@ conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm)
     if (c->state == PH_CONN_CLOSING) {
         return;
     }
-    rc = ph_outq_push(&c->q, f, &srv->cfg.out_limits, now_ms());
+    rc = ph_outq_push(&c->q, f, &srv->out_limits, now_ms());
     if (rc == PH_OUTQ_OK) {
         if (arm && c->state == PH_CONN_READY) {
             lws_callback_on_writable(c->wsi);
@@ -907,7 +907,7 @@ conn_write_packed(ph_server *srv, ph_conn *c, size_t max)
         return -1;
     }
     for (i = 0; i < nf; i++) {
-        f = ph_outq_pop(&c->q, &srv->cfg.out_limits);
+        f = ph_outq_pop(&c->q, &srv->out_limits);
         bytes += f->len;
         ph_srv_frame_release(srv, f);
     }

@@ -67,44 +67,12 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
     struct { const char *name, *type, *help; uint64_t v; } m[] = {
         { "partyhub_sidecar_connections", "gauge", "Open WebSocket connections",
           srv->fan.nconns },
-        { "partyhub_sidecar_connections_total", "counter",
-          "WebSocket connections accepted", cnt_get(&s->connections_total) },
-        { "partyhub_sidecar_messages_in_total", "counter",
-          "Client messages received", cnt_get(&s->messages_in) },
-        { "partyhub_sidecar_bytes_in_total", "counter",
-          "Client message bytes received", cnt_get(&s->bytes_in) },
-        { "partyhub_sidecar_messages_out_total", "counter",
-          "Frames written to sockets", cnt_get(&s->messages_out) },
-        { "partyhub_sidecar_bytes_out_total", "counter",
-          "Payload bytes written to sockets", cnt_get(&s->bytes_out) },
-        { "partyhub_sidecar_broadcasts_total", "counter",
-          "Channel-layer messages received", cnt_get(&s->broadcasts) },
-        { "partyhub_sidecar_slow_consumer_closes_total", "counter",
-          "Sockets closed 1008 for exceeding output limits",
-          cnt_get(&s->slow_consumer_closes) },
-        { "partyhub_sidecar_rate_limited_total", "counter",
-          "Client messages refused over msg_rate (RATE_LIMITED)",
-          cnt_get(&s->rate_limited) },
-        { "partyhub_sidecar_flood_closes_total", "counter",
-          "Sockets closed 4008 for sending over msg_rate past msg_flood",
-          cnt_get(&s->flood_closes) },
-        { "partyhub_sidecar_ip_limit_refusals_total", "counter",
-          "Handshakes refused (HTTP 429) over max_conns_per_ip",
-          cnt_get(&s->ip_limit_refusals) },
-        { "partyhub_sidecar_conn_limit_refusals_total", "counter",
-          "Handshakes refused (HTTP 503) over max_connections",
-          cnt_get(&s->conn_limit_refusals) },
+#define PH_COUNTER(name, metric, kind, help) \
+        { metric, kind, help, cnt_get(&s->name) },
+#include "ph_counters.def"
+#undef PH_COUNTER
         { "partyhub_sidecar_client_addresses", "gauge",
           "Client addresses with open sockets", HASH_COUNT(srv->addrs) },
-        { "partyhub_sidecar_redis_reconnects_total", "counter",
-          "Redis reconnections", cnt_get(&s->redis_reconnects) },
-        { "partyhub_sidecar_redis_undelivered_total", "counter",
-          "Inbound messages not stored in Redis",
-          cnt_get(&s->redis_undelivered) },
-        { "partyhub_sidecar_inbound_forwarded_total", "counter",
-          "Inbound messages stored in Redis", cnt_get(&s->inbound_forwarded) },
-        { "partyhub_sidecar_decode_errors_total", "counter",
-          "Undecodable channel-layer messages", cnt_get(&s->decode_errors) },
         { "partyhub_sidecar_redis_up", "gauge",
           "1 when every Redis shard's links are up",
           (uint64_t)atomic_load(&s->redis_up) },
@@ -139,10 +107,10 @@ render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
     }
     if (srv->cfg.worker_restarts != NULL
         && buf_appendf(buf, cap, pos,
-                       "# HELP partyhub_sidecar_worker_restarts_total Workers "
-                       "the supervisor replaced after they exited\n"
-                       "# TYPE partyhub_sidecar_worker_restarts_total counter\n"
-                       "partyhub_sidecar_worker_restarts_total %llu\n",
+                       "# HELP " PH_METRIC_WORKER_RESTARTS " "
+                       PH_METRIC_WORKER_RESTARTS_HELP "\n"
+                       "# TYPE " PH_METRIC_WORKER_RESTARTS " counter\n"
+                       PH_METRIC_WORKER_RESTARTS " %llu\n",
                        (unsigned long long)atomic_load_explicit(
                            srv->cfg.worker_restarts, memory_order_relaxed))
            < 0) {

@@ -56,6 +56,20 @@
 /* One corked send: the queued frames of a socket laid out back to back. */
 #define PH_CORK_BYTES 16384
 
+/* The output queue limits of cfg's hard_* and soft_* settings. */
+static inline ph_outq_limits
+ph_srv_out_limits(const ph_server_config *cfg)
+{
+    ph_outq_limits l;
+
+    l.hard_bytes = cfg->hard_bytes;
+    l.hard_msgs = cfg->hard_msgs;
+    l.soft_bytes = cfg->soft_bytes;
+    l.soft_msgs = cfg->soft_msgs;
+    l.soft_ms = (uint64_t)(cfg->soft_seconds * 1000.0);
+    return l;
+}
+
 /* Fan-out latency histogram bounds in milliseconds (+Inf implied). */
 #define PH_LAT_NB 12
 extern const double ph_srv_lat_bounds_ms[PH_LAT_NB];
@@ -115,13 +129,12 @@ typedef struct rshard {
 } rshard;
 
 typedef struct srv_counters {
-    _Atomic uint64_t connections, connections_total;
-    _Atomic uint64_t messages_in, bytes_in, messages_out, bytes_out;
-    _Atomic uint64_t broadcasts, slow_consumer_closes;
-    _Atomic uint64_t rate_limited, flood_closes;
-    _Atomic uint64_t ip_limit_refusals, conn_limit_refusals;
-    _Atomic uint64_t redis_reconnects, redis_undelivered, inbound_forwarded;
-    _Atomic uint64_t decode_errors, unhandled;
+    _Atomic uint64_t connections;  /* open now */
+    _Atomic uint64_t unhandled;    /* channel-layer types we ignore */
+    /* The counters of realtime/counters_table.py (ph_counters.def). */
+#define PH_COUNTER(name, metric, kind, help) _Atomic uint64_t name;
+#include "ph_counters.def"
+#undef PH_COUNTER
     _Atomic int redis_up;
     _Atomic int redis_shards_up;
     _Atomic int draining;        /* 1 from the drain's start on */
@@ -146,6 +159,7 @@ typedef struct srv_drain {
 
 struct ph_server {
     ph_server_config cfg;        /* strings point into owned copies */
+    ph_outq_limits out_limits;   /* from cfg's hard_* and soft_* */
     char *strings[16];           /* owned copies of cfg strings */
     size_t nstrings;
 

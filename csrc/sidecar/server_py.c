@@ -14,6 +14,8 @@
  */
 #include "server_py.h"
 
+#include <limits.h>
+
 #include "pyhost.h"
 #include "server.h"
 
@@ -54,55 +56,116 @@ opt_str(PyObject *obj, const char **out)
     return *out == NULL ? -1 : 0;
 }
 
+/* Setting converters by table type (ph_settings.def); ranges are checked
+ * by ph_server_new from the same table. */
+static int
+set_int(PyObject *v, const char *name, int *out)
+{
+    long n = PyLong_AsLong(v);
+
+    if (n == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (n < INT_MIN || n > INT_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s out of range", name);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int
+set_size(PyObject *v, const char *name, size_t *out)
+{
+    long long n = PyLong_AsLongLong(v);
+
+    if (n == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "%s out of range", name);
+        return -1;
+    }
+    *out = (size_t)n;
+    return 0;
+}
+
+static int
+set_float(PyObject *v, const char *name, double *out)
+{
+    (void)name;
+    *out = PyFloat_AsDouble(v);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static int
+set_str(PyObject *v, const char *name, const char **out)
+{
+    (void)name;
+    return opt_str(v, out);
+}
+
+/* Read the table's settings from kwds into cfg and drop them from rest
+ * (a copy of kwds). Strings are borrowed from kwds. */
+static int
+settings_from_kwargs(PyObject *kwds, PyObject *rest, ph_server_config *cfg)
+{
+    PyObject *v;
+
+    if (kwds == NULL) {
+        return 0;
+    }
+#define PH_SETTING(name, type, dflt, low, high) \
+    if ((v = PyDict_GetItemString(kwds, #name)) != NULL) { \
+        if (v != Py_None && set_##type(v, #name, &cfg->name) < 0) { \
+            return -1; \
+        } \
+        if (PyDict_DelItemString(rest, #name) < 0) { \
+            return -1; \
+        } \
+    }
+#include "ph_settings.def"
+#undef PH_SETTING
+    return 0;
+}
+
 static PyObject *
 Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
+    /* Beside these, every setting of realtime/settings_table.py. */
     static char *kwlist[] = {
         "host", "port", "redis_host", "redis_port", "redis_db", "prefix",
         "allowed_origins", "client_types", "server_version",
-        "session_key_prefix", "state_key_prefix", "inbound_channel",
-        "max_message", "ping_interval", "ping_timeout", "hard_bytes",
-        "hard_msgs", "soft_bytes", "soft_msgs", "soft_seconds",
-        "writes_per_turn", "stop_grace", "log_level", "capacity", "expiry",
-        "group_expiry", "group_refresh", "backlog", "rx_buffer",
-        "redis_hosts", "msg_rate", "msg_burst", "msg_flood",
-        "max_conns_per_ip", "max_connections", "trusted_proxies",
+        "session_key_prefix", "state_key_prefix", "log_level", "capacity",
+        "expiry", "group_expiry", "group_refresh", "backlog", "redis_hosts",
         "private_key_prefix", "worker_restarts", "max_json_depth", "ready_key", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
-    PyObject *skey = NULL, *stkey = NULL, *inbound = NULL, *proxies = NULL;
+    PyObject *skey = NULL, *stkey = NULL;
     PyObject *pvkey = NULL, *restarts = NULL, *rdkey = NULL;
-    PyObject *hosts = NULL;
+    PyObject *hosts = NULL, *rest;
     ph_redis_host *redis_hosts = NULL;
-    Py_ssize_t max_message, hard_bytes, hard_msgs, soft_bytes, soft_msgs;
-    Py_ssize_t rx_buffer;
-    double soft_seconds, stop_grace;
     ph_server_config cfg;
     ServerObject *self;
     char err[256];
+    int ok;
 
     ph_server_config_defaults(&cfg);
-    max_message = (Py_ssize_t)cfg.max_message;
-    rx_buffer = (Py_ssize_t)cfg.rx_buffer;
-    hard_bytes = (Py_ssize_t)cfg.out_limits.hard_bytes;
-    hard_msgs = (Py_ssize_t)cfg.out_limits.hard_msgs;
-    soft_bytes = (Py_ssize_t)cfg.out_limits.soft_bytes;
-    soft_msgs = (Py_ssize_t)cfg.out_limits.soft_msgs;
-    soft_seconds = (double)cfg.out_limits.soft_ms / 1000.0;
-    stop_grace = (double)cfg.stop_grace_ms / 1000.0;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwds, "|$OiOiiOOOOOOOnii" "nnnnd" "idiiiiii" "nO" "diiiiOOO" "iO",
-            kwlist,
-            &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
-            &prefix, &origins, &types, &version, &skey, &stkey, &inbound,
-            &max_message, &cfg.ping_interval, &cfg.ping_timeout,
-            &hard_bytes, &hard_msgs, &soft_bytes, &soft_msgs, &soft_seconds,
-            &cfg.writes_per_turn, &stop_grace, &cfg.log_level, &cfg.capacity,
-            &cfg.expiry, &cfg.group_expiry, &cfg.group_refresh,
-            &cfg.backlog, &rx_buffer, &hosts, &cfg.msg_rate, &cfg.msg_burst,
-            &cfg.msg_flood, &cfg.max_conns_per_ip, &cfg.max_connections,
-            &proxies, &pvkey, &restarts, &cfg.max_json_depth, &rdkey)) {
+    rest = kwds != NULL ? PyDict_Copy(kwds) : PyDict_New();
+    if (rest == NULL) {
+        return NULL;
+    }
+    ok = settings_from_kwargs(kwds, rest, &cfg) == 0
+         && PyArg_ParseTupleAndKeywords(
+                args, rest, "|$OiOiiOOOOOOiiiiiiOOOiO", kwlist,
+                &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
+                &prefix, &origins, &types, &version, &skey, &stkey,
+                &cfg.log_level, &cfg.capacity, &cfg.expiry, &cfg.group_expiry,
+                &cfg.group_refresh, &cfg.backlog, &hosts, &pvkey, &restarts,
+                &cfg.max_json_depth, &rdkey);
+    Py_DECREF(rest);                   /* what it holds, kwds holds too */
+    if (!ok) {
         return NULL;
     }
     if (opt_str(host, &cfg.host) < 0 || opt_str(redis_host, &cfg.redis_host) < 0
@@ -113,25 +176,9 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
         || opt_str(pvkey, &cfg.private_key_prefix) < 0
-        || opt_str(rdkey, &cfg.ready_key) < 0
-        || opt_str(inbound, &cfg.inbound_channel) < 0
-        || opt_str(proxies, &cfg.trusted_proxies) < 0) {
+        || opt_str(rdkey, &cfg.ready_key) < 0) {
         return NULL;
     }
-    if (max_message < 0 || rx_buffer < 0 || hard_bytes < 0 || hard_msgs < 0 || soft_bytes < 0
-        || soft_msgs < 0 || soft_seconds < 0 || stop_grace < 0
-        || soft_seconds > 86400 || stop_grace > 60) {
-        PyErr_SetString(PyExc_ValueError, "limits must be non-negative");
-        return NULL;
-    }
-    cfg.max_message = (size_t)max_message;
-    cfg.rx_buffer = (size_t)rx_buffer;
-    cfg.out_limits.hard_bytes = (size_t)hard_bytes;
-    cfg.out_limits.hard_msgs = (size_t)hard_msgs;
-    cfg.out_limits.soft_bytes = (size_t)soft_bytes;
-    cfg.out_limits.soft_msgs = (size_t)soft_msgs;
-    cfg.out_limits.soft_ms = (uint64_t)(soft_seconds * 1000.0);
-    cfg.stop_grace_ms = (int)(stop_grace * 1000.0);
     if (hosts != NULL && hosts != Py_None
         && ph_redis_hosts_from_py(hosts, "redis_hosts", PH_REDIS_SHARDS_MAX,
                                   &redis_hosts, &cfg.nredis_hosts) < 0) {
@@ -239,32 +286,35 @@ static PyObject *
 Server_stats(ServerObject *self, PyObject *Py_UNUSED(ignored))
 {
     ph_server_stats s;
+    PyObject *stats, *v = NULL;
 
     ph_server_stats_get(self->srv, &s);
-    return Py_BuildValue(
-        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,"
-        "s:K,s:K,s:K,s:K,s:K,s:K,s:O}",
+    stats = Py_BuildValue(
+        "{s:i,s:O,s:i,s:i,s:i,s:K,s:K,s:K,s:O}",
         "port", s.port, "redis_up", s.redis_up ? Py_True : Py_False,
         "redis_shards", s.redis_shards, "redis_shards_up", s.redis_shards_up,
         "redis_home_shard", s.redis_home_shard,
         "connections", (unsigned long long)s.connections,
-        "connections_total", (unsigned long long)s.connections_total,
-        "messages_in", (unsigned long long)s.messages_in,
-        "bytes_in", (unsigned long long)s.bytes_in,
-        "messages_out", (unsigned long long)s.messages_out,
-        "bytes_out", (unsigned long long)s.bytes_out,
-        "broadcasts", (unsigned long long)s.broadcasts,
-        "slow_consumer_closes", (unsigned long long)s.slow_consumer_closes,
-        "rate_limited", (unsigned long long)s.rate_limited,
-        "flood_closes", (unsigned long long)s.flood_closes,
-        "ip_limit_refusals", (unsigned long long)s.ip_limit_refusals,
-        "conn_limit_refusals", (unsigned long long)s.conn_limit_refusals,
-        "redis_reconnects", (unsigned long long)s.redis_reconnects,
-        "redis_undelivered", (unsigned long long)s.redis_undelivered,
-        "inbound_forwarded", (unsigned long long)s.inbound_forwarded,
         "log_dropped", (unsigned long long)s.log_dropped,
         "nofile_limit", (unsigned long long)s.nofile_limit,
         "draining", s.draining ? Py_True : Py_False);
+    if (stats == NULL) {
+        return NULL;
+    }
+    /* And every counter of realtime/counters_table.py. */
+#define PH_COUNTER(name, metric, kind, help) \
+    v = PyLong_FromUnsignedLongLong((unsigned long long)s.name); \
+    if (v == NULL || PyDict_SetItemString(stats, #name, v) < 0) { \
+        goto error; \
+    } \
+    Py_CLEAR(v);
+#include "ph_counters.def"
+#undef PH_COUNTER
+    return stats;
+error:
+    Py_XDECREF(v);
+    Py_DECREF(stats);
+    return NULL;
 }
 
 PyDoc_STRVAR(drain_doc,

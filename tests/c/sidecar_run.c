@@ -73,6 +73,9 @@ main(int argc, char **argv)
 
     ph_server_config_defaults(&cfg);
     cfg.host = "127.0.0.1";
+    cfg.msg_rate = 0.0;  /* no message rate limit unless --msg-rate: the
+                          * protocol conformance suite sends 1000 pings in
+                          * one write */
     for (i = 1; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
 
@@ -84,11 +87,11 @@ main(int argc, char **argv)
         else if (!strcmp(k, "--version")) cfg.server_version = v;
         else if (!strcmp(k, "--max-message")) cfg.max_message = strtoul(v, NULL, 10);
         else if (!strcmp(k, "--max-json-depth")) cfg.max_json_depth = atoi(v);
-        else if (!strcmp(k, "--hard-msgs")) cfg.out_limits.hard_msgs = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--hard-bytes")) cfg.out_limits.hard_bytes = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--soft-msgs")) cfg.out_limits.soft_msgs = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--soft-bytes")) cfg.out_limits.soft_bytes = strtoul(v, NULL, 10);
-        else if (!strcmp(k, "--soft-ms")) cfg.out_limits.soft_ms = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--hard-msgs")) cfg.hard_msgs = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--hard-bytes")) cfg.hard_bytes = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--soft-msgs")) cfg.soft_msgs = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--soft-bytes")) cfg.soft_bytes = strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--soft-ms")) cfg.soft_seconds = strtod(v, NULL) / 1000.0;
         else if (!strcmp(k, "--ping")) cfg.ping_interval = atoi(v);
         else if (!strcmp(k, "--ping-timeout")) cfg.ping_timeout = atoi(v);
         else if (!strcmp(k, "--log-level")) cfg.log_level = atoi(v);

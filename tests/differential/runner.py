@@ -25,7 +25,7 @@ from urllib.parse import quote
 from autobahn.websocket.protocol import _url_to_origin
 
 from realtime import protocol
-from realtime.sidecar import setting
+from realtime.config import setting
 
 from .. import wsraw
 

@@ -172,6 +172,7 @@ server_make(ph_conn conns[NCONN])
     int i;
 
     ph_server_config_defaults(&srv->cfg);
+    srv->out_limits = ph_srv_out_limits(&srv->cfg);
     srv->log = ph_log_new(16, PH_LOG_DEBUG);
     ph_fanout_init(&srv->fan);
     snprintf(srv->client_prefix, sizeof(srv->client_prefix), "%s",

@@ -34,7 +34,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from partyhub.redisproc import RedisServer, free_port
 from realtime import supervisor
-from realtime.sidecar import setting
+from realtime.config import setting
 
 WILDCARDS = ("0.0.0.0", "::", "")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -84,8 +84,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--port", type=int, default=int(os.environ.get("PARTYHUB_PORT", "8000"))
         )
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            default=os.environ.get("PARTYHUB_PROXY_HEADERS", "") not in ("", "0"),
+            help="behind a reverse proxy: Daphne takes the client's address and scheme "
+            "from X-Forwarded-For/-Proto, from the sidecar's trusted_proxies only "
+            "(realtime.daphne; also PARTYHUB_PROXY_HEADERS=1)",
+        )
 
-    def handle(self, *args, host: str, port: int, **options):
+    def handle(self, *args, host: str, port: int, proxy_headers: bool = False, **options):
         level = (os.environ.get("PARTYHUB_LOG_LEVEL") or "WARNING").upper()
         if level not in LOG_LEVELS:
             raise CommandError(f"PARTYHUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
@@ -117,6 +125,7 @@ class Command(BaseCommand):
             env["CHANNEL_REDIS_PORT"] = str(redis.port)
         beat_dir = tempfile.mkdtemp(prefix="partyhub-beat-")
         party = Party(self, env, host, port, level, sidecar, redis, beat_dir)
+        party.proxy_headers = proxy_headers
         try:
             party.serve(addresses)
         except supervisor.StartError as exc:
@@ -142,6 +151,7 @@ class Party:
         self.level, self.sidecar, self.redis, self.beat_dir = level, sidecar, redis, beat_dir
         self.shown = "127.0.0.1" if host in WILDCARDS else host
         self.lines: list[tuple[str, str]] = []  # (service name, what it serves)
+        self.proxy_headers = False  # Daphne believes trusted proxies' X-Forwarded-*
 
     def serve(self, addresses: list[str]) -> None:
         with supervisor.Supervisor() as party:
@@ -192,7 +202,10 @@ class Party:
             found.append(supervisor.Service("inbound", start=lambda: self.popen(inbound)))
         ws_url = f"{self.env.get('PARTYHUB_WS_URL') or ws_url}/ws/game/<code>/"
         verbosity = {"DEBUG": "2", "INFO": "1"}.get(self.level, "0")
-        daphne = [sys.executable, "-m", "daphne", "-v", verbosity]
+        # Daphne's own command line; realtime.daphne makes --proxy-headers
+        # believe the sidecar's trusted_proxies only.
+        daphne = [sys.executable, "-m", "realtime.daphne", "-v", verbosity]
+        daphne += ["--proxy-headers"] if self.proxy_headers else []
         daphne += ["-b", self.host, "-p", str(self.port), "partyhub.asgi:application"]
         found.append(
             supervisor.Service(

@@ -19,10 +19,14 @@ import os
 import signal
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from realtime import supervisor
-from realtime.sidecar import DRAIN_SECONDS, SidecarRunner, logger, setting
+from realtime.config import check, setting
+from realtime.counters_table import WORKER_RESTARTS
+from realtime.settings_table import SETTINGS
+from realtime.sidecar import DRAIN_SECONDS, SidecarRunner, logger
 
 LEVELS = {
     "debug": logging.DEBUG,
@@ -30,15 +34,25 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-# The supervisor's counter of replaced workers (--metrics-file).
-RESTARTS_METRIC = "partyhub_sidecar_worker_restarts_total"
+FLAG_TYPES = {"int": int, "bytes": int, "count": int, "float": float, "str": str}
+# The supervisor's counter of replaced workers (--metrics-file, /metrics).
+RESTARTS_METRIC = WORKER_RESTARTS.metric
 
 
 class Command(BaseCommand):
     help = "Serve WebSockets from the C sidecar (realtime._sidecar)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=None, help="host:port (default 127.0.0.1:8001)")
+        # One flag per setting of realtime/settings_table.py (PARTYHUB_SIDECAR
+        # otherwise), checked like the setting.
+        for s in SETTINGS:
+            parser.add_argument(
+                f"--{s.name.replace('_', '-')}",
+                dest=s.name,
+                type=FLAG_TYPES[s.type],
+                default=None,
+                help=f"{s.help} (default {s.default})",
+            )
         parser.add_argument("--workers", type=int, default=1, help="processes sharing the port")
         parser.add_argument("--log-level", choices=sorted(LEVELS), default=None)
         parser.add_argument(
@@ -53,7 +67,13 @@ class Command(BaseCommand):
             help=f"with --workers: keep {RESTARTS_METRIC} in this Prometheus text file",
         )
 
-    def handle(self, *args, bind, workers, log_level, drain_seconds, metrics_file, **options):
+    def handle(self, *args, workers, log_level, drain_seconds, metrics_file, **options):
+        given = {s.name: options[s.name] for s in SETTINGS if options.get(s.name) is not None}
+        try:
+            self.overrides = {name: check(name, value) for name, value in given.items()}
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
+        bind = self.overrides.pop("bind", None)
         if log_level:
             logger.setLevel(LEVELS[log_level])
             supervisor.logger.setLevel(LEVELS[log_level])
@@ -77,11 +97,13 @@ class Command(BaseCommand):
         the exit status. `ready()` is called once it serves and `restarts` is
         the supervisor's shared count, shown on /metrics (--workers)."""
         try:
-            runner = SidecarRunner(bind=bind, worker_restarts=restarts).start()
+            runner = SidecarRunner(bind=bind, worker_restarts=restarts, **self.overrides).start()
         except ImportError as exc:
             raise CommandError(f"the C extension is not built: {exc}") from exc
         except OSError as exc:
             raise CommandError(f"cannot serve on {bind}: {exc}") from exc
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         stop = lambda *_: runner.stop()  # noqa: E731
         for sig in supervisor.STOP_SIGNALS:
             signal.signal(sig, stop)
@@ -103,7 +125,7 @@ class Command(BaseCommand):
         metrics = None
         shared = supervisor.SharedCount()  # each worker's /metrics shows it
         if metrics_file:
-            metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC)
+            metrics = supervisor.RestartsFile(metrics_file, RESTARTS_METRIC, WORKER_RESTARTS.help)
             try:
                 metrics.write(0)
             except OSError as exc:

@@ -51,13 +51,19 @@
  * @param {PhaseEvent} event
  * @returns {SessionState|undefined}
  *
- * @typedef {{type: "welcome", connection_id: string, server_version: string, session: string, role: "host"|"player", player_id: number|null}} WelcomeMessage
- * @typedef {{type: "session.state", seq: number, payload: SessionState}} SessionStateMessage
+ * Every server and client message, typed: the declarations generated from
+ * the table the servers validate with (partyhub-protocol.d.ts, `make
+ * contracts`; `make typecheck` checks this file against them).
+ * @typedef {import("./partyhub-protocol.d.ts").ServerMessage} ServerMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ClientMessage} ClientMessage
+ * @typedef {import("./partyhub-protocol.d.ts").WelcomeMessage} WelcomeMessage
+ * @typedef {import("./partyhub-protocol.d.ts").SessionStateMessage} SessionStateMessage
+ * @typedef {import("./partyhub-protocol.d.ts").PongMessage} PongMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ReactionMessage} ReactionMessage
+ * @typedef {import("./partyhub-protocol.d.ts").ErrorMessage & {local?: boolean}} ErrorMessage
+ *   `local`: made by this client (e.g. an action that timed out), not sent by the server
  * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  an event to the whole session
  * @typedef {{type: string, pseq: number, payload: Object}} PrivateEvent  to this player only
- * @typedef {{type: "pong", ts: *}} PongMessage
- * @typedef {{type: "error", code: string, message: string, local?: boolean}} ErrorMessage
- * @typedef {{type: "reaction", player_id: number, emoji: string}} ReactionMessage
  *
  * @typedef {Object} ClientOptions
  * @property {string} code            the 4-letter session code
@@ -71,7 +77,7 @@
  * @property {number} [baseDelay]     first reconnect delay in ms (1000)
  * @property {number} [maxDelay]      cap of a reconnect delay in ms (30000)
  * @property {number} [maxAttempts]   reconnect attempts before "offline" (5)
- * @property {number} [jitter]        ± fraction of each delay picked at random (0.2)
+ * @property {number} [jitter]        +/- fraction of each delay picked at random (0.2)
  * @property {number} [queueLimit]    queued outgoing messages kept while disconnected (100)
  * @property {Reducer[]} [reducers]   apply events to the state, first match wins
  *   (e.g. the platform's and the game's; lobby/static/lobby/platform.js)
@@ -164,6 +170,7 @@ export class ApiError extends Error {
  */
 export async function apiRequest(method, path, options = {}) {
   const { body, token, apiBase = "", timeout = 10000, headers: extra = {} } = options;
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json", ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
