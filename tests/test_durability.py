@@ -301,8 +301,8 @@ class OutboxTests(PrivateRedis, TransactionTestCase):
         self.assertEqual(len(sent), 3, seen)
         # Every row is left for the relay (no relay runs here): 8 actions.
         self.assertEqual(OutboxEvent.objects.filter(session=session).count(), 8)
-        self.assertFalse(publish.sync_deliver(code, None, 7, '{"seq":', "}"))  # delivered
-        self.assertTrue(publish.sync_deliver(code, None, 8, '{"seq":', "}"))
+        self.assertFalse(publish.sync_deliver(code, None, 4, '{"seq":', "}"))  # delivered
+        self.assertTrue(publish.sync_deliver(code, None, 5, '{"seq":', "}"))
 
 
 class RebuildPrivateTests(PrivateRedis, TransactionTestCase):
