@@ -7,11 +7,10 @@ change; each is delivered as: the token digests it carries (before its
 event: a new player's socket may connect at once), its event with the seq
 the database gave it and the state text stored in the same Redis script
 (realtime.broadcast.sync_deliver, one round trip), then the sockets it
-closes. Rows are delivered in order, every older row of the session first,
-and delivery stops at the first failure, so no client sees a seq before an
-older one; Redis refuses a seq it already delivered, so two deliverers (a
-view and the relay) never send one twice. The relay deletes the rows once
-delivered, in batches: the view's request pays no second commit.
+closes; a row delivered is deleted. Rows are delivered in order, every
+older row of the session first, and delivery stops at the first failure, so
+no client sees a seq before an older one; Redis refuses a seq it already
+delivered, so two deliverers (a view and the relay) never send one twice.
 """
 
 from __future__ import annotations
@@ -62,24 +61,17 @@ def publish(
     if not rows:
         return None
     seqs = [row.seq for row in rows if row.player_id is None and row.head]
-    # The rows stay: deleting them here would be a second commit per action;
-    # the relay deletes them in batches (Redis refuses the seqs it resends).
-    error = deliver_pending(session, rows[-1].id, log, delete=False)
+    error = deliver_pending(session, rows[-1].id, log)
     if error is None:
         return {"ok": True, "seq": seqs}
     return {"ok": False, "queued": True, "seq": seqs, "error": QUEUED}
 
 
 def deliver_pending(
-    session: GameSession,
-    upto: int | None = None,
-    log: logging.Logger = logger,
-    delete: bool = True,
+    session: GameSession, upto: int | None = None, log: logging.Logger = logger
 ) -> str | None:
-    """Deliver the session's rows (up to row id `upto`) in order, and with
-    `delete` delete those delivered (in one statement). A row delivered
-    before is refused by Redis (its seq is not above the one delivered) and
-    reaches nobody twice. None, or the error that stopped it (logged)."""
+    """Deliver the session's undelivered rows (up to row id `upto`) in order;
+    delete those delivered. None, or the error that stopped it (logged)."""
     pending = OutboxEvent.objects.filter(session_id=session.id)
     if upto is not None:
         pending = pending.filter(id__lte=upto)
@@ -94,7 +86,7 @@ def deliver_pending(
     except (BroadcastError, redis.RedisError) as exc:
         error = str(exc)
         log.error("delivery of %s to %s failed (queued): %s", row, session.code, exc)
-    if done and delete:
+    if done:
         OutboxEvent.objects.filter(id__in=done).delete()
     return error
 

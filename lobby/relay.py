@@ -12,12 +12,10 @@ Two jobs, one loop (every `INTERVAL` seconds):
   before the first undelivered row, so those rows still go out); then the
   marker is set. Until then the sidecar answers a socket whose session it
   cannot find with 1013 (try again), not 4004.
-- **Deliver and clean up.** Outbox rows older than `GRACE` seconds are
-  delivered per session, in order (lobby.publish.deliver_pending), and
-  deleted, one statement per session. The view that wrote them normally
-  delivered them within milliseconds and left them (a DELETE there would be
-  a second commit per action): Redis refuses a seq it already has, so
-  sending such a row again costs one short script and reaches nobody.
+- **Deliver.** Outbox rows older than `GRACE` seconds (the view that wrote
+  them normally delivered them within milliseconds) are delivered per
+  session, in order (lobby.publish.deliver_pending); Redis refuses a seq it
+  already has, so a row delivered twice reaches nobody twice.
 
 A host that does not answer is skipped for this turn; the others go on.
 """
