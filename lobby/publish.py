@@ -16,8 +16,6 @@ delivered, so two deliverers (a view and the relay) never send one twice.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 
 import redis
 from django.conf import settings
@@ -36,12 +34,6 @@ logger = logging.getLogger("lobby.publish")
 
 # Clients get this much only; the cause (Redis' address, its error) is logged.
 QUEUED = "The change is saved; live players get it as soon as the message broker is back."
-# Rows this process delivered that the relay has not deleted yet (the most
-# recent DELIVERED_MEMORY): not sent again by this process' next action, so
-# a view's broadcast stays one Redis round trip per event.
-DELIVERED_MEMORY = 4096
-_delivered: OrderedDict[int, None] = OrderedDict()
-_delivered_lock = threading.Lock()
 # Redis keys of an ended session outlive the grace period by this much (the
 # purge deletes them anyway).
 KEY_MARGIN = 3600
@@ -79,9 +71,7 @@ def deliver_pending(
     error = None
     try:
         for row in pending.order_by("id"):
-            if not delivered_here(row.id):
-                deliver(session, row)
-                remember(row.id)
+            deliver(session, row)
             done.append(row.id)
     except (BroadcastError, redis.RedisError) as exc:
         error = str(exc)
@@ -89,19 +79,6 @@ def deliver_pending(
     if done:
         OutboxEvent.objects.filter(id__in=done).delete()
     return error
-
-
-def delivered_here(row_id: int) -> bool:
-    with _delivered_lock:
-        return row_id in _delivered
-
-
-def remember(row_id: int) -> None:
-    """Note a row this process delivered (bounded: the oldest are forgotten)."""
-    with _delivered_lock:
-        _delivered[row_id] = None
-        while len(_delivered) > DELIVERED_MEMORY:
-            _delivered.popitem(last=False)
 
 
 def deliver(session: GameSession, row: OutboxEvent) -> None:
