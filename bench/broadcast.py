@@ -291,7 +291,9 @@ def outbox_cost(seconds: float) -> dict:
 
 
 PAYLOAD = {
-    "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)]
+    "round": 2,
+    "awards": [],
+    "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)],
 }
 
 

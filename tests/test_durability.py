@@ -21,7 +21,7 @@ from lobby.models import GameSession, OutboxEvent, Player
 from realtime import keys, protocol, snapshot
 
 from . import servers
-from .helpers import Api, BothServers, PrivateRedis, play_round, wait_for
+from .helpers import Api, BothServers, PrivateRedis, play_round, redis_commands, wait_for
 from .test_scaleout import _TwoRedisCase, games_on_each_shard, use_hosts
 
 
@@ -286,8 +286,15 @@ class OutboxTests(PrivateRedis, TransactionTestCase):
         self.assertEqual(body["broadcast"]["seq"], [4])  # not 1: the database numbers
         session = GameSession.objects.get(code=code)
         self.assertEqual(session.seq, 4)
-        self.assertFalse(publish.sync_deliver(code, None, 4, '{"seq":', "}"))  # delivered
-        self.assertTrue(publish.sync_deliver(code, None, 5, '{"seq":', "}"))
+        # Back to back, each action's broadcast is one script on Redis.
+        with redis_commands(self.redis.port) as seen:
+            for action in ("pause", "resume", "pause"):
+                self.assertEqual(api.host(code, action, host)[1]["broadcast"]["ok"], True)
+        sent = [c for kind, c in seen if kind != "lua" and c.lower().startswith("evalsha")]
+        self.assertEqual(len(sent), 3, seen)
+        self.assertEqual(OutboxEvent.objects.count(), 0)  # delivered: deleted
+        self.assertFalse(publish.sync_deliver(code, None, 7, '{"seq":', "}"))  # delivered
+        self.assertTrue(publish.sync_deliver(code, None, 8, '{"seq":', "}"))
 
 
 class RebuildPrivateTests(PrivateRedis, TransactionTestCase):
