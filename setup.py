@@ -1,9 +1,10 @@
-"""Build the partyhub C extension ``realtime._sidecar``.
+"""Build partyhub's two C extensions: ``realtime._redislayer`` (the channel
+layer the views use) and ``realtime._sidecar`` (the WebSocket server).
 
-Metadata lives in pyproject.toml; this file only declares the Extension.
-Every ``csrc/<program>/*.c`` is compiled (a glob, so files added later build
-too): ``common`` (shared by both programs), ``layer`` (the channel layer the
-views use) and ``sidecar`` (the WebSocket server); see csrc/README.md.
+Metadata lives in pyproject.toml; this file only declares the Extensions.
+Each is every ``csrc/<program>/*.c`` (a glob, so files added later build
+too) of its program, ``layer`` or ``sidecar``, with the shared
+``csrc/common/*.c``; see csrc/README.md.
 
 Environment:
   PARTYHUB_STRICT=1 or CI   add -Werror
@@ -72,9 +73,6 @@ def _flags():
 
 _cflags, _ldflags = _flags()
 
-# csrc/ by program; each directory is on the include path, so a file includes
-# a header by its name alone ("chash.h").
-CSRC_DIRS = ("csrc/common", "csrc/layer", "csrc/sidecar")
 # Headers generated from the sidecar's tables (never committed; mk/gen.mk
 # too). The tables are standard-library modules of the empty `realtime`
 # package, importable before anything is installed.
@@ -92,15 +90,27 @@ if _stray:
         "into csrc/common/, csrc/layer/ or csrc/sidecar/ (csrc/README.md)"
     )
 
+
+def _extension(name: str, program: str) -> Extension:
+    """One extension module: csrc/<program>/ and the shared csrc/common/,
+    each directory on the include path (a file includes a header by its
+    name alone, "chash.h"), and the generated headers."""
+    dirs = ("csrc/common", f"csrc/{program}")
+    return Extension(
+        name,
+        sources=sorted(f for d in dirs for f in glob.glob(f"{d}/*.c")),
+        depends=sorted(f for d in dirs for f in glob.glob(f"{d}/*.h")) + TABLES,
+        include_dirs=[*dirs, GEN_DIR],
+        extra_compile_args=_cflags,
+        extra_link_args=_ldflags,
+    )
+
+
 setup(
     ext_modules=[
-        Extension(
-            "realtime._sidecar",
-            sources=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.c")),
-            depends=sorted(f for d in CSRC_DIRS for f in glob.glob(f"{d}/*.h")) + TABLES,
-            include_dirs=[*CSRC_DIRS, GEN_DIR],
-            extra_compile_args=_cflags,
-            extra_link_args=_ldflags,
-        )
+        # The channel layer the views use (realtime.layer.FastRedisLayer).
+        _extension("realtime._redislayer", "layer"),
+        # The WebSocket sidecar (realtime.sidecar, runsidecar).
+        _extension("realtime._sidecar", "sidecar"),
     ],
 )

@@ -9,7 +9,7 @@ a private redis-server, it measures calls/s and mean/median/p99 latency of
            realtime.broadcast.sync_deliver(code, None, seq, head, tail) as
            lobby.publish calls it: the seq the database gave (a counter
            here), checked against the delivered seq and spliced in, and the
-           group send, in one EVALSHA through realtime._sidecar's hiredis
+           group send, in one EVALSHA through realtime._redislayer's hiredis
   script:  the fair pure-Python peer: the same JSON text, then redis-py on a
            pooled connection runs one registered Lua script -- the C layer's
            own (read from the extension with rs_source), with the same
@@ -88,9 +88,9 @@ def setup_django(port: int) -> None:
 
 def lua_source(name: str) -> str:
     """The C layer's Lua script, from the built extension (one source)."""
-    from realtime import _sidecar
+    from realtime import _redislayer
 
-    return _sidecar.LUA_SCRIPTS[name]
+    return _redislayer.LUA_SCRIPTS[name]
 
 
 class ScriptPeer:
@@ -211,14 +211,34 @@ def ping_floor(port: int, n: int = 3000) -> float:
     return statistics.median(lat) * 1e6
 
 
-def encode_cost(n: int = 20000) -> float:
-    """Mean µs of protocol.encode_event_parts for the benchmark's payload."""
-    from realtime import protocol
+def batch_median(call, batches: int = 200, n: int = 100) -> float:
+    """Median over `batches` of the mean µs of `n` calls: steady on a busy
+    machine, where one preemption inflates a plain mean."""
+    means = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            call()
+        means.append((time.perf_counter() - t0) / n * 1e6)
+    return statistics.median(means)
 
-    t0 = time.perf_counter()
-    for _ in range(n):
-        protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
-    return (time.perf_counter() - t0) / n * 1e6
+
+def encode_cost() -> tuple[float, float]:
+    """µs of the C path's Python side before the extension is called: the
+    JSON text alone (protocol.encode_event_parts, also the script path's),
+    and everything sync_broadcast_phase_event does before the C call (the
+    layer lookup and the arguments too)."""
+    from realtime import broadcast, protocol
+    from realtime import layer as layer_mod
+
+    json_us = batch_median(lambda: protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD))
+    python_us = batch_median(
+        lambda: (
+            layer_mod.get_layer(),
+            broadcast._public("B12X1", lobby_events.GAME_OVER, PAYLOAD, None, None),
+        )
+    )
+    return json_us, python_us
 
 
 SEQ = itertools.count(1)  # the database's seq, shared by the C and script paths
@@ -291,9 +311,9 @@ def outbox_cost(seconds: float) -> dict:
 
 
 PAYLOAD = {
-    "round": 2,
-    "awards": [],
+    "round": 3,
     "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)],
+    "awards": [],
 }
 
 
@@ -331,8 +351,9 @@ def main() -> None:
         from channels.layers import get_channel_layer
         from django.conf import settings
 
-        from realtime import keys, protocol
+        from realtime import keys as redis_keys
         from realtime import layer as layer_mod
+        from realtime import protocol
 
         if layer_mod.get_layer() is None:
             sys.exit("the C layer is not active: run `make build` first")
@@ -340,16 +361,16 @@ def main() -> None:
         channel_layer = get_channel_layer()
         peer = ScriptPeer(server.port, settings.CHANNEL_LAYERS["default"]["CONFIG"])
         floor = ping_floor(server.port)
-        encode = encode_cost()
+        encode, python_side = encode_cost()
         rows = []
         for n_members, n_keys in ((12, 1), (12, 4), (1000, 1), (1000, 4)):
             code = f"B{n_members}X{n_keys}"
-            group = keys.group_name(code)
+            group = redis_keys.group_name(code)
             names = members(n_members, n_keys)
             fast = layer_mod.get_layer()
             for name in names:
                 fast.group_add(group, name)
-            stored = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
+            pkeys = sorted({"asgi" + name[: name.index("!") + 1] for name in names})
             check_same_message(raw, fast, peer, code, names[0])
             head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
@@ -372,13 +393,13 @@ def main() -> None:
             for _ in range(ROUNDS):
                 for label, call in calls.items():
                     pairs[label] += timed(
-                        call, raw, stored, args.seconds / ROUNDS, limits[label] // ROUNDS
+                        call, raw, pkeys, args.seconds / ROUNDS, limits[label] // ROUNDS
                     )
             raw.config_set("slowlog-log-slower-than", 10_000)
             result = {"members": n_members, "keys": n_keys}
             for label, call in calls.items():
                 wall = sorted(w for w, _ in pairs[label])
-                evalsha_us, commands = commandstats(raw, call, stored)
+                evalsha_us, commands = commandstats(raw, call, pkeys)
                 result[label] = {
                     "rate": len(wall) / sum(wall) * 1e6,
                     "mean": statistics.fmean(wall),
@@ -423,7 +444,9 @@ def main() -> None:
         print(
             f"\nRound trip floor (raw `PING` on a plain socket, median): {floor:.1f} µs. "
             f"The JSON text (`protocol.encode_event_parts`, in both the C and the "
-            f"script path): {encode:.1f} µs. EVALSHA usec_per_call (INFO commandstats, "
+            f"script path): {encode:.1f} µs; all the C path does in Python before "
+            f"the extension's call (JSON, layer lookup, arguments): {python_side:.1f} µs "
+            f"(medians of 100-call batches). EVALSHA usec_per_call (INFO commandstats, "
             "cross-check of the Redis side): "
             + "; ".join(
                 f"{r['members']}/{r['keys']}: C {r['c']['evalsha']}, "
@@ -432,15 +455,16 @@ def main() -> None:
             )
         )
         print(
-            "\nWhere the C path's client side goes (medians, µs): the JSON text, then "
-            "the rest of the call (arguments, hiredis, the wait) above the round trip floor:\n"
+            "\nWhere the C path's client side goes (medians, µs): its Python side (the "
+            "JSON text, the rest of the Python), the round trip floor, and the rest of "
+            "the call (the extension: arguments, msgpack, hiredis; and the wait):\n"
         )
         for r in rows:
             c = r["c"]
             print(
                 f"- {r['members']} members / {r['keys']} keys: client side {c['client']:.1f} = "
-                f"JSON {encode:.1f} + round trip floor {floor:.1f} + "
-                f"the rest {c['client'] - encode - floor:.1f}"
+                f"JSON {encode:.1f} + other Python {python_side - encode:.1f} + "
+                f"round trip floor {floor:.1f} + the rest {c['client'] - python_side - floor:.1f}"
             )
         print(
             "\nRedis commands per broadcast (INFO commandstats calls / "

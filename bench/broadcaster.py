@@ -10,20 +10,19 @@ Driven by the orchestrator over stdin/stdout, one JSON object a line:
     {"cmd": "quit"}
 
 Each event is `phase.game_over` with payload {"t": <time.monotonic_ns() just
-before the call>, "ranking": [], "pad": "x..."} padded so the frame text is
-about `payload` bytes; the load generator reads `t` (CLOCK_MONOTONIC, the
-same clock as C's) and records receipt - t. `rate` > 0 paces events at that
-many per second; `rate` 0 is the fastest sustainable rate: event k is sent
-once the load generator's progress page shows every delivery of event
-k - window (a closed loop, so nothing piles up in Redis; a 5 s stall is
-counted and the loop moves on). `sizes` are the connections per code, for
-the expected deliveries. After the run the `session.state` snapshot of each
-touched game is stored with its last seq, as the REST views do after a
-broadcast, so sockets opened later start from the right seq; with
-"store_state": true every event carries it instead (stored in the event's
-own Redis script, as lobby.publish does), for runs where sockets reconnect
-mid-run (drain).
-"""
+before the call>, "round": 1, "ranking": [], "awards": [], "pad": "x..."}
+padded so the frame text is about `payload` bytes; the load generator reads
+`t` (CLOCK_MONOTONIC, the same clock as C's) and records receipt - t. `rate`
+> 0 paces events at that many per second; `rate` 0 is the fastest
+sustainable rate: event k is sent once the load generator's progress page
+shows every delivery of event k - window (a closed loop, so nothing piles up
+in Redis; a 5 s stall is counted and the loop moves on). `sizes` are the
+connections per code, for the expected deliveries. After the run the
+`session.state` snapshot of each touched game is stored with its last seq,
+as the REST views do after a broadcast, so sockets opened later start from
+the right seq; with "store_state": true every event carries it instead
+(stored in the event's own Redis script, as lobby.publish does), for runs
+where sockets reconnect mid-run (drain)."""
 
 from __future__ import annotations
 
@@ -83,7 +82,7 @@ def run(cmd: dict) -> dict:
     rate = float(cmd.get("rate", 0))
     window = max(1, int(cmd.get("window", 4)))
     rng = random.Random(int(cmd.get("seed", 1)))
-    pad = "x" * max(1, int(cmd.get("payload", 200)) - 90)
+    pad = "x" * max(1, int(cmd.get("payload", 200)) - 112)
     deadline = time.monotonic() + float(cmd.get("timeout_s", 60))
     progress = Progress(cmd["shm"]) if cmd.get("shm") and rate <= 0 else None
     cum = [0] * (count + 1)
@@ -114,7 +113,10 @@ def run(cmd: dict) -> dict:
         t = time.monotonic_ns()
         try:
             seq = sync_broadcast_phase_event(
-                codes[g], "phase.game_over", {"t": t, "ranking": [], "pad": pad}, state
+                codes[g],
+                "phase.game_over",
+                {"t": t, "round": 1, "ranking": [], "awards": [], "pad": pad},
+                state,
             )
         except BroadcastError as exc:
             errors += 1
@@ -148,7 +150,7 @@ def main() -> int:
     django.setup()
     from realtime import layer
 
-    path = "C layer (realtime._sidecar)" if layer.get_layer() is not None else "channels_redis"
+    path = "C layer (realtime._redislayer)" if layer.get_layer() is not None else "channels_redis"
     print(json.dumps({"ev": "hello", "path": path}), flush=True)
     for line in sys.stdin:
         if not line.strip():

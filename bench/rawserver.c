@@ -10,14 +10,14 @@
  *
  * stdin commands (answers are JSON lines on stdout):
  *
- *   run COUNT RATE WINDOW GAME PAYLOAD SEED
+ *   run COUNT RATE WINDOW GAME PAYLOAD SEED [CORK]
  *       send COUNT events; RATE events/s (0 = as fast as the clients take
  *       them: event k waits until the load generator's progress page
  *       (--shm) shows every delivery of event k-WINDOW); GAME is a code or
  *       "*" for a random game per event (xorshift seeded with SEED);
  *       PAYLOAD is the approximate frame text size in bytes. Each frame is
- *       {"type":"phase.game_over","seq":S,"payload":{"t":T,"ranking":[],
- *       "pad":"x..."}} with T = CLOCK_MONOTONIC ns just before its first
+ *       {"type":"phase.game_over","seq":S,"payload":{"t":T,"round":0,
+ *       "ranking":[],"awards":[],"pad":"x..."}} with T = CLOCK_MONOTONIC ns just before its first
  *       write(). Answers {"ev":"done",...} with the time each event took to
  *       write to all its sockets ("write" histogram).
  *   stats   {"ev":"stats","conns":N,"games":G}
@@ -375,18 +375,24 @@ rng(void)
     return bench_xorshift32(&rng_state);
 }
 
+#define CORK_MAX 16
+
 static void
-cmd_run(long count, double rate, long window, const char *which, long payload, long seed)
+cmd_run(long count, double rate, long window, const char *which, long payload, long seed,
+        long cork)
 {
     static lathist wh;
-    char text[FRAME_MAX], fr[FRAME_MAX + 4], pad[FRAME_MAX];
+    static char fr[CORK_MAX * (FRAME_MAX + 4)];   /* a batch of whole frames */
+    char text[FRAME_MAX], pad[FRAME_MAX];
+    size_t blen = 0;
     uint64_t *cum;                   /* expected deliveries after event k */
-    uint64_t t0, waits = 0, dropped = 0, frames = 0, stalls = 0;
+    uint64_t t0, t_batch = 0, waits = 0, dropped = 0, frames = 0, stalls = 0;
     int32_t fixed = -1;
     long k;
     size_t padlen;
 
-    if (count < 0 || count > 10000000 || window < 1 || payload < 0 || payload > FRAME_MAX / 2) {
+    if (count < 0 || count > 10000000 || window < 1 || payload < 0 || payload > FRAME_MAX / 2
+        || cork < 1 || cork > CORK_MAX || (cork > 1 && (rate > 0 || strcmp(which, "*") == 0))) {
         printf("{\"ev\":\"error\",\"msg\":\"bad run arguments\"}\n");
         fflush(stdout);
         return;
@@ -408,7 +414,7 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
     }
     rng_state = (uint32_t)seed | 1u;
     /* The same shape as the Python broadcaster's event, padded to size. */
-    padlen = payload > 90 ? (size_t)payload - 90 : 1;
+    padlen = payload > 114 ? (size_t)payload - 114 : 1;
     memset(pad, 'x', padlen);
     pad[padlen] = '\0';
     cum = xcalloc((size_t)count + 1, sizeof(*cum));
@@ -429,8 +435,10 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
 
                 pump(left > 2000000 ? (int)(left / 1000000) - 1 : 0);
             }
-        } else if (prog != NULL && k >= window) {
-            uint64_t need = cum[k - window + 1], start = now_ns();
+        } else if (prog != NULL && k % cork == 0 && k >= window) {
+            /* cork 1: every delivery of event k - window; cork > 1: of the
+             * previous batch (its last event is k - 1). */
+            uint64_t need = cum[cork > 1 ? k : k - window + 1], start = now_ns();
 
             while (__atomic_load_n(&prog->deliveries, __ATOMIC_ACQUIRE) < need) {
                 if (now_ns() - start > 5000000000ull) {
@@ -442,21 +450,29 @@ cmd_run(long count, double rate, long window, const char *which, long payload, l
         }
         g->seq++;
         t = now_ns();
+        if (blen == 0) {
+            t_batch = t;
+        }
         n = (size_t)snprintf(text, sizeof(text),
                              "{\"type\":\"phase.game_over\",\"seq\":%llu,\"payload\":{\"t\":%llu,"
-                             "\"ranking\":[],\"pad\":\"%s\"}}",
+                             "\"round\":0,\"ranking\":[],\"awards\":[],\"pad\":\"%s\"}}",
                              (unsigned long long)g->seq, (unsigned long long)t, pad);
-        h = frame_header((unsigned char *)fr, n);
-        memcpy(fr + h, text, n);
+        h = frame_header((unsigned char *)fr + blen, n);
+        memcpy(fr + blen + h, text, n);
+        blen += h + n;
+        if ((k + 1) % cork != 0 && k + 1 < count) {
+            continue;                /* more frames for this batch */
+        }
         for (i = 0; i < g->n; i++) {
-            if (write_all(g->fds[i], fr, h + n, &waits) < 0) {
-                dropped++;
+            if (write_all(g->fds[i], fr, blen, &waits) < 0) {
+                dropped += (uint64_t)(k % cork + 1);
             } else {
-                frames++;
+                frames += (uint64_t)(k % cork + 1);
             }
         }
+        blen = 0;
         t_end = now_ns();
-        lathist_add(&wh, t_end - t);
+        lathist_add(&wh, t_end - t_batch);
         if ((k & 63) == 0) {
             pump(0);                 /* accept/EOF bookkeeping, bounded */
         }
@@ -484,15 +500,15 @@ handle_commands(void)
 
     while (bench_lines_next(&cmds, line, sizeof(line))) {
         char cmd[16] = "", which[16] = "*";
-        long count = 0, window = 1, payload = 200, seed = 1;
+        long count = 0, window = 1, payload = 200, seed = 1, cork = 1;
         double rate = 0;
 
-        sscanf(line, "%15s %ld %lf %ld %15s %ld %ld", cmd, &count, &rate, &window, which,
-               &payload, &seed);
+        sscanf(line, "%15s %ld %lf %ld %15s %ld %ld %ld", cmd, &count, &rate, &window, which,
+               &payload, &seed, &cork);
         if (strcmp(cmd, "quit") == 0) {
             return 1;
         } else if (strcmp(cmd, "run") == 0) {
-            cmd_run(count, rate, window, which, payload, seed);
+            cmd_run(count, rate, window, which, payload, seed, cork);
         } else if (strcmp(cmd, "stats") == 0) {
             printf("{\"ev\":\"stats\",\"conns\":%zu,\"games\":%zu}\n", nopen, ngames);
             fflush(stdout);

@@ -22,6 +22,7 @@ PEER_NAMES = {
     "daphne": "Daphne + GameConsumer",
     "uvicorn": "uvicorn + GameConsumer",
     "raw": "raw C write() baseline",
+    "raw-cork": "raw C, 4 frames per write() (max rate)",
     "uws": "uWebSockets (socketify), events from Redis",
     "uws-local": "uWebSockets (socketify), own publish",
     "ws": "Node ws, events from Redis",
@@ -32,6 +33,7 @@ COLORS = {
     "daphne": "#d62728",
     "uvicorn": "#ff7f0e",
     "raw": "#7f7f7f",
+    "raw-cork": "#bcbd22",
     "uws": "#2ca02c",
     "uws-local": "#98df8a",
     "ws": "#9467bd",
@@ -396,6 +398,24 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
                 f"{st['rss'] / 2**20:.1f} | {_fmt(st['rss_per_conn'])} | {errs} |"
             )
         out += ["", f"Stopped: {scale.get('stopped', '?')}", ""]
+    others = res["scenarios"].get("scale_peers") or []
+    if others:
+        out += [
+            "Same ramp, other servers (no token check: they greet every socket):",
+            "",
+            "| peer | connections | connect rate of the last step (/s) | RSS MiB | bytes / conn "
+            "| stopped |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for sc in others:
+            last = sc["steps"][-1] if sc.get("steps") else {}
+            out.append(
+                f"| {PEER_NAMES[sc['peer']]} | {sc.get('max_connections', 0):,} | "
+                f"{_fmt(last.get('connect_rate'))} | "
+                f"{_fmt(last.get('rss', 0) / 2**20, 1)} | {_fmt(last.get('rss_per_conn'))} | "
+                f"{sc.get('stopped', '?')[:100]} |"
+            )
+        out.append("")
     bc = res["scenarios"].get("broadcast")
     out += [
         "### 5. Broadcast call cost",

@@ -75,10 +75,24 @@ from bench.common import (  # noqa: E402
 )
 from partyhub.redisproc import RedisServer, free_port  # noqa: E402
 
-PEERS = ("sidecar", "daphne", "uvicorn", "raw", "uws", "uws-local", "ws", "ws-local")
+PEERS = (
+    "sidecar",
+    "daphne",
+    "uvicorn",
+    "raw",
+    "raw-cork",
+    "uws",
+    "uws-local",
+    "ws",
+    "ws-local",
+)
 # Peers that publish their own events (stdin `run`, rawserver's command):
 # no Redis, no broadcaster.
-LOCAL_PEERS = frozenset({"raw", "uws-local", "ws-local"})
+LOCAL_PEERS = frozenset({"raw", "raw-cork", "uws-local", "ws-local"})
+# raw-cork: rawserver writing each socket WINDOW frames in one write() (its
+# `run` CORK argument), the batched ceiling; fan-out at max rate only (at a
+# fixed rate there is one frame per socket to write, and rooms mix games).
+# RAW_CORK (frames per write) is WINDOW, below.
 # bench/peers/: uWebSockets through socketify and Node's ws (issue 20); the
 # "-local" twin is the same server publishing in process.
 PEER_SCRIPTS = {"uws": BENCH / "peers" / "uws_peer.py", "ws": BENCH / "peers" / "ws_peer.js"}
@@ -163,6 +177,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 WINDOW = 4  # events in flight in the closed loop (channels_redis capacity is 100)
+RAW_CORK = WINDOW
 PAYLOAD = 200  # bytes of event text
 CONNECT_CONCURRENCY = 256
 SOURCES = 16  # 127.0.0.1 .. 127.0.0.16
@@ -305,9 +320,9 @@ class Run:
                 env=self.env,
                 log_path=logp,
             )
-        elif peer == "raw":
+        elif peer in ("raw", "raw-cork"):
             child = Child(
-                "raw",
+                peer,
                 [str(BIN / "rawserver"), "--port", str(port), "--shm", str(shm)],
                 env=self.env,
                 json_io=True,
@@ -329,6 +344,7 @@ class Run:
         else:
             raise BenchError(f"unknown peer {peer}")
         self.wait_listening(child, port, peer == "sidecar")
+        child.port = port  # type: ignore[attr-defined]  # /metrics (fan-out time)
         if peer == "sidecar" and not self.sidecar_binding:
             time.sleep(0.2)
             for line in self.tail("sidecar", 100000).splitlines():
@@ -420,13 +436,15 @@ class Run:
         shm: Path,
     ) -> dict[str, Any]:
         lg.call("reset", "reset", 10)
+        fan0 = fanout_time(server) if peer == "sidecar" else None
         cpu0, t0 = proc_cpu_s(server.pid), time.monotonic()
         rcpu0 = proc_cpu_s(self.redis.process.pid)
         timeout = self.prof["run_timeout"]
         if peer in LOCAL_PEERS:
             which = "*" if random_games else codes[0]
+            cork = RAW_CORK if peer == "raw-cork" else 1
             done = server.call(
-                f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1", "done", timeout + 30
+                f"run {count} {rate} {WINDOW} {which} {PAYLOAD} 1 {cork}", "done", timeout + 30
             )
         else:
             assert self.broadcaster is not None
@@ -450,7 +468,16 @@ class Run:
         cpu = proc_cpu_s(server.pid) - cpu0
         span = (stats["last_rx_ns"] - stats["first_t_ns"]) / 1e9 if stats["first_t_ns"] else 0
         lost = max(0, expected - stats["deliveries"])
+        fan = None
+        if fan0 is not None and (fan1 := fanout_time(server)) is not None:
+            # The sidecar's own time from an event's dispatch to its last
+            # recipient's write (partyhub_sidecar_fanout_latency_seconds):
+            # its write loop, as raw's "write" histogram is raw's.
+            n_ev = fan1[1] - fan0[1]
+            fan = {"events": n_ev, "mean_ms": round(1e3 * (fan1[0] - fan0[0]) / n_ev, 3)}
+            fan = fan if n_ev else None
         return {
+            "fanout_time": fan,
             "events_sent": done["sent"],
             "expected_deliveries": expected,
             "deliveries": stats["deliveries"],
@@ -496,6 +523,27 @@ class Run:
 
 
 # ---- scenarios ------------------------------------------------------------
+
+
+def fanout_time(server: Child) -> tuple[float, int] | None:
+    """(sum s, count) of the sidecar's fan-out latency histogram, from /metrics."""
+    port = getattr(server, "port", None)
+    if port is None:
+        return None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    vals = {}
+    for line in text.splitlines():
+        for key in ("_sum", "_count"):
+            name = "partyhub_sidecar_fanout_latency_seconds" + key
+            if line.startswith(name + " "):
+                vals[key] = float(line.split()[1])
+    if len(vals) != 2:
+        return None
+    return vals["_sum"], int(vals["_count"])
 
 
 def describe(r: dict[str, Any]) -> str:
@@ -579,6 +627,8 @@ def scenario_fanout(run: Run, peers: list[str]) -> list[dict[str, Any]]:
                 r = run.broadcast(peer, server, lg, [game["code"]], [ready], count, 0.0, False, shm)
                 entry["max"] = r
                 log(f"  {label} max rate: {describe(r)}")
+                if peer == "raw-cork":
+                    return  # at a fixed rate it is the raw loop again
                 rate = prof["fanout_rate"][n]
                 count = max(1, int(rate * prof["fixed_seconds"]))
                 r = run.broadcast(
@@ -604,7 +654,7 @@ def scenario_rooms(run: Run, peers: list[str]) -> list[dict[str, Any]]:
     spec = run.spec_file("rooms", lines)
     codes = [game["code"] for game in games]
     out = []
-    for peer in peers:
+    for peer in [p for p in peers if p != "raw-cork"]:
         label = f"rooms {len(games)}x10 {peer}"
         log(f"{label}: start")
 
@@ -720,15 +770,15 @@ def conn_ready(entry: dict[str, Any]) -> int:
     return int(entry.get("connect", {}).get("ready", 0))
 
 
-def scenario_scale(run: Run) -> dict[str, Any]:
+def scenario_scale(run: Run, peer: str = "sidecar") -> dict[str, Any]:
     prof = run.prof
     target, step = prof["scale_target"], prof["scale_step"]
-    shm = run.tmp / "progress-scale"
+    shm = run.tmp / f"progress-scale-{peer}"
     shm.write_bytes(b"\0" * 4096)
-    result: dict[str, Any] = {"peer": "sidecar", "target": target, "steps": []}
+    result: dict[str, Any] = {"peer": peer, "target": target, "steps": []}
     server = lg = None
     try:
-        server, port = run.start_peer("sidecar", shm)
+        server, port = run.start_peer(peer, shm)
         time.sleep(1.0)
         rss0 = proc_rss(server.pid)
         result["rss_before"] = rss0
@@ -739,7 +789,7 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             n = min(step, target - done)
             lines = [spread_line(run.games, i) for i in range(done, done + n)]
             spec = run.spec_file("scale", lines)
-            res = run.connect(lg, spec, n, f"scale {done}+{n}")
+            res = run.connect(lg, spec, n, f"scale {peer} {done}+{n}")
             done += res["ready"]
             rss = proc_rss(server.pid) if server.alive() else 0
             st = {
@@ -754,13 +804,13 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             }
             result["steps"].append(st)
             if not server.alive():
-                result["stopped"] = f"sidecar exited: {run.tail('sidecar', 500)}"
+                result["stopped"] = f"{peer} exited: {run.tail(peer, 500)}"
                 break
             if res["ready"] < n:
                 why = ", ".join(f"{k} x{v}" for k, v in res["errors"].items()) or "?"
                 result["stopped"] = (
                     f"step {len(result['steps'])} connected {res['ready']}/{n}: {why}; "
-                    f"loadgen RLIMIT_NOFILE {res['fd_limit']}, sidecar {result['server_nofile']}"
+                    f"loadgen RLIMIT_NOFILE {res['fd_limit']}, {peer} {result['server_nofile']}"
                 )
                 break
         result["max_connections"] = done
@@ -769,10 +819,10 @@ def scenario_scale(run: Run) -> dict[str, Any]:
             result["stopped"] = "target reached"
         stats = lg.call("stats", "stats", 10)
         result["closed_after_ready"] = stats["closed_after_ready"]
-        log(f"scale: {done} connections; {result['stopped']}")
+        log(f"scale {peer}: {done} connections; {result['stopped']}")
     except BenchError as exc:
         result["stopped"] = f"harness: {exc}"
-        log(f"scale: FAILED: {exc}")
+        log(f"scale {peer}: FAILED: {exc}")
     finally:
         if lg is not None:
             lg.stop()
@@ -1083,10 +1133,13 @@ def main() -> int:
         if "rooms" in scenarios:
             sc["rooms"] = scenario_rooms(run, peers)
         if "idle" in scenarios:
-            # The "-local" peers are the same servers as uws and ws.
+            # The "-local" peers are the same servers as uws and ws (raw-cork: raw).
             sc["idle"] = scenario_idle(run, [p for p in peers if p not in LOCAL_PEERS])
         if "scale" in scenarios and "sidecar" in peers:
             sc["scale"] = scenario_scale(run)
+        if "scale" in scenarios:
+            # issue 20: the same ramp for uWebSockets and Node ws.
+            sc["scale_peers"] = [scenario_scale(run, p) for p in ("uws", "ws") if p in peers]
         if "drain" in scenarios and "sidecar" in peers:
             sc["drain"] = scenario_drain(run)
         if "broadcast" in scenarios:

@@ -350,12 +350,18 @@ class Scale:
             f"({expected_total} sockets) via "
             f"{'the C layer' if layer.get_layer() is not None else 'channels_redis'}"
         )
-        pad = "x" * 110
+        pad = "x" * 88
         sent = expected = stalls = 0
         t0 = time.monotonic()
         for start in range(0, len(self.games), BATCH):
             for g in range(start, min(start + BATCH, len(self.games))):
-                payload = {"t": time.monotonic_ns(), "ranking": [], "pad": pad}
+                payload = {
+                    "t": time.monotonic_ns(),
+                    "round": 1,
+                    "ranking": [],
+                    "awards": [],
+                    "pad": pad,
+                }
                 sync_broadcast_phase_event(self.games[g]["code"], "phase.game_over", payload)
                 sent += 1
                 expected += ready_per_game[g]

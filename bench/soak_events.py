@@ -88,7 +88,7 @@ def main() -> int:
     django.setup()
     from realtime import layer
 
-    path = "C layer (realtime._sidecar)" if layer.get_layer() is not None else "channels_redis"
+    path = "C layer (realtime._redislayer)" if layer.get_layer() is not None else "channels_redis"
     print(json.dumps({"ev": "hello", "path": path}), flush=True)
     pub = Publisher()
     buf = b""

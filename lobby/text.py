@@ -40,6 +40,8 @@ MAX_MARKS = 3
 MAX_CODE_POINTS = 8
 _ZWJ = "\u200d"
 _VARIATION_SELECTORS = ("\ufe0e", "\ufe0f")
+_KEYCAP = "\u20e3"
+_SKIN_TONES = ("\U0001f3fb", "\U0001f3ff")
 _REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 _MARKS = {"Mn", "Me"}
 _VISIBLE = ("L", "N", "S")
@@ -77,15 +79,21 @@ def _ignorable(ch: str) -> bool:
 
 
 def _emoji_glue(text: str, i: int) -> bool:
-    """True when text[i] (a ZWJ or a variation selector) belongs to an emoji."""
-    ch = text[i]
-    before = text[i - 1] if i > 0 else ""
-    if before in _VARIATION_SELECTORS and i > 1:
-        before = text[i - 2]
-    if not before or not _pictographic(before):
+    """True when text[i] (a ZWJ or a variation selector) belongs to an emoji:
+    after a pictograph (skin tones and selectors between), a selector also
+    before a keycap's U+20E3; a joiner also before a pictograph."""
+    ch, after = text[i], text[i + 1 : i + 2]
+    if ch in _VARIATION_SELECTORS and after == _KEYCAP:
+        return True
+    j = i - 1
+    while j >= 0 and (
+        text[j] in _VARIATION_SELECTORS or _SKIN_TONES[0] <= text[j] <= _SKIN_TONES[1]
+    ):
+        j -= 1
+    if j < 0 or not _pictographic(text[j]):
         return False
     if ch == _ZWJ:
-        return i + 1 < len(text) and _pictographic(text[i + 1])
+        return bool(after) and _pictographic(after)
     return ch in _VARIATION_SELECTORS
 
 

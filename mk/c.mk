@@ -17,7 +17,8 @@ ASAN_LIB = $(shell $(CC) -print-file-name=libasan.so)
 
 .PHONY: build asan ctest ctest-build bench-broadcast c-clean
 
-# Build realtime/_sidecar*.so in place (warnings are errors).
+# Build realtime/_redislayer*.so and realtime/_sidecar*.so in place (warnings
+# are errors).
 build:
 	PARTYHUB_STRICT=1 $(CPY) setup.py -q build_ext --inplace --force
 
@@ -78,4 +79,4 @@ bench-broadcast: build
 	$(CPY) bench/broadcast.py
 
 c-clean:
-	rm -rf build/ctest build/temp.* realtime/_sidecar*.so
+	rm -rf build/ctest build/temp.* realtime/_redislayer*.so realtime/_sidecar*.so

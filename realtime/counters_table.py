@@ -1,7 +1,8 @@
-"""The sidecar's counters, one row each: the only place they are written.
+"""The sidecar's counters and gauges, one row each: the only place they are written.
 
-From this table come the C counters (realtime/c_tables.py, run by setup.py and
-mk/gen.mk, generates `ph_counters.def` into build/ for csrc/sidecar/server_int.h and server.h),
+From these tables come the C counters (realtime/c_tables.py, run by setup.py
+and mk/gen.mk, generates `ph_counters.def` into build/ for
+csrc/sidecar/server_int.h, server.h and server_http.c),
 `realtime._sidecar.Server.stats()`'s keys, the `/metrics` names, types and
 help texts, and the supervisor's restart metric of `runsidecar --workers`.
 tests/test_settings_table.py checks docs/operations.md names each metric.
@@ -110,6 +111,31 @@ COUNTERS: tuple[Counter, ...] = (
     ),
 )
 
+# Read from the worker's state when /metrics is scraped: each has a
+# `gauge_<name>(srv)` in csrc/sidecar/server_http.c (a missing one does not
+# compile).
+GAUGES: tuple[Counter, ...] = (
+    Counter("connections", "partyhub_sidecar_connections", "gauge", "Open WebSocket connections"),
+    Counter(
+        "client_addresses",
+        "partyhub_sidecar_client_addresses",
+        "gauge",
+        "Client addresses with open sockets",
+    ),
+    Counter(
+        "redis_up",
+        "partyhub_sidecar_redis_up",
+        "gauge",
+        "1 when every Redis shard's links are up",
+    ),
+    Counter(
+        "draining",
+        "partyhub_sidecar_draining",
+        "gauge",
+        "1 once a drain has begun (not accepting; /healthz answers 503)",
+    ),
+)
+
 # Kept by the supervisor of `runsidecar --workers N` (realtime.supervisor
 # SharedCount), shown by every worker's /metrics and by --metrics-file.
 WORKER_RESTARTS = Counter(
@@ -126,11 +152,16 @@ def _c_str(text: str) -> str:
 
 def c_def() -> str:
     """ph_counters.def: PH_COUNTER(name, metric, kind, help) per counter,
-    and the worker restart metric's name and help."""
+    PH_GAUGE(name, metric, help) per gauge (where PH_GAUGE is defined), and
+    the worker restart metric's name and help."""
     lines = ["/* ph_counters.def: generated from realtime/counters_table.py; do not edit. */"]
     for c in COUNTERS:
         args = (c.name, _c_str(c.metric), _c_str(c.kind), _c_str(c.help))
         lines.append("PH_COUNTER({}, {}, {}, {})".format(*args))
+    lines.append("#ifdef PH_GAUGE")
+    for g in GAUGES:
+        lines.append(f"PH_GAUGE({g.name}, {_c_str(g.metric)}, {_c_str(g.help)})")
+    lines.append("#endif")
     lines.append(f"#define PH_METRIC_WORKER_RESTARTS {_c_str(WORKER_RESTARTS.metric)}")
     lines.append(f"#define PH_METRIC_WORKER_RESTARTS_HELP {_c_str(WORKER_RESTARTS.help)}")
     return "\n".join(lines) + "\n"

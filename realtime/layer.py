@@ -51,19 +51,19 @@ from .redis_hosts import parse_hosts
 logger = logging.getLogger(__name__)
 
 try:
-    from realtime import _sidecar
+    from realtime import _redislayer
 except ImportError as exc:  # pragma: no cover - exercised without a build
-    _sidecar = None
+    _redislayer = None
     _IMPORT_ERROR = exc
 else:
     _IMPORT_ERROR = None
 
 #: True when the C extension is importable; the helpers then use it.
-C_AVAILABLE = _sidecar is not None
+C_AVAILABLE = _redislayer is not None
 
 if C_AVAILABLE:
-    RedisUnavailable = _sidecar.RedisUnavailable
-    RedisReplyError = _sidecar.RedisReplyError
+    RedisUnavailable = _redislayer.RedisUnavailable
+    RedisReplyError = _redislayer.RedisReplyError
 else:  # pragma: no cover
 
     class RedisUnavailable(ConnectionError):
@@ -87,7 +87,7 @@ def warn_fallback_once():
             return
         _FALLBACK_WARNED = True
     logger.warning(
-        "realtime._sidecar is not built (%s); using channels_redis "
+        "realtime._redislayer is not built (%s); using channels_redis "
         "(slower). Build it with `make build` or `pip install -e .`.",
         _IMPORT_ERROR,
     )
@@ -96,17 +96,17 @@ def warn_fallback_once():
 def lua_script(name):
     """The Lua source of one script of csrc/common/rscripts.c ("store_state", ...),
     to run by SHA1 from Python (redis-py's ``register_script``)."""
-    if _sidecar is None:
-        raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
-    return _sidecar.LUA_SCRIPTS[name]
+    if _redislayer is None:
+        raise RuntimeError(f"realtime._redislayer is not built: {_IMPORT_ERROR}")
+    return _redislayer.LUA_SCRIPTS[name]
 
 
 def consistent_hash(name, ring_size):
     """channels_redis' host index of ``name`` over ``ring_size`` hosts
     (``chash.c``, the hash the C layer and the sidecar use)."""
-    if _sidecar is None:
-        raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
-    return _sidecar.consistent_hash(name, ring_size)
+    if _redislayer is None:
+        raise RuntimeError(f"realtime._redislayer is not built: {_IMPORT_ERROR}")
+    return _redislayer.consistent_hash(name, ring_size)
 
 
 # ---- configuration ----------------------------------------------------
@@ -178,7 +178,7 @@ class FastRedisLayer:
         socket_timeout=None,
     ):
         if not C_AVAILABLE:
-            raise RuntimeError(f"realtime._sidecar is not built: {_IMPORT_ERROR}")
+            raise RuntimeError(f"realtime._redislayer is not built: {_IMPORT_ERROR}")
         if symmetric_encryption_keys:
             raise InvalidChannelLayerError(
                 "symmetric_encryption_keys is not supported by the C layer "
@@ -200,7 +200,7 @@ class FastRedisLayer:
         self.ring_size = len(self.hosts)
         self.channel_capacity, lua_caps = compile_capacities(channel_capacity)
         self.client_prefix = uuid.uuid4().hex
-        self._c = _sidecar.RedisLayer(
+        self._c = _redislayer.RedisLayer(
             [host.as_c() for host in self.hosts],
             prefix,
             expiry=self.expiry,

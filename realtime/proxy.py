@@ -11,9 +11,10 @@ is never believed. docs/architecture.md "Which address" has the reasons.
 `ProxyHeadersMiddleware` (first in MIDDLEWARE) applies it to every request:
 REMOTE_ADDR becomes the client's address, and X-Forwarded-Proto (which
 SECURE_PROXY_SSL_HEADER reads) is dropped unless a trusted proxy sent it.
-Daphne's own `--proxy-headers` is not used: it believes the leftmost
-X-Forwarded-For entry from any peer, which a client writes itself through
-nginx's `$proxy_add_x_forwarded_for`.
+Daphne's own `--proxy-headers` believes the leftmost X-Forwarded-For entry
+from any peer, which a client writes itself through nginx's
+`$proxy_add_x_forwarded_for`; realtime.daphne runs Daphne with this rule
+instead, so the scope's client and scheme agree with this middleware.
 """
 
 from __future__ import annotations

@@ -61,11 +61,11 @@ def _back_up(out: list[str]) -> None:
     out[:] = [text]
 
 
-# What libwebsockets refuses to decode in a request target: %00, or a "%"
-# without two hex digits after it. Daphne refuses the handshake (403), as
-# the sidecar does (it hangs up on %00: docs/protocol.md, "Intended
-# differences").
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|%00")
+# A request target libwebsockets cannot take as it is: a "%" without two hex
+# digits after it (it answers 403), or an escaped control character (%00 to
+# %1F: it hangs up, or ends the target there). Daphne refuses both (403;
+# docs/protocol.md, "Intended differences").
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})|%[01][0-9A-Fa-f]")
 
 
 def refused_target(raw_path: bytes, query_string: bytes) -> bool:
@@ -75,14 +75,17 @@ def refused_target(raw_path: bytes, query_string: bytes) -> bool:
 
 class CanonicalPath:
     """ASGI middleware: route on canonical_path(scope["path"]); refuse
-    (HTTP 403) a request target with an escape the sidecar cannot decode."""
+    (HTTP 403) a request target with an escape the sidecar cannot decode,
+    or one that does not start with "/" (Autobahn would route it)."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send):
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-        if refused_target(raw_path, scope.get("query_string", b"")):
+        if not scope["path"].startswith("/") or refused_target(
+            raw_path, scope.get("query_string", b"")
+        ):
             return await WebsocketDenier()(scope, receive, send)
         scope = dict(scope, path=canonical_path(scope["path"]))
         return await self.app(scope, receive, send)

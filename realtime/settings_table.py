@@ -1,8 +1,9 @@
 """The sidecar's settings, one row each: the only place they are written.
 
 `PARTYHUB_SIDECAR[name]` overrides a default. From this table come the C
-fields, defaults and range checks (realtime/c_tables.py, run by setup.py and
-mk/gen.mk, generates `ph_settings.def` into build/ for csrc/sidecar/server.h), the keywords of
+fields, defaults and range checks (realtime/c_tables.py, run by setup.py
+and mk/gen.mk, generates `ph_settings.def` into build/ for
+csrc/sidecar/server.h), the keywords of
 `realtime._sidecar.Server`, realtime.config's reading and checking of
 PARTYHUB_SIDECAR, `runsidecar`'s flags, and the table in
 docs/operations.md (tests/test_settings_table.py keeps it equal).

@@ -50,14 +50,7 @@ ACTIONS = (
         play.spy_guess,
         role=PLAYER,
         message="spyster.spy_guess",
-        fields=(
-            Field(
-                "location",
-                string(pattern=r"\S"),
-                what="the name of a location",
-                doc="one of the round's locations (the spy only)",
-            ),
-        ),
+        fields=(Field("location", string(), doc="one of the round's locations (the spy only)"),),
     ),
     Action(
         "suspect",

@@ -149,17 +149,19 @@ class FullGame:
             expect(host.locator("#guess-progress")).to_have_text("3 of 3 guesses in")
         self.shot(players["Ana"], f"ana-r{number}-guessed")
 
-        # Note the order in which the big screen reveals the answers.
+        # Note the order in which the big screen reveals the answers, and when:
+        # a MutationObserver sees every render (each step's own timer).
         host.evaluate(
             """() => {
               window.revealOrder = [];
-              window.revealCounts = [];
-              clearInterval(window.revealWatch);
-              window.revealWatch = setInterval(() => {
+              window.revealLog = [];
+              if (window.revealWatch) window.revealWatch.disconnect();
+              window.revealWatch = new MutationObserver(() => {
                 if (document.querySelector('[data-phase=scores]').hidden) return;
                 const shown = [...document.querySelectorAll('#scores-answers li.revealed')];
+                const last = window.revealLog.at(-1);
                 const count = shown.length;
-                if (window.revealCounts.at(-1) !== count) window.revealCounts.push(count);
+                if (!last || last[0] !== count) window.revealLog.push([count, Date.now()]);
                 for (const li of shown) {
                   const text = li.querySelector('.result-text').textContent;
                   if (!window.revealOrder.some((r) => r.text === text)) {
@@ -168,28 +170,43 @@ class FullGame:
                     window.revealOrder.push({text, truth, truthLine});
                   }
                 }
-              }, 25);
+              });
+              window.revealWatch.observe(document.body,
+                {subtree: true, childList: true, attributes: true, characterData: true});
             }"""
         )
         host.click("#btn-calculate-scores")
         expect(host.locator("#phase-title")).to_have_text("Results")
         if number == 1:
-            expect(host.locator("#scores-answers li.revealed")).to_have_count(1)
-            self.shot(host, "r1-reveal-step-1")
-            expect(host.locator("#scores-answers li.revealed")).to_have_count(2)
-            self.shot(host, "r1-reveal-step-2")
+            for step in (1, 2):
+                host.wait_for_function(
+                    f"document.querySelectorAll('#scores-answers li.revealed').length >= {step}"
+                )
+                self.shot(host, f"r1-reveal-step-{step}")
         expect(host.locator("#scores-truth")).to_have_text(truth)
         expect(host.locator("#scores-answers li.truth")).to_contain_text(truth)
         expect(host.locator("#scores-answers li.pending")).to_have_count(0)
         expect(host.locator("#scores-summary")).not_to_have_class(re.compile("concealed"))
-        order = host.evaluate("() => (clearInterval(window.revealWatch), window.revealOrder)")
-        counts = host.evaluate("() => window.revealCounts")
+        order = host.evaluate("() => (window.revealWatch.disconnect(), window.revealOrder)")
+        log = host.evaluate("() => window.revealLog")
+        due = host.evaluate(
+            "() => partyhub.state.reveal.steps"
+            ".filter((s) => s.round === partyhub.state.results.round)"
+            ".map((s) => partyhub.localTime(s.reveal_at)).sort((a, b) => a - b)"
+        )
         # One at a time: lies first, fewest fooled first, the truth last.
         self.assertEqual([item["text"] for item in order][-1], truth)
         self.assertEqual(sorted(item["text"] for item in order), sorted([truth, *lies.values()]))
         self.assertEqual([item["truth"] for item in order], [False, False, False, True])
         self.assertTrue(all(item["truthLine"] == "…" for item in order[:-1]), order)
-        self.assertEqual([c for c in counts if c], [1, 2, 3, 4], counts)
+        # Each answer shows at its step's time (every screen in step), never
+        # before it: a page that got the events late (a loaded machine) shows
+        # the steps already due at once, then the rest one at a time.
+        counts = [count for count, _ in log if count]
+        self.assertEqual(counts, sorted(set(counts)), log)
+        self.assertEqual(counts[-1], 4, log)
+        for count, at in log:
+            self.assertLessEqual(count, sum(1 for t in due if t <= at + 5), (log, due))
         liar = {text: name for name, text in lies.items()}
         targets = list(guesses.values())
         fooled_counts = [targets.count(liar[item["text"]]) for item in order[:-1]]

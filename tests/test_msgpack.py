@@ -15,9 +15,9 @@ from channels_redis.utils import _consistent_hash
 from realtime import layer
 
 try:
-    from realtime import _sidecar
+    from realtime import _redislayer
 except ImportError:  # the assertion in CPathTests reports it
-    _sidecar = None
+    _redislayer = None
 
 
 def random_value(rng: random.Random, depth: int = 0):
@@ -51,18 +51,20 @@ def random_value(rng: random.Random, depth: int = 0):
 
 class CPathTests(unittest.TestCase):
     def test_c_extension_is_built_and_used(self):
-        self.assertTrue(layer.C_AVAILABLE, "realtime._sidecar must be built (make build)")
-        self.assertIsNotNone(_sidecar)
+        self.assertTrue(layer.C_AVAILABLE, "realtime._redislayer must be built (make build)")
+        self.assertIsNotNone(_redislayer)
 
 
-@unittest.skipIf(_sidecar is None, "C extension not built")
+@unittest.skipIf(_redislayer is None, "C extension not built")
 class EncodeTests(unittest.TestCase):
     def assertSameBytes(self, value):
-        self.assertEqual(_sidecar.packb(value), msgpack.packb(value), repr(value)[:200])
+        self.assertEqual(_redislayer.packb(value), msgpack.packb(value), repr(value)[:200])
 
     def test_reference_vector(self):
         value = {"a": True, "b": None, "c": {"d": []}}
-        self.assertEqual(_sidecar.packb(value).hex(" "), "83 a1 61 c3 a1 62 c0 a1 63 81 a1 64 90")
+        self.assertEqual(
+            _redislayer.packb(value).hex(" "), "83 a1 61 c3 a1 62 c0 a1 63 81 a1 64 90"
+        )
 
     def test_int_boundaries(self):
         edges = [0, 1, 2**63 - 1, 2**64 - 1, -(2**63)]
@@ -75,7 +77,7 @@ class EncodeTests(unittest.TestCase):
     def test_int_out_of_range(self):
         for value in (2**64, -(2**63) - 1, 10**30):
             with self.assertRaises(OverflowError):
-                _sidecar.packb({"n": value})
+                _redislayer.packb({"n": value})
             with self.assertRaises(OverflowError):
                 msgpack.packb(value)
 
@@ -146,14 +148,14 @@ class EncodeTests(unittest.TestCase):
         ]
         for value, type_name, path in cases:
             with self.assertRaises(TypeError) as caught:
-                _sidecar.packb(value)
+                _redislayer.packb(value)
             self.assertIn(type_name, str(caught.exception))
             self.assertIn(path, str(caught.exception))
 
     def test_keys_must_be_str(self):
         for value in ({1: "a"}, {"a": {b"k": 1}}, {"a": {None: 1}}):
             with self.assertRaises(TypeError) as caught:
-                _sidecar.packb(value)
+                _redislayer.packb(value)
             self.assertIn("keys must be str", str(caught.exception))
 
     def test_nesting_limit(self):
@@ -161,7 +163,7 @@ class EncodeTests(unittest.TestCase):
         for _ in range(600):
             deep = [deep]
         with self.assertRaises(ValueError):
-            _sidecar.packb(deep)
+            _redislayer.packb(deep)
         ok = []
         for _ in range(500):
             ok = [ok]
@@ -169,16 +171,16 @@ class EncodeTests(unittest.TestCase):
 
     def test_bad_utf8_str_is_an_error(self):
         with self.assertRaises(UnicodeEncodeError):
-            _sidecar.packb({"a": "\ud800"})
+            _redislayer.packb({"a": "\ud800"})
 
 
-@unittest.skipIf(_sidecar is None, "C extension not built")
+@unittest.skipIf(_redislayer is None, "C extension not built")
 class DecodeTests(unittest.TestCase):
     def test_round_trip_equals_python_msgpack(self):
         rng = random.Random(7)
         for _ in range(300):
             data = msgpack.packb(random_value(rng))
-            self.assertEqual(_sidecar.unpackb(data), msgpack.unpackb(data))
+            self.assertEqual(_redislayer.unpackb(data), msgpack.unpackb(data))
 
     def test_other_encodings_python_may_produce(self):
         values = [
@@ -188,23 +190,23 @@ class DecodeTests(unittest.TestCase):
             b"\xc4\x00",
         ]
         for data in values:
-            self.assertEqual(_sidecar.unpackb(data), msgpack.unpackb(data))
+            self.assertEqual(_redislayer.unpackb(data), msgpack.unpackb(data))
 
     def test_truncated_input_is_rejected(self):
         data = msgpack.packb({"type": "x", "list": [1, 2, "three", b"four"], "f": 1.5})
         for cut in range(len(data)):
             with self.assertRaises(ValueError):
-                _sidecar.unpackb(data[:cut])
+                _redislayer.unpackb(data[:cut])
 
     def test_trailing_bytes_and_reserved_byte(self):
         for data in (b"\xc0\xc0", b"\xc1", b"\x91\xc1", b"\xd4\x01\x02"):
             with self.assertRaises(ValueError):
-                _sidecar.unpackb(data)
+                _redislayer.unpackb(data)
 
     def test_map_keys_must_be_str_or_bytes(self):
         with self.assertRaises(ValueError):
-            _sidecar.unpackb(b"\x81\x01\x02")
-        self.assertEqual(_sidecar.unpackb(b"\x81\xc4\x01k\x01"), {b"k": 1})
+            _redislayer.unpackb(b"\x81\x01\x02")
+        self.assertEqual(_redislayer.unpackb(b"\x81\xc4\x01k\x01"), {b"k": 1})
 
     def test_hostile_counts_allocate_nothing_big(self):
         hostile = [
@@ -221,7 +223,7 @@ class DecodeTests(unittest.TestCase):
                 tracemalloc.reset_peak()
                 before = tracemalloc.get_traced_memory()[0]
                 with self.assertRaises(ValueError):
-                    _sidecar.unpackb(data)
+                    _redislayer.unpackb(data)
                 peak = tracemalloc.get_traced_memory()[1] - before
                 self.assertLess(peak, 64 * 1024, data[:8])
         finally:
@@ -229,12 +231,12 @@ class DecodeTests(unittest.TestCase):
 
     def test_deep_nesting_is_rejected(self):
         self.assertEqual(
-            _sidecar.unpackb(b"\x91" * 511 + b"\xc0"), msgpack.unpackb(b"\x91" * 511 + b"\xc0")
+            _redislayer.unpackb(b"\x91" * 511 + b"\xc0"), msgpack.unpackb(b"\x91" * 511 + b"\xc0")
         )
         with self.assertRaises(ValueError):
-            _sidecar.unpackb(b"\x91" * 100000 + b"\xc0")
+            _redislayer.unpackb(b"\x91" * 100000 + b"\xc0")
         with self.assertRaises(ValueError):
-            _sidecar.unpackb(b"\x81\xa1k" * 5000 + b"\xc0")
+            _redislayer.unpackb(b"\x81\xa1k" * 5000 + b"\xc0")
 
     def test_random_garbage_never_crashes(self):
         rng = random.Random(99)
@@ -244,12 +246,12 @@ class DecodeTests(unittest.TestCase):
             for _ in range(3):
                 data[rng.randrange(len(data))] = rng.getrandbits(8)
             try:
-                _sidecar.unpackb(bytes(data[: rng.randrange(len(data) + 1)]))
+                _redislayer.unpackb(bytes(data[: rng.randrange(len(data) + 1)]))
             except (ValueError, UnicodeDecodeError):
                 pass
 
 
-@unittest.skipIf(_sidecar is None, "C extension not built")
+@unittest.skipIf(_redislayer is None, "C extension not built")
 class NameTests(unittest.TestCase):
     """Same verdicts and messages as channels' validators."""
 
@@ -312,7 +314,7 @@ class NameTests(unittest.TestCase):
         for name in self.channel_cases + self.non_str:
             for receive in (False, True):
                 self.assertEqual(
-                    self.verdict(_sidecar.valid_channel_name, name, receive),
+                    self.verdict(_redislayer.valid_channel_name, name, receive),
                     self.verdict(ref.require_valid_channel_name, name, receive),
                     (name, receive),
                 )
@@ -321,7 +323,7 @@ class NameTests(unittest.TestCase):
         ref = BaseChannelLayer()
         for name in self.group_cases + self.non_str:
             self.assertEqual(
-                self.verdict(_sidecar.valid_group_name, name),
+                self.verdict(_redislayer.valid_group_name, name),
                 self.verdict(ref.require_valid_group_name, name),
                 name,
             )
@@ -333,23 +335,23 @@ class NameTests(unittest.TestCase):
         for _ in range(5000):
             name = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8)))
             self.assertEqual(
-                self.verdict(_sidecar.valid_channel_name, name, False),
+                self.verdict(_redislayer.valid_channel_name, name, False),
                 self.verdict(ref.require_valid_channel_name, name, False),
                 repr(name),
             )
             self.assertEqual(
-                self.verdict(_sidecar.valid_group_name, name),
+                self.verdict(_redislayer.valid_group_name, name),
                 self.verdict(ref.require_valid_group_name, name),
                 repr(name),
             )
 
 
-@unittest.skipIf(_sidecar is None, "C extension not built")
+@unittest.skipIf(_redislayer is None, "C extension not built")
 class HashTests(unittest.TestCase):
     def test_reference_vectors(self):
         vectors = {("key_one", 2): 1, ("key_two", 2): 0, ("key_one", 10): 6, ("key_two", 10): 4}
         for (name, ring), expected in vectors.items():
-            self.assertEqual(_sidecar.consistent_hash(name, ring), expected)
+            self.assertEqual(_redislayer.consistent_hash(name, ring), expected)
 
     def test_same_as_channels_redis(self):
         rng = random.Random(11)
@@ -357,5 +359,5 @@ class HashTests(unittest.TestCase):
             name = "".join(rng.choice("abcdefgh.!_-0123é") for _ in range(rng.randrange(1, 40)))
             ring = rng.randrange(1, 17)
             self.assertEqual(
-                _sidecar.consistent_hash(name, ring), _consistent_hash(name, ring), name
+                _redislayer.consistent_hash(name, ring), _consistent_hash(name, ring), name
             )

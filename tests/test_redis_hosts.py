@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.test import SimpleTestCase
 
-from realtime import _sidecar
+from realtime import _redislayer, _sidecar
 from realtime.redis_hosts import RedisHost, SentinelConfig, parse_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ class RedisHostTests(SimpleTestCase):
 
     def test_both_c_types_take_the_same_shape(self):
         hosts = [h.as_c() for h in parse_hosts(["redis://127.0.0.1:1/2", "unix:///tmp/r.sock"])]
-        _sidecar.RedisLayer(hosts, "asgi")
+        _redislayer.RedisLayer(hosts, "asgi")
         server = _sidecar.Server(host="127.0.0.1", port=0, redis_hosts=hosts)
         self.assertEqual(server.stats()["redis_shards"], 2)
         for bad, error in (
@@ -70,11 +70,11 @@ class RedisHostTests(SimpleTestCase):
         ):
             with self.subTest(bad=bad):
                 with self.assertRaises(error):
-                    _sidecar.RedisLayer(bad, "asgi")
+                    _redislayer.RedisLayer(bad, "asgi")
                 with self.assertRaises(error):
                     _sidecar.Server(host="127.0.0.1", port=0, redis_hosts=bad)
         with self.assertRaisesRegex(ValueError, "timeouts"):
-            _sidecar.RedisLayer([{"host": "127.0.0.1", "port": 1}], "asgi")
+            _redislayer.RedisLayer([{"host": "127.0.0.1", "port": 1}], "asgi")
 
     def test_no_channels_redis_private_name_is_used(self):
         for path in sorted((ROOT / "realtime").rglob("*.py")):

@@ -17,8 +17,10 @@ as its clients always have (realtime.schema.Validator).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from unittest import mock
@@ -55,6 +57,8 @@ class SchemathesisTests(TransactionTestCase):
             daphne = Daphne()
         self.addCleanup(daphne.close)
         cli = Path(sys.executable).with_name("schemathesis")
+        workdir = tempfile.mkdtemp(prefix="partyhub-schemathesis-")
+        self.addCleanup(shutil.rmtree, workdir, True)
         started = time.monotonic()
         result = subprocess.run(
             [
@@ -70,7 +74,10 @@ class SchemathesisTests(TransactionTestCase):
                 SEED,
                 "--request-timeout",
                 "10",
+                "--generation-database",
+                "none",
             ],
+            cwd=workdir,  # its caches (.schemathesis/) go there, not into the checkout
             capture_output=True,
             text=True,
             timeout=300,

@@ -80,7 +80,8 @@ class CountersTableTests(SimpleTestCase):
     def test_stats_has_every_counter_and_the_docs_name_every_metric(self):
         stats = Server(host="127.0.0.1", port=0).stats()
         docs = (ROOT / "docs" / "operations.md").read_text()
-        for c in (*counters_table.COUNTERS, counters_table.WORKER_RESTARTS):
+        every = (*counters_table.COUNTERS, *counters_table.GAUGES, counters_table.WORKER_RESTARTS)
+        for c in every:
             with self.subTest(counter=c.name):
                 if c in counters_table.COUNTERS:
                     self.assertEqual(stats[c.name], 0)

@@ -20,7 +20,7 @@ from django.test import TransactionTestCase
 
 from lobby import events as lobby_events
 from lobby.reactions import REACTION_EMOJI
-from realtime import _sidecar, keys, protocol
+from realtime import _redislayer, keys, protocol
 from realtime.broadcast import sync_broadcast_phase_event
 from weirsoe import events as quiz_events
 
@@ -190,7 +190,7 @@ class DirectAndInboundTests(GameCase):
                 await ws.send(f'{{"type":"hello","n":{n}}}')
                 inbound = await asyncio.wait_for(layer.receive("partyhub.inbound"), 5)
                 self.assertEqual(inbound["text"], f'{{"type":"hello","n":{n}}}')
-        sha = hashlib.sha1(_sidecar.LUA_SCRIPTS["send"].encode()).hexdigest()
+        sha = hashlib.sha1(_redislayer.LUA_SCRIPTS["send"].encode()).hexdigest()
         sent = [
             c.split()[0]
             for t, c in commands

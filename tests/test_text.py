@@ -27,6 +27,8 @@ class TextRules(SimpleTestCase):
             "Zo\u00eb\u00a0K": "Zo\u00eb K",  # NBSP is a space
             "👨‍👩‍👧 fam": "👨‍👩‍👧 fam",  # an emoji sequence keeps its joiners
             "❤️": "❤️",  # and its variation selector
+            "👨🏽‍👩🏽‍👧🏽": "👨🏽‍👩🏽‍👧🏽",  # skin tones before a joiner
+            "1️⃣ Bo": "1️⃣ Bo",  # a keycap
         }
         for raw, shown in cases.items():
             with self.subTest(raw=raw):

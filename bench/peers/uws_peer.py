@@ -233,7 +233,7 @@ class Peer:
         if not groups:
             self.out({"ev": "error", "msg": "no games"})
             return
-        pad = "x" * (payload - 90 if payload > 90 else 1)
+        pad = "x" * (payload - 114 if payload > 114 else 1)
         rng = random.Random(1)
         cum = [0]
         stalls = 0
@@ -256,7 +256,7 @@ class Peer:
             t = time.monotonic_ns()
             text = (
                 f'{{"type":"phase.game_over","seq":{seq},"payload":{{"t":{t},'
-                f'"ranking":[],"pad":"{pad}"}}}}'
+                f'"round":0,"ranking":[],"awards":[],"pad":"{pad}"}}}}'
             )
             self.app.publish(group, text.encode(), OpCode.TEXT)
             cum.append(cum[k] + self.members.get(group, 0))

@@ -239,7 +239,7 @@ async function run(count, rate, window, which, payload, seed) {
         out({ ev: 'error', msg: 'no games' });
         return;
     }
-    const pad = 'x'.repeat(payload > 90 ? payload - 90 : 1);
+    const pad = 'x'.repeat(payload > 114 ? payload - 114 : 1);
     const rng = { v: (seed | 1) >>> 0 };
     const cum = [0];
     let stalls = 0;
@@ -267,7 +267,7 @@ async function run(count, rate, window, which, payload, seed) {
         seqs.set(group, seq);
         const t = process.hrtime.bigint();
         const text = `{"type":"phase.game_over","seq":${seq},"payload":{"t":${t},`
-            + `"ranking":[],"pad":"${pad}"}}`;
+            + `"round":0,"ranking":[],"awards":[],"pad":"${pad}"}}`;
         cum.push(cum[k] + sendToGroup(group, Buffer.from(text)));
     }
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -1,4 +1,5 @@
-/* module.c - realtime._sidecar: module definition and bindings only.
+/* module.c - realtime._redislayer (the channel layer the views use):
+ * module definition and bindings only.
  *
  * Multi-phase init (PEP 489). All state lives in sc_state (module.h); the
  * types come from pylayer.c, the codecs from mpack_*.c, the hash from
@@ -11,7 +12,6 @@
 #include "mpack_enc.h"
 #include "pylayer.h"
 #include "rscripts.h"
-#include "server_py.h"
 
 /* The same patterns as channels.layers.BaseChannelLayer. Only used for
  * non-ASCII names (names.c handles ASCII), where Python's Unicode-aware
@@ -178,12 +178,12 @@ sc_exec(PyObject *module)
         goto error;
     }
     st->RedisUnavailable = PyErr_NewExceptionWithDoc(
-        "realtime._sidecar.RedisUnavailable",
+        "realtime._redislayer.RedisUnavailable",
         "Redis could not be reached (refused, timed out, connection lost or "
         "AUTH refused).",
         PyExc_ConnectionError, NULL);
     st->RedisReplyError = PyErr_NewExceptionWithDoc(
-        "realtime._sidecar.RedisReplyError",
+        "realtime._redislayer.RedisReplyError",
         "Redis answered a layer command with an error.",
         PyExc_RuntimeError, NULL);
     if (!st->RedisUnavailable || !st->RedisReplyError) {
@@ -196,9 +196,6 @@ sc_exec(PyObject *module)
         goto error;
     }
     if (pylayer_add_types(module, st) < 0) {
-        goto error;
-    }
-    if (ph_server_py_add(module) < 0) {
         goto error;
     }
     if (PyModule_AddIntConstant(module, "MAX_DEPTH_ENCODE", MPE_MAX_DEPTH) < 0) {
@@ -265,7 +262,7 @@ PyDoc_STRVAR(module_doc,
 
 static struct PyModuleDef sc_module = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "realtime._sidecar",
+    .m_name = "realtime._redislayer",
     .m_doc = module_doc,
     .m_size = sizeof(sc_state),
     .m_methods = sc_methods,
@@ -278,7 +275,7 @@ static struct PyModuleDef sc_module = {
 /* Module entry point (PEP 489 multi-phase init): returns the definition;
  * sc_exec() fills the module state. */
 PyMODINIT_FUNC
-PyInit__sidecar(void)
+PyInit__redislayer(void)
 {
     return PyModuleDef_Init(&sc_module);
 }

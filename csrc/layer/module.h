@@ -1,4 +1,4 @@
-/* module.h - the state of the realtime._sidecar module. */
+/* module.h - the state of the realtime._redislayer module. */
 #ifndef PARTYHUB_MODULE_H
 #define PARTYHUB_MODULE_H
 

@@ -201,7 +201,7 @@ static PyType_Slot conn_slots[] = {
 };
 
 static PyType_Spec conn_spec = {
-    .name = "realtime._sidecar._Conn",
+    .name = "realtime._redislayer._Conn",
     .basicsize = sizeof(ConnObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = conn_slots,
@@ -1614,7 +1614,7 @@ static PyType_Slot layer_slots[] = {
 };
 
 static PyType_Spec layer_spec = {
-    .name = "realtime._sidecar.RedisLayer",
+    .name = "realtime._redislayer.RedisLayer",
     .basicsize = sizeof(LayerObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .slots = layer_slots,

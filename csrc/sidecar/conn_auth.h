@@ -20,6 +20,15 @@
  */
 int ph_sha256(const void *data, size_t len, unsigned char out[PH_SHA256_LEN]);
 
+/*
+ * Known-answer test of ph_sha256 (FIPS 180-2's "abc"). Returns 0, or -1
+ * when libcrypto fails or answers wrong. A server calls it when it
+ * starts, so a broken libcrypto fails the start and its one-time set-up
+ * (providers: ~2 MB of RSS in a process that has not used OpenSSL yet,
+ * such as tests/c/sidecar_run) is not paid by the first connection.
+ */
+int ph_sha256_selftest(void);
+
 /* Lowercase hex of a digest d[32] into hex[65] (NUL-terminated). */
 void ph_sha256_hex(const unsigned char d[PH_SHA256_LEN],
                    char hex[PH_SHA256_HEX_LEN + 1]);

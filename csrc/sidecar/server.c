@@ -473,6 +473,7 @@ server_make_ids(ph_server *srv, char *err, size_t errlen)
              srv->client_prefix);
     snprintf(srv->rx_key, sizeof(srv->rx_key), "%s%s", srv->cfg.prefix,
              srv->chan_prefix);
+    srv->rx_avg_bytes = PH_RX_BATCH_BYTES / 16; /* 16 a batch until measured */
     snprintf(srv->inbound_key, sizeof(srv->inbound_key), "%s%s",
              srv->cfg.prefix, srv->cfg.inbound_channel);
     return 0;
@@ -598,6 +599,11 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
     ph_server *srv;
 
     if (config_check(cfg, err, errlen) < 0) {
+        return NULL;
+    }
+    /* libcrypto sets itself up now, not at the first token check. */
+    if (ph_sha256_selftest() < 0) {
+        ph_srv_set_err(err, errlen, "libcrypto: SHA-256 self-test failed");
         return NULL;
     }
     srv = calloc(1, sizeof(*srv));

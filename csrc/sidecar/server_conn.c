@@ -52,6 +52,7 @@ wall_clock_ms(void)
 static void conn_queue(ph_server *srv, ph_conn *c, ph_frame *f, int arm);
 static int conn_write_packed(ph_server *srv, ph_conn *c, size_t max);
 static int cork_add(ph_server *srv, ph_conn *c);
+static void cork_write(ph_server *srv, ph_conn *c);
 
 
 /*
@@ -800,6 +801,12 @@ ph_srv_conn_deliver(ph_server *srv, ph_conn *c, ph_frame *f)
 {
     if (srv->corking && c->state == PH_CONN_READY && cork_add(srv, c) == 0) {
         conn_queue(srv, c, f, 0);
+        if (c->state == PH_CONN_READY && c->q.bytes >= PH_CORK_BYTES) {
+            /* A send's worth is waiting: write it now, so a burst never
+             * piles up in the queue of a client that keeps up (its limits
+             * are for clients that do not). */
+            cork_write(srv, c);
+        }
         return;
     }
     if (!conn_write_now(srv, c, f)) {
@@ -862,20 +869,26 @@ ph_srv_cork_flush(ph_server *srv)
             continue;                  /* closed since it was listed */
         }
         c->corked = 0;
-        if (c->state != PH_CONN_READY || ph_outq_peek(&c->q) == NULL) {
-            continue;
-        }
-        if (!lws_partial_buffered(c->wsi)
-            && conn_write_packed(srv, c, (size_t)srv->cfg.writes_per_turn) < 0) {
-            /* As in conn_write_now: the socket is unusable. */
-            ph_srv_conn_close(srv, c, 1011);
-            continue;
-        }
-        if (ph_outq_peek(&c->q) != NULL) {
+        cork_write(srv, c);
+        if (c->state == PH_CONN_READY && ph_outq_peek(&c->q) != NULL) {
             lws_callback_on_writable(c->wsi);
         }
     }
     srv->ncork = 0;
+}
+
+/* One corked send to ready c unless lws still holds part of the last. */
+static void
+cork_write(ph_server *srv, ph_conn *c)
+{
+    if (c->state != PH_CONN_READY || ph_outq_peek(&c->q) == NULL
+        || lws_partial_buffered(c->wsi)) {
+        return;
+    }
+    if (conn_write_packed(srv, c, (size_t)srv->cfg.writes_per_turn) < 0) {
+        /* As in conn_write_now: the socket is unusable. */
+        ph_srv_conn_close(srv, c, 1011);
+    }
 }
 
 /*

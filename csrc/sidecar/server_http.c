@@ -60,25 +60,42 @@ render_healthz(ph_server *srv, char *buf, size_t cap, size_t *pos)
                        atomic_load(&srv->st.draining) ? "true" : "false");
 }
 
+/* The gauges of realtime/counters_table.py, read when /metrics is asked. */
+static uint64_t
+gauge_connections(ph_server *srv)
+{
+    return srv->fan.nconns;
+}
+
+static uint64_t
+gauge_client_addresses(ph_server *srv)
+{
+    return HASH_COUNT(srv->addrs);
+}
+
+static uint64_t
+gauge_redis_up(ph_server *srv)
+{
+    return (uint64_t)atomic_load(&srv->st.redis_up);
+}
+
+static uint64_t
+gauge_draining(ph_server *srv)
+{
+    return (uint64_t)atomic_load(&srv->st.draining);
+}
+
 static int
 render_metrics(ph_server *srv, char *buf, size_t cap, size_t *pos)
 {
     srv_counters *s = &srv->st;
     struct { const char *name, *type, *help; uint64_t v; } m[] = {
-        { "partyhub_sidecar_connections", "gauge", "Open WebSocket connections",
-          srv->fan.nconns },
 #define PH_COUNTER(name, metric, kind, help) \
         { metric, kind, help, cnt_get(&s->name) },
+#define PH_GAUGE(name, metric, help) { metric, "gauge", help, gauge_##name(srv) },
 #include "ph_counters.def"
+#undef PH_GAUGE
 #undef PH_COUNTER
-        { "partyhub_sidecar_client_addresses", "gauge",
-          "Client addresses with open sockets", HASH_COUNT(srv->addrs) },
-        { "partyhub_sidecar_redis_up", "gauge",
-          "1 when every Redis shard's links are up",
-          (uint64_t)atomic_load(&s->redis_up) },
-        { "partyhub_sidecar_draining", "gauge",
-          "1 once a drain has begun (not accepting; /healthz answers 503)",
-          (uint64_t)atomic_load(&s->draining) },
     };
     size_t i;
     uint64_t cum = 0;

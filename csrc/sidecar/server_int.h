@@ -53,6 +53,10 @@
 /* Messages per receive round trip: a BZPOPMIN and, pipelined behind it, a
  * ZPOPMIN of the rest (BENCHMARKS.md "Corked writes"). */
 #define PH_RX_BATCH 64
+/* ... and at most about this many message bytes: a batch lands in the
+ * recipients' queues at once, and their limits are for slow clients, not
+ * for a burst of large messages (the count follows the average size). */
+#define PH_RX_BATCH_BYTES (32 * 1024)
 /* One corked send: the queued frames of a socket laid out back to back. */
 #define PH_CORK_BYTES 16384
 
@@ -204,6 +208,7 @@ struct ph_server {
     char client_prefix[33];      /* uuid4 hex, like channels_redis */
     char chan_prefix[64];        /* "specific.<prefix>!" */
     char rx_key[PH_KEY_MAX];     /* "<prefix>specific.<client_prefix>!" */
+    size_t rx_avg_bytes;         /* received message size: max-biased average */
     char inbound_key[PH_KEY_MAX];
 
     ph_fanout fan;

@@ -28,6 +28,10 @@ static const char *const link_names[PH_RLINKS] = {
 
 static void rlink_schedule(rlink *l);
 static void rx_receive(rlink *l);
+static void rx_note_size(ph_server *srv, size_t len);
+
+/* rx_reply_cb's priv when no ZPOPMIN was pipelined behind the BZPOPMIN. */
+#define RX_ALONE ((void *)1)
 static void shard_lost_master(rshard *sh, const char *why);
 
 /* ------------------------------------------------------------------ */
@@ -884,10 +888,13 @@ rlink_schedule(rlink *l)
 
 /*
  * The BZPOPMIN's reply: its message is dispatched corked (queued for each
- * recipient), to go out with the rest of the batch from rx_batch_cb. The
- * pipelined ZPOPMIN's reply follows at once: Redis runs it as soon as the
- * BZPOPMIN is served and writes both replies together. On a lost link
- * hiredis calls both callbacks with NULL, so the cork always ends there.
+ * recipient), to go out with the rest of the batch from rx_batch_cb when
+ * the pipelined ZPOPMIN's reply is already in hiredis' read buffer (Redis
+ * runs the ZPOPMIN as soon as the BZPOPMIN is served and usually writes
+ * both replies in one go; hiredis then calls rx_batch_cb before returning
+ * to the loop). When it is not there yet, the cork is flushed here: a lone
+ * event never waits for Redis' next turn (BENCHMARKS.md, issue 20). On a
+ * lost link hiredis calls both callbacks with NULL, so the cork always ends.
  */
 static void
 rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -895,22 +902,31 @@ rx_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     rlink *l = ac->data;
     ph_server *srv = l->srv;
     redisReply *reply = r;
+    int alone = priv == RX_ALONE;      /* no ZPOPMIN behind this one */
 
-    (void)priv;
     if (reply == NULL) {
         return;                        /* link going down; reconnect re-arms */
     }
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
         && reply->element[1]->type == REDIS_REPLY_STRING) {
         ph_srv_cork_begin(srv);
+        rx_note_size(srv, reply->element[1]->len);
         ph_srv_dispatch(srv, (const unsigned char *)reply->element[1]->str,
                         reply->element[1]->len);
+        if (alone || ac->c.reader == NULL
+            || ac->c.reader->pos >= ac->c.reader->len) {
+            ph_srv_cork_flush(srv);    /* the batch reply is not here yet */
+        }
     }
     else if (reply_not_master(reply) && l->ac != NULL) {
         shard_lost_master(l->shard, reply->str);
+        return;
     }
     else if (reply->type == REDIS_REPLY_ERROR) {
         ph_logf(srv->log, PH_LOG_ERROR, "BZPOPMIN: %s", reply->str);
+    }
+    if (alone && srv->phase == SRV_RUNNING) {
+        rx_receive(l);
     }
 }
 
@@ -933,6 +949,7 @@ rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
         ph_srv_cork_begin(srv);
         for (i = 0; i + 1 < reply->elements; i += 2) {
             if (reply->element[i]->type == REDIS_REPLY_STRING) {
+                rx_note_size(srv, reply->element[i]->len);
                 ph_srv_dispatch(srv, (const unsigned char *)reply->element[i]->str,
                                 reply->element[i]->len);
             }
@@ -950,27 +967,45 @@ rx_batch_cb(redisAsyncContext *ac, void *r, void *priv)
     }
 }
 
+/* Fold a received message's size into the average: up at once to a larger
+ * one, down slowly (1/8 weight), so large messages shrink batches at once. */
+static void
+rx_note_size(ph_server *srv, size_t len)
+{
+    srv->rx_avg_bytes = len > srv->rx_avg_bytes
+                        ? len : (srv->rx_avg_bytes * 7 + len) / 8;
+}
+
 /*
  * Issue the next receive on link l: a blocking pop of one message and,
- * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more, so a burst
- * costs one round trip per PH_RX_BATCH messages instead of one each.
+ * pipelined behind it, a ZPOPMIN of up to PH_RX_BATCH - 1 more (fewer when
+ * messages are large: about PH_RX_BATCH_BYTES a batch), so a burst costs
+ * one round trip per batch instead of one per message. Messages of half
+ * that or more are popped one at a time (RX_ALONE), as before batching:
+ * they fill a send by themselves.
  */
 static void
 rx_receive(rlink *l)
 {
     ph_server *srv = l->srv;
-    char timeout[16], count[16];
+    char timeout[16], count[24];
     const char *argv[3];
-    size_t lens[3];
+    size_t lens[3], more;
 
     if (l->ac == NULL || !l->up) {
         return;
     }
     snprintf(timeout, sizeof(timeout), "%d", srv->cfg.receive_timeout);
-    snprintf(count, sizeof(count), "%d", PH_RX_BATCH - 1);
+    more = PH_RX_BATCH_BYTES / (srv->rx_avg_bytes ? srv->rx_avg_bytes : 1);
+    more = more < 1 ? 0 : more > PH_RX_BATCH ? PH_RX_BATCH - 1 : more - 1;
+    snprintf(count, sizeof(count), "%zu", more);
     argv[0] = "BZPOPMIN"; argv[1] = srv->rx_key; argv[2] = timeout;
     lens[0] = 8; lens[1] = strlen(srv->rx_key); lens[2] = strlen(timeout);
-    redisAsyncCommandArgv(l->ac, rx_reply_cb, NULL, 3, argv, lens);
+    redisAsyncCommandArgv(l->ac, rx_reply_cb, more ? NULL : RX_ALONE, 3,
+                          argv, lens);
+    if (more == 0) {
+        return;
+    }
     argv[0] = "ZPOPMIN"; argv[2] = count;
     lens[0] = 7; lens[2] = strlen(count);
     redisAsyncCommandArgv(l->ac, rx_batch_cb, NULL, 3, argv, lens);

@@ -107,8 +107,9 @@ class WholeGame:
         # (a Dentist at the Dentist's Office): look past them.
         for location in host.evaluate("() => partyhub.state.locations"):
             text = text.replace(location, "")
+        # Whole words: a short role may be letters of the game's code ("DJ" in SRDJ).
         for role in secrets["all_roles"]:
-            self.assertNotIn(role, text)
+            self.assertNotRegex(text, rf"\b{re.escape(role)}\b")
         self.assertNotIn("You are the spy", text)
 
     def start_round(self, host, players, code, number):

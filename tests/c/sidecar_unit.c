@@ -463,6 +463,7 @@ test_sha(void)
     CHECK(ph_sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, d) == 0);
     ph_sha256_hex(d, hex);
     CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
+    CHECK(ph_sha256_selftest() == 0);
     CHECK(ph_ct_equal("abc", 3, "abc", 3));
     CHECK(!ph_ct_equal("abc", 3, "abd", 3));
     CHECK(!ph_ct_equal("abc", 3, "ab", 2));

@@ -35,10 +35,15 @@ REPLY_TIMEOUT = 3.0
 # Intended differences: message kind -> what each server does with it. The
 # same rows are in docs/protocol.md ("Intended differences"); a test checks.
 INTENDED = {
-    "target_nul": {
-        "sidecar": "drops the connection, HTTP 403, or reads the value cut at the NUL",
-        "daphne": "HTTP 403",
-        "doc": "a request target with %00 (before any other bad escape)",
+    "target_control": {
+        "sidecar": "drops the connection, ends the target there (%0D), or HTTP 403",
+        "daphne": "HTTP 403 (400 for a fragment or a bad Origin)",
+        "doc": "a request target with an escaped control character (%00 to %1F) first",
+    },
+    "target_escape": {
+        "sidecar": "HTTP 403 (libwebsockets reads the target before anything else)",
+        "daphne": "HTTP 403, or 400 for a fragment or a bad Origin (Autobahn reads them first)",
+        "doc": "a request target with a % not followed by two hex digits",
     },
     "target_double_slash": {
         "sidecar": "routes the path with its slashes collapsed",
@@ -242,24 +247,25 @@ def _handshake_rules(case: dict, target: str) -> dict | None:
     """For a handshake an intended difference decides, what each server may
     answer: {server: (row, allowed statuses)}; None for any other.
 
-    libwebsockets reads the request target before the sidecar looks at the
-    path and then the Origin; Autobahn looks at the path, then the Origin,
-    before Channels routes.
+    libwebsockets reads the whole request target first (bad escapes), then
+    the sidecar looks at the path ("#") and the Origin; Autobahn looks at the
+    path ("#") and the Origin first, then Channels and realtime.routing.
     """
     path = target.partition("?")[0]
-    first_bad = re.search("%00|%(?![0-9A-Fa-f]{2})", target)
-    nul = bool(first_bad and first_bad.group() == "%00")
+    bad = re.search("%(?![0-9A-Fa-f]{2})|%[01][0-9A-Fa-f]", target)
+    control = bool(bad and re.fullmatch("%[01][0-9A-Fa-f]", target[bad.start() : bad.start() + 3]))
     fragment = "#" in path
     origin = case["handshake"]["origin"]
     bad_origin = origin is not None and not _origin_parses(origin)
-    if path.startswith("//") and not (nul or fragment or bad_origin):
-        return {
-            name: ("target_double_slash", ("drop", 400, 403, 101)) for name in ("sidecar", "daphne")
-        }
-    if not (nul or fragment or bad_origin):
+    if path.startswith("//") and not (bad or fragment or bad_origin):
+        every = ("drop", 400, 403, 101)
+        return {name: ("target_double_slash", every) for name in ("sidecar", "daphne")}
+    if not (bad or fragment or bad_origin):
         return None
-    if nul:
-        sidecar = ("target_nul", ("drop", 403, 101))
+    if control:
+        sidecar = ("target_control", ("drop", 400, 403, 101))
+    elif bad:
+        sidecar = ("target_escape", (403,))
     elif fragment:
         sidecar = ("fragment", (400,))
     else:
@@ -269,7 +275,7 @@ def _handshake_rules(case: dict, target: str) -> dict | None:
     elif bad_origin:
         daphne = ("origin_unparsable", (400,))
     else:
-        daphne = ("target_nul", (403,))
+        daphne = ("target_escape", (403,))
     return {"sidecar": sidecar, "daphne": daphne}
 
 

@@ -11,6 +11,7 @@
  *   state_reply_cb    GET partyhub:state:<CODE>            (server_conn.c)
  *   inbound_reply_cb  EVAL of the inbound send script      (server_conn.c)
  *   rx_reply_cb       BZPOPMIN on our channel (msgpack)    (server_redis.c)
+ *   rx_batch_cb       the ZPOPMIN pipelined behind it      (server_redis.c)
  *   resync_reply_cb   GET of the state after a reconnect   (server_redis.c)
  *
  * The callbacks are static, so the two files that hold them are
@@ -87,7 +88,33 @@ int
 __wrap_lws_write(struct lws *wsi, unsigned char *buf, size_t len,
                  enum lws_write_protocol wp)
 {
-    CHECK(wsi != NULL && buf != NULL && wp == LWS_WRITE_TEXT);
+    size_t off = 0;
+
+    CHECK(wsi != NULL && buf != NULL
+          && (wp == LWS_WRITE_TEXT || wp == LWS_WRITE_RAW));
+    /* A corked write (LWS_WRITE_RAW): whole server text frames (FIN,
+     * unmasked) back to back, nothing cut. */
+    while (wp == LWS_WRITE_RAW && off < len) {
+        size_t n, h = 2;
+        int i;
+
+        CHECK(len - off >= 2 && buf[off] == 0x81 && (buf[off + 1] & 0x80) == 0);
+        n = buf[off + 1];
+        if (n == 126) {
+            CHECK(len - off >= 4);
+            n = ((size_t)buf[off + 2] << 8) | buf[off + 3];
+            h = 4;
+        }
+        else if (n == 127) {
+            CHECK(len - off >= 10);
+            for (n = 0, i = 0; i < 8; i++) {
+                n = (n << 8) | buf[off + 2 + i];
+            }
+            h = 10;
+        }
+        CHECK(n <= len - off - h);
+        off += h + n;
+    }
     return input_size & 2 ? (int)len - 1 : (int)len;
 }
 
@@ -245,8 +272,15 @@ dispatch(ph_server *srv, redisReply *reply, uint8_t sel)
         state_reply_cb(&fake, reply, priv);
         break;
     case 2:
+        /* The receive pair: the BZPOPMIN's reply, or the pipelined
+         * ZPOPMIN's (member, score, ...), which ends the cork. */
         fake.data = &srv->shards[0].links[RLINK_RX];
-        rx_reply_cb(&fake, reply, NULL);
+        if ((sel >> 3) & 1) {
+            rx_batch_cb(&fake, reply, NULL);
+        }
+        else {
+            rx_reply_cb(&fake, reply, NULL);
+        }
         break;
     case 3:
         fake.data = &srv->shards[0].links[RLINK_CMD];
