@@ -422,7 +422,7 @@ ph_srv_redis_refresh(ph_server *srv)
  * reconnect.
  */
 static void
-ready_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+shard_ready_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     rshard *sh = priv;
     redisReply *reply = r;
@@ -462,7 +462,7 @@ ph_srv_redis_check_ready(ph_server *srv)
     lens[0] = 3; lens[1] = strlen(srv->cfg.ready_key);
     for (i = 0; i < srv->nshards; i++) {
         if (srv->shards[i].links[RLINK_CMD].up) {
-            ph_srv_redis_command(srv, i, ready_reply_cb, &srv->shards[i], 2,
+            ph_srv_redis_command(srv, i, shard_ready_reply_cb, &srv->shards[i], 2,
                                  argv, lens);
         }
     }
