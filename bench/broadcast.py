@@ -5,9 +5,11 @@
 For groups of 12 and 1000 members spread over 1 and 4 process keys, against
 a private redis-server, it measures calls/s and mean/median/p99 latency of
 
-  C:       realtime.broadcast.sync_broadcast_phase_event(code, type, payload)
-           (the JSON text in Python, then INCR + group send in one EVALSHA
-           through realtime._redislayer's hiredis connection)
+  C:       the JSON text (protocol.encode_event_parts), then
+           realtime.broadcast.sync_deliver(code, None, seq, head, tail) as
+           lobby.publish calls it: the seq the database gave (a counter
+           here), checked against the delivered seq and spliced in, and the
+           group send, in one EVALSHA through realtime._redislayer's hiredis
   script:  the fair pure-Python peer: the same JSON text, then redis-py on a
            pooled connection runs one registered Lua script -- the C layer's
            own (read from the extension with rs_source), with the same
@@ -25,6 +27,10 @@ cross-checked with INFO commandstats usec_per_call of EVALSHA) -- and the
 client side: the rest of that same call, which holds the encoding, the
 client library and the loopback round trip (medians of both are shown).
 A raw `PING` over a plain socket gives the round trip's floor.
+Then the cost of the transactional outbox (lobby.outbox) on a SQLite
+database in a temporary directory: an action's transaction (lock the
+session row, save it) with and without the event's row INSERTed in it, and
+the DELETE that marks the row delivered after the broadcast.
 Stored messages are deleted between batches (untimed) so keys never reach
 capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 """
@@ -32,12 +38,14 @@ capacity. Prints Markdown tables (BENCHMARKS.md "Broadcast call").
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import random
 import socket
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -52,7 +60,7 @@ BATCH = 50  # calls between (untimed) clean-ups
 ROUNDS = 5  # interleaved rounds per path and cell
 ATTRIBUTION_CALLS = 200  # calls counted with INFO commandstats
 PATHS = (
-    ("c", "C `sync_broadcast_phase_event`"),
+    ("c", "C `sync_deliver` (given seq)"),
     ("script", "redis-py + registered script"),
     ("py", "channels_redis `group_send`"),
 )
@@ -63,6 +71,8 @@ def setup_django(port: int) -> None:
     os.environ["CHANNEL_REDIS_PORT"] = str(port)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "partyhub.settings")
     os.environ.setdefault("PARTYHUB_LOG_LEVEL", "WARNING")
+    db_dir = tempfile.mkdtemp(prefix="partyhub-bench-db-")
+    os.environ["DATABASE_URL"] = f"sqlite:///{db_dir}/bench.sqlite3"
     import django
 
     django.setup()
@@ -101,7 +111,7 @@ class ScriptPeer:
         ]
         self.capacity = str(config.get("capacity", 100))
 
-    def send(self, code: str, event_type: str, payload: dict) -> int:
+    def send(self, code: str, event_type: str, payload: dict, seq: int) -> int:
         """The same steps as realtime.broadcast's C path, in Python."""
         from realtime import keys, protocol
         from realtime.broadcast import SEQ_TTL
@@ -114,7 +124,8 @@ class ScriptPeer:
         segments = ["b", before_seq, "i", "b", packb("text"), "t", head, tail, "b", b""]
         rnd = random.getrandbits(96).to_bytes(12, "big")
         names = [f"{self.prefix}:group:{keys.group_name(code)}", keys.seq_key(code)]
-        args = [*self.fixed, rnd, self.capacity, SEQ_TTL, 0, len(segments) - 5, *segments]
+        # ARGV 6-8: counter TTL, the given seq, no capacity rules.
+        args = [*self.fixed, rnd, self.capacity, SEQ_TTL, seq, 0, len(segments) - 5, *segments]
         return int(self.script(keys=names, args=args)[0])
 
 
@@ -230,6 +241,75 @@ def encode_cost() -> tuple[float, float]:
     return json_us, python_us
 
 
+SEQ = itertools.count(1)  # the database's seq, shared by the C and script paths
+
+
+def c_send(code: str, seq: int) -> bool:
+    """The C path, as lobby.publish calls it (the text encoded here, as the
+    outbox row is encoded in the action's transaction)."""
+    from realtime import protocol
+    from realtime.broadcast import sync_deliver
+
+    head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
+    return sync_deliver(code, None, seq, head, tail)
+
+
+def outbox_cost(seconds: float) -> dict:
+    """Median µs of an action's transaction (lock + save of the session row)
+    without and with its outbox row, and of the DELETE after delivery."""
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from lobby.models import GameSession, OutboxEvent
+    from realtime import protocol
+
+    call_command("migrate", verbosity=0)
+    session = GameSession.objects.create(code="OUTB", host_token_digest="0" * 64)
+    head, tail = protocol.encode_event_parts(lobby_events.GAME_OVER, PAYLOAD)
+    state_head, state_tail = protocol.encode_event_parts(protocol.SESSION_STATE, PAYLOAD)
+
+    def base() -> None:
+        with transaction.atomic():
+            s = GameSession.objects.select_for_update().get(pk=session.pk)
+            s.save()
+
+    made: list[int] = []
+
+    def with_row() -> None:
+        with transaction.atomic():
+            s = GameSession.objects.select_for_update().get(pk=session.pk)
+            s.seq += 1
+            row = OutboxEvent(
+                session=s,
+                seq=s.seq,
+                event_type=lobby_events.GAME_OVER,
+                head=head,
+                tail=tail,
+                state_head=state_head,
+                state_tail=state_tail,
+            )
+            OutboxEvent.objects.bulk_create([row])
+            s.save()
+        made.append(row.id)
+
+    def delete() -> None:
+        OutboxEvent.objects.filter(id__in=[made.pop()]).delete()
+
+    times = {"base": [], "row": [], "delete": []}
+    for _ in range(ROUNDS):
+        for label, call in (("base", base), ("row", with_row)):
+            until = time.perf_counter() + seconds / ROUNDS / 2
+            while time.perf_counter() < until:
+                t0 = time.perf_counter()
+                call()
+                times[label].append((time.perf_counter() - t0) * 1e6)
+        while made:
+            t0 = time.perf_counter()
+            delete()
+            times["delete"].append((time.perf_counter() - t0) * 1e6)
+    return {label: (statistics.median(v), len(v)) for label, v in times.items()}
+
+
 PAYLOAD = {
     "round": 3,
     "ranking": [{"player_id": i, "name": f"P{i}", "score": 10 * i, "rank": i} for i in range(1, 9)],
@@ -241,12 +321,11 @@ def check_same_message(raw, fast_layer, peer: ScriptPeer, code: str, name: str) 
     """The peer stores what the C layer stores, but for the random prefix and seq."""
     import msgpack
 
-    from realtime.broadcast import sync_broadcast_phase_event
-
     key = "asgi" + name[: name.index("!") + 1]
     raw.delete(key)
-    seq_c = sync_broadcast_phase_event(code, lobby_events.GAME_OVER, PAYLOAD)
-    seq_s = peer.send(code, lobby_events.GAME_OVER, PAYLOAD)
+    seq_c, seq_s = next(SEQ), next(SEQ)
+    c_send(code, seq_c)
+    peer.send(code, lobby_events.GAME_OVER, PAYLOAD, seq_s)
     stored = raw.zrange(key, 0, -1)
     c, s = (msgpack.unpackb(m[12:], raw=False) for m in stored)
     if (c["seq"], s["seq"]) != (seq_c, seq_s) or seq_s != seq_c + 1:
@@ -275,7 +354,6 @@ def main() -> None:
         from realtime import keys as redis_keys
         from realtime import layer as layer_mod
         from realtime import protocol
-        from realtime.broadcast import sync_broadcast_phase_event
 
         if layer_mod.get_layer() is None:
             sys.exit("the C layer is not active: run `make build` first")
@@ -298,10 +376,10 @@ def main() -> None:
             message = {"type": "game.event", "seq": 1, "text": f"{head}1{tail}"}
 
             calls = {
-                "c": lambda code=code: sync_broadcast_phase_event(
-                    code, lobby_events.GAME_OVER, PAYLOAD
+                "c": lambda code=code: c_send(code, next(SEQ)),
+                "script": lambda code=code: peer.send(
+                    code, lobby_events.GAME_OVER, PAYLOAD, next(SEQ)
                 ),
-                "script": lambda code=code: peer.send(code, lobby_events.GAME_OVER, PAYLOAD),
                 "py": lambda group=group, message=message: async_to_sync(channel_layer.group_send)(
                     group, message
                 ),
@@ -397,6 +475,21 @@ def main() -> None:
                 stats = ", ".join(f"{k} {v:g}" for k, v in sorted(r[label]["commands"].items()))
                 print(f"- {r['members']} members / {r['keys']} keys, {name}: {stats}")
         raw.close()
+        cost = outbox_cost(args.seconds)
+        base, row, delete = (cost[k][0] for k in ("base", "row", "delete"))
+        c12 = rows[0]["c"]["p50"]
+        print(
+            "\nThe outbox (SQLite in a temporary directory, medians over "
+            f"{cost['base'][1]:,} / {cost['row'][1]:,} / {cost['delete'][1]:,} calls):\n\n"
+            "| an action's transaction (lock + save the session row) | µs |\n|---|---:|\n"
+            f"| without its outbox row | {base:,.0f} |\n"
+            f"| with one outbox row INSERTed (and the seq taken) | {row:,.0f} |\n"
+            f"| the row's cost in the transaction | {row - base:,.0f} |\n"
+            f"| DELETE of the row after delivery | {delete:,.0f} |\n"
+            f"\nOutbox write + delete per event: {row - base + delete:,.0f} µs, "
+            f"{(row - base + delete) / c12:.2f}× the broadcast call at 12 members / 1 key "
+            f"({c12:,.0f} µs)."
+        )
 
 
 if __name__ == "__main__":

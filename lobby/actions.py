@@ -4,7 +4,8 @@
 the caller identified (a bearer token over REST; the socket's identity,
 which its server checked at connect, over WebSocket), the pause respected,
 the action run with a Context, the session saved; after the commit its
-events are published (lobby.publish). Every action a game declares
+events are written to the outbox (lobby.outbox) and, after the commit,
+published (lobby.publish). Every action a game declares
 (lobby.driver.Action) runs this way, as do the platform's:
 
 - `join` (anyone, lobby only), `leave` (a player);
@@ -24,12 +25,12 @@ from django.utils import timezone
 from realtime import hooks, schema
 from realtime.schema import Field, string
 
-from . import controls, events, registry, rounds, rules, services
+from . import controls, events, outbox, registry, rounds, rules, services
 from .context import Context
 from .driver import ANYONE, HOST, PLAYER, Action, GameDriver
 from .errors import GameError, bad_request, conflict
 from .models import FINISHED, LOBBY, SCOREBOARD
-from .publish import publish_outcome
+from .publish import publish
 
 logger = logging.getLogger("lobby.actions")
 
@@ -178,9 +179,10 @@ def run(
             public = [e.type for e in ctx.events if e.to is None]
             if public:
                 response["event"] = public[-1]
-        session.save()  # every action is activity, for the purge
         outcome = ctx.outcome(action.status, response)
-    report = publish_outcome(session, outcome, log)
+        rows = outbox.record(session, outcome)
+        session.save()  # every action is activity, for the purge (and saves seq)
+    report = publish(session, rows, log)
     body = dict(outcome.body)
     if report is not None:
         body["broadcast"] = report

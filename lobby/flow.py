@@ -15,10 +15,10 @@ import logging
 
 from django.db import transaction
 
-from . import phases, registry, timers
+from . import outbox, phases, registry, timers
 from .context import Context
 from .models import GameSession
-from .publish import publish_outcome
+from .publish import publish
 
 logger = logging.getLogger("lobby.flow")
 
@@ -46,9 +46,10 @@ def on_deadline(code: str, round_number: int, stage: str, token: str) -> bool:
             return False
         ctx = Context(session, driver)
         phases.spec(driver, session.phase).on_deadline(ctx)
-        session.save()
         outcome = ctx.outcome(200, {"phase": session.phase, "round": session.round_number})
-    publish_outcome(session, outcome)
+        rows = outbox.record(session, outcome)
+        session.save()
+    publish(session, rows)
     return True
 
 

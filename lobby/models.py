@@ -54,6 +54,10 @@ class GameSession(models.Model):
     closed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)  # last activity, for the purge
+    # The seq of the session's last public event: taken here, in the
+    # transaction of the change the event announces (lobby.outbox), so it
+    # only grows, whatever Redis loses.
+    seq = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return self.code
@@ -85,6 +89,8 @@ class Player(models.Model):
     # Left after the lobby (their token no longer works); in the lobby a
     # player who leaves is deleted instead.
     left_at = models.DateTimeField(null=True, blank=True)
+    # The pseq of the last private message to this player (like GameSession.seq).
+    pseq = models.PositiveIntegerField(default=0)
 
     objects = PlayerQuerySet.as_manager()
 
@@ -96,6 +102,43 @@ class Player(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutboxEvent(models.Model):
+    """What an action leaves for Redis, written in the action's transaction
+    (the transactional outbox, lobby.outbox): one row per event, in order,
+    deleted once Redis has taken it; `manage.py runrelay` delivers what is
+    left (Redis was down or stalled).
+
+    An event row carries its text split around its seq (`head` + seq +
+    `tail`) and, for the last event of an action, the state text the
+    WebSocket servers greet with (`state_head` + seq + `state_tail`:
+    `session.state`, or a private `player.state` when `player_id` is set,
+    where `seq` is that player's pseq). A row with no event (empty `head`)
+    only stores what it carries. `tokens` (the session's token digests) and
+    `close` (sockets to close after the event) are set when the action
+    changed them.
+    """
+
+    session = models.ForeignKey(GameSession, on_delete=models.CASCADE, related_name="outbox")
+    seq = models.PositiveIntegerField()
+    player_id = models.BigIntegerField(null=True, blank=True)  # a private message's player
+    event_type = models.CharField(max_length=64, blank=True)
+    head = models.TextField(blank=True)
+    tail = models.TextField(blank=True)
+    state_head = models.TextField(blank=True)
+    state_tail = models.TextField(blank=True)
+    # {"host": digest, "players": {digest: player id}}: every token that works now.
+    tokens = models.JSONField(null=True, blank=True)
+    # {"code": close code or null, "players": [player ids closed with 4001]}.
+    close = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}:{self.event_type or 'sync'}#{self.seq}"
 
 
 # --- kept across games: presets and packs ------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from channels.db import database_sync_to_async
+from django.db import transaction
 
 from realtime import hooks, protocol
 from realtime.schema import Field, Message, number, one_of, problem, string
@@ -48,8 +49,19 @@ class Directory:
             return hooks.FORBIDDEN
         return actor.role, (actor.player.id if actor.player else None)
 
-    def state(self, code: str) -> dict:
-        return services.session_state(GameSession.objects.get(code=code))
+    def greeting(self, code: str, player_id: int | None) -> tuple[str, str | None]:
+        with transaction.atomic():  # one snapshot of the session and the player
+            session = GameSession.objects.get(code=code)
+            state = protocol.dumps(
+                protocol.session_state(services.session_state(session), session.seq)
+            )
+            player = None
+            if player_id is not None:
+                player = session.players.filter(id=player_id, pseq__gt=0).first()
+            if player is None:
+                return state, None
+            private = registry.of(session).private_state(session, player)
+            return state, protocol.dumps(protocol.player_state(private, player.pseq))
 
 
 # An action message's `ref` is echoed back: a string or a number.

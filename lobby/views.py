@@ -22,9 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from realtime import protocol
 
-from . import actions, options, packs, presets, registry, services, timers, webauth
+from . import actions, options, outbox, packs, presets, registry, services, timers, webauth
 from .errors import GameError, bad_request
-from .publish import publish_created
+from .publish import publish
 
 logger = logging.getLogger("lobby.views")
 
@@ -91,12 +91,13 @@ def create_session(request: HttpRequest) -> JsonResponse:
             if driver.packs is not None:
                 packs.lock_usable(driver.packs, options.pack_ids(driver, settings), user)
             session, token = services.create_session(settings, driver.name)
+            rows = outbox.record_created(session)
     except GameError as exc:
         return error_response(exc)
     logger.info("session %s of %s created", session.code, session.game)
     body = {"code": session.code, "game": session.game, "host_token": token, "settings": settings}
-    report = publish_created(session)
-    if report is not None:
+    report = publish(session, rows)
+    if not report["ok"]:
         body["broadcast"] = report
     return JsonResponse(body, status=201)
 

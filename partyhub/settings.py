@@ -229,7 +229,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # An unacknowledged task (its worker died) is redelivered after this long; it
 # must exceed the longest countdown (600 s) or timers would be delivered twice
 # (harmless, as every timer is guarded, but wasteful).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1800}
+# Socket timeouts: a frozen Redis (SIGSTOP, a stalled host) must not hang the
+# web request that schedules a timer (kombu's default is to wait forever).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 1800,
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+}
 # A web request that schedules a timer must not hang when Redis is down: give
 # up quickly, log it, and let the host advance by hand.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {

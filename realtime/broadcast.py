@@ -75,17 +75,6 @@ async def current_seq(code: str) -> int:
     return int(value or 0)
 
 
-async def current_private_state(code: str, player_id: int) -> str | None:
-    """The stored `player.state` text of a player, or None (nothing private yet)."""
-    layer = get_channel_layer()
-    if not hasattr(layer, "connection"):
-        return _local_private.get((code, player_id))
-    group = keys.player_group_name(code, player_id)
-    conn = layer.connection(layer.consistent_hash(group))
-    value = await conn.get(keys.private_key(code, player_id))
-    return None if value is None else value.decode("utf-8")
-
-
 def _state_arg(session_code: str, state: dict | None) -> tuple | None:
     """group_send_seq's `state` argument for the session's state payload."""
     if state is None:
@@ -119,15 +108,101 @@ def _private(session_code: str, player_id: int, event_type: str, payload, privat
     return group, counter, head, tail, _private_arg(session_code, player_id, private)
 
 
-def _c_broadcast(fast, group: str, counter: str, head: str, tail: str, state: tuple | None) -> int:
-    """One Redis round trip: INCR the counter, store the state, group-send."""
+def _c_broadcast(
+    fast, group: str, counter: str, head: str, tail: str, state: tuple | None, given: int = 0
+) -> int:
+    """One Redis round trip: INCR the counter (or check the given seq against
+    it), store the state, group-send. 0: the given seq was already delivered."""
     message = {"type": protocol.GROUP_EVENT_TYPE, "seq": 0, "text": ""}
     try:
         return fast.group_send_seq(
-            group, message, counter, "seq", "text", head, tail, counter_ttl=SEQ_TTL, state=state
+            group,
+            message,
+            counter,
+            "seq",
+            "text",
+            head,
+            tail,
+            counter_ttl=SEQ_TTL,
+            state=state,
+            given_seq=given,
         )
     except (fast_layer.RedisUnavailable, fast_layer.RedisReplyError) as exc:
         raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+
+
+def sync_deliver(
+    session_code: str,
+    player_id: int | None,
+    seq: int,
+    head: str,
+    tail: str,
+    state_parts: tuple[str, str] | None = None,
+) -> bool:
+    """Send a message the database numbered: `head + seq + tail` to the session
+    (or, with `player_id`, to that player's sockets, `seq` being their pseq),
+    storing `state_parts` (the state text around the same seq) with it.
+
+    The Redis counter holds the highest seq delivered: a seq not above it is
+    not sent again (returns False), so nobody gets a message twice. With the
+    C layer: one round trip. Raises BroadcastError.
+    """
+    if player_id is None:
+        group, counter = keys.group_name(session_code), keys.seq_key(session_code)
+        names = keys.state_key(session_code), keys.state_seq_key(session_code)
+    else:
+        group = keys.player_group_name(session_code, player_id)
+        counter = keys.pseq_key(session_code, player_id)
+        names = (
+            keys.private_key(session_code, player_id),
+            keys.private_seq_key(session_code, player_id),
+        )
+    state = None if state_parts is None else (*names, *state_parts, snapshot.KEY_TTL)
+    fast = fast_layer.get_layer()
+    if fast is not None:
+        return _c_broadcast(fast, group, counter, head, tail, state, seq) > 0
+    slot = None if player_id is None else (session_code, player_id)
+    return async_to_sync(_given_send)(group, counter, seq, head, tail, state, slot)
+
+
+async def _given_send(
+    group: str,
+    counter: str,
+    seq: int,
+    head: str,
+    tail: str,
+    state: tuple | None,
+    slot: tuple[str, int] | None,
+) -> bool:
+    """`sync_deliver` without the C layer: check and raise the counter, store
+    the state, group-send (three steps; the C layer does it in one script)."""
+    layer = get_channel_layer()
+    try:
+        if hasattr(layer, "connection"):
+            conn = layer.connection(layer.consistent_hash(group))
+            # rscripts.c's scripts: the given-seq check, then the state.
+            raise_seq = fast_layer.lua_script("raise_seq")
+            if not await conn.eval(raise_seq, 1, counter, seq, SEQ_TTL):
+                return False
+            if state is not None:
+                skey, sseq, shead, stail, ttl = state
+                store = fast_layer.lua_script("store_state")
+                await conn.eval(store, 2, skey, sseq, seq, shead, stail, ttl)
+        else:
+            if seq <= _local_seq.get(counter, 0):
+                return False
+            _local_seq[counter] = seq
+            if state is not None and slot is not None:
+                _local_private[slot] = f"{state[2]}{seq}{state[3]}"
+        message = {"type": protocol.GROUP_EVENT_TYPE, "seq": seq, "text": f"{head}{seq}{tail}"}
+        await layer.group_send(group, message)
+    except (OSError, ConnectionError) as exc:
+        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+    except Exception as exc:  # redis-py raises its own RedisError tree
+        if type(exc).__module__.startswith("redis"):
+            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+        raise
+    return True
 
 
 async def _numbered_send(

@@ -6,6 +6,7 @@ code. Bad input never closes the socket; it gets an `error` message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from urllib.parse import parse_qs
@@ -13,8 +14,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import hooks, keys, protocol, ratelimit
-from .broadcast import current_private_state, current_seq
+from . import hooks, keys, protocol, ratelimit, resync
 from .inbound import handle_client_message
 
 logger = logging.getLogger("realtime.consumers")
@@ -24,6 +24,34 @@ class GameConsumer(AsyncWebsocketConsumer):
     """One player's or the host's socket in one game."""
 
     live_connections = 0  # per process, for the connect/disconnect log lines
+
+    # channels' consumer loop awaits `self.channel_receive`, the layer's
+    # receive, and dies with the socket (1011) when Redis goes away. It gets
+    # `receive_surviving` instead, which waits for Redis to come back; the
+    # memberships and the state come back with realtime.resync.
+    @property
+    def channel_receive(self):
+        return self.receive_surviving
+
+    @channel_receive.setter
+    def channel_receive(self, layer_receive) -> None:
+        self.layer_receive = layer_receive
+
+    async def receive_surviving(self) -> dict:
+        """The channel layer's next message for this socket, across Redis outages."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.layer_receive()
+            except (OSError, ConnectionError) as exc:
+                problem = exc
+            except Exception as exc:  # redis-py raises its own RedisError tree
+                if not type(exc).__module__.startswith("redis"):
+                    raise
+                problem = exc
+            logger.debug("session %s: channel layer down (%s): waiting", self.code, problem)
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
 
     async def connect(self) -> None:
         self.code = self.scope["url_route"]["kwargs"]["code"].upper()
@@ -57,21 +85,19 @@ class GameConsumer(AsyncWebsocketConsumer):
         self.groups_joined.append(keys.group_name(self.code))
         if self.player_id is not None:
             self.groups_joined.append(keys.player_group_name(self.code, self.player_id))
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.join_groups()
+        except Exception as exc:  # Redis down: the client retries with backoff
+            logger.warning("session %s: cannot join its groups (%s): closing 1013", self.code, exc)
+            await self.close(code=protocol.CLOSE_TRY_AGAIN)
+            return
         # Only now, with the membership acknowledged by Redis, read what the
-        # client starts from: an event broadcast after this reaches us, one
-        # broadcast before is in the seq and the state (read from the
-        # database, which commits before any broadcast). Read the seq before
-        # the state: the state then reflects at least every event up to seq,
-        # so a client can drop events with seq <= it.
-        seq = await current_seq(self.code)
-        state = await database_sync_to_async(directory.state)(self.code)
-        # A player's private state, as stored with their last private message
-        # (the sidecar sends the same text): read after joining their group.
-        private = None
-        if self.player_id is not None:
-            private = await current_private_state(self.code, self.player_id)
+        # client starts from, from the database: an event numbered after this
+        # read reaches us; one numbered before is in the state and its seq
+        # (seq and state are one row, read at once), so the client drops it
+        # if it also arrives (seq <= the state's). Likewise a player's
+        # private state and pseq.
+        state, private = await database_sync_to_async(directory.greeting)(self.code, self.player_id)
         self.connection_id = uuid.uuid4().hex
         GameConsumer.live_connections += 1
         self.counted = True
@@ -86,11 +112,29 @@ class GameConsumer(AsyncWebsocketConsumer):
         await self.send_json(
             protocol.welcome(self.connection_id, self.code, self.role, self.player_id)
         )
-        await self.send_json(protocol.session_state(state, seq))
+        await self.send(text_data=state)
+        if private is not None:
+            await self.send(text_data=private)
+        resync.watcher().add(self)
+
+    async def join_groups(self) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def resync(self) -> None:
+        """Redis lost data (realtime.resync): join the groups again and send
+        the state again, from the database (a client keeps the newer of the
+        state and the events it has, by seq)."""
+        await self.join_groups()
+        state, private = await database_sync_to_async(hooks.directory().greeting)(
+            self.code, self.player_id
+        )
+        await self.send(text_data=state)
         if private is not None:
             await self.send(text_data=private)
 
     async def disconnect(self, code: int) -> None:
+        resync.watcher().discard(self)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.counted:

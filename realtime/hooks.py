@@ -35,8 +35,11 @@ class SessionDirectory(Protocol):
     def identify(self, code: str, role: str, token: str) -> tuple[str, int | None] | str:
         """(role, player_id) of a socket's query, or NOT_FOUND / FORBIDDEN / CLOSED."""
 
-    def state(self, code: str) -> dict:
-        """The current `session.state` payload of a session."""
+    def greeting(self, code: str, player_id: int | None) -> tuple[str, str | None]:
+        """What a socket starts from, read from the database at once: the
+        `session.state` message text (with the seq of the session's last
+        event) and, for a player who has had private messages, their
+        `player.state` text (with their last pseq), else None."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ KEY_PRIVATE = "partyhub:private:"  # + CODE ":" id: latest player.state text
 KEY_PRIVATE_SEQ = "partyhub:privateseq:"  # + CODE ":" id: the pseq of that text
 KEY_REACT = "partyhub:react:"  # + CODE ":" id: recent reactions (a window)
 
+# --- on every host ---
+# Set by the relay (lobby.relay) once it rebuilt the host's keys from the
+# database since the host started: "<run_id>:<random, new at each rebuild>".
+KEY_READY = "partyhub:ready"
+
 # --- the platform's HTTP limits (on the host of the key itself) ---
 KEY_RATELIMIT = "partyhub:ratelimit:"  # + kind ":" address
 KEY_LOGIN_USER = "partyhub:login:user:"  # + digest of a username
@@ -33,6 +38,7 @@ KEY_LOGIN_USER = "partyhub:login:user:"  # + digest of a username
 FIELD_HOST = "host"  # -> SHA-256 hex of the host token
 FIELD_PLAYER = "p:"  # + SHA-256 hex of a player token -> player id
 FIELD_CLOSED = "closed"  # -> "1": the host exited, new sockets close 4000
+FIELD_VERSION = "v"  # -> the session seq the hash was written at (newer-only)
 
 
 def group_name(code: str) -> str:

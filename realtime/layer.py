@@ -279,6 +279,7 @@ class FastRedisLayer:
         text_tail,
         counter_ttl=0,
         state=None,
+        given_seq=0,
     ):
         """Group send that numbers the message in the same Redis script.
 
@@ -294,10 +295,17 @@ class FastRedisLayer:
         ``state_seq_key``, both for ``ttl`` seconds) unless a newer seq is
         there, in the same script; with several hosts, before the event is
         delivered. All keys must live on the group's host.
+
+        ``given_seq`` > 0 numbers the message with that seq (taken from the
+        database) instead: ``counter_key`` then holds the highest seq
+        delivered, and a ``given_seq`` not above it sends and stores nothing
+        and returns 0 (already delivered).
         """
         args = [counter_key, counter_ttl, seq_key, text_key, text_head, text_tail]
         if state is not None:
             args.extend(state)
+        if given_seq:
+            args.append(given_seq)
         seq, _, over, members = self._c.group_send(group, message, *args)
         if over:
             logger.info("%s of %s channels over capacity in group %s", over, members, group)

@@ -68,6 +68,9 @@ TOO_MANY_MESSAGES = "Too many messages: wait a moment."
 
 # WebSocket close codes.
 CLOSE_UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text only
+# Redis is down, or lost this session's keys and they are being rebuilt from
+# the database: the session exists, reconnect with backoff (not final).
+CLOSE_TRY_AGAIN = 1013
 CLOSE_SERVICE_RESTART = 1012  # the sidecar is draining: reconnect (see SERVER_DRAINING)
 CLOSE_SESSION_CLOSED = 4000  # the host exited the session (or it is closed)
 CLOSE_LEFT = 4001  # this player left the game (their token no longer works)

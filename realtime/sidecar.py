@@ -77,6 +77,7 @@ def sidecar_kwargs(**overrides) -> dict:
         "session_key_prefix": keys.KEY_SESSION,
         "state_key_prefix": keys.KEY_STATE,
         "private_key_prefix": keys.KEY_PRIVATE,
+        "ready_key": keys.KEY_READY,
         "log_level": log_level(),
         "max_json_depth": protocol.MAX_JSON_DEPTH,
     }

@@ -5,7 +5,9 @@ without a Python call per connection, so Django keeps, per session, on the
 Redis host that holds the session's group:
 
 - `partyhub:session:<CODE>` — a hash: `host` -> SHA-256 hex of the host token,
-  `p:<SHA-256 hex of a player token>` -> player id;
+  `p:<SHA-256 hex of a player token>` -> player id, `closed`, and `v`, the
+  session seq it was written at: rewritten whole whenever the tokens change
+  (lobby.outbox), never by an older version;
 - `partyhub:state:<CODE>` — the exact text of the latest `session.state`
   message, written only if its seq is newer than the stored one
   (`partyhub:stateseq:<CODE>`), so a slow writer never replaces a newer state.
@@ -22,6 +24,15 @@ Per player, on the Redis host that holds the player's group
   player stores it, in the same script; both servers send it to that
   player's sockets right after `session.state`.
 
+What Redis holds here is a cache of the database (lobby.outbox, lobby.relay):
+every text and digest is written with the seq (or, for the token hash, the
+session seq) it belongs to, newer-only, so a late or repeated write never
+replaces a newer one, and the relay can rebuild all of it after Redis comes
+back empty. `keys.KEY_READY` on each Redis host says that this host's keys
+were rebuilt since the host started (its value: the host's `run_id` and a
+part new at each rebuild): while it is missing, a socket whose session hash
+is not found is told to retry (1013) instead of "no such game" (4004).
+
 Writes use a small sync Redis client (redis-py, a channels_redis dependency)
 with short timeouts; a failure is logged and reported, never raised into the
 game action that caused it. With a Sentinel host in CHANNEL_LAYERS the client
@@ -33,6 +44,7 @@ as long as the C layer waits for a failover (realtime.redis_sentinel).
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 
 import redis
@@ -51,7 +63,7 @@ KEY_TTL = 24 * 3600  # refreshed on every write; a live game never loses them
 TIMEOUT = 2.0
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
-_store_state: Script | None = None  # rscripts.c's RS_STORE_STATE, run by SHA1
+_scripts: dict[str, Script] = {}  # rscripts.c's scripts by name, run by SHA1
 _clients_lock = threading.Lock()
 
 
@@ -71,6 +83,19 @@ def client_for_key(name: str) -> redis.Redis:
         if client is None:
             client = _clients[key] = _new_client(host)
     return client
+
+
+def all_clients() -> list[redis.Redis]:
+    """A sync client per Redis host of the channel layer, in `hosts` order."""
+    clients = []
+    for index, host in enumerate(channel_layer_hosts()):
+        key = (index, repr(host))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = _new_client(host)
+        clients.append(client)
+    return clients
 
 
 def _new_client(host: RedisHost) -> redis.Redis:
@@ -115,16 +140,44 @@ def register_session(code: str, host_digest: str) -> bool:
     return _run(code, "register session", _hset, code, keys.FIELD_HOST, host_digest)
 
 
-def register_player(code: str, token_digest: str, player_id: int) -> bool:
-    """Store a player token's digest -> player id; False (logged) on failure."""
-    return _run(
-        code, "register player", _hset, code, f"{keys.FIELD_PLAYER}{token_digest}", str(player_id)
+def store_tokens(code: str, version: int, tokens: dict) -> None:
+    """Rewrite the session's token hash from `tokens` = {"host": digest,
+    "players": {digest: player id}, "closed": bool} unless Redis holds a newer
+    `version` (the session seq it was read at). Raises redis.RedisError."""
+    fields = [keys.FIELD_HOST, tokens["host"]]
+    for digest, player_id in tokens["players"].items():
+        fields += [f"{keys.FIELD_PLAYER}{digest}", str(player_id)]
+    if tokens.get("closed"):
+        fields += [keys.FIELD_CLOSED, "1"]
+    client = client_for(code)
+    _script(client, "store_tokens")(
+        keys=[keys.session_key(code)], args=[int(version), KEY_TTL, *fields], client=client
     )
 
 
-def unregister_player(code: str, token_digest: str) -> bool:
-    """Forget a player token (the player left); False (logged) on failure."""
-    return _run(code, "unregister player", _hdel, code, f"{keys.FIELD_PLAYER}{token_digest}")
+def raise_seq(client: redis.Redis, key: str, seq: int) -> bool:
+    """Raise a delivered-seq counter (keys.seq_key, keys.pseq_key) to `seq`,
+    never lowering it; whether it was raised. Raises redis.RedisError."""
+    return bool(_script(client, "raise_seq")(keys=[key], args=[int(seq), KEY_TTL], client=client))
+
+
+def ready(client: redis.Redis) -> bool:
+    """Whether this host's keys were rebuilt since it started (KEY_READY
+    names its current run_id). Raises redis.RedisError."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(keys.KEY_READY)
+    pipe.info("server")
+    marker, info = pipe.execute()
+    return marker is not None and marker.decode().split(":")[0] == str(info.get("run_id"))
+
+
+def mark_ready(client: redis.Redis) -> None:
+    """Record that this host's keys are rebuilt (no TTL): its run_id and a
+    random part, new at every rebuild, so the WebSocket servers, which watch
+    the value, notice a rebuild even if they missed the key's absence.
+    Raises redis.RedisError."""
+    run_id = client.info("server").get("run_id")
+    client.set(keys.KEY_READY, f"{run_id}:{secrets.token_hex(4)}")
 
 
 def store_state(code: str, seq: int, payload: dict) -> bool:
@@ -141,9 +194,20 @@ def store_private(code: str, player_id: int, pseq: int, payload: dict) -> None:
     redis.RedisError.
     """
     head, tail = protocol.encode_private_parts(protocol.PLAYER_STATE, payload)
+    store_private_text(code, player_id, pseq, head, tail)
+
+
+def store_private_text(code: str, player_id: int, pseq: int, head: str, tail: str) -> None:
+    """`store_private` for a text already split around its pseq. Raises redis.RedisError."""
     names = keys.private_key(code, player_id), keys.private_seq_key(code, player_id)
     group = keys.player_group_name(code, player_id)
     _store(client_for(code, group), names, pseq, head, tail)
+
+
+def store_state_text(code: str, seq: int, head: str, tail: str) -> None:
+    """`store_state` for a text already split around its seq. Raises redis.RedisError."""
+    names = keys.state_key(code), keys.state_seq_key(code)
+    _store(client_for(code), names, seq, head, tail)
 
 
 def read_private(code: str, player_id: int) -> str | None:
@@ -160,16 +224,17 @@ def _hset(client: redis.Redis, code: str, field: str, value: str) -> None:
     pipe.execute()
 
 
-def _hdel(client: redis.Redis, code: str, field: str) -> None:
-    client.hdel(keys.session_key(code), field)
-
-
 def _store(client: redis.Redis, names: tuple[str, str], seq: int, head: str, tail: str) -> None:
     """head + seq + tail under names[0], seq under names[1], unless newer (rscripts.c)."""
-    global _store_state
-    if _store_state is None:
-        _store_state = client.register_script(layer.lua_script("store_state"))
-    _store_state(keys=names, args=[int(seq), head, tail, KEY_TTL], client=client)
+    _script(client, "store_state")(keys=names, args=[int(seq), head, tail, KEY_TTL], client=client)
+
+
+def _script(client: redis.Redis, name: str) -> Script:
+    """Script `name` of rscripts.c, registered once (redis-py runs it by SHA1)."""
+    script = _scripts.get(name)
+    if script is None:
+        script = _scripts[name] = client.register_script(layer.lua_script(name))
+    return script
 
 
 def _run(code: str, what: str, func, *args) -> bool:

@@ -156,7 +156,15 @@ class expect_logs:  # noqa: N801 - a context manager used like assertLogs
     def __exit__(self, *exc):
         runner = getattr(self.sidecar, "runner", None)
         if runner is not None:
+            # The loop may note the change (redis_up) a moment before it
+            # writes the line: drain the ring until the line is there (5 s).
+            deadline = time.monotonic() + 5
             runner.flush_logs()
+            while exc[0] is None and time.monotonic() < deadline:
+                if any(self.text in line for line in self.logs.output):
+                    break
+                time.sleep(0.05)
+                runner.flush_logs()
         else:  # the driver writes its lines to its own log file
             logging.getLogger("realtime.sidecar").warning("%s (driver)", self.text)
         result = self.cm.__exit__(*exc)
@@ -173,21 +181,20 @@ class Recorder:
     def __init__(self) -> None:
         self.public: list[tuple[str, dict, dict | None]] = []
         self.private: list[tuple[int, str, dict, dict | None]] = []
-        real_public = publish.sync_broadcast_phase_event
-        real_private = publish.sync_broadcast_private_event
+        real = publish.sync_deliver
 
-        def public(code, event_type, payload, state, game):
-            self.public.append((event_type, payload, state))
-            return real_public(code, event_type, payload, state, game)
+        def deliver(code, player_id, seq, head, tail, state_parts=None):
+            event = json.loads(f"{head}{seq}{tail}")
+            state = None
+            if state_parts is not None:
+                state = json.loads(f"{state_parts[0]}{seq}{state_parts[1]}")["payload"]
+            if player_id is None:
+                self.public.append((event["type"], event["payload"], state))
+            else:
+                self.private.append((player_id, event["type"], event["payload"], state))
+            return real(code, player_id, seq, head, tail, state_parts)
 
-        def private(code, player_id, event_type, payload, private_state, game):
-            self.private.append((player_id, event_type, payload, private_state))
-            return real_private(code, player_id, event_type, payload, private_state, game)
-
-        self.patches = [
-            mock.patch.object(publish, "sync_broadcast_phase_event", public),
-            mock.patch.object(publish, "sync_broadcast_private_event", private),
-        ]
+        self.patches = [mock.patch.object(publish, "sync_deliver", deliver)]
 
     def __enter__(self):
         for patch in self.patches:

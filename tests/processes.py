@@ -109,6 +109,7 @@ SERVICES = {
     "daphne": "-m realtime.daphne",
     "celery": " worker --loglevel",
     "beat": " beat --loglevel",
+    "relay": "manage.py runrelay",
 }
 
 

@@ -123,6 +123,7 @@ class SystemdUnitTests(SimpleTestCase):
         self.assertGreaterEqual({u.name for u in units}, {
             "partyhub-daphne.service", "partyhub-sidecar@.service",
             "partyhub-inbound.service", "partyhub-celery.service", "partyhub-beat.service",
+            "partyhub-relay.service",
         })  # fmt: skip
         venv_bin = Path(sys.executable).parent
         with tempfile.TemporaryDirectory(prefix="partyhub-units-") as tmp:

@@ -20,7 +20,7 @@ from partyhub.redisproc import RedisServer
 
 from .processes import RunParty, alive, listeners, wait_until
 
-SERVICES = ["redis", "sidecar", "inbound", "daphne", "celery", "beat"]
+SERVICES = ["redis", "sidecar", "inbound", "daphne", "celery", "beat", "relay"]
 
 
 class RunPartyTests(SimpleTestCase):
@@ -60,7 +60,7 @@ class RunPartyTests(SimpleTestCase):
         )
         after = party.pids()
         # The Channels worker exits when its Redis connection drops; it is restarted.
-        for name in ("sidecar", "daphne", "celery", "beat"):
+        for name in ("sidecar", "daphne", "celery", "beat", "relay"):
             self.assertEqual(after[name], before[name], name)
         self.assertIn("inbound", after)
 

@@ -23,6 +23,9 @@
 #define PH_KEY_PRIVATE_SEQ "partyhub:privateseq:" /* + CODE ":" id */
 #define PH_KEY_REACT "partyhub:react:"          /* + CODE ":" id */
 
+/* on every host: its keys were rebuilt from the database since it started */
+#define PH_KEY_READY "partyhub:ready"           /* run_id ":" a random part */
+
 /* the platform's HTTP limits */
 #define PH_KEY_RATELIMIT "partyhub:ratelimit:"  /* + kind ":" address */
 #define PH_KEY_LOGIN_USER "partyhub:login:user:" /* + digest */
@@ -31,5 +34,7 @@
 #define PH_FIELD_HOST "host"                    /* host token digest */
 #define PH_FIELD_PLAYER "p:"                    /* + player token digest */
 #define PH_FIELD_CLOSED "closed"                /* "1": the host exited */
+#define PH_FIELD_VERSION "v"                    /* the session seq it was
+                                                 * written at (RS_STORE_TOKENS) */
 
 #endif /* PH_KEYS_H */

@@ -104,6 +104,24 @@
     "  return 0\n" \
     "end\n"
 
+/* The message's seq: INCR the counter KEYS[2], or, with a given seq
+ * (> 0, numbered by the database), raise the counter -- the highest seq
+ * delivered -- to it; 0 when the given seq is not above it (already
+ * delivered: the caller sends nothing, so no client gets an event twice). */
+#define RS_LUA_GIVEN \
+    "local function next_seq(counter, given, ttl)\n" \
+    "  local seq\n" \
+    "  if given > 0 then\n" \
+    "    if given <= tonumber(redis.call('GET', counter) or '0') then return 0 end\n" \
+    "    redis.call('SET', counter, given)\n" \
+    "    seq = given\n" \
+    "  else\n" \
+    "    seq = redis.call('INCR', counter)\n" \
+    "  end\n" \
+    "  if ttl > 0 then redis.call('EXPIRE', counter, ttl) end\n" \
+    "  return seq\n" \
+    "end\n"
+
 /* RS_SEND. KEYS[1] channel key. ARGV: 1 expiry, 2 capacity, 3 stored
  * bytes. Returns 1 if stored, 0 if the channel is full. Same steps as
  * channels_redis's send() (drop expired, count, ZADD, EXPIRE), atomic. */
@@ -122,7 +140,8 @@ static const char rs_send[] =
  * KEYS[3] and KEYS[4] (optional, only with KEYS[2]) state text key and
  * state seq key.
  * ARGV: 1 group_expiry, 2 expiry, 3 key prefix, 4 random prefix bytes,
- * 5 default capacity, 6 counter TTL in seconds (0: leave it), 7 number of
+ * 5 default capacity, 6 counter TTL in seconds (0: leave it), 7 the given
+ * seq (0: INCR the counter), 8 number of
  * capacity rules R, then R pairs (anchored Lua pattern, capacity), then the
  * number of body segments S and the segments: 'b' <bytes> (literal
  * msgpack), 'i' (the seq as msgpack int), 't' <head> <tail> (msgpack str
@@ -130,7 +149,9 @@ static const char rs_send[] =
  * and the state TTL in seconds.
  * With KEYS[2] the counter is INCRed (and its TTL refreshed) first, in the
  * same atomic script, so the order of sequence numbers is the order of
- * delivery. With KEYS[3] the state text (head .. seq .. tail) is stored in
+ * delivery; with a given seq (ARGV[7] > 0, taken from the database) the
+ * counter instead holds the highest seq delivered (RS_LUA_GIVEN): a seq not
+ * above it is refused, nothing is sent, and the script returns seq 0. With KEYS[3] the state text (head .. seq .. tail) is stored in
  * the same script (see RS_LUA_STATE): no socket can read a state older than
  * an event it did not get.
  * Returns {seq or -1, keys written, keys over capacity, members}. */
@@ -138,16 +159,17 @@ static const char rs_group_send[] =
     RS_LUA_HELPERS
     RS_LUA_CLOCK
     RS_LUA_STATE
+    RS_LUA_GIVEN
     "local now, sec = clock()\n"
     "local gcut, mcut = sec - tonumber(ARGV[1]), sec - tonumber(ARGV[2])\n"
     "local expiry, kprefix, rnd = ARGV[2], ARGV[3], ARGV[4]\n"
     "local defcap = tonumber(ARGV[5])\n"
-    "local ncap = tonumber(ARGV[7])\n"
-    "local pos = 8 + 2 * ncap\n"
+    "local ncap = tonumber(ARGV[8])\n"
+    "local pos = 9 + 2 * ncap\n"
     "local seq = -1\n"
     "if #KEYS > 1 then\n"
-    "  seq = redis.call('INCR', KEYS[2])\n"
-    "  if tonumber(ARGV[6]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end\n"
+    "  seq = next_seq(KEYS[2], tonumber(ARGV[7]), tonumber(ARGV[6]))\n"
+    "  if seq == 0 then return {0, 0, 0, 0} end\n"
     "end\n"
     "local seqstr = string.format('%d', seq)\n"
     "local parts = {rnd}\n"
@@ -170,7 +192,7 @@ static const char rs_group_send[] =
     "local body = table.concat(parts) .. '\\176__asgi_channel__'\n"
     "local function capacity(ch)\n"
     "  for i = 1, ncap do\n"
-    "    if string.find(ch, ARGV[6 + 2 * i]) then return tonumber(ARGV[7 + 2 * i]) end\n"
+    "    if string.find(ch, ARGV[7 + 2 * i]) then return tonumber(ARGV[8 + 2 * i]) end\n"
     "  end\n"
     "  return defcap\n"
     "end\n"
@@ -203,22 +225,25 @@ static const char rs_group_send[] =
 /* RS_MEMBERS (several hosts, on the group's host). KEYS[1] group key,
  * KEYS[2] (optional) sequence counter, KEYS[3] and KEYS[4] (optional, only
  * with KEYS[2]) state text key and state seq key. ARGV[1] group_expiry,
- * ARGV[2] counter TTL (0: leave it); with KEYS[3], ARGV[3] and ARGV[4] the
- * state text's head and tail and ARGV[5] the state TTL. The state is
+ * ARGV[2] counter TTL (0: leave it), ARGV[3] the given seq (0: INCR, see
+ * RS_LUA_GIVEN); with KEYS[3], ARGV[4] and ARGV[5] the
+ * state text's head and tail and ARGV[6] the state TTL. The state is
  * stored here, before step 2 delivers the event, so no socket can read a
  * state older than an event it did not get.
- * Returns {seq or -1, member, member, ...}. */
+ * Returns {seq or -1, member, member, ...}; {0} when the given seq was
+ * already delivered (no members: step 2 sends nothing). */
 static const char rs_members[] =
     RS_LUA_CLOCK
     RS_LUA_STATE
+    RS_LUA_GIVEN
     "local now, sec = clock()\n"
     "local seq = -1\n"
     "if #KEYS > 1 then\n"
-    "  seq = redis.call('INCR', KEYS[2])\n"
-    "  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
+    "  seq = next_seq(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[2]))\n"
+    "  if seq == 0 then return {0} end\n"
     "end\n"
     "if #KEYS > 2 then\n"
-    "  store_state(seq, KEYS[3], KEYS[4], ARGV[3], ARGV[4], ARGV[5])\n"
+    "  store_state(seq, KEYS[3], KEYS[4], ARGV[4], ARGV[5], ARGV[6])\n"
     "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, sec - tonumber(ARGV[1]))\n"
     "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
@@ -254,6 +279,32 @@ static const char rs_store_state[] =
     "return store_state(tonumber(ARGV[1]), KEYS[1], KEYS[2], ARGV[2], "
     "ARGV[3], ARGV[4])\n";
 
+/* RS_RAISE_SEQ. KEYS[1] a delivered-seq counter (PH_KEY_SEQ, PH_KEY_PSEQ).
+ * ARGV: 1 seq, 2 TTL in seconds. Raises the counter to seq unless it holds
+ * seq or more: the relay's rebuild after Redis lost it, and the pure-Python
+ * twin of RS_LUA_GIVEN (without the C layer). Returns 1 if raised, else 0. */
+static const char rs_raise_seq[] =
+    "if tonumber(ARGV[1]) <= tonumber(redis.call('GET', KEYS[1]) or '0') then\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])\n"
+    "return 1\n";
+
+/* RS_STORE_TOKENS. KEYS[1] a session's hash (PH_KEY_SESSION). ARGV: 1 its
+ * version (the session seq it was read at), 2 TTL in seconds, then field
+ * and value pairs (PH_FIELD_HOST, PH_FIELD_PLAYER + digest, PH_FIELD_CLOSED).
+ * Rewrites the whole hash, with the version under PH_FIELD_VERSION, unless
+ * it holds a newer version: the token digests the sidecar checks, written
+ * from the database whenever they change and by the relay's rebuild.
+ * Returns 1 if written, else 0. */
+static const char rs_store_tokens[] =
+    "local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '-1')\n"
+    "if tonumber(ARGV[1]) < current then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'v', ARGV[1], unpack(ARGV, 3))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
 static const struct {
     const char *name;
     const char *source;
@@ -263,6 +314,8 @@ static const struct {
     [RS_MEMBERS] = {"members", rs_members},
     [RS_DELIVER] = {"deliver", rs_deliver},
     [RS_STORE_STATE] = {"store_state", rs_store_state},
+    [RS_RAISE_SEQ] = {"raise_seq", rs_raise_seq},
+    [RS_STORE_TOKENS] = {"store_tokens", rs_store_tokens},
 };
 
 /* The Lua source of script `id` (static storage, NUL-terminated). Returns

@@ -11,6 +11,8 @@ typedef enum {
                         * (+ seq, state) */
     RS_DELIVER,        /* several hosts, step 2: store per-key messages */
     RS_STORE_STATE,    /* a state text, unless a newer one is stored */
+    RS_RAISE_SEQ,      /* raise a delivered-seq counter (never lower it) */
+    RS_STORE_TOKENS,   /* a session's token hash, unless a newer one */
     RS_COUNT
 } rs_script;
 

@@ -596,6 +596,7 @@ typedef struct gs_req {
     char state_ttlstr[32];
     char gexpstr[32], expstr[32], capstr[32];
     char ttlstr[32];          /* counter TTL, "0" for none */
+    char givenstr[32];        /* given seq, "0": INCR the counter */
     unsigned char rnd[64];
 } gs_req;
 
@@ -624,7 +625,7 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
 {
     mpe_encoder *e = c->enc;
     /* ... + 2 state keys and 3 state arguments */
-    int max_args = 16 + 2 * self->ncaps + 3 * (e->ncuts + 1) + 2 + 5;
+    int max_args = 17 + 2 * self->ncaps + 3 * (e->ncuts + 1) + 2 + 5;
     const char **argv = PyMem_Malloc(sizeof(char *) * (size_t)max_args);
     size_t *lens = PyMem_Malloc(sizeof(size_t) * (size_t)max_args);
     PyObject *result = NULL;
@@ -658,6 +659,7 @@ group_send_one(LayerObject *self, sc_state *st, ConnObject *c, gs_req *q)
     ARG((const char *)q->rnd, (size_t)self->rnd_len);
     ARGS(q->capstr);
     ARGS(q->ttlstr);
+    ARGS(q->givenstr);
     snprintf(ncapstr, sizeof(ncapstr), "%d", self->ncaps);
     ARGS(ncapstr);
     for (int i = 0; i < self->ncaps; i++) {
@@ -909,8 +911,8 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     if (key_off < 0) {
         return NULL;
     }
-    const char *argv[9];   /* 4 keys, 5 arguments at most */
-    size_t lens[9];
+    const char *argv[10];   /* 4 keys, 6 arguments at most */
+    size_t lens[10];
     int argc = 0;
 #define ARG(p, l) (argv[argc] = (p), lens[argc] = (l), argc++)
     ARG(c->scratch.data + key_off,
@@ -925,6 +927,7 @@ group_send_two_step(LayerObject *self, sc_state *st, ConnObject *c,
     int nscriptkeys = argc;
     ARG(q->gexpstr, strlen(q->gexpstr));
     ARG(q->ttlstr, strlen(q->ttlstr));
+    ARG(q->givenstr, strlen(q->givenstr));
     if (q->state_key != NULL) {
         ARG(q->state_head, (size_t)q->state_head_len);
         ARG(q->state_tail, (size_t)q->state_tail_len);
@@ -1022,7 +1025,7 @@ state_args(PyObject *const *args, gs_req *q)
 PyDoc_STRVAR(layer_group_send_doc,
 "group_send(group, message[, counter_key, counter_ttl, seq_key, text_key,\n"
 "           text_head, text_tail[, state_key, state_seq_key, state_head,\n"
-"           state_tail, state_ttl]])\n"
+"           state_tail, state_ttl][, given_seq]])\n"
 "    -> (seq, keys, over_capacity, members)\n\n"
 "Send `message` to every member of `group` as channels_redis does: one\n"
 "stored message per process key, whose __asgi_channel__ lists that key's\n"
@@ -1033,6 +1036,9 @@ PyDoc_STRVAR(layer_group_send_doc,
 "`seq_key` value becomes the new number and its `text_key` value becomes\n"
 "text_head + str(seq) + text_tail (the message must hold both keys; their\n"
 "values are ignored). `seq` is then that number, else None.\n\n"
+"With `given_seq` > 0 (last argument, numbered by the caller's database),\n"
+"that is the seq, and `counter_key` holds the highest seq delivered: a\n"
+"given_seq not above it sends and stores nothing and returns seq 0.\n\n"
 "With `state_key` too (only with a counter), the same script (with several\n"
 "hosts: the first step, on the group's host, before the event is\n"
 "delivered) stores state_head + str(seq) + state_tail under `state_key`\n"
@@ -1047,7 +1053,7 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     gs_req q;
 
-    if (check_nargs("group_send", nargs, 2, 13) < 0) {
+    if (check_nargs("group_send", nargs, 2, 14) < 0) {
         return NULL;
     }
     memset(&q, 0, sizeof(q));
@@ -1057,8 +1063,19 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
         utf8_arg(group, "group", &q.group, &q.group_len) < 0) {
         return NULL;
     }
-    long long ttl = 0;
+    long long ttl = 0, given = 0;
     if (counter != Py_None) {
+        if (nargs == 9 || nargs == 14) {
+            given = PyLong_AsLongLong(args[nargs - 1]);
+            if (given == -1 && PyErr_Occurred()) {
+                return NULL;
+            }
+            if (given < 0) {
+                PyErr_SetString(PyExc_ValueError, "given_seq must be >= 0");
+                return NULL;
+            }
+            nargs--;
+        }
         if (nargs != 8 && nargs != 13) {
             PyErr_SetString(PyExc_TypeError,
                             "group_send() with a counter_key needs "
@@ -1090,6 +1107,7 @@ layer_group_send(LayerObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     snprintf(q.ttlstr, sizeof(q.ttlstr), "%lld", ttl);
+    snprintf(q.givenstr, sizeof(q.givenstr), "%lld", given);
     c = conn_acquire(self, st);
     if (c == NULL) {
         return NULL;

@@ -167,6 +167,7 @@ tick_cb(uv_timer_t *t)
         srv->next_refresh_ms = now + (uint64_t)srv->cfg.group_refresh * 1000u;
         ph_srv_redis_refresh(srv);
     }
+    ph_srv_redis_check_ready(srv);
 }
 
 /* Heartbeats: O(due) work (see heartbeat.h), so a short period is cheap. */
@@ -368,6 +369,7 @@ ph_server_config_defaults(ph_server_config *cfg)
     cfg->session_key_prefix = PH_KEY_SESSION;
     cfg->state_key_prefix = PH_KEY_STATE;
     cfg->private_key_prefix = PH_KEY_PRIVATE;
+    cfg->ready_key = NULL;
     cfg->allowed_origins = NULL;
     cfg->client_types = NULL;
     cfg->server_version = "partyhub-sidecar/0.1";
@@ -442,7 +444,8 @@ config_check(const ph_server_config *cfg, char *err, size_t errlen)
     if (strlen(cfg->prefix) > 32
         || strlen(cfg->session_key_prefix) > 128
         || strlen(cfg->state_key_prefix) > 128
-        || strlen(cfg->private_key_prefix) > 128) {
+        || strlen(cfg->private_key_prefix) > 128
+        || (cfg->ready_key != NULL && strlen(cfg->ready_key) > 128)) {
         ph_srv_set_err(err, errlen, "prefix or channel name too long");
         return -1;
     }
@@ -629,6 +632,7 @@ ph_server_new(const ph_server_config *cfg, char *err, size_t errlen)
         || own_string(srv, &srv->cfg.session_key_prefix) < 0
         || own_string(srv, &srv->cfg.state_key_prefix) < 0
         || own_string(srv, &srv->cfg.private_key_prefix) < 0
+        || own_string(srv, &srv->cfg.ready_key) < 0
         || own_string(srv, &srv->cfg.inbound_channel) < 0
         || own_string(srv, &srv->cfg.allowed_origins) < 0
         || own_string(srv, &srv->cfg.client_types) < 0

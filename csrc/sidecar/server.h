@@ -58,6 +58,9 @@ typedef struct ph_server_config {
     int receive_timeout;           /* BZPOPMIN timeout (s), 5 */
     const char *session_key_prefix;  /* PH_KEY_SESSION (keys.h) */
     const char *state_key_prefix;    /* PH_KEY_STATE */
+    const char *ready_key;           /* PH_KEY_READY, set on every shard once
+                                      * Django rebuilt its keys; NULL: not
+                                      * used (no 1013 for unknown codes) */
     const char *private_key_prefix;  /* PH_KEY_PRIVATE, then
                                       * "<code>:<player id>": a player's
                                       * player.state text */

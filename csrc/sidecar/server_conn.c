@@ -376,6 +376,27 @@ parse_player_id(const char *s, size_t len)
     return v;
 }
 
+/* No session hash: 4004 if the shard's keys are complete (the ready key
+ * is there), else 1013: Redis lost them and Django is rebuilding them, so
+ * the session may well exist; the client retries with backoff. */
+static void
+ready_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    ph_server *srv = link_srv(ac);
+    redisReply *reply = r;
+    ph_conn *c = ph_fanout_conn(&srv->fan, (uint64_t)(uintptr_t)priv);
+
+    if (c == NULL || c->state != PH_CONN_AUTHING) {
+        return;
+    }
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER
+        && reply->integer == 1) {
+        ph_srv_conn_close(srv, c, 4004);      /* no such session */
+        return;
+    }
+    ph_srv_conn_close(srv, c, 1013);
+}
+
 /*
  * The session lookup's context (auth_reply_cb's priv): the connection and
  * the sha256 of the token it presented, held for that one round trip
@@ -408,7 +429,15 @@ auth_check(ph_server *srv, ph_conn *c, redisReply *reply,
     player = reply->element[1];
     closed = reply->element[2];
     if (host->type != REDIS_REPLY_STRING) {
-        ph_srv_conn_close(srv, c, 4004);      /* no such session */
+        if (srv->cfg.ready_key == NULL) {
+            ph_srv_conn_close(srv, c, 4004);  /* no such session */
+            return;
+        }
+        argv[0] = "EXISTS"; argv[1] = srv->cfg.ready_key;
+        lens[0] = 6; lens[1] = strlen(srv->cfg.ready_key);
+        ph_srv_redis_command(srv, ph_srv_game_shard(srv, c->code),
+                             ready_reply_cb, (void *)(uintptr_t)c->serial, 2,
+                             argv, lens);
         return;
     }
     if (closed->type == REDIS_REPLY_STRING && closed->len == 1

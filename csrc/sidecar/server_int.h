@@ -40,6 +40,7 @@
 #define PH_REDIS_BACKOFF_MAX_MS 5000
 #define PH_KEY_MAX 256
 #define PH_TICK_MS 1000
+#define PH_READY_MAX 64         /* bytes kept of the ready key's value */
 #define PH_HB_TICK_MS 250              /* heartbeat deadline resolution */
 #define PH_STOP_POLL_MS 50
 #define PH_REPLY_MAX 1024              /* pong/error replies */
@@ -124,6 +125,8 @@ typedef struct rshard {
     int sentinel_next;           /* the sentinel asked next */
     int sentinel_tried;          /* sentinels asked in this round */
     int need_resync;             /* send session.state after a reconnect */
+    int ready_known;             /* ready_seen holds a reading */
+    char ready_seen[PH_READY_MAX];  /* the ready key's value, "" if none */
     char sha[RS_COUNT][PH_SHA_LEN + 1];  /* the scripts, loaded by the
                                           * command link's set-up */
     rlink links[PH_RLINKS];
@@ -309,6 +312,7 @@ void ph_srv_redis_script(ph_server *srv, int shard, rs_script id,
 void ph_srv_redis_group_add(ph_server *srv, const char *group);
 void ph_srv_redis_group_del(ph_server *srv, const char *group);
 void ph_srv_redis_refresh(ph_server *srv);
+void ph_srv_redis_check_ready(ph_server *srv);
 void ph_srv_state_key(const ph_server *srv, const char *code, char *out,
                       size_t outlen);
 

@@ -138,12 +138,12 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         "allowed_origins", "client_types", "server_version",
         "session_key_prefix", "state_key_prefix", "log_level", "capacity",
         "expiry", "group_expiry", "group_refresh", "backlog", "redis_hosts",
-        "private_key_prefix", "worker_restarts", "max_json_depth", NULL
+        "private_key_prefix", "worker_restarts", "max_json_depth", "ready_key", NULL
     };
     PyObject *host = NULL, *redis_host = NULL, *prefix = NULL;
     PyObject *origins = NULL, *types = NULL, *version = NULL;
     PyObject *skey = NULL, *stkey = NULL;
-    PyObject *pvkey = NULL, *restarts = NULL;
+    PyObject *pvkey = NULL, *restarts = NULL, *rdkey = NULL;
     PyObject *hosts = NULL, *rest;
     ph_redis_host *redis_hosts = NULL;
     ph_server_config cfg;
@@ -158,12 +158,12 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     ok = settings_from_kwargs(kwds, rest, &cfg) == 0
          && PyArg_ParseTupleAndKeywords(
-                args, rest, "|$OiOiiOOOOOOiiiiiiOOOi", kwlist,
+                args, rest, "|$OiOiiOOOOOOiiiiiiOOOiO", kwlist,
                 &host, &cfg.port, &redis_host, &cfg.redis_port, &cfg.redis_db,
                 &prefix, &origins, &types, &version, &skey, &stkey,
                 &cfg.log_level, &cfg.capacity, &cfg.expiry, &cfg.group_expiry,
                 &cfg.group_refresh, &cfg.backlog, &hosts, &pvkey, &restarts,
-                &cfg.max_json_depth);
+                &cfg.max_json_depth, &rdkey);
     Py_DECREF(rest);                   /* what it holds, kwds holds too */
     if (!ok) {
         return NULL;
@@ -175,7 +175,8 @@ Server_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         || opt_str(version, &cfg.server_version) < 0
         || opt_str(skey, &cfg.session_key_prefix) < 0
         || opt_str(stkey, &cfg.state_key_prefix) < 0
-        || opt_str(pvkey, &cfg.private_key_prefix) < 0) {
+        || opt_str(pvkey, &cfg.private_key_prefix) < 0
+        || opt_str(rdkey, &cfg.ready_key) < 0) {
         return NULL;
     }
     if (hosts != NULL && hosts != Py_None

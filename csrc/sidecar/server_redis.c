@@ -413,6 +413,61 @@ ph_srv_redis_refresh(ph_server *srv)
     }
 }
 
+/*
+ * The ready key's value on shard sh (Django's relay sets it to the Redis
+ * server's run_id once it rebuilt the shard's keys from the database). A
+ * change -- gone after a FLUSHALL, another value after a failover or a
+ * rebuild -- means the shard may have lost our group memberships and
+ * events without our links noticing: re-add and resync as after a
+ * reconnect.
+ */
+static void
+shard_ready_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    rshard *sh = priv;
+    redisReply *reply = r;
+    char now[PH_READY_MAX];
+
+    (void)ac;
+    if (reply == NULL || (reply->type != REDIS_REPLY_STRING
+                          && reply->type != REDIS_REPLY_NIL)) {
+        return;
+    }
+    now[0] = '\0';
+    if (reply->type == REDIS_REPLY_STRING) {
+        snprintf(now, sizeof(now), "%.*s", (int)reply->len, reply->str);
+    }
+    if (sh->ready_known && strcmp(now, sh->ready_seen) != 0) {
+        ph_logf(sh->srv->log, PH_LOG_WARNING,
+                "redis shard %d was reset (its keys %s): resyncing", sh->index,
+                now[0] ? "were rebuilt" : "are gone");
+        shard_reregister(sh, 1);
+    }
+    memcpy(sh->ready_seen, now, sizeof(now));
+    sh->ready_known = 1;
+}
+
+/* Read the ready key on every shard whose command link is up (the tick). */
+void
+ph_srv_redis_check_ready(ph_server *srv)
+{
+    const char *argv[2];
+    size_t lens[2];
+    int i;
+
+    if (srv->cfg.ready_key == NULL) {
+        return;
+    }
+    argv[0] = "GET"; argv[1] = srv->cfg.ready_key;
+    lens[0] = 3; lens[1] = strlen(srv->cfg.ready_key);
+    for (i = 0; i < srv->nshards; i++) {
+        if (srv->shards[i].links[RLINK_CMD].up) {
+            ph_srv_redis_command(srv, i, shard_ready_reply_cb, &srv->shards[i], 2,
+                                 argv, lens);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* link state                                                           */
 

@@ -4,8 +4,9 @@ Starts, under realtime.supervisor, a private redis-server unless
 CHANNEL_REDIS_HOST/PORT are set, the C sidecar for WebSockets (port + 1)
 when the extension is built (with a Channels worker for the client
 messages it forwards), Daphne (HTTP, and WebSockets too as the Python
-fallback), a Celery worker (phase deadlines) and Celery beat (the periodic
-purge of ended and abandoned sessions). A service that dies is restarted
+fallback), a Celery worker (phase deadlines), Celery beat (the periodic
+purge of ended and abandoned sessions) and the relay (`runrelay`: events
+Redis could not take, and Redis' keys rebuilt when it lost them). A service that dies is restarted
 (at once; with backoff if it keeps dying), the others keep running; one
 that cannot start at all stops everything and says why. It prints one line
 per service, then only warnings and errors (PARTYHUB_LOG_LEVEL=INFO for
@@ -175,8 +176,8 @@ class Party:
             ),
             ready=lambda proc: redis.ping(),
             restart_note=(
-                "It starts empty: games in progress lost their state in Redis, and "
-                "their phones reconnect only once the host acts again."
+                "It starts empty: the relay rebuilds the games in progress from the "
+                "database within seconds, and their phones reconnect."
             ),
         )
 
@@ -230,6 +231,9 @@ class Party:
             )
         )
         found.append(supervisor.Service("beat", start=lambda: self.popen(beat)))
+        # Events Redis could not take, and Redis rebuilt after it lost data.
+        relay = [*manage, "runrelay"]
+        found.append(supervisor.Service("relay", start=lambda: self.popen(relay)))
         http = f"http://{self.shown}:{self.port}"
         if self.sidecar:
             self.lines.append(("sidecar", f"WebSockets {ws_url}"))
@@ -239,6 +243,7 @@ class Party:
             self.lines.append(("daphne", f"pages, REST API and WebSockets {ws_url}"))
         self.lines.append(("celery", "phase deadlines (Celery worker)"))
         self.lines.append(("beat", "purges and the deadline sweep (Celery beat)"))
+        self.lines.append(("relay", "delivers what Redis missed, rebuilds it from the database"))
         return found
 
     def print_started(self, addresses: list[str]) -> None:
