@@ -447,24 +447,31 @@ shard_ready_reply_cb(redisAsyncContext *ac, void *r, void *priv)
     sh->ready_known = 1;
 }
 
-/* Read the ready key on every shard whose command link is up (the tick). */
-void
-ph_srv_redis_check_ready(ph_server *srv)
+/* Queue a GET of the ready key on sh's command link (if it is up). */
+static void
+shard_check_ready(rshard *sh)
 {
+    ph_server *srv = sh->srv;
     const char *argv[2];
     size_t lens[2];
-    int i;
 
-    if (srv->cfg.ready_key == NULL) {
+    if (srv->cfg.ready_key == NULL || !sh->links[RLINK_CMD].up) {
         return;
     }
     argv[0] = "GET"; argv[1] = srv->cfg.ready_key;
     lens[0] = 3; lens[1] = strlen(srv->cfg.ready_key);
+    ph_srv_redis_command(srv, sh->index, shard_ready_reply_cb, sh, 2, argv,
+                         lens);
+}
+
+/* Read the ready key on every shard whose command link is up (the tick). */
+void
+ph_srv_redis_check_ready(ph_server *srv)
+{
+    int i;
+
     for (i = 0; i < srv->nshards; i++) {
-        if (srv->shards[i].links[RLINK_CMD].up) {
-            ph_srv_redis_command(srv, i, shard_ready_reply_cb, &srv->shards[i], 2,
-                                 argv, lens);
-        }
+        shard_check_ready(&srv->shards[i]);
     }
 }
 
@@ -503,6 +510,14 @@ link_up(rlink *l)
             link_names[l->kind], l->ever_up ? " (reconnected)" : "");
     update_redis_up(srv);
     if (l->kind == RLINK_CMD) {
+        /*
+         * Take the ready key's reading first: the link answers in order,
+         * so every membership, admission and state read after it is
+         * newer, and a reset in between changes what the next tick reads.
+         * Left to the first tick (up to PH_TICK_MS later), a FLUSHALL and
+         * rebuild before it went unseen and the sockets kept stale states.
+         */
+        shard_check_ready(sh);
         shard_reregister(sh, l->ever_up || sh->need_resync);
         sh->need_resync = 0;
     }
