@@ -55,10 +55,12 @@ def main() -> int:
             games.append((session, host_token, players))
     out = []
     for i, (session, host_token, players) in enumerate(games):
-        ok = snapshot.register_session(session.code, session.host_token_digest)
-        for player_id, digest, _ in players:
-            ok = snapshot.register_player(session.code, digest, player_id) and ok
-        ok = snapshot.store_state(session.code, 0, services.session_state(session)) and ok
+        tokens = {
+            "host": session.host_token_digest,
+            "players": {digest: player_id for player_id, digest, _ in players},
+        }
+        snapshot.store_tokens(session.code, session.seq, tokens)
+        ok = snapshot.store_state(session.code, session.seq, services.session_state(session))
         if not ok:
             print(f"Redis write failed for {session.code}", file=sys.stderr)
             return 1
@@ -71,6 +73,10 @@ def main() -> int:
         )
         if (i + 1) % 500 == 0:
             print(f"  setup: {i + 1}/{args.games} games in Redis", file=sys.stderr, flush=True)
+    # Every key a socket needs is written above, as the relay's rebuild
+    # would: the servers may admit sockets (they answer 1013 until then).
+    for client in snapshot.all_clients():
+        snapshot.mark_ready(client)
     args.out.write_text(json.dumps(out))
     print(
         f"  setup: {args.games} games x {args.players} players in {time.monotonic() - t0:.1f} s",
