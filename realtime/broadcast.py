@@ -25,6 +25,7 @@ worst the event again (clients drop seq <= the state's).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -108,6 +109,19 @@ def _private(session_code: str, player_id: int, event_type: str, payload, privat
     return group, counter, head, tail, _private_arg(session_code, player_id, private)
 
 
+@contextlib.contextmanager
+def _layer_errors():
+    """The channel layer's socket and Redis failures as BroadcastError."""
+    try:
+        yield
+    except (OSError, ConnectionError) as exc:
+        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+    except Exception as exc:  # redis-py raises its own RedisError tree
+        if type(exc).__module__.startswith("redis"):
+            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
+        raise
+
+
 def _c_broadcast(
     fast, group: str, counter: str, head: str, tail: str, state: tuple | None, given: int = 0
 ) -> int:
@@ -177,7 +191,7 @@ async def _given_send(
     """`sync_deliver` without the C layer: check and raise the counter, store
     the state, group-send (three steps; the C layer does it in one script)."""
     layer = get_channel_layer()
-    try:
+    with _layer_errors():
         if hasattr(layer, "connection"):
             conn = layer.connection(layer.consistent_hash(group))
             # rscripts.c's scripts: the given-seq check, then the state.
@@ -196,12 +210,6 @@ async def _given_send(
                 _local_private[slot] = f"{state[2]}{seq}{state[3]}"
         message = {"type": protocol.GROUP_EVENT_TYPE, "seq": seq, "text": f"{head}{seq}{tail}"}
         await layer.group_send(group, message)
-    except (OSError, ConnectionError) as exc:
-        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-    except Exception as exc:  # redis-py raises its own RedisError tree
-        if type(exc).__module__.startswith("redis"):
-            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-        raise
     return True
 
 
@@ -215,7 +223,7 @@ async def _numbered_send(
 ) -> int:
     """The pure-Python path: INCR `counter`, `store(n)` the state, group-send."""
     layer = get_channel_layer()
-    try:
+    with _layer_errors():
         seq = await _next_seq(layer, code, group, counter)
         if store is not None:
             # Before the send: a socket that joins in between reads this
@@ -223,12 +231,6 @@ async def _numbered_send(
             await asyncio.to_thread(store, seq)
         message = {"type": protocol.GROUP_EVENT_TYPE, "seq": seq, "text": f"{head}{seq}{tail}"}
         await layer.group_send(group, message)
-    except (OSError, ConnectionError) as exc:
-        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-    except Exception as exc:  # redis-py raises its own RedisError tree
-        if type(exc).__module__.startswith("redis"):
-            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-        raise
     return seq
 
 
@@ -342,14 +344,8 @@ def sync_broadcast_private_event(
 
 
 async def _group_send(session_code: str, message: dict, group: str | None = None) -> None:
-    try:
+    with _layer_errors():
         await get_channel_layer().group_send(group or keys.group_name(session_code), message)
-    except (OSError, ConnectionError) as exc:
-        raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-    except Exception as exc:  # redis-py raises its own RedisError tree
-        if type(exc).__module__.startswith("redis"):
-            raise BroadcastError(f"channel layer unavailable: {exc}") from exc
-        raise
 
 
 async def broadcast_text(session_code: str, text: str) -> None:
