@@ -36,8 +36,31 @@ class BenchError(RuntimeError):
     """A step of the harness failed (not a measured failure of a peer)."""
 
 
+def placement(pin: bool) -> dict[str, set[int]] | None:
+    """The CPUs of a run: the server under test alone on one, everything
+    else (the load generator, Redis, the broadcaster, this orchestrator) on
+    another; None when not pinning or with fewer than two CPUs.
+
+    Why: on loopback a server's send() runs the client's receive path and
+    wakes the client with a sync wake-up, and the scheduler's wake-affine
+    rule then queues the client on the *server's* CPU while the other one
+    idles, so the client waits behind the whole write loop. A server that
+    busy-polls keeps its CPU occupied and escapes that; one that sleeps
+    between events does not (measured with `perf sched`: BENCHMARKS.md,
+    "p99 at a fixed rate"). Redis or the broadcaster landing on the server's
+    CPU adds noise of the same kind. Real clients are on other machines and
+    a deployed server has its core, so every peer gets the same: one CPU of
+    its own.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None
+    return {"server": {cpus[0]}, "rest": set(cpus[1:2])}
+
+
 class Child:
-    """A child process; optionally a JSON-lines peer on stdin/stdout."""
+    """A child process; optionally a JSON-lines peer on stdin/stdout,
+    optionally bound to a CPU set (every thread it starts inherits it)."""
 
     def __init__(
         self,
@@ -47,6 +70,7 @@ class Child:
         json_io: bool = False,
         log_path: Path | None = None,
         cwd: Path = ROOT,
+        cpus: set[int] | None = None,
     ) -> None:
         self.name = name
         self.args = args
@@ -60,6 +84,7 @@ class Child:
             env=env,
             cwd=cwd,
             start_new_session=True,  # Ctrl-C goes to us; we stop the children
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         self._buf = b""
         Children.add(self)

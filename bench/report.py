@@ -269,6 +269,18 @@ def targets(res: dict) -> list[tuple[str, str, str]]:
 # ---- markdown --------------------------------------------------------------
 
 
+def placement_text(res: dict) -> str:
+    """Where the run put its processes (bench.common.placement)."""
+    cpus = res["params"].get("cpus", "any")
+    if not isinstance(cpus, dict):
+        return "server, Redis, broadcaster and load generator share the machine's CPUs."
+    return (
+        f"the server under test alone on CPU {', '.join(map(str, cpus['server']))}; the load "
+        f"generator, Redis and the broadcaster on CPU {', '.join(map(str, cpus['rest']))} "
+        "(`--pin`, bench/README.md *Method notes*)."
+    )
+
+
 def markdown(res: dict, path: Path, plots: list[Path]) -> str:
     m = res["machine"]
     smoke = res["profile"] != "full" or res.get("label")
@@ -287,8 +299,7 @@ def markdown(res: dict, path: Path, plots: list[Path]) -> str:
         f"git `{res['git']}`, results `{where}`",
         f"- Machine: {m['cores']} cores ({m['cpu']}), {m['mem_gib']} GiB, kernel {m['kernel']}, "
         f"load average at start {', '.join(str(x) for x in m['loadavg_at_start'])}, "
-        f"RLIMIT_NOFILE {m['nofile_limit']}; server, Redis, broadcaster and load generator "
-        "share the machine.",
+        f"RLIMIT_NOFILE {m['nofile_limit']}; {placement_text(res)}",
         f"- Broadcaster: `sync_broadcast_phase_event` in a Django process "
         f"({res.get('broadcast_path', '—')}); events of ~{res['params']['payload_bytes']} bytes "
         f"carrying `t` = `time.monotonic_ns()` at the call; latency = receipt − t. "

@@ -69,6 +69,7 @@ from bench.common import (  # noqa: E402
     django_env,
     log,
     machine,
+    placement,
     proc_cpu_s,
     proc_limit_nofile,
     proc_rss,
@@ -204,6 +205,7 @@ class Run:
         self.games: list[dict[str, Any]] = []
         self.broadcaster: Child | None = None
         self.sidecar_binding = ""
+        self.server_cpus: set[int] | None = None  # main() sets it when pinning
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -274,6 +276,7 @@ class Run:
                 ],
                 env=self.env,
                 log_path=logp,
+                cpus=self.server_cpus,
             )
         elif peer == "daphne":
             child = Child(
@@ -292,6 +295,7 @@ class Run:
                 ],
                 env=self.env,
                 log_path=logp,
+                cpus=self.server_cpus,
             )
         elif peer == "uvicorn":
             child = Child(
@@ -319,6 +323,7 @@ class Run:
                 ],
                 env=self.env,
                 log_path=logp,
+                cpus=self.server_cpus,
             )
         elif peer in ("raw", "raw-cork"):
             child = Child(
@@ -327,6 +332,7 @@ class Run:
                 env=self.env,
                 json_io=True,
                 log_path=logp,
+                cpus=self.server_cpus,
             )
             hello = child.expect("hello", 10)
             return child, int(hello["port"])
@@ -337,7 +343,9 @@ class Run:
             cmd += ["--shm", str(shm), "--ping", hb]
             if peer not in LOCAL_PEERS:
                 cmd += ["--redis-port", str(self.redis.port)]
-            child = Child(peer, cmd, env=self.env, json_io=True, log_path=logp)
+            child = Child(
+                peer, cmd, env=self.env, json_io=True, log_path=logp, cpus=self.server_cpus
+            )
             hello = child.expect("hello", 30)
             self.wait_listening(child, int(hello["port"]), False)
             return child, int(hello["port"])
@@ -1034,6 +1042,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--label", default="", help="free text stored with the results (e.g. smoke)")
     p.add_argument("--out", type=Path, default=BENCH / "results")
     p.add_argument("--no-report", action="store_true", help="skip plots and BENCHMARKS.md")
+    p.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server alone on one CPU, the rest on another (bench.common.placement;"
+        " never for drain, whose two sidecars share the machine)",
+    )
     return p.parse_args()
 
 
@@ -1072,6 +1087,14 @@ def main() -> int:
     for tool in ("loadgen", "rawserver"):
         if not (BIN / tool).exists():
             raise SystemExit(f"{BIN / tool} missing: run `make bench-build`")
+    if "drain" in scenarios:
+        args.pin = False  # two sidecars and the client share the machine there
+    cpus = placement(args.pin)
+    if cpus:
+        # Everything started from here on (Redis, the broadcaster, the load
+        # generators) inherits the "rest" CPU; servers are moved to theirs.
+        os.sched_setaffinity(0, cpus["rest"])
+        log(f"CPUs: server {sorted(cpus['server'])}, the rest {sorted(cpus['rest'])}")
 
     stamp = time.strftime("%Y%m%dT%H%M%S")
     command = "make bench" if args.profile == "full" else f"make bench-{args.profile}"
@@ -1090,6 +1113,7 @@ def main() -> int:
             "payload_bytes": PAYLOAD,
             "sources": SOURCES,
             "connect_concurrency": args.connect_concurrency,
+            "cpus": {k: sorted(v) for k, v in cpus.items()} if cpus else "any",
             **{k: v for k, v in prof.items()},
         },
         "peers": peers,
@@ -1113,6 +1137,7 @@ def main() -> int:
     status = 0
     try:
         run = Run(args, prof)
+        run.server_cpus = cpus["server"] if cpus else None
         log(
             f"profile {args.profile}: scenarios {','.join(scenarios)}; peers {','.join(peers)}; "
             f"redis on {run.redis.port}; tmp {run.tmp}"

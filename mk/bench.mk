@@ -10,6 +10,11 @@
 #   make bench-drain   issue 9: drain sidecar A (10,000 clients, 10 s) into
 #                      sidecar B; results JSON only (the "Drain" section of
 #                      BENCHMARKS.md is written by hand from it)
+#   make bench-compare the fan-out of the sidecar, uWebSockets and the raw loop
+#                      at 1,000 and 10,000 sockets, RUNS times (default 4),
+#                      then bench/compare.py: medians and per-run ratios (one
+#                      run's p99 moves by 20-30 %); results in
+#                      bench/results/compare-<ts>/
 #   make bench-build   only the C tools (build/bench/loadgen, rawserver)
 #   BENCH_ARGS=...     extra options for bench/run.py (see --help)
 
@@ -20,8 +25,11 @@ BENCH_LDLIBS  ?= $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypt
 BENCH_OUT     := build/bench
 BENCH_PY      := $(if $(PY),$(PY),.venv/bin/python)
 BENCH_ARGS    ?=
+RUNS          ?= 4
+COMPARE_PEERS ?= sidecar,uws,raw
+COMPARE_SIZES ?= 1000,10000
 
-.PHONY: bench bench-quick bench-smoke bench-drain bench-build bench-deps bench-report bench-clean
+.PHONY: bench bench-quick bench-smoke bench-drain bench-compare bench-build bench-deps bench-report bench-clean
 
 $(BENCH_OUT)/loadgen: bench/loadgen.c bench/wscommon.h
 	@mkdir -p $(@D)
@@ -70,6 +78,16 @@ bench-smoke: bench-build
 bench-drain: $(BENCH_OUT)/loadgen $(BENCH_OUT)/rawserver
 	$(BENCH_PY) bench/run.py --profile full --scenarios drain --peers sidecar --no-report \
 	    --label drain $(BENCH_ARGS)
+
+bench-compare: bench-build
+	@out=bench/results/compare-$$(date +%Y%m%dT%H%M%S); mkdir -p $$out; \
+	for i in $$(seq $(RUNS)); do \
+	    echo "bench-compare: run $$i of $(RUNS)"; \
+	    $(BENCH_PY) bench/run.py --profile full --scenarios fanout --peers $(COMPARE_PEERS) \
+	        --fanout-sizes $(COMPARE_SIZES) --no-report --label compare-$$i --out $$out \
+	        $(BENCH_ARGS) || exit 1; \
+	done; \
+	$(BENCH_PY) bench/compare.py $$out/*.json | tee $$out/compare.md
 
 # Re-render plots and the BENCHMARKS.md table from a results file:
 #   make bench-report RESULTS=bench/results/<ts>.json
