@@ -4,7 +4,8 @@
  *
  * A broadcast is encoded once into a ph_frame (LWS_PRE bytes of headroom
  * followed by the payload) and every recipient's queue holds one reference.
- * The queue is a growable ring of frame pointers with limits modelled on
+ * The queue is a growable ring of frame pointers (its first frame held
+ * inline, without an allocation) with limits modelled on
  * Redis' client-output-buffer-limit: a hard limit (bytes or messages) that
  * fails the push at once, and a soft limit that fails it only after the
  * queue has stayed above it for soft_ms milliseconds.
@@ -39,8 +40,11 @@ typedef struct ph_outq_limits {
 } ph_outq_limits;
 
 typedef struct ph_outq {
-    ph_frame **ring;
-    size_t cap;            /* slots allocated (power of two) */
+    union {
+        ph_frame **ring;   /* cap >= 2: the allocated ring */
+        ph_frame *one;     /* cap == 1: the one slot, held inline */
+    } slots;
+    size_t cap;            /* slots (power of two; 1 = inline, no allocation) */
     size_t head;           /* index of the oldest frame */
     size_t count;          /* frames queued */
     size_t bytes;          /* payload bytes queued */

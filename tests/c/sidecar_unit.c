@@ -93,6 +93,55 @@ test_outq(void)
     ph_frame_decref(a);
 }
 
+/* One frame at a time is held inline; a second moves both into a ring,
+ * in order, and an emptied queue holds nothing. */
+static void
+test_outq_inline(void)
+{
+    ph_outq_limits lim = { 0, 0, 0, 0, 0 };
+    ph_outq q;
+    ph_frame *a = ph_frame_new("a", 1), *b = ph_frame_new("bb", 2);
+    ph_frame *c = ph_frame_new("ccc", 3), *f;
+    unsigned char buf[64];
+    size_t nf, n;
+    int i;
+
+    ph_outq_init(&q);
+    for (i = 0; i < 3; i++) {              /* the fixed-rate pattern */
+        CHECK(ph_outq_push(&q, a, &lim, 1) == PH_OUTQ_OK);
+        CHECK(q.cap == 1 && q.count == 1 && ph_outq_peek(&q) == a);
+        n = ph_outq_pack(&q, 8, buf, sizeof(buf), &nf);
+        CHECK(nf == 1 && n == 3 && buf[0] == 0x81 && buf[1] == 1 && buf[2] == 'a');
+        f = ph_outq_pop(&q, &lim);
+        CHECK(f == a && q.count == 0 && q.cap == 0 && ph_outq_peek(&q) == NULL);
+        ph_frame_decref(f);
+    }
+    CHECK(a->refcnt == 1);
+    /* inline -> ring keeps the order, push_front included */
+    CHECK(ph_outq_push(&q, b, &lim, 1) == PH_OUTQ_OK);
+    CHECK(ph_outq_push_front(&q, a) == PH_OUTQ_OK);          /* a, b */
+    CHECK(q.cap == 8 && q.count == 2 && q.bytes == 3);
+    CHECK(ph_outq_push(&q, c, &lim, 1) == PH_OUTQ_OK);       /* a, b, c */
+    n = ph_outq_pack(&q, 8, buf, sizeof(buf), &nf);
+    CHECK(nf == 3 && n == 12 && buf[2] == 'a' && buf[5] == 'b' && buf[9] == 'c');
+    f = ph_outq_pop(&q, &lim);
+    CHECK(f == a);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    CHECK(f == b);
+    ph_frame_decref(f);
+    f = ph_outq_pop(&q, &lim);
+    CHECK(f == c && q.cap == 0);
+    ph_frame_decref(f);
+    /* push_front onto an empty queue goes inline; clear releases it */
+    CHECK(ph_outq_push_front(&q, c) == PH_OUTQ_OK && q.cap == 1);
+    ph_outq_clear(&q, NULL, NULL);
+    CHECK(c->refcnt == 1 && q.cap == 0 && q.count == 0);
+    ph_frame_decref(a);
+    ph_frame_decref(b);
+    ph_frame_decref(c);
+}
+
 /* Corked writes: queued frames laid out as whole RFC 6455 frames. */
 static void
 test_outq_pack(void)
@@ -779,6 +828,7 @@ int
 main(void)
 {
     test_outq();
+    test_outq_inline();
     test_outq_pack();
     test_chanmsg();
     test_wsparse();
