@@ -32,6 +32,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import registry
 from . import text as user_text
@@ -117,8 +118,8 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        problem = {"line": line, "message": "this is not UTF-8 text"}
-        raise PackError("The file must be UTF-8 text (CSV or JSON).", [problem]) from None
+        problem = {"line": line, "message": _("this is not UTF-8 text")}
+        raise PackError(_("The file must be UTF-8 text (CSV or JSON)."), [problem]) from None
 
 
 def _csv_rows(kind: Packs, text: str) -> Iterator[Row]:
@@ -294,7 +295,10 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
                     _("%(column)s needs at least one entry") % {"column": repr(column.name)}
                 )
             if odd:
-                problems.append(f"{column.name!r}: an entry {odd[0]}")
+                # Translators: the subject of "%(what)s contains invisible or
+                # control characters." and the like: an entry of a list column.
+                entry = _("An entry of %(column)s") % {"column": repr(column.name)}
+                problems.append(user_text.refusal(entry, odd[0]))
             long = [t for t in texts if len(t) > column.max_length]
             if long:
                 message = _("%(column)s: %(text)s is longer than %(max)s")
@@ -316,7 +320,7 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
         if column.required and not text:
             problems.append(_("%(column)s is missing") % {"column": repr(column.name)})
         elif why is not None:
-            problems.append(f"{column.name!r} {why}")
+            problems.append(user_text.refusal(repr(column.name), why))
         elif len(text) > column.max_length:
             message = _("%(column)s is longer than %(max)s characters")
             problems.append(message % {"column": repr(column.name), "max": column.max_length})
@@ -331,7 +335,13 @@ def _is_text(value) -> bool:
 
 
 NAME = user_text.TextRule(
-    "name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+    "name",
+    "INVALID_NAME",
+    # Translators: the subject of "%(what)s contains invisible characters." and the like.
+    gettext_lazy("A pack's name"),
+    NAME_MAX,
+    stored=NAME_MAX,
+    type_code="INVALID_NAME",
 )
 
 
@@ -380,7 +390,7 @@ def kind_of(game) -> tuple[GameDriver, Packs]:
     """The driver of a game that has packs; 400 NO_PACKS otherwise."""
     driver = registry.game(game)
     if driver.packs is None:
-        raise bad_request("NO_PACKS", f"{driver.title} has no packs.")
+        raise bad_request("NO_PACKS", _("%(game)s has no packs.") % {"game": driver.title})
     return driver, driver.packs
 
 
