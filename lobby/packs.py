@@ -74,7 +74,7 @@ def problem_text(problem: dict) -> str:
 @dataclass
 class Row:
     line: int  # where the row starts in the file (1-based); 0 when unknown
-    fields: object  # a dict of column -> raw value (or whatever the file held)
+    fields: dict | str  # column -> raw value, or why the row has none (a problem)
 
 
 # --- reading a file ---------------------------------------------------------------
@@ -153,7 +153,7 @@ def _csv_rows(kind: Packs, text: str) -> Iterator[Row]:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are allowed anywhere
             if len(cells) > len(names):
-                message = _("has %(cells)s cells but there are %(columns)s columns")
+                message = _("this row has %(cells)s cells but there are %(columns)s columns")
                 yield Row(start, message % {"cells": len(cells), "columns": len(names)})
                 continue
             yield Row(start, dict(zip(names, cells, strict=False)))
@@ -215,7 +215,7 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
     rows, line = [], 1
     for item in data:
         line = getattr(item, "line", line)
-        rows.append(Row(line, item if isinstance(item, dict) else _("is not an object")))
+        rows.append(Row(line, item if isinstance(item, dict) else _("this entry is not an object")))
     return name, rows
 
 
@@ -235,11 +235,7 @@ def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[di
     first = kind.columns[0].name
     for row in rows:
         if isinstance(row.fields, str):
-            message = _("this %(item)s %(problem)s") % {
-                "item": kind.item_label,
-                "problem": row.fields,
-            }
-            problems.append({"line": row.line, "message": message})
+            problems.append({"line": row.line, "message": row.fields})
             continue
         item, row_problems = _clean_row(kind, row.fields)
         if isinstance(item.get(first), str) and item[first]:

@@ -107,7 +107,8 @@ export function addMessages(messages) {
  */
 export function humanMessage(problem) {
   const code = problem && problem.code;
-  if (code === "WRONG_PHASE" && /lobby/.test(problem.message || "")) {
+  // The server keeps phase names as they are in every language ("… needs 'lobby'.").
+  if (code === "WRONG_PHASE" && /'lobby'/.test(problem.message || "")) {
     return gettext("This game has already started, so no one can join now.");
   }
   if (code === "WRONG_PHASE") return gettext("Too late: the game has moved on.");
