@@ -30,6 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import icu
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -60,7 +61,7 @@ class TextRule:
     code: str  # the error code of a refused text (INVALID_NAME, INVALID_LIE, ...)
     # gettext_lazy("A name"), gettext_lazy("A lie"): the subject of the error
     # messages (`refusal`), translated as a noun phrase that starts a sentence.
-    what: str
+    what: str | Promise
     max_chars: int  # user-perceived characters
     min_chars: int = 1
     # The column's length when it is fixed already; else max_code_points.
@@ -139,7 +140,7 @@ def problem(text: str) -> str | None:
     return None
 
 
-def refusal(what: str, why: str) -> str:
+def refusal(what: str | Promise, why: str) -> str:
     """The sentence that refuses a text: `what` ("A name", translated) is its
     subject, `why` a reason from `problem`."""
     sentences = {
@@ -156,7 +157,7 @@ def refusal(what: str, why: str) -> str:
     return sentences[why] % {"what": what}
 
 
-def length_refusal(what: str, least: int, most: int) -> str:
+def length_refusal(what: str | Promise, least: int, most: int) -> str:
     """The sentence that refuses a text of the wrong length."""
     # Translators: %(what)s is the subject: "A name", "A lie", ...
     message = ngettext(
