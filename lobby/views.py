@@ -18,7 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 
 from realtime import protocol
@@ -36,7 +36,8 @@ def error_response(exc: GameError) -> JsonResponse:
 
 def method_not_allowed(*methods: str) -> JsonResponse:
     """405 with the API's JSON error and the Allow header (RFC 9110)."""
-    message = gettext("Use %(methods)s.") % {"methods": ", ".join(methods)}
+    message = ngettext("Use %(methods)s.", "Use one of %(methods)s.", len(methods))
+    message %= {"methods": ", ".join(methods)}
     response = error_response(GameError(405, "METHOD_NOT_ALLOWED", message))
     response["Allow"] = ", ".join(methods)
     return response
