@@ -156,6 +156,14 @@ class LanguageTests(TestCase):
             self.assertEqual([a["message"] for a in answers], [english, danish])
             self.assertEqual(answers[0]["code"], answers[1]["code"])
 
+    def test_the_csrf_failure_page(self):
+        """A form sent without its token: the site's page, in the browser's language."""
+        client = Client(enforce_csrf_checks=True)
+        for language, title in (("en", "Please try again"), ("da", "Prøv venligst igen")):
+            page = client.post("/accounts/login/", {}, HTTP_ACCEPT_LANGUAGE=language)
+            self.assertContains(page, f'<html lang="{language}">', status_code=403)
+            self.assertContains(page, f'<h1 id="page-title">{title}</h1>', status_code=403)
+
     def test_the_scripts_catalog(self):
         catalog = self.client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
         for english, danish in (
