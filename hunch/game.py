@@ -10,8 +10,8 @@ settings table.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from lobby.awards import CROWD_FAVOURITE
 from lobby.context import Context
@@ -73,7 +73,7 @@ def guess(ctx: Context, body: dict) -> dict:
     ctx.require_phase(GUESSING)
     player = ctx.player
     if player.data.get("guess") is not None:
-        raise conflict("ALREADY_GUESSED", "You already guessed this round.")
+        raise conflict("ALREADY_GUESSED", gettext("You already guessed this round."))
     player.data = {**player.data, "guess": total}
     player.save(update_fields=["data"])
     ctx.refresh_private(player)  # their other phones see the guess too

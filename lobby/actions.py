@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from realtime import hooks, schema
 from realtime.schema import Field, string
@@ -57,7 +58,7 @@ def leave(ctx: Context, body: dict) -> dict:
     sockets close with 4001."""
     session, player = ctx.session, ctx.player
     if session.phase == FINISHED:
-        raise conflict("WRONG_PHASE", "The game is over: there is nothing to leave.")
+        raise conflict("WRONG_PHASE", _("The game is over: there is nothing to leave."))
     player_id = player.id
     ctx.left.append((player_id, player.token_digest))
     if session.phase == LOBBY:
@@ -164,7 +165,7 @@ def run(
         driver = registry.of(session)
         action = action_of(driver, name)
         if action is None:
-            raise GameError(404, "NOT_FOUND", "No such API endpoint.")
+            raise GameError(404, "NOT_FOUND", _("No such API endpoint."))
         actor = identify(session, action, caller)
         if not action.while_paused:
             services.require_running(session)
@@ -207,5 +208,5 @@ def socket_actor(session, sender: hooks.Sender) -> services.Actor:
         return services.Actor(HOST)
     player = session.players.active().filter(id=sender.player_id).first()
     if player is None:
-        raise GameError(403, "NOT_IN_GAME", "You are not in this game any more.")
+        raise GameError(403, "NOT_IN_GAME", _("You are not in this game any more."))
     return services.Actor(PLAYER, player)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from realtime import protocol
 
@@ -162,7 +163,8 @@ class Context:
         """Run the current phase's `on_deadline` now (e.g. everyone has answered)."""
         spec = phases.spec(self.driver, self.session.phase)
         if spec.on_deadline is None:
-            raise GameError(409, "WRONG_PHASE", f"Phase {self.session.phase!r} has no end.")
+            message = _("Phase %(phase)s has no end.") % {"phase": repr(self.session.phase)}
+            raise GameError(409, "WRONG_PHASE", message)
         spec.on_deadline(self)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from realtime import protocol
 
 from . import events, lifecycle, phases, timers
@@ -16,7 +18,7 @@ def pause(ctx: Context, body: dict) -> dict:
     """
     session = ctx.session
     if session.paused:
-        raise conflict("PAUSED", "The game is already paused.")
+        raise conflict("PAUSED", _("The game is already paused."))
     pausable = [p.name for p in phases.table(ctx.driver).values() if p.pausable]
     ctx.require_phase(*pausable)
     remaining = timers.pause(session)
@@ -29,7 +31,7 @@ def resume(ctx: Context, body: dict) -> dict:
     """Run the countdown on with the time that was left when it was paused."""
     session = ctx.session
     if not session.paused:
-        raise conflict("NOT_PAUSED", "The game is not paused.")
+        raise conflict("NOT_PAUSED", _("The game is not paused."))
     remaining = session.remaining_ms
     timers.resume(session, phases.spec(ctx.driver, session.phase).timer_stage)
     payload = {

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext
+
 from realtime.schema import Field, array, boolean, integer, nullable, string
 
 from .errors import bad_request
@@ -70,14 +72,19 @@ class Setting:
         """The value if valid, else GameError 400 (INVALID_FIELD or OUT_OF_RANGE)."""
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise bad_request("INVALID_FIELD", f"'{self.name}' must be true or false.")
+                message = gettext("%(field)s must be true or false.")
+                raise bad_request("INVALID_FIELD", message % {"field": repr(self.name)})
             return value
         if isinstance(value, bool) or not isinstance(value, int):
-            raise bad_request("INVALID_FIELD", f"'{self.name}' must be a whole number.")
+            message = gettext("%(field)s must be a whole number.")
+            raise bad_request("INVALID_FIELD", message % {"field": repr(self.name)})
         if not self.minimum <= value <= self.maximum:
-            raise bad_request(
-                "OUT_OF_RANGE", f"'{self.name}' must be between {self.minimum} and {self.maximum}."
-            )
+            message = gettext("%(field)s must be between %(least)s and %(most)s.") % {
+                "field": repr(self.name),
+                "least": self.minimum,
+                "most": self.maximum,
+            }
+            raise bad_request("OUT_OF_RANGE", message)
         return value
 
     def schema(self) -> dict:

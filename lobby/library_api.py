@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
-from . import packs, presets, registry, webauth
+from . import packs, presets, registry, services, webauth
 from .errors import GameError, bad_request
 from .views import error_response, json_body, method_not_allowed
 
@@ -54,9 +55,9 @@ def preset_list(request: HttpRequest) -> HttpResponse:
         data = json_body(request)
         unknown = set(data) - {"game", "name", "settings"}
         if unknown:
-            raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+            raise services.unknown_fields(unknown)
         if "game" not in data:
-            raise bad_request("INVALID_FIELD", "Say which game the preset is for: 'game'.")
+            raise bad_request("INVALID_FIELD", gettext("Say which game the preset is for: 'game'."))
         preset = presets.create(user, data["game"], data.get("name"), data.get("settings"))
         return JsonResponse(presets.describe(preset), status=201)
 
@@ -77,7 +78,7 @@ def preset_detail(request: HttpRequest, preset_id: str) -> HttpResponse:
         data = json_body(request)
         unknown = set(data) - {"name", "settings"}
         if unknown:
-            raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+            raise services.unknown_fields(unknown)
         found = presets.update(found.owner, found, data.get("name"), data.get("settings"))
         return JsonResponse(presets.describe(found))
 
@@ -114,7 +115,8 @@ def pack_list(request: HttpRequest) -> HttpResponse:
         driver, _kind = packs.kind_of(request.POST.get("game"))
         upload = request.FILES.get("file")
         if upload is None:
-            raise bad_request("INVALID_FIELD", "Send the pack as a multipart upload named 'file'.")
+            message = gettext("Send the pack as a multipart upload named 'file'.")
+            raise bad_request("INVALID_FIELD", message)
         pack = packs.upload(driver, user, upload, request.POST.get("name", ""))
         return JsonResponse(packs.describe(driver, pack, user), status=201)
 
@@ -138,9 +140,8 @@ def pack_detail(request: HttpRequest, game: str, pack_id: str) -> HttpResponse:
         driver, pack, user = owned()
         data = json_body(request)
         if set(data) != {"name"}:
-            raise bad_request(
-                "INVALID_FIELD", 'Send {"name": ...}: a pack\'s name is all that changes.'
-            )
+            message = gettext('Send {"name": ...}: a pack\'s name is all that changes.')
+            raise bad_request("INVALID_FIELD", message)
         pack.name = packs.clean_name(data["name"])
         pack.save(update_fields=["name"])
         return JsonResponse(packs.describe(driver, pack, user))

@@ -3,6 +3,8 @@ when a preset is saved, and offered to a user by the forms."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from . import packs
 from .driver import PACK, PACKS, TAGS, GameDriver, Option
 from .errors import bad_request
@@ -16,11 +18,14 @@ def parse(driver: GameDriver, option: Option, value, user) -> int | list | None:
             return None
         return packs.find(packs.usable(driver.packs, user), driver.packs, value).id
     if not isinstance(value, list):
-        raise bad_request("INVALID_FIELD", f"'{option.name}' must be a list.")
+        message = _("%(field)s must be a list.") % {"field": repr(option.name)}
+        raise bad_request("INVALID_FIELD", message)
     if len(value) > option.max_items:
-        raise bad_request(
-            "INVALID_FIELD", f"'{option.name}' has at most {option.max_items} entries."
-        )
+        message = _("%(field)s has at most %(most)s entries.") % {
+            "field": repr(option.name),
+            "most": option.max_items,
+        }
+        raise bad_request("INVALID_FIELD", message)
     if option.kind == PACKS:
         ids = sorted({_pack_id(driver, v) for v in value})
         found = set(
@@ -31,13 +36,16 @@ def parse(driver: GameDriver, option: Option, value, user) -> int | list | None:
                 raise packs.not_found(driver.packs, pack_id)
         return ids
     if not all(isinstance(v, str) for v in value):
-        raise bad_request("INVALID_FIELD", f"'{option.name}' must be a list of names.")
+        message = _("%(field)s must be a list of names.") % {"field": repr(option.name)}
+        raise bad_request("INVALID_FIELD", message)
     allowed = set(option.choices(user)) if option.choices else set()
     unknown = [v for v in value if v not in allowed]
     if unknown:
-        raise bad_request(
-            "UNKNOWN_CHOICE", f"{unknown[0][:40]!r} is not one of the {option.label.lower()}."
-        )
+        message = _("%(value)s is not one of the choices of “%(option)s”.") % {
+            "value": repr(unknown[0][:40]),
+            "option": option.label,
+        }
+        raise bad_request("UNKNOWN_CHOICE", message)
     return sorted(set(value))
 
 

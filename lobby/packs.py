@@ -32,6 +32,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import registry
 from . import text as user_text
@@ -73,7 +74,7 @@ def problem_text(problem: dict) -> str:
 @dataclass
 class Row:
     line: int  # where the row starts in the file (1-based); 0 when unknown
-    fields: object  # a dict of column -> raw value (or whatever the file held)
+    fields: dict | str  # column -> raw value, or why the row has none (a problem)
 
 
 # --- reading a file ---------------------------------------------------------------
@@ -117,8 +118,8 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        problem = {"line": line, "message": "this is not UTF-8 text"}
-        raise PackError("The file must be UTF-8 text (CSV or JSON).", [problem]) from None
+        problem = {"line": line, "message": _("this is not UTF-8 text")}
+        raise PackError(_("The file must be UTF-8 text (CSV or JSON)."), [problem]) from None
 
 
 def _csv_rows(kind: Packs, text: str) -> Iterator[Row]:
@@ -152,7 +153,7 @@ def _csv_rows(kind: Packs, text: str) -> Iterator[Row]:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines are allowed anywhere
             if len(cells) > len(names):
-                message = _("has %(cells)s cells but there are %(columns)s columns")
+                message = _("this row has %(cells)s cells but there are %(columns)s columns")
                 yield Row(start, message % {"cells": len(cells), "columns": len(names)})
                 continue
             yield Row(start, dict(zip(names, cells, strict=False)))
@@ -214,7 +215,7 @@ def _json_rows(kind: Packs, text: str) -> tuple[str | None, list[Row]]:
     rows, line = [], 1
     for item in data:
         line = getattr(item, "line", line)
-        rows.append(Row(line, item if isinstance(item, dict) else _("is not an object")))
+        rows.append(Row(line, item if isinstance(item, dict) else _("this entry is not an object")))
     return name, rows
 
 
@@ -234,11 +235,7 @@ def clean_rows(kind: Packs, rows: list[Row], most: int | None = None) -> list[di
     first = kind.columns[0].name
     for row in rows:
         if isinstance(row.fields, str):
-            message = _("this %(item)s %(problem)s") % {
-                "item": kind.item_label,
-                "problem": row.fields,
-            }
-            problems.append({"line": row.line, "message": message})
+            problems.append({"line": row.line, "message": row.fields})
             continue
         item, row_problems = _clean_row(kind, row.fields)
         if isinstance(item.get(first), str) and item[first]:
@@ -294,7 +291,10 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
                     _("%(column)s needs at least one entry") % {"column": repr(column.name)}
                 )
             if odd:
-                problems.append(f"{column.name!r}: an entry {odd[0]}")
+                # Translators: the subject of "%(what)s contains invisible or
+                # control characters." and the like: an entry of a list column.
+                entry = _("An entry of %(column)s") % {"column": repr(column.name)}
+                problems.append(user_text.refusal(entry, odd[0]))
             long = [t for t in texts if len(t) > column.max_length]
             if long:
                 message = _("%(column)s: %(text)s is longer than %(max)s")
@@ -316,7 +316,7 @@ def _clean_row(kind: Packs, fields: dict) -> tuple[dict, list[str]]:
         if column.required and not text:
             problems.append(_("%(column)s is missing") % {"column": repr(column.name)})
         elif why is not None:
-            problems.append(f"{column.name!r} {why}")
+            problems.append(user_text.refusal(repr(column.name), why))
         elif len(text) > column.max_length:
             message = _("%(column)s is longer than %(max)s characters")
             problems.append(message % {"column": repr(column.name), "max": column.max_length})
@@ -331,7 +331,13 @@ def _is_text(value) -> bool:
 
 
 NAME = user_text.TextRule(
-    "name", "INVALID_NAME", "A pack's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+    "name",
+    "INVALID_NAME",
+    # Translators: the subject of "%(what)s contains invisible characters." and the like.
+    gettext_lazy("A pack's name"),
+    NAME_MAX,
+    stored=NAME_MAX,
+    type_code="INVALID_NAME",
 )
 
 
@@ -380,7 +386,7 @@ def kind_of(game) -> tuple[GameDriver, Packs]:
     """The driver of a game that has packs; 400 NO_PACKS otherwise."""
     driver = registry.game(game)
     if driver.packs is None:
-        raise bad_request("NO_PACKS", f"{driver.title} has no packs.")
+        raise bad_request("NO_PACKS", _("%(game)s has no packs.") % {"game": driver.title})
     return driver, driver.packs
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.conf import settings as django_settings
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from . import registry, services
 from . import text as user_text
@@ -100,7 +101,8 @@ def find(user, preset_id) -> Preset:
     if isinstance(preset_id, int) and not isinstance(preset_id, bool) and 0 < preset_id < 2**63:
         preset = owned(user).filter(id=preset_id).first()
     if preset is None:
-        raise GameError(404, "PRESET_NOT_FOUND", f"You have no preset {preset_id!r}.")
+        message = _("You have no preset %(id)s.") % {"id": repr(preset_id)}
+        raise GameError(404, "PRESET_NOT_FOUND", message)
     return preset
 
 
@@ -108,12 +110,18 @@ def presets_driver(game) -> GameDriver:
     """The driver of a game that has presets; 400 otherwise."""
     driver = registry.game(game)
     if driver.preset_model is None:
-        raise bad_request("NO_PRESETS", f"{driver.title} has no presets.")
+        raise bad_request("NO_PRESETS", _("%(game)s has no presets.") % {"game": driver.title})
     return driver
 
 
 NAME = user_text.TextRule(
-    "name", "INVALID_NAME", "A preset's name", NAME_MAX, stored=NAME_MAX, type_code="INVALID_NAME"
+    "name",
+    "INVALID_NAME",
+    # Translators: the subject of "%(what)s contains invisible characters." and the like.
+    gettext_lazy("A preset's name"),
+    NAME_MAX,
+    stored=NAME_MAX,
+    type_code="INVALID_NAME",
 )
 
 
@@ -173,9 +181,12 @@ def session_settings(user, preset_id, game, overrides: dict) -> tuple[str, dict]
     preset's, with the call's own fields over them (validated by the caller)."""
     preset = find(user, preset_id)
     if game is not None and game != preset.game:
-        raise bad_request(
-            "PRESET_GAME_MISMATCH", f"Preset {preset.id} is for {preset.game}, not {game!r}."
-        )
+        message = _("Preset %(id)s is for %(game)s, not %(wanted)s.") % {
+            "id": preset.id,
+            "game": preset.game,
+            "wanted": repr(game),
+        }
+        raise bad_request("PRESET_GAME_MISMATCH", message)
     driver = presets_driver(preset.game)
     return driver.name, {**values(driver, preset), **overrides}
 
@@ -184,7 +195,7 @@ def _settings_object(settings) -> dict:
     if settings is None:
         return {}
     if not isinstance(settings, dict):
-        raise bad_request("INVALID_FIELD", "'settings' must be an object.")
+        raise bad_request("INVALID_FIELD", _("'settings' must be an object."))
     return settings
 
 

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 
 from realtime import keys, proxy, snapshot
 
@@ -156,15 +157,16 @@ class RateLimitMiddleware:
         if wait <= 0:
             return None
         retry_after = max(1, math.ceil(wait))
-        error = GameError(
-            429,
-            "RATE_LIMITED",
-            f"Too many requests from your address: try again in {retry_after} s.",
+        message = ngettext(
+            "Too many requests from your address: try again in %(seconds)s second.",
+            "Too many requests from your address: try again in %(seconds)s seconds.",
+            retry_after,
         )
+        error = GameError(429, "RATE_LIMITED", message % {"seconds": retry_after})
         if request.path.startswith("/api/"):
             response = JsonResponse(error.as_json(), status=error.status)
         else:
-            context = {"message": error.message, "retry_after": retry_after}
+            context = {"retry_after": retry_after}
             response = render(request, "lobby/rate_limited.html", context, status=error.status)
         response["Retry-After"] = str(retry_after)
         return response

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from realtime import protocol
 
@@ -86,7 +87,8 @@ def game(name) -> GameDriver:
     driver = _registry.drivers.get(name) if isinstance(name, str) else None
     if driver is None:
         known = ", ".join(_registry.drivers) or "none"
-        raise bad_request("UNKNOWN_GAME", f"There is no game {name!r} (games: {known}).")
+        message = gettext("There is no game %(name)s (games: %(known)s).")
+        raise bad_request("UNKNOWN_GAME", message % {"name": repr(name), "known": known})
     return driver
 
 

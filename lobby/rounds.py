@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from . import awards, events, lifecycle, services
 from .driver import Phase
@@ -31,9 +32,10 @@ def start_round(ctx: Context) -> None:
     session, driver = ctx.session, ctx.driver
     services.require_phase(session, LOBBY, SCOREBOARD)
     if len(ctx.players()) < driver.min_players:
-        raise conflict("NOT_ENOUGH_PLAYERS", f"At least {driver.min_players} players must join.")
+        message = _("At least %(least)s players must join.") % {"least": driver.min_players}
+        raise conflict("NOT_ENOUGH_PLAYERS", message)
     if session.round_number >= session.rounds:
-        raise conflict("NO_MORE_ROUNDS", "That was the last round: finish the game.")
+        raise conflict("NO_MORE_ROUNDS", _("That was the last round: finish the game."))
     session.round_number += 1
     driver.start_round(ctx)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 
+from django.utils.translation import gettext, gettext_lazy
+
 from . import text
 from .errors import bad_request
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I or O: they read like 1 and 0
 NAME_MAX = 20  # user-perceived characters
-NAME = text.TextRule("name", "INVALID_NAME", "A name", NAME_MAX)
+# Translators: the subject of "%(what)s contains invisible characters." and the like.
+NAME = text.TextRule("name", "INVALID_NAME", gettext_lazy("A name"), NAME_MAX)
 # Player.name_key holds the confusable key of a name of NAME.max_code_points.
 NAME_KEY_MAX = NAME.max_code_points * 4
 
@@ -38,7 +41,7 @@ def check_name(name) -> tuple[str, str]:
     name = text.clean(name, NAME)
     key = text.confusable_key(name)
     if len(key) > NAME_KEY_MAX:
-        raise bad_request("INVALID_NAME", "A name is too long.")
+        raise bad_request("INVALID_NAME", gettext("A name is too long."))
     return name, key
 
 

@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, ngettext
 
 from realtime import protocol
 
@@ -39,6 +40,24 @@ class Actor:
 # --- sessions ---------------------------------------------------------------
 
 
+def unknown_fields(names) -> GameError:
+    """400 INVALID_FIELD naming the fields a request should not have sent."""
+    message = ngettext("Unknown field: %(names)s.", "Unknown fields: %(names)s.", len(names))
+    return bad_request("INVALID_FIELD", message % {"names": ", ".join(sorted(names))})
+
+
+def no_session(code: str) -> GameError:
+    """404 SESSION_NOT_FOUND."""
+    message = gettext("No game with code %(code)s.") % {"code": repr(code)}
+    return GameError(404, "SESSION_NOT_FOUND", message)
+
+
+def name_taken(name: str) -> GameError:
+    """409 NAME_TAKEN."""
+    message = gettext("The name %(name)s is taken in this game.") % {"name": repr(name)}
+    return conflict("NAME_TAKEN", message)
+
+
 def parse_settings(data: dict, game: str | None = None, user=None) -> dict:
     """Validate the settings of a create call (or a preset) against the game's
     settings table and options; packs must be ones `user` may use.
@@ -50,7 +69,7 @@ def parse_settings(data: dict, game: str | None = None, user=None) -> dict:
     extra = {o.name: o for o in driver.options}
     unknown = set(data) - set(table) - set(extra)
     if unknown:
-        raise bad_request("INVALID_FIELD", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        raise unknown_fields(unknown)
     parsed = {name: s.parse(data.get(name, s.default)) for name, s in table.items()}
     for name, option in extra.items():
         parsed[name] = options.parse(driver, option, data.get(name, option.default), user)
@@ -76,14 +95,15 @@ def create_session(settings: dict, game: str | None = None) -> tuple[GameSession
         except IntegrityError:
             continue
         return session, token
-    raise GameError(503, "NO_CODE_AVAILABLE", "Could not find a free session code; try again.")
+    message = gettext("Could not find a free game code; try again.")
+    raise GameError(503, "NO_CODE_AVAILABLE", message)
 
 
 def find_session(code: str) -> GameSession:
     """A session by code (not locked); 404 if none, 410 if exited."""
     session = GameSession.objects.filter(code=code.upper()).first()
     if session is None:
-        raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.")
+        raise no_session(code)
     require_open(session)
     return session
 
@@ -93,7 +113,7 @@ def lock_session(code: str) -> GameSession:
     try:
         session = GameSession.objects.select_for_update().get(code=code.upper())
     except GameSession.DoesNotExist:
-        raise GameError(404, "SESSION_NOT_FOUND", f"No game with code {code!r}.") from None
+        raise no_session(code) from None
     require_open(session)
     return session
 
@@ -101,13 +121,14 @@ def lock_session(code: str) -> GameSession:
 def require_open(session: GameSession) -> None:
     """410 once the host has exited the session (until the purge: then 404)."""
     if session.closed:
-        raise GameError(410, "SESSION_CLOSED", f"The game {session.code} was closed by its host.")
+        message = gettext("The game %(code)s was closed by its host.") % {"code": session.code}
+        raise GameError(410, "SESSION_CLOSED", message)
 
 
 def require_running(session: GameSession) -> None:
     """409 while the host has paused the game."""
     if session.paused:
-        raise conflict("PAUSED", "The game is paused: only resume (or exit) works now.")
+        raise conflict("PAUSED", gettext("The game is paused: only resume (or exit) works now."))
 
 
 def authenticate(session: GameSession, token: str | None) -> Actor:
@@ -117,7 +138,7 @@ def authenticate(session: GameSession, token: str | None) -> Actor:
     another session.
     """
     if not token:
-        raise GameError(401, "AUTH_REQUIRED", "Send 'Authorization: Bearer <token>'.")
+        raise GameError(401, "AUTH_REQUIRED", gettext("Send 'Authorization: Bearer <token>'."))
     digest = token_digest(token)
     if hmac.compare_digest(digest, session.host_token_digest):
         return Actor(HOST)
@@ -128,24 +149,31 @@ def authenticate(session: GameSession, token: str | None) -> Actor:
         GameSession.objects.filter(host_token_digest=digest).exists()
         or Player.objects.filter(token_digest=digest).exists()
     ):
-        raise GameError(403, "WRONG_SESSION", "This token belongs to another game.")
-    raise GameError(401, "INVALID_TOKEN", "The token is not valid.")
+        raise GameError(403, "WRONG_SESSION", gettext("This token belongs to another game."))
+    raise GameError(401, "INVALID_TOKEN", gettext("The token is not valid."))
 
 
 def require(actor: Actor | None, role: str) -> None:
     """403 unless the actor has `role`."""
     if actor is None or actor.role != role:
-        who = "the host" if role == HOST else "a player"
-        raise GameError(403, "WRONG_ROLE", f"Only {who} can do this.")
+        if role == HOST:
+            message = gettext("Only the host can do this.")
+        else:
+            message = gettext("Only a player can do this.")
+        raise GameError(403, "WRONG_ROLE", message)
 
 
 def require_phase(session: GameSession, *phases: str) -> None:
     """409 unless the session is in one of `phases`."""
     if session.phase not in phases:
-        wanted = " or ".join(phases)
-        raise conflict(
-            "WRONG_PHASE", f"The game is in phase '{session.phase}', this needs '{wanted}'."
+        # Phase names stay as they are: the API's identifiers.
+        message = ngettext(
+            "The game is in phase %(phase)s; this needs %(wanted)s.",
+            "The game is in phase %(phase)s; this needs one of %(wanted)s.",
+            len(phases),
         )
+        wanted = ", ".join(repr(p) for p in phases)
+        raise conflict("WRONG_PHASE", message % {"phase": repr(session.phase), "wanted": wanted})
 
 
 # --- players ------------------------------------------------------------------
@@ -157,12 +185,13 @@ def join(session: GameSession, name) -> tuple[Player, str]:
     require_phase(session, LOBBY)
     driver = registry.of(session)
     if session.players.count() >= driver.max_players:
-        raise conflict("SESSION_FULL", f"A game has at most {driver.max_players} players.")
+        message = gettext("A game has at most %(most)s players.") % {"most": driver.max_players}
+        raise conflict("SESSION_FULL", message)
     taken = session.players.values_list("name", flat=True)
     if session.players.filter(name_key=name_key).exists() or any(
         text.confusable(name, other) for other in taken
     ):
-        raise conflict("NAME_TAKEN", f"The name {name!r} is taken in this game.")
+        raise name_taken(name)
     token = rules.new_token()
     try:
         with transaction.atomic():
@@ -170,7 +199,7 @@ def join(session: GameSession, name) -> tuple[Player, str]:
                 session=session, name=name, name_key=name_key, token_digest=token_digest(token)
             )
     except IntegrityError:
-        raise conflict("NAME_TAKEN", f"The name {name!r} is taken in this game.") from None
+        raise name_taken(name) from None
     return player, token
 
 

@@ -30,6 +30,9 @@ import unicodedata
 from dataclasses import dataclass
 
 import icu
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .errors import bad_request
 
@@ -56,7 +59,9 @@ class TextRule:
 
     field: str  # the JSON field, for "'name' must be a string."
     code: str  # the error code of a refused text (INVALID_NAME, INVALID_LIE, ...)
-    what: str  # "A name", "A lie": the start of the error messages
+    # gettext_lazy("A name"), gettext_lazy("A lie"): the subject of the error
+    # messages (`refusal`), translated as a noun phrase that starts a sentence.
+    what: str | Promise
     max_chars: int  # user-perceived characters
     min_chars: int = 1
     # The column's length when it is fixed already; else max_code_points.
@@ -109,22 +114,58 @@ def graphemes(text: str) -> list[str]:
     return clusters
 
 
+# Why a text is refused (`problem`); `refusal` says it in the page's language.
+NOT_TEXT = "not_text"
+INVISIBLE = "invisible"
+ACCENTS = "accents"
+NOTHING_VISIBLE = "nothing_visible"
+
+
 def problem(text: str) -> str | None:
-    """Why NFKC-normalised, squeezed text is not acceptable, or None."""
+    """Why NFKC-normalised, squeezed text is not acceptable (NOT_TEXT,
+    INVISIBLE, ACCENTS, NOTHING_VISIBLE), or None."""
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
         if category == "Cs":
-            return "contains characters that are not text"
+            return NOT_TEXT
         if ch in (_ZWJ, *_VARIATION_SELECTORS) and _emoji_glue(text, i):
             continue
         if category in _REFUSED_CATEGORIES or _ignorable(ch):
-            return "contains invisible or control characters"
+            return INVISIBLE
     for cluster in graphemes(text):
         if sum(unicodedata.category(ch) in _MARKS for ch in cluster) > MAX_MARKS:
-            return "has too many accents on one character"
+            return ACCENTS
     if not any(unicodedata.category(ch)[0] in _VISIBLE for ch in text):
-        return "needs at least one letter, digit or symbol"
+        return NOTHING_VISIBLE
     return None
+
+
+def refusal(what: str | Promise, why: str) -> str:
+    """The sentence that refuses a text: `what` ("A name", translated) is its
+    subject, `why` a reason from `problem`."""
+    sentences = {
+        # Translators: %(what)s is the subject: "A name", "A lie", "A pack's
+        # name", ... (each translated on its own).
+        NOT_TEXT: _("%(what)s contains characters that are not text."),
+        # Translators: %(what)s is the subject: "A name", "A lie", ...
+        INVISIBLE: _("%(what)s contains invisible or control characters."),
+        # Translators: %(what)s is the subject: "A name", "A lie", ...
+        ACCENTS: _("%(what)s has too many accents on one character."),
+        # Translators: %(what)s is the subject: "A name", "A lie", ...
+        NOTHING_VISIBLE: _("%(what)s needs at least one letter, digit or symbol."),
+    }
+    return sentences[why] % {"what": what}
+
+
+def length_refusal(what: str | Promise, least: int, most: int) -> str:
+    """The sentence that refuses a text of the wrong length."""
+    # Translators: %(what)s is the subject: "A name", "A lie", ...
+    message = ngettext(
+        "%(what)s has %(least)s to %(most)s character.",
+        "%(what)s has %(least)s to %(most)s characters.",
+        most,
+    )
+    return message % {"what": what, "least": least, "most": most}
 
 
 def normalise(text: str) -> str:
@@ -137,16 +178,15 @@ def normalise(text: str) -> str:
 def clean(value, rule: TextRule) -> str:
     """The text as stored and shown, or GameError 400 (`rule.code`)."""
     if not isinstance(value, str):
-        raise bad_request(rule.type_code, f"'{rule.field}' must be a string.")
+        message = _("%(field)s must be a string.") % {"field": repr(rule.field)}
+        raise bad_request(rule.type_code, message)
     text = normalise(value)
     why = problem(text)
     if why is not None:
-        raise bad_request(rule.code, f"{rule.what} {why}.")
+        raise bad_request(rule.code, refusal(rule.what, why))
     length = len(graphemes(text))
     if not rule.min_chars <= length <= rule.max_chars or len(text) > rule.max_code_points:
-        raise bad_request(
-            rule.code, f"{rule.what} has {rule.min_chars} to {rule.max_chars} characters."
-        )
+        raise bad_request(rule.code, length_refusal(rule.what, rule.min_chars, rule.max_chars))
     return text
 
 

@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.csrf import csrf_exempt
 
 from realtime import protocol
@@ -35,7 +36,9 @@ def error_response(exc: GameError) -> JsonResponse:
 
 def method_not_allowed(*methods: str) -> JsonResponse:
     """405 with the API's JSON error and the Allow header (RFC 9110)."""
-    response = error_response(GameError(405, "METHOD_NOT_ALLOWED", f"Use {' or '.join(methods)}."))
+    message = ngettext("Use %(methods)s.", "Use one of %(methods)s.", len(methods))
+    message %= {"methods": ", ".join(methods)}
+    response = error_response(GameError(405, "METHOD_NOT_ALLOWED", message))
     response["Allow"] = ", ".join(methods)
     return response
 
@@ -54,9 +57,8 @@ def json_body(request: HttpRequest) -> dict:
         raw = request.body
     except RequestDataTooBig:
         limit = django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raise GameError(
-            413, "BODY_TOO_LARGE", f"A request body has at most {limit // 1024} KiB."
-        ) from None
+        message = gettext("A request body has at most %(kib)s KiB.") % {"kib": limit // 1024}
+        raise GameError(413, "BODY_TOO_LARGE", message) from None
     if not raw:
         return {}
     try:
@@ -64,9 +66,9 @@ def json_body(request: HttpRequest) -> dict:
         # itself, with its own code (lobby.text).
         data = protocol.loads(raw, strings=False)
     except ValueError:
-        raise bad_request("INVALID_JSON", "The request body is not valid JSON.") from None
+        raise bad_request("INVALID_JSON", gettext("The request body is not valid JSON.")) from None
     if not isinstance(data, dict):
-        raise bad_request("INVALID_JSON", "The request body must be a JSON object.")
+        raise bad_request("INVALID_JSON", gettext("The request body must be a JSON object."))
     return data
 
 
@@ -166,13 +168,14 @@ def describe_games() -> list[dict]:
 @csrf_exempt
 def not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """JSON 404 for any unknown path under /api/."""
-    return error_response(GameError(404, "NOT_FOUND", "No such API endpoint."))
+    return error_response(GameError(404, "NOT_FOUND", gettext("No such API endpoint.")))
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a form sent without its token (an old page, another
     site): JSON under /api/, else a page that says what to do."""
     if request.path.startswith("/api/"):
-        message = f"CSRF check failed ({reason}): reload the page and try again."
+        message = gettext("CSRF check failed (%(reason)s): reload the page and try again.")
+        message %= {"reason": reason}
         return error_response(GameError(403, "CSRF_FAILED", message))
     return render(request, "lobby/csrf_failure.html", {"reason": reason}, status=403)

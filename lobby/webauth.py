@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 
 from .errors import GameError
 
@@ -34,12 +35,11 @@ def session_user(request: HttpRequest):
         check.process_request(request)
         reason = check.process_view(request, None, (), {})
         if reason:
-            raise GameError(
-                403,
-                "CSRF_FAILED",
-                f"CSRF check failed ({reason}): send the csrftoken cookie's value "
-                "in an X-CSRFToken header, from a page of this site.",
+            message = _(
+                "CSRF check failed (%(reason)s): send the csrftoken cookie's value "
+                "in an X-CSRFToken header, from a page of this site."
             )
+            raise GameError(403, "CSRF_FAILED", message % {"reason": reason})
     return user
 
 
@@ -47,5 +47,5 @@ def require_user(request: HttpRequest):
     """The signed-in user; 401 SIGN_IN_REQUIRED for a guest."""
     user = session_user(request)
     if user is None:
-        raise GameError(401, "SIGN_IN_REQUIRED", "Sign in to keep presets and packs.")
+        raise GameError(401, "SIGN_IN_REQUIRED", _("Sign in to keep presets and packs."))
     return user

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import random
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from lobby import services
 from lobby import text as user_text
 from lobby.context import Context
@@ -31,7 +34,13 @@ from .models import Accusation, Card, Location, Round, Suspicion, Vote
 from .state import FINAL_VOTE, PLAYING, VOTE
 
 # The spy's guess of the location: a name as a location's (lobby.text).
-LOCATION_GUESS = user_text.TextRule("location", "INVALID_FIELD", "A location", rules.NAME_MAX)
+LOCATION_GUESS = user_text.TextRule(
+    "location",
+    "INVALID_FIELD",
+    # Translators: the subject of "%(what)s contains invisible characters." and the like.
+    gettext_lazy("A location"),
+    rules.NAME_MAX,
+)
 
 # Who the spy is must not be predictable from earlier draws: the OS's randomness.
 _random = random.SystemRandom()
@@ -96,7 +105,7 @@ def accuse(ctx: Context, body: dict) -> dict:
     game_round = state.current_round(ctx.session)
     accused = _other_player(ctx, suspect_id)
     if game_round.accusations.filter(accuser=ctx.player).exists():
-        raise conflict("ALREADY_ACCUSED", "You have already made your accusation this round.")
+        raise conflict("ALREADY_ACCUSED", _("You have already made your accusation this round."))
     accusation = Accusation.objects.create(round=game_round, accuser=ctx.player, accused=accused)
     Vote.objects.create(accusation=accusation, player=ctx.player, agree=True)
     game_round.clock_ms = _clock_left(ctx)
@@ -124,7 +133,7 @@ def vote(ctx: Context, body: dict) -> dict:
     game_round = state.current_round(ctx.session)
     accusation = state.open_accusation(game_round)
     if accusation.accused_id == ctx.player.id:
-        raise GameError(403, "NOT_A_VOTER", "You are the one accused: the others vote.")
+        raise GameError(403, "NOT_A_VOTER", _("You are the one accused: the others vote."))
     if accusation.votes.filter(player=ctx.player).exists():
         raise _already_voted(accusation.accuser_id == ctx.player.id)
     Vote.objects.create(accusation=accusation, player=ctx.player, agree=agree)
@@ -187,11 +196,12 @@ def spy_guess(ctx: Context, body: dict) -> dict:
     ctx.require_phase(PLAYING)
     game_round = state.current_round(ctx.session)
     if ctx.player.id != game_round.spy_id:
-        raise GameError(403, "NOT_THE_SPY", "Only the spy can guess the location.")
+        raise GameError(403, "NOT_THE_SPY", _("Only the spy can guess the location."))
     key = rules.normalize(name)
     named = next((x for x in deck.locations(ctx.session) if rules.normalize(x.name) == key), None)
     if named is None:
-        raise bad_request("UNKNOWN_LOCATION", f"{name[:40]!r} is not one of the locations.")
+        message = _("%(name)s is not one of the locations.") % {"name": repr(name[:40])}
+        raise bad_request("UNKNOWN_LOCATION", message)
     correct = named.id == game_round.location_id
     game_round.guess = named.name
     end_round(ctx, game_round, rules.GUESSED if correct else rules.MISGUESSED)
@@ -289,10 +299,11 @@ def on_leave(ctx: Context, player: Player) -> None:
 def _other_player(ctx: Context, player_id: int) -> Player:
     """Another player still in this game; 400 for oneself or anyone else."""
     if player_id == ctx.player.id:
-        raise bad_request("SELF_ACCUSED", "Name someone else than yourself.")
+        raise bad_request("SELF_ACCUSED", _("Name someone other than yourself."))
     other = next((p for p in ctx.players() if p.id == player_id), None)
     if other is None:
-        raise bad_request("UNKNOWN_PLAYER", f"There is no player {player_id} in this game.")
+        message = _("There is no player %(id)s in this game.") % {"id": player_id}
+        raise bad_request("UNKNOWN_PLAYER", message)
     return other
 
 
@@ -310,5 +321,5 @@ def _voted(ctx: Context, kind: str) -> None:
 
 def _already_voted(accuser: bool) -> GameError:
     if accuser:
-        return conflict("ALREADY_VOTED", "You made the accusation: your yes is counted.")
-    return conflict("ALREADY_VOTED", "You have already voted.")
+        return conflict("ALREADY_VOTED", _("You made the accusation: your yes is counted."))
+    return conflict("ALREADY_VOTED", _("You have already voted."))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lobby import packs
@@ -85,7 +86,7 @@ def locations(session: GameSession) -> list[Location]:
     """Every location of the session's deck, by name; 409 NO_DECK without one."""
     deck = deck_of(session)
     if deck is None:
-        raise conflict("NO_DECK", "There is no location deck: run `manage.py migrate`.")
+        raise conflict("NO_DECK", gettext("There is no location deck: run `manage.py migrate`."))
     return list(deck.locations.order_by("name"))
 
 

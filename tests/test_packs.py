@@ -60,6 +60,27 @@ class UploadTests(TestCase):
         question = Question.objects.get(prompt="B?")
         self.assertEqual((question.answer, question.category), ("42", ""))
 
+    def test_problems_in_the_page_language(self):
+        """A refused cell says why in a whole sentence, in the language the
+        switcher chose (its cookie); English by default."""
+        content = "name,roles\nAttic,Gho\u200bst\nCel\u200blar,Cat\nDen,Fox,extra\n"
+        english = [
+            (2, "An entry of 'roles' contains invisible or control characters."),
+            (3, "'name' contains invisible or control characters."),
+            (4, "this row has 3 cells but there are 2 columns"),
+        ]
+        danish = [
+            (2, "En værdi i 'roles' indeholder usynlige tegn eller kontroltegn."),
+            (3, "'name' indeholder usynlige tegn eller kontroltegn."),
+            (4, "denne række har 3 celler, men der er 2 kolonner"),
+        ]
+        for language, expected in ((None, english), ("da", danish)):
+            if language:
+                self.ana.client.cookies["django_language"] = language
+            status, body = self.ana.upload("spyster", "d.csv", content)
+            self.assertEqual(status, 400, body)
+            self.assertEqual(lines(body), expected)
+
     def test_every_problem_with_its_line_and_nothing_saved(self):
         cases = [
             (

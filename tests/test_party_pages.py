@@ -24,6 +24,13 @@ from .helpers import Api
 SOURCES = ("manage.py", "partyhub", "lobby", "realtime", "accounts", "weirsoe", "spyster", "hunch")
 
 
+class DanishApi(Api):
+    """A client whose browser asks for Danish."""
+
+    def headers(self) -> dict:
+        return {"HTTP_ACCEPT_LANGUAGE": "da,en;q=0.5"}
+
+
 class JoinLinkTests(TestCase):
     def setUp(self):
         self.code, _ = Api().create()
@@ -109,6 +116,53 @@ class LanguageTests(TestCase):
         self.assertEqual(response.status_code, 302)
         page = self.client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
         self.assertIn("Deltag i et spil", page)
+
+    def test_api_errors_in_the_page_language(self):
+        """A REST error's message follows the request's language; its code
+        does not. Phase names stay identifiers (humanMessage looks for 'lobby')."""
+        api = Api()
+        code, host = api.create(game="hunch")
+        for name in ("Ana", "Bo"):
+            api.join(code, name)
+        api.host(code, "start-round", host)
+        for method, path, token, english, danish in (
+            (
+                "GET",
+                "/api/sessions/ZZZZ/",
+                None,
+                "No game with code 'ZZZZ'.",
+                "Intet spil med koden 'ZZZZ'.",
+            ),
+            (
+                "POST",
+                f"/api/sessions/{code}/guess/",
+                host,
+                "Only a player can do this.",
+                "Kun en spiller kan gøre dette.",
+            ),
+            (
+                "POST",
+                f"/api/sessions/{code}/join/",
+                None,
+                "The game is in phase 'guessing'; this needs 'lobby'.",
+                "Spillet er i fasen 'guessing'; dette kræver 'lobby'.",
+            ),
+        ):
+            answers = []
+            for language in ("en", "da"):
+                api = DanishApi() if language == "da" else Api()
+                _, body = api.call(method, path, {"name": "Cy", "total": 9}, token)
+                answers.append(body["error"])
+            self.assertEqual([a["message"] for a in answers], [english, danish])
+            self.assertEqual(answers[0]["code"], answers[1]["code"])
+
+    def test_the_csrf_failure_page(self):
+        """A form sent without its token: the site's page, in the browser's language."""
+        client = Client(enforce_csrf_checks=True)
+        for language, title in (("en", "Please try again"), ("da", "Prøv venligst igen")):
+            page = client.post("/accounts/login/", {}, HTTP_ACCEPT_LANGUAGE=language)
+            self.assertContains(page, f'<html lang="{language}">', status_code=403)
+            self.assertContains(page, f'<h1 id="page-title">{title}</h1>', status_code=403)
 
     def test_the_scripts_catalog(self):
         catalog = self.client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="da").content.decode()

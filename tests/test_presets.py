@@ -354,6 +354,12 @@ class PresetPageTests(TestCase):
         self.ana.page("/presets/new/spyster/", {**data, "name": "Other"})
         response = self.ana.page(f"/presets/{preset.id}/", {**data, "name": "Other"})
         self.assertContains(response, "already have a preset", status_code=400)
+        # A refused name on the form, in the language the switcher chose.
+        self.ana.client.cookies["django_language"] = "da"
+        response = self.ana.page(f"/presets/{preset.id}/", {**data, "name": "Ho\u200bme"})
+        refused = "Et forvalgs navn indeholder usynlige tegn eller kontroltegn."
+        self.assertContains(response, refused, status_code=400)
+        del self.ana.client.cookies["django_language"]
         # A change that holds.
         response = self.ana.page(f"/presets/{preset.id}/", {**data, "rounds": "7", "deck": ""})
         self.assertEqual(response.status_code, 302)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.test import SimpleTestCase, TransactionTestCase
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
+from django.utils import translation
 
-from lobby import rules, text
+from lobby import packs, presets, rules, text
 from lobby.errors import GameError
+from spyster.actions import LOCATION_GUESS
+from weirsoe.rules import LIE
 
 from .helpers import Api, truth_of
 
@@ -79,6 +82,63 @@ class TextRules(SimpleTestCase):
         for other in ("Anna", "Ann", "Bo"):
             with self.subTest(other=other):
                 self.assertNotEqual(rules.check_name(other)[1], key)
+
+
+class RefusalsInThePageLanguage(TestCase):
+    """A refused text's message is a whole sentence in the request's language
+    (LocaleMiddleware: Accept-Language, or the switcher's cookie)."""
+
+    def setUp(self):
+        self.code, _ = Api().create()
+
+    def join(self, name, **headers) -> dict:
+        response = self.client.post(
+            f"/api/sessions/{self.code}/join/", {"name": name}, "application/json", **headers
+        )
+        self.assertEqual(response.status_code, 400)
+        return response.json()["error"]
+
+    def test_english_by_default_danish_when_asked(self):
+        for name, english, danish in (
+            ("x" * 21, "A name has 1 to 20 characters.", "Et navn har 1 til 20 tegn."),
+            (
+                f"Ana{ZWSP}",
+                "A name contains invisible or control characters.",
+                "Et navn indeholder usynlige tegn eller kontroltegn.",
+            ),
+            (
+                "!!!",
+                "A name needs at least one letter, digit or symbol.",
+                "Et navn skal indeholde mindst ét bogstav, ciffer eller symbol.",
+            ),
+        ):
+            with self.subTest(name=name):
+                self.assertEqual(self.join(name)["message"], english)
+                da = self.join(name, HTTP_ACCEPT_LANGUAGE="da,en;q=0.5")
+                self.assertEqual(da["message"], danish)
+                # The code is the API's contract: the same in every language.
+                self.assertEqual(da["code"], self.join(name)["code"])
+
+    def test_the_switchers_cookie(self):
+        self.client.post("/i18n/setlang/", {"language": "da", "next": "/"})
+        error = self.join("x" * 21, HTTP_ACCEPT_LANGUAGE="en")
+        self.assertEqual(error, {"code": "INVALID_NAME", "message": "Et navn har 1 til 20 tegn."})
+
+    def test_every_rule_names_its_text(self):
+        """Each rule's subject is translated with the sentence around it."""
+        with translation.override("da"):
+            for rule, danish in (
+                (LIE, "En løgn indeholder usynlige tegn eller kontroltegn."),
+                (LOCATION_GUESS, "Et sted indeholder usynlige tegn eller kontroltegn."),
+                (presets.NAME, "Et forvalgs navn indeholder usynlige tegn eller kontroltegn."),
+                (packs.NAME, "En pakkes navn indeholder usynlige tegn eller kontroltegn."),
+            ):
+                with self.subTest(rule=rule.code), self.assertRaises(GameError) as caught:
+                    text.clean(ZWSP, rule)
+                self.assertEqual(caught.exception.message, danish)
+            with self.assertRaises(GameError) as caught:
+                text.clean(7, presets.NAME)
+            self.assertEqual(caught.exception.message, "'name' skal være en tekststreng.")
 
 
 class NamesInAGame(TransactionTestCase):

@@ -12,6 +12,7 @@ import random
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from lobby import text as lobby_text
 from lobby.context import Context
@@ -31,7 +32,7 @@ def start_round(ctx: Context) -> None:
     fresh = pool.questions(ctx.settings).exclude(id__in=used)
     candidates = list(fresh.values_list("id", flat=True))
     if not candidates:
-        raise conflict("NO_QUESTIONS_LEFT", "The question packs have no unused question left.")
+        raise conflict("NO_QUESTIONS_LEFT", _("The question packs have no unused question left."))
     question = Question.objects.get(id=random.SystemRandom().choice(candidates))
     lie_time = ctx.settings["lie_time_limit"]
     ctx.enter(LIE, lie_time * 1000)
@@ -65,11 +66,11 @@ def submit_lie(ctx: Context, body: dict) -> dict:
     text = lobby_text.clean(body.get("text"), rules.LIE)
     normalized = rules.normalize(text)
     if not normalized:
-        raise bad_request("INVALID_LIE", "A lie needs at least one letter or digit.")
+        raise bad_request("INVALID_LIE", _("A lie needs at least one letter or digit."))
     ctx.require_phase(LIE, QUESTION)
     game_round = state.current_round(ctx.session)
     if normalized == rules.normalize(game_round.question.answer):
-        raise bad_request("LIE_IS_TRUTH", "That is the true answer: write a lie instead.")
+        raise bad_request("LIE_IS_TRUTH", _("That is the true answer: write a lie instead."))
     Lie.objects.update_or_create(
         round=game_round, player=ctx.player, defaults={"text": text, "normalized": normalized}
     )
@@ -111,16 +112,17 @@ def submit_guess(ctx: Context, body: dict) -> dict:
     game_round = state.current_round(ctx.session)
     answer = game_round.answers.filter(number=answer_id).first()
     if answer is None:
-        raise bad_request("UNKNOWN_ANSWER", f"There is no answer {answer_id} this round.")
+        message = _("There is no answer %(id)s this round.") % {"id": answer_id}
+        raise bad_request("UNKNOWN_ANSWER", message)
     if answer.authors.filter(id=ctx.player.id).exists():
-        raise bad_request("OWN_LIE", "You cannot pick your own lie.")
+        raise bad_request("OWN_LIE", _("You cannot pick your own lie."))
     if game_round.guesses.filter(player=ctx.player).exists():
-        raise conflict("ALREADY_GUESSED", "You already guessed this round.")
+        raise conflict("ALREADY_GUESSED", _("You already guessed this round."))
     try:
         with transaction.atomic():
             Guess.objects.create(round=game_round, player=ctx.player, answer=answer)
     except IntegrityError:
-        raise conflict("ALREADY_GUESSED", "You already guessed this round.") from None
+        raise conflict("ALREADY_GUESSED", _("You already guessed this round.")) from None
     advance_if_all_in(ctx)
     return {"accepted": True, "round": game_round.number, "answer_id": answer_id}
 

@@ -4,6 +4,7 @@ built-in bank), narrowed to its categories when it names any."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import ngettext
 
 from lobby import packs
 from lobby.errors import bad_request
@@ -34,11 +35,15 @@ def check(settings: dict) -> None:
     fewer questions than the game has rounds."""
     have = questions(settings).count()
     if have < settings["rounds"]:
-        raise bad_request(
-            "NOT_ENOUGH_QUESTIONS",
-            f"The packs and categories chosen have {have} question(s) "
-            f"for {settings['rounds']} round(s).",
+        message = ngettext(
+            "A game of %(rounds)s round needs %(rounds)s question: "
+            "the packs and categories chosen have %(have)s.",
+            "A game of %(rounds)s rounds needs %(rounds)s questions: "
+            "the packs and categories chosen have %(have)s.",
+            settings["rounds"],
         )
+        message %= {"have": have, "rounds": settings["rounds"]}
+        raise bad_request("NOT_ENOUGH_QUESTIONS", message)
 
 
 def categories(user) -> list[str]:

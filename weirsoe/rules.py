@@ -10,12 +10,15 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from lobby.text import TextRule
 
 MIN_PLAYERS = 2
 MAX_PLAYERS = 12
 LIE_MAX = 80  # user-perceived characters
-LIE = TextRule("text", "INVALID_LIE", "A lie", LIE_MAX)
+# Translators: the subject of "%(what)s contains invisible characters." and the like.
+LIE = TextRule("text", "INVALID_LIE", gettext_lazy("A lie"), LIE_MAX)
 TRUTH_POINTS = 1000
 FOOL_POINTS = 500
 

@@ -100,18 +100,18 @@ export function addMessages(messages) {
 }
 
 /**
- * A short message for a person from a REST error, server `error` or exception.
+ * A short message for a person from a REST error, server `error` or exception:
+ * the friendly text of its code, else its message (REST messages come in the
+ * page's language: the server translates them, lobby.text's refused names too).
  * @param {{code?: string, message?: string}|Error} problem
  */
 export function humanMessage(problem) {
   const code = problem && problem.code;
-  if (code === "WRONG_PHASE" && /lobby/.test(problem.message || "")) {
+  // The server keeps phase names as they are in every language ("… needs 'lobby'.").
+  if (code === "WRONG_PHASE" && /'lobby'/.test(problem.message || "")) {
     return gettext("This game has already started, so no one can join now.");
   }
   if (code === "WRONG_PHASE") return gettext("Too late: the game has moved on.");
-  if (code === "INVALID_NAME" && /^A name /.test(problem.message || "")) {
-    return fmt(gettext("A name has 1 to %(max)s characters."), { max: pageConfig().name_max });
-  }
   if (code === "NOT_ENOUGH_PLAYERS") {
     const min = pageConfig().min_players || 2;
     return fmt(gettext("At least %(min)s players must join before the game can start."), { min });
