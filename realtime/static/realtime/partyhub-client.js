@@ -55,7 +55,7 @@
  * table the servers validate with (partyhub-transport.d.ts, `make
  * contracts`; `make typecheck` checks this file against them). Events and
  * client messages beyond `ping` are the platform's and the games' (this
- * module knows none): lobby/static/lobby/partyhub-games.d.ts types them.
+ * module knows none): the platform's declarations type them (docs/client.md).
  * @typedef {import("./partyhub-transport.d.ts").ServerMessage} ServerMessage
  * @typedef {import("./partyhub-transport.d.ts").ClientMessage} ClientMessage
  * @typedef {import("./partyhub-transport.d.ts").WelcomeMessage} WelcomeMessage
