@@ -14,7 +14,7 @@ from pathlib import Path
 
 from realtime import protocol
 from realtime import typescript as transport
-from realtime.typescript import Writer, client_name, message_name, pascal
+from realtime.typescript import Writer, client_name, comment, message_name, pascal
 
 DTS = Path("lobby/static/lobby/partyhub-games.d.ts")
 
@@ -30,11 +30,6 @@ HEADER = f"""\
 import type * as transport from "{transport.IMPORT}";
 import type {{ Json }} from "{transport.IMPORT}";
 """
-
-
-def _doc(message) -> str:
-    private = ", private" if message.private else ""
-    return f"/** {message.doc or message.type} ({message.owner}{private}) */"
 
 
 def _union(names: list[str]) -> str:
@@ -56,7 +51,7 @@ def declarations() -> str:
         envelope = "PrivateEventMessage" if message.private else "EventMessage"
         payload = writer.ts_type(message.payload_schema())
         out.append(
-            f"{_doc(message)}\nexport type {name} = "
+            f"{comment(message)}\nexport type {name} = "
             f'transport.{envelope}<"{message.type}", {payload}>;\n'
         )
     transport_types = protocol.transport_messages()

@@ -157,9 +157,13 @@ class Writer:
         """A message's interface; `params` (e.g. "<P = JsonObject>") and
         `types` make it generic (see object_type)."""
         body = self.object_type(message.schema(), types=types)
-        doc = message.doc or message.type
-        owner = f" ({message.owner}{', private' if message.private else ''})"
-        return f"/** {doc}{owner} */\nexport interface {name}{params} {body}\n"
+        return f"{comment(message)}\nexport interface {name}{params} {body}\n"
+
+
+def comment(message: Message) -> str:
+    """A message's doc comment: what it is, and whose it is."""
+    private = ", private" if message.private else ""
+    return f"/** {message.doc or message.type} ({message.owner}{private}) */"
 
 
 def _wrap(text: str) -> str:
