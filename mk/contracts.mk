@@ -1,10 +1,13 @@
 # The published contracts (docs/protocol.md, "The contracts"):
 #   make contracts   regenerate what comes from the typed message table: the
-#                    TypeScript declarations of the JS client and the
-#                    message tables of docs/protocol.md (commit the result)
+#                    TypeScript declarations (the transport's,
+#                    realtime/static/realtime/partyhub-transport.d.ts; the
+#                    platform's and games', lobby/static/lobby/partyhub-games.d.ts)
+#                    and the message tables of docs/protocol.md (commit the result)
 #   make typecheck   check they are current, then tsc (pinned in
-#                    tools/package-lock.json) on the declarations and on the
-#                    JS client's JSDoc types; part of `make test`
+#                    tools/package-lock.json) on both declaration files, code
+#                    that uses each (tools/*-usage.ts) and the JS client's
+#                    JSDoc types; part of `make test`
 # The OpenAPI and AsyncAPI documents are served live (/api/openapi.json,
 # /api/asyncapi.json); tests/test_contracts.py and tests/test_schemathesis.py
 # check them in the Django suite.

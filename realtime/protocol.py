@@ -139,7 +139,7 @@ def declare_event(
         event_type,
         owner,
         SEND,
-        fields=_event_fields(private),
+        fields=event_fields(private),
         payload=tuple(fields),
         private=private,
         doc=doc,
@@ -158,7 +158,8 @@ def declare_event(
     _events[event_type] = spec
 
 
-def _event_fields(private: bool) -> tuple[schema.Field, ...]:
+def event_fields(private: bool) -> tuple[schema.Field, ...]:
+    """An event's own fields beside `type` and `payload`: its counter."""
     if private:
         return (schema.Field("pseq", schema.integer(0), doc="this player's message counter"),)
     return (schema.Field("seq", schema.integer(0), doc="the session's event counter"),)
@@ -255,7 +256,7 @@ def client_messages() -> dict[str, schema.Message]:
 def server_messages() -> dict[str, schema.Message]:
     """Every server message that is not an event: the transport's and those
     declared with declare_message, by type."""
-    return {**_transport_messages(), **_others}
+    return {**transport_messages(), **_others}
 
 
 # --- the transport's own messages ------------------------------------------------
@@ -323,7 +324,9 @@ def _state_payload(private: bool) -> dict:
     return schema.all_of(schema.obj(*_shared_state["fields"], title="platform_state"), games)
 
 
-def _transport_messages() -> dict[str, schema.Message]:
+def transport_messages() -> dict[str, schema.Message]:
+    """The transport's own server messages, by type (the state messages'
+    payloads as their owners declared them)."""
     messages = (
         schema.Message(
             WELCOME,

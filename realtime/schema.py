@@ -6,7 +6,8 @@ lobby.events, each game's events and action messages) is declared once as a
 against those declarations (`missing`, `problem`, `Validator`), and the
 published contracts are generated from the very same objects: the JSON
 Schema of each message, the AsyncAPI document (/api/asyncapi.json), the
-TypeScript declarations of the JS client and the tables of
+TypeScript declarations (realtime.typescript: the transport's;
+lobby.typescript: the platform's and games') and the tables of
 docs/protocol.md (lobby.contracts).
 
 Schemas are JSON Schema 2020-12 dicts built with the few constructors below,

@@ -1,6 +1,9 @@
-"""The published contracts (lobby.contracts, lobby.openapi, lobby.typescript):
+"""The published contracts (lobby.contracts, lobby.openapi, lobby.typescript,
+realtime.typescript):
 
-- the generated files (the .d.ts and docs/protocol.md's tables) are current;
+- the generated files (the transport's .d.ts, the platform's and games' .d.ts
+  and docs/protocol.md's tables) are current; the transport's names no
+  declared message and is the same before anything is declared;
 - GET /api/asyncapi.json has every message of the transport, the platform
   and every registered game, each with a valid JSON Schema, built from the
   declarations the servers check with; GET /api/openapi.json has every REST
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from lobby import actions, contracts, registry, typescript
 from lobby import urls as api_urls
 from lobby.management.commands import contracts as contracts_command
 from realtime import protocol, schema
+from realtime import typescript as transport_typescript
 
 from .servers import ORIGIN, Daphne, ws_url
 
@@ -60,13 +66,49 @@ class GeneratedFilesTests(SimpleTestCase):
         for game in GAMES:
             self.assertIn(f"<!-- BEGIN GENERATED events:{game} ", text)
 
-    def test_typescript_names_every_message(self):
+    def test_the_transport_declarations_name_its_messages_and_no_declared_one(self):
+        dts = transport_typescript.declarations()
+        for message_type in protocol.transport_messages():
+            self.assertIn(f'type: "{message_type}";', dts)
+        self.assertIn("export interface PingClientMessage ", dts)
+        transport = {*protocol.transport_messages(), protocol.PING}
+        declared = {*protocol.declared_events(), *protocol.server_messages()}
+        declared |= set(protocol.client_types())
+        self.assertGreater(len(declared - transport), 20)
+        for message_type in declared - transport:
+            self.assertNotIn(f'"{message_type}"', dts)
+        for driver in registry.games():
+            self.assertNotIn(driver.name, dts.lower())
+
+    def test_the_transport_declarations_need_no_declaration(self):
+        # A process that imports the transport alone, no platform or game.
+        script = "from realtime import typescript; print(typescript.declarations(), end='')"
+        alone = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        self.assertEqual(alone, transport_typescript.declarations())
+
+    def test_the_platform_declarations_name_every_declared_message(self):
         dts = typescript.declarations()
-        for message in contracts.server_messages():
-            self.assertIn(f'type: "{message.type}";', dts)
+        self.assertIn(f'from "{transport_typescript.IMPORT}";', dts)
+        for message in protocol.declared_events().values():
+            envelope = "PrivateEventMessage" if message.private else "EventMessage"
+            self.assertIn(f'transport.{envelope}<"{message.type}", ', dts)
+        for message_type in protocol.server_messages():
+            if message_type not in protocol.transport_messages():
+                self.assertIn(f'type: "{message_type}";', dts)
         for message_type in protocol.client_types():
-            name = typescript.pascal(message_type) + "ClientMessage"
-            self.assertIn(f"export interface {name} ", dts)
+            if message_type != protocol.PING:
+                name = transport_typescript.client_name(message_type)
+                self.assertIn(f"export interface {name} ", dts)
+        for message_type in transport_typescript.STATE_PARAMS:
+            name = transport_typescript.message_name(message_type)
+            self.assertIn(f"export type {name} = transport.{name}<", dts)
 
 
 class AsyncApiTests(TestCase):

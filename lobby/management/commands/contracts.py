@@ -1,9 +1,12 @@
 """`manage.py contracts`: write what is generated from the typed message table.
 
-- realtime/static/realtime/partyhub-protocol.d.ts (TypeScript declarations);
+- realtime/static/realtime/partyhub-transport.d.ts (the transport's
+  TypeScript declarations, realtime.typescript);
+- lobby/static/lobby/partyhub-games.d.ts (the platform's and every
+  registered game's, lobby.typescript, in the transport's shapes);
 - the marked tables of docs/protocol.md.
 
-`--check` writes nothing and fails when either is not current (a test runs
+`--check` writes nothing and fails when any is not current (a test runs
 the same comparison). `make contracts` runs it.
 """
 
@@ -15,8 +18,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lobby import contracts, typescript
+from realtime import typescript as transport_typescript
 
-DTS = Path("realtime/static/realtime/partyhub-protocol.d.ts")
 PROTOCOL_MD = Path("docs/protocol.md")
 
 
@@ -25,7 +28,8 @@ def generated() -> dict[Path, str]:
     root = Path(settings.BASE_DIR)
     protocol_md = (root / PROTOCOL_MD).read_text(encoding="utf-8")
     return {
-        DTS: typescript.declarations(),
+        transport_typescript.DTS: transport_typescript.declarations(),
+        typescript.DTS: typescript.declarations(),
         PROTOCOL_MD: contracts.fill_markers(protocol_md, contracts.docs_tables()),
     }
 

@@ -51,19 +51,20 @@
  * @param {PhaseEvent} event
  * @returns {SessionState|undefined}
  *
- * Every server and client message, typed: the declarations generated from
- * the table the servers validate with (partyhub-protocol.d.ts, `make
- * contracts`; `make typecheck` checks this file against them).
- * @typedef {import("./partyhub-protocol.d.ts").ServerMessage} ServerMessage
- * @typedef {import("./partyhub-protocol.d.ts").ClientMessage} ClientMessage
- * @typedef {import("./partyhub-protocol.d.ts").WelcomeMessage} WelcomeMessage
- * @typedef {import("./partyhub-protocol.d.ts").SessionStateMessage} SessionStateMessage
- * @typedef {import("./partyhub-protocol.d.ts").PongMessage} PongMessage
- * @typedef {import("./partyhub-protocol.d.ts").ReactionMessage} ReactionMessage
- * @typedef {import("./partyhub-protocol.d.ts").ErrorMessage & {local?: boolean}} ErrorMessage
+ * The transport's messages, typed: the declarations generated from the
+ * table the servers validate with (partyhub-transport.d.ts, `make
+ * contracts`; `make typecheck` checks this file against them). Events and
+ * client messages beyond `ping` are the platform's and the games' (this
+ * module knows none): the platform's declarations type them (docs/client.md).
+ * @typedef {import("./partyhub-transport.d.ts").ServerMessage} ServerMessage
+ * @typedef {import("./partyhub-transport.d.ts").ClientMessage} ClientMessage
+ * @typedef {import("./partyhub-transport.d.ts").WelcomeMessage} WelcomeMessage
+ * @typedef {import("./partyhub-transport.d.ts").SessionStateMessage} SessionStateMessage
+ * @typedef {import("./partyhub-transport.d.ts").PongMessage} PongMessage
+ * @typedef {import("./partyhub-transport.d.ts").ErrorMessage & {local?: boolean}} ErrorMessage
  *   `local`: made by this client (e.g. an action that timed out), not sent by the server
- * @typedef {{type: string, seq: number, payload: Object}} PhaseEvent  an event to the whole session
- * @typedef {{type: string, pseq: number, payload: Object}} PrivateEvent  to this player only
+ * @typedef {import("./partyhub-transport.d.ts").EventMessage} PhaseEvent  an event to the whole session
+ * @typedef {import("./partyhub-transport.d.ts").PrivateEventMessage} PrivateEvent  to this player only
  *
  * @typedef {Object} ClientOptions
  * @property {string} code            the 4-letter session code

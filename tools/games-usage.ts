@@ -1,13 +1,16 @@
 // Type-checked by `make typecheck` (tsc, tools/tsconfig.json): code written
-// against the generated declarations the way a client uses them. If the
-// declarations stop discriminating messages by `type`, or lose a field the
-// client relies on, this file stops compiling.
+// against the platform's generated declarations (every game's messages in the
+// transport's shapes) the way a page uses them. If they stop discriminating
+// messages by `type`, or lose a field a page relies on, this file stops
+// compiling.
 import type {
   ClientMessage,
   ClientMessageOf,
   ServerMessage,
   ServerMessageOf,
-} from "../realtime/static/realtime/partyhub-protocol";
+  SessionStatePayload,
+  WelcomeMessage,
+} from "../lobby/static/lobby/partyhub-games";
 
 export function describe(message: ServerMessage): string {
   switch (message.type) {
@@ -45,4 +48,16 @@ export const reaction: ClientMessage = { type: "reaction", emoji: "🔥", target
 
 export function deadline(event: ServerMessageOf<"phase.scoreboard">): number | null {
   return event.payload.deadline;
+}
+
+export function players(state: SessionStatePayload): string[] {
+  return state.players.map((p) => p.name);
+}
+
+export function greeting(welcome: WelcomeMessage): string {
+  return welcome.role === "host" ? "host" : `player ${welcome.player_id}`;
+}
+
+export function secret(message: ServerMessageOf<"hunch.secret">): number {
+  return message.pseq + message.payload.secret;
 }
