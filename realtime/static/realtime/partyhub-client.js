@@ -22,29 +22,14 @@
 /**
  * @typedef {"idle"|"connecting"|"connected"|"reconnecting"|"offline"} ConnectionStatus
  *
- * @typedef {{player_id: number, name: string, score: number}} PlayerInfo
+ * @typedef {import("./partyhub-transport.d.ts").JsonObject} SessionState  The
+ *   `session.state` payload. Its fields are the platform's and then the game's
+ *   own; this module reads none of them (their declarations: docs/client.md).
  *
- * @typedef {Object} SessionState  The `session.state` payload: the platform's
- *   fields below, then the game's own (docs/protocol.md, docs/games.md).
- * @property {string} code
- * @property {string} game          the id of the game the session plays
- * @property {string} phase         a phase of the game's phase table
- * @property {number} round
- * @property {number} rounds
- * @property {Object} settings      the game's settings
- * @property {number|null} deadline server time (epoch ms) when the countdown ends
- * @property {boolean} paused       the host paused the game
- * @property {number|null} remaining_ms  time left while paused
- * @property {PlayerInfo[]} players
- * @property {Object[]|null} ranking     in scoreboard and finished
- * @property {Object[]} [awards]         in finished
- * @property {boolean} [closed]          the host ended the game (session.closed)
- *
- * @typedef {Object} PlayerView  `you`: the player's own facts, from GET /api/sessions/<code>/
- *   with their token, and their private state (`player.state`) merged in.
- * @property {number} player_id
- * @property {string} name
- * @property {number} score
+ * @typedef {import("./partyhub-transport.d.ts").JsonObject} PlayerView  `you`:
+ *   the player's own facts, from GET /api/sessions/<code>/ with their token,
+ *   and their private state (`player.state`) merged in; the platform's fields
+ *   (docs/client.md).
  *
  * @callback Reducer  The state after one event, or `undefined` when the event is not its own.
  * @param {SessionState|null} state

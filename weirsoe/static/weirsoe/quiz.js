@@ -26,7 +26,7 @@ export const QUIZ_COUNTDOWN = {
  * `phase.reveal_step` shows at its `reveal_at`, the full results at the
  * scores' `reveal_at`; both server time, turned into this clock).
  * `done` is true outside `scores`, without steps, and once the results are due.
- * @param {import("../realtime/partyhub-client.js").SessionState} state
+ * @param {import("../lobby/partyhub-games.d.ts").SessionStatePayload} state
  * @param {import("../realtime/partyhub-client.js").PartyhubClient} client
  */
 export function revealProgress(state, client) {
