@@ -140,7 +140,9 @@ class FullGame:
         for name, target in guesses.items():
             page = players[name]
             text = truth if target == "TRUTH" else lies[target]
-            page.locator("#guess-choices button", has_text=text).click()
+            # Exact: a lie may contain the round's (random) truth, e.g. "the
+            # Eiffel tower" when the answer is "Eiffel".
+            page.locator("#guess-choices").get_by_role("button", name=text, exact=True).click()
             expect(page.locator("#guess-status")).to_have_text(
                 f"You picked “{text}”. Waiting for the others…"
             )
