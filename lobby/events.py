@@ -58,6 +58,14 @@ RANK = obj(
     Field("rank", integer(1), doc="standard competition ranking: 1, 1, 3"),
     title="RankRow",
 )
+# A player's points in one step or round, and the running score after it.
+SCORE_DELTA = obj(
+    Field("player_id", PLAYER_ID),
+    Field("name", string()),
+    Field("delta", integer()),
+    Field("score", integer()),
+    title="ScoreDelta",
+)
 AWARD = obj(
     Field("award", string(), doc="the award's id"),
     Field("title", string()),

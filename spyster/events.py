@@ -8,7 +8,7 @@ role reach each player alone, in `spyster.role` (PRIVATE).
 
 from __future__ import annotations
 
-from lobby.events import DEADLINE, PLAYER_ID, PLAYERS, ROUND
+from lobby.events import DEADLINE, PLAYER_ID, PLAYERS, ROUND, SCORE_DELTA
 from realtime.schema import Field, array, boolean, enum, integer, nullable, obj, string
 
 from . import rules
@@ -30,13 +30,6 @@ _ROLE_ROW = obj(
     title="SpysterRoleRow",
 )
 _SUSPECT = obj(Field("voter_id", PLAYER_ID), Field("suspect_id", PLAYER_ID), title="SpysterSuspect")
-_DELTA = obj(
-    Field("player_id", PLAYER_ID),
-    Field("name", string()),
-    Field("delta", integer()),
-    Field("score", integer()),
-    title="ScoreDelta",
-)
 LOCATIONS = Field("locations", array(string()), doc="every location of the session's deck")
 VOTE_ROW = _VOTE
 
@@ -83,7 +76,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("guess", nullable(string()), doc="the spy's guess, if any"),
         Field("roles", array(_ROLE_ROW)),
         Field("suspects", array(_SUSPECT), doc="the final vote"),
-        Field("deltas", array(_DELTA)),
+        Field("deltas", array(SCORE_DELTA)),
     ),
 }
 

@@ -15,6 +15,7 @@ from lobby.events import (
     PLAYER_JOINED,
     RESUMED,
     ROUND,
+    SCORE_DELTA,
     SCOREBOARD,
     SESSION_CLOSED,
     TIME_LIMIT,
@@ -50,13 +51,6 @@ _POINTS = obj(
     Field("score", integer(), doc="the running score after this step"),
     title="QuizStepPoints",
 )
-_DELTA = obj(
-    Field("player_id", PLAYER_ID),
-    Field("name", string()),
-    Field("delta", integer()),
-    Field("score", integer()),
-    title="ScoreDelta",
-)
 _FOOLED = obj(
     Field("liar_id", PLAYER_ID),
     Field("liar_name", string()),
@@ -69,7 +63,7 @@ REVEAL_AT = Field("reveal_at", integer(), doc="epoch ms when to show it")
 
 TRUTH = Field("truth", obj(Field("id", integer(1)), Field("text", string())))
 ANSWERS_SCORED = Field("answers", array(_ANSWER_SCORED))
-DELTAS = Field("deltas", array(_DELTA))
+DELTAS = Field("deltas", array(SCORE_DELTA))
 FOOLED = Field("fooled", array(_FOOLED))
 # The scores of a round (phase.scores_calculated without its timings, and
 # `results` in session.state).
