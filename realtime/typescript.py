@@ -55,18 +55,18 @@ export interface DeclaredMessage {
 
 
 def pascal(message_type: str) -> str:
-    """ "phase.lie_started" -> "PhaseLieStarted"."""
+    """ "session.state" -> "SessionState", "server.draining" -> "ServerDraining"."""
     parts = message_type.replace("-", ".").replace("_", ".").split(".")
     return "".join(p[:1].upper() + p[1:] for p in parts if p)
 
 
 def message_name(message_type: str) -> str:
-    """The type name of a server message: "PhaseLieStartedMessage"."""
+    """The type name of a server message: "WelcomeMessage"."""
     return pascal(message_type) + "Message"
 
 
 def client_name(message_type: str) -> str:
-    """The type name of a client message: "HunchGuessClientMessage"."""
+    """The type name of a client message: "PingClientMessage"."""
     return pascal(message_type) + "ClientMessage"
 
 
