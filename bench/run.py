@@ -194,7 +194,9 @@ DRAIN_CEILING_PER_100MS = 3.0
 class Run:
     """One benchmark run: Redis, DB, games, and the peers' lifecycles."""
 
-    def __init__(self, args: argparse.Namespace, prof: dict[str, Any]) -> None:
+    def __init__(
+        self, args: argparse.Namespace, prof: dict[str, Any], server_cpus: set[int] | None
+    ) -> None:
         self.args = args
         self.prof = prof
         self.tmp = Path(tempfile.mkdtemp(prefix="partyhub-bench-"))
@@ -205,7 +207,7 @@ class Run:
         self.games: list[dict[str, Any]] = []
         self.broadcaster: Child | None = None
         self.sidecar_binding = ""
-        self.server_cpus: set[int] | None = None  # main() sets it when pinning
+        self.server_cpus = server_cpus  # bench.common.placement; None: any CPU
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -1136,8 +1138,7 @@ def main() -> int:
     t_start = time.monotonic()
     status = 0
     try:
-        run = Run(args, prof)
-        run.server_cpus = cpus["server"] if cpus else None
+        run = Run(args, prof, cpus["server"] if cpus else None)
         log(
             f"profile {args.profile}: scenarios {','.join(scenarios)}; peers {','.join(peers)}; "
             f"redis on {run.redis.port}; tmp {run.tmp}"
